@@ -1,0 +1,31 @@
+//! Ledgerly's domain: money, expenses, receipts, budgets and the statistics over them.
+//!
+//! Everything here is pure — no I/O, no clock except where a function says "now" — so the store,
+//! the API, the OCR pipeline and the CLI share one set of rules. Request data becomes these types
+//! at the edge (`Email::parse`, `Money::parse`, `Month::from_str`) and is trusted after that.
+
+pub mod budget;
+pub mod category;
+pub mod currency;
+pub mod email;
+pub mod expense;
+pub mod ids;
+pub mod money;
+pub mod receipt;
+pub mod stats;
+pub mod text;
+pub mod time;
+pub mod user;
+
+pub use budget::Budget;
+pub use category::{Category, DEFAULT_CATEGORIES};
+pub use currency::Currency;
+pub use email::Email;
+pub use expense::{Expense, ExpenseChanges, NewExpense};
+pub use ids::{CategoryId, ClaimId, ExpenseId, JobId, ReceiptId, SessionId, UserId};
+pub use money::{DecimalSeparator, Money, MoneyError, ParseOptions};
+pub use receipt::{OcrStatus, Receipt, ReceiptKind};
+pub use stats::{CategoryTotal, MonthSummary, MonthlyCategoryTotal, Percent};
+pub use text::{CategoryName, Note, PersonName, Vendor};
+pub use time::{Month, UserTimeZone};
+pub use user::User;

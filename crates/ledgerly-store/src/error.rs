@@ -1,0 +1,51 @@
+//! What can go wrong in the store, in terms callers can act on.
+
+/// The store's result.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such row for this user (or at all). Callers answer 404.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("a category named `{0}` already exists")]
+    CategoryNameTaken(String),
+    #[error(
+        "the category still has {count} expense(s); move them to another category or delete them first"
+    )]
+    CategoryInUse { count: u64 },
+    #[error("{0}")]
+    Invalid(String),
+    /// The job's lease ran out and another worker took it over; this worker's result is dropped.
+    #[error("the job is no longer held by this claim")]
+    LeaseLost,
+    #[error("invalid store configuration: {0}")]
+    Config(String),
+    /// A stored value did not parse back into the domain — a bug or a hand-edited row.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(what: impl std::fmt::Display) -> Self {
+        StoreError::Corrupt(what.to_string())
+    }
+}
+
+/// Whether `err` is a unique-key violation.
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
+/// Whether `err` is a foreign-key violation.
+pub(crate) fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.is_foreign_key_violation())
+}

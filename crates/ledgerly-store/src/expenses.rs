@@ -1,0 +1,328 @@
+//! Expenses: create, read, change, delete, and the filtered, sorted, paginated list.
+
+use chrono::NaiveDate;
+use ledgerly_core::{CategoryId, Expense, ExpenseChanges, ExpenseId, NewExpense, UserId};
+use sqlx::QueryBuilder;
+
+use crate::error::is_foreign_key_violation;
+use crate::rows::{ExpenseRow, collect, expense_select};
+use crate::{Dialect, Page, Result, Store, StoreError, micros, now, with_db};
+
+/// What to sort the list by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortField {
+    #[default]
+    Date,
+    Amount,
+    Vendor,
+    Created,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortDirection {
+    Ascending,
+    #[default]
+    Descending,
+}
+
+/// A sort order; ties are broken by id, so pages never overlap or skip.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExpenseSort {
+    pub field: SortField,
+    pub direction: SortDirection,
+}
+
+/// Filters, order and page of an expense list. The default is the first 50, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpenseQuery {
+    /// First day included.
+    pub from: Option<NaiveDate>,
+    /// Last day included.
+    pub to: Option<NaiveDate>,
+    pub category: Option<CategoryId>,
+    /// Vendor contains this text, ignoring case.
+    pub vendor_contains: Option<String>,
+    pub needs_review: Option<bool>,
+    pub sort: ExpenseSort,
+    /// 1-based.
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl ExpenseQuery {
+    pub const MAX_PER_PAGE: u32 = 500;
+}
+
+impl Default for ExpenseQuery {
+    fn default() -> Self {
+        Self {
+            from: None,
+            to: None,
+            category: None,
+            vendor_contains: None,
+            needs_review: None,
+            sort: ExpenseSort::default(),
+            page: 1,
+            per_page: 50,
+        }
+    }
+}
+
+/// `%` and `_` in the search text are literal characters, not wildcards.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Appends the query's `WHERE` conditions (after `e.user_id = …`) to `qb`.
+fn push_filters<'a, DB>(
+    qb: &mut QueryBuilder<DB>,
+    dialect: Dialect,
+    user: UserId,
+    query: &'a ExpenseQuery,
+) where
+    DB: sqlx::Database,
+    uuid::Uuid: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    NaiveDate: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    qb.push(" WHERE e.user_id = ").push_bind(user.as_uuid());
+    if let Some(from) = query.from {
+        qb.push(" AND e.spent_on >= ").push_bind(from);
+    }
+    if let Some(to) = query.to {
+        qb.push(" AND e.spent_on <= ").push_bind(to);
+    }
+    if let Some(category) = query.category {
+        qb.push(" AND e.category_id = ")
+            .push_bind(category.as_uuid());
+    }
+    if let Some(text) = query
+        .vendor_contains
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+    {
+        qb.push(dialect.pick(" AND e.vendor ILIKE ", " AND e.vendor LIKE "))
+            .push_bind(like_pattern(text.trim()))
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(needs_review) = query.needs_review {
+        qb.push(" AND e.needs_review = ").push_bind(needs_review);
+    }
+}
+
+fn order_by(sort: ExpenseSort) -> &'static str {
+    use SortDirection::*;
+    use SortField::*;
+    match (sort.field, sort.direction) {
+        (Date, Descending) => " ORDER BY e.spent_on DESC, e.id DESC",
+        (Date, Ascending) => " ORDER BY e.spent_on ASC, e.id ASC",
+        (Amount, Descending) => " ORDER BY e.amount_minor DESC, e.id DESC",
+        (Amount, Ascending) => " ORDER BY e.amount_minor ASC, e.id ASC",
+        (Vendor, Descending) => " ORDER BY lower(e.vendor) DESC, e.id DESC",
+        (Vendor, Ascending) => " ORDER BY lower(e.vendor) ASC, e.id ASC",
+        (Created, Descending) => " ORDER BY e.created_at DESC, e.id DESC",
+        (Created, Ascending) => " ORDER BY e.created_at ASC, e.id ASC",
+    }
+}
+
+/// A foreign-key violation on an expense means its category (or receipt) is not the user's.
+pub(crate) fn category_not_found(err: sqlx::Error) -> StoreError {
+    if is_foreign_key_violation(&err) {
+        StoreError::NotFound("category")
+    } else {
+        err.into()
+    }
+}
+
+impl Store {
+    /// Records an expense. The category (and receipt, if any) must be the user's own.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn create_expense(&self, user: UserId, new: NewExpense) -> Result<Expense> {
+        let id = ExpenseId::new();
+        ledgerly_core::expense::ensure_spendable(new.amount)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let at = now();
+        with_db!(self, |pool, d| {
+            sqlx::query(
+                "INSERT INTO expenses (id, user_id, category_id, spent_on, occurred_at, vendor, \
+                 amount_minor, currency, note, needs_review, receipt_id, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+            )
+            .bind(id.as_uuid())
+            .bind(user.as_uuid())
+            .bind(new.category_id.as_uuid())
+            .bind(new.date)
+            .bind(new.occurred_at.map(micros))
+            .bind(new.vendor.as_str())
+            .bind(new.amount.minor())
+            .bind(new.amount.currency().code())
+            .bind(new.note.as_ref().map(|n| n.as_str()))
+            .bind(new.needs_review)
+            .bind(new.receipt_id.map(|r| r.as_uuid()))
+            .bind(at)
+            .execute(pool)
+            .await
+            .map_err(category_not_found)?;
+        });
+        self.get_expense(user, id).await
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    pub async fn get_expense(&self, user: UserId, id: ExpenseId) -> Result<Expense> {
+        let row: Option<ExpenseRow> = with_db!(self, |pool, d| {
+            sqlx::query_as(concat!(
+                expense_select!(),
+                "WHERE e.user_id = $1 AND e.id = $2"
+            ))
+            .bind(user.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_optional(pool)
+            .await?
+        });
+        row.ok_or(StoreError::NotFound("expense"))?.try_into()
+    }
+
+    /// Changes the given fields and leaves the others.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn update_expense(
+        &self,
+        user: UserId,
+        id: ExpenseId,
+        changes: ExpenseChanges,
+    ) -> Result<Expense> {
+        if let Some(amount) = changes.amount {
+            ledgerly_core::expense::ensure_spendable(amount)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        }
+        let done = with_db!(self, |pool, d| {
+            sqlx::query(
+                "UPDATE expenses SET \
+                 category_id = COALESCE($3, category_id), \
+                 spent_on = COALESCE($4, spent_on), \
+                 vendor = COALESCE($5, vendor), \
+                 amount_minor = COALESCE($6, amount_minor), \
+                 currency = COALESCE($7, currency), \
+                 note = CASE WHEN $8 THEN $9 ELSE note END, \
+                 needs_review = COALESCE($10, needs_review), \
+                 updated_at = $11 \
+                 WHERE user_id = $1 AND id = $2",
+            )
+            .bind(user.as_uuid())
+            .bind(id.as_uuid())
+            .bind(changes.category_id.map(|c| c.as_uuid()))
+            .bind(changes.date)
+            .bind(changes.vendor.as_ref().map(|v| v.as_str()))
+            .bind(changes.amount.map(|a| a.minor()))
+            .bind(changes.amount.map(|a| a.currency().code()))
+            .bind(changes.note.is_some())
+            .bind(
+                changes
+                    .note
+                    .as_ref()
+                    .and_then(|n| n.as_ref())
+                    .map(|n| n.as_str()),
+            )
+            .bind(changes.needs_review)
+            .bind(now())
+            .execute(pool)
+            .await
+            .map_err(category_not_found)?
+            .rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound("expense"));
+        }
+        self.get_expense(user, id).await
+    }
+
+    /// Marks an expense OCR filled in as checked by its owner.
+    pub async fn confirm_expense(&self, user: UserId, id: ExpenseId) -> Result<Expense> {
+        let changes = ExpenseChanges {
+            needs_review: Some(false),
+            ..ExpenseChanges::default()
+        };
+        self.update_expense(user, id, changes).await
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    pub async fn delete_expense(&self, user: UserId, id: ExpenseId) -> Result<()> {
+        let done = with_db!(self, |pool, d| {
+            sqlx::query("DELETE FROM expenses WHERE user_id = $1 AND id = $2")
+                .bind(user.as_uuid())
+                .bind(id.as_uuid())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound("expense"));
+        }
+        Ok(())
+    }
+
+    /// One page of the user's expenses matching `query`, and how many match in all.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn list_expenses(&self, user: UserId, query: &ExpenseQuery) -> Result<Page<Expense>> {
+        if query.page == 0 {
+            return Err(StoreError::Invalid("page numbers start at 1".into()));
+        }
+        if !(1..=ExpenseQuery::MAX_PER_PAGE).contains(&query.per_page) {
+            return Err(StoreError::Invalid(format!(
+                "per_page must be between 1 and {}",
+                ExpenseQuery::MAX_PER_PAGE
+            )));
+        }
+        let offset = i64::from(query.page - 1) * i64::from(query.per_page);
+        let (rows, total): (Vec<ExpenseRow>, i64) = with_db!(self, |pool, d| {
+            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM expenses e");
+            push_filters(&mut count, d, user, query);
+            let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+            let rows = if offset >= total {
+                Vec::new()
+            } else {
+                // Page through ids alone, then fetch the page's rows: a deep page walks the
+                // narrow index, not the table.
+                let mut page = QueryBuilder::new(concat!(
+                    expense_select!(),
+                    "WHERE e.id IN (SELECT e.id FROM expenses e"
+                ));
+                push_filters(&mut page, d, user, query);
+                page.push(order_by(query.sort))
+                    .push(" LIMIT ")
+                    .push_bind(i64::from(query.per_page))
+                    .push(" OFFSET ")
+                    .push_bind(offset)
+                    .push(")")
+                    .push(order_by(query.sort));
+                page.build_query_as().fetch_all(pool).await?
+            };
+            (rows, total)
+        });
+        Ok(Page {
+            items: collect(rows)?,
+            total: total.unsigned_abs(),
+            page: query.page,
+            per_page: query.per_page,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_in_search_text_are_literal() {
+        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+}

@@ -1,0 +1,251 @@
+//! Accounts: created with the default categories, found by email for login, changed, deleted.
+
+use ledgerly_core::category::default_category_names;
+use ledgerly_core::{CategoryId, Currency, Email, PersonName, User, UserId, UserTimeZone};
+
+use crate::error::is_unique_violation;
+use crate::rows::{UserRow, user_columns};
+use crate::{Result, Store, StoreError, now, with_db};
+
+/// A new account. The password arrives already hashed (argon2id, by the API).
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: Email,
+    pub name: PersonName,
+    pub password_hash: String,
+    pub currency: Currency,
+    pub time_zone: UserTimeZone,
+}
+
+/// What login needs: the account and its password hash.
+#[derive(Clone)]
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password_hash", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Profile fields to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChanges {
+    pub name: Option<PersonName>,
+    pub currency: Option<Currency>,
+    pub time_zone: Option<UserTimeZone>,
+}
+
+fn email_taken(err: sqlx::Error) -> StoreError {
+    if is_unique_violation(&err) {
+        StoreError::EmailTaken
+    } else {
+        err.into()
+    }
+}
+
+impl Store {
+    /// Creates an account and its default categories. An email already in use, in any case,
+    /// is [`StoreError::EmailTaken`].
+    #[tracing::instrument(skip_all, err)]
+    pub async fn create_user(&self, new: NewUser) -> Result<User> {
+        let id = UserId::new();
+        let at = now();
+        with_db!(self, |pool, d| {
+            let mut tx = pool.begin_with(d.begin()).await?;
+            sqlx::query(
+                "INSERT INTO users (id, email, name, password_hash, currency, time_zone, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            )
+            .bind(id.as_uuid())
+            .bind(new.email.as_str())
+            .bind(new.name.as_str())
+            .bind(&new.password_hash)
+            .bind(new.currency.code())
+            .bind(new.time_zone.name())
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(email_taken)?;
+            for name in default_category_names() {
+                sqlx::query(
+                    "INSERT INTO categories (id, user_id, name, name_key, is_default, created_at) \
+                     VALUES ($1, $2, $3, $4, true, $5)",
+                )
+                .bind(CategoryId::new().as_uuid())
+                .bind(id.as_uuid())
+                .bind(name.as_str())
+                .bind(name.key())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(User {
+            id,
+            email: new.email,
+            name: new.name,
+            currency: new.currency,
+            time_zone: new.time_zone,
+            created_at: at,
+        })
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    pub async fn get_user(&self, id: UserId) -> Result<User> {
+        let row: Option<UserRow> = with_db!(self, |pool, d| {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE id = $1"
+            ))
+            .bind(id.as_uuid())
+            .fetch_optional(pool)
+            .await?
+        });
+        row.ok_or(StoreError::NotFound("user"))?.try_into()
+    }
+
+    /// The account and password hash for `email`, for login; `None` when there is no such account.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn credentials(&self, email: &Email) -> Result<Option<Credentials>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            user: UserRow,
+            password_hash: String,
+        }
+        let row: Option<Row> = with_db!(self, |pool, d| {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                user_columns!(),
+                ", password_hash FROM users WHERE lower(email) = lower($1)"
+            ))
+            .bind(email.as_str())
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(|row| {
+            Ok(Credentials {
+                user: row.user.try_into()?,
+                password_hash: row.password_hash,
+            })
+        })
+        .transpose()
+    }
+
+    /// The password hash of `id`, to check the current password before a change.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn password_hash(&self, id: UserId) -> Result<String> {
+        let hash: Option<String> = with_db!(self, |pool, d| {
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+                .bind(id.as_uuid())
+                .fetch_optional(pool)
+                .await?
+        });
+        hash.ok_or(StoreError::NotFound("user"))
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    pub async fn update_profile(&self, id: UserId, changes: ProfileChanges) -> Result<User> {
+        let done = with_db!(self, |pool, d| {
+            sqlx::query(
+                "UPDATE users SET name = COALESCE($2, name), currency = COALESCE($3, currency), \
+                 time_zone = COALESCE($4, time_zone), updated_at = $5 WHERE id = $1",
+            )
+            .bind(id.as_uuid())
+            .bind(changes.name.as_ref().map(|n| n.as_str()))
+            .bind(changes.currency.map(|c| c.code()))
+            .bind(changes.time_zone.map(|z| z.name()))
+            .bind(now())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        self.get_user(id).await
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    pub async fn set_password_hash(&self, id: UserId, password_hash: &str) -> Result<()> {
+        let done = with_db!(self, |pool, d| {
+            sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                .bind(id.as_uuid())
+                .bind(password_hash)
+                .bind(now())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        Ok(())
+    }
+
+    /// Changes the account's email; [`StoreError::EmailTaken`] when another account has it.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn set_email(&self, id: UserId, email: &Email) -> Result<User> {
+        let done = with_db!(self, |pool, d| {
+            sqlx::query("UPDATE users SET email = $2, updated_at = $3 WHERE id = $1")
+                .bind(id.as_uuid())
+                .bind(email.as_str())
+                .bind(now())
+                .execute(pool)
+                .await
+                .map_err(email_taken)?
+                .rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        self.get_user(id).await
+    }
+
+    /// Deletes the account and every row that belongs to it. Returns the object-storage keys of
+    /// its receipts, which the caller deletes from storage.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn delete_user(&self, id: UserId) -> Result<Vec<String>> {
+        with_db!(self, |pool, d| {
+            let mut tx = pool.begin_with(d.begin()).await?;
+            let keys: Vec<String> = sqlx::query_scalar(
+                "SELECT object_key FROM receipts WHERE user_id = $1 ORDER BY object_key",
+            )
+            .bind(id.as_uuid())
+            .fetch_all(&mut *tx)
+            .await?;
+            // Expenses first: they refer to the user's categories and receipts.
+            for statement in [
+                "DELETE FROM ocr_jobs WHERE user_id = $1",
+                "DELETE FROM expenses WHERE user_id = $1",
+                "DELETE FROM receipts WHERE user_id = $1",
+                "DELETE FROM categories WHERE user_id = $1",
+                "DELETE FROM budgets WHERE user_id = $1",
+                "DELETE FROM sessions WHERE user_id = $1",
+            ] {
+                sqlx::query(statement)
+                    .bind(id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let done = sqlx::query("DELETE FROM users WHERE id = $1")
+                .bind(id.as_uuid())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if done == 0 {
+                return Err(StoreError::NotFound("user"));
+            }
+            tx.commit().await?;
+            Ok(keys)
+        })
+    }
+}

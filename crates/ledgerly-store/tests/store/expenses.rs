@@ -1,0 +1,278 @@
+use chrono::{TimeZone, Utc};
+use ledgerly_core::{Currency, ExpenseChanges, Money, Note, UserTimeZone};
+use ledgerly_store::{ExpenseQuery, ExpenseSort, SortDirection, SortField, Store, StoreError};
+
+use crate::harness::*;
+
+on_both_backends!(
+    an_expense_is_created_read_changed_and_deleted,
+    only_positive_amounts_are_spent,
+    the_list_filters_by_days_category_vendor_and_review,
+    the_list_sorts_and_pages_without_overlap,
+    bad_pages_are_refused,
+);
+
+async fn an_expense_is_created_read_changed_and_deleted(store: &Store) {
+    let priya = user(store, "priya@example.com").await;
+    let food = category(store, &priya, "food").await;
+    let work = category(store, &priya, "work").await;
+    let mut new = expense(food, "2026-03-14", "Blue Tokai", 35_000);
+    new.note = Some(Note::parse("team coffee").unwrap());
+    new.occurred_at = Some(Utc.with_ymd_and_hms(2026, 3, 14, 5, 30, 0).unwrap());
+    let created = store.create_expense(priya.id, new).await.unwrap();
+    assert_eq!(created.category.as_str(), "food");
+    assert_eq!(created.amount, inr(35_000));
+    assert!(!created.needs_review);
+    assert_eq!(
+        store.get_expense(priya.id, created.id).await.unwrap(),
+        created
+    );
+
+    let changed = store
+        .update_expense(
+            priya.id,
+            created.id,
+            ExpenseChanges {
+                category_id: Some(work),
+                amount: Some(inr(36_000)),
+                ..ExpenseChanges::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.category.as_str(), "work");
+    assert_eq!(changed.amount, inr(36_000));
+    assert_eq!(changed.vendor, created.vendor, "untouched fields stay");
+    assert_eq!(changed.note, created.note);
+    assert_eq!(changed.occurred_at, created.occurred_at);
+    assert!(changed.updated_at >= created.updated_at);
+
+    let cleared = store
+        .update_expense(
+            priya.id,
+            created.id,
+            ExpenseChanges {
+                note: Some(None),
+                date: Some(day("2026-03-15")),
+                vendor: Some(vendor("Blue Tokai Coffee")),
+                ..ExpenseChanges::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(cleared.note, None);
+    assert_eq!(cleared.date, day("2026-03-15"));
+    assert_eq!(cleared.vendor.as_str(), "Blue Tokai Coffee");
+
+    store.delete_expense(priya.id, created.id).await.unwrap();
+    assert!(matches!(
+        store.get_expense(priya.id, created.id).await,
+        Err(StoreError::NotFound("expense"))
+    ));
+    assert!(matches!(
+        store.delete_expense(priya.id, created.id).await,
+        Err(StoreError::NotFound("expense"))
+    ));
+}
+
+async fn only_positive_amounts_are_spent(store: &Store) {
+    let priya = user(store, "priya@example.com").await;
+    let food = category(store, &priya, "food").await;
+    let mut zero = expense(food, "2026-03-14", "Nothing", 1);
+    zero.amount = inr(0);
+    assert!(matches!(
+        store.create_expense(priya.id, zero).await,
+        Err(StoreError::Invalid(m)) if m.contains("greater than zero")
+    ));
+    let spent = store
+        .create_expense(priya.id, expense(food, "2026-03-14", "Cafe", 100))
+        .await
+        .unwrap();
+    let negative = ExpenseChanges {
+        amount: Some(inr(-5)),
+        ..ExpenseChanges::default()
+    };
+    assert!(matches!(
+        store.update_expense(priya.id, spent.id, negative).await,
+        Err(StoreError::Invalid(_))
+    ));
+    // Other currencies are kept exactly, with their own minor units.
+    let mut yen = expense(food, "2026-03-15", "Ichiran", 1);
+    yen.amount = Money::from_minor(1_980, Currency::JPY);
+    let yen = store.create_expense(priya.id, yen).await.unwrap();
+    assert_eq!(yen.amount.to_decimal_string(), "1980");
+}
+
+async fn the_list_filters_by_days_category_vendor_and_review(store: &Store) {
+    let priya = user(store, "priya@example.com").await;
+    let food = category(store, &priya, "food").await;
+    let work = category(store, &priya, "work").await;
+    for (cat, date, name, minor) in [
+        (food, "2026-01-31", "Blue Tokai", 100),
+        (food, "2026-02-01", "BLUE TOKAI Koramangala", 200),
+        (work, "2026-02-15", "Staples", 300),
+        (work, "2026-02-28", "50% Off Store", 400),
+        (food, "2026-03-01", "Zomato", 500),
+    ] {
+        store
+            .create_expense(priya.id, expense(cat, date, name, minor))
+            .await
+            .unwrap();
+    }
+    let mut review = expense(food, "2026-02-10", "Blue Bottle", 600);
+    review.needs_review = true;
+    store.create_expense(priya.id, review).await.unwrap();
+
+    let vendors = |q: ExpenseQuery| async move {
+        let page = store.list_expenses(priya.id, &q).await.unwrap();
+        assert_eq!(page.total as usize, page.items.len());
+        page.items
+            .into_iter()
+            .map(|e| e.vendor.to_string())
+            .collect::<Vec<_>>()
+    };
+    let february = ExpenseQuery {
+        from: Some(day("2026-02-01")),
+        to: Some(day("2026-02-28")),
+        ..ExpenseQuery::default()
+    };
+    assert_eq!(
+        vendors(february.clone()).await,
+        [
+            "50% Off Store",
+            "Staples",
+            "Blue Bottle",
+            "BLUE TOKAI Koramangala"
+        ]
+    );
+    assert_eq!(
+        vendors(ExpenseQuery {
+            category: Some(work),
+            ..february.clone()
+        })
+        .await,
+        ["50% Off Store", "Staples"]
+    );
+    assert_eq!(
+        vendors(ExpenseQuery {
+            vendor_contains: Some("blue tokai".into()),
+            ..ExpenseQuery::default()
+        })
+        .await,
+        ["BLUE TOKAI Koramangala", "Blue Tokai"]
+    );
+    // `%` is a character to find, not a wildcard.
+    assert_eq!(
+        vendors(ExpenseQuery {
+            vendor_contains: Some("0%".into()),
+            ..ExpenseQuery::default()
+        })
+        .await,
+        ["50% Off Store"]
+    );
+    assert_eq!(
+        vendors(ExpenseQuery {
+            vendor_contains: Some("_".into()),
+            ..ExpenseQuery::default()
+        })
+        .await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        vendors(ExpenseQuery {
+            needs_review: Some(true),
+            ..ExpenseQuery::default()
+        })
+        .await,
+        ["Blue Bottle"]
+    );
+}
+
+async fn the_list_sorts_and_pages_without_overlap(store: &Store) {
+    let priya = user_in(store, "priya@example.com", UserTimeZone::UTC).await;
+    let food = category(store, &priya, "food").await;
+    // 23 expenses with repeated days and amounts, so ties must be broken consistently.
+    let mut created = Vec::new();
+    for i in 0..23i64 {
+        let date = format!("2026-04-{:02}", 1 + (i % 5));
+        let e = store
+            .create_expense(
+                priya.id,
+                expense(
+                    food,
+                    &date,
+                    &format!("Vendor {:02}", (i * 7) % 23),
+                    100 + (i % 4) * 50,
+                ),
+            )
+            .await
+            .unwrap();
+        created.push(e);
+    }
+    for field in [
+        SortField::Date,
+        SortField::Amount,
+        SortField::Vendor,
+        SortField::Created,
+    ] {
+        for direction in [SortDirection::Ascending, SortDirection::Descending] {
+            let mut seen = Vec::new();
+            for page in 1..=4 {
+                let query = ExpenseQuery {
+                    sort: ExpenseSort { field, direction },
+                    page,
+                    per_page: 7,
+                    ..ExpenseQuery::default()
+                };
+                let got = store.list_expenses(priya.id, &query).await.unwrap();
+                assert_eq!(got.total, 23);
+                assert_eq!(got.items.len(), if page < 4 { 7 } else { 2 });
+                seen.extend(got.items);
+            }
+            let mut expected = created.clone();
+            expected.sort_by(|a, b| {
+                let ord = match field {
+                    SortField::Date => a.date.cmp(&b.date),
+                    SortField::Amount => a.amount.minor().cmp(&b.amount.minor()),
+                    SortField::Vendor => a
+                        .vendor
+                        .as_str()
+                        .to_lowercase()
+                        .cmp(&b.vendor.as_str().to_lowercase()),
+                    SortField::Created => a.created_at.cmp(&b.created_at),
+                }
+                .then(a.id.cmp(&b.id));
+                if direction == SortDirection::Descending {
+                    ord.reverse()
+                } else {
+                    ord
+                }
+            });
+            let ids = |v: &[ledgerly_core::Expense]| v.iter().map(|e| e.id).collect::<Vec<_>>();
+            assert_eq!(ids(&seen), ids(&expected), "{field:?} {direction:?}");
+        }
+    }
+    let beyond = ExpenseQuery {
+        page: 9,
+        per_page: 7,
+        ..ExpenseQuery::default()
+    };
+    let empty = store.list_expenses(priya.id, &beyond).await.unwrap();
+    assert!(empty.items.is_empty());
+    assert_eq!(empty.total, 23);
+}
+
+async fn bad_pages_are_refused(store: &Store) {
+    let priya = user(store, "priya@example.com").await;
+    for (page, per_page) in [(0, 10), (1, 0), (1, 501)] {
+        let query = ExpenseQuery {
+            page,
+            per_page,
+            ..ExpenseQuery::default()
+        };
+        assert!(matches!(
+            store.list_expenses(priya.id, &query).await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+}

@@ -1,0 +1,14 @@
+//! The store suite: every store function, on PostgreSQL and on SQLite.
+
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
+mod harness;
+
+mod categories;
+mod expenses;
+mod isolation;
+mod jobs;
+mod receipts;
+mod sessions;
+mod stats;
+mod users;

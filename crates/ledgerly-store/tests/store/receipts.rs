@@ -1,0 +1,140 @@
+use ledgerly_core::{OcrStatus, Receipt, ReceiptId, ReceiptKind, User};
+use ledgerly_store::{NewReceipt, OcrResult, Store, StoreError};
+
+use crate::harness::*;
+
+on_both_backends!(
+    an_upload_is_recorded_pending_and_listed_newest_first,
+    the_same_file_uploaded_twice_is_recognised,
+    deleting_a_receipt_drops_its_unreviewed_expense_but_keeps_a_confirmed_one,
+    a_receipt_cannot_suggest_another_users_category,
+);
+
+/// Records an upload of a file whose content is `content`.
+pub async fn upload(store: &Store, user: &User, content: &str) -> Receipt {
+    let id = ReceiptId::new();
+    store
+        .create_receipt(
+            user.id,
+            NewReceipt {
+                id,
+                object_key: format!("receipts/{}/{id}.jpg", user.id),
+                kind: ReceiptKind::Jpeg,
+                size_bytes: content.len() as i64,
+                sha256: format!("sha-{content}"),
+                original_filename: Some("IMG 0001.JPG".into()),
+                category_id: None,
+            },
+        )
+        .await
+        .unwrap()
+}
+
+async fn an_upload_is_recorded_pending_and_listed_newest_first(store: &Store) {
+    let priya = user(store, "priya@example.com").await;
+    let first = upload(store, &priya, "one").await;
+    let second = upload(store, &priya, "two").await;
+    assert_eq!(first.status, OcrStatus::Pending);
+    assert_eq!(first.expense_id, None);
+    assert_eq!(first.original_filename.as_deref(), Some("IMG 0001.JPG"));
+    assert_eq!(store.get_receipt(priya.id, first.id).await.unwrap(), first);
+    assert_eq!(store.receipt_by_id(first.id).await.unwrap(), first);
+    assert_eq!(
+        store
+            .receipt_by_object_key(&first.object_key)
+            .await
+            .unwrap(),
+        first
+    );
+    let page = store.list_receipts(priya.id, 1, 10).await.unwrap();
+    assert_eq!(page.total, 2);
+    assert_eq!(
+        page.items.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [second.id, first.id]
+    );
+    assert_eq!(
+        store.list_receipts(priya.id, 2, 1).await.unwrap().items[0].id,
+        first.id
+    );
+    assert!(matches!(
+        store.list_receipts(priya.id, 0, 1).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.receipt_by_object_key("receipts/none.jpg").await,
+        Err(StoreError::NotFound("receipt"))
+    ));
+}
+
+async fn the_same_file_uploaded_twice_is_recognised(store: &Store) {
+    let priya = user(store, "priya@example.com").await;
+    let first = upload(store, &priya, "same").await;
+    upload(store, &priya, "other").await;
+    let again = upload(store, &priya, "same").await;
+    let found = store
+        .find_receipts_by_sha256(priya.id, "sha-same")
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [first.id, again.id]
+    );
+}
+
+async fn deleting_a_receipt_drops_its_unreviewed_expense_but_keeps_a_confirmed_one(store: &Store) {
+    let priya = user(store, "priya@example.com").await;
+    let result = OcrResult {
+        vendor: vendor("Reliance Fresh"),
+        date: day("2026-05-02"),
+        amount: inr(123_450),
+        category_id: None,
+    };
+    let unreviewed = upload(store, &priya, "a").await;
+    let drafted = store
+        .apply_ocr_result(unreviewed.id, &result)
+        .await
+        .unwrap();
+    let confirmed = upload(store, &priya, "b").await;
+    let kept = store.apply_ocr_result(confirmed.id, &result).await.unwrap();
+    store.confirm_expense(priya.id, kept.id).await.unwrap();
+
+    let deleted = store.delete_receipt(priya.id, unreviewed.id).await.unwrap();
+    assert_eq!(deleted.object_key, unreviewed.object_key);
+    assert!(matches!(
+        store.get_expense(priya.id, drafted.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.delete_receipt(priya.id, confirmed.id).await.unwrap();
+    let survivor = store.get_expense(priya.id, kept.id).await.unwrap();
+    assert_eq!(survivor.receipt_id, None);
+    assert!(!survivor.needs_review);
+    assert!(matches!(
+        store.delete_receipt(priya.id, confirmed.id).await,
+        Err(StoreError::NotFound("receipt"))
+    ));
+}
+
+async fn a_receipt_cannot_suggest_another_users_category(store: &Store) {
+    let priya = user(store, "priya@example.com").await;
+    let ravi = user(store, "ravi@example.com").await;
+    let ravis_food = category(store, &ravi, "food").await;
+    let id = ReceiptId::new();
+    let refused = store
+        .create_receipt(
+            priya.id,
+            NewReceipt {
+                id,
+                object_key: format!("receipts/{id}.png"),
+                kind: ReceiptKind::Png,
+                size_bytes: 10,
+                sha256: "x".into(),
+                original_filename: None,
+                category_id: Some(ravis_food),
+            },
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::NotFound("category"))),
+        "{refused:?}"
+    );
+}

@@ -1,0 +1,77 @@
+# Test services, installed and started idempotently. Sourced by scripts/test and scripts/bench-*.
+#
+# Everything lives under $LEDGERLY_SERVICES_DIR (default: <target dir>/services), so a run never
+# touches the system's own PostgreSQL cluster, and a second run reuses what the first started.
+
+: "${LEDGERLY_SERVICES_DIR:=${CARGO_TARGET_DIR:-$PWD/target}/services}"
+: "${LEDGERLY_PG_PORT:=54329}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing ${missing[*]} from Debian"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+pg_bindir() {
+    local dir
+    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$dir" ] || { echo "PostgreSQL server binaries not found under /usr/lib/postgresql" >&2; return 1; }
+    echo "$dir"
+}
+
+# Starts a private PostgreSQL on 127.0.0.1:$LEDGERLY_PG_PORT with trust auth for local tests and
+# exports LEDGERLY_TEST_DATABASE_URL (an admin URL; tests create one database each).
+start_postgres() {
+    apt_install postgresql postgresql-contrib
+    local bin data run owner
+    bin=$(pg_bindir)
+    data="$LEDGERLY_SERVICES_DIR/postgres/data"
+    run="$LEDGERLY_SERVICES_DIR/postgres/run"
+    mkdir -p "$LEDGERLY_SERVICES_DIR/postgres" "$run"
+    # PostgreSQL refuses to run as root: run it as the Debian package's postgres user.
+    owner=$(id -un)
+    if [ "$(id -u)" -eq 0 ]; then owner=postgres; fi
+    run_pg() { if [ "$owner" = "$(id -un)" ]; then "$@"; else runuser -u "$owner" -- "$@"; fi; }
+    chown "$owner" "$LEDGERLY_SERVICES_DIR/postgres" "$run"
+    # The services folder sits inside the target dir; the postgres user must be able to reach it.
+    local d="$LEDGERLY_SERVICES_DIR"
+    while [ "$d" != "/" ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done
+    if [ ! -s "$data/PG_VERSION" ]; then
+        log "initialising a private PostgreSQL cluster in $data"
+        rm -rf "$data"
+        run_pg "$bin/initdb" -D "$data" -U ledgerly --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+        cat >>"$data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $LEDGERLY_PG_PORT
+unix_socket_directories = '$run'
+# Test data is disposable: trade durability for speed.
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 300
+shared_buffers = 512MB
+work_mem = 32MB
+maintenance_work_mem = 256MB
+CONF
+    fi
+    if ! run_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+        log "starting PostgreSQL on 127.0.0.1:$LEDGERLY_PG_PORT"
+        run_pg "$bin/pg_ctl" -D "$data" -l "$LEDGERLY_SERVICES_DIR/postgres/server.log" -w -t 60 start >/dev/null
+    fi
+    export LEDGERLY_TEST_DATABASE_URL="postgres://ledgerly@127.0.0.1:$LEDGERLY_PG_PORT/postgres"
+    # Drop databases left by failed tests of earlier runs.
+    psql -qAt "$LEDGERLY_TEST_DATABASE_URL" -c \
+        "SELECT 'DROP DATABASE IF EXISTS ' || quote_ident(datname) || ' WITH (FORCE);' FROM pg_database WHERE datname LIKE 'ledgerly_test_%'" \
+        | psql -q "$LEDGERLY_TEST_DATABASE_URL" >/dev/null
+}

@@ -1,1 +1,323 @@
-fn main() {}
+//! Store benchmark on PostgreSQL: one user with 1,000,000 expenses over ten years (2016–2025),
+//! a second user with 100,000, then the latency of the calls the dashboard makes — the year's
+//! monthly totals, a month's breakdown, the month summary and 50-row pages of the list at
+//! several depths — through the Store API, with `EXPLAIN` for each query.
+//!
+//! Run with `scripts/bench-store` (it starts PostgreSQL). Needs `LEDGERLY_TEST_DATABASE_URL`.
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use ledgerly_core::{Currency, Email, Month, PersonName, UserId, UserTimeZone};
+use ledgerly_store::{ExpenseQuery, NewUser, Store};
+use sqlx::{Connection, Executor, PgConnection, PgPool, Row};
+
+const EXPENSES: i64 = 1_000_000;
+const OTHER_USER_EXPENSES: i64 = 100_000;
+const ITERATIONS: usize = 40;
+
+fn database_url(admin_url: &str, name: &str) -> String {
+    let root = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url, |(root, _)| root);
+    format!("{root}/{name}")
+}
+
+async fn new_user(store: &Store, email: &str) -> UserId {
+    store
+        .create_user(NewUser {
+            email: Email::parse(email).unwrap(),
+            name: PersonName::parse("Bench").unwrap(),
+            password_hash: "x".into(),
+            currency: Currency::INR,
+            time_zone: UserTimeZone::KOLKATA,
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+/// Bulk-loads `n` expenses for `user` across its categories, 2016-01-01 to 2025-12-31, in SQL.
+async fn load(pool: &PgPool, user: UserId, n: i64) {
+    sqlx::query(
+        "INSERT INTO expenses (id, user_id, category_id, spent_on, vendor, amount_minor, currency, \
+         needs_review, created_at, updated_at) \
+         SELECT gen_random_uuid(), $1, cats.ids[1 + (g % array_length(cats.ids, 1))], \
+         DATE '2016-01-01' + ((g * 7919) % 3653)::int, \
+         'Vendor ' || (g % 997), 100 + (g * 104729) % 500000, 'INR', (g % 50 = 0), now(), now() \
+         FROM generate_series(1, $2) AS g, \
+         (SELECT array_agg(id ORDER BY id) AS ids FROM categories WHERE user_id = $1) AS cats",
+    )
+    .bind(user.as_uuid())
+    .bind(n)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+struct Stats {
+    min: Duration,
+    p50: Duration,
+    p95: Duration,
+    max: Duration,
+}
+
+async fn measure<F, Fut>(mut f: F) -> Stats
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..3 {
+        f().await;
+    }
+    let mut times = Vec::with_capacity(ITERATIONS);
+    for _ in 0..ITERATIONS {
+        let start = Instant::now();
+        f().await;
+        times.push(start.elapsed());
+    }
+    times.sort();
+    Stats {
+        min: times[0],
+        p50: times[times.len() / 2],
+        p95: times[times.len() * 95 / 100],
+        max: times[times.len() - 1],
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+/// The plan PostgreSQL chooses, with the index it uses and the time it reports.
+async fn explain(pool: &PgPool, title: &str, sql: &str, user: UserId) {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}"
+    )))
+    .bind(user.as_uuid())
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    println!("\n#### {title}\n```");
+    for row in rows {
+        let line: String = row.get(0);
+        println!("{line}");
+    }
+    println!("```");
+}
+
+#[tokio::main]
+async fn main() {
+    let admin_url = std::env::var("LEDGERLY_TEST_DATABASE_URL")
+        .expect("LEDGERLY_TEST_DATABASE_URL: run scripts/bench-store, which starts PostgreSQL");
+    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
+    admin
+        .execute("DROP DATABASE IF EXISTS ledgerly_bench WITH (FORCE)")
+        .await
+        .unwrap();
+    admin
+        .execute("CREATE DATABASE ledgerly_bench")
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+
+    let store = Store::connect(&database_url(&admin_url, "ledgerly_bench"))
+        .await
+        .unwrap();
+    let pool = store.postgres_pool().unwrap().clone();
+    let user = new_user(&store, "heavy@example.com").await;
+    let other = new_user(&store, "other@example.com").await;
+
+    let start = Instant::now();
+    load(&pool, user, EXPENSES).await;
+    load(&pool, other, OTHER_USER_EXPENSES).await;
+    let loaded = start.elapsed();
+    // Index-only scans need the visibility map; a vacuum racing autovacuum's analyze can leave
+    // it unset, so vacuum until every page is marked all-visible.
+    for _ in 0..10 {
+        sqlx::query("VACUUM (FREEZE, ANALYZE) expenses")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let (pages, visible): (i32, i32) = sqlx::query_as(
+            "SELECT relpages, relallvisible FROM pg_class WHERE relname = 'expenses'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if visible >= pages {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let version: String = sqlx::query_scalar("SHOW server_version")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    println!("## Store on PostgreSQL {version}: one user with {EXPENSES} expenses");
+    println!();
+    println!(
+        "Loaded {EXPENSES} + {OTHER_USER_EXPENSES} expenses in {:.1} s. Each call: 3 warm-up runs, then {ITERATIONS} timed runs through the Store API (connection pool, row decoding included).",
+        loaded.as_secs_f64()
+    );
+    println!();
+    println!("| call | rows | min ms | p50 ms | p95 ms | max ms |");
+    println!("|---|---|---|---|---|---|");
+
+    let year = 2025;
+    let totals = store
+        .monthly_totals(user, year, Currency::INR)
+        .await
+        .unwrap();
+    let s = measure(|| async {
+        store
+            .monthly_totals(user, year, Currency::INR)
+            .await
+            .unwrap();
+    })
+    .await;
+    println!(
+        "| `monthly_totals` (year {year}, ~{} expenses) | {} | {} | {} | {} | {} |",
+        EXPENSES / 10,
+        totals.len(),
+        ms(s.min),
+        ms(s.p50),
+        ms(s.p95),
+        ms(s.max)
+    );
+
+    let month: Month = "2025-06".parse().unwrap();
+    let breakdown = store
+        .category_breakdown(user, month, Currency::INR)
+        .await
+        .unwrap();
+    let s = measure(|| async {
+        store
+            .category_breakdown(user, month, Currency::INR)
+            .await
+            .unwrap();
+    })
+    .await;
+    println!(
+        "| `category_breakdown` ({month}) | {} | {} | {} | {} | {} |",
+        breakdown.len(),
+        ms(s.min),
+        ms(s.p50),
+        ms(s.p95),
+        ms(s.max)
+    );
+
+    let s = measure(|| async {
+        store.month_summary(user, month).await.unwrap();
+    })
+    .await;
+    println!(
+        "| `month_summary` ({month}: user, budget, breakdown, previous month) | 1 | {} | {} | {} | {} |",
+        ms(s.min),
+        ms(s.p50),
+        ms(s.p95),
+        ms(s.max)
+    );
+
+    for page in [1u32, 2_000, 10_000, 20_000] {
+        let query = ExpenseQuery {
+            page,
+            per_page: 50,
+            ..ExpenseQuery::default()
+        };
+        let got = store.list_expenses(user, &query).await.unwrap();
+        assert_eq!(got.total, EXPENSES as u64);
+        let s = measure(|| async {
+            store.list_expenses(user, &query).await.unwrap();
+        })
+        .await;
+        println!(
+            "| `list_expenses` page {page} of 50 (offset {}), newest first, with total count | {} | {} | {} | {} | {} |",
+            (page - 1) * 50,
+            got.items.len(),
+            ms(s.min),
+            ms(s.p50),
+            ms(s.p95),
+            ms(s.max)
+        );
+    }
+
+    let filtered = ExpenseQuery {
+        from: Some("2025-01-01".parse().unwrap()),
+        to: Some("2025-12-31".parse().unwrap()),
+        vendor_contains: Some("Vendor 99".into()),
+        page: 2,
+        per_page: 50,
+        ..ExpenseQuery::default()
+    };
+    let got = store.list_expenses(user, &filtered).await.unwrap();
+    let s = measure(|| async {
+        store.list_expenses(user, &filtered).await.unwrap();
+    })
+    .await;
+    println!(
+        "| `list_expenses` 2025, vendor contains \"Vendor 99\", page 2 (of {} matches) | {} | {} | {} | {} | {} |",
+        got.total,
+        got.items.len(),
+        ms(s.min),
+        ms(s.p50),
+        ms(s.p95),
+        ms(s.max)
+    );
+
+    println!("\n### Plans (`EXPLAIN ANALYZE` of the statements the calls above run)");
+    // These are the store's statements with their parameters written in (`$1` stays the user).
+    explain(
+        &pool,
+        "monthly_totals, 2025",
+        "SELECT t.month_start, t.category_id, c.name AS category, t.total FROM ( \
+         SELECT CAST(date_trunc('month', CAST(spent_on AS timestamp)) AS date) AS month_start, \
+         category_id, CAST(SUM(amount_minor) AS BIGINT) AS total FROM expenses \
+         WHERE user_id = $1 AND currency = 'INR' AND spent_on >= '2025-01-01' AND spent_on < '2026-01-01' \
+         GROUP BY 1, 2) t JOIN categories c ON c.id = t.category_id",
+        user,
+    )
+    .await;
+    explain(
+        &pool,
+        "category_breakdown, 2025-06",
+        "SELECT t.category_id, c.name AS category, t.total, t.n FROM ( \
+         SELECT category_id, CAST(SUM(amount_minor) AS BIGINT) AS total, COUNT(*) AS n \
+         FROM expenses WHERE user_id = $1 AND currency = 'INR' \
+         AND spent_on >= '2025-06-01' AND spent_on < '2025-07-01' \
+         GROUP BY category_id) t JOIN categories c ON c.id = t.category_id",
+        user,
+    )
+    .await;
+    explain(
+        &pool,
+        "list_expenses page 20000 (the last): read from the other end",
+        "SELECT e.id, e.vendor, e.amount_minor, c.name FROM expenses e \
+         JOIN categories c ON c.id = e.category_id WHERE e.id IN (SELECT e.id FROM expenses e \
+         WHERE e.user_id = $1 ORDER BY e.spent_on ASC, e.id ASC LIMIT 50 OFFSET 0) \
+         ORDER BY e.spent_on ASC, e.id ASC",
+        user,
+    )
+    .await;
+    explain(
+        &pool,
+        "list_expenses page 10000 (the middle, the worst case)",
+        "SELECT e.id, e.vendor, e.amount_minor, c.name FROM expenses e \
+         JOIN categories c ON c.id = e.category_id WHERE e.id IN (SELECT e.id FROM expenses e \
+         WHERE e.user_id = $1 ORDER BY e.spent_on DESC, e.id DESC LIMIT 50 OFFSET 499950) \
+         ORDER BY e.spent_on DESC, e.id DESC",
+        user,
+    )
+    .await;
+    explain(
+        &pool,
+        "list_expenses: the total count",
+        "SELECT COUNT(*) FROM expenses e WHERE e.user_id = $1",
+        user,
+    )
+    .await;
+
+    store.close().await;
+}

@@ -135,6 +135,44 @@ fn order_by(sort: ExpenseSort) -> &'static str {
     }
 }
 
+/// Where a page sits in the sorted list. A page past the middle is read from the other end in
+/// the reverse order and flipped back: the order is total (ties broken by id), so the rows are
+/// the same, and the database skips at most half the list instead of nearly all of it.
+#[derive(Debug, PartialEq, Eq)]
+struct PageWindow {
+    sort: ExpenseSort,
+    offset: i64,
+    limit: i64,
+    reversed: bool,
+}
+
+impl PageWindow {
+    fn new(offset: i64, per_page: i64, total: i64, sort: ExpenseSort) -> Self {
+        let limit = per_page.min(total - offset).max(0);
+        if offset * 2 <= total {
+            return Self {
+                sort,
+                offset,
+                limit,
+                reversed: false,
+            };
+        }
+        let direction = match sort.direction {
+            SortDirection::Ascending => SortDirection::Descending,
+            SortDirection::Descending => SortDirection::Ascending,
+        };
+        Self {
+            sort: ExpenseSort {
+                field: sort.field,
+                direction,
+            },
+            offset: total - offset - limit,
+            limit,
+            reversed: true,
+        }
+    }
+}
+
 /// A foreign-key violation on an expense means its category (or receipt) is not the user's.
 pub(crate) fn category_not_found(err: sqlx::Error) -> StoreError {
     if is_foreign_key_violation(&err) {
@@ -290,6 +328,7 @@ impl Store {
             let rows = if offset >= total {
                 Vec::new()
             } else {
+                let window = PageWindow::new(offset, i64::from(query.per_page), total, query.sort);
                 // Page through ids alone, then fetch the page's rows: a deep page walks the
                 // narrow index, not the table.
                 let mut page = QueryBuilder::new(concat!(
@@ -297,14 +336,18 @@ impl Store {
                     "WHERE e.id IN (SELECT e.id FROM expenses e"
                 ));
                 push_filters(&mut page, d, user, query);
-                page.push(order_by(query.sort))
+                page.push(order_by(window.sort))
                     .push(" LIMIT ")
-                    .push_bind(i64::from(query.per_page))
+                    .push_bind(window.limit)
                     .push(" OFFSET ")
-                    .push_bind(offset)
+                    .push_bind(window.offset)
                     .push(")")
-                    .push(order_by(query.sort));
-                page.build_query_as().fetch_all(pool).await?
+                    .push(order_by(window.sort));
+                let mut rows: Vec<ExpenseRow> = page.build_query_as().fetch_all(pool).await?;
+                if window.reversed {
+                    rows.reverse();
+                }
+                rows
             };
             (rows, total)
         });
@@ -320,6 +363,44 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_past_the_middle_are_read_from_the_other_end() {
+        let sort = ExpenseSort::default();
+        assert_eq!(
+            PageWindow::new(0, 50, 1_000, sort),
+            PageWindow {
+                sort,
+                offset: 0,
+                limit: 50,
+                reversed: false
+            }
+        );
+        let flipped = ExpenseSort {
+            field: SortField::Date,
+            direction: SortDirection::Ascending,
+        };
+        // The last, partial page of 23 rows in pages of 7: rows 21 and 22 are the first two
+        // of the reversed list.
+        assert_eq!(
+            PageWindow::new(21, 7, 23, sort),
+            PageWindow {
+                sort: flipped,
+                offset: 0,
+                limit: 2,
+                reversed: true
+            }
+        );
+        assert_eq!(
+            PageWindow::new(14, 7, 23, sort),
+            PageWindow {
+                sort: flipped,
+                offset: 2,
+                limit: 7,
+                reversed: true
+            }
+        );
+    }
 
     #[test]
     fn wildcards_in_search_text_are_literal() {

@@ -44,13 +44,7 @@ impl Store {
             .bind(now())
             .execute(pool)
             .await
-            .map_err(|e| {
-                if crate::error::is_foreign_key_violation(&e) {
-                    StoreError::NotFound("user")
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(crate::error::missing("user"))?;
         });
         Ok(budget)
     }

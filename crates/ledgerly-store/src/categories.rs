@@ -5,7 +5,7 @@
 
 use ledgerly_core::{Category, CategoryId, CategoryName, UserId};
 
-use crate::error::is_unique_violation;
+use crate::error::{found, is_unique_violation};
 use crate::rows::{CategoryRow, collect};
 use crate::{Result, Store, StoreError, now, with_db};
 
@@ -84,10 +84,10 @@ impl Store {
             .execute(pool)
             .await
             .map_err(|e| {
-                if crate::error::is_foreign_key_violation(&e) {
-                    StoreError::NotFound("user")
-                } else {
+                if is_unique_violation(&e) {
                     name_taken(name)(e)
+                } else {
+                    crate::error::missing("user")(e)
                 }
             })?;
         });
@@ -119,9 +119,7 @@ impl Store {
             .map_err(name_taken(name))?
             .rows_affected()
         });
-        if done == 0 {
-            return Err(StoreError::NotFound("category"));
-        }
+        found(done, "category")?;
         self.get_category(user, id).await
     }
 

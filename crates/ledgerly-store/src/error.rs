@@ -44,8 +44,26 @@ pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
         .is_some_and(|e| e.is_unique_violation())
 }
 
-/// Whether `err` is a foreign-key violation.
-pub(crate) fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .is_some_and(|e| e.is_foreign_key_violation())
+/// Maps a foreign-key violation to [`StoreError::NotFound`]`(what)`: the row referred to is not
+/// there, or not the user's (the composite keys make another user's row "not there").
+pub(crate) fn missing(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |err| {
+        if err
+            .as_database_error()
+            .is_some_and(|e| e.is_foreign_key_violation())
+        {
+            StoreError::NotFound(what)
+        } else {
+            err.into()
+        }
+    }
+}
+
+/// `Ok` when a statement touched a row, [`StoreError::NotFound`]`(what)` when it touched none.
+pub(crate) fn found(rows_affected: u64, what: &'static str) -> Result<()> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound(what))
+    } else {
+        Ok(())
+    }
 }

@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use ledgerly_core::{CategoryId, Expense, ExpenseChanges, ExpenseId, NewExpense, UserId};
 use sqlx::QueryBuilder;
 
-use crate::error::is_foreign_key_violation;
+use crate::error::{found, missing};
 use crate::rows::{ExpenseRow, collect, expense_select};
 use crate::{Dialect, Page, Result, Store, StoreError, micros, now, with_db};
 
@@ -173,15 +173,6 @@ impl PageWindow {
     }
 }
 
-/// A foreign-key violation on an expense means its category (or receipt) is not the user's.
-pub(crate) fn category_not_found(err: sqlx::Error) -> StoreError {
-    if is_foreign_key_violation(&err) {
-        StoreError::NotFound("category")
-    } else {
-        err.into()
-    }
-}
-
 impl Store {
     /// Records an expense. The category (and receipt, if any) must be the user's own.
     #[tracing::instrument(skip_all, err)]
@@ -210,7 +201,7 @@ impl Store {
             .bind(at)
             .execute(pool)
             .await
-            .map_err(category_not_found)?;
+            .map_err(missing("category"))?;
         });
         self.get_expense(user, id).await
     }
@@ -274,12 +265,10 @@ impl Store {
             .bind(now())
             .execute(pool)
             .await
-            .map_err(category_not_found)?
+            .map_err(missing("category"))?
             .rows_affected()
         });
-        if done == 0 {
-            return Err(StoreError::NotFound("expense"));
-        }
+        found(done, "expense")?;
         self.get_expense(user, id).await
     }
 
@@ -302,10 +291,7 @@ impl Store {
                 .await?
                 .rows_affected()
         });
-        if done == 0 {
-            return Err(StoreError::NotFound("expense"));
-        }
-        Ok(())
+        found(done, "expense")
     }
 
     /// One page of the user's expenses matching `query`, and how many match in all.

@@ -110,6 +110,25 @@ macro_rules! job_columns {
     };
 }
 
+/// Takes the next due job: queued and past its backoff, or running with a lease run out. `$lock`
+/// is PostgreSQL's `FOR UPDATE SKIP LOCKED`, so concurrent claimers pass over each other's rows;
+/// SQLite has one writer and needs none.
+macro_rules! claim_statement {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE ocr_jobs SET state = 'running', attempts = attempts + 1, claim_id = $2, \
+             claimed_by = $3, lease_expires_at = $4, updated_at = $1 \
+             WHERE id = (SELECT id FROM ocr_jobs \
+             WHERE (state = 'queued' AND run_after <= $1) \
+             OR (state = 'running' AND lease_expires_at <= $1) \
+             ORDER BY run_after, id LIMIT 1 ",
+            $lock,
+            ") RETURNING ",
+            job_columns!()
+        )
+    };
+}
+
 impl TryFrom<JobRow> for OcrJob {
     type Error = StoreError;
 
@@ -177,7 +196,7 @@ macro_rules! apply_result_in_tx {
                 .bind($at)
                 .execute(&mut *$tx)
                 .await
-                .map_err(crate::expenses::category_not_found)?;
+                .map_err(crate::error::missing("category"))?;
                 id
             }
             Some((id, false)) => id,
@@ -199,7 +218,7 @@ macro_rules! apply_result_in_tx {
                 .bind($at)
                 .execute(&mut *$tx)
                 .await
-                .map_err(crate::expenses::category_not_found)?;
+                .map_err(crate::error::missing("category"))?;
                 id
             }
         };
@@ -331,26 +350,8 @@ impl Store {
                 .await?;
             }
             let row: Option<JobRow> = sqlx::query_as(d.pick(
-                concat!(
-                    "UPDATE ocr_jobs SET state = 'running', attempts = attempts + 1, claim_id = $2, \
-                     claimed_by = $3, lease_expires_at = $4, updated_at = $1 \
-                     WHERE id = (SELECT id FROM ocr_jobs \
-                     WHERE (state = 'queued' AND run_after <= $1) \
-                     OR (state = 'running' AND lease_expires_at <= $1) \
-                     ORDER BY run_after, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-                     RETURNING ",
-                    job_columns!()
-                ),
-                concat!(
-                    "UPDATE ocr_jobs SET state = 'running', attempts = attempts + 1, claim_id = $2, \
-                     claimed_by = $3, lease_expires_at = $4, updated_at = $1 \
-                     WHERE id = (SELECT id FROM ocr_jobs \
-                     WHERE (state = 'queued' AND run_after <= $1) \
-                     OR (state = 'running' AND lease_expires_at <= $1) \
-                     ORDER BY run_after, id LIMIT 1) \
-                     RETURNING ",
-                    job_columns!()
-                ),
+                claim_statement!("FOR UPDATE SKIP LOCKED"),
+                claim_statement!(""),
             ))
             .bind(at)
             .bind(claim.as_uuid())

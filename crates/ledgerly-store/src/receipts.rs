@@ -40,7 +40,7 @@ impl Store {
             .bind(at)
             .execute(pool)
             .await
-            .map_err(crate::expenses::category_not_found)?;
+            .map_err(crate::error::missing("category"))?;
         });
         self.get_receipt(user, new.id).await
     }
@@ -175,9 +175,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if done == 0 {
-                return Err(StoreError::NotFound("receipt"));
-            }
+            crate::error::found(done, "receipt")?;
             tx.commit().await?;
         });
         Ok(receipt)

@@ -6,7 +6,7 @@ use ledgerly_core::{SessionId, User, UserId};
 use uuid::Uuid;
 
 use crate::rows::UserRow;
-use crate::{Result, Store, StoreError, micros, now, with_db};
+use crate::{Result, Store, micros, now, with_db};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -43,13 +43,7 @@ impl Store {
             .bind(session.expires_at)
             .execute(pool)
             .await
-            .map_err(|e| {
-                if crate::error::is_foreign_key_violation(&e) {
-                    StoreError::NotFound("user")
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(crate::error::missing("user"))?;
         });
         Ok(session)
     }

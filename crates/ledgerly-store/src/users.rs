@@ -3,7 +3,7 @@
 use ledgerly_core::category::default_category_names;
 use ledgerly_core::{CategoryId, Currency, Email, PersonName, User, UserId, UserTimeZone};
 
-use crate::error::is_unique_violation;
+use crate::error::{found, is_unique_violation};
 use crate::rows::{UserRow, user_columns};
 use crate::{Result, Store, StoreError, now, with_db};
 
@@ -168,9 +168,7 @@ impl Store {
             .await?
             .rows_affected()
         });
-        if done == 0 {
-            return Err(StoreError::NotFound("user"));
-        }
+        found(done, "user")?;
         self.get_user(id).await
     }
 
@@ -185,9 +183,7 @@ impl Store {
                 .await?
                 .rows_affected()
         });
-        if done == 0 {
-            return Err(StoreError::NotFound("user"));
-        }
+        found(done, "user")?;
         Ok(())
     }
 
@@ -204,9 +200,7 @@ impl Store {
                 .map_err(email_taken)?
                 .rows_affected()
         });
-        if done == 0 {
-            return Err(StoreError::NotFound("user"));
-        }
+        found(done, "user")?;
         self.get_user(id).await
     }
 
@@ -241,9 +235,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if done == 0 {
-                return Err(StoreError::NotFound("user"));
-            }
+            found(done, "user")?;
             tx.commit().await?;
             Ok(keys)
         })

@@ -75,6 +75,14 @@ impl TestDb {
         }
     }
 
+    /// The URL the store was opened with.
+    pub fn url(&self) -> String {
+        match &self.backend {
+            Backend::Postgres { admin_url, name } => database_url(admin_url, name),
+            Backend::Sqlite { path } => format!("sqlite://{}", path.display()),
+        }
+    }
+
     /// Removes the database. Called when a test passes; a failed test leaves its database for
     /// inspection (scripts/test clears leftovers before each run).
     pub async fn cleanup(self) {

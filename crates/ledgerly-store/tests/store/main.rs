@@ -5,6 +5,7 @@
 mod harness;
 
 mod categories;
+mod connect;
 mod expenses;
 mod isolation;
 mod jobs;

@@ -51,6 +51,18 @@ pub struct ExpenseQuery {
 
 impl ExpenseQuery {
     pub const MAX_PER_PAGE: u32 = 500;
+
+    /// Whether the query selects every expense of the user.
+    fn is_unfiltered(&self) -> bool {
+        self.from.is_none()
+            && self.to.is_none()
+            && self.category.is_none()
+            && self
+                .vendor_contains
+                .as_deref()
+                .is_none_or(|t| t.trim().is_empty())
+            && self.needs_review.is_none()
+    }
 }
 
 impl Default for ExpenseQuery {
@@ -308,9 +320,19 @@ impl Store {
         }
         let offset = i64::from(query.page - 1) * i64::from(query.per_page);
         let (rows, total): (Vec<ExpenseRow>, i64) = with_db!(self, |pool, d| {
-            let mut count = QueryBuilder::new("SELECT COUNT(*) FROM expenses e");
-            push_filters(&mut count, d, user, query);
-            let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+            let total: i64 = if query.is_unfiltered() {
+                // Kept by triggers (migration 0002): one row instead of a count of them all.
+                sqlx::query_scalar(
+                    "SELECT COALESCE((SELECT n FROM expense_counts WHERE user_id = $1), 0)",
+                )
+                .bind(user.as_uuid())
+                .fetch_one(pool)
+                .await?
+            } else {
+                let mut count = QueryBuilder::new("SELECT COUNT(*) FROM expenses e");
+                push_filters(&mut count, d, user, query);
+                count.build_query_scalar().fetch_one(pool).await?
+            };
             let rows = if offset >= total {
                 Vec::new()
             } else {

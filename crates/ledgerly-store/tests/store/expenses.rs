@@ -10,6 +10,7 @@ on_both_backends!(
     the_list_filters_by_days_category_vendor_and_review,
     the_list_sorts_and_pages_without_overlap,
     bad_pages_are_refused,
+    the_kept_total_matches_a_count_after_every_kind_of_write,
 );
 
 async fn an_expense_is_created_read_changed_and_deleted(store: &Store) {
@@ -275,4 +276,77 @@ async fn bad_pages_are_refused(store: &Store) {
             Err(StoreError::Invalid(_))
         ));
     }
+}
+
+/// The unfiltered total comes from a count kept by triggers; a filter that matches everything
+/// counts the rows. The two agree after every way expenses come and go.
+async fn the_kept_total_matches_a_count_after_every_kind_of_write(store: &Store) {
+    let priya = user(store, "priya@example.com").await;
+    let ravi = user(store, "ravi@example.com").await;
+    let food = category(store, &priya, "food").await;
+    let check = |expected: u64| async move {
+        let kept = store
+            .list_expenses(priya.id, &ExpenseQuery::default())
+            .await
+            .unwrap()
+            .total;
+        let everything = ExpenseQuery {
+            from: Some(day("1970-01-01")),
+            ..ExpenseQuery::default()
+        };
+        let counted = store
+            .list_expenses(priya.id, &everything)
+            .await
+            .unwrap()
+            .total;
+        assert_eq!((kept, counted), (expected, expected));
+    };
+    check(0).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            store
+                .create_expense(priya.id, expense(food, "2026-01-01", &format!("V{i}"), 100))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let ravis_food = category(store, &ravi, "food").await;
+    store
+        .create_expense(ravi.id, expense(ravis_food, "2026-01-01", "R", 100))
+        .await
+        .unwrap();
+    check(5).await;
+    store.delete_expense(priya.id, ids[0]).await.unwrap();
+    check(4).await;
+    // OCR creates one; deleting its receipt before review removes it.
+    let receipt = crate::receipts::upload(store, &priya, "r").await;
+    let ocr = ledgerly_store::OcrResult {
+        vendor: vendor("Shop"),
+        date: day("2026-01-02"),
+        amount: inr(5),
+        category_id: None,
+    };
+    store.apply_ocr_result(receipt.id, &ocr).await.unwrap();
+    check(5).await;
+    store.delete_receipt(priya.id, receipt.id).await.unwrap();
+    check(4).await;
+    // Moving expenses between categories changes no count.
+    let work = category(store, &priya, "work").await;
+    store
+        .delete_category(priya.id, food, Some(work))
+        .await
+        .unwrap();
+    check(4).await;
+    // A refused insert (another user's category) leaves the count alone.
+    assert!(
+        store
+            .create_expense(priya.id, expense(ravis_food, "2026-01-01", "X", 1))
+            .await
+            .is_err()
+    );
+    check(4).await;
+    store.delete_user(ravi.id).await.unwrap();
+    check(4).await;
 }

@@ -313,8 +313,9 @@ async fn main() {
     .await;
     explain(
         &pool,
-        "list_expenses: the total count",
-        "SELECT COUNT(*) FROM expenses e WHERE e.user_id = $1",
+        "list_expenses with a filter (2025): the count (unfiltered lists read expense_counts)",
+        "SELECT COUNT(*) FROM expenses e WHERE e.user_id = $1 \
+         AND e.spent_on >= '2025-01-01' AND e.spent_on <= '2025-12-31'",
         user,
     )
     .await;

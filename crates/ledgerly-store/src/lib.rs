@@ -20,6 +20,7 @@ mod receipts;
 mod rows;
 mod sessions;
 mod stats;
+pub mod testing;
 mod users;
 
 use std::str::FromStr;

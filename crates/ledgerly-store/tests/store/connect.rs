@@ -30,8 +30,7 @@ async fn an_unsupported_url_is_refused_without_showing_its_password() {
 async fn migrations_apply_once_and_reconnecting_keeps_the_data() {
     let db = TestDb::sqlite().await;
     let priya = user(&db.store, "priya@example.com").await;
-    let url = db.url();
-    let again = Store::connect(&url).await.unwrap();
+    let again = Store::connect(db.url()).await.unwrap();
     assert_eq!(again.get_user(priya.id).await.unwrap(), priya);
     again.close().await;
     db.cleanup().await;

@@ -1,111 +1,12 @@
-//! Test databases: a fresh, migrated PostgreSQL database per test, or a fresh SQLite file.
-//!
-//! PostgreSQL comes from `LEDGERLY_TEST_DATABASE_URL`, which `scripts/test` sets after starting
-//! a private server. Without it the PostgreSQL tests fail and say how to get one: a test that
-//! silently skips its real database proves nothing.
+//! Helpers for the store suite; the databases come from `ledgerly_store::testing`.
 
 use chrono::NaiveDate;
 use ledgerly_core::{
     CategoryId, Currency, Email, Money, NewExpense, PersonName, User, UserTimeZone, Vendor,
 };
 use ledgerly_store::{NewUser, Store};
-use sqlx::{Connection, Executor, PgConnection};
 
-pub enum Backend {
-    Postgres { admin_url: String, name: String },
-    Sqlite { path: std::path::PathBuf },
-}
-
-pub struct TestDb {
-    pub store: Store,
-    backend: Backend,
-}
-
-pub fn admin_url() -> String {
-    std::env::var("LEDGERLY_TEST_DATABASE_URL").unwrap_or_else(|_| {
-        panic!(
-            "LEDGERLY_TEST_DATABASE_URL is not set. Run the suite with scripts/test, which starts \
-             PostgreSQL, or point the variable at a server where this user may create databases \
-             (e.g. postgres://ledgerly@127.0.0.1:54329/postgres)."
-        )
-    })
-}
-
-/// `admin_url` with its database replaced by `name`.
-pub fn database_url(admin_url: &str, name: &str) -> String {
-    let (base, query) = match admin_url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (admin_url, String::new()),
-    };
-    let root = base.rsplit_once('/').map_or(base, |(root, _)| root);
-    format!("{root}/{name}{query}")
-}
-
-impl TestDb {
-    pub async fn postgres() -> TestDb {
-        let admin_url = admin_url();
-        let name = format!("ledgerly_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to the test PostgreSQL server");
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .expect("create a test database");
-        admin.close().await.ok();
-        let store = Store::connect(&database_url(&admin_url, &name))
-            .await
-            .expect("connect and migrate");
-        TestDb {
-            store,
-            backend: Backend::Postgres { admin_url, name },
-        }
-    }
-
-    pub async fn sqlite() -> TestDb {
-        let dir = std::env::temp_dir().join("ledgerly-store-tests");
-        std::fs::create_dir_all(&dir).expect("create the SQLite test folder");
-        let path = dir.join(format!("{}.db", uuid::Uuid::new_v4().simple()));
-        let store = Store::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .expect("open and migrate");
-        TestDb {
-            store,
-            backend: Backend::Sqlite { path },
-        }
-    }
-
-    /// The URL the store was opened with.
-    pub fn url(&self) -> String {
-        match &self.backend {
-            Backend::Postgres { admin_url, name } => database_url(admin_url, name),
-            Backend::Sqlite { path } => format!("sqlite://{}", path.display()),
-        }
-    }
-
-    /// Removes the database. Called when a test passes; a failed test leaves its database for
-    /// inspection (scripts/test clears leftovers before each run).
-    pub async fn cleanup(self) {
-        self.store.close().await;
-        match self.backend {
-            Backend::Postgres { admin_url, name } => {
-                if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
-                    admin
-                        .execute(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                        )))
-                        .await
-                        .ok();
-                }
-            }
-            Backend::Sqlite { path } => {
-                for suffix in ["", "-wal", "-shm"] {
-                    std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
-                }
-            }
-        }
-    }
-}
+pub use ledgerly_store::testing::TestDatabase as TestDb;
 
 /// Defines `$name::postgres` and `$name::sqlite` from `async fn $name(store: &Store)`.
 macro_rules! on_both_backends {

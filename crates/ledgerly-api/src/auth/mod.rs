@@ -1,0 +1,6 @@
+//! Authentication: argon2id password hashes, opaque session tokens stored hashed, and the
+//! login rate limiter.
+
+pub mod limiter;
+pub mod password;
+pub mod token;

@@ -1,0 +1,79 @@
+//! Extractors whose rejections use the API's error shape, and the signed-in user.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
+use axum::http::request::Parts;
+use chrono::Utc;
+use ledgerly_core::User;
+use ledgerly_store::Session;
+
+use crate::auth::token;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `Json` whose rejections are [`ApiError`]s.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct AppJson<T>(pub T);
+
+/// `Query` whose rejections are [`ApiError`]s.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct AppQuery<T>(pub T);
+
+/// `Path` whose rejections are [`ApiError`]s.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct AppPath<T>(pub T);
+
+/// The user a request acts for, from its bearer token or session cookie. Every data route takes
+/// the user from here — never from a path, query or body field.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: User,
+    pub session: Session,
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = token::from_headers(&parts.headers).ok_or(ApiError::Unauthenticated)?;
+        let (session, user) = state
+            .store
+            .session_user(&token::hash(&token), Utc::now())
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        Ok(CurrentUser { user, session })
+    }
+}
+
+/// The client's address: the peer's, or — behind a trusted proxy — the last `X-Forwarded-For` hop.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if state.settings.server.trust_forwarded_for
+            && let Some(ip) = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+                .next_back()
+        {
+            return Ok(ClientIp(ip));
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no peer address on the request")))?;
+        Ok(ClientIp(peer))
+    }
+}

@@ -1,0 +1,19 @@
+//! Ledgerly's HTTP API (axum) over `ledgerly-store`: auth, expenses, categories, budgets and
+//! statistics under `/api/v1`, health at the root.
+//!
+//! `Application::build(settings)` binds a listener and `Application::serve` runs it; `app(state)`
+//! is the router alone.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod views;
+
+pub use settings::Settings;
+pub use startup::{Application, app, shutdown_signal};
+pub use state::AppState;

@@ -1,0 +1,184 @@
+//! Register, log in, log out.
+
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::{Duration, Utc};
+use ledgerly_core::{Budget, Currency, Email, Month, PersonName, User, UserTimeZone};
+use ledgerly_store::NewUser;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{password, token};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{AppJson, ClientIp, CurrentUser};
+use crate::state::AppState;
+use crate::views::{AmountInput, UserView, currency};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/register", post(register))
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterRequest {
+    email: String,
+    password: String,
+    name: String,
+    budget: Option<AmountInput>,
+    currency: Option<String>,
+    timezone: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct SessionView {
+    user: UserView,
+    /// For API clients: send as `Authorization: Bearer <token>`.
+    token: String,
+    expires_at: chrono::DateTime<Utc>,
+}
+
+/// Starts a session for `user` and answers with it, as JSON and as the session cookie.
+pub(crate) async fn start_session(
+    state: &AppState,
+    user: &User,
+    status: StatusCode,
+) -> ApiResult<Response> {
+    let token = token::generate();
+    let hours = i64::from(state.settings.auth.session_hours);
+    let session = state
+        .store
+        .create_session(
+            user.id,
+            &token::hash(&token),
+            Utc::now() + Duration::hours(hours),
+        )
+        .await?;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::SET_COOKIE,
+        token::cookie(&token, hours * 3600, state.settings.auth.cookie_secure),
+    );
+    let body = SessionView {
+        user: user.into(),
+        token,
+        expires_at: session.expires_at,
+    };
+    Ok((status, headers, Json(body)).into_response())
+}
+
+#[tracing::instrument(skip_all, err)]
+async fn register(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    AppJson(request): AppJson<RegisterRequest>,
+) -> ApiResult<Response> {
+    // Registration costs a password hash: the per-address limit applies to it too.
+    state
+        .limiter
+        .attempt(ip, "", Instant::now())
+        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+    let email = Email::parse(&request.email).map_err(|e| ApiError::invalid("email", e))?;
+    let name = PersonName::parse(&request.name).map_err(|e| ApiError::invalid("name", e))?;
+    password::check_new("password", &request.password)?;
+    let currency = match &request.currency {
+        Some(code) => currency("currency", code)?,
+        None => Currency::INR,
+    };
+    let time_zone = match &request.timezone {
+        Some(zone) => UserTimeZone::parse(zone).map_err(|e| ApiError::invalid("timezone", e))?,
+        None => UserTimeZone::UTC,
+    };
+    let budget = request
+        .budget
+        .as_ref()
+        .map(|amount| amount.to_money("budget", currency))
+        .transpose()?;
+    let budget = budget
+        .map(|amount| {
+            Budget::new(amount, Month::of(time_zone.today()))
+                .map_err(|e| ApiError::invalid("budget", e))
+        })
+        .transpose()?;
+    let password_hash = password::hash(request.password).await?;
+    let user = state
+        .store
+        .create_user(NewUser {
+            email,
+            name,
+            password_hash,
+            currency,
+            time_zone,
+        })
+        .await?;
+    if let Some(budget) = budget {
+        state.store.set_budget(user.id, budget).await?;
+    }
+    start_session(&state, &user, StatusCode::CREATED).await
+}
+
+#[tracing::instrument(skip_all, err)]
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    AppJson(request): AppJson<LoginRequest>,
+) -> ApiResult<Response> {
+    let account = request.email.trim().to_lowercase();
+    let now = Instant::now();
+    state
+        .limiter
+        .attempt(ip, &account, now)
+        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+    let credentials = match Email::parse(&request.email) {
+        Ok(email) => state.store.credentials(&email).await?,
+        Err(_) => None,
+    };
+    // An unknown email costs the same as a wrong password, so timing does not tell them apart.
+    let hash = credentials.as_ref().map_or_else(
+        || password::decoy_hash().to_owned(),
+        |c| c.password_hash.clone(),
+    );
+    let matches = password::verify(request.password, hash).await?;
+    match credentials {
+        Some(credentials) if matches => {
+            state.limiter.succeeded(&account);
+            start_session(&state, &credentials.user, StatusCode::OK).await
+        }
+        _ => {
+            state.limiter.failed(&account, now);
+            Err(ApiError::WrongCredentials)
+        }
+    }
+}
+
+/// Ends this session; the token stops working at once.
+#[tracing::instrument(skip_all, err)]
+async fn logout(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    if let Some(token) = token::from_headers(&headers) {
+        state.store.revoke_session(&token::hash(&token)).await?;
+    }
+    tracing::info!(user = %current.user.id, "logged out");
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        token::clear_cookie(state.settings.auth.cookie_secure),
+    );
+    Ok(response)
+}

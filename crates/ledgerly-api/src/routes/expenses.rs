@@ -1,0 +1,410 @@
+//! Expenses: create, read, change, delete, confirm, the filtered list and its CSV export.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use ledgerly_core::{
+    CategoryId, CategoryName, Currency, ExpenseChanges, ExpenseId, NewExpense, Note, User, UserId,
+    Vendor,
+};
+use ledgerly_store::{ExpenseQuery, ExpenseSort, SortDirection, SortField, Store};
+use serde::{Deserialize, Deserializer};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{AppJson, AppPath, AppQuery, CurrentUser};
+use crate::state::AppState;
+use crate::views::{AmountInput, ExpenseView, PageView, currency};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/expenses", get(list).post(create))
+        .route("/expenses/export.csv", get(export_csv))
+        .route("/expenses/{id}", get(get_one).patch(update).delete(delete))
+        .route("/expenses/{id}/confirm", post(confirm))
+}
+
+/// Distinguishes a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+fn date(field: &'static str, text: &str) -> ApiResult<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        ApiError::invalid(
+            field,
+            format!("`{text}` is not a date; write it as YYYY-MM-DD"),
+        )
+    })
+}
+
+fn vendor(text: &str) -> ApiResult<Vendor> {
+    Vendor::parse(text).map_err(|e| ApiError::invalid("vendor", e))
+}
+
+fn note(text: &str) -> ApiResult<Note> {
+    Note::parse(text).map_err(|e| ApiError::invalid("note", e))
+}
+
+/// The user's category named by id or by name (in any case).
+async fn resolve_category(
+    store: &Store,
+    user: UserId,
+    field: &'static str,
+    given: &str,
+) -> ApiResult<CategoryId> {
+    if let Ok(id) = given.trim().parse::<CategoryId>() {
+        return Ok(store
+            .get_category(user, id)
+            .await
+            .map_err(|_| unknown_category(field, given))?
+            .id);
+    }
+    let name = CategoryName::parse(given).map_err(|e| ApiError::invalid(field, e))?;
+    store
+        .find_category(user, &name)
+        .await?
+        .map(|c| c.id)
+        .ok_or_else(|| unknown_category(field, given))
+}
+
+fn unknown_category(field: &'static str, given: &str) -> ApiError {
+    ApiError::invalid(
+        field,
+        format!("you have no category `{given}`; GET /api/v1/categories lists yours"),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRequest {
+    date: String,
+    /// A category name or id.
+    category: String,
+    vendor: String,
+    amount: AmountInput,
+    currency: Option<String>,
+    note: Option<String>,
+}
+
+fn currency_or_users(field: &'static str, given: Option<&str>, user: &User) -> ApiResult<Currency> {
+    given.map_or(Ok(user.currency), |code| currency(field, code))
+}
+
+#[tracing::instrument(skip_all, err)]
+async fn create(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppJson(request): AppJson<CreateRequest>,
+) -> ApiResult<(StatusCode, Json<ExpenseView>)> {
+    let user = &current.user;
+    let currency = currency_or_users("currency", request.currency.as_deref(), user)?;
+    let amount = request.amount.to_money("amount", currency)?;
+    let category = resolve_category(&state.store, user.id, "category", &request.category).await?;
+    let mut new = NewExpense::new(
+        category,
+        date("date", &request.date)?,
+        vendor(&request.vendor)?,
+        amount,
+    )
+    .map_err(|e| ApiError::invalid("amount", e))?;
+    new.note = request.note.as_deref().map(note).transpose()?;
+    let expense = state.store.create_expense(user.id, new).await?;
+    Ok((StatusCode::CREATED, Json(expense.into())))
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<ExpenseId>,
+) -> ApiResult<Json<ExpenseView>> {
+    Ok(Json(
+        state.store.get_expense(current.user.id, id).await?.into(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateRequest {
+    date: Option<String>,
+    category: Option<String>,
+    vendor: Option<String>,
+    amount: Option<AmountInput>,
+    currency: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    note: Option<Option<String>>,
+    needs_review: Option<bool>,
+}
+
+/// Changes the fields sent; `"note": null` removes the note.
+#[tracing::instrument(skip_all, err)]
+async fn update(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<ExpenseId>,
+    AppJson(request): AppJson<UpdateRequest>,
+) -> ApiResult<Json<ExpenseView>> {
+    let user = &current.user;
+    let existing = state.store.get_expense(user.id, id).await?;
+    let amount = match (&request.amount, &request.currency) {
+        (Some(amount), given) => {
+            let currency = match given {
+                Some(code) => currency("currency", code)?,
+                None => existing.amount.currency(),
+            };
+            Some(amount.to_money("amount", currency)?)
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::invalid(
+                "currency",
+                "send the amount with the currency it is in",
+            ));
+        }
+        (None, None) => None,
+    };
+    let category = match &request.category {
+        Some(given) => Some(resolve_category(&state.store, user.id, "category", given).await?),
+        None => None,
+    };
+    let changes = ExpenseChanges {
+        category_id: category,
+        date: request
+            .date
+            .as_deref()
+            .map(|d| date("date", d))
+            .transpose()?,
+        vendor: request.vendor.as_deref().map(vendor).transpose()?,
+        amount,
+        note: match request.note {
+            Some(Some(text)) => Some(Some(note(&text)?)),
+            Some(None) => Some(None),
+            None => None,
+        },
+        needs_review: request.needs_review,
+    };
+    let expense = state.store.update_expense(user.id, id, changes).await?;
+    Ok(Json(expense.into()))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<ExpenseId>,
+) -> ApiResult<StatusCode> {
+    state.store.delete_expense(current.user.id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Confirms an expense OCR filled in.
+async fn confirm(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<ExpenseId>,
+) -> ApiResult<Json<ExpenseView>> {
+    Ok(Json(
+        state
+            .store
+            .confirm_expense(current.user.id, id)
+            .await?
+            .into(),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    from: Option<String>,
+    to: Option<String>,
+    category: Option<String>,
+    q: Option<String>,
+    needs_review: Option<bool>,
+    /// `date`, `amount`, `vendor` or `created`; `-` in front for descending. Default `-date`.
+    sort: Option<String>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+fn sort(text: &str) -> ApiResult<ExpenseSort> {
+    let (direction, field) = match text.trim().strip_prefix('-') {
+        Some(field) => (SortDirection::Descending, field),
+        None => (SortDirection::Ascending, text.trim()),
+    };
+    let field = match field {
+        "date" => SortField::Date,
+        "amount" => SortField::Amount,
+        "vendor" => SortField::Vendor,
+        "created" => SortField::Created,
+        other => {
+            return Err(ApiError::invalid(
+                "sort",
+                format!(
+                    "cannot sort by `{other}`; use date, amount, vendor or created, with - for descending"
+                ),
+            ));
+        }
+    };
+    Ok(ExpenseSort { field, direction })
+}
+
+async fn query(store: &Store, user: UserId, params: ListParams) -> ApiResult<ExpenseQuery> {
+    let from = params
+        .from
+        .as_deref()
+        .map(|d| date("from", d))
+        .transpose()?;
+    let to = params.to.as_deref().map(|d| date("to", d)).transpose()?;
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return Err(ApiError::invalid("from", "must not be after `to`"));
+    }
+    let category = match params.category.as_deref().filter(|c| !c.trim().is_empty()) {
+        Some(given) => Some(resolve_category(store, user, "category", given).await?),
+        None => None,
+    };
+    let page = params.page.unwrap_or(1);
+    if page == 0 {
+        return Err(ApiError::invalid("page", "pages start at 1"));
+    }
+    let per_page = params.per_page.unwrap_or(50);
+    if !(1..=ExpenseQuery::MAX_PER_PAGE).contains(&per_page) {
+        return Err(ApiError::invalid(
+            "per_page",
+            format!("must be between 1 and {}", ExpenseQuery::MAX_PER_PAGE),
+        ));
+    }
+    if params.q.as_deref().is_some_and(|q| q.chars().count() > 200) {
+        return Err(ApiError::invalid("q", "must be at most 200 characters"));
+    }
+    Ok(ExpenseQuery {
+        from,
+        to,
+        category,
+        vendor_contains: params.q,
+        needs_review: params.needs_review,
+        sort: params
+            .sort
+            .as_deref()
+            .map(sort)
+            .transpose()?
+            .unwrap_or_default(),
+        page,
+        per_page,
+    })
+}
+
+async fn list(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppQuery(params): AppQuery<ListParams>,
+) -> ApiResult<Json<PageView<ExpenseView>>> {
+    let query = query(&state.store, current.user.id, params).await?;
+    let page = state.store.list_expenses(current.user.id, &query).await?;
+    Ok(Json(PageView {
+        items: page.items.into_iter().map(Into::into).collect(),
+        total: page.total,
+        page: page.page,
+        per_page: page.per_page,
+    }))
+}
+
+/// The most rows one export returns.
+const EXPORT_LIMIT: u64 = 100_000;
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) is prefixed with `'`.
+fn csv_cell(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// The filtered list (every page of it) as CSV.
+#[tracing::instrument(skip_all, err)]
+async fn export_csv(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppQuery(params): AppQuery<ListParams>,
+) -> ApiResult<Response> {
+    let mut query = query(&state.store, current.user.id, params).await?;
+    query.per_page = ExpenseQuery::MAX_PER_PAGE;
+    query.page = 1;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer
+        .write_record([
+            "date",
+            "category",
+            "vendor",
+            "amount",
+            "currency",
+            "needs_review",
+            "note",
+            "id",
+        ])
+        .map_err(ApiError::internal)?;
+    let mut written = 0u64;
+    loop {
+        let page = state.store.list_expenses(current.user.id, &query).await?;
+        for e in &page.items {
+            writer
+                .write_record([
+                    e.date.to_string(),
+                    csv_cell(e.category.as_str()),
+                    csv_cell(e.vendor.as_str()),
+                    e.amount.to_decimal_string(),
+                    e.amount.currency().to_string(),
+                    e.needs_review.to_string(),
+                    e.note
+                        .as_ref()
+                        .map(|n| csv_cell(n.as_str()))
+                        .unwrap_or_default(),
+                    e.id.to_string(),
+                ])
+                .map_err(ApiError::internal)?;
+        }
+        written += page.items.len() as u64;
+        if page.items.is_empty() || written >= page.total || written >= EXPORT_LIMIT {
+            break;
+        }
+        query.page += 1;
+    }
+    let body = writer.into_inner().map_err(ApiError::internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"expenses.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_defused() {
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("Blue Tokai"), "Blue Tokai");
+    }
+
+    #[test]
+    fn sorts_are_named_fields_with_an_optional_minus() {
+        assert_eq!(
+            sort("-amount").unwrap().direction,
+            SortDirection::Descending
+        );
+        assert_eq!(sort("vendor").unwrap().field, SortField::Vendor);
+        assert!(sort("price").is_err());
+    }
+}

@@ -1,0 +1,68 @@
+//! Statistics for the charts: a year by month and category, a month by category.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use ledgerly_core::Month;
+use serde::Deserialize;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{AppQuery, CurrentUser};
+use crate::routes::budget::month_or_current;
+use crate::state::AppState;
+use crate::views::{CategoryTotalView, MonthlyTotalView};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/stats/monthly", get(monthly))
+        .route("/stats/categories", get(categories))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct YearParam {
+    year: Option<String>,
+}
+
+/// What was spent per month per category in `year` (default: this year), in the user's currency.
+async fn monthly(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppQuery(params): AppQuery<YearParam>,
+) -> ApiResult<Json<Vec<MonthlyTotalView>>> {
+    let year = match params.year.as_deref() {
+        Some(text) => {
+            let year: i32 = text.trim().parse().map_err(|_| {
+                ApiError::invalid("year", format!("`{text}` is not a year; write it as YYYY"))
+            })?;
+            Month::new(year, 1).map_err(|e| ApiError::invalid("year", e))?;
+            year
+        }
+        None => Month::of(current.user.time_zone.today()).year(),
+    };
+    let totals = state
+        .store
+        .monthly_totals(current.user.id, year, current.user.currency)
+        .await?;
+    Ok(Json(totals.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MonthParam {
+    month: Option<String>,
+}
+
+/// What was spent per category in `month` (default: this month), largest first.
+async fn categories(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppQuery(params): AppQuery<MonthParam>,
+) -> ApiResult<Json<Vec<CategoryTotalView>>> {
+    let month = month_or_current(params.month.as_deref(), &current)?;
+    let totals = state
+        .store
+        .category_breakdown(current.user.id, month, current.user.currency)
+        .await?;
+    Ok(Json(totals.into_iter().map(Into::into).collect()))
+}

@@ -1,0 +1,321 @@
+//! Settings: a TOML file, overridden by `LEDGERLY__SECTION__KEY` environment variables
+//! (`LEDGERLY__DATABASE__URL=postgres://…`). An invalid setting stops start-up with a message
+//! naming it.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// Everything the server needs to start.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub limits: LimitSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// The address to listen on.
+    pub bind: IpAddr,
+    /// The port; 0 picks a free one.
+    pub port: u16,
+    /// Take the client's address from the last `X-Forwarded-For` hop, as set by the reverse
+    /// proxy in front. Only turn on behind a proxy, or clients can claim any address.
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://path/to/ledgerly.db` or `postgres://user:password@host/db`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// How long a login lasts.
+    pub session_hours: u32,
+    /// Mark the session cookie `Secure` (sent over HTTPS only). On whenever TLS is in front.
+    pub cookie_secure: bool,
+    /// Login attempts allowed from one client address per window.
+    pub login_attempts_per_ip: u32,
+    /// Failed logins allowed for one account per window.
+    pub failed_logins_per_account: u32,
+    /// The rate-limit window, in seconds.
+    pub rate_limit_window_seconds: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// The largest JSON body accepted, in bytes.
+    pub max_json_bytes: usize,
+    /// The longest a request may take, in seconds.
+    pub request_timeout_seconds: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: 8080,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://ledgerly.db".into(),
+            max_connections: 10,
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            session_hours: 24 * 30,
+            cookie_secure: false,
+            login_attempts_per_ip: 20,
+            failed_logins_per_account: 5,
+            rate_limit_window_seconds: 15 * 60,
+        }
+    }
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            max_json_bytes: 1024 * 1024,
+            request_timeout_seconds: 30,
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("server", &self.server)
+            .field("database", &self.database)
+            .field("auth", &self.auth)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry a password.
+        let shown = match self.url.split_once('@') {
+            Some((before, after)) => match before.rsplit_once(':') {
+                Some((user, _)) if user.contains("://") => format!("{user}:***@{after}"),
+                _ => self.url.clone(),
+            },
+            None => self.url.clone(),
+        };
+        f.debug_struct("DatabaseSettings")
+            .field("url", &shown)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// A setting that stops start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+const ENV_PREFIX: &str = "LEDGERLY__";
+
+impl Settings {
+    /// Reads `path` (if given) and applies the `LEDGERLY__…` variables of `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, SettingsError> {
+        let (mut table, origin) = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                let table: toml::Table =
+                    toml::from_str(&text).map_err(|e| SettingsError::Invalid {
+                        origin: path.display().to_string(),
+                        message: e.message().to_owned(),
+                    })?;
+                (table, path.display().to_string())
+            }
+            None => (toml::Table::new(), "settings".to_owned()),
+        };
+        for (key, value) in env {
+            let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let parts: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+            if parts.len() != 2 || parts.iter().any(String::is_empty) {
+                return Err(SettingsError::Invalid {
+                    origin: key.clone(),
+                    message: "environment overrides are named LEDGERLY__<SECTION>__<KEY>, e.g. LEDGERLY__DATABASE__URL".into(),
+                });
+            }
+            let section = table
+                .entry(parts[0].clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let Some(section) = section.as_table_mut() else {
+                return Err(SettingsError::Invalid {
+                    origin: key,
+                    message: format!("`{}` is not a section", parts[0]),
+                });
+            };
+            section.insert(parts[1].clone(), env_value(&value));
+        }
+        let settings: Settings =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| SettingsError::Invalid {
+                    origin: origin.clone(),
+                    message: e.message().to_owned(),
+                })?;
+        settings
+            .validate()
+            .map_err(|message| SettingsError::Invalid { origin, message })?;
+        Ok(settings)
+    }
+
+    /// Reads `path` and the process environment.
+    pub fn from_env(path: Option<&Path>) -> Result<Settings, SettingsError> {
+        Self::load(path, std::env::vars())
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(
+                "database.url must start with sqlite:, postgres:// or postgresql://".into(),
+            );
+        }
+        if self.database.max_connections == 0 {
+            return Err("database.max_connections must be at least 1".into());
+        }
+        if self.auth.session_hours == 0 {
+            return Err("auth.session_hours must be at least 1".into());
+        }
+        if self.auth.login_attempts_per_ip == 0 || self.auth.failed_logins_per_account == 0 {
+            return Err("auth login limits must be at least 1".into());
+        }
+        if self.auth.rate_limit_window_seconds == 0 {
+            return Err("auth.rate_limit_window_seconds must be at least 1".into());
+        }
+        if self.limits.max_json_bytes < 1024 {
+            return Err("limits.max_json_bytes must be at least 1024".into());
+        }
+        if self.limits.request_timeout_seconds == 0 {
+            return Err("limits.request_timeout_seconds must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// An environment value as TOML: numbers and booleans as such, anything else as a string.
+fn env_value(raw: &str) -> toml::Value {
+    if let Ok(b) = raw.parse::<bool>() {
+        toml::Value::Boolean(b)
+    } else if let Ok(i) = raw.parse::<i64>() {
+        toml::Value::Integer(i)
+    } else {
+        toml::Value::String(raw.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn environment_variables_override_the_file() {
+        let dir = std::env::temp_dir().join(format!("ledgerly-settings-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ledgerly.toml");
+        std::fs::write(
+            &file,
+            "[server]\nport = 9000\n[database]\nurl = \"sqlite://a.db\"\n",
+        )
+        .unwrap();
+        let settings = Settings::load(
+            Some(&file),
+            env(&[
+                ("LEDGERLY__DATABASE__URL", "postgres://app:pw@db/ledgerly"),
+                ("LEDGERLY__AUTH__COOKIE_SECURE", "true"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.server.port, 9000);
+        assert_eq!(settings.database.url, "postgres://app:pw@db/ledgerly");
+        assert!(settings.auth.cookie_secure);
+        assert!(
+            !format!("{settings:?}").contains(":pw@"),
+            "Debug hides the password"
+        );
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn a_bad_setting_names_itself() {
+        let err = Settings::load(None, env(&[("LEDGERLY__DATABASE__URL", "mysql://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database.url"), "{err}");
+        let err = Settings::load(None, env(&[("LEDGERLY__SERVER__PORT", "eighty")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("port") || err.contains("invalid type"),
+            "{err}"
+        );
+        let err = Settings::load(None, env(&[("LEDGERLY__SERVER__PROT", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("prot"), "{err}");
+        let err = Settings::load(None, env(&[("LEDGERLY__PORT", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("LEDGERLY__<SECTION>__<KEY>"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_that_names_it() {
+        let err = Settings::load(Some(Path::new("/nonexistent/ledgerly.toml")), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/ledgerly.toml"), "{err}");
+    }
+}

@@ -1,0 +1,31 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ledgerly_store::Store;
+
+use crate::auth::limiter::LoginLimiter;
+use crate::settings::Settings;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub limiter: Arc<LoginLimiter>,
+}
+
+impl AppState {
+    pub fn new(store: Store, settings: Settings) -> Self {
+        let limiter = LoginLimiter::new(
+            settings.auth.login_attempts_per_ip,
+            settings.auth.failed_logins_per_account,
+            Duration::from_secs(u64::from(settings.auth.rate_limit_window_seconds)),
+        );
+        Self {
+            store,
+            settings: Arc::new(settings),
+            limiter: Arc::new(limiter),
+        }
+    }
+}

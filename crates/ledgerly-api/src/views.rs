@@ -1,0 +1,272 @@
+//! The JSON the API sends, and the pieces of input shared by several routes. Money goes out as a
+//! decimal string with its currency (`"amount": "1234.50", "currency": "INR"`); on input a JSON
+//! number is accepted too.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use ledgerly_core::{
+    Category, CategoryId, CategoryTotal, Currency, DecimalSeparator, Expense, ExpenseId, Money,
+    MoneyError, Month, MonthSummary, MonthlyCategoryTotal, ParseOptions, ReceiptId, User, UserId,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub currency: Currency,
+    pub timezone: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&User> for UserView {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id,
+            email: user.email.to_string(),
+            name: user.name.to_string(),
+            currency: user.currency,
+            timezone: user.time_zone.name().to_owned(),
+            created_at: user.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExpenseView {
+    pub id: ExpenseId,
+    pub date: NaiveDate,
+    pub category_id: CategoryId,
+    pub category: String,
+    pub vendor: String,
+    pub amount: String,
+    pub currency: Currency,
+    pub note: Option<String>,
+    pub needs_review: bool,
+    pub receipt_id: Option<ReceiptId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Expense> for ExpenseView {
+    fn from(e: Expense) -> Self {
+        Self {
+            id: e.id,
+            date: e.date,
+            category_id: e.category_id,
+            category: e.category.to_string(),
+            vendor: e.vendor.to_string(),
+            amount: e.amount.to_decimal_string(),
+            currency: e.amount.currency(),
+            note: e.note.map(|n| n.to_string()),
+            needs_review: e.needs_review,
+            receipt_id: e.receipt_id,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CategoryView {
+    pub id: CategoryId,
+    pub name: String,
+    pub is_default: bool,
+}
+
+impl From<Category> for CategoryView {
+    fn from(c: Category) -> Self {
+        Self {
+            id: c.id,
+            name: c.name.to_string(),
+            is_default: c.is_default,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CategoryTotalView {
+    pub category_id: CategoryId,
+    pub category: String,
+    pub amount: String,
+    pub currency: Currency,
+    pub count: u64,
+}
+
+impl From<CategoryTotal> for CategoryTotalView {
+    fn from(t: CategoryTotal) -> Self {
+        Self {
+            category_id: t.category_id,
+            category: t.category.to_string(),
+            amount: t.amount.to_decimal_string(),
+            currency: t.amount.currency(),
+            count: t.count,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct MonthlyTotalView {
+    pub month: Month,
+    pub category_id: CategoryId,
+    pub category: String,
+    pub amount: String,
+    pub currency: Currency,
+}
+
+impl From<MonthlyCategoryTotal> for MonthlyTotalView {
+    fn from(t: MonthlyCategoryTotal) -> Self {
+        Self {
+            month: t.month,
+            category_id: t.category_id,
+            category: t.category.to_string(),
+            amount: t.amount.to_decimal_string(),
+            currency: t.amount.currency(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChangeView {
+    pub previous: String,
+    pub amount: String,
+    pub percent: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SummaryView {
+    pub month: Month,
+    pub currency: Currency,
+    pub budget: Option<String>,
+    pub spent: String,
+    pub remaining: Option<String>,
+    pub savings_percent: Option<String>,
+    pub count: u64,
+    pub average: Option<String>,
+    pub top_category: Option<CategoryTotalView>,
+    pub change: ChangeView,
+}
+
+impl From<MonthSummary> for SummaryView {
+    fn from(s: MonthSummary) -> Self {
+        let dec = |m: Money| m.to_decimal_string();
+        Self {
+            month: s.month,
+            currency: s.spent.currency(),
+            budget: s.budget.map(dec),
+            spent: dec(s.spent),
+            remaining: s.remaining.map(dec),
+            savings_percent: s.savings_percent.map(|p| p.to_decimal_string()),
+            count: s.count,
+            average: s.average.map(dec),
+            top_category: s.top_category.map(Into::into),
+            change: ChangeView {
+                previous: dec(s.change.previous),
+                amount: dec(s.change.amount),
+                percent: s.change.percent.map(|p| p.to_decimal_string()),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct PageView<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// An amount as sent: `"1234.50"`, `"₹1,234.50"` or `1234.5`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum AmountInput {
+    Text(String),
+    Number(serde_json::Number),
+}
+
+impl AmountInput {
+    /// The amount in `currency` (a symbol in the text must agree with it).
+    pub fn to_money(&self, field: &'static str, currency: Currency) -> Result<Money, ApiError> {
+        let text = match self {
+            AmountInput::Text(text) => text.clone(),
+            AmountInput::Number(n) => {
+                let text = n.to_string();
+                if text.contains(['e', 'E']) {
+                    return Err(ApiError::invalid(
+                        field,
+                        "write the amount as a plain decimal such as \"1234.50\"",
+                    ));
+                }
+                text
+            }
+        };
+        let money = if is_plain_decimal(&text) {
+            // The API's own form: the point is a decimal point, so "10.001" in INR is an
+            // error (too many decimals), never ten thousand and one.
+            Money::from_decimal_str(&text, currency)
+        } else {
+            // Written as people write it ("₹1,05,000", "12,50 €"): the text decides, and where
+            // it cannot (`1.234,5` is clear, `1,234` KWD is not) the point does.
+            let options = ParseOptions::with_currency(currency);
+            match Money::parse(&text, options) {
+                Err(MoneyError::AmbiguousSeparator(_)) => {
+                    Money::parse(&text, options.decimal(DecimalSeparator::Point))
+                }
+                other => other,
+            }
+        }
+        .map_err(|e| ApiError::invalid(field, e))?;
+        if money.currency() != currency {
+            return Err(ApiError::invalid(
+                field,
+                format!(
+                    "the amount is in {} but the currency is {currency}",
+                    money.currency()
+                ),
+            ));
+        }
+        Ok(money)
+    }
+}
+
+/// `-?digits(.digits)?` and nothing else.
+fn is_plain_decimal(text: &str) -> bool {
+    let body = text.trim();
+    let body = body.strip_prefix('-').unwrap_or(body);
+    let (int, frac) = body.split_once('.').unwrap_or((body, "0"));
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
+}
+
+/// A currency code from the request, or an error naming the field.
+pub fn currency(field: &'static str, code: &str) -> Result<Currency, ApiError> {
+    Currency::from_code(code).map_err(|e| ApiError::invalid(field, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inr(text: &str) -> Result<String, String> {
+        AmountInput::Text(text.into())
+            .to_money("amount", Currency::INR)
+            .map(|m| m.to_decimal_string())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_plain_decimal_is_read_strictly_and_written_amounts_leniently() {
+        assert_eq!(inr("1234.5").unwrap(), "1234.50");
+        assert!(inr("10.001").unwrap_err().contains("decimal places"));
+        assert_eq!(inr("1,234").unwrap(), "1234.00");
+        assert_eq!(inr("₹1,05,000.50").unwrap(), "105000.50");
+        let kwd = AmountInput::Text("1,234".into())
+            .to_money("amount", Currency::KWD)
+            .unwrap();
+        assert_eq!(kwd.to_decimal_string(), "1234.000");
+    }
+}

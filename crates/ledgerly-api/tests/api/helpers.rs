@@ -1,0 +1,192 @@
+//! `spawn_app` and a `TestApp` with one method per endpoint.
+
+use ledgerly_api::{Application, Settings};
+use ledgerly_store::testing::{Backend, TestDatabase};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: TestDatabase,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = TestDatabase::new(backend).await;
+    let mut settings = Settings::default();
+    settings.server.port = 0;
+    settings.database.url = db.url().to_owned();
+    settings.database.max_connections = 5;
+    configure(&mut settings);
+    let app = Application::build(settings).await.expect("build the app");
+    let address = format!("http://{}", app.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        app.serve(async {
+            rx.await.ok();
+        })
+        .await
+        .expect("serve");
+    });
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        db,
+        shutdown: Some(tx),
+        server: Some(server),
+    }
+}
+
+/// Defines `$name::postgres` and `$name::sqlite` from `async fn $name(backend: Backend)`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name(ledgerly_store::testing::Backend::Postgres).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(ledgerly_store::testing::Backend::Sqlite).await;
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_both_backends;
+
+/// A signed-in user.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub token: String,
+    pub user: Value,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            tx.send(()).ok();
+        }
+        if let Some(server) = self.server.take() {
+            server.await.ok();
+        }
+        self.db.cleanup().await;
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.send(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.send(reqwest::Method::GET, path, Some(token), None)
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.send(reqwest::Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.send(reqwest::Method::PUT, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.send(reqwest::Method::DELETE, path, Some(token), None)
+            .await
+    }
+
+    pub async fn register(&self, email: &str) -> Session {
+        self.register_with(json!({
+            "email": email, "password": "correct horse", "name": "Priya Sharma",
+            "currency": "INR", "timezone": "Asia/Kolkata"
+        }))
+        .await
+    }
+
+    pub async fn register_with(&self, body: Value) -> Session {
+        let response = self.post_json("/api/v1/auth/register", None, &body).await;
+        let body = expect(response, StatusCode::CREATED).await;
+        Session {
+            token: body["token"].as_str().unwrap().to_owned(),
+            user: body["user"].clone(),
+        }
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/v1/auth/login",
+            None,
+            &json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn create_expense(&self, token: &str, body: Value) -> Value {
+        expect(
+            self.post_json("/api/v1/expenses", Some(token), &body).await,
+            StatusCode::CREATED,
+        )
+        .await
+    }
+}
+
+/// The JSON body of a response with `status`; panics with the body otherwise.
+pub async fn expect(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(actual, status, "body: {text}");
+    if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    }
+}
+
+/// Asserts the API's error shape with `status` and `code`, and a message containing `words`.
+pub async fn expect_error(
+    response: Response,
+    status: StatusCode,
+    code: &str,
+    words: &str,
+) -> Value {
+    let body = expect(response, status).await;
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(words),
+        "`{message}` should mention `{words}`"
+    );
+    body
+}

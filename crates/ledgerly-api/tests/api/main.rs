@@ -1,0 +1,13 @@
+//! The API suite: the real server on a free port, every test on PostgreSQL and on SQLite.
+
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
+mod helpers;
+
+mod auth;
+mod authorization;
+mod budget_and_stats;
+mod categories;
+mod expenses;
+mod me;
+mod operations;

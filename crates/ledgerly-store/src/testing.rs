@@ -1,0 +1,132 @@
+//! Fresh databases for tests, shared by this crate's suite and the API's: a new PostgreSQL
+//! database on the server `LEDGERLY_TEST_DATABASE_URL` names (which `scripts/test` starts), or a
+//! new SQLite file. A test that cannot get its PostgreSQL database fails and says how to get one —
+//! silently skipping the real database would prove nothing.
+
+use std::path::PathBuf;
+
+use sqlx::{Connection, Executor, PgConnection};
+
+use crate::Store;
+
+/// The environment variable naming the test PostgreSQL server (an admin URL).
+pub const TEST_DATABASE_URL: &str = "LEDGERLY_TEST_DATABASE_URL";
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// A database that exists for one test.
+#[derive(Debug)]
+pub struct TestDatabase {
+    pub store: Store,
+    url: String,
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Postgres { admin_url: String, name: String },
+    Sqlite { path: PathBuf },
+}
+
+/// The admin URL of the test PostgreSQL server; panics with instructions when it is not set.
+pub fn admin_url() -> String {
+    std::env::var(TEST_DATABASE_URL).unwrap_or_else(|_| {
+        panic!(
+            "{TEST_DATABASE_URL} is not set. Run the suite with scripts/test, which starts \
+             PostgreSQL, or point the variable at a server where this user may create databases \
+             (e.g. postgres://ledgerly@127.0.0.1:54329/postgres)."
+        )
+    })
+}
+
+/// `admin_url` with its database replaced by `name`.
+pub fn database_url(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (admin_url, String::new()),
+    };
+    let root = base.rsplit_once('/').map_or(base, |(root, _)| root);
+    format!("{root}/{name}{query}")
+}
+
+impl TestDatabase {
+    pub async fn new(backend: Backend) -> TestDatabase {
+        match backend {
+            Backend::Postgres => Self::postgres().await,
+            Backend::Sqlite => Self::sqlite().await,
+        }
+    }
+
+    /// A new, migrated PostgreSQL database.
+    pub async fn postgres() -> TestDatabase {
+        let admin_url = admin_url();
+        let name = format!("ledgerly_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL server: {e}"));
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap_or_else(|e| panic!("cannot create a test database: {e}"));
+        admin.close().await.ok();
+        let url = database_url(&admin_url, &name);
+        let store = Store::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot open the test database: {e:?}"));
+        TestDatabase {
+            store,
+            url,
+            kind: Kind::Postgres { admin_url, name },
+        }
+    }
+
+    /// A new, migrated SQLite file in the system's temporary folder.
+    pub async fn sqlite() -> TestDatabase {
+        let dir = std::env::temp_dir().join("ledgerly-tests");
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let path = dir.join(format!("{}.db", uuid::Uuid::new_v4().simple()));
+        let url = format!("sqlite://{}", path.display());
+        let store = Store::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot open the test database: {e:?}"));
+        TestDatabase {
+            store,
+            url,
+            kind: Kind::Sqlite { path },
+        }
+    }
+
+    /// The URL the database can be opened with.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Removes the database. Call it when a test passes; a failed test's database is left for
+    /// inspection (scripts/test drops leftovers before each run).
+    pub async fn cleanup(self) {
+        self.store.close().await;
+        match self.kind {
+            Kind::Postgres { admin_url, name } => {
+                if let Ok(mut admin) = PgConnection::connect(&admin_url).await {
+                    admin
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .await
+                        .ok();
+                }
+            }
+            Kind::Sqlite { path } => {
+                for suffix in ["", "-wal", "-shm"] {
+                    std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
+                }
+            }
+        }
+    }
+}

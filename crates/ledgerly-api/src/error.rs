@@ -94,8 +94,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        if let ApiError::Internal(cause) = &self {
-            tracing::error!(error = ?cause, "request failed");
+        match &self {
+            ApiError::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
+            other => tracing::debug!(status = status.as_u16(), error = %other, "request refused"),
         }
         let field = match &self {
             ApiError::Invalid { field, .. } => *field,

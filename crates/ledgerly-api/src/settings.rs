@@ -312,6 +312,14 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_settings_file_is_valid_and_shows_the_defaults() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/ledgerly.toml");
+        let documented = Settings::load(Some(&file), env(&[])).unwrap();
+        let defaults = Settings::default();
+        assert_eq!(format!("{documented:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
     fn a_missing_file_is_an_error_that_names_it() {
         let err = Settings::load(Some(Path::new("/nonexistent/ledgerly.toml")), env(&[]))
             .unwrap_err()

@@ -80,7 +80,7 @@ pub(crate) async fn start_session(
     Ok((status, headers, Json(body)).into_response())
 }
 
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -130,7 +130,7 @@ async fn register(
     start_session(&state, &user, StatusCode::CREATED).await
 }
 
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -165,7 +165,7 @@ async fn login(
 }
 
 /// Ends this session; the token stops working at once.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 async fn logout(
     State(state): State<AppState>,
     current: CurrentUser,

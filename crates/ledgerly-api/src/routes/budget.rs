@@ -65,7 +65,7 @@ struct BudgetRequest {
     month: Option<String>,
 }
 
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 async fn set_budget(
     State(state): State<AppState>,
     current: CurrentUser,

@@ -36,7 +36,7 @@ async fn list(
     Ok(Json(categories.into_iter().map(Into::into).collect()))
 }
 
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 async fn create(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -49,7 +49,7 @@ async fn create(
     Ok((StatusCode::CREATED, Json(category.into())))
 }
 
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 async fn rename(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -72,7 +72,7 @@ struct DeleteQuery {
 
 /// Deletes a category. One that still has expenses is refused (409) unless `move_to` names
 /// another of the user's categories to move them to.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 async fn delete(
     State(state): State<AppState>,
     current: CurrentUser,

@@ -95,7 +95,7 @@ fn currency_or_users(field: &'static str, given: Option<&str>, user: &User) -> A
     given.map_or(Ok(user.currency), |code| currency(field, code))
 }
 
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 async fn create(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -141,7 +141,7 @@ struct UpdateRequest {
 }
 
 /// Changes the fields sent; `"note": null` removes the note.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 async fn update(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -325,7 +325,7 @@ fn csv_cell(text: &str) -> String {
 }
 
 /// The filtered list (every page of it) as CSV.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 async fn export_csv(
     State(state): State<AppState>,
     current: CurrentUser,

@@ -34,7 +34,7 @@ struct ProfileRequest {
     timezone: Option<String>,
 }
 
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 async fn update_profile(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -81,7 +81,7 @@ struct PasswordRequest {
 }
 
 /// Changes the password and signs out every other session.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 async fn change_password(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -109,7 +109,7 @@ struct EmailRequest {
     password: String,
 }
 
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 async fn change_email(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -129,7 +129,7 @@ struct DeleteRequest {
 
 /// Deletes the account and everything in it. The password is required: a stolen session alone
 /// cannot destroy an account.
-#[tracing::instrument(skip_all, err)]
+#[tracing::instrument(skip_all)]
 async fn delete_account(
     State(state): State<AppState>,
     current: CurrentUser,

@@ -75,3 +75,35 @@ CONF
         "SELECT 'DROP DATABASE IF EXISTS ' || quote_ident(datname) || ' WITH (FORCE);' FROM pg_database WHERE datname LIKE 'ledgerly_test_%'" \
         | psql -q "$LEDGERLY_TEST_DATABASE_URL" >/dev/null
 }
+
+: "${LEDGERLY_MOTO_PORT:=54330}"
+
+# Starts the AWS emulator (moto's server, from PyPI) on 127.0.0.1:$LEDGERLY_MOTO_PORT and exports
+# LEDGERLY_TEST_AWS_ENDPOINT plus dummy credentials for it.
+start_moto() {
+    local venv="$LEDGERLY_SERVICES_DIR/moto/venv"
+    if [ ! -x "$venv/bin/moto_server" ]; then
+        log "installing the AWS emulator (moto[server]) from PyPI"
+        mkdir -p "$LEDGERLY_SERVICES_DIR/moto"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check 'moto[server]>=5,<6'
+    fi
+    export LEDGERLY_TEST_AWS_ENDPOINT="http://127.0.0.1:$LEDGERLY_MOTO_PORT"
+    if ! curl -fsS "$LEDGERLY_TEST_AWS_ENDPOINT/moto-api/" >/dev/null 2>&1; then
+        log "starting the AWS emulator on 127.0.0.1:$LEDGERLY_MOTO_PORT"
+        nohup env MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_LAMBDA_STUB_ECR=false \
+            "$venv/bin/moto_server" -H 127.0.0.1 -p "$LEDGERLY_MOTO_PORT" \
+            >"$LEDGERLY_SERVICES_DIR/moto/server.log" 2>&1 &
+        for _ in $(seq 1 100); do
+            curl -fsS "$LEDGERLY_TEST_AWS_ENDPOINT/moto-api/" >/dev/null 2>&1 && break
+            sleep 0.2
+        done
+        curl -fsS "$LEDGERLY_TEST_AWS_ENDPOINT/moto-api/" >/dev/null || {
+            echo "the AWS emulator did not start; see $LEDGERLY_SERVICES_DIR/moto/server.log" >&2
+            return 1
+        }
+    fi
+    # The emulator accepts any credentials; these keep the SDK from looking for real ones.
+    export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+    export AWS_EC2_METADATA_DISABLED=true
+}

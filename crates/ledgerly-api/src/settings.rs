@@ -16,6 +16,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub limits: LimitSettings,
+    pub storage: StorageSettings,
+    pub ocr: OcrSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -60,6 +62,104 @@ pub struct LimitSettings {
     pub max_json_bytes: usize,
     /// The longest a request may take, in seconds.
     pub request_timeout_seconds: u64,
+}
+
+/// Where receipt files are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// A folder on this machine (`storage.path`).
+    #[default]
+    Local,
+    /// An S3 bucket (`storage.bucket`, `storage.region`, `storage.endpoint`).
+    S3,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSettings {
+    pub backend: StorageBackend,
+    /// The folder for `local`.
+    pub path: std::path::PathBuf,
+    /// The bucket for `s3`.
+    pub bucket: String,
+    /// The bucket's region; empty uses the AWS configuration's.
+    pub region: String,
+    /// An S3-compatible endpoint (the AWS emulator, MinIO); empty for AWS itself.
+    pub endpoint: String,
+    /// How long a presigned image URL works, in seconds.
+    pub presign_seconds: u64,
+    /// The largest receipt accepted, in bytes (10 MB).
+    pub max_upload_bytes: usize,
+}
+
+/// How receipts reach OCR.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OcrDispatch {
+    /// Uploads queue a job in the database; a worker claims it (in-process in `ledgerctl up`,
+    /// or `ledgerly-ocr worker`).
+    #[default]
+    Queue,
+    /// The bucket's object-created event invokes the OCR Lambda, which posts the result to
+    /// `POST /internal/ocr-results`.
+    S3Events,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OcrSettings {
+    pub dispatch: OcrDispatch,
+    /// Attempts per receipt before OCR gives up.
+    pub max_attempts: u32,
+    /// The shared secret the OCR results endpoint checks signatures with (HMAC-SHA256).
+    /// Required with `s3-events`; never logged.
+    pub callback_secret: String,
+    /// How old a signed result may be, in seconds, before it is refused as stale.
+    pub callback_max_age_seconds: u64,
+}
+
+impl fmt::Debug for OcrSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OcrSettings")
+            .field("dispatch", &self.dispatch)
+            .field("max_attempts", &self.max_attempts)
+            .field(
+                "callback_secret",
+                &if self.callback_secret.is_empty() {
+                    "<unset>"
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("callback_max_age_seconds", &self.callback_max_age_seconds)
+            .finish()
+    }
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            backend: StorageBackend::Local,
+            path: "receipts".into(),
+            bucket: String::new(),
+            region: String::new(),
+            endpoint: String::new(),
+            presign_seconds: 300,
+            max_upload_bytes: 10 * 1000 * 1000,
+        }
+    }
+}
+
+impl Default for OcrSettings {
+    fn default() -> Self {
+        Self {
+            dispatch: OcrDispatch::Queue,
+            max_attempts: 5,
+            callback_secret: String::new(),
+            callback_max_age_seconds: 300,
+        }
+    }
 }
 
 impl Default for ServerSettings {
@@ -109,6 +209,8 @@ impl fmt::Debug for Settings {
             .field("database", &self.database)
             .field("auth", &self.auth)
             .field("limits", &self.limits)
+            .field("storage", &self.storage)
+            .field("ocr", &self.ocr)
             .finish()
     }
 }
@@ -232,6 +334,29 @@ impl Settings {
         }
         if self.limits.request_timeout_seconds == 0 {
             return Err("limits.request_timeout_seconds must be at least 1".into());
+        }
+        if self.storage.backend == StorageBackend::S3 && self.storage.bucket.trim().is_empty() {
+            return Err("storage.bucket is required when storage.backend = \"s3\"".into());
+        }
+        if !(1..=7 * 24 * 3600).contains(&self.storage.presign_seconds) {
+            return Err("storage.presign_seconds must be between 1 and 604800 (7 days)".into());
+        }
+        if self.storage.max_upload_bytes == 0 {
+            return Err("storage.max_upload_bytes must be at least 1".into());
+        }
+        if self.ocr.max_attempts == 0 {
+            return Err("ocr.max_attempts must be at least 1".into());
+        }
+        if self.ocr.dispatch == OcrDispatch::S3Events {
+            if self.storage.backend != StorageBackend::S3 {
+                return Err("ocr.dispatch = \"s3-events\" needs storage.backend = \"s3\"".into());
+            }
+            if self.ocr.callback_secret.len() < 32 {
+                return Err("ocr.callback_secret must be at least 32 characters with ocr.dispatch = \"s3-events\"; generate one with `openssl rand -hex 32`".into());
+            }
+        }
+        if self.ocr.callback_max_age_seconds == 0 {
+            return Err("ocr.callback_max_age_seconds must be at least 1".into());
         }
         Ok(())
     }

@@ -20,8 +20,9 @@ use crate::state::AppState;
 /// The router for `state`: the API under `/api/v1`, health at the root.
 pub fn app(state: AppState) -> Router {
     let limits = &state.settings.limits;
+    let limits_upload = state.settings.storage.max_upload_bytes;
     Router::new()
-        .nest("/api/v1", routes::api_router())
+        .nest("/api/v1", routes::api_router(limits_upload))
         .merge(routes::health_router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -73,13 +74,16 @@ impl Application {
         let store = ledgerly_store::Store::connect_with(&settings.database.url, &options)
             .await
             .context("failed to open the database (database.url)")?;
+        let storage = crate::storage::Storage::from_settings(&settings.storage)
+            .await
+            .context("failed to set up receipt storage (storage.*)")?;
         let address = SocketAddr::new(settings.server.bind, settings.server.port);
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("failed to listen on {address} (server.bind, server.port)"))?;
         Ok(Application {
             listener,
-            state: AppState::new(store, settings),
+            state: AppState::new(store, storage, settings),
         })
     }
 

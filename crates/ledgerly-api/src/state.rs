@@ -7,16 +7,18 @@ use ledgerly_store::Store;
 
 use crate::auth::limiter::LoginLimiter;
 use crate::settings::Settings;
+use crate::storage::Storage;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: Store,
+    pub storage: Storage,
     pub settings: Arc<Settings>,
     pub limiter: Arc<LoginLimiter>,
 }
 
 impl AppState {
-    pub fn new(store: Store, settings: Settings) -> Self {
+    pub fn new(store: Store, storage: Storage, settings: Settings) -> Self {
         let limiter = LoginLimiter::new(
             settings.auth.login_attempts_per_ip,
             settings.auth.failed_logins_per_account,
@@ -24,6 +26,7 @@ impl AppState {
         );
         Self {
             store,
+            storage,
             settings: Arc::new(settings),
             limiter: Arc::new(limiter),
         }

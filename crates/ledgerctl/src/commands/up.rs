@@ -17,7 +17,7 @@ pub(crate) struct Args {
     /// The address to listen on. Use 0.0.0.0 to reach it from other machines.
     #[arg(long, env = "LEDGERLY_BIND", default_value = "127.0.0.1")]
     bind: IpAddr,
-    /// Where the database lives; created on first run.
+    /// Where the database and receipt files live; created on first run.
     /// Default: your data directory, e.g. ~/.local/share/ledgerly.
     #[arg(long, env = "LEDGERLY_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -42,8 +42,13 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
     let mut settings = Settings::from_env(args.config.as_deref())?;
-    if args.config.is_none() && std::env::var_os("LEDGERLY__DATABASE__URL").is_none() {
-        settings.database.url = format!("sqlite://{}", data_dir.join("ledgerly.db").display());
+    if args.config.is_none() {
+        if std::env::var_os("LEDGERLY__DATABASE__URL").is_none() {
+            settings.database.url = format!("sqlite://{}", data_dir.join("ledgerly.db").display());
+        }
+        if std::env::var_os("LEDGERLY__STORAGE__PATH").is_none() {
+            settings.storage.path = data_dir.join("receipts");
+        }
     }
     settings.server.bind = args.bind;
     settings.server.port = args.port;

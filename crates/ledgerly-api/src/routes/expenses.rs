@@ -51,7 +51,7 @@ fn note(text: &str) -> ApiResult<Note> {
 }
 
 /// The user's category named by id or by name (in any case).
-async fn resolve_category(
+pub(super) async fn resolve_category(
     store: &Store,
     user: UserId,
     field: &'static str,

@@ -137,7 +137,15 @@ async fn delete_account(
 ) -> ApiResult<Response> {
     confirm_password(&state, &current, request.password).await?;
     let object_keys = state.store.delete_user(current.user.id).await?;
-    tracing::info!(user = %current.user.id, receipts = object_keys.len(), "account deleted");
+    // The rows are gone; now the files. One that fails is logged, not left unmentioned.
+    let mut failed = 0usize;
+    for key in &object_keys {
+        if let Err(err) = state.storage.delete(key).await {
+            failed += 1;
+            tracing::error!(error = ?err, key, "could not delete a deleted account's receipt file");
+        }
+    }
+    tracing::info!(user = %current.user.id, receipts = object_keys.len(), failed, "account deleted");
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,

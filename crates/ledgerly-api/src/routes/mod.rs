@@ -6,6 +6,7 @@ mod categories;
 mod expenses;
 mod health;
 mod me;
+mod receipts;
 mod stats;
 
 use axum::Router;
@@ -13,8 +14,9 @@ use axum::Router;
 use crate::state::AppState;
 
 /// The JSON API, to be nested under `/api/v1`.
-pub fn api_router() -> Router<AppState> {
+pub fn api_router(max_upload_bytes: usize) -> Router<AppState> {
     Router::new()
+        .merge(receipts::router(max_upload_bytes))
         .merge(auth::router())
         .merge(me::router())
         .merge(expenses::router())

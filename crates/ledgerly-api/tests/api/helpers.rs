@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 pub struct TestApp {
     pub address: String,
+    pub settings: Settings,
     pub client: reqwest::Client,
     pub db: TestDatabase,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -23,8 +24,13 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     settings.server.port = 0;
     settings.database.url = db.url().to_owned();
     settings.database.max_connections = 5;
+    settings.storage.path = std::env::temp_dir()
+        .join("ledgerly-tests")
+        .join(format!("receipts-{}", uuid::Uuid::new_v4().simple()));
     configure(&mut settings);
-    let app = Application::build(settings).await.expect("build the app");
+    let app = Application::build(settings.clone())
+        .await
+        .expect("build the app");
     let address = format!("http://{}", app.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -36,6 +42,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     });
     TestApp {
         address,
+        settings,
         client: reqwest::Client::new(),
         db,
         shutdown: Some(tx),
@@ -82,7 +89,32 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.await.ok();
         }
+        std::fs::remove_dir_all(&self.settings.storage.path).ok();
         self.db.cleanup().await;
+    }
+
+    /// Uploads `bytes` as a receipt named `name`, with an optional category.
+    pub async fn upload(
+        &self,
+        token: &str,
+        bytes: Vec<u8>,
+        name: &str,
+        category: Option<&str>,
+    ) -> Response {
+        let mut form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+        );
+        if let Some(category) = category {
+            form = form.text("category", category.to_owned());
+        }
+        self.client
+            .post(self.url("/api/v1/receipts"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload")
     }
 
     pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
@@ -189,4 +221,11 @@ pub async fn expect_error(
         "`{message}` should mention `{words}`"
     );
     body
+}
+
+/// The first bytes of a PNG, enough to be recognised, then `tag` to make each file distinct.
+pub fn png(tag: &str) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    bytes.extend_from_slice(tag.as_bytes());
+    bytes
 }

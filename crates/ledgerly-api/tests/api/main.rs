@@ -11,3 +11,5 @@ mod categories;
 mod expenses;
 mod me;
 mod operations;
+mod receipts;
+mod s3_storage;

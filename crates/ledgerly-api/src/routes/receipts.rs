@@ -1,0 +1,408 @@
+//! Receipts: upload (checked by content, kept privately), list, show, the image, re-run OCR,
+//! delete.
+
+use std::time::Duration;
+
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::{Bytes, BytesMut};
+use chrono::{DateTime, Utc};
+use ledgerly_core::{CategoryId, ExpenseId, Receipt, ReceiptId, ReceiptKind};
+use ledgerly_store::NewReceipt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{AppPath, AppQuery, CurrentUser};
+use crate::settings::OcrDispatch;
+use crate::state::AppState;
+use crate::storage::{ImageAccess, StorageError, receipt_key};
+use crate::views::PageView;
+
+pub(super) fn router(max_upload_bytes: usize) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/receipts",
+            get(list).post(upload).layer(DefaultBodyLimit::max(
+                // Room for the multipart framing and the other fields around the file.
+                max_upload_bytes.saturating_add(64 * 1024),
+            )),
+        )
+        .route("/receipts/{id}", get(get_one).delete(delete))
+        .route("/receipts/{id}/image", get(image))
+        .route("/receipts/{id}/retry", post(retry))
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ReceiptView {
+    id: ReceiptId,
+    status: &'static str,
+    failure_reason: Option<String>,
+    kind: ReceiptKind,
+    content_type: &'static str,
+    size_bytes: i64,
+    original_filename: Option<String>,
+    category_id: Option<CategoryId>,
+    expense_id: Option<ExpenseId>,
+    image_url: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Receipt> for ReceiptView {
+    fn from(r: Receipt) -> Self {
+        Self {
+            image_url: format!("/api/v1/receipts/{}/image", r.id),
+            id: r.id,
+            status: r.status.as_str(),
+            failure_reason: r.status.failure_reason().map(str::to_owned),
+            kind: r.kind,
+            content_type: r.kind.mime_type(),
+            size_bytes: r.size_bytes,
+            original_filename: r.original_filename,
+            category_id: r.category_id,
+            expense_id: r.expense_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct UploadView {
+    #[serde(flatten)]
+    receipt: ReceiptView,
+    /// Earlier receipts of this user with the very same file.
+    duplicate_of: Vec<ReceiptId>,
+}
+
+fn storage_error(err: StorageError) -> ApiError {
+    match err {
+        StorageError::NotFound(_) => ApiError::NotFound("receipt image"),
+        other => ApiError::internal(other),
+    }
+}
+
+fn multipart_error(err: axum::extract::multipart::MultipartError, limit: usize) -> ApiError {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large(limit)
+    } else {
+        ApiError::BadRequest(format!(
+            "the multipart body cannot be read: {}",
+            err.body_text()
+        ))
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::PayloadTooLarge(format!(
+        "the receipt is larger than the limit of {}",
+        human_size(limit)
+    ))
+}
+
+/// `10.0 MB`, `2.0 kB`, `512 bytes`.
+fn human_size(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1_000_000.0),
+        b if b >= 1_000 => format!("{:.1} kB", b as f64 / 1_000.0),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// Accepts a receipt (multipart field `file`; optional `category`, a name or id), stores it
+/// privately and hands it to OCR. Answers 202: OCR runs after the response.
+#[tracing::instrument(skip_all)]
+async fn upload(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<Response> {
+    let limit = state.settings.storage.max_upload_bytes;
+    let mut multipart = multipart.map_err(|_| {
+        ApiError::UnsupportedMediaType(
+            "upload the receipt as multipart/form-data with the file in the field `file`".into(),
+        )
+    })?;
+    let mut file: Option<(Bytes, Option<String>)> = None;
+    let mut category: Option<String> = None;
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, limit))?
+    {
+        match field.name() {
+            Some("file") => {
+                let filename = field.file_name().map(clean_filename);
+                let mut bytes = BytesMut::new();
+                while let Some(chunk) =
+                    field.chunk().await.map_err(|e| multipart_error(e, limit))?
+                {
+                    if bytes.len() + chunk.len() > limit {
+                        return Err(too_large(limit));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                file = Some((bytes.freeze(), filename));
+            }
+            Some("category") => {
+                category = Some(field.text().await.map_err(|e| multipart_error(e, limit))?);
+            }
+            other => {
+                return Err(ApiError::invalid(
+                    "form",
+                    format!(
+                        "unexpected field `{}`; send `file` and optionally `category`",
+                        other.unwrap_or("")
+                    ),
+                ));
+            }
+        }
+    }
+    let Some((bytes, filename)) = file else {
+        return Err(ApiError::invalid(
+            "file",
+            "no file was sent; put it in the field `file`",
+        ));
+    };
+    if bytes.is_empty() {
+        return Err(ApiError::invalid("file", "the file is empty"));
+    }
+    let kind = ReceiptKind::sniff(&bytes).ok_or_else(|| {
+        ApiError::UnsupportedMediaType(
+            "the file is not a receipt image this app reads: send a JPEG, PNG, WebP, HEIC or PDF"
+                .into(),
+        )
+    })?;
+    let user = &current.user;
+    let category_id = match category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        Some(given) => {
+            Some(super::expenses::resolve_category(&state.store, user.id, "category", given).await?)
+        }
+        None => None,
+    };
+    let sha256 = format!("{:x}", Sha256::digest(&bytes));
+    let duplicate_of = state
+        .store
+        .find_receipts_by_sha256(user.id, &sha256)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let id = ReceiptId::new();
+    let key = receipt_key(user.id, id, kind);
+    let size = i64::try_from(bytes.len()).map_err(ApiError::internal)?;
+    state
+        .storage
+        .put(&key, bytes, kind.mime_type())
+        .await
+        .map_err(storage_error)?;
+    let new = NewReceipt {
+        id,
+        object_key: key.clone(),
+        kind,
+        size_bytes: size,
+        sha256,
+        original_filename: filename,
+        category_id,
+    };
+    let receipt = match state.store.create_receipt(user.id, new).await {
+        Ok(receipt) => receipt,
+        Err(err) => {
+            // No record, no file: nothing is left behind that nobody can see.
+            if let Err(cleanup) = state.storage.delete(&key).await {
+                tracing::error!(error = ?cleanup, key, "could not remove the file of a failed upload");
+            }
+            return Err(err.into());
+        }
+    };
+    let receipt = dispatch(&state, user.id, receipt).await?;
+    let body = UploadView {
+        receipt: receipt.into(),
+        duplicate_of,
+    };
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// Hands a receipt to OCR: a job in the queue, or — when S3 events drive OCR — nothing to do,
+/// since storing the object already fired the event.
+async fn dispatch(
+    state: &AppState,
+    user: ledgerly_core::UserId,
+    receipt: Receipt,
+) -> ApiResult<Receipt> {
+    match state.settings.ocr.dispatch {
+        OcrDispatch::Queue => {
+            state
+                .store
+                .enqueue_ocr_job(
+                    user,
+                    receipt.id,
+                    state.settings.ocr.max_attempts,
+                    Utc::now(),
+                )
+                .await?;
+            Ok(state.store.get_receipt(user, receipt.id).await?)
+        }
+        OcrDispatch::S3Events => Ok(receipt),
+    }
+}
+
+/// A client's file name, for display only: the last path segment, printable, at most 200 chars.
+fn clean_filename(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    last.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppQuery(params): AppQuery<ListParams>,
+) -> ApiResult<Json<PageView<ReceiptView>>> {
+    let page = params.page.unwrap_or(1);
+    let per_page = params.per_page.unwrap_or(50);
+    if page == 0 {
+        return Err(ApiError::invalid("page", "pages start at 1"));
+    }
+    if !(1..=500).contains(&per_page) {
+        return Err(ApiError::invalid("per_page", "must be between 1 and 500"));
+    }
+    let receipts = state
+        .store
+        .list_receipts(current.user.id, page, per_page)
+        .await?;
+    Ok(Json(PageView {
+        items: receipts.items.into_iter().map(Into::into).collect(),
+        total: receipts.total,
+        page,
+        per_page,
+    }))
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<ReceiptId>,
+) -> ApiResult<Json<ReceiptView>> {
+    Ok(Json(
+        state.store.get_receipt(current.user.id, id).await?.into(),
+    ))
+}
+
+/// The receipt's file: from the API for local storage, or a redirect to a presigned URL.
+async fn image(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<ReceiptId>,
+) -> ApiResult<Response> {
+    let receipt = state.store.get_receipt(current.user.id, id).await?;
+    let ttl = Duration::from_secs(state.settings.storage.presign_seconds);
+    let access = state
+        .storage
+        .image_access(&receipt.object_key, receipt.kind.mime_type(), ttl)
+        .await
+        .map_err(storage_error)?;
+    Ok(match access {
+        ImageAccess::Bytes(bytes) => {
+            let mut response = bytes.into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(receipt.kind.mime_type()),
+            );
+            headers.insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("inline"),
+            );
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=300"),
+            );
+            headers.insert(
+                "x-content-type-options",
+                HeaderValue::from_static("nosniff"),
+            );
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; sandbox"),
+            );
+            response
+        }
+        ImageAccess::Redirect(url) => Redirect::temporary(&url).into_response(),
+    })
+}
+
+/// Runs OCR on the receipt again (after a failure, or to refresh an unconfirmed expense).
+#[tracing::instrument(skip_all)]
+async fn retry(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<ReceiptId>,
+) -> ApiResult<(StatusCode, Json<ReceiptView>)> {
+    let receipt = state.store.get_receipt(current.user.id, id).await?;
+    let receipt = match state.settings.ocr.dispatch {
+        OcrDispatch::Queue => dispatch(&state, current.user.id, receipt).await?,
+        OcrDispatch::S3Events => {
+            // Writing the object again fires the bucket's event, and the Lambda reads it anew.
+            let bytes = state
+                .storage
+                .get(&receipt.object_key)
+                .await
+                .map_err(storage_error)?;
+            state
+                .storage
+                .put(&receipt.object_key, bytes, receipt.kind.mime_type())
+                .await
+                .map_err(storage_error)?;
+            receipt
+        }
+    };
+    Ok((StatusCode::ACCEPTED, Json(receipt.into())))
+}
+
+/// Deletes the receipt and its file. The expense it produced goes too while it awaits review.
+#[tracing::instrument(skip_all)]
+async fn delete(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(id): AppPath<ReceiptId>,
+) -> ApiResult<StatusCode> {
+    let receipt = state.store.delete_receipt(current.user.id, id).await?;
+    state
+        .storage
+        .delete(&receipt.object_key)
+        .await
+        .map_err(storage_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_written_for_people() {
+        assert_eq!(human_size(10_000_000), "10.0 MB");
+        assert_eq!(human_size(2_000), "2.0 kB");
+        assert_eq!(human_size(512), "512 bytes");
+    }
+
+    #[test]
+    fn client_file_names_are_only_displayed_and_cleaned() {
+        assert_eq!(clean_filename("../../etc/passwd"), "passwd");
+        assert_eq!(clean_filename("C:\\Users\\me\\IMG 1.JPG"), "IMG 1.JPG");
+        assert_eq!(clean_filename("a\u{0}b\nc.png"), "abc.png");
+        assert_eq!(clean_filename(&"x".repeat(300)).len(), 200);
+    }
+}

@@ -1,0 +1,152 @@
+//! Receipt files, kept privately under keys the server chooses: in a local folder (the default
+//! for `ledgerctl up`) or an S3 bucket. Never public: a local file is served only through an
+//! authenticated route, an S3 object only through a short-lived presigned URL.
+
+mod local;
+mod s3;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use ledgerly_core::{ReceiptId, ReceiptKind, UserId};
+
+pub use local::LocalStorage;
+pub use s3::S3Storage;
+
+use crate::settings::{StorageBackend, StorageSettings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("no object at `{0}`")]
+    NotFound(String),
+    #[error("`{0}` is not a key this server makes")]
+    InvalidKey(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("local storage: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("S3: {0}")]
+    S3(String),
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// How a client gets to see an image.
+#[derive(Debug)]
+pub enum ImageAccess {
+    /// The bytes, served by the API to the signed-in owner.
+    Bytes(Bytes),
+    /// A presigned URL that works for a few minutes.
+    Redirect(String),
+}
+
+/// The object storage, one of two backends.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    Local(LocalStorage),
+    S3(S3Storage),
+}
+
+/// The key a receipt's file is stored under: `receipts/<user>/<receipt>.<ext>`. The client's
+/// file name plays no part in it.
+pub fn receipt_key(user: UserId, receipt: ReceiptId, kind: ReceiptKind) -> String {
+    format!("receipts/{user}/{receipt}.{}", kind.extension())
+}
+
+/// Refuses any key this server would not have made, so no key can reach outside the store.
+pub(crate) fn check_key(key: &str) -> StorageResult<()> {
+    let parts: Vec<&str> = key.split('/').collect();
+    let ok = parts.len() == 3
+        && parts[0] == "receipts"
+        && parts[1].parse::<uuid::Uuid>().is_ok()
+        && parts[2].split_once('.').is_some_and(|(id, ext)| {
+            id.parse::<uuid::Uuid>().is_ok()
+                && !ext.is_empty()
+                && ext.chars().all(|c| c.is_ascii_lowercase())
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(StorageError::InvalidKey(key.to_owned()))
+    }
+}
+
+impl Storage {
+    pub async fn from_settings(settings: &StorageSettings) -> StorageResult<Storage> {
+        Ok(match settings.backend {
+            StorageBackend::Local => Storage::Local(LocalStorage::new(&settings.path)?),
+            StorageBackend::S3 => Storage::S3(S3Storage::new(settings).await?),
+        })
+    }
+
+    pub async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> StorageResult<()> {
+        check_key(key)?;
+        match self {
+            Storage::Local(local) => local.put(key, &bytes).await,
+            Storage::S3(s3) => s3.put(key, bytes, content_type).await,
+        }
+    }
+
+    pub async fn get(&self, key: &str) -> StorageResult<Bytes> {
+        check_key(key)?;
+        match self {
+            Storage::Local(local) => local.get(key).await,
+            Storage::S3(s3) => s3.get(key).await,
+        }
+    }
+
+    /// Deletes an object; one already gone is not an error.
+    pub async fn delete(&self, key: &str) -> StorageResult<()> {
+        check_key(key)?;
+        match self {
+            Storage::Local(local) => local.delete(key).await,
+            Storage::S3(s3) => s3.delete(key).await,
+        }
+    }
+
+    /// How the owner gets the image: the bytes (local), or a presigned URL valid for `ttl` (S3).
+    pub async fn image_access(
+        &self,
+        key: &str,
+        content_type: &str,
+        ttl: Duration,
+    ) -> StorageResult<ImageAccess> {
+        check_key(key)?;
+        match self {
+            Storage::Local(local) => local.get(key).await.map(ImageAccess::Bytes),
+            Storage::S3(s3) => s3
+                .presigned_get(key, content_type, ttl)
+                .await
+                .map(ImageAccess::Redirect),
+        }
+    }
+
+    /// Checks the storage can be reached and written: for readiness.
+    pub async fn check(&self) -> StorageResult<()> {
+        match self {
+            Storage::Local(local) => local.check().await,
+            Storage::S3(s3) => s3.check().await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_server_made_keys_pass() {
+        let key = receipt_key(UserId::new(), ReceiptId::new(), ReceiptKind::Png);
+        assert!(check_key(&key).is_ok());
+        for bad in [
+            "receipts/../../etc/passwd",
+            "/etc/passwd",
+            "receipts/x/y.jpg",
+            &key.replace(".png", ".PNG"),
+            &format!("{key}/.."),
+            "",
+        ] {
+            assert!(check_key(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -24,6 +24,9 @@ pub enum ApiError {
     Unauthenticated,
     #[error("wrong email or password")]
     WrongCredentials,
+    /// A signed machine request that is forged, stale or replayed. Which one is not said.
+    #[error("the request's signature was refused: it is forged, stale or replayed")]
+    SignatureRefused,
     #[error("the password is wrong")]
     WrongPassword,
     #[error("{0} not found")]
@@ -75,6 +78,7 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::WrongCredentials => (StatusCode::UNAUTHORIZED, "wrong_credentials"),
+            ApiError::SignatureRefused => (StatusCode::UNAUTHORIZED, "signature_refused"),
             ApiError::WrongPassword => (StatusCode::FORBIDDEN, "wrong_password"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),

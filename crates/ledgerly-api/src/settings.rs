@@ -355,6 +355,9 @@ impl Settings {
                 return Err("ocr.callback_secret must be at least 32 characters with ocr.dispatch = \"s3-events\"; generate one with `openssl rand -hex 32`".into());
             }
         }
+        if !self.ocr.callback_secret.is_empty() && self.ocr.callback_secret.len() < 32 {
+            return Err("ocr.callback_secret must be at least 32 characters; generate one with `openssl rand -hex 32`".into());
+        }
         if self.ocr.callback_max_age_seconds == 0 {
             return Err("ocr.callback_max_age_seconds must be at least 1".into());
         }

@@ -24,6 +24,9 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", routes::api_router(limits_upload))
         .merge(routes::health_router())
+        .merge(routes::internal_router(
+            !state.settings.ocr.callback_secret.is_empty(),
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))

@@ -5,6 +5,7 @@
 //! at the edge (`Email::parse`, `Money::parse`, `Month::from_str`) and is trusted after that.
 
 pub mod budget;
+pub mod callback;
 pub mod category;
 pub mod currency;
 pub mod email;

@@ -202,4 +202,34 @@ impl Store {
         }
         Ok(receipt)
     }
+
+    /// Records a signed callback's nonce; `false` when it was seen before (a replay). Nonces
+    /// older than `forget_before` are swept first: requests that old are refused as stale anyway.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn remember_callback(
+        &self,
+        nonce: &[u8],
+        at: chrono::DateTime<chrono::Utc>,
+        forget_before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        let inserted = with_db!(self, |pool, d| {
+            let mut tx = pool.begin_with(d.begin()).await?;
+            sqlx::query("DELETE FROM ocr_callback_nonces WHERE seen_at < $1")
+                .bind(crate::micros(forget_before))
+                .execute(&mut *tx)
+                .await?;
+            let inserted = sqlx::query(
+                "INSERT INTO ocr_callback_nonces (nonce, seen_at) VALUES ($1, $2) \
+                 ON CONFLICT (nonce) DO NOTHING",
+            )
+            .bind(nonce)
+            .bind(crate::micros(at))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            inserted
+        });
+        Ok(inserted == 1)
+    }
 }

@@ -5,6 +5,7 @@ mod budget;
 mod categories;
 mod expenses;
 mod health;
+mod internal;
 mod me;
 mod receipts;
 mod stats;
@@ -28,4 +29,13 @@ pub fn api_router(max_upload_bytes: usize) -> Router<AppState> {
 /// `/healthz` and `/readyz`, at the root.
 pub fn health_router() -> Router<AppState> {
     health::router()
+}
+
+/// `/internal/…`: machine-to-machine routes, present only when their secret is configured.
+pub fn internal_router(enabled: bool) -> Router<AppState> {
+    if enabled {
+        internal::router()
+    } else {
+        Router::new()
+    }
 }

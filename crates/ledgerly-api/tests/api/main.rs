@@ -10,6 +10,7 @@ mod budget_and_stats;
 mod categories;
 mod expenses;
 mod me;
+mod ocr_callback;
 mod operations;
 mod receipts;
 mod s3_storage;

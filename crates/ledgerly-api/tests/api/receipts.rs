@@ -86,10 +86,13 @@ async fn uploads_are_checked_by_content_size_and_fields(backend: Backend) {
         "limit of 2.0 kB",
     )
     .await;
-    let mut huge = png("huge");
-    huge.resize(200_000, 0);
+    // Well past the limit, but within the multipart allowance, so the whole body arrives and
+    // the answer is the app's own. (Past the allowance the server may close the connection
+    // before the client has finished sending, and the client sees a reset, not the 413.)
+    let mut bigger = png("bigger");
+    bigger.resize(40_000, 0);
     expect_error(
-        app.upload(t, huge, "huge.png", None).await,
+        app.upload(t, bigger, "bigger.png", None).await,
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
         "larger than the limit",

@@ -8,7 +8,39 @@ on_both_backends!(
     the_same_file_uploaded_twice_is_recognised,
     deleting_a_receipt_drops_its_unreviewed_expense_but_keeps_a_confirmed_one,
     a_receipt_cannot_suggest_another_users_category,
+    a_callback_nonce_is_accepted_once_until_it_is_forgotten,
 );
+
+async fn a_callback_nonce_is_accepted_once_until_it_is_forgotten(store: &Store) {
+    let t0 = chrono::Utc::now();
+    let window = chrono::Duration::minutes(5);
+    assert!(
+        store
+            .remember_callback(b"nonce-1", t0, t0 - window)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remember_callback(b"nonce-1", t0, t0 - window)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .remember_callback(b"nonce-2", t0, t0 - window)
+            .await
+            .unwrap()
+    );
+    // Past the window the old nonce is swept (its request would be refused as stale anyway).
+    let later = t0 + window + chrono::Duration::seconds(1);
+    assert!(
+        store
+            .remember_callback(b"nonce-1", later, later - window)
+            .await
+            .unwrap()
+    );
+}
 
 /// Records an upload of a file whose content is `content`.
 pub async fn upload(store: &Store, user: &User, content: &str) -> Receipt {

@@ -1,0 +1,105 @@
+//! `POST /internal/ocr-results`: OCR results from a remote extractor (the S3-event Lambda),
+//! signed with HMAC-SHA256 over the timestamp and body. Stale, forged and replayed requests are
+//! refused with 401 and change nothing; applying the same result again is harmless. The route
+//! exists only when `ocr.callback_secret` is set.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use chrono::{Duration, Utc};
+use ledgerly_core::callback::{self, CallbackOutcome, OcrCallback};
+use ledgerly_core::{Money, Vendor};
+use ledgerly_store::OcrResult;
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/internal/ocr-results", post(ocr_result))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn refused(reason: &'static str) -> ApiError {
+    tracing::warn!(reason, "refused an OCR result");
+    ApiError::SignatureRefused
+}
+
+#[tracing::instrument(skip_all)]
+async fn ocr_result(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let settings = &state.settings.ocr;
+    let now = Utc::now();
+    let timestamp: i64 = header(&headers, callback::TIMESTAMP_HEADER)
+        .and_then(|t| t.trim().parse().ok())
+        .ok_or_else(|| refused("missing or malformed timestamp"))?;
+    let max_age = i64::try_from(settings.callback_max_age_seconds).unwrap_or(i64::MAX);
+    if (now.timestamp() - timestamp).abs() > max_age {
+        return Err(refused("stale timestamp"));
+    }
+    let signature =
+        header(&headers, callback::SIGNATURE_HEADER).ok_or_else(|| refused("missing signature"))?;
+    if !callback::verify(
+        settings.callback_secret.as_bytes(),
+        timestamp,
+        &body,
+        signature,
+    ) {
+        return Err(refused("bad signature"));
+    }
+    let nonce = Sha256::digest(signature.trim().as_bytes());
+    // Remember for twice the window: a request is accepted up to max_age either side of now.
+    let forget_before = now - Duration::seconds(max_age.saturating_mul(2));
+    if !state
+        .store
+        .remember_callback(&nonce, now, forget_before)
+        .await?
+    {
+        return Err(refused("replayed request"));
+    }
+    let result: OcrCallback = serde_json::from_slice(&body).map_err(|e| ApiError::Invalid {
+        field: None,
+        message: format!("the OCR result does not fit: {e}"),
+    })?;
+    match result.outcome {
+        CallbackOutcome::Read {
+            vendor,
+            date,
+            amount,
+            currency,
+        } => {
+            let fields = OcrResult {
+                vendor: Vendor::parse(&vendor).map_err(|e| ApiError::invalid("vendor", e))?,
+                date,
+                amount: Money::from_decimal_str(&amount, currency)
+                    .map_err(|e| ApiError::invalid("amount", e))?,
+                category_id: None,
+            };
+            let expense = state
+                .store
+                .apply_ocr_result(result.receipt_id, &fields)
+                .await?;
+            tracing::info!(receipt = %result.receipt_id, expense = %expense.id, "OCR result applied");
+        }
+        CallbackOutcome::Failed { reason } => {
+            let reason = reason.trim();
+            if reason.is_empty() || reason.chars().count() > 500 {
+                return Err(ApiError::invalid("reason", "must be 1 to 500 characters"));
+            }
+            state
+                .store
+                .record_ocr_failure(result.receipt_id, reason)
+                .await?;
+            tracing::info!(receipt = %result.receipt_id, reason, "OCR failure recorded");
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

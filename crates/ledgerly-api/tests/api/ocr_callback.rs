@@ -1,0 +1,257 @@
+//! Signed OCR results: a good one becomes an expense needing review; forged, stale and replayed
+//! ones are refused and change nothing.
+
+use chrono::Utc;
+use ledgerly_core::callback::{self, CallbackOutcome, OcrCallback};
+use ledgerly_core::{Currency, ReceiptId};
+use ledgerly_store::testing::Backend;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+const SECRET: &str = "test-secret-of-at-least-32-characters!";
+
+on_both_backends!(
+    a_signed_result_becomes_an_expense_needing_review_that_the_owner_confirms,
+    forged_stale_and_replayed_results_are_refused_and_change_nothing,
+    a_failure_report_shows_on_the_receipt,
+);
+
+fn read(receipt: ReceiptId, amount: &str) -> Vec<u8> {
+    serde_json::to_vec(&OcrCallback {
+        receipt_id: receipt,
+        outcome: CallbackOutcome::Read {
+            vendor: "Reliance Fresh".into(),
+            date: "2026-05-02".parse().unwrap(),
+            amount: amount.into(),
+            currency: Currency::INR,
+        },
+    })
+    .unwrap()
+}
+
+async fn post(app: &TestApp, body: &[u8], timestamp: i64, signature: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/internal/ocr-results"))
+        .header("content-type", "application/json")
+        .header(callback::TIMESTAMP_HEADER, timestamp.to_string())
+        .header(callback::SIGNATURE_HEADER, signature)
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn signed(app: &TestApp, body: &[u8]) -> reqwest::Response {
+    let now = Utc::now().timestamp();
+    post(
+        app,
+        body,
+        now,
+        &callback::sign(SECRET.as_bytes(), now, body),
+    )
+    .await
+}
+
+async fn spawn(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |s| s.ocr.callback_secret = SECRET.into()).await
+}
+
+async fn receipt(app: &TestApp, token: &str) -> ReceiptId {
+    let body = expect(
+        app.upload(token, png("scan"), "scan.png", None).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    body["id"].as_str().unwrap().parse().unwrap()
+}
+
+async fn a_signed_result_becomes_an_expense_needing_review_that_the_owner_confirms(
+    backend: Backend,
+) {
+    let app = spawn(backend).await;
+    let priya = app.register("priya@example.com").await;
+    let t = priya.token.as_str();
+    let id = receipt(&app, t).await;
+    expect(
+        signed(&app, &read(id, "1234.50")).await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let shown = expect(
+        app.get(&format!("/api/v1/receipts/{id}"), t).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(shown["status"], "done");
+    let expense_id = shown["expense_id"].as_str().unwrap();
+    let expense = expect(
+        app.get(&format!("/api/v1/expenses/{expense_id}"), t).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (
+            expense["amount"].as_str(),
+            expense["needs_review"].as_bool()
+        ),
+        (Some("1234.50"), Some(true))
+    );
+    assert_eq!(expense["vendor"], "Reliance Fresh");
+    assert_eq!(expense["receipt_id"], id.to_string());
+    let to_review = expect(
+        app.get("/api/v1/expenses?needs_review=true", t).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(to_review["total"], 1);
+    // The same result sent again later (newly signed: a retry, not a replay) is harmless.
+    let later = Utc::now().timestamp() + 1;
+    let body = read(id, "1234.50");
+    let resent = post(
+        &app,
+        &body,
+        later,
+        &callback::sign(SECRET.as_bytes(), later, &body),
+    )
+    .await;
+    expect(resent, StatusCode::NO_CONTENT).await;
+    let confirmed = expect(
+        app.post_json(
+            &format!("/api/v1/expenses/{expense_id}/confirm"),
+            Some(t),
+            &json!({}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(confirmed["needs_review"], false);
+    app.stop().await;
+}
+
+async fn forged_stale_and_replayed_results_are_refused_and_change_nothing(backend: Backend) {
+    let app = spawn(backend).await;
+    let priya = app.register("priya@example.com").await;
+    let id = receipt(&app, &priya.token).await;
+    let body = read(id, "99.00");
+    let now = Utc::now().timestamp();
+    let good = callback::sign(SECRET.as_bytes(), now, &body);
+    let cases: Vec<(i64, String, &str)> = vec![
+        (
+            now,
+            callback::sign(b"a different secret of 32+ characters", now, &body),
+            "forged",
+        ),
+        (now, good.replace("v1=", "v2="), "unknown scheme"),
+        (
+            now - 301,
+            callback::sign(SECRET.as_bytes(), now - 301, &body),
+            "stale",
+        ),
+        (
+            now + 301,
+            callback::sign(SECRET.as_bytes(), now + 301, &body),
+            "from the future",
+        ),
+        (now + 1, good.clone(), "timestamp changed after signing"),
+    ];
+    for (timestamp, signature, what) in cases {
+        let response = post(&app, &body, timestamp, &signature).await;
+        let error = expect(response, StatusCode::UNAUTHORIZED).await;
+        assert_eq!(error["error"]["code"], "signature_refused", "{what}");
+    }
+    let tampered = read(id, "99999.00");
+    assert_eq!(
+        post(&app, &tampered, now, &good).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let unsigned = app
+        .client
+        .post(app.url("/internal/ocr-results"))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+    // Nothing happened.
+    let shown = expect(
+        app.get(&format!("/api/v1/receipts/{id}"), &priya.token)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (shown["status"].as_str(), shown["expense_id"].is_null()),
+        (Some("pending"), true)
+    );
+    // The genuine request works once; its replay is refused.
+    expect(post(&app, &body, now, &good).await, StatusCode::NO_CONTENT).await;
+    assert_eq!(
+        post(&app, &body, now, &good).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Signed but wrong: an unknown receipt is 404, a bad amount 422.
+    expect_error(
+        signed(&app, &read(ReceiptId::new(), "1.00")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "receipt",
+    )
+    .await;
+    expect_error(
+        signed(&app, &read(id, "12.345")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        "amount",
+    )
+    .await;
+    expect_error(
+        signed(&app, b"{\"receipt_id\": 5}").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        "does not fit",
+    )
+    .await;
+    app.stop().await;
+}
+
+async fn a_failure_report_shows_on_the_receipt(backend: Backend) {
+    let app = spawn(backend).await;
+    let priya = app.register("priya@example.com").await;
+    let id = receipt(&app, &priya.token).await;
+    let body = serde_json::to_vec(&OcrCallback {
+        receipt_id: id,
+        outcome: CallbackOutcome::Failed {
+            reason: "the photo is too dark to read".into(),
+        },
+    })
+    .unwrap();
+    expect(signed(&app, &body).await, StatusCode::NO_CONTENT).await;
+    let shown = expect(
+        app.get(&format!("/api/v1/receipts/{id}"), &priya.token)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (shown["status"].as_str(), shown["failure_reason"].as_str()),
+        (Some("failed"), Some("the photo is too dark to read"))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_secret_the_route_does_not_exist() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let response = app
+        .client
+        .post(app.url("/internal/ocr-results"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, StatusCode::NOT_FOUND, "not_found", "route").await;
+    app.stop().await;
+}

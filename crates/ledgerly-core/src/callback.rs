@@ -1,0 +1,128 @@
+//! The signed OCR result a remote extractor (the S3-event Lambda) posts to the API:
+//! `POST /internal/ocr-results` with the JSON body, `X-Ledgerly-Timestamp: <unix seconds>` and
+//! `X-Ledgerly-Signature: v1=<hex HMAC-SHA256 over "<timestamp>.<body>">` under a shared secret.
+//! Signing the timestamp with the body lets the API refuse stale and replayed results.
+
+use chrono::NaiveDate;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::currency::Currency;
+use crate::ids::ReceiptId;
+
+pub const TIMESTAMP_HEADER: &str = "x-ledgerly-timestamp";
+pub const SIGNATURE_HEADER: &str = "x-ledgerly-signature";
+
+/// What OCR made of one receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OcrCallback {
+    pub receipt_id: ReceiptId,
+    pub outcome: CallbackOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase", deny_unknown_fields)]
+pub enum CallbackOutcome {
+    /// The fields were read.
+    Read {
+        vendor: String,
+        date: NaiveDate,
+        /// A decimal string: `"1234.50"`.
+        amount: String,
+        currency: Currency,
+    },
+    /// The receipt could not be read; `reason` is for its owner.
+    Failed { reason: String },
+}
+
+fn mac(secret: &[u8], timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes keys of any length.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac
+}
+
+/// The signature header's value for `body` sent at `timestamp`.
+pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    let tag = mac(secret, timestamp, body).finalize().into_bytes();
+    let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+    format!("v1={hex}")
+}
+
+/// Whether `signature` (the header's value) signs `body` at `timestamp`; compared in constant time.
+pub fn verify(secret: &[u8], timestamp: i64, body: &[u8], signature: &str) -> bool {
+    let Some(hex) = signature.trim().strip_prefix("v1=") else {
+        return false;
+    };
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return false;
+    }
+    let bytes: Vec<u8> = (0..32)
+        .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+        .collect();
+    mac(secret, timestamp, body).verify_slice(&bytes).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_signature_verifies_only_its_body_time_and_secret() {
+        let body = br#"{"receipt_id":"x"}"#;
+        let signature = sign(SECRET, 1_700_000_000, body);
+        assert!(signature.starts_with("v1=") && signature.len() == 67);
+        assert!(verify(SECRET, 1_700_000_000, body, &signature));
+        assert!(!verify(SECRET, 1_700_000_001, body, &signature));
+        assert!(!verify(SECRET, 1_700_000_000, b"{}", &signature));
+        assert!(!verify(
+            b"another secret of enough length!",
+            1_700_000_000,
+            body,
+            &signature
+        ));
+        assert!(!verify(SECRET, 1_700_000_000, body, "v1=zz"));
+        assert!(!verify(
+            SECRET,
+            1_700_000_000,
+            body,
+            &signature.replace("v1=", "v2=")
+        ));
+    }
+
+    #[test]
+    fn the_wire_format_is_tagged_by_status_and_round_trips() {
+        let callback = OcrCallback {
+            receipt_id: ReceiptId::from_uuid(uuid::Uuid::nil()),
+            outcome: CallbackOutcome::Read {
+                vendor: "Blue Tokai".into(),
+                date: NaiveDate::from_ymd_opt(2026, 3, 14).unwrap_or_default(),
+                amount: "350.00".into(),
+                currency: Currency::INR,
+            },
+        };
+        let json = serde_json::to_value(&callback).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "receipt_id": "00000000-0000-0000-0000-000000000000",
+                "outcome": { "status": "read", "vendor": "Blue Tokai", "date": "2026-03-14",
+                             "amount": "350.00", "currency": "INR" }
+            })
+        );
+        assert_eq!(
+            serde_json::from_value::<OcrCallback>(json).unwrap(),
+            callback
+        );
+        let unknown =
+            serde_json::json!({ "receipt_id": uuid::Uuid::nil(), "outcome": { "status": "lost" } });
+        assert!(serde_json::from_value::<OcrCallback>(unknown).is_err());
+    }
+}

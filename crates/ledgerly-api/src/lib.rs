@@ -11,7 +11,6 @@ pub mod routes;
 pub mod settings;
 pub mod startup;
 pub mod state;
-pub mod storage;
 pub mod telemetry;
 pub mod views;
 

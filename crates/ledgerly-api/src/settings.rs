@@ -6,6 +6,8 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
 
+pub use ledgerly_store::objects::StorageBackend;
+use ledgerly_store::objects::StorageLocation;
 use serde::Deserialize;
 
 /// Everything the server needs to start.
@@ -62,17 +64,6 @@ pub struct LimitSettings {
     pub max_json_bytes: usize,
     /// The longest a request may take, in seconds.
     pub request_timeout_seconds: u64,
-}
-
-/// Where receipt files are kept.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StorageBackend {
-    /// A folder on this machine (`storage.path`).
-    #[default]
-    Local,
-    /// An S3 bucket (`storage.bucket`, `storage.region`, `storage.endpoint`).
-    S3,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,6 +138,19 @@ impl Default for StorageSettings {
             endpoint: String::new(),
             presign_seconds: 300,
             max_upload_bytes: 10 * 1000 * 1000,
+        }
+    }
+}
+
+impl StorageSettings {
+    /// Where the files are, for the storage itself.
+    pub fn location(&self) -> StorageLocation {
+        StorageLocation {
+            backend: self.backend,
+            path: self.path.clone(),
+            bucket: self.bucket.clone(),
+            region: self.region.clone(),
+            endpoint: self.endpoint.clone(),
         }
     }
 }

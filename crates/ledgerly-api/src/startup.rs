@@ -77,7 +77,7 @@ impl Application {
         let store = ledgerly_store::Store::connect_with(&settings.database.url, &options)
             .await
             .context("failed to open the database (database.url)")?;
-        let storage = crate::storage::Storage::from_settings(&settings.storage)
+        let storage = ledgerly_store::objects::Storage::open(&settings.storage.location())
             .await
             .context("failed to set up receipt storage (storage.*)")?;
         let address = SocketAddr::new(settings.server.bind, settings.server.port);

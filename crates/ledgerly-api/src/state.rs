@@ -7,7 +7,7 @@ use ledgerly_store::Store;
 
 use crate::auth::limiter::LoginLimiter;
 use crate::settings::Settings;
-use crate::storage::Storage;
+use ledgerly_store::objects::Storage;
 
 #[derive(Clone, Debug)]
 pub struct AppState {

@@ -16,6 +16,7 @@ mod categories;
 mod error;
 mod expenses;
 mod jobs;
+pub mod objects;
 mod receipts;
 mod rows;
 mod sessions;

@@ -20,8 +20,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppPath, AppQuery, CurrentUser};
 use crate::settings::OcrDispatch;
 use crate::state::AppState;
-use crate::storage::{ImageAccess, StorageError, receipt_key};
 use crate::views::PageView;
+use ledgerly_store::objects::{ImageAccess, StorageError, receipt_key};
 
 pub(super) fn router(max_upload_bytes: usize) -> Router<AppState> {
     Router::new()
@@ -139,13 +139,20 @@ async fn upload(
             Some("file") => {
                 let filename = field.file_name().map(clean_filename);
                 let mut bytes = BytesMut::new();
+                let mut oversized = false;
                 while let Some(chunk) =
                     field.chunk().await.map_err(|e| multipart_error(e, limit))?
                 {
-                    if bytes.len() + chunk.len() > limit {
-                        return Err(too_large(limit));
+                    // Past the limit, keep reading (bounded by the route's body limit) without
+                    // keeping: answering before the client has sent everything would reset the
+                    // connection, and the client would never see the 413.
+                    oversized |= bytes.len() + chunk.len() > limit;
+                    if !oversized {
+                        bytes.extend_from_slice(&chunk);
                     }
-                    bytes.extend_from_slice(&chunk);
+                }
+                if oversized {
+                    return Err(too_large(limit));
                 }
                 file = Some((bytes.freeze(), filename));
             }

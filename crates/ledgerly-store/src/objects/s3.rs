@@ -10,8 +10,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use bytes::Bytes;
 
+use super::StorageLocation;
 use super::{StorageError, StorageResult};
-use crate::settings::StorageSettings;
 
 #[derive(Debug, Clone)]
 pub struct S3Storage {
@@ -32,10 +32,10 @@ fn s3_error(err: impl std::error::Error) -> StorageError {
 }
 
 impl S3Storage {
-    pub async fn new(settings: &StorageSettings) -> StorageResult<Self> {
+    pub async fn new(settings: &StorageLocation) -> StorageResult<Self> {
         if settings.bucket.trim().is_empty() {
             return Err(StorageError::Config(
-                "storage.bucket is required when storage.backend = \"s3\"".into(),
+                "a bucket is required for S3 storage (storage.bucket)".into(),
             ));
         }
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());

@@ -1,6 +1,7 @@
 //! Receipt files, kept privately under keys the server chooses: in a local folder (the default
-//! for `ledgerctl up`) or an S3 bucket. Never public: a local file is served only through an
-//! authenticated route, an S3 object only through a short-lived presigned URL.
+//! for `ledgerctl up`) or an S3 bucket. Never public: the API serves a local file only to its
+//! owner, and an S3 object only through a short-lived presigned URL. The API writes and serves
+//! them; the OCR worker reads them.
 
 mod local;
 mod s3;
@@ -13,7 +14,7 @@ use ledgerly_core::{ReceiptId, ReceiptKind, UserId};
 pub use local::LocalStorage;
 pub use s3::S3Storage;
 
-use crate::settings::{StorageBackend, StorageSettings};
+use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -71,8 +72,33 @@ pub(crate) fn check_key(key: &str) -> StorageResult<()> {
     }
 }
 
+/// Where receipt files are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// A folder on this machine (`path`).
+    #[default]
+    Local,
+    /// An S3 bucket (`bucket`, `region`, `endpoint`).
+    S3,
+}
+
+/// Where and how to reach the receipt files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageLocation {
+    pub backend: StorageBackend,
+    /// The folder for `local`.
+    pub path: std::path::PathBuf,
+    /// The bucket for `s3`.
+    pub bucket: String,
+    /// The bucket's region; empty uses the AWS configuration's.
+    pub region: String,
+    /// An S3-compatible endpoint (the AWS emulator, MinIO); empty for AWS itself.
+    pub endpoint: String,
+}
+
 impl Storage {
-    pub async fn from_settings(settings: &StorageSettings) -> StorageResult<Storage> {
+    pub async fn open(settings: &StorageLocation) -> StorageResult<Storage> {
         Ok(match settings.backend {
             StorageBackend::Local => Storage::Local(LocalStorage::new(&settings.path)?),
             StorageBackend::S3 => Storage::S3(S3Storage::new(settings).await?),

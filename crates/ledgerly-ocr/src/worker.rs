@@ -1,0 +1,301 @@
+//! The worker: claims OCR jobs with a lease, keeps the lease alive while it works, and records
+//! each outcome. Transient failures are retried with exponential backoff and jitter up to the
+//! job's attempts; permanent ones fail at once with their reason. On shutdown it stops claiming,
+//! lets extractions in flight finish within a grace period, and hands back those that do not —
+//! a stopped worker loses nothing.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use ledgerly_core::{Expense, Vendor};
+use ledgerly_store::objects::{Storage, StorageError};
+use ledgerly_store::{ClaimedJob, OcrOutcome, OcrResult, Store, StoreError};
+use rand::Rng;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::extractor::{ExtractError, Extractor, ReceiptFields};
+
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Shown in the job's `claimed_by`: which worker holds it.
+    pub name: String,
+    /// Jobs worked on at once.
+    pub concurrency: usize,
+    /// How long a claim lasts without being extended; a dead worker's job is free after this.
+    pub lease: Duration,
+    /// How long to wait when the queue is empty.
+    pub poll_interval: Duration,
+    /// The first retry's delay; each next one doubles, up to `retry_max`, with ±25% jitter.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// How long jobs in flight get to finish after shutdown before being handed back.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            name: "worker".into(),
+            concurrency: 2,
+            lease: Duration::from_secs(120),
+            poll_interval: Duration::from_secs(1),
+            retry_base: Duration::from_secs(10),
+            retry_max: Duration::from_secs(15 * 60),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What became of one job.
+#[derive(Debug)]
+pub enum JobOutcome {
+    /// Read: the receipt's expense, awaiting review.
+    Completed(Box<Expense>),
+    /// Queued again for later.
+    Retrying { reason: String },
+    /// Given up; the receipt shows the reason.
+    Failed { reason: String },
+    /// Handed back unfinished (shutdown).
+    Released,
+    /// Another worker took the job over after this one's lease ran out.
+    LeaseLost,
+}
+
+#[derive(Debug, Clone)]
+pub struct Worker {
+    store: Store,
+    storage: Storage,
+    extractor: Arc<dyn Extractor>,
+    options: WorkerOptions,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Worker {
+    pub fn new(
+        store: Store,
+        storage: Storage,
+        extractor: Arc<dyn Extractor>,
+        options: WorkerOptions,
+    ) -> Self {
+        Self {
+            store,
+            storage,
+            extractor,
+            options,
+        }
+    }
+
+    /// Works the queue until `shutdown` completes, then winds down (see the module docs).
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut running: JoinSet<()> = JoinSet::new();
+        tokio::pin!(shutdown);
+        tracing::info!(worker = %self.options.name, backend = self.extractor.name(), "OCR worker started");
+        loop {
+            let mut claimed_any = false;
+            while running.len() < self.options.concurrency.max(1) {
+                match self.claim().await {
+                    Ok(Some(job)) => {
+                        claimed_any = true;
+                        let worker = self.clone();
+                        let stop = stop_rx.clone();
+                        running.spawn(async move {
+                            if let Err(err) = worker.process(job, stop).await {
+                                tracing::error!(error = ?err, "an OCR job could not be recorded");
+                            }
+                        });
+                    }
+                    Ok(None) => break,
+                    Err(err) => {
+                        tracing::error!(error = ?err, "claiming an OCR job failed");
+                        break;
+                    }
+                }
+            }
+            let wait = if claimed_any && running.len() < self.options.concurrency {
+                Duration::ZERO
+            } else {
+                self.options.poll_interval
+            };
+            tokio::select! {
+                () = &mut shutdown => break,
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+        tracing::info!(in_flight = running.len(), "OCR worker stopping");
+        let drained = tokio::time::timeout(self.options.shutdown_grace, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            // Jobs still extracting hand themselves back.
+            stop_tx.send(true).ok();
+            while running.join_next().await.is_some() {}
+        }
+        tracing::info!("OCR worker stopped");
+    }
+
+    async fn claim(&self) -> Result<Option<ClaimedJob>, StoreError> {
+        let lease =
+            chrono::Duration::from_std(self.options.lease).unwrap_or(chrono::Duration::minutes(2));
+        self.store
+            .claim_ocr_job(&self.options.name, lease, Utc::now())
+            .await
+    }
+
+    /// Claims and works one job, if any is due. For tools and tests.
+    pub async fn run_once(&self) -> Result<Option<JobOutcome>, WorkerError> {
+        let Some(job) = self.claim().await? else {
+            return Ok(None);
+        };
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        self.process(job, stop_rx).await.map(Some)
+    }
+
+    #[tracing::instrument(skip_all, fields(receipt = %job.receipt.id, attempt = job.job.attempts))]
+    async fn process(
+        &self,
+        job: ClaimedJob,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<JobOutcome, WorkerError> {
+        let work = self.read_receipt(&job);
+        let keep_lease = self.keep_lease(&job);
+        tokio::pin!(work);
+        let result = tokio::select! {
+            result = &mut work => Some(result),
+            lost = keep_lease => {
+                tracing::warn!(?lost, "lost the lease; leaving the job to its new holder");
+                return Ok(JobOutcome::LeaseLost);
+            }
+            _ = stop.wait_for(|stopped| *stopped) => None,
+        };
+        let Some(result) = result else {
+            return match self.store.release_ocr_job(&job).await {
+                Ok(()) => Ok(JobOutcome::Released),
+                Err(StoreError::LeaseLost) => Ok(JobOutcome::LeaseLost),
+                Err(err) => Err(err.into()),
+            };
+        };
+        let outcome = match result {
+            Ok(fields) => match to_result(&job, fields) {
+                Ok(result) => self
+                    .store
+                    .complete_ocr_job(&job, &result)
+                    .await
+                    .map(|e| JobOutcome::Completed(Box::new(e))),
+                Err(reason) => self.fail(&job, reason, false).await,
+            },
+            Err(ExtractError::Transient(reason)) => self.fail(&job, reason, true).await,
+            Err(ExtractError::Permanent(reason)) => self.fail(&job, reason, false).await,
+        };
+        match outcome {
+            Err(StoreError::LeaseLost) => Ok(JobOutcome::LeaseLost),
+            other => Ok(other?),
+        }
+    }
+
+    async fn read_receipt(&self, job: &ClaimedJob) -> Result<ReceiptFields, ExtractError> {
+        let bytes = self
+            .storage
+            .get(&job.receipt.object_key)
+            .await
+            .map_err(|err| match err {
+                StorageError::NotFound(_) => ExtractError::Permanent(
+                    "the receipt's file is missing from storage; upload it again".into(),
+                ),
+                other => {
+                    ExtractError::Transient(format!("reading the receipt's file failed: {other}"))
+                }
+            })?;
+        let started = std::time::Instant::now();
+        let result = self.extractor.extract(&bytes, job.receipt.kind).await;
+        tracing::info!(
+            backend = self.extractor.name(),
+            ms = started.elapsed().as_millis() as u64,
+            ok = result.is_ok(),
+            "extraction finished"
+        );
+        result
+    }
+
+    /// Extends the lease every third of its length; returns only when the lease is lost.
+    async fn keep_lease(&self, job: &ClaimedJob) -> StoreError {
+        let lease = self.options.lease;
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            let until = Utc::now()
+                + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(2));
+            match self.store.extend_ocr_lease(job, until).await {
+                Ok(()) => {}
+                Err(err @ StoreError::LeaseLost) => return err,
+                Err(err) => tracing::warn!(error = ?err, "extending a lease failed; trying again"),
+            }
+        }
+    }
+
+    async fn fail(
+        &self,
+        job: &ClaimedJob,
+        reason: String,
+        transient: bool,
+    ) -> Result<JobOutcome, StoreError> {
+        let retry_at = transient.then(|| Utc::now() + self.backoff(job.job.attempts));
+        let outcome = self.store.fail_ocr_job(job, &reason, retry_at).await?;
+        Ok(match outcome {
+            OcrOutcome::Retrying { .. } => {
+                tracing::warn!(reason, "OCR failed; will retry");
+                JobOutcome::Retrying { reason }
+            }
+            OcrOutcome::Failed { reason } => {
+                tracing::warn!(reason, "OCR failed for good");
+                JobOutcome::Failed { reason }
+            }
+        })
+    }
+
+    /// `retry_base × 2^(attempt−1)`, at most `retry_max`, ±25% so retries do not stampede.
+    fn backoff(&self, attempt: u32) -> chrono::Duration {
+        let base = self.options.retry_base.as_secs_f64()
+            * 2f64.powi(attempt.saturating_sub(1).min(30) as i32);
+        let capped = base.min(self.options.retry_max.as_secs_f64());
+        let jittered = capped * rand::rng().random_range(0.75..=1.25);
+        chrono::Duration::milliseconds((jittered * 1000.0) as i64)
+    }
+}
+
+/// Fields fit to become an expense, or the reason they are not. A receipt without a readable
+/// total cannot be an expense; a missing vendor or date is filled in and left for review.
+fn to_result(job: &ClaimedJob, fields: ReceiptFields) -> Result<OcrResult, String> {
+    let total = fields
+        .total
+        .ok_or_else(|| "no total could be read from the receipt; enter the expense by hand or retry with a clearer image".to_owned())?;
+    if !total.is_positive() {
+        return Err(format!(
+            "the total read from the receipt ({}) is not a positive amount",
+            total.format()
+        ));
+    }
+    let vendor = fields
+        .vendor
+        .as_deref()
+        .and_then(|v| Vendor::parse(v).ok())
+        .or_else(|| Vendor::parse("Unknown vendor").ok())
+        .ok_or_else(|| "the vendor could not be read".to_owned())?;
+    Ok(OcrResult {
+        vendor,
+        date: fields
+            .date
+            .unwrap_or_else(|| job.receipt.created_at.date_naive()),
+        amount: total,
+        category_id: None,
+    })
+}

@@ -27,9 +27,14 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::internal_router(
             !state.settings.ocr.callback_secret.is_empty(),
         ))
+        .route("/metrics", axum::routing::get(crate::metrics::render))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::track,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(limits.request_timeout_seconds),

@@ -6,6 +6,7 @@ use std::time::Duration;
 use ledgerly_store::Store;
 
 use crate::auth::limiter::LoginLimiter;
+use crate::metrics::Metrics;
 use crate::settings::Settings;
 use ledgerly_store::objects::Storage;
 
@@ -15,6 +16,7 @@ pub struct AppState {
     pub storage: Storage,
     pub settings: Arc<Settings>,
     pub limiter: Arc<LoginLimiter>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -29,6 +31,7 @@ impl AppState {
             storage,
             settings: Arc::new(settings),
             limiter: Arc::new(limiter),
+            metrics: Arc::new(Metrics::new()),
         }
     }
 }

@@ -5,8 +5,59 @@ use crate::helpers::*;
 
 on_both_backends!(
     health_and_readiness_answer,
-    unknown_routes_and_methods_use_the_error_shape
+    unknown_routes_and_methods_use_the_error_shape,
+    metrics_count_requests_by_route_and_status_and_jobs_by_state,
 );
+
+async fn metrics_count_requests_by_route_and_status_and_jobs_by_state(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let priya = app.register("priya@example.com").await;
+    for _ in 0..3 {
+        app.get(
+            "/api/v1/expenses/00000000-0000-0000-0000-000000000000",
+            &priya.token,
+        )
+        .await;
+    }
+    expect(
+        app.upload(&priya.token, png("m"), "m.png", None).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = response.text().await.unwrap();
+    let has = |line: &str| text.lines().any(|l| l == line);
+    assert!(
+        has(
+            r#"ledgerly_http_requests_total{method="GET",route="/api/v1/expenses/{id}",status="404"} 3"#
+        ),
+        "{text}"
+    );
+    assert!(
+        has(
+            r#"ledgerly_http_requests_total{method="POST",route="/api/v1/auth/register",status="201"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(r#"ledgerly_http_request_duration_seconds_bucket{le="0.001",method="GET",route="/api/v1/expenses/{id}"}"#), "{text}");
+    assert!(
+        has(
+            r#"ledgerly_http_request_duration_seconds_count{method="POST",route="/api/v1/receipts"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(has(r#"ledgerly_ocr_jobs{state="queued"} 1"#), "{text}");
+    assert!(has(r#"ledgerly_ocr_jobs{state="failed"} 0"#), "{text}");
+    assert!(!text.contains("00000000-0000"), "ids never become labels");
+    app.stop().await;
+}
 
 async fn health_and_readiness_answer(backend: Backend) {
     let app = spawn_app(backend).await;

@@ -51,6 +51,16 @@ struct SessionView {
     expires_at: chrono::DateTime<Utc>,
 }
 
+/// 204 with the session cookie removed: the answer to logging out and to deleting the account.
+pub(crate) fn signed_out(state: &AppState) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        token::clear_cookie(state.settings.auth.cookie_secure),
+    );
+    response
+}
+
 /// Starts a session for `user` and answers with it, as JSON and as the session cookie.
 pub(crate) async fn start_session(
     state: &AppState,
@@ -175,10 +185,5 @@ async fn logout(
         state.store.revoke_session(&token::hash(&token)).await?;
     }
     tracing::info!(user = %current.user.id, "logged out");
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        token::clear_cookie(state.settings.auth.cookie_secure),
-    );
-    Ok(response)
+    Ok(signed_out(&state))
 }

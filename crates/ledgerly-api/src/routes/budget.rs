@@ -35,10 +35,11 @@ struct BudgetView {
     month: Month,
 }
 
+/// `?month=YYYY-MM`, shared by the routes that show one month.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MonthParam {
-    month: Option<String>,
+pub(crate) struct MonthParam {
+    pub(crate) month: Option<String>,
 }
 
 /// The budget in force in `month` (default: this month).

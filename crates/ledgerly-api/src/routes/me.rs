@@ -1,17 +1,18 @@
 //! The signed-in account: profile, password, email, deletion.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use ledgerly_core::{Email, PersonName, UserTimeZone};
 use ledgerly_store::ProfileChanges;
 use serde::Deserialize;
 
-use crate::auth::{password, token};
+use crate::auth::password;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppJson, CurrentUser};
+use crate::routes::auth::signed_out;
 use crate::state::AppState;
 use crate::views::{UserView, currency};
 
@@ -146,10 +147,5 @@ async fn delete_account(
         }
     }
     tracing::info!(user = %current.user.id, receipts = object_keys.len(), failed, "account deleted");
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        token::clear_cookie(state.settings.auth.cookie_secure),
-    );
-    Ok(response)
+    Ok(signed_out(&state))
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppQuery, CurrentUser};
-use crate::routes::budget::month_or_current;
+use crate::routes::budget::{MonthParam, month_or_current};
 use crate::state::AppState;
 use crate::views::{CategoryTotalView, MonthlyTotalView};
 
@@ -45,12 +45,6 @@ async fn monthly(
         .monthly_totals(current.user.id, year, current.user.currency)
         .await?;
     Ok(Json(totals.into_iter().map(Into::into).collect()))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MonthParam {
-    month: Option<String>,
 }
 
 /// What was spent per category in `month` (default: this month), largest first.

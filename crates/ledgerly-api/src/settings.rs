@@ -222,13 +222,7 @@ impl fmt::Debug for Settings {
 impl fmt::Debug for DatabaseSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The URL may carry a password.
-        let shown = match self.url.split_once('@') {
-            Some((before, after)) => match before.rsplit_once(':') {
-                Some((user, _)) if user.contains("://") => format!("{user}:***@{after}"),
-                _ => self.url.clone(),
-            },
-            None => self.url.clone(),
-        };
+        let shown = ledgerly_store::redact_url(&self.url);
         f.debug_struct("DatabaseSettings")
             .field("url", &shown)
             .field("max_connections", &self.max_connections)

@@ -10,19 +10,13 @@
 use std::time::{Duration, Instant};
 
 use ledgerly_core::{Currency, Email, Month, PersonName, UserId, UserTimeZone};
+use ledgerly_store::testing::database_url;
 use ledgerly_store::{ExpenseQuery, NewUser, Store};
 use sqlx::{Connection, Executor, PgConnection, PgPool, Row};
 
 const EXPENSES: i64 = 1_000_000;
 const OTHER_USER_EXPENSES: i64 = 100_000;
 const ITERATIONS: usize = 40;
-
-fn database_url(admin_url: &str, name: &str) -> String {
-    let root = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url, |(root, _)| root);
-    format!("{root}/{name}")
-}
 
 async fn new_user(store: &Store, email: &str) -> UserId {
     store
@@ -210,7 +204,10 @@ async fn main() {
     );
 
     let s = measure(|| async {
-        store.month_summary(user, month).await.unwrap();
+        store
+            .month_summary(user, month, Currency::INR)
+            .await
+            .unwrap();
     })
     .await;
     println!(

@@ -214,8 +214,8 @@ impl Store {
     }
 }
 
-/// The URL without its password, for messages.
-fn redact_url(url: &str) -> String {
+/// The URL without its password, for messages and logs.
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];

@@ -144,11 +144,15 @@ impl Store {
         Ok(Money::from_minor(total, currency))
     }
 
-    /// The month at a glance, in the user's currency: budget, spent, remaining, savings %,
+    /// The month at a glance, in `currency` (the user's): budget, spent, remaining, savings %,
     /// count, average, top category and the change against the previous month.
     #[tracing::instrument(skip_all, err)]
-    pub async fn month_summary(&self, user: UserId, month: Month) -> Result<MonthSummary> {
-        let currency = self.get_user(user).await?.currency;
+    pub async fn month_summary(
+        &self,
+        user: UserId,
+        month: Month,
+        currency: Currency,
+    ) -> Result<MonthSummary> {
         // A budget set in another currency before the user switched does not apply.
         let budget = self
             .budget_for(user, month)

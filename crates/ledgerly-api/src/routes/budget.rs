@@ -91,6 +91,9 @@ async fn summary(
     AppQuery(params): AppQuery<MonthParam>,
 ) -> ApiResult<Json<SummaryView>> {
     let month = month_or_current(params.month.as_deref(), &current)?;
-    let summary = state.store.month_summary(current.user.id, month).await?;
+    let summary = state
+        .store
+        .month_summary(current.user.id, month, current.user.currency)
+        .await?;
     Ok(Json(summary.into()))
 }

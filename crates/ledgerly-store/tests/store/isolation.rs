@@ -150,7 +150,11 @@ async fn another_users_rows_are_never_returned_or_changed(store: &Store) {
             .all(|t| t.amount == inr(1))
     );
     let summary = store
-        .month_summary(b.id, "2026-01".parse().unwrap())
+        .month_summary(
+            b.id,
+            "2026-01".parse().unwrap(),
+            ledgerly_core::Currency::INR,
+        )
         .await
         .unwrap();
     assert_eq!(

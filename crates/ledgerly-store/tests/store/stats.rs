@@ -112,7 +112,7 @@ async fn an_instant_is_counted_in_the_month_of_the_users_zone(store: &Store) {
         );
         assert_eq!(
             store
-                .month_summary(who.id, month(expected))
+                .month_summary(who.id, month(expected), ledgerly_core::Currency::INR)
                 .await
                 .unwrap()
                 .count,
@@ -222,7 +222,7 @@ async fn the_month_summary_has_every_card(store: &Store) {
             .unwrap();
     }
     let s = store
-        .month_summary(priya.id, month("2025-05"))
+        .month_summary(priya.id, month("2025-05"), ledgerly_core::Currency::INR)
         .await
         .unwrap();
     assert_eq!(s.budget, Some(inr(100_000)));
@@ -241,7 +241,7 @@ async fn the_month_summary_has_every_card(store: &Store) {
     assert_eq!(s.change.percent.unwrap().to_string(), "24.79%");
     // An empty month has no average, no top category, and shows the fall from May.
     let june = store
-        .month_summary(priya.id, month("2025-06"))
+        .month_summary(priya.id, month("2025-06"), ledgerly_core::Currency::INR)
         .await
         .unwrap();
     assert_eq!(
@@ -306,7 +306,7 @@ async fn other_currencies_are_not_added_in(store: &Store) {
     abroad.amount = Money::from_minor(850, Currency::GBP);
     store.create_expense(priya.id, abroad).await.unwrap();
     let s = store
-        .month_summary(priya.id, month("2026-07"))
+        .month_summary(priya.id, month("2026-07"), ledgerly_core::Currency::INR)
         .await
         .unwrap();
     assert_eq!((s.spent, s.count), (inr(2_000), 1));

@@ -107,3 +107,16 @@ start_moto() {
     export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
     export AWS_EC2_METADATA_DISABLED=true
 }
+
+# Installs schemathesis (the OpenAPI fuzzer, from PyPI) and exports LEDGERLY_SCHEMATHESIS, the path
+# of its CLI, for the API suite's schemathesis test.
+install_schemathesis() {
+    local venv="$LEDGERLY_SERVICES_DIR/schemathesis/venv"
+    if [ ! -x "$venv/bin/schemathesis" ]; then
+        log "installing schemathesis from PyPI"
+        mkdir -p "$LEDGERLY_SERVICES_DIR/schemathesis"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check 'schemathesis>=4.3,<5'
+    fi
+    export LEDGERLY_SCHEMATHESIS="$venv/bin/schemathesis"
+}

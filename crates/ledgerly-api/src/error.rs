@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ledgerly_store::StoreError;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -47,16 +48,23 @@ pub enum ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Detail<'a>,
+/// Every error response's body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct Detail<'a> {
+#[derive(Debug, Serialize, ToSchema)]
+struct ErrorDetail<'a> {
+    /// Stable, for programs: `invalid`, `not_found`, `unauthenticated`, `email_taken`…
+    #[schema(example = "invalid")]
     code: &'a str,
+    /// For people: what was wrong and, where it helps, what to do.
+    #[schema(example = "amount: must be more than zero")]
     message: String,
+    /// The request field at fault, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "amount")]
     field: Option<&'a str>,
 }
 
@@ -106,8 +114,8 @@ impl IntoResponse for ApiError {
             ApiError::Invalid { field, .. } => *field,
             _ => None,
         };
-        let body = Body {
-            error: Detail {
+        let body = ErrorBody {
+            error: ErrorDetail {
                 code,
                 message: self.to_string(),
                 field,

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod settings;
 pub mod startup;

@@ -118,7 +118,10 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     response
 }
 
-/// `GET /metrics`, in the Prometheus text format.
+/// The Prometheus metrics: requests by route and status, latency histograms, OCR jobs by outcome.
+#[utoipa::path(get, operation_id = "metrics", path = "/metrics", tag = "operations", security(()),
+    responses((status = 200, description = "The Prometheus text exposition format",
+        content_type = "application/openmetrics-text", body = String)))]
 pub async fn render(State(state): State<AppState>) -> Response {
     match state.store.ocr_job_counts().await {
         Ok(counts) => {

@@ -8,26 +8,28 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::{Request, StatusCode};
+use axum::response::IntoResponse as _;
 use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
 use crate::error::ApiError;
-use crate::routes;
 use crate::settings::Settings;
 use crate::state::AppState;
+use crate::{openapi, routes};
 
 /// The router for `state`: the API under `/api/v1`, health at the root.
 pub fn app(state: AppState) -> Router {
     let limits = &state.settings.limits;
-    let limits_upload = state.settings.storage.max_upload_bytes;
-    Router::new()
-        .nest("/api/v1", routes::api_router(limits_upload))
-        .merge(routes::health_router())
-        .merge(routes::internal_router(
-            !state.settings.ocr.callback_secret.is_empty(),
-        ))
-        .route("/metrics", axum::routing::get(crate::metrics::render))
+    let (router, document) = api(&state.settings);
+    router
+        .merge(SwaggerUi::new(openapi::DOCS_PATH).url(openapi::DOCUMENT_PATH, document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))
@@ -35,6 +37,7 @@ pub fn app(state: AppState) -> Router {
             state.metrics.clone(),
             crate::metrics::track,
         ))
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(limits.request_timeout_seconds),
@@ -49,6 +52,33 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .with_state(state)
+}
+
+/// The routes and the OpenAPI document that describes them, built together.
+pub fn api(settings: &Settings) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .nest(
+            "/api/v1",
+            routes::api_router(settings.storage.max_upload_bytes),
+        )
+        .merge(routes::health_router())
+        .merge(routes::internal_router(
+            !settings.ocr.callback_secret.is_empty(),
+        ))
+        .routes(routes!(crate::metrics::render))
+        .split_for_parts();
+    (router, openapi::complete(document))
+}
+
+/// A handler that panicked answers like any other internal error (the panic is logged) instead
+/// of dropping the connection.
+fn panicked(cause: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let message = cause
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| cause.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    ApiError::internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
 }
 
 async fn not_found() -> ApiError {
@@ -148,4 +178,21 @@ pub async fn shutdown_signal() {
         () = terminate => {}
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_answers_as_an_opaque_internal_error() {
+        let response = panicked(Box::new("index out of bounds"));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert_eq!(body["error"]["code"], "internal");
+        assert!(!body.to_string().contains("index out of bounds"));
+    }
 }

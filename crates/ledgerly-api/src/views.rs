@@ -8,10 +8,11 @@ use ledgerly_core::{
     MoneyError, Month, MonthSummary, MonthlyCategoryTotal, ParseOptions, ReceiptId, User, UserId,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
     pub id: UserId,
     pub email: String,
@@ -34,13 +35,14 @@ impl From<&User> for UserView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ExpenseView {
     pub id: ExpenseId,
     pub date: NaiveDate,
     pub category_id: CategoryId,
     pub category: String,
     pub vendor: String,
+    #[schema(example = "1234.50", pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
     pub amount: String,
     pub currency: Currency,
     pub note: Option<String>,
@@ -69,7 +71,7 @@ impl From<Expense> for ExpenseView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CategoryView {
     pub id: CategoryId,
     pub name: String,
@@ -86,10 +88,11 @@ impl From<Category> for CategoryView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CategoryTotalView {
     pub category_id: CategoryId,
     pub category: String,
+    #[schema(example = "1234.50", pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
     pub amount: String,
     pub currency: Currency,
     pub count: u64,
@@ -107,11 +110,12 @@ impl From<CategoryTotal> for CategoryTotalView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MonthlyTotalView {
     pub month: Month,
     pub category_id: CategoryId,
     pub category: String,
+    #[schema(example = "1234.50", pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
     pub amount: String,
     pub currency: Currency,
 }
@@ -128,22 +132,32 @@ impl From<MonthlyCategoryTotal> for MonthlyTotalView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ChangeView {
+    #[schema(example = "1234.50", pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
     pub previous: String,
+    #[schema(example = "1234.50", pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
     pub amount: String,
+    /// The change as a percentage of the previous month; `null` when it spent nothing.
+    #[schema(pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
     pub percent: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SummaryView {
     pub month: Month,
     pub currency: Currency,
+    #[schema(pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
     pub budget: Option<String>,
+    #[schema(example = "1234.50", pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
     pub spent: String,
+    #[schema(pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
     pub remaining: Option<String>,
+    /// The share of the budget not spent; `null` without a budget.
+    #[schema(pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
     pub savings_percent: Option<String>,
     pub count: u64,
+    #[schema(pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
     pub average: Option<String>,
     pub top_category: Option<CategoryTotalView>,
     pub change: ChangeView,
@@ -171,7 +185,7 @@ impl From<MonthSummary> for SummaryView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PageView<T> {
     pub items: Vec<T>,
     pub total: u64,
@@ -186,6 +200,30 @@ pub enum AmountInput {
     Text(String),
     Number(serde_json::Number),
 }
+
+impl utoipa::PartialSchema for AmountInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some(
+                        "A decimal (`\"1234.50\"`), or written as people write it (`\"₹1,05,000\"`)",
+                    ))
+                    .examples(["1234.50"]),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Number)
+                    .description(Some("A plain decimal number, without an exponent")),
+            )
+            .description(Some("An amount of money"))
+            .into()
+    }
+}
+
+impl ToSchema for AmountInput {}
 
 impl AmountInput {
     /// The amount in `currency` (a symbol in the text must agree with it).

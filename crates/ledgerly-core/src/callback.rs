@@ -16,6 +16,7 @@ pub const SIGNATURE_HEADER: &str = "x-ledgerly-signature";
 
 /// What OCR made of one receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OcrCallback {
     pub receipt_id: ReceiptId,
@@ -23,6 +24,7 @@ pub struct OcrCallback {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "lowercase", deny_unknown_fields)]
 pub enum CallbackOutcome {
     /// The fields were read.

@@ -12,6 +12,8 @@ pub mod email;
 pub mod expense;
 pub mod ids;
 pub mod money;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod receipt;
 pub mod stats;
 pub mod text;

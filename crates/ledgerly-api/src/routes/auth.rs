@@ -2,48 +2,59 @@
 
 use std::time::Instant;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use chrono::{Duration, Utc};
 use ledgerly_core::{Budget, Currency, Email, Month, PersonName, User, UserTimeZone};
 use ledgerly_store::NewUser;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::{password, token};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{AppJson, ClientIp, CurrentUser};
 use crate::state::AppState;
 use crate::views::{AmountInput, UserView, currency};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/register", post(register))
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(logout))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RegisterRequest {
+    #[schema(format = Email, example = "asha@example.com")]
     email: String,
+    /// At least 8 characters.
+    #[schema(min_length = 8)]
     password: String,
+    #[schema(example = "Asha")]
     name: String,
+    /// The monthly budget from this month on, in `currency`.
     budget: Option<AmountInput>,
+    /// ISO 4217; default `INR`.
+    #[schema(example = "INR")]
     currency: Option<String>,
+    /// An IANA time zone; default `UTC`. Months and "today" are the user's.
+    #[schema(example = "Asia/Kolkata")]
     timezone: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginRequest {
     email: String,
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SessionView {
     user: UserView,
     /// For API clients: send as `Authorization: Bearer <token>`.
@@ -90,6 +101,15 @@ pub(crate) async fn start_session(
     Ok((status, headers, Json(body)).into_response())
 }
 
+/// Creates an account and signs it in.
+#[utoipa::path(post, operation_id = "register", path = "/auth/register", tag = "auth", security(()), request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "The account and its session; the token is also set as the `ledgerly_session` cookie",
+            body = SessionView, headers(("set-cookie" = String, description = "The session cookie (HttpOnly, SameSite=Lax)"))),
+        (status = 409, description = "An account with this email exists", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
+    ))]
 #[tracing::instrument(skip_all)]
 async fn register(
     State(state): State<AppState>,
@@ -140,6 +160,16 @@ async fn register(
     start_session(&state, &user, StatusCode::CREATED).await
 }
 
+/// Signs in: a new session, as a token and as the session cookie. The answer to a wrong password
+/// and to an unknown email is the same.
+#[utoipa::path(post, operation_id = "login", path = "/auth/login", tag = "auth", security(()), request_body = LoginRequest,
+    responses(
+        (status = 200, description = "The session", body = SessionView,
+            headers(("set-cookie" = String, description = "The session cookie (HttpOnly, SameSite=Lax)"))),
+        (status = 401, description = "Wrong email or password", body = ErrorBody),
+        (status = 429, description = "Too many attempts for this address or account", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
+    ))]
 #[tracing::instrument(skip_all)]
 async fn login(
     State(state): State<AppState>,
@@ -175,6 +205,8 @@ async fn login(
 }
 
 /// Ends this session; the token stops working at once.
+#[utoipa::path(post, operation_id = "logout", path = "/auth/logout", tag = "auth",
+    responses((status = 204, description = "Signed out; the cookie is cleared")))]
 #[tracing::instrument(skip_all)]
 async fn logout(
     State(state): State<AppState>,

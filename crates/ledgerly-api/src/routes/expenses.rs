@@ -1,10 +1,9 @@
 //! Expenses: create, read, change, delete, confirm, the filtered list and its CSV export.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::NaiveDate;
 use ledgerly_core::{
     CategoryId, CategoryName, Currency, ExpenseChanges, ExpenseId, NewExpense, Note, User, UserId,
@@ -12,18 +11,21 @@ use ledgerly_core::{
 };
 use ledgerly_store::{ExpenseQuery, ExpenseSort, SortDirection, SortField, Store};
 use serde::{Deserialize, Deserializer};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppJson, AppPath, AppQuery, CurrentUser};
 use crate::state::AppState;
 use crate::views::{AmountInput, ExpenseView, PageView, currency};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/expenses", get(list).post(create))
-        .route("/expenses/export.csv", get(export_csv))
-        .route("/expenses/{id}", get(get_one).patch(update).delete(delete))
-        .route("/expenses/{id}/confirm", post(confirm))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(export_csv))
+        .routes(routes!(get_one, update, delete))
+        .routes(routes!(confirm))
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from one left out (`None`).
@@ -79,14 +81,20 @@ fn unknown_category(field: &'static str, given: &str) -> ApiError {
     )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateRequest {
+    /// `YYYY-MM-DD`.
+    #[schema(format = Date, example = "2026-11-20")]
     date: String,
-    /// A category name or id.
+    /// A category name (any case) or id.
+    #[schema(example = "Food")]
     category: String,
+    #[schema(example = "Blue Tokai")]
     vendor: String,
     amount: AmountInput,
+    /// The amount's currency (ISO 4217); default the account's.
+    #[schema(example = "INR", pattern = "^[A-Z]{3}$")]
     currency: Option<String>,
     note: Option<String>,
 }
@@ -95,6 +103,9 @@ fn currency_or_users(field: &'static str, given: Option<&str>, user: &User) -> A
     given.map_or(Ok(user.currency), |code| currency(field, code))
 }
 
+/// Records an expense.
+#[utoipa::path(post, operation_id = "createExpense", path = "/expenses", tag = "expenses", request_body = CreateRequest,
+    responses((status = 201, description = "The expense", body = ExpenseView)))]
 #[tracing::instrument(skip_all)]
 async fn create(
     State(state): State<AppState>,
@@ -117,6 +128,9 @@ async fn create(
     Ok((StatusCode::CREATED, Json(expense.into())))
 }
 
+/// One expense.
+#[utoipa::path(get, operation_id = "getExpense", path = "/expenses/{id}", tag = "expenses", params(("id" = ExpenseId, Path, description = "The expense's id.")),
+    responses((status = 200, description = "The expense", body = ExpenseView)))]
 async fn get_one(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -127,20 +141,30 @@ async fn get_one(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// The fields to change; those left out stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateRequest {
+    /// `YYYY-MM-DD`.
+    #[schema(format = Date)]
     date: Option<String>,
+    /// A category name (any case) or id.
     category: Option<String>,
     vendor: Option<String>,
     amount: Option<AmountInput>,
+    /// Only with `amount`: the currency it is in (default the expense's).
     currency: Option<String>,
+    /// `null` removes the note.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
     note: Option<Option<String>>,
     needs_review: Option<bool>,
 }
 
 /// Changes the fields sent; `"note": null` removes the note.
+#[utoipa::path(patch, operation_id = "updateExpense", path = "/expenses/{id}", tag = "expenses", params(("id" = ExpenseId, Path, description = "The expense's id.")),
+    request_body = UpdateRequest,
+    responses((status = 200, description = "The changed expense", body = ExpenseView)))]
 #[tracing::instrument(skip_all)]
 async fn update(
     State(state): State<AppState>,
@@ -190,6 +214,9 @@ async fn update(
     Ok(Json(expense.into()))
 }
 
+/// Deletes an expense.
+#[utoipa::path(delete, operation_id = "deleteExpense", path = "/expenses/{id}", tag = "expenses", params(("id" = ExpenseId, Path, description = "The expense's id.")),
+    responses((status = 204, description = "Deleted")))]
 async fn delete(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -199,7 +226,9 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Confirms an expense OCR filled in.
+/// Confirms an expense OCR filled in: clears `needs_review`.
+#[utoipa::path(post, operation_id = "confirmExpense", path = "/expenses/{id}/confirm", tag = "expenses", params(("id" = ExpenseId, Path, description = "The expense's id.")),
+    responses((status = 200, description = "The confirmed expense", body = ExpenseView)))]
 async fn confirm(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -214,17 +243,30 @@ async fn confirm(
     ))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// The first date, `YYYY-MM-DD`.
+    #[param(format = Date)]
     from: Option<String>,
+    /// The last date, `YYYY-MM-DD`.
+    #[param(format = Date)]
     to: Option<String>,
+    /// A category name or id.
     category: Option<String>,
+    /// Text the vendor contains (any case), at most 200 characters.
+    #[param(max_length = 200)]
     q: Option<String>,
+    /// Only the expenses that do (or do not) await review.
     needs_review: Option<bool>,
     /// `date`, `amount`, `vendor` or `created`; `-` in front for descending. Default `-date`.
     sort: Option<String>,
+    /// From 1; default 1.
+    #[param(minimum = 1)]
     page: Option<u32>,
+    /// 1 to 500; default 50.
+    #[param(minimum = 1, maximum = 500)]
     per_page: Option<u32>,
 }
 
@@ -297,6 +339,9 @@ async fn query(store: &Store, user: UserId, params: ListParams) -> ApiResult<Exp
     })
 }
 
+/// The expenses that match the filters, a page at a time, with the total count.
+#[utoipa::path(get, operation_id = "listExpenses", path = "/expenses", tag = "expenses", params(ListParams),
+    responses((status = 200, description = "A page of expenses", body = PageView<ExpenseView>)))]
 async fn list(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -324,7 +369,10 @@ fn csv_cell(text: &str) -> String {
     }
 }
 
-/// The filtered list (every page of it) as CSV.
+/// The filtered list (every page of it, up to 100,000 rows) as CSV. Cells a spreadsheet would
+/// run as formulas are prefixed with `'`.
+#[utoipa::path(get, operation_id = "exportExpensesCsv", path = "/expenses/export.csv", tag = "expenses", params(ListParams),
+    responses((status = 200, description = "The expenses as CSV", content_type = "text/csv", body = String)))]
 #[tracing::instrument(skip_all)]
 async fn export_csv(
     State(state): State<AppState>,

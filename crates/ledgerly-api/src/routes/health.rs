@@ -1,26 +1,54 @@
 //! Liveness and readiness.
 
-use axum::Router;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct Health {
+    #[schema(example = "ok")]
+    status: &'static str,
 }
 
 /// The process is up.
-async fn healthz() -> axum::Json<Value> {
-    axum::Json(json!({ "status": "ok" }))
+#[utoipa::path(get, operation_id = "healthz", path = "/healthz", tag = "operations", security(()),
+    responses((status = 200, description = "Up", body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct Readiness {
+    /// `ready` or `unavailable`.
+    #[schema(example = "ready")]
+    status: &'static str,
+    /// `ok` or `unreachable`.
+    #[schema(example = "ok")]
+    database: &'static str,
+    /// `ok` or `unreachable`.
+    #[schema(example = "ok")]
+    storage: &'static str,
 }
 
 /// The process can serve: the database answers and receipt storage can be reached.
-async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<Value>) {
+#[utoipa::path(get, operation_id = "readyz", path = "/readyz", tag = "operations", security(()),
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "The database or storage cannot be reached", body = Readiness),
+    ))]
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let (database, storage) = tokio::join!(state.store.ping(), state.storage.check());
     if let Err(err) = &database {
         tracing::warn!(error = ?err, "readiness check: database unavailable");
@@ -37,10 +65,10 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<Value>
     };
     (
         status,
-        axum::Json(json!({
-            "status": if ready { "ready" } else { "unavailable" },
-            "database": ok(database.is_ok()),
-            "storage": ok(storage.is_ok()),
-        })),
+        Json(Readiness {
+            status: if ready { "ready" } else { "unavailable" },
+            database: ok(database.is_ok()),
+            storage: ok(storage.is_ok()),
+        }),
     )
 }

@@ -3,22 +3,22 @@
 //! refused with 401 and change nothing; applying the same result again is harmless. The route
 //! exists only when `ocr.callback_secret` is set.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use chrono::{Duration, Utc};
 use ledgerly_core::callback::{self, CallbackOutcome, OcrCallback};
 use ledgerly_core::{Money, Vendor};
 use ledgerly_store::OcrResult;
 use sha2::{Digest, Sha256};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/internal/ocr-results", post(ocr_result))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(ocr_result))
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -30,6 +30,19 @@ fn refused(reason: &'static str) -> ApiError {
     ApiError::SignatureRefused
 }
 
+/// An OCR result for a receipt, from the extractor that read it. The body is signed:
+/// `x-ledgerly-signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">` with the shared secret, and
+/// `x-ledgerly-timestamp` in Unix seconds.
+#[utoipa::path(post, operation_id = "postOcrResult", path = "/internal/ocr-results", tag = "internal", security(()),
+    params(
+        ("x-ledgerly-timestamp" = i64, Header, description = "Unix seconds when the request was signed"),
+        ("x-ledgerly-signature" = String, Header, description = "`v1=` and the hex HMAC-SHA256 of `<timestamp>.<body>`"),
+    ),
+    request_body(content = OcrCallback, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Applied (or already applied)"),
+        (status = 401, description = "The signature is forged, stale or replayed", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all)]
 async fn ocr_result(
     State(state): State<AppState>,
@@ -42,7 +55,8 @@ async fn ocr_result(
         .and_then(|t| t.trim().parse().ok())
         .ok_or_else(|| refused("missing or malformed timestamp"))?;
     let max_age = i64::try_from(settings.callback_max_age_seconds).unwrap_or(i64::MAX);
-    if (now.timestamp() - timestamp).abs() > max_age {
+    // `abs_diff`: a timestamp near i64::MIN must be refused, not overflow.
+    if now.timestamp().abs_diff(timestamp) > max_age.unsigned_abs() {
         return Err(refused("stale timestamp"));
     }
     let signature =

@@ -1,40 +1,51 @@
 //! The signed-in account: profile, password, email, deletion.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, put};
-use axum::{Json, Router};
 use ledgerly_core::{Email, PersonName, UserTimeZone};
 use ledgerly_store::ProfileChanges;
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::password;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{AppJson, CurrentUser};
 use crate::routes::auth::signed_out;
 use crate::state::AppState;
 use crate::views::{UserView, currency};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/me", get(me).patch(update_profile).delete(delete_account))
-        .route("/me/password", put(change_password))
-        .route("/me/email", put(change_email))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me, update_profile, delete_account))
+        .routes(routes!(change_password))
+        .routes(routes!(change_email))
 }
 
+/// The signed-in account.
+#[utoipa::path(get, operation_id = "getMe", path = "/me", tag = "account",
+    responses((status = 200, description = "The account", body = UserView)))]
 async fn me(current: CurrentUser) -> Json<UserView> {
     Json((&current.user).into())
 }
 
-#[derive(Debug, Deserialize)]
+/// The profile fields to change; those left out stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProfileRequest {
     name: Option<String>,
+    /// ISO 4217: the currency new expenses default to and totals are shown in.
     currency: Option<String>,
+    /// An IANA time zone.
     timezone: Option<String>,
 }
 
+/// Changes the name, currency or time zone.
+#[utoipa::path(patch, operation_id = "updateMe", path = "/me", tag = "account", request_body = ProfileRequest,
+    responses((status = 200, description = "The changed account", body = UserView)))]
 #[tracing::instrument(skip_all)]
 async fn update_profile(
     State(state): State<AppState>,
@@ -74,14 +85,21 @@ async fn confirm_password(state: &AppState, current: &CurrentUser, given: String
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordRequest {
     current_password: String,
+    /// At least 8 characters.
+    #[schema(min_length = 8)]
     new_password: String,
 }
 
 /// Changes the password and signs out every other session.
+#[utoipa::path(put, operation_id = "changePassword", path = "/me/password", tag = "account", request_body = PasswordRequest,
+    responses(
+        (status = 204, description = "Changed; the other sessions are revoked"),
+        (status = 403, description = "The current password is wrong", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all)]
 async fn change_password(
     State(state): State<AppState>,
@@ -103,13 +121,23 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EmailRequest {
+    /// The new address.
+    #[schema(format = Email)]
     email: String,
+    /// The account's password.
     password: String,
 }
 
+/// Changes the sign-in email; the password is required.
+#[utoipa::path(put, operation_id = "changeEmail", path = "/me/email", tag = "account", request_body = EmailRequest,
+    responses(
+        (status = 200, description = "The changed account", body = UserView),
+        (status = 403, description = "The password is wrong", body = ErrorBody),
+        (status = 409, description = "Another account has this email", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all)]
 async fn change_email(
     State(state): State<AppState>,
@@ -122,14 +150,20 @@ async fn change_email(
     Ok(Json((&user).into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DeleteRequest {
+    /// The account's password.
     password: String,
 }
 
 /// Deletes the account and everything in it. The password is required: a stolen session alone
 /// cannot destroy an account.
+#[utoipa::path(delete, operation_id = "deleteMe", path = "/me", tag = "account", request_body = DeleteRequest,
+    responses(
+        (status = 204, description = "The account, its expenses and its receipt files are gone"),
+        (status = 403, description = "The password is wrong", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all)]
 async fn delete_account(
     State(state): State<AppState>,

@@ -1,4 +1,5 @@
-//! The routes: each resource module exposes `router()`, merged under `/api/v1`.
+//! The routes: each resource module exposes `router()`, an `OpenApiRouter` whose handlers carry
+//! their OpenAPI description, merged under `/api/v1`.
 
 mod auth;
 mod budget;
@@ -10,13 +11,13 @@ mod me;
 mod receipts;
 mod stats;
 
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
 /// The JSON API, to be nested under `/api/v1`.
-pub fn api_router(max_upload_bytes: usize) -> Router<AppState> {
-    Router::new()
+pub fn api_router(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(receipts::router(max_upload_bytes))
         .merge(auth::router())
         .merge(me::router())
@@ -27,15 +28,15 @@ pub fn api_router(max_upload_bytes: usize) -> Router<AppState> {
 }
 
 /// `/healthz` and `/readyz`, at the root.
-pub fn health_router() -> Router<AppState> {
+pub fn health_router() -> OpenApiRouter<AppState> {
     health::router()
 }
 
 /// `/internal/…`: machine-to-machine routes, present only when their secret is configured.
-pub fn internal_router(enabled: bool) -> Router<AppState> {
+pub fn internal_router(enabled: bool) -> OpenApiRouter<AppState> {
     if enabled {
         internal::router()
     } else {
-        Router::new()
+        OpenApiRouter::new()
     }
 }

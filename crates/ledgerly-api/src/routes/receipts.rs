@@ -3,51 +3,61 @@
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
 use ledgerly_core::{CategoryId, ExpenseId, Receipt, ReceiptId, ReceiptKind};
 use ledgerly_store::NewReceipt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{AppPath, AppQuery, CurrentUser};
 use crate::settings::OcrDispatch;
 use crate::state::AppState;
 use crate::views::PageView;
 use ledgerly_store::objects::{ImageAccess, StorageError, receipt_key};
 
-pub(super) fn router(max_upload_bytes: usize) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/receipts",
-            get(list).post(upload).layer(DefaultBodyLimit::max(
-                // Room for the multipart framing and the other fields around the file.
-                max_upload_bytes.saturating_add(64 * 1024),
-            )),
-        )
-        .route("/receipts/{id}", get(get_one).delete(delete))
-        .route("/receipts/{id}/image", get(image))
-        .route("/receipts/{id}/retry", post(retry))
+pub(super) fn router(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
+    let (schemas, paths, upload) = routes!(upload);
+    // Room for the multipart framing and the other fields around the file.
+    let upload = upload.layer(DefaultBodyLimit::max(
+        max_upload_bytes.saturating_add(64 * 1024),
+    ));
+    OpenApiRouter::new()
+        .routes((schemas, paths, upload))
+        .routes(routes!(list))
+        .routes(routes!(get_one, delete))
+        .routes(routes!(image))
+        .routes(routes!(retry))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ReceiptView {
     id: ReceiptId,
+    /// Where OCR is: `pending`, `processing`, `done` or `failed`.
+    #[schema(value_type = String, example = "pending")]
     status: &'static str,
+    /// Why OCR failed, for a person to read.
     failure_reason: Option<String>,
     kind: ReceiptKind,
+    #[schema(value_type = String, example = "image/jpeg")]
     content_type: &'static str,
     size_bytes: i64,
+    /// The name the file was uploaded with, for display only.
     original_filename: Option<String>,
     category_id: Option<CategoryId>,
+    /// The expense OCR filled in.
     expense_id: Option<ExpenseId>,
+    /// Where to fetch the file (with the session).
+    #[schema(example = "/api/v1/receipts/0193a1c2-7d4e-7f00-8000-000000000000/image")]
     image_url: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -72,7 +82,7 @@ impl From<Receipt> for ReceiptView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct UploadView {
     #[serde(flatten)]
     receipt: ReceiptView,
@@ -114,8 +124,30 @@ fn human_size(bytes: usize) -> String {
     }
 }
 
+/// The upload form.
+#[derive(Debug, ToSchema)]
+#[allow(
+    dead_code,
+    reason = "documents the multipart form; the handler reads it field by field"
+)]
+struct UploadForm {
+    /// A JPEG, PNG, WebP, HEIC or PDF, recognised by its content; at most `storage.max_upload_bytes`
+    /// (10 MB by default).
+    #[schema(value_type = String, format = Binary, content_media_type = "application/octet-stream")]
+    file: Vec<u8>,
+    /// A category name or id for the expense OCR fills in.
+    category: Option<String>,
+}
+
 /// Accepts a receipt (multipart field `file`; optional `category`, a name or id), stores it
 /// privately and hands it to OCR. Answers 202: OCR runs after the response.
+#[utoipa::path(post, operation_id = "uploadReceipt", path = "/receipts", tag = "receipts",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 202, description = "Stored; OCR will read it", body = UploadView),
+        (status = 413, description = "The file is over the size limit", body = ErrorBody),
+        (status = 415, description = "Not multipart, or not a format the app reads", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all)]
 async fn upload(
     State(state): State<AppState>,
@@ -265,13 +297,21 @@ fn clean_filename(name: &str) -> String {
     last.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// From 1; default 1.
+    #[param(minimum = 1)]
     page: Option<u32>,
+    /// 1 to 500; default 50.
+    #[param(minimum = 1, maximum = 500)]
     per_page: Option<u32>,
 }
 
+/// The account's receipts, newest first, with their OCR status.
+#[utoipa::path(get, operation_id = "listReceipts", path = "/receipts", tag = "receipts", params(ListParams),
+    responses((status = 200, description = "A page of receipts", body = PageView<ReceiptView>)))]
 async fn list(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -297,6 +337,9 @@ async fn list(
     }))
 }
 
+/// One receipt and its OCR status.
+#[utoipa::path(get, operation_id = "getReceipt", path = "/receipts/{id}", tag = "receipts", params(("id" = ReceiptId, Path, description = "The receipt's id.")),
+    responses((status = 200, description = "The receipt", body = ReceiptView)))]
 async fn get_one(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -308,6 +351,14 @@ async fn get_one(
 }
 
 /// The receipt's file: from the API for local storage, or a redirect to a presigned URL.
+#[utoipa::path(get, operation_id = "getReceiptImage", path = "/receipts/{id}/image", tag = "receipts", params(("id" = ReceiptId, Path, description = "The receipt's id.")),
+    responses(
+        (status = 200, description = "The file, in its own format", content(
+            ("image/jpeg"), ("image/png"), ("image/webp"), ("image/heic"), ("application/pdf")
+        )),
+        (status = 307, description = "A short-lived presigned URL to the file in S3",
+            headers(("location" = String, description = "The presigned URL"))),
+    ))]
 async fn image(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -351,6 +402,8 @@ async fn image(
 }
 
 /// Runs OCR on the receipt again (after a failure, or to refresh an unconfirmed expense).
+#[utoipa::path(post, operation_id = "retryReceipt", path = "/receipts/{id}/retry", tag = "receipts", params(("id" = ReceiptId, Path, description = "The receipt's id.")),
+    responses((status = 202, description = "Queued for OCR", body = ReceiptView)))]
 #[tracing::instrument(skip_all)]
 async fn retry(
     State(state): State<AppState>,
@@ -379,6 +432,8 @@ async fn retry(
 }
 
 /// Deletes the receipt and its file. The expense it produced goes too while it awaits review.
+#[utoipa::path(delete, operation_id = "deleteReceipt", path = "/receipts/{id}", tag = "receipts", params(("id" = ReceiptId, Path, description = "The receipt's id.")),
+    responses((status = 204, description = "Deleted")))]
 #[tracing::instrument(skip_all)]
 async fn delete(
     State(state): State<AppState>,

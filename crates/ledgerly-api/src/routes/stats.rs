@@ -1,10 +1,12 @@
 //! Statistics for the charts: a year by month and category, a month by category.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use ledgerly_core::Month;
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppQuery, CurrentUser};
@@ -12,19 +14,24 @@ use crate::routes::budget::{MonthParam, month_or_current};
 use crate::state::AppState;
 use crate::views::{CategoryTotalView, MonthlyTotalView};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/stats/monthly", get(monthly))
-        .route("/stats/categories", get(categories))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(monthly))
+        .routes(routes!(categories))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct YearParam {
+    /// `YYYY`; default this year in the account's time zone.
+    #[param(example = "2026")]
     year: Option<String>,
 }
 
 /// What was spent per month per category in `year` (default: this year), in the user's currency.
+#[utoipa::path(get, operation_id = "monthlyStats", path = "/stats/monthly", tag = "stats", params(YearParam),
+    responses((status = 200, description = "Totals per month and category", body = Vec<MonthlyTotalView>)))]
 async fn monthly(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -48,6 +55,8 @@ async fn monthly(
 }
 
 /// What was spent per category in `month` (default: this month), largest first.
+#[utoipa::path(get, operation_id = "categoryStats", path = "/stats/categories", tag = "stats", params(MonthParam),
+    responses((status = 200, description = "Totals per category", body = Vec<CategoryTotalView>)))]
 async fn categories(
     State(state): State<AppState>,
     current: CurrentUser,

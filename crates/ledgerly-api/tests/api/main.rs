@@ -11,6 +11,8 @@ mod categories;
 mod expenses;
 mod me;
 mod ocr_callback;
+mod openapi;
 mod operations;
 mod receipts;
 mod s3_storage;
+mod schemathesis;

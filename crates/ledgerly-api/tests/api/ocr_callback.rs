@@ -156,6 +156,16 @@ async fn forged_stale_and_replayed_results_are_refused_and_change_nothing(backen
             "from the future",
         ),
         (now + 1, good.clone(), "timestamp changed after signing"),
+        (
+            i64::MIN,
+            callback::sign(SECRET.as_bytes(), i64::MIN, &body),
+            "at the start of time",
+        ),
+        (
+            i64::MAX,
+            callback::sign(SECRET.as_bytes(), i64::MAX, &body),
+            "at the end of time",
+        ),
     ];
     for (timestamp, signature, what) in cases {
         let response = post(&app, &body, timestamp, &signature).await;

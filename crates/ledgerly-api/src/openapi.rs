@@ -1,0 +1,121 @@
+//! The OpenAPI 3.1 document, generated from the code: every handler carries a
+//! `#[utoipa::path]` and is registered through `utoipa_axum::routes!`, so a route cannot exist
+//! without its documentation or be documented at a path it is not served on. Served at
+//! `/api/v1/openapi.json`, with Swagger UI (bundled in the binary, no CDN) at `/api/docs`.
+
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref};
+use utoipa::{Modify, OpenApi};
+
+use crate::auth::token;
+
+pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
+pub const DOCS_PATH: &str = "/api/docs";
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "Ledgerly API",
+        description = "Expenses, budgets, statistics and receipts with OCR.\n\n\
+            Money is a decimal string with its currency (`\"amount\": \"1234.50\", \"currency\": \"INR\"`); \
+            a JSON number is accepted on input. Dates are `YYYY-MM-DD`, months `YYYY-MM`, ids UUIDs. \
+            Every error is `{\"error\": {\"code\": \"…\", \"message\": \"…\"}}`.\n\n\
+            Sign in with `POST /api/v1/auth/login`, then send the token as `Authorization: Bearer <token>` \
+            (browsers use the `ledgerly_session` cookie it also sets).",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    modifiers(&SecuritySchemes),
+    security(("bearer" = []), ("session_cookie" = [])),
+    tags(
+        (name = "auth", description = "Accounts and sessions"),
+        (name = "account", description = "The signed-in account"),
+        (name = "expenses", description = "Expenses: create, list, filter, export"),
+        (name = "categories", description = "The default categories and the account's own"),
+        (name = "budget", description = "The monthly budget and the month's summary"),
+        (name = "stats", description = "Totals for charts"),
+        (name = "receipts", description = "Receipt files and their OCR"),
+        (name = "internal", description = "Machine-to-machine: signed OCR results"),
+        (name = "operations", description = "Health, readiness and metrics"),
+    ),
+    components(schemas(crate::error::ErrorBody)),
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The `token` from register or login."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                token::COOKIE,
+                "The session cookie register and login set (HttpOnly, SameSite=Lax).",
+            ))),
+        );
+    }
+}
+
+/// The document for the routes collected into `openapi`: gives every operation the error shape as
+/// its `default` response, and every operation that needs a session its 401. (A modifier on
+/// [`ApiDoc`] would run before the routes are added.)
+pub fn complete(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    {
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                let responses = &mut operation.responses.responses;
+                // `security: None` means the document's: a session is required.
+                if operation.security.is_none() {
+                    responses.entry("401".into()).or_insert_with(|| {
+                        error("Not signed in, or the session has expired or was revoked").into()
+                    });
+                }
+                responses.entry("default".into()).or_insert_with(|| {
+                    error(
+                        "An error: a 4xx says what was wrong with the request (422 names the \
+                         field); 404 for ids that are not the account's",
+                    )
+                    .into()
+                });
+            }
+        }
+    }
+    openapi
+}
+
+fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+}

@@ -3,6 +3,8 @@
 use chrono::NaiveDate;
 use ledgerly_core::{Money, ReceiptKind};
 
+use crate::normalise::Hints;
+
 /// What a backend read from a receipt. Every field may be missing; the raw reply is kept for
 /// debugging a bad scan.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -15,6 +17,9 @@ pub struct ReceiptFields {
     pub confidence: FieldConfidence,
     /// The backend's own output (model reply, OCR text).
     pub raw: String,
+    /// Why a field the backend read was dropped by the normaliser (`"date: 2031-01-01 is in the
+    /// future"`), for the failure reason and for debugging.
+    pub problems: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +53,13 @@ pub trait Extractor: Send + Sync + std::fmt::Debug {
     /// The backend's name, for logs and metrics.
     fn name(&self) -> &str;
 
-    async fn extract(&self, image: &[u8], kind: ReceiptKind)
-    -> Result<ReceiptFields, ExtractError>;
+    /// Reads `image` (a file of `kind`). `hints` carries the currency an amount without a symbol
+    /// is in and today's date; every backend passes its output through
+    /// [`normalise`](crate::normalise::normalise) with them.
+    async fn extract(
+        &self,
+        image: &[u8],
+        kind: ReceiptKind,
+        hints: &Hints,
+    ) -> Result<ReceiptFields, ExtractError>;
 }

@@ -5,7 +5,10 @@
 //! may pass, failing what will not with a reason a person understands, and keeping the image.
 
 mod extractor;
+pub mod normalise;
+pub mod rules;
 mod worker;
 
 pub use extractor::{ExtractError, Extractor, FieldConfidence, LineItem, ReceiptFields};
+pub use normalise::{Hints, RawFields};
 pub use worker::{JobOutcome, Worker, WorkerError, WorkerOptions};

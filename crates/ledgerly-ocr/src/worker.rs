@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::extractor::{ExtractError, Extractor, ReceiptFields};
+use crate::normalise::Hints;
 
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
@@ -216,8 +217,20 @@ impl Worker {
                     ExtractError::Transient(format!("reading the receipt's file failed: {other}"))
                 }
             })?;
+        // The owner's currency for amounts without a symbol; their today bounds the date.
+        let owner = self
+            .store
+            .get_user(job.receipt.user_id)
+            .await
+            .map_err(|err| {
+                ExtractError::Transient(format!("reading the receipt's owner failed: {err}"))
+            })?;
+        let hints = Hints::new(owner.currency, owner.time_zone.today());
         let started = std::time::Instant::now();
-        let result = self.extractor.extract(&bytes, job.receipt.kind).await;
+        let result = self
+            .extractor
+            .extract(&bytes, job.receipt.kind, &hints)
+            .await;
         tracing::info!(
             backend = self.extractor.name(),
             ms = started.elapsed().as_millis() as u64,
@@ -275,9 +288,14 @@ impl Worker {
 /// Fields fit to become an expense, or the reason they are not. A receipt without a readable
 /// total cannot be an expense; a missing vendor or date is filled in and left for review.
 fn to_result(job: &ClaimedJob, fields: ReceiptFields) -> Result<OcrResult, String> {
-    let total = fields
-        .total
-        .ok_or_else(|| "no total could be read from the receipt; enter the expense by hand or retry with a clearer image".to_owned())?;
+    let total = fields.total.ok_or_else(|| {
+        let mut reason = "no total could be read from the receipt".to_owned();
+        if let Some(problem) = fields.problems.iter().find(|p| p.starts_with("total:")) {
+            reason.push_str(&format!(" ({problem})"));
+        }
+        reason.push_str("; enter the expense by hand or retry with a clearer image");
+        reason
+    })?;
     if !total.is_positive() {
         return Err(format!(
             "the total read from the receipt ({}) is not a positive amount",

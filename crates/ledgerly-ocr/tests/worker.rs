@@ -12,7 +12,9 @@ use ledgerly_core::{
     Currency, Email, Money, OcrStatus, PersonName, Receipt, ReceiptId, ReceiptKind, User,
     UserTimeZone,
 };
-use ledgerly_ocr::{ExtractError, Extractor, JobOutcome, ReceiptFields, Worker, WorkerOptions};
+use ledgerly_ocr::{
+    ExtractError, Extractor, Hints, JobOutcome, ReceiptFields, Worker, WorkerOptions,
+};
 use ledgerly_store::objects::{Storage, StorageBackend, StorageLocation, receipt_key};
 use ledgerly_store::testing::{Backend, TestDatabase};
 use ledgerly_store::{JobState, NewReceipt, NewUser, Store};
@@ -34,6 +36,7 @@ impl Extractor for ScriptedExtractor {
         &self,
         image: &[u8],
         kind: ReceiptKind,
+        _hints: &Hints,
     ) -> Result<ReceiptFields, ExtractError> {
         assert_eq!(kind, ReceiptKind::Png);
         let reads = {

@@ -120,3 +120,10 @@ install_schemathesis() {
     fi
     export LEDGERLY_SCHEMATHESIS="$venv/bin/schemathesis"
 }
+
+# The programs and fonts the OCR crate uses: tesseract 5 with English, poppler's pdftoppm for PDF
+# receipts, heif-convert for HEIC, and the fonts the receipt generator draws with.
+install_ocr_tools() {
+    apt_install tesseract-ocr tesseract-ocr-eng poppler-utils libheif-examples \
+        fonts-dejavu-core fonts-liberation
+}

@@ -4,9 +4,13 @@
 //! store's queue, reads each receipt's file, extracts, and records the result — retrying what
 //! may pass, failing what will not with a reason a person understands, and keeping the image.
 
+pub mod backends;
 mod extractor;
+pub mod image_prep;
 pub mod normalise;
 pub mod rules;
+#[cfg(feature = "synth")]
+pub mod synth;
 mod worker;
 
 pub use extractor::{ExtractError, Extractor, FieldConfidence, LineItem, ReceiptFields};

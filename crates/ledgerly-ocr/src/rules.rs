@@ -197,18 +197,39 @@ fn total(lines: &[&str], hints: &Hints) -> Option<(String, usize)> {
     if let Some((_, at, amount)) = best {
         return Some((amount, at));
     }
-    // No keyword: the largest plausible amount.
-    lines
+    // No keyword: the largest plausible amount — written with decimals if any is (a bare
+    // integer is as likely a postcode or a quantity).
+    let candidates: Vec<(i64, bool, String, usize)> = lines
         .iter()
         .enumerate()
         .flat_map(|(index, line)| amounts(line).into_iter().map(move |a| (a, index)))
         .filter_map(|(a, index)| {
+            let decimals = has_decimals(&a);
             normalise::total(&a, hints.currency)
                 .ok()
-                .map(|m| (m.minor(), a, index))
+                .map(|m| (m.minor(), decimals, a, index))
         })
-        .max_by_key(|(minor, _, _)| *minor)
-        .map(|(_, a, index)| (a, index))
+        .collect();
+    let any_decimals = candidates.iter().any(|(_, decimals, _, _)| *decimals);
+    candidates
+        .into_iter()
+        .filter(|(_, decimals, _, _)| *decimals || !any_decimals)
+        .max_by_key(|(minor, _, _, _)| *minor)
+        .map(|(_, _, a, index)| (a, index))
+}
+
+/// Whether the amount ends in a decimal part (`12.50`, `12,50`).
+fn has_decimals(amount: &str) -> bool {
+    let digits_end = amount.trim_end_matches(|c: char| !c.is_ascii_digit());
+    let tail: String = digits_end
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let before = digits_end[..digits_end.len() - tail.len()]
+        .chars()
+        .next_back();
+    matches!(before, Some('.' | ',')) && (1..=2).contains(&tail.len())
 }
 
 fn date(lines: &[&str], hints: &Hints) -> Option<String> {
@@ -315,6 +336,10 @@ mod tests {
         let text = "Corner Shop\nPhone 9876543210\nTea 20.00\nSamosa 30.00\n50.00";
         let f = fields(text, Currency::INR);
         assert_eq!(f.total.unwrap().to_decimal_string(), "50.00");
+        // A postcode is not an amount when amounts with decimals are on the receipt.
+        let text = "Corner Shop\nAustin TX 78701\nTea 2.00\nSamosa 3.00\n5.00";
+        let f = fields(text, Currency::USD);
+        assert_eq!(f.total.unwrap().to_decimal_string(), "5.00");
     }
 
     #[test]

@@ -1,0 +1,3 @@
+//! The extractor backends.
+
+pub mod tesseract;

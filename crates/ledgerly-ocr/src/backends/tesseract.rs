@@ -1,0 +1,168 @@
+//! The offline backend: tesseract 5 (Debian `tesseract-ocr`) through its CLI on a prepared image
+//! (grayscale, upscaled, straightened), then the rule-based field reader. Nothing leaves the
+//! machine.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ledgerly_core::ReceiptKind;
+use tokio::io::AsyncWriteExt as _;
+use tokio::process::Command;
+
+use crate::extractor::{ExtractError, Extractor, ReceiptFields};
+use crate::image_prep;
+use crate::normalise::{Hints, normalise};
+use crate::rules;
+
+#[derive(Debug, Clone)]
+pub struct TesseractOptions {
+    /// The `tesseract` program.
+    pub program: String,
+    /// Tesseract languages, e.g. `eng` or `eng+hin` (each needs its `tesseract-ocr-<lang>`).
+    pub languages: String,
+    /// The longest one image may take.
+    pub timeout: Duration,
+}
+
+impl Default for TesseractOptions {
+    fn default() -> Self {
+        Self {
+            program: "tesseract".into(),
+            languages: "eng".into(),
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Tesseract {
+    options: TesseractOptions,
+}
+
+impl Tesseract {
+    pub fn new(options: TesseractOptions) -> Self {
+        Self { options }
+    }
+
+    /// Checks that the program runs and has the languages; the error says what to install.
+    pub async fn check(&self) -> Result<String, String> {
+        let output = Command::new(&self.options.program)
+            .arg("--list-langs")
+            .output()
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot run `{}` ({e}); install tesseract 5 (Debian: tesseract-ocr)",
+                    self.options.program
+                )
+            })?;
+        let listed = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        for language in self.options.languages.split('+') {
+            if !listed.lines().any(|l| l.trim() == language) {
+                return Err(format!(
+                    "tesseract has no `{language}` language data; install tesseract-ocr-{language}"
+                ));
+            }
+        }
+        let version = Command::new(&self.options.program)
+            .arg("--version")
+            .output()
+            .await
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or("tesseract")
+                    .to_owned()
+            })
+            .unwrap_or_else(|_| "tesseract".into());
+        Ok(version)
+    }
+
+    /// The text tesseract reads from a prepared PNG.
+    async fn ocr(&self, png: Vec<u8>) -> Result<String, ExtractError> {
+        let mut child = Command::new(&self.options.program)
+            // stdin → stdout; psm 6: one block of text, which keeps a row's label and its amount
+            // on one line even across a wide gap (psm 4 splits right-aligned columns off).
+            .args([
+                "stdin",
+                "stdout",
+                "-l",
+                &self.options.languages,
+                "--psm",
+                "6",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                ExtractError::Permanent(format!(
+                    "the offline OCR program `{}` cannot run ({e}); install tesseract-ocr",
+                    self.options.program
+                ))
+            })?;
+        let mut stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| ExtractError::Transient("tesseract's input is not available".into()))?;
+        let feed = async move {
+            stdin.write_all(&png).await?;
+            stdin.shutdown().await
+        };
+        let run = async {
+            let (fed, output) = tokio::join!(feed, child.wait_with_output());
+            fed.map_err(|e| ExtractError::Transient(format!("feeding tesseract failed: {e}")))?;
+            output.map_err(|e| ExtractError::Transient(format!("tesseract failed: {e}")))
+        };
+        let output = tokio::time::timeout(self.options.timeout, run)
+            .await
+            .map_err(|_| {
+                ExtractError::Transient(format!(
+                    "tesseract took longer than {} seconds",
+                    self.options.timeout.as_secs()
+                ))
+            })??;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            return Err(ExtractError::Permanent(format!(
+                "tesseract could not read the image: {}",
+                stderr.trim().lines().last().unwrap_or("no message")
+            )));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+}
+
+#[async_trait]
+impl Extractor for Tesseract {
+    fn name(&self) -> &str {
+        "tesseract"
+    }
+
+    async fn extract(
+        &self,
+        image: &[u8],
+        kind: ReceiptKind,
+        hints: &Hints,
+    ) -> Result<ReceiptFields, ExtractError> {
+        let (raster, kind) = image_prep::to_raster(image, kind).await?;
+        let prepared = tokio::task::spawn_blocking(move || {
+            let decoded = image_prep::decode(&raster, kind)?;
+            let (gray, _skew) = image_prep::prepare_for_ocr(&decoded);
+            Ok::<_, ExtractError>(image_prep::png(&gray))
+        })
+        .await
+        .map_err(|e| ExtractError::Transient(format!("preparing the image failed: {e}")))??;
+        let text = self.ocr(prepared).await?;
+        if text.trim().is_empty() {
+            return Err(ExtractError::Permanent(
+                "no text was found on the image; photograph the receipt flat, in good light".into(),
+            ));
+        }
+        Ok(normalise(rules::read(&text, hints), hints))
+    }
+}

@@ -24,6 +24,8 @@ use crate::settings::Settings;
 use crate::state::AppState;
 use crate::{openapi, routes};
 
+pub use ledgerly_store::process::shutdown_signal;
+
 /// The router for `state`: the API under `/api/v1`, health at the root.
 pub fn app(state: AppState) -> Router {
     let limits = &state.settings.limits;
@@ -149,35 +151,6 @@ impl Application {
         store.close().await;
         Ok(())
     }
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %err, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
-    tracing::info!("shutting down: finishing requests in flight");
 }
 
 #[cfg(test)]

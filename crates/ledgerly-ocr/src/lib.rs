@@ -5,14 +5,18 @@
 //! may pass, failing what will not with a reason a person understands, and keeping the image.
 
 pub mod backends;
+pub mod config;
 mod extractor;
 pub mod image_prep;
+pub mod metrics;
 pub mod normalise;
 pub mod rules;
 #[cfg(feature = "synth")]
 pub mod synth;
 mod worker;
 
+pub use config::{BackendKind, ExtractorSettings};
 pub use extractor::{ExtractError, Extractor, FieldConfidence, LineItem, ReceiptFields};
+pub use metrics::OcrMetrics;
 pub use normalise::{Hints, RawFields};
 pub use worker::{JobOutcome, Worker, WorkerError, WorkerOptions};

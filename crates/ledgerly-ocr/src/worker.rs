@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::extractor::{ExtractError, Extractor, ReceiptFields};
+use crate::metrics::OcrMetrics;
 use crate::normalise::Hints;
 
 #[derive(Debug, Clone)]
@@ -65,12 +66,26 @@ pub enum JobOutcome {
     LeaseLost,
 }
 
+impl JobOutcome {
+    /// The metrics label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            JobOutcome::Completed(_) => "read",
+            JobOutcome::Retrying { .. } => "retrying",
+            JobOutcome::Failed { .. } => "failed",
+            JobOutcome::Released => "released",
+            JobOutcome::LeaseLost => "lease_lost",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Worker {
     store: Store,
     storage: Storage,
     extractor: Arc<dyn Extractor>,
     options: WorkerOptions,
+    metrics: OcrMetrics,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +106,14 @@ impl Worker {
             storage,
             extractor,
             options,
+            metrics: OcrMetrics::default(),
         }
+    }
+
+    /// Records jobs and extraction times in `metrics` (unregistered metrics are kept nowhere).
+    pub fn with_metrics(mut self, metrics: OcrMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Works the queue until `shutdown` completes, then winds down (see the module docs).
@@ -175,16 +197,19 @@ impl Worker {
             result = &mut work => Some(result),
             lost = keep_lease => {
                 tracing::warn!(?lost, "lost the lease; leaving the job to its new holder");
+                self.metrics.job(self.extractor.name(), JobOutcome::LeaseLost.label());
                 return Ok(JobOutcome::LeaseLost);
             }
             _ = stop.wait_for(|stopped| *stopped) => None,
         };
         let Some(result) = result else {
-            return match self.store.release_ocr_job(&job).await {
-                Ok(()) => Ok(JobOutcome::Released),
-                Err(StoreError::LeaseLost) => Ok(JobOutcome::LeaseLost),
-                Err(err) => Err(err.into()),
+            let outcome = match self.store.release_ocr_job(&job).await {
+                Ok(()) => JobOutcome::Released,
+                Err(StoreError::LeaseLost) => JobOutcome::LeaseLost,
+                Err(err) => return Err(err.into()),
             };
+            self.metrics.job(self.extractor.name(), outcome.label());
+            return Ok(outcome);
         };
         let outcome = match result {
             Ok(fields) => match to_result(&job, fields) {
@@ -198,10 +223,12 @@ impl Worker {
             Err(ExtractError::Transient(reason)) => self.fail(&job, reason, true).await,
             Err(ExtractError::Permanent(reason)) => self.fail(&job, reason, false).await,
         };
-        match outcome {
-            Err(StoreError::LeaseLost) => Ok(JobOutcome::LeaseLost),
-            other => Ok(other?),
-        }
+        let outcome = match outcome {
+            Err(StoreError::LeaseLost) => JobOutcome::LeaseLost,
+            other => other?,
+        };
+        self.metrics.job(self.extractor.name(), outcome.label());
+        Ok(outcome)
     }
 
     async fn read_receipt(&self, job: &ClaimedJob) -> Result<ReceiptFields, ExtractError> {
@@ -231,6 +258,8 @@ impl Worker {
             .extractor
             .extract(&bytes, job.receipt.kind, &hints)
             .await;
+        self.metrics
+            .extraction(self.extractor.name(), started.elapsed().as_secs_f64());
         tracing::info!(
             backend = self.extractor.name(),
             ms = started.elapsed().as_millis() as u64,

@@ -17,6 +17,7 @@ mod error;
 mod expenses;
 mod jobs;
 pub mod objects;
+pub mod process;
 mod receipts;
 mod rows;
 mod sessions;

@@ -48,7 +48,7 @@ impl Gemini {
     pub fn new(options: GeminiOptions) -> Result<Self, String> {
         if options.api_key.trim().is_empty() {
             return Err(
-                "the gemini backend needs an API key: set extractor.api_key (LEDGERLY__EXTRACTOR__API_KEY) or GEMINI_API_KEY".into(),
+                "the gemini backend needs an API key: pass --api-key, or set LEDGERLY__EXTRACTOR__API_KEY or GEMINI_API_KEY".into(),
             );
         }
         let client = http::client(&options.http)?;

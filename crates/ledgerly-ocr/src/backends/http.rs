@@ -148,10 +148,10 @@ fn classify(
         || status.is_server_error();
     let what = match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            "refused the API key; check extractor.api_key".to_owned()
+            "refused the API key; check --api-key or LEDGERLY__EXTRACTOR__API_KEY".to_owned()
         }
         StatusCode::NOT_FOUND => {
-            "does not know the model or path; check extractor.model and extractor.base_url"
+            "does not know the model or path; check --model and --base-url (LEDGERLY__EXTRACTOR__MODEL, LEDGERLY__EXTRACTOR__BASE_URL)"
                 .to_owned()
         }
         StatusCode::TOO_MANY_REQUESTS => "is rate limiting".to_owned(),

@@ -1,0 +1,291 @@
+//! `ledgerly-ocr`: read one receipt (`extract`), work the OCR job queue (`worker`), or — inside
+//! AWS Lambda, or with `lambda` — handle S3 object-created events.
+
+#![allow(clippy::print_stdout)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::response::IntoResponse as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use ledgerly_core::{Currency, ReceiptKind};
+use ledgerly_ocr::{ExtractorSettings, Hints, OcrMetrics, ReceiptFields, Worker, WorkerOptions};
+use ledgerly_store::objects::{Storage, StorageBackend, StorageLocation};
+use ledgerly_store::process::{init_logging, shutdown_signal};
+use serde_json::json;
+
+#[derive(Debug, Parser)]
+#[command(name = "ledgerly-ocr", version, about = "Ledgerly's receipt OCR")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Reads one receipt file and prints its fields: how to try a backend or debug a bad scan.
+    Extract(ExtractArgs),
+    /// Works the OCR job queue until SIGTERM or Ctrl-C.
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+struct ExtractArgs {
+    /// A JPEG, PNG, WebP, HEIC or PDF receipt.
+    file: PathBuf,
+    #[command(flatten)]
+    extractor: ExtractorSettings,
+    /// The currency of amounts printed without a symbol.
+    #[arg(long, default_value = "INR")]
+    currency: String,
+    #[arg(long, value_enum, default_value = "text")]
+    output: Output,
+    /// Also print the backend's raw reply (OCR text or model answer).
+    #[arg(long)]
+    raw: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct WorkerArgs {
+    /// The database the API uses: postgres://… or sqlite://….
+    #[arg(long, env = "LEDGERLY__DATABASE__URL", hide_env_values = true)]
+    database_url: String,
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
+    extractor: ExtractorSettings,
+    /// Receipts read at once.
+    #[arg(long, env = "LEDGERLY__WORKER__CONCURRENCY", default_value_t = 2)]
+    concurrency: usize,
+    /// This worker's name in the queue (default: host and process id).
+    #[arg(long, env = "LEDGERLY__WORKER__NAME")]
+    name: Option<String>,
+    /// Serve Prometheus metrics at http://<address>/metrics.
+    #[arg(long, env = "LEDGERLY__WORKER__METRICS_BIND")]
+    metrics_bind: Option<SocketAddr>,
+}
+
+#[derive(Debug, clap::Args)]
+struct StorageArgs {
+    /// Where receipt files are: `local` (a folder) or `s3`.
+    #[arg(
+        long = "storage-backend",
+        env = "LEDGERLY__STORAGE__BACKEND",
+        value_enum,
+        default_value = "local"
+    )]
+    storage_backend: StorageKind,
+    /// The folder, for `local`.
+    #[arg(
+        long = "storage-path",
+        env = "LEDGERLY__STORAGE__PATH",
+        default_value = "receipts"
+    )]
+    storage_path: PathBuf,
+    /// The bucket, for `s3`.
+    #[arg(long, env = "LEDGERLY__STORAGE__BUCKET", default_value = "")]
+    bucket: String,
+    #[arg(long, env = "LEDGERLY__STORAGE__REGION", default_value = "")]
+    region: String,
+    /// An S3-compatible endpoint instead of AWS's.
+    #[arg(long, env = "LEDGERLY__STORAGE__ENDPOINT", default_value = "")]
+    endpoint: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StorageKind {
+    Local,
+    S3,
+}
+
+impl StorageArgs {
+    fn location(&self) -> StorageLocation {
+        StorageLocation {
+            backend: match self.storage_backend {
+                StorageKind::Local => StorageBackend::Local,
+                StorageKind::S3 => StorageBackend::S3,
+            },
+            path: self.storage_path.clone(),
+            bucket: self.bucket.clone(),
+            region: self.region.clone(),
+            endpoint: self.endpoint.clone(),
+        }
+    }
+}
+
+fn print_fields(fields: &ReceiptFields, output: Output, raw: bool) {
+    match output {
+        Output::Json => {
+            let mut value = json!({
+                "vendor": fields.vendor,
+                "date": fields.date,
+                "total": fields.total.map(|t| t.to_decimal_string()),
+                "currency": fields.total.map(|t| t.currency()),
+                "confidence": {
+                    "vendor": fields.confidence.vendor,
+                    "date": fields.confidence.date,
+                    "total": fields.confidence.total,
+                },
+                "line_items": fields.line_items.iter().map(|item| json!({
+                    "description": item.description,
+                    "amount": item.amount.map(|a| a.to_decimal_string()),
+                })).collect::<Vec<_>>(),
+                "problems": fields.problems,
+            });
+            if raw {
+                value["raw"] = json!(fields.raw);
+            }
+            println!("{value:#}");
+        }
+        Output::Text => {
+            let or_dash = |v: Option<String>| v.unwrap_or_else(|| "—".into());
+            println!("vendor: {}", or_dash(fields.vendor.clone()));
+            println!("date:   {}", or_dash(fields.date.map(|d| d.to_string())));
+            println!("total:  {}", or_dash(fields.total.map(|t| t.format())));
+            for item in &fields.line_items {
+                println!(
+                    "  item: {} {}",
+                    item.description,
+                    item.amount.map(|a| a.format()).unwrap_or_default()
+                );
+            }
+            for problem in &fields.problems {
+                println!("note:   {problem}");
+            }
+            if raw {
+                println!("--- raw ---\n{}", fields.raw);
+            }
+        }
+    }
+}
+
+async fn extract(args: ExtractArgs) -> Result<(), String> {
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
+    let kind = ReceiptKind::sniff(&bytes).ok_or_else(|| {
+        format!(
+            "{} is not a JPEG, PNG, WebP, HEIC or PDF file",
+            args.file.display()
+        )
+    })?;
+    let currency = Currency::from_code(&args.currency.to_uppercase())
+        .map_err(|e| format!("--currency: {e}"))?;
+    let extractor = args.extractor.build().await?;
+    let hints = Hints::new(currency, chrono::Local::now().date_naive());
+    let fields = extractor
+        .extract(&bytes, kind, &hints)
+        .await
+        .map_err(|e| format!("{} could not read the receipt: {e}", extractor.name()))?;
+    print_fields(&fields, args.output, args.raw);
+    Ok(())
+}
+
+async fn serve_metrics(
+    address: SocketAddr,
+    registry: prometheus_client::registry::Registry,
+) -> Result<(), String> {
+    let registry = std::sync::Arc::new(registry);
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let registry = registry.clone();
+            async move {
+                let mut body = String::new();
+                match prometheus_client::encoding::text::encode(&mut body, &registry) {
+                    Ok(()) => (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        body,
+                    )
+                        .into_response(),
+                    Err(_) => (
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        "the metrics could not be encoded",
+                    )
+                        .into_response(),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("cannot serve metrics on {address}: {e}"))?;
+    tracing::info!(%address, "serving worker metrics");
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, app).await {
+            tracing::error!(error = %err, "the metrics server stopped");
+        }
+    });
+    Ok(())
+}
+
+async fn worker(args: WorkerArgs) -> Result<(), String> {
+    let extractor = args.extractor.build().await?;
+    let store = ledgerly_store::Store::connect(&args.database_url)
+        .await
+        .map_err(|e| format!("cannot open the database (LEDGERLY__DATABASE__URL): {e}"))?;
+    let storage = Storage::open(&args.storage.location())
+        .await
+        .map_err(|e| format!("cannot reach receipt storage (LEDGERLY__STORAGE__*): {e}"))?;
+    let mut registry = prometheus_client::registry::Registry::with_prefix("ledgerly");
+    let metrics = OcrMetrics::register(&mut registry);
+    if let Some(address) = args.metrics_bind {
+        serve_metrics(address, registry).await?;
+    }
+    if args.concurrency == 0 {
+        return Err("--concurrency must be at least 1".into());
+    }
+    let name = args.name.unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "worker".into());
+        format!("{host}-{}", std::process::id())
+    });
+    let options = WorkerOptions {
+        name,
+        concurrency: args.concurrency,
+        shutdown_grace: Duration::from_secs(20),
+        ..WorkerOptions::default()
+    };
+    Worker::new(store.clone(), storage, extractor, options)
+        .with_metrics(metrics)
+        .run(shutdown_signal())
+        .await;
+    store.close().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Extract(args) => extract(args).await,
+        Command::Worker(args) => worker(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}

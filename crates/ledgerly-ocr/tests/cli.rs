@@ -1,0 +1,233 @@
+//! The `ledgerly-ocr` binary: `extract` on a file, and the standalone `worker` beside a real API
+//! on both databases — upload, the worker reads it with tesseract, the expense awaits review;
+//! SIGTERM stops it cleanly; its metrics count the job.
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ledgerly_ocr::synth::{self, Fonts};
+use ledgerly_store::testing::{Backend, TestDatabase};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ledgerly-ocr");
+
+#[test]
+fn extract_prints_the_fields_as_json() {
+    let receipt = synth::receipt(&Fonts::load().unwrap(), 7, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir
+        .path()
+        .join(format!("scan.{}", receipt.kind.extension()));
+    std::fs::write(&path, &receipt.image).unwrap();
+    let output = Command::new(BIN)
+        .args(["extract", "--output", "json", "--currency"])
+        .arg(receipt.total.currency().code())
+        .arg(&path)
+        .env_remove("LEDGERLY__EXTRACTOR__BACKEND")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let fields: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(fields["total"], receipt.total.to_decimal_string());
+    assert_eq!(fields["currency"], receipt.total.currency().code());
+    assert_eq!(fields["date"], receipt.date.to_string());
+    assert_eq!(fields["vendor"], receipt.vendor);
+    assert!(fields["confidence"].is_object());
+}
+
+#[test]
+fn extract_explains_a_bad_file_and_a_missing_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, "not a receipt").unwrap();
+    let output = Command::new(BIN)
+        .arg("extract")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("is not a JPEG, PNG, WebP, HEIC or PDF"),
+        "{stderr}"
+    );
+
+    let png = dir.path().join("scan.png");
+    std::fs::write(&png, b"\x89PNG\r\n\x1a\n").unwrap();
+    let output = Command::new(BIN)
+        .args(["extract", "--backend", "gemini"])
+        .arg(&png)
+        .env_remove("GEMINI_API_KEY")
+        .env_remove("LEDGERLY__EXTRACTOR__API_KEY")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("needs an API key"), "{stderr}");
+}
+
+macro_rules! on_both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(ledgerly_store::testing::Backend::Postgres).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(ledgerly_store::testing::Backend::Sqlite).await;
+            }
+        }
+    };
+}
+
+on_both_backends!(the_standalone_worker_reads_an_upload_and_stops_on_sigterm);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn the_standalone_worker_reads_an_upload_and_stops_on_sigterm(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let folder = tempfile::tempdir().unwrap();
+    let mut settings = ledgerly_api::Settings::default();
+    settings.server.port = 0;
+    settings.database.url = db.url().to_owned();
+    settings.storage.path = folder.path().to_owned();
+    let app = ledgerly_api::Application::build(settings).await.unwrap();
+    let base = format!("http://{}", app.local_addr().unwrap());
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let api = tokio::spawn(app.serve(async {
+        api_stopped.await.ok();
+    }));
+
+    let metrics_port = free_port();
+    let mut worker = Command::new(BIN)
+        .arg("worker")
+        .env("LEDGERLY__DATABASE__URL", db.url())
+        .env("LEDGERLY__STORAGE__PATH", folder.path())
+        .env("LEDGERLY__EXTRACTOR__BACKEND", "tesseract")
+        .env(
+            "LEDGERLY__WORKER__METRICS_BIND",
+            format!("127.0.0.1:{metrics_port}"),
+        )
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let receipt = synth::receipt(&Fonts::load().unwrap(), 7, 3);
+    let client = reqwest::Client::new();
+    let session: Value = client
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({
+            "email": "worker@example.com", "password": "correct horse", "name": "W",
+            "currency": receipt.total.currency().code()
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = session["token"].as_str().unwrap();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(receipt.image.clone()).file_name("scan"),
+    );
+    let uploaded: Value = client
+        .post(format!("{base}/api/v1/receipts"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let receipt_url = format!(
+        "{base}/api/v1/receipts/{}",
+        uploaded["id"].as_str().unwrap()
+    );
+    let mut shown = Value::Null;
+    for _ in 0..300 {
+        shown = client
+            .get(&receipt_url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if shown["status"] == "done" || shown["status"] == "failed" {
+            break;
+        }
+        if let Some(status) = worker.try_wait().unwrap() {
+            panic!("the worker exited early: {status:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(shown["status"], "done", "{shown}");
+    let expense: Value = client
+        .get(format!(
+            "{base}/api/v1/expenses/{}",
+            shown["expense_id"].as_str().unwrap()
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(expense["amount"], receipt.total.to_decimal_string());
+    assert_eq!(expense["date"], receipt.date.to_string());
+    assert_eq!(expense["needs_review"], true);
+
+    let metrics = client
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"ledgerly_ocr_extractions_total{backend="tesseract",outcome="read"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .contains(r#"ledgerly_ocr_extraction_duration_seconds_count{backend="tesseract"} 1"#),
+        "{metrics}"
+    );
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Some(status) = worker.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = exited.unwrap_or_else(|| {
+        worker.kill().ok();
+        panic!("the worker did not stop within 10 s of SIGTERM")
+    });
+    assert!(status.success(), "{status:?}");
+    stop_api.send(()).unwrap();
+    api.await.unwrap().unwrap();
+    db.cleanup().await;
+}

@@ -16,6 +16,7 @@ pub mod state;
 pub mod telemetry;
 pub mod views;
 
+pub use metrics::Metrics;
 pub use settings::Settings;
 pub use startup::{Application, app, shutdown_signal};
 pub use state::AppState;

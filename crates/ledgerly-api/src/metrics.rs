@@ -52,7 +52,14 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
+        Self::with(|_| {})
+    }
+
+    /// The API's metrics plus those `extra` registers — e.g. the in-process OCR worker's in
+    /// `ledgerctl up` — all served at `/metrics`.
+    pub fn with(extra: impl FnOnce(&mut Registry)) -> Self {
         let mut registry = Registry::with_prefix("ledgerly");
+        extra(&mut registry);
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "http_requests",

@@ -20,6 +20,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::{openapi, routes};
@@ -106,6 +107,14 @@ pub struct Application {
 impl Application {
     /// Connects the store (applying migrations) and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Self::build_with_metrics(settings, Metrics::new()).await
+    }
+
+    /// [`build`](Self::build), serving `metrics` (which may carry more than the API's own).
+    pub async fn build_with_metrics(
+        settings: Settings,
+        metrics: Metrics,
+    ) -> anyhow::Result<Application> {
         use anyhow::Context as _;
         let options = ledgerly_store::StoreOptions {
             max_connections: settings.database.max_connections,
@@ -123,7 +132,7 @@ impl Application {
             .with_context(|| format!("failed to listen on {address} (server.bind, server.port)"))?;
         Ok(Application {
             listener,
-            state: AppState::new(store, storage, settings),
+            state: AppState::with_metrics(store, storage, settings, metrics),
         })
     }
 

@@ -21,6 +21,15 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, storage: Storage, settings: Settings) -> Self {
+        Self::with_metrics(store, storage, settings, Metrics::new())
+    }
+
+    pub fn with_metrics(
+        store: Store,
+        storage: Storage,
+        settings: Settings,
+        metrics: Metrics,
+    ) -> Self {
         let limiter = LoginLimiter::new(
             settings.auth.login_attempts_per_ip,
             settings.auth.failed_logins_per_account,
@@ -31,7 +40,7 @@ impl AppState {
             storage,
             settings: Arc::new(settings),
             limiter: Arc::new(limiter),
-            metrics: Arc::new(Metrics::new()),
+            metrics: Arc::new(metrics),
         }
     }
 }

@@ -28,6 +28,7 @@ pub struct ExtractorSettings {
     /// The OCR backend.
     #[arg(
         long,
+        visible_alias = "ocr-backend",
         env = "LEDGERLY__EXTRACTOR__BACKEND",
         value_enum,
         default_value = "tesseract"

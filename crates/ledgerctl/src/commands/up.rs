@@ -1,12 +1,15 @@
-//! `ledgerctl up`: the whole app in one process on this machine — SQLite in the user's data
-//! directory, no cloud. Ctrl-C stops it cleanly.
+//! `ledgerctl up`: the whole app in one process on this machine — the API, and an OCR worker
+//! reading uploads from the job queue — with SQLite and receipt files in the user's data
+//! directory, no cloud. Ctrl-C stops both cleanly: requests in flight finish, a receipt being
+//! read is finished or handed back to the queue.
 
 use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use ledgerly_api::{Application, Settings, shutdown_signal};
+use ledgerly_api::{Application, Metrics, Settings, shutdown_signal};
+use ledgerly_ocr::{ExtractorSettings, OcrMetrics, Worker, WorkerOptions};
 
 /// Run Ledgerly locally: the API on SQLite, with its data in your data directory.
 #[derive(Debug, clap::Args)]
@@ -25,6 +28,11 @@ pub(crate) struct Args {
     /// override it. The flags above win over both.
     #[arg(long, env = "LEDGERLY_CONFIG")]
     config: Option<PathBuf>,
+    /// Receipts the OCR worker reads at once.
+    #[arg(long, env = "LEDGERLY__WORKER__CONCURRENCY", default_value_t = 1)]
+    ocr_concurrency: usize,
+    #[command(flatten)]
+    extractor: ExtractorSettings,
 }
 
 fn default_data_dir() -> anyhow::Result<PathBuf> {
@@ -52,7 +60,17 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     }
     settings.server.bind = args.bind;
     settings.server.port = args.port;
-    let app = Application::build(settings).await?;
+    let mut ocr_metrics = None;
+    let metrics = Metrics::with(|registry| ocr_metrics = Some(OcrMetrics::register(registry)));
+    let app = Application::build_with_metrics(settings, metrics).await?;
+    // Without a backend the app still runs: uploads wait in the queue until OCR can read them.
+    let extractor = match args.extractor.build().await {
+        Ok(extractor) => Some(extractor),
+        Err(reason) => {
+            tracing::warn!(%reason, "OCR is off");
+            None
+        }
+    };
     let address = app.local_addr()?;
     let host = if address.ip().is_unspecified() {
         "127.0.0.1".to_owned()
@@ -66,11 +84,51 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         address.port()
     )?;
     writeln!(out, "Data: {}", data_dir.display())?;
+    match &extractor {
+        Some(extractor) => writeln!(out, "OCR: {}", extractor.name())?,
+        None => writeln!(
+            out,
+            "OCR is off (see the warning above); receipts wait in the queue until it can run"
+        )?,
+    }
     writeln!(out, "Press Ctrl-C to stop.")?;
     out.flush()?;
-    app.serve(shutdown_signal())
-        .await
-        .context("the server failed")?;
+
+    // One Ctrl-C stops the server and the worker.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stop_tx.send(true).ok();
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        rx.wait_for(|stop| *stop).await.ok();
+    };
+    let worker = extractor.map(|extractor| {
+        let state = app.state();
+        let worker = Worker::new(
+            state.store.clone(),
+            state.storage.clone(),
+            extractor,
+            WorkerOptions {
+                name: format!("up-{}", std::process::id()),
+                concurrency: args.ocr_concurrency.max(1),
+                ..WorkerOptions::default()
+            },
+        )
+        .with_metrics(ocr_metrics.unwrap_or_default());
+        tokio::spawn(worker.run(stopped(stop_rx.clone())))
+    });
+    // The server stops after the worker (which gets a few seconds to finish or hand back its
+    // receipt), so the database stays open for it.
+    let after_worker = async move {
+        stopped(stop_rx).await;
+        if let Some(worker) = worker
+            && let Err(err) = worker.await
+        {
+            tracing::error!(error = %err, "the OCR worker failed");
+        }
+    };
+    app.serve(after_worker).await.context("the server failed")?;
     writeln!(out, "Stopped.")?;
     Ok(())
 }

@@ -29,6 +29,18 @@ enum Command {
     Extract(ExtractArgs),
     /// Works the OCR job queue until SIGTERM or Ctrl-C.
     Worker(WorkerArgs),
+    /// Runs as the AWS Lambda function on S3 object-created events (the default inside Lambda).
+    Lambda(LambdaArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct LambdaArgs {
+    #[command(flatten)]
+    extractor: ExtractorSettings,
+    /// Check the configuration (API URL, secret, bucket, backend), print it without the
+    /// secret, and exit.
+    #[arg(long)]
+    check_config: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -265,13 +277,65 @@ async fn worker(args: WorkerArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// The Lambda entry point: clients built once for the life of the execution environment, then
+/// one event after another.
+async fn lambda(args: LambdaArgs) -> Result<(), String> {
+    use ledgerly_ocr::lambda::{Handler, LambdaConfig, RecordOutcome};
+    let config = LambdaConfig::from_env().await?;
+    let extractor = args.extractor.build().await?;
+    if args.check_config {
+        let secret = match std::env::var("LEDGERLY__OCR__CALLBACK_SECRET") {
+            Ok(value) if !value.trim().is_empty() => "from the environment".to_owned(),
+            _ => format!(
+                "from SSM parameter {}",
+                std::env::var("LEDGERLY__OCR__CALLBACK_SECRET_PARAMETER").unwrap_or_default()
+            ),
+        };
+        println!("api: {}", config.api_url);
+        println!("bucket: {}", config.storage.bucket);
+        println!("callback secret: {secret}");
+        println!("default currency: {}", config.default_currency);
+        println!("backend: {}", extractor.name());
+        return Ok(());
+    }
+    let handler = std::sync::Arc::new(Handler::new(config, extractor).await?);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<aws_lambda_events::event::s3::S3Event>| {
+            let handler = handler.clone();
+            async move {
+                let report = handler
+                    .handle(event.payload)
+                    .await
+                    .map_err(|retry| lambda_runtime::Error::from(retry.to_string()))?;
+                let count = |f: fn(&RecordOutcome) -> bool| {
+                    report.records.iter().filter(|r| f(&r.outcome)).count()
+                };
+                Ok::<_, lambda_runtime::Error>(json!({
+                    "read": count(|o| matches!(o, RecordOutcome::Read { .. })),
+                    "failed": count(|o| matches!(o, RecordOutcome::Failed { .. })),
+                    "skipped": count(|o| matches!(o, RecordOutcome::Skipped { .. })),
+                }))
+            }
+        },
+    ))
+    .await
+    .map_err(|e| format!("the Lambda runtime stopped: {e}"))
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     init_logging();
-    let cli = Cli::parse();
+    // Inside Lambda the image's entry point runs without arguments.
+    let cli =
+        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() && std::env::args_os().len() == 1 {
+            Cli::parse_from(["ledgerly-ocr", "lambda"])
+        } else {
+            Cli::parse()
+        };
     let result = match cli.command {
         Command::Extract(args) => extract(args).await,
         Command::Worker(args) => worker(args).await,
+        Command::Lambda(args) => lambda(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

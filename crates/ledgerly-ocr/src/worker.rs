@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use ledgerly_core::{Expense, Vendor};
+use ledgerly_core::{Expense, Money, Vendor};
 use ledgerly_store::objects::{Storage, StorageError};
 use ledgerly_store::{ClaimedJob, OcrOutcome, OcrResult, Store, StoreError};
 use rand::Rng;
@@ -314,9 +314,14 @@ impl Worker {
     }
 }
 
-/// Fields fit to become an expense, or the reason they are not. A receipt without a readable
-/// total cannot be an expense; a missing vendor or date is filled in and left for review.
-fn to_result(job: &ClaimedJob, fields: ReceiptFields) -> Result<OcrResult, String> {
+/// What an expense is made from: the fields a read receipt must have, or the reason (for its
+/// owner) that they are not there. A receipt without a readable, positive total cannot be an
+/// expense; a missing vendor or date is filled in (`Unknown vendor`, `fallback_date`) and left for
+/// review.
+pub fn usable_fields(
+    fields: &ReceiptFields,
+    fallback_date: chrono::NaiveDate,
+) -> Result<(Vendor, chrono::NaiveDate, Money), String> {
     let total = fields.total.ok_or_else(|| {
         let mut reason = "no total could be read from the receipt".to_owned();
         if let Some(problem) = fields.problems.iter().find(|p| p.starts_with("total:")) {
@@ -337,12 +342,15 @@ fn to_result(job: &ClaimedJob, fields: ReceiptFields) -> Result<OcrResult, Strin
         .and_then(|v| Vendor::parse(v).ok())
         .or_else(|| Vendor::parse("Unknown vendor").ok())
         .ok_or_else(|| "the vendor could not be read".to_owned())?;
+    Ok((vendor, fields.date.unwrap_or(fallback_date), total))
+}
+
+fn to_result(job: &ClaimedJob, fields: ReceiptFields) -> Result<OcrResult, String> {
+    let (vendor, date, amount) = usable_fields(&fields, job.receipt.created_at.date_naive())?;
     Ok(OcrResult {
         vendor,
-        date: fields
-            .date
-            .unwrap_or_else(|| job.receipt.created_at.date_naive()),
-        amount: total,
+        date,
+        amount,
         category_id: None,
     })
 }

@@ -54,6 +54,20 @@ pub fn receipt_key(user: UserId, receipt: ReceiptId, kind: ReceiptKind) -> Strin
     format!("receipts/{user}/{receipt}.{}", kind.extension())
 }
 
+/// The owner and receipt a key made by [`receipt_key`] names; `None` for any other key.
+pub fn parse_receipt_key(key: &str) -> Option<(UserId, ReceiptId)> {
+    check_key(key).ok()?;
+    let mut parts = key.split('/').skip(1);
+    let user = parts.next()?.parse::<uuid::Uuid>().ok()?;
+    let receipt = parts
+        .next()?
+        .split_once('.')?
+        .0
+        .parse::<uuid::Uuid>()
+        .ok()?;
+    Some((UserId::from_uuid(user), ReceiptId::from_uuid(receipt)))
+}
+
 /// Refuses any key this server would not have made, so no key can reach outside the store.
 pub(crate) fn check_key(key: &str) -> StorageResult<()> {
     let parts: Vec<&str> = key.split('/').collect();
@@ -103,6 +117,14 @@ impl Storage {
             StorageBackend::Local => Storage::Local(LocalStorage::new(&settings.path)?),
             StorageBackend::S3 => Storage::S3(S3Storage::new(settings).await?),
         })
+    }
+
+    /// The bucket, for S3 storage.
+    pub fn bucket(&self) -> Option<&str> {
+        match self {
+            Storage::Local(_) => None,
+            Storage::S3(s3) => Some(s3.bucket()),
+        }
     }
 
     pub async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> StorageResult<()> {

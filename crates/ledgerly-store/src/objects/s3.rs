@@ -56,6 +56,10 @@ impl S3Storage {
         })
     }
 
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
     pub fn client(&self) -> &Client {
         &self.client
     }

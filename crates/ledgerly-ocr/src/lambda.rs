@@ -1,0 +1,377 @@
+//! The OCR Lambda: S3 object-created events in, signed results posted to the API's
+//! `POST /internal/ocr-results` out. The API stays the only writer to the database, so the
+//! Lambda needs no database and no VPC.
+//!
+//! Every record of an event is handled, and one bad record never skips the others. A record
+//! ends one of four ways: read (the fields were posted), failed (the receipt cannot be read; the
+//! reason was posted for its owner), skipped (nothing to do: not a receipt key, another bucket,
+//! the file or the receipt already deleted), or retry (something that may pass: a timeout, a 5xx,
+//! a refused signature). If any record needs a retry the invocation returns an error, so Lambda's
+//! asynchronous retries run the event again — safe, since applying a result twice is harmless.
+//!
+//! Clients (S3, HTTP, the extractor) are built once per cold start in [`Handler::from_env`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::s3::S3Event;
+use chrono::{DateTime, Utc};
+use ledgerly_core::callback::{self, CallbackOutcome, OcrCallback};
+use ledgerly_core::{Currency, ReceiptId, ReceiptKind};
+use ledgerly_store::objects::{
+    Storage, StorageBackend, StorageError, StorageLocation, parse_receipt_key,
+};
+
+use crate::extractor::{ExtractError, Extractor};
+use crate::normalise::Hints;
+use crate::usable_fields;
+
+/// What the Lambda needs besides the extractor, from its environment.
+#[derive(Clone)]
+pub struct LambdaConfig {
+    /// The API's base URL, e.g. `https://ledgerly.example.com`.
+    pub api_url: String,
+    /// The shared HMAC secret for `/internal/ocr-results`.
+    pub callback_secret: String,
+    /// The receipts bucket (events from any other are skipped), its region and endpoint.
+    pub storage: StorageLocation,
+    /// The currency of amounts printed without a symbol.
+    pub default_currency: Currency,
+}
+
+impl fmt::Debug for LambdaConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LambdaConfig")
+            .field("api_url", &self.api_url)
+            .field("callback_secret", &"<redacted>")
+            .field("storage", &self.storage)
+            .field("default_currency", &self.default_currency)
+            .finish()
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl LambdaConfig {
+    /// Reads `LEDGERLY_API_URL`, the secret (`LEDGERLY__OCR__CALLBACK_SECRET`, or the SSM
+    /// SecureString named by `LEDGERLY__OCR__CALLBACK_SECRET_PARAMETER`), `LEDGERLY__STORAGE__BUCKET`
+    /// (and `…__REGION`, `…__ENDPOINT`) and `LEDGERLY__EXTRACTOR__DEFAULT_CURRENCY`.
+    pub async fn from_env() -> Result<Self, String> {
+        let api_url = env("LEDGERLY_API_URL")
+            .ok_or("LEDGERLY_API_URL must name the API, e.g. https://ledgerly.example.com")?;
+        let callback_secret = match (
+            env("LEDGERLY__OCR__CALLBACK_SECRET"),
+            env("LEDGERLY__OCR__CALLBACK_SECRET_PARAMETER"),
+        ) {
+            (Some(secret), _) => secret,
+            (None, Some(parameter)) => secret_from_ssm(&parameter).await?,
+            (None, None) => {
+                return Err("set LEDGERLY__OCR__CALLBACK_SECRET, or LEDGERLY__OCR__CALLBACK_SECRET_PARAMETER to the SSM parameter holding it".into());
+            }
+        };
+        if callback_secret.len() < 32 {
+            return Err("the callback secret must be at least 32 characters".into());
+        }
+        let bucket = env("LEDGERLY__STORAGE__BUCKET")
+            .ok_or("LEDGERLY__STORAGE__BUCKET must name the receipts bucket")?;
+        let default_currency = match env("LEDGERLY__EXTRACTOR__DEFAULT_CURRENCY") {
+            Some(code) => Currency::from_code(&code.to_uppercase())
+                .map_err(|e| format!("LEDGERLY__EXTRACTOR__DEFAULT_CURRENCY: {e}"))?,
+            None => Currency::INR,
+        };
+        Ok(Self {
+            api_url,
+            callback_secret,
+            storage: StorageLocation {
+                backend: StorageBackend::S3,
+                path: Default::default(),
+                bucket,
+                region: env("LEDGERLY__STORAGE__REGION").unwrap_or_default(),
+                endpoint: env("LEDGERLY__STORAGE__ENDPOINT").unwrap_or_default(),
+            },
+            default_currency,
+        })
+    }
+}
+
+/// The secret in an SSM SecureString parameter.
+async fn secret_from_ssm(parameter: &str) -> Result<String, String> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(endpoint) = env("LEDGERLY__AWS__ENDPOINT") {
+        loader = loader.endpoint_url(endpoint);
+    }
+    let config = loader.load().await;
+    let reply = aws_sdk_ssm::Client::new(&config)
+        .get_parameter()
+        .name(parameter)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot read the callback secret from SSM parameter {parameter}: {}",
+                aws_sdk_ssm::error::DisplayErrorContext(&e)
+            )
+        })?;
+    reply
+        .parameter
+        .and_then(|p| p.value)
+        .ok_or_else(|| format!("the SSM parameter {parameter} has no value"))
+}
+
+/// How one record ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordOutcome {
+    Read { receipt: ReceiptId },
+    Failed { receipt: ReceiptId, reason: String },
+    Skipped { reason: String },
+    Retry { reason: String },
+}
+
+/// One record's key (decoded) and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordReport {
+    pub key: String,
+    pub outcome: RecordOutcome,
+}
+
+/// What an invocation did, record by record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub records: Vec<RecordReport>,
+}
+
+impl Report {
+    pub fn needs_retry(&self) -> bool {
+        self.records
+            .iter()
+            .any(|r| matches!(r.outcome, RecordOutcome::Retry { .. }))
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for record in &self.records {
+            match &record.outcome {
+                RecordOutcome::Retry { reason } => writeln!(f, "{}: retry: {reason}", record.key)?,
+                other => writeln!(f, "{}: {other:?}", record.key)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An invocation with records to retry; Lambda runs the event again.
+#[derive(Debug, thiserror::Error)]
+#[error("some records must be retried:\n{0}")]
+pub struct RetryLater(pub Report);
+
+/// Decodes an S3 event key: `+` is a space, `%XX` a byte; the bytes are UTF-8.
+pub fn decode_key(key: &str) -> Result<String, String> {
+    let bytes = key.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = key
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| format!("`{key}` has a malformed %-escape"))?;
+                out.push(hex);
+                i += 2;
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| format!("`{key}` does not decode to UTF-8"))
+}
+
+#[derive(Debug)]
+pub struct Handler {
+    config: LambdaConfig,
+    storage: Storage,
+    extractor: Arc<dyn Extractor>,
+    http: reqwest::Client,
+}
+
+impl Handler {
+    pub async fn new(config: LambdaConfig, extractor: Arc<dyn Extractor>) -> Result<Self, String> {
+        let storage = Storage::open(&config.storage)
+            .await
+            .map_err(|e| format!("cannot set up S3: {e}"))?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .user_agent(concat!("ledgerly-ocr-lambda/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(Self {
+            config,
+            storage,
+            extractor,
+            http,
+        })
+    }
+
+    /// Handles every record of `event`; an error when any must be retried.
+    pub async fn handle(&self, event: S3Event) -> Result<Report, RetryLater> {
+        let mut report = Report::default();
+        for record in event.records {
+            let raw_key = record.s3.object.key.clone().unwrap_or_default();
+            let key = decode_key(&raw_key).unwrap_or_else(|_| raw_key.clone());
+            let outcome = match decode_key(&raw_key) {
+                Ok(key) => {
+                    let bucket = record.s3.bucket.name.as_deref().unwrap_or("");
+                    let when = record.event_time;
+                    self.record(bucket, &key, when).await
+                }
+                Err(reason) => RecordOutcome::Skipped { reason },
+            };
+            match &outcome {
+                RecordOutcome::Retry { reason } => {
+                    tracing::warn!(key, reason, "record will be retried");
+                }
+                RecordOutcome::Skipped { reason } => tracing::info!(key, reason, "record skipped"),
+                other => tracing::info!(key, outcome = ?other, "record handled"),
+            }
+            report.records.push(RecordReport { key, outcome });
+        }
+        if report.needs_retry() {
+            Err(RetryLater(report))
+        } else {
+            Ok(report)
+        }
+    }
+
+    async fn record(&self, bucket: &str, key: &str, when: DateTime<Utc>) -> RecordOutcome {
+        if Some(bucket) != self.storage.bucket() {
+            return RecordOutcome::Skipped {
+                reason: format!("the event is for bucket `{bucket}`, not this stack's"),
+            };
+        }
+        let Some((_owner, receipt)) = parse_receipt_key(key) else {
+            return RecordOutcome::Skipped {
+                reason: format!("`{key}` is not a receipt key"),
+            };
+        };
+        let bytes = match self.storage.get(key).await {
+            Ok(bytes) => bytes,
+            Err(StorageError::NotFound(_)) => {
+                return RecordOutcome::Skipped {
+                    reason: "the file is gone (the receipt was deleted)".into(),
+                };
+            }
+            Err(err) => {
+                return RecordOutcome::Retry {
+                    reason: format!("reading the file failed: {err}"),
+                };
+            }
+        };
+        let outcome = match ReceiptKind::sniff(&bytes) {
+            None => Err("the file is not a JPEG, PNG, WebP, HEIC or PDF".to_owned()),
+            Some(kind) => {
+                let hints = Hints::new(self.config.default_currency, when.date_naive());
+                match self.extractor.extract(&bytes, kind, &hints).await {
+                    Ok(fields) => usable_fields(&fields, when.date_naive()),
+                    Err(ExtractError::Permanent(reason)) => Err(reason),
+                    Err(ExtractError::Transient(reason)) => {
+                        return RecordOutcome::Retry { reason };
+                    }
+                }
+            }
+        };
+        let (callback, result) = match outcome {
+            Ok((vendor, date, total)) => (
+                CallbackOutcome::Read {
+                    vendor: vendor.as_str().to_owned(),
+                    date,
+                    amount: total.to_decimal_string(),
+                    currency: total.currency(),
+                },
+                RecordOutcome::Read { receipt },
+            ),
+            Err(reason) => (
+                CallbackOutcome::Failed {
+                    reason: reason.clone(),
+                },
+                RecordOutcome::Failed { receipt, reason },
+            ),
+        };
+        match self
+            .post(&OcrCallback {
+                receipt_id: receipt,
+                outcome: callback,
+            })
+            .await
+        {
+            Ok(()) => result,
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// Posts a signed result; the outcome to report instead when it was not taken.
+    async fn post(&self, result: &OcrCallback) -> Result<(), RecordOutcome> {
+        let body = serde_json::to_vec(result).map_err(|e| RecordOutcome::Retry {
+            reason: format!("cannot encode the result: {e}"),
+        })?;
+        let timestamp = Utc::now().timestamp();
+        let signature = callback::sign(self.config.callback_secret.as_bytes(), timestamp, &body);
+        let url = format!(
+            "{}/internal/ocr-results",
+            self.config.api_url.trim_end_matches('/')
+        );
+        let response = self
+            .http
+            .post(&url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(callback::TIMESTAMP_HEADER, timestamp.to_string())
+            .header(callback::SIGNATURE_HEADER, signature)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| RecordOutcome::Retry {
+                reason: format!("cannot reach the API at {url}: {e}"),
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let text = response.text().await.unwrap_or_default();
+        Err(match status.as_u16() {
+            404 => RecordOutcome::Skipped {
+                reason: "the API no longer has this receipt (deleted)".into(),
+            },
+            401 => RecordOutcome::Retry {
+                reason: "the API refused the signature: check the shared secret and the clock"
+                    .into(),
+            },
+            400 | 422 => RecordOutcome::Skipped {
+                reason: format!("the API refused the result ({status}): {text}"),
+            },
+            _ => RecordOutcome::Retry {
+                reason: format!("the API answered {status}: {text}"),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_decoded_as_s3_encodes_them() {
+        assert_eq!(
+            decode_key("receipts/a/My+Receipt+%C3%BC%E2%82%B9.png").unwrap(),
+            "receipts/a/My Receipt ü₹.png"
+        );
+        assert_eq!(decode_key("a%2Bb").unwrap(), "a+b");
+        assert!(decode_key("bad%2").is_err());
+        assert!(decode_key("bad%FF").is_err());
+    }
+}

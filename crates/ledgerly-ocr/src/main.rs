@@ -80,6 +80,10 @@ struct WorkerArgs {
     /// This worker's name in the queue (default: host and process id).
     #[arg(long, env = "LEDGERLY__WORKER__NAME")]
     name: Option<String>,
+    /// How long a claimed job stays this worker's without a renewal: after a crash, another
+    /// worker takes the job over once it runs out.
+    #[arg(long, env = "LEDGERLY__WORKER__LEASE_SECONDS", default_value_t = 120)]
+    lease_seconds: u64,
     /// Serve Prometheus metrics at http://<address>/metrics.
     #[arg(long, env = "LEDGERLY__WORKER__METRICS_BIND")]
     metrics_bind: Option<SocketAddr>,
@@ -263,9 +267,13 @@ async fn worker(args: WorkerArgs) -> Result<(), String> {
             .unwrap_or_else(|_| "worker".into());
         format!("{host}-{}", std::process::id())
     });
+    if args.lease_seconds < 3 {
+        return Err("--lease-seconds must be at least 3".into());
+    }
     let options = WorkerOptions {
         name,
         concurrency: args.concurrency,
+        lease: Duration::from_secs(args.lease_seconds),
         shutdown_grace: Duration::from_secs(20),
         ..WorkerOptions::default()
     };

@@ -231,3 +231,154 @@ async fn the_standalone_worker_reads_an_upload_and_stops_on_sigterm(backend: Bac
     api.await.unwrap().unwrap();
     db.cleanup().await;
 }
+
+on_both_backends!(a_worker_killed_mid_job_loses_nothing_and_another_finishes_it_once);
+
+/// A Gemini stand-in whose first request never answers (the worker holding it gets killed) and
+/// whose later ones read the receipt.
+async fn stalling_model() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let app = axum::Router::new().route(
+        "/v1beta/models/{model}",
+        axum::routing::post(move || {
+            let counter = counter.clone();
+            async move {
+                if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                    tokio::time::sleep(Duration::from_secs(600)).await;
+                }
+                let text = r#"{"vendor": "Blue Tokai", "date": "2026-11-20", "total": "450.00", "currency": "INR"}"#;
+                axum::Json(json!({
+                    "candidates": [{ "content": { "parts": [{ "text": text }], "role": "model" }, "finishReason": "STOP" }]
+                }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, calls)
+}
+
+fn start_worker(db: &TestDatabase, folder: &std::path::Path, model: &str) -> std::process::Child {
+    Command::new(BIN)
+        .args(["worker", "--lease-seconds", "3"])
+        .env("LEDGERLY__DATABASE__URL", db.url())
+        .env("LEDGERLY__STORAGE__PATH", folder)
+        .env("LEDGERLY__EXTRACTOR__BACKEND", "gemini")
+        .env("LEDGERLY__EXTRACTOR__API_KEY", "test-key")
+        .env("LEDGERLY__EXTRACTOR__BASE_URL", model)
+        .env("LEDGERLY__EXTRACTOR__MODEL", "gemini-test")
+        .env("LEDGERLY__EXTRACTOR__TIMEOUT_SECONDS", "900")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn a_worker_killed_mid_job_loses_nothing_and_another_finishes_it_once(backend: Backend) {
+    use std::sync::atomic::Ordering;
+    let db = TestDatabase::new(backend).await;
+    let folder = tempfile::tempdir().unwrap();
+    let mut settings = ledgerly_api::Settings::default();
+    settings.server.port = 0;
+    settings.database.url = db.url().to_owned();
+    settings.storage.path = folder.path().to_owned();
+    let app = ledgerly_api::Application::build(settings).await.unwrap();
+    let base = format!("http://{}", app.local_addr().unwrap());
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let api = tokio::spawn(app.serve(async {
+        api_stopped.await.ok();
+    }));
+    let (model, calls) = stalling_model().await;
+
+    let client = reqwest::Client::new();
+    let session: Value = client
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({ "email": "kill@example.com", "password": "correct horse", "name": "K" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = session["token"].as_str().unwrap();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"\x89PNG\r\n\x1a\n-scan-".to_vec()).file_name("scan"),
+    );
+    let uploaded: Value = client
+        .post(format!("{base}/api/v1/receipts"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let receipt_url = format!(
+        "{base}/api/v1/receipts/{}",
+        uploaded["id"].as_str().unwrap()
+    );
+
+    let mut first = start_worker(&db, folder.path(), &model);
+    for _ in 0..200 {
+        if calls.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the first worker is reading the receipt"
+    );
+    // Killed outright: no chance to hand the job back.
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let mut second = start_worker(&db, folder.path(), &model);
+    let mut shown = Value::Null;
+    for _ in 0..200 {
+        shown = client
+            .get(&receipt_url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if shown["status"] == "done" || shown["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(shown["status"], "done", "{shown}");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "read once more, not twice more"
+    );
+    let list: Value = client
+        .get(format!("{base}/api/v1/expenses"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 1, "{list}");
+    assert_eq!(list["items"][0]["amount"], "450.00");
+
+    Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap();
+    second.wait().unwrap();
+    stop_api.send(()).unwrap();
+    api.await.unwrap().unwrap();
+    db.cleanup().await;
+}

@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use ledgerly_api::testing::ApiClient;
 use serde_json::json;
 
 struct Running {
@@ -117,84 +118,27 @@ fn a_data_directory_that_cannot_be_created_is_a_clear_error() {
     );
 }
 
-async fn register(client: &reqwest::Client, url: &str, currency: &str) -> String {
-    let session: serde_json::Value = client
-        .post(format!("{url}/api/v1/auth/register"))
-        .json(&json!({
-            "email": "ocr@example.com", "password": "correct horse", "name": "OCR",
-            "currency": currency
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    session["token"].as_str().unwrap().to_owned()
-}
-
-async fn upload(client: &reqwest::Client, url: &str, token: &str, image: Vec<u8>) -> String {
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(image).file_name("scan"),
-    );
-    let receipt: serde_json::Value = client
-        .post(format!("{url}/api/v1/receipts"))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    format!("{url}/api/v1/receipts/{}", receipt["id"].as_str().unwrap())
-}
-
 #[tokio::test]
 async fn up_reads_an_uploaded_receipt_with_its_in_process_worker() {
     let data_dir = std::env::temp_dir().join(format!("ledgerctl-up-{}", uuid::Uuid::new_v4()));
-    let client = reqwest::Client::new();
     let running = start(&data_dir);
     let fonts = ledgerly_ocr::synth::Fonts::load().unwrap();
     let receipt = ledgerly_ocr::synth::receipt(&fonts, 7, 3);
-    let token = register(&client, &running.url, receipt.total.currency().code()).await;
-    let receipt_url = upload(&client, &running.url, &token, receipt.image.clone()).await;
-    let mut shown = serde_json::Value::Null;
-    for _ in 0..300 {
-        shown = client
-            .get(&receipt_url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if shown["status"] == "done" || shown["status"] == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let user = ApiClient::register(
+        &running.url,
+        "ocr@example.com",
+        receipt.total.currency().code(),
+    )
+    .await;
+    let uploaded = user.upload(receipt.image.clone()).await;
+    let shown = user
+        .wait_for_ocr(uploaded["id"].as_str().unwrap(), 30)
+        .await;
     assert_eq!(shown["status"], "done", "{shown}");
-    let expense: serde_json::Value = client
-        .get(format!(
-            "{}/api/v1/expenses/{}",
-            running.url,
-            shown["expense_id"].as_str().unwrap()
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let expense = user.expense_of(&shown).await;
     assert_eq!(expense["amount"], receipt.total.to_decimal_string());
     assert_eq!(expense["needs_review"], true);
-    let metrics = client
-        .get(format!("{}/metrics", running.url))
-        .send()
+    let metrics = reqwest::get(format!("{}/metrics", running.url))
         .await
         .unwrap()
         .text()
@@ -211,22 +155,12 @@ async fn up_reads_an_uploaded_receipt_with_its_in_process_worker() {
 #[tokio::test]
 async fn without_an_ocr_backend_up_still_runs_and_receipts_wait_in_the_queue() {
     let data_dir = std::env::temp_dir().join(format!("ledgerctl-up-{}", uuid::Uuid::new_v4()));
-    let client = reqwest::Client::new();
     // Gemini without a key cannot start: the app runs without OCR.
     let running = start_with(&data_dir, &["--ocr-backend", "gemini"]);
-    let token = register(&client, &running.url, "INR").await;
-    let png = b"\x89PNG\r\n\x1a\n-a receipt-".to_vec();
-    let receipt_url = upload(&client, &running.url, &token, png).await;
+    let user = ApiClient::register(&running.url, "queue@example.com", "INR").await;
+    let uploaded = user.upload(b"\x89PNG\r\n\x1a\n-a receipt-".to_vec()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let shown: serde_json::Value = client
-        .get(&receipt_url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = user.receipt(uploaded["id"].as_str().unwrap()).await;
     assert_eq!(shown["status"], "pending", "{shown}");
     interrupt(running);
     std::fs::remove_dir_all(&data_dir).ok();

@@ -14,6 +14,8 @@ pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod views;
 
 pub use metrics::Metrics;

@@ -237,21 +237,71 @@ const MONTHS: [&str; 12] = [
 /// (month-first only when the day-first reading is impossible, or for US dollars),
 /// `20 Nov 2026`, `Nov 20, 2026`, `20-NOV-26`, with or without a weekday or a time around it.
 /// Dates after tomorrow (time zones) or before 2000 are refused.
+///
+/// Every date in the text is considered, so a bill number before the date (`Bill 2024 Date
+/// 05.06.2026`) does not hide it; the first one in range wins. When none is, OCR's commonest digit
+/// confusion (`0` read as `6`) is undone in the fields that are out of range (`27.62.2623`).
 pub fn date(text: &str, hints: &Hints, currency: Currency) -> Result<NaiveDate, String> {
-    let date = parse_date(text, hints.day_first(currency))
-        .ok_or_else(|| format!("`{text}` is not a date this reader knows"))?;
-    if date > hints.today + Duration::days(1) {
-        return Err(format!("{date} is in the future"));
+    let day_first = hints.day_first(currency);
+    let latest = hints.today + Duration::days(1);
+    let in_range = |d: &NaiveDate| (earliest()..=latest).contains(d);
+    let candidates = parse_dates(&tokens(text), day_first);
+    if let Some(date) = candidates.iter().copied().find(in_range) {
+        return Ok(date);
     }
-    if date < earliest() {
-        return Err(format!("{date} is before 2000"));
+    let repaired = parse_dates(&repair_zeros(&tokens(text), latest), day_first);
+    if let Some(date) = repaired.into_iter().find(in_range) {
+        return Ok(date);
     }
-    Ok(date)
+    match candidates.first() {
+        Some(date) if *date > latest => Err(format!("{date} is in the future")),
+        Some(date) => Err(format!("{date} is before 2000")),
+        None => Err(format!("`{text}` is not a date this reader knows")),
+    }
+}
+
+/// Numbers that cannot be part of a date as read (a month over 12, a day over 31, a year past
+/// `latest`) with each `6` read back as the `0` it likely was.
+fn repair_zeros(tokens: &[Token], latest: NaiveDate) -> Vec<Token> {
+    tokens
+        .iter()
+        .map(|token| match token {
+            Token::Number {
+                value,
+                digits,
+                joined,
+            } => {
+                let out_of_range = match digits {
+                    4 => i64::from(*value) > i64::from(latest.year()),
+                    _ => *value > 31,
+                };
+                if !out_of_range {
+                    return token.clone();
+                }
+                let text = format!("{value:0width$}", width = *digits).replace('6', "0");
+                text.parse().map_or_else(
+                    |_| token.clone(),
+                    |value| Token::Number {
+                        value,
+                        digits: *digits,
+                        joined: *joined,
+                    },
+                )
+            }
+            other => other.clone(),
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
-    Number { value: u32, digits: usize },
+    /// `joined`: the separator (`-`, `/`, `.`) that ties it to the number right after it, as in
+    /// `20/11/2026`.
+    Number {
+        value: u32,
+        digits: usize,
+        joined: Option<char>,
+    },
     Month(u32),
 }
 
@@ -270,11 +320,17 @@ fn tokens(text: &str) -> Vec<Token> {
                 chars.next();
             }
             let digits = &lower[start..end];
+            let after: Vec<char> = lower[end..].chars().take(2).collect();
+            let joined = match after.as_slice() {
+                [sep @ ('-' | '/' | '.'), next, ..] if next.is_ascii_digit() => Some(*sep),
+                _ => None,
+            };
             // "20th", "1st": the suffix belongs to the number.
             if let Ok(value) = digits.parse() {
                 out.push(Token::Number {
                     value,
                     digits: digits.len(),
+                    joined,
                 });
             }
         } else if c.is_alphabetic() {
@@ -330,30 +386,38 @@ fn ymd(y: Option<i32>, m: u32, d: u32) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(y?, m, d)
 }
 
-/// Finds the first date in `text`, or `None`.
-fn parse_date(text: &str, day_first: bool) -> Option<NaiveDate> {
-    let tokens = tokens(text);
+/// Every date in `tokens`, in order.
+fn parse_dates(tokens: &[Token], day_first: bool) -> Vec<NaiveDate> {
+    let mut dates = Vec::new();
     for window in 0..tokens.len() {
         let rest = &tokens[window..];
         let found = match rest {
-            // 2026-11-20
+            // 2026-11-20: written as one, separators alike.
             [
                 Token::Number {
                     value: y,
                     digits: 4,
+                    joined: Some(s1),
                 },
-                Token::Number { value: m, .. },
+                Token::Number {
+                    value: m,
+                    joined: Some(s2),
+                    ..
+                },
                 Token::Number { value: d, .. },
                 ..,
-            ] => ymd(year(*y, 4), *m, *d),
+            ] if s1 == s2 => ymd(year(*y, 4), *m, *d),
             // 20 Nov 2026, 20-NOV-26
             [
                 Token::Number {
                     value: d,
                     digits: 1 | 2,
+                    ..
                 },
                 Token::Month(m),
-                Token::Number { value: y, digits },
+                Token::Number {
+                    value: y, digits, ..
+                },
                 ..,
             ] => ymd(year(*y, *digits), *m, *d),
             // Nov 20, 2026
@@ -362,23 +426,30 @@ fn parse_date(text: &str, day_first: bool) -> Option<NaiveDate> {
                 Token::Number {
                     value: d,
                     digits: 1 | 2,
+                    ..
                 },
-                Token::Number { value: y, digits },
+                Token::Number {
+                    value: y, digits, ..
+                },
                 ..,
             ] => ymd(year(*y, *digits), *m, *d),
-            // 20/11/2026, 11/20/26
+            // 20/11/2026, 11/20/26: written as one, separators alike.
             [
                 Token::Number {
                     value: a,
                     digits: 1 | 2,
+                    joined: Some(s1),
                 },
                 Token::Number {
                     value: b,
                     digits: 1 | 2,
+                    joined: Some(s2),
                 },
-                Token::Number { value: y, digits },
+                Token::Number {
+                    value: y, digits, ..
+                },
                 ..,
-            ] => {
+            ] if s1 == s2 => {
                 let y = year(*y, *digits);
                 let (day_month, month_day) = (ymd(y, *b, *a), ymd(y, *a, *b));
                 match (day_month, month_day) {
@@ -388,11 +459,9 @@ fn parse_date(text: &str, day_first: bool) -> Option<NaiveDate> {
             }
             _ => None,
         };
-        if found.is_some() {
-            return found;
-        }
+        dates.extend(found);
     }
-    None
+    dates
 }
 
 /// A date written as `style` says, for tests and the receipt generator.
@@ -517,6 +586,16 @@ mod tests {
         assert_eq!(d("20-NOV-26 14:32").unwrap(), "2026-11-20");
         assert_eq!(d("Date: Fri, 20 November 2026").unwrap(), "2026-11-20");
         assert_eq!(d("Sept 3 2026").unwrap(), "2026-09-03");
+        assert_eq!(d("Bill No: 6040 Date: 11.11.2022").unwrap(), "2022-11-11");
+        assert_eq!(d("Bill 2024 Date 05.06.2026").unwrap(), "2026-06-05");
+        // OCR read 0 as 6 where the date cannot be as read.
+        assert_eq!(d("Date: 27.62.2623").unwrap(), "2023-02-27");
+        assert_eq!(d("12/06/2622 22:49").unwrap(), "2022-06-12");
+        assert_eq!(
+            d("16/06/2026").unwrap(),
+            "2026-06-16",
+            "a 6 that fits stays"
+        );
         let us = date("03/04/2026", &h, Currency::USD).unwrap();
         assert_eq!(us.to_string(), "2026-03-04");
     }

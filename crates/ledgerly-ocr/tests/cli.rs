@@ -7,6 +7,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use ledgerly_api::testing::{ApiClient, RunningApi};
 use ledgerly_ocr::synth::{self, Fonts};
 use ledgerly_store::testing::{Backend, TestDatabase};
 use serde_json::{Value, json};
@@ -93,20 +94,35 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The API on `db`, its receipts in `folder`.
+async fn api(db: &TestDatabase, folder: &std::path::Path) -> RunningApi {
+    let mut settings = ledgerly_api::Settings::default();
+    settings.database.url = db.url().to_owned();
+    settings.storage.path = folder.to_owned();
+    RunningApi::start(settings).await
+}
+
+/// SIGTERM, then the exit status within 10 s.
+async fn terminate(mut child: std::process::Child) -> std::process::ExitStatus {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().ok();
+    panic!("the worker did not stop within 10 s of SIGTERM")
+}
+
 async fn the_standalone_worker_reads_an_upload_and_stops_on_sigterm(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let folder = tempfile::tempdir().unwrap();
-    let mut settings = ledgerly_api::Settings::default();
-    settings.server.port = 0;
-    settings.database.url = db.url().to_owned();
-    settings.storage.path = folder.path().to_owned();
-    let app = ledgerly_api::Application::build(settings).await.unwrap();
-    let base = format!("http://{}", app.local_addr().unwrap());
-    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
-    let api = tokio::spawn(app.serve(async {
-        api_stopped.await.ok();
-    }));
-
+    let api = api(&db, folder.path()).await;
     let metrics_port = free_port();
     let mut worker = Command::new(BIN)
         .arg("worker")
@@ -117,83 +133,32 @@ async fn the_standalone_worker_reads_an_upload_and_stops_on_sigterm(backend: Bac
             "LEDGERLY__WORKER__METRICS_BIND",
             format!("127.0.0.1:{metrics_port}"),
         )
-        .env("RUST_LOG", "info")
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
 
     let receipt = synth::receipt(&Fonts::load().unwrap(), 7, 3);
-    let client = reqwest::Client::new();
-    let session: Value = client
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({
-            "email": "worker@example.com", "password": "correct horse", "name": "W",
-            "currency": receipt.total.currency().code()
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = session["token"].as_str().unwrap();
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(receipt.image.clone()).file_name("scan"),
+    let user = ApiClient::register(
+        &api.url,
+        "worker@example.com",
+        receipt.total.currency().code(),
+    )
+    .await;
+    let uploaded = user.upload(receipt.image.clone()).await;
+    let id = uploaded["id"].as_str().unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        worker.try_wait().unwrap().is_none(),
+        "the worker exited early"
     );
-    let uploaded: Value = client
-        .post(format!("{base}/api/v1/receipts"))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let receipt_url = format!(
-        "{base}/api/v1/receipts/{}",
-        uploaded["id"].as_str().unwrap()
-    );
-    let mut shown = Value::Null;
-    for _ in 0..300 {
-        shown = client
-            .get(&receipt_url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if shown["status"] == "done" || shown["status"] == "failed" {
-            break;
-        }
-        if let Some(status) = worker.try_wait().unwrap() {
-            panic!("the worker exited early: {status:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let shown = user.wait_for_ocr(id, 30).await;
     assert_eq!(shown["status"], "done", "{shown}");
-    let expense: Value = client
-        .get(format!(
-            "{base}/api/v1/expenses/{}",
-            shown["expense_id"].as_str().unwrap()
-        ))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let expense = user.expense_of(&shown).await;
     assert_eq!(expense["amount"], receipt.total.to_decimal_string());
     assert_eq!(expense["date"], receipt.date.to_string());
     assert_eq!(expense["needs_review"], true);
 
-    let metrics = client
-        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
-        .send()
+    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
         .await
         .unwrap()
         .text()
@@ -208,27 +173,9 @@ async fn the_standalone_worker_reads_an_upload_and_stops_on_sigterm(backend: Bac
             .contains(r#"ledgerly_ocr_extraction_duration_seconds_count{backend="tesseract"} 1"#),
         "{metrics}"
     );
-
-    let killed = Command::new("kill")
-        .args(["-TERM", &worker.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let mut exited = None;
-    for _ in 0..100 {
-        if let Some(status) = worker.try_wait().unwrap() {
-            exited = Some(status);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let status = exited.unwrap_or_else(|| {
-        worker.kill().ok();
-        panic!("the worker did not stop within 10 s of SIGTERM")
-    });
+    let status = terminate(worker).await;
     assert!(status.success(), "{status:?}");
-    stop_api.send(()).unwrap();
-    api.await.unwrap().unwrap();
+    api.stop().await;
     db.cleanup().await;
 }
 
@@ -280,47 +227,11 @@ async fn a_worker_killed_mid_job_loses_nothing_and_another_finishes_it_once(back
     use std::sync::atomic::Ordering;
     let db = TestDatabase::new(backend).await;
     let folder = tempfile::tempdir().unwrap();
-    let mut settings = ledgerly_api::Settings::default();
-    settings.server.port = 0;
-    settings.database.url = db.url().to_owned();
-    settings.storage.path = folder.path().to_owned();
-    let app = ledgerly_api::Application::build(settings).await.unwrap();
-    let base = format!("http://{}", app.local_addr().unwrap());
-    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
-    let api = tokio::spawn(app.serve(async {
-        api_stopped.await.ok();
-    }));
+    let api = api(&db, folder.path()).await;
     let (model, calls) = stalling_model().await;
-
-    let client = reqwest::Client::new();
-    let session: Value = client
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({ "email": "kill@example.com", "password": "correct horse", "name": "K" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = session["token"].as_str().unwrap();
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(b"\x89PNG\r\n\x1a\n-scan-".to_vec()).file_name("scan"),
-    );
-    let uploaded: Value = client
-        .post(format!("{base}/api/v1/receipts"))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let receipt_url = format!(
-        "{base}/api/v1/receipts/{}",
-        uploaded["id"].as_str().unwrap()
-    );
+    let user = ApiClient::register(&api.url, "kill@example.com", "INR").await;
+    let uploaded = user.upload(b"\x89PNG\r\n\x1a\n-scan-".to_vec()).await;
+    let id = uploaded["id"].as_str().unwrap();
 
     let mut first = start_worker(&db, folder.path(), &model);
     for _ in 0..200 {
@@ -338,47 +249,18 @@ async fn a_worker_killed_mid_job_loses_nothing_and_another_finishes_it_once(back
     first.kill().unwrap();
     first.wait().unwrap();
 
-    let mut second = start_worker(&db, folder.path(), &model);
-    let mut shown = Value::Null;
-    for _ in 0..200 {
-        shown = client
-            .get(&receipt_url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if shown["status"] == "done" || shown["status"] == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let second = start_worker(&db, folder.path(), &model);
+    let shown = user.wait_for_ocr(id, 20).await;
     assert_eq!(shown["status"], "done", "{shown}");
     assert_eq!(
         calls.load(Ordering::SeqCst),
         2,
         "read once more, not twice more"
     );
-    let list: Value = client
-        .get(format!("{base}/api/v1/expenses"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = user.get("/api/v1/expenses").await;
     assert_eq!(list["total"], 1, "{list}");
     assert_eq!(list["items"][0]["amount"], "450.00");
-
-    Command::new("kill")
-        .args(["-TERM", &second.id().to_string()])
-        .status()
-        .unwrap();
-    second.wait().unwrap();
-    stop_api.send(()).unwrap();
-    api.await.unwrap().unwrap();
+    terminate(second).await;
+    api.stop().await;
     db.cleanup().await;
 }

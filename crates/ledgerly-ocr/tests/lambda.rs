@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::s3::S3Event;
+use ledgerly_api::testing::{ApiClient, RunningApi};
 use ledgerly_core::Currency;
 use ledgerly_ocr::backends::tesseract::{Tesseract, TesseractOptions};
 use ledgerly_ocr::lambda::{Handler, LambdaConfig, RecordOutcome};
@@ -82,14 +83,10 @@ fn encode(key: &str) -> String {
 
 struct Stack {
     db: TestDatabase,
-    api: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    api: RunningApi,
     bucket: String,
     s3: aws_sdk_s3::Client,
-    client: reqwest::Client,
-    token: String,
-    user: String,
+    user: ApiClient,
 }
 
 impl Stack {
@@ -99,7 +96,6 @@ impl Stack {
         s3.create_bucket().bucket(&bucket).send().await.unwrap();
         let db = TestDatabase::new(Backend::Postgres).await;
         let mut settings = ledgerly_api::Settings::default();
-        settings.server.port = 0;
         settings.database.url = db.url().to_owned();
         settings.storage.backend = StorageBackend::S3;
         settings.storage.bucket = bucket.clone();
@@ -107,32 +103,14 @@ impl Stack {
         settings.storage.endpoint = endpoint();
         settings.ocr.dispatch = ledgerly_api::settings::OcrDispatch::S3Events;
         settings.ocr.callback_secret = SECRET.into();
-        let app = ledgerly_api::Application::build(settings).await.unwrap();
-        let api = format!("http://{}", app.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(app.serve(async {
-            stopped.await.ok();
-        }));
-        let client = reqwest::Client::new();
-        let session: Value = client
-            .post(format!("{api}/api/v1/auth/register"))
-            .json(&json!({ "email": "lambda@example.com", "password": "correct horse", "name": "L", "currency": "GBP" }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let api = RunningApi::start(settings).await;
+        let user = ApiClient::register(&api.url, "lambda@example.com", "GBP").await;
         Stack {
             db,
-            token: session["token"].as_str().unwrap().to_owned(),
-            user: session["user"]["id"].as_str().unwrap().to_owned(),
             api,
-            stop,
-            server,
             bucket,
             s3,
-            client,
+            user,
         }
     }
 
@@ -160,42 +138,17 @@ impl Stack {
         .unwrap()
     }
 
-    /// Uploads through the API (which stores the file in the bucket); the receipt's id.
-    async fn upload(&self, image: Vec<u8>) -> String {
-        let form = reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(image).file_name("scan"),
-        );
-        let receipt: Value = self
-            .client
-            .post(format!("{}/api/v1/receipts", self.api))
-            .bearer_auth(&self.token)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+    /// Uploads through the API (which stores the file in the bucket); the receipt's id and key.
+    async fn upload(&self, image: Vec<u8>) -> (String, String) {
+        let receipt = self.user.upload(image).await;
         assert_eq!(receipt["status"], "pending", "{receipt}");
-        receipt["id"].as_str().unwrap().to_owned()
-    }
-
-    async fn receipt(&self, id: &str) -> Value {
-        self.client
-            .get(format!("{}/api/v1/receipts/{id}", self.api))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        let id = receipt["id"].as_str().unwrap().to_owned();
+        let key = format!("receipts/{}/{id}.png", self.user.user_id);
+        (id, key)
     }
 
     async fn finish(self) {
-        self.stop.send(()).ok();
-        self.server.await.unwrap().unwrap();
+        self.api.stop().await;
         self.db.cleanup().await;
     }
 }
@@ -206,14 +159,12 @@ async fn every_record_is_handled_and_a_bad_one_skips_nothing() {
     let fonts = Fonts::load().unwrap();
     let readable = synth::receipt(&fonts, 7, 3);
     assert_eq!(readable.total.currency(), Currency::GBP);
-    let good = stack.upload(readable.image.clone()).await;
+    let (good, good_key) = stack.upload(readable.image.clone()).await;
     let blank =
         ledgerly_ocr::image_prep::png(&image::GrayImage::from_pixel(300, 400, image::Luma([255])));
-    let unreadable = stack.upload(blank).await;
-    let good_key = format!("receipts/{}/{good}.png", stack.user);
-    let blank_key = format!("receipts/{}/{unreadable}.png", stack.user);
+    let (unreadable, blank_key) = stack.upload(blank).await;
     // A file someone put in the bucket by hand, named with spaces and unicode.
-    let odd_key = format!("receipts/{}/Kassenbon März 2026 ₹.png", stack.user);
+    let odd_key = format!("receipts/{}/Kassenbon März 2026 ₹.png", stack.user.user_id);
     stack
         .s3
         .put_object()
@@ -223,9 +174,13 @@ async fn every_record_is_handled_and_a_bad_one_skips_nothing() {
         .send()
         .await
         .unwrap();
-    let gone_key = format!("receipts/{}/{}.png", stack.user, uuid::Uuid::now_v7());
+    let gone_key = format!(
+        "receipts/{}/{}.png",
+        stack.user.user_id,
+        uuid::Uuid::now_v7()
+    );
 
-    let handler = stack.handler(&stack.api).await;
+    let handler = stack.handler(&stack.api.url).await;
     let report = handler
         .handle(event(&[
             (&stack.bucket, &encode(&odd_key)),
@@ -260,27 +215,14 @@ async fn every_record_is_handled_and_a_bad_one_skips_nothing() {
     );
 
     // The API applied the read receipt and recorded the failure with its reason.
-    let read = stack.receipt(&good).await;
+    let read = stack.user.receipt(&good).await;
     assert_eq!(read["status"], "done", "{read}");
-    let expense: Value = stack
-        .client
-        .get(format!(
-            "{}/api/v1/expenses/{}",
-            stack.api,
-            read["expense_id"].as_str().unwrap()
-        ))
-        .bearer_auth(&stack.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let expense = stack.user.expense_of(&read).await;
     assert_eq!(expense["amount"], readable.total.to_decimal_string());
     assert_eq!(expense["currency"], "GBP");
     assert_eq!(expense["date"], readable.date.to_string());
     assert_eq!(expense["needs_review"], true);
-    let failed = stack.receipt(&unreadable).await;
+    let failed = stack.user.receipt(&unreadable).await;
     assert_eq!(failed["status"], "failed", "{failed}");
     assert!(
         failed["failure_reason"]
@@ -295,18 +237,9 @@ async fn every_record_is_handled_and_a_bad_one_skips_nothing() {
         .handle(event(&[(&stack.bucket, &encode(&good_key))]))
         .await
         .unwrap();
-    let again = stack.receipt(&good).await;
+    let again = stack.user.receipt(&good).await;
     assert_eq!(again["expense_id"], read["expense_id"]);
-    let list: Value = stack
-        .client
-        .get(format!("{}/api/v1/expenses", stack.api))
-        .bearer_auth(&stack.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = stack.user.get("/api/v1/expenses").await;
     assert_eq!(list["total"], 1, "{list}");
     stack.finish().await;
 }
@@ -315,8 +248,7 @@ async fn every_record_is_handled_and_a_bad_one_skips_nothing() {
 async fn an_unreachable_api_makes_the_invocation_fail_so_lambda_retries() {
     let stack = Stack::new().await;
     let fonts = Fonts::load().unwrap();
-    let good = stack.upload(synth::receipt(&fonts, 7, 3).image).await;
-    let good_key = format!("receipts/{}/{good}.png", stack.user);
+    let (good, good_key) = stack.upload(synth::receipt(&fonts, 7, 3).image).await;
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", listener.local_addr().unwrap())
@@ -335,7 +267,7 @@ async fn an_unreachable_api_makes_the_invocation_fail_so_lambda_retries() {
         matches!(&records[1].outcome, RecordOutcome::Retry { reason } if reason.contains("cannot reach the API")),
         "{records:?}"
     );
-    assert_eq!(stack.receipt(&good).await["status"], "pending");
+    assert_eq!(stack.user.receipt(&good).await["status"], "pending");
     stack.finish().await;
 }
 

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
+use ledgerly_api::testing::{ApiClient, RunningApi};
 use ledgerly_core::{
     Currency, Email, Money, OcrStatus, PersonName, Receipt, ReceiptId, ReceiptKind, User,
     UserTimeZone,
@@ -464,26 +465,15 @@ async fn an_upload_through_the_api_is_read_by_the_worker_and_confirmed_by_its_ow
 ) {
     let s = Setup::new(backend).await;
     let mut settings = ledgerly_api::Settings::default();
-    settings.server.port = 0;
     settings.database.url = s.db.url().to_owned();
     settings.storage.path = s.folder.clone();
-    let app = ledgerly_api::Application::build(settings).await.unwrap();
-    let base = format!("http://{}", app.local_addr().unwrap());
-    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
-    let api = tokio::spawn(app.serve(async {
-        api_stopped.await.ok();
-    }));
+    let api = RunningApi::start(settings).await;
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(s.worker(fast()).run(async {
         worker_stopped.await.ok();
     }));
 
-    let client = reqwest::Client::new();
-    let session: serde_json::Value = client
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&serde_json::json!({ "email": "e2e@example.com", "password": "correct horse", "name": "E2E" }))
-        .send().await.unwrap().json().await.unwrap();
-    let token = session["token"].as_str().unwrap();
+    let user = ApiClient::register(&api.url, "e2e@example.com", "INR").await;
     let form = reqwest::multipart::Form::new()
         .part(
             "file",
@@ -493,47 +483,18 @@ async fn an_upload_through_the_api_is_read_by_the_worker_and_confirmed_by_its_ow
             .file_name("scan.png"),
         )
         .text("category", "food");
-    let upload = client
-        .post(format!("{base}/api/v1/receipts"))
-        .bearer_auth(token)
+    let upload = reqwest::Client::new()
+        .post(format!("{}/api/v1/receipts", api.url))
+        .bearer_auth(&user.token)
         .multipart(form)
         .send()
         .await
         .unwrap();
     assert_eq!(upload.status(), 202);
     let receipt: serde_json::Value = upload.json().await.unwrap();
-    let receipt_url = format!("{base}/api/v1/receipts/{}", receipt["id"].as_str().unwrap());
-
-    let mut shown = serde_json::Value::Null;
-    for _ in 0..100 {
-        shown = client
-            .get(&receipt_url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if shown["status"] == "done" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let shown = user.wait_for_ocr(receipt["id"].as_str().unwrap(), 10).await;
     assert_eq!(shown["status"], "done", "{shown}");
-    let expense_url = format!(
-        "{base}/api/v1/expenses/{}",
-        shown["expense_id"].as_str().unwrap()
-    );
-    let expense: serde_json::Value = client
-        .get(&expense_url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let expense = user.expense_of(&shown).await;
     assert_eq!(
         (
             expense["amount"].as_str(),
@@ -545,9 +506,13 @@ async fn an_upload_through_the_api_is_read_by_the_worker_and_confirmed_by_its_ow
         (expense["vendor"].as_str(), expense["category"].as_str()),
         (Some("Blue Tokai"), Some("food"))
     );
-    let confirmed: serde_json::Value = client
-        .post(format!("{expense_url}/confirm"))
-        .bearer_auth(token)
+    let confirmed: serde_json::Value = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/expenses/{}/confirm",
+            api.url,
+            expense["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&user.token)
         .send()
         .await
         .unwrap()
@@ -558,7 +523,6 @@ async fn an_upload_through_the_api_is_read_by_the_worker_and_confirmed_by_its_ow
 
     stop_worker.send(()).unwrap();
     worker.await.unwrap();
-    stop_api.send(()).unwrap();
-    api.await.unwrap().unwrap();
+    api.stop().await;
     s.finish().await;
 }

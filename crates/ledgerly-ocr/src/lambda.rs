@@ -13,11 +13,10 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_lambda_events::event::s3::S3Event;
 use chrono::{DateTime, Utc};
-use ledgerly_core::callback::{self, CallbackOutcome, OcrCallback};
+use ledgerly_core::callback::{CallbackOutcome, OcrCallback};
 use ledgerly_core::{Currency, ReceiptId, ReceiptKind};
 use ledgerly_store::objects::{
     Storage, StorageBackend, StorageError, StorageLocation, parse_receipt_key,
@@ -25,6 +24,7 @@ use ledgerly_store::objects::{
 
 use crate::extractor::{ExtractError, Extractor};
 use crate::normalise::Hints;
+use crate::reporter::{ApiReporter, Delivery};
 use crate::usable_fields;
 
 /// What the Lambda needs besides the extractor, from its environment.
@@ -197,7 +197,7 @@ pub struct Handler {
     config: LambdaConfig,
     storage: Storage,
     extractor: Arc<dyn Extractor>,
-    http: reqwest::Client,
+    reporter: ApiReporter,
 }
 
 impl Handler {
@@ -205,16 +205,12 @@ impl Handler {
         let storage = Storage::open(&config.storage)
             .await
             .map_err(|e| format!("cannot set up S3: {e}"))?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .user_agent(concat!("ledgerly-ocr-lambda/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let reporter = ApiReporter::new(&config.api_url, &config.callback_secret)?;
         Ok(Self {
             config,
             storage,
             extractor,
-            http,
+            reporter,
         })
     }
 
@@ -303,60 +299,17 @@ impl Handler {
             ),
         };
         match self
+            .reporter
             .post(&OcrCallback {
                 receipt_id: receipt,
                 outcome: callback,
             })
             .await
         {
-            Ok(()) => result,
-            Err(outcome) => outcome,
+            Delivery::Delivered => result,
+            Delivery::Gone(reason) => RecordOutcome::Skipped { reason },
+            Delivery::Retry(reason) => RecordOutcome::Retry { reason },
         }
-    }
-
-    /// Posts a signed result; the outcome to report instead when it was not taken.
-    async fn post(&self, result: &OcrCallback) -> Result<(), RecordOutcome> {
-        let body = serde_json::to_vec(result).map_err(|e| RecordOutcome::Retry {
-            reason: format!("cannot encode the result: {e}"),
-        })?;
-        let timestamp = Utc::now().timestamp();
-        let signature = callback::sign(self.config.callback_secret.as_bytes(), timestamp, &body);
-        let url = format!(
-            "{}/internal/ocr-results",
-            self.config.api_url.trim_end_matches('/')
-        );
-        let response = self
-            .http
-            .post(&url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(callback::TIMESTAMP_HEADER, timestamp.to_string())
-            .header(callback::SIGNATURE_HEADER, signature)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| RecordOutcome::Retry {
-                reason: format!("cannot reach the API at {url}: {e}"),
-            })?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let text = response.text().await.unwrap_or_default();
-        Err(match status.as_u16() {
-            404 => RecordOutcome::Skipped {
-                reason: "the API no longer has this receipt (deleted)".into(),
-            },
-            401 => RecordOutcome::Retry {
-                reason: "the API refused the signature: check the shared secret and the clock"
-                    .into(),
-            },
-            400 | 422 => RecordOutcome::Skipped {
-                reason: format!("the API refused the result ({status}): {text}"),
-            },
-            _ => RecordOutcome::Retry {
-                reason: format!("the API answered {status}: {text}"),
-            },
-        })
     }
 }
 

@@ -11,6 +11,7 @@ pub mod image_prep;
 pub mod lambda;
 pub mod metrics;
 pub mod normalise;
+pub mod reporter;
 pub mod rules;
 #[cfg(feature = "synth")]
 pub mod synth;

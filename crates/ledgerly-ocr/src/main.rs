@@ -84,6 +84,13 @@ struct WorkerArgs {
     /// worker takes the job over once it runs out.
     #[arg(long, env = "LEDGERLY__WORKER__LEASE_SECONDS", default_value_t = 120)]
     lease_seconds: u64,
+    /// Report results through the API at this address (its signed internal endpoint) instead of
+    /// writing them to the database; needs the callback secret.
+    #[arg(long, env = "LEDGERLY_API_URL")]
+    api_url: Option<String>,
+    /// The API's OCR callback secret (`ocr.callback_secret`), with --api-url.
+    #[arg(long, env = "LEDGERLY__OCR__CALLBACK_SECRET", hide_env_values = true)]
+    callback_secret: Option<String>,
     /// Serve Prometheus metrics at http://<address>/metrics.
     #[arg(long, env = "LEDGERLY__WORKER__METRICS_BIND")]
     metrics_bind: Option<SocketAddr>,
@@ -277,10 +284,15 @@ async fn worker(args: WorkerArgs) -> Result<(), String> {
         shutdown_grace: Duration::from_secs(20),
         ..WorkerOptions::default()
     };
-    Worker::new(store.clone(), storage, extractor, options)
-        .with_metrics(metrics)
-        .run(shutdown_signal())
-        .await;
+    let mut worker = Worker::new(store.clone(), storage, extractor, options).with_metrics(metrics);
+    if let Some(api_url) = &args.api_url {
+        let secret = args.callback_secret.as_deref().unwrap_or_default();
+        let reporter = ledgerly_ocr::reporter::ApiReporter::new(api_url, secret).map_err(|e| {
+            format!("--api-url / --callback-secret (LEDGERLY__OCR__CALLBACK_SECRET): {e}")
+        })?;
+        worker = worker.reporting_to(reporter);
+    }
+    worker.run(shutdown_signal()).await;
     store.close().await;
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use ledgerly_core::callback::{CallbackOutcome, OcrCallback};
 use ledgerly_core::{Expense, Money, Vendor};
 use ledgerly_store::objects::{Storage, StorageError};
 use ledgerly_store::{ClaimedJob, OcrOutcome, OcrResult, Store, StoreError};
@@ -19,6 +20,7 @@ use tokio::task::JoinSet;
 use crate::extractor::{ExtractError, Extractor, ReceiptFields};
 use crate::metrics::OcrMetrics;
 use crate::normalise::Hints;
+use crate::reporter::{ApiReporter, Delivery};
 
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
@@ -62,6 +64,8 @@ pub enum JobOutcome {
     Failed { reason: String },
     /// Handed back unfinished (shutdown).
     Released,
+    /// Posted to the API, which applied it: read, or failed for the reason given.
+    Reported { failure: Option<String> },
     /// Another worker took the job over after this one's lease ran out.
     LeaseLost,
 }
@@ -74,6 +78,8 @@ impl JobOutcome {
             JobOutcome::Retrying { .. } => "retrying",
             JobOutcome::Failed { .. } => "failed",
             JobOutcome::Released => "released",
+            JobOutcome::Reported { failure: None } => "read",
+            JobOutcome::Reported { failure: Some(_) } => "failed",
             JobOutcome::LeaseLost => "lease_lost",
         }
     }
@@ -86,6 +92,7 @@ pub struct Worker {
     extractor: Arc<dyn Extractor>,
     options: WorkerOptions,
     metrics: OcrMetrics,
+    reporter: Option<ApiReporter>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,7 +114,15 @@ impl Worker {
             extractor,
             options,
             metrics: OcrMetrics::default(),
+            reporter: None,
         }
+    }
+
+    /// Reports results through the API's signed endpoint instead of writing them to the store:
+    /// the API applies them, so expenses have one writer. The queue itself is still the store's.
+    pub fn reporting_to(mut self, reporter: ApiReporter) -> Self {
+        self.reporter = Some(reporter);
+        self
     }
 
     /// Records jobs and extraction times in `metrics` (unregistered metrics are kept nowhere).
@@ -211,8 +226,9 @@ impl Worker {
             self.metrics.job(self.extractor.name(), outcome.label());
             return Ok(outcome);
         };
-        let outcome = match result {
-            Ok(fields) => match to_result(&job, fields) {
+        let outcome = match (result, &self.reporter) {
+            (Err(ExtractError::Transient(reason)), _) => self.fail(&job, reason, true).await,
+            (Ok(fields), None) => match to_result(&job, fields) {
                 Ok(result) => self
                     .store
                     .complete_ocr_job(&job, &result)
@@ -220,8 +236,24 @@ impl Worker {
                     .map(|e| JobOutcome::Completed(Box::new(e))),
                 Err(reason) => self.fail(&job, reason, false).await,
             },
-            Err(ExtractError::Transient(reason)) => self.fail(&job, reason, true).await,
-            Err(ExtractError::Permanent(reason)) => self.fail(&job, reason, false).await,
+            (Err(ExtractError::Permanent(reason)), None) => self.fail(&job, reason, false).await,
+            (result, Some(reporter)) => {
+                let outcome = match result {
+                    Ok(fields) => match to_result(&job, fields) {
+                        Ok(read) => CallbackOutcome::Read {
+                            vendor: read.vendor.as_str().to_owned(),
+                            date: read.date,
+                            amount: read.amount.to_decimal_string(),
+                            currency: read.amount.currency(),
+                        },
+                        Err(reason) => CallbackOutcome::Failed { reason },
+                    },
+                    Err(err) => CallbackOutcome::Failed {
+                        reason: err.to_string(),
+                    },
+                };
+                self.report(&job, reporter, outcome).await
+            }
         };
         let outcome = match outcome {
             Err(StoreError::LeaseLost) => JobOutcome::LeaseLost,
@@ -267,6 +299,29 @@ impl Worker {
             "extraction finished"
         );
         result
+    }
+
+    /// Posts the outcome to the API, which applies it and closes the job; what the API cannot
+    /// take now is retried like any transient failure.
+    async fn report(
+        &self,
+        job: &ClaimedJob,
+        reporter: &ApiReporter,
+        outcome: CallbackOutcome,
+    ) -> Result<JobOutcome, StoreError> {
+        let failure = match &outcome {
+            CallbackOutcome::Failed { reason } => Some(reason.clone()),
+            CallbackOutcome::Read { .. } => None,
+        };
+        let callback = OcrCallback {
+            receipt_id: job.receipt.id,
+            outcome,
+        };
+        match reporter.post(&callback).await {
+            Delivery::Delivered => Ok(JobOutcome::Reported { failure }),
+            Delivery::Gone(reason) => self.fail(job, reason, false).await,
+            Delivery::Retry(reason) => self.fail(job, reason, true).await,
+        }
     }
 
     /// Extends the lease every third of its length; returns only when the lease is lost.

@@ -179,6 +179,77 @@ async fn the_standalone_worker_reads_an_upload_and_stops_on_sigterm(backend: Bac
     db.cleanup().await;
 }
 
+on_both_backends!(a_worker_reporting_through_the_api_has_its_results_applied_by_the_api);
+
+/// The worker with `--api-url`: results go through the API's signed endpoint, which applies them
+/// and closes the job; an unreadable receipt's failure goes the same way.
+async fn a_worker_reporting_through_the_api_has_its_results_applied_by_the_api(backend: Backend) {
+    const SECRET: &str = "a-shared-secret-of-at-least-32-characters";
+    let db = TestDatabase::new(backend).await;
+    let folder = tempfile::tempdir().unwrap();
+    let mut settings = ledgerly_api::Settings::default();
+    settings.database.url = db.url().to_owned();
+    settings.storage.path = folder.path().to_owned();
+    settings.ocr.callback_secret = SECRET.into();
+    let api = RunningApi::start(settings).await;
+    let worker = Command::new(BIN)
+        .arg("worker")
+        .env("LEDGERLY__DATABASE__URL", db.url())
+        .env("LEDGERLY__STORAGE__PATH", folder.path())
+        .env("LEDGERLY__EXTRACTOR__BACKEND", "tesseract")
+        .env("LEDGERLY_API_URL", &api.url)
+        .env("LEDGERLY__OCR__CALLBACK_SECRET", SECRET)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let receipt = synth::receipt(&Fonts::load().unwrap(), 7, 3);
+    let user = ApiClient::register(
+        &api.url,
+        "api-worker@example.com",
+        receipt.total.currency().code(),
+    )
+    .await;
+    let good = user.upload(receipt.image.clone()).await;
+    let blank =
+        ledgerly_ocr::image_prep::png(&image::GrayImage::from_pixel(300, 400, image::Luma([255])));
+    let bad = user.upload(blank).await;
+    let read = user.wait_for_ocr(good["id"].as_str().unwrap(), 30).await;
+    assert_eq!(read["status"], "done", "{read}");
+    assert_eq!(
+        user.expense_of(&read).await["amount"],
+        receipt.total.to_decimal_string()
+    );
+    let failed = user.wait_for_ocr(bad["id"].as_str().unwrap(), 30).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(
+        failed["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("no text"),
+        "{failed}"
+    );
+    let metrics = reqwest::get(format!("{}/metrics", api.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let has = |line: &str| metrics.lines().any(|l| l == line);
+    assert!(
+        has(
+            r#"ledgerly_http_requests_total{method="POST",route="/internal/ocr-results",status="204"} 2"#
+        ),
+        "{metrics}"
+    );
+    assert!(has(r#"ledgerly_ocr_jobs{state="done"} 1"#), "{metrics}");
+    assert!(has(r#"ledgerly_ocr_jobs{state="failed"} 1"#), "{metrics}");
+    assert!(has(r#"ledgerly_ocr_jobs{state="running"} 0"#), "{metrics}");
+    let status = terminate(worker).await;
+    assert!(status.success(), "{status:?}");
+    api.stop().await;
+    db.cleanup().await;
+}
+
 on_both_backends!(a_worker_killed_mid_job_loses_nothing_and_another_finishes_it_once);
 
 /// A Gemini stand-in whose first request never answers (the worker holding it gets killed) and

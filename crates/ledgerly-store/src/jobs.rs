@@ -229,6 +229,17 @@ macro_rules! apply_result_in_tx {
         .bind($at)
         .execute(&mut *$tx)
         .await?;
+        // A result that arrives another way (a worker reporting through the API) closes the
+        // receipt's job too.
+        sqlx::query(
+            "UPDATE ocr_jobs SET state = 'done', claim_id = NULL, claimed_by = NULL, \
+             lease_expires_at = NULL, last_error = NULL, updated_at = $2 \
+             WHERE receipt_id = $1 AND state IN ('queued', 'running')",
+        )
+        .bind(receipt)
+        .bind($at)
+        .execute(&mut *$tx)
+        .await?;
         ExpenseId::from_uuid(expense)
     }};
 }

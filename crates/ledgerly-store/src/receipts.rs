@@ -181,20 +181,37 @@ impl Store {
         Ok(receipt)
     }
 
-    /// Records that OCR of a receipt failed for good (the S3-event path, which has no job).
+    /// Records that OCR of a receipt failed for good, from a signed result (the S3-event Lambda,
+    /// or a worker reporting through the API); an open job of the receipt fails with it.
     #[tracing::instrument(skip_all, err)]
     pub async fn record_ocr_failure(&self, id: ReceiptId, reason: &str) -> Result<Receipt> {
+        let at = now();
         let done = with_db!(self, |pool, d| {
-            sqlx::query(
+            let mut tx = pool.begin_with(d.begin()).await?;
+            let done = sqlx::query(
                 "UPDATE receipts SET status = 'failed', failure_reason = $2, updated_at = $3 \
                  WHERE id = $1 AND status <> 'done'",
             )
             .bind(id.as_uuid())
             .bind(reason)
-            .bind(now())
-            .execute(pool)
+            .bind(at)
+            .execute(&mut *tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+            if done > 0 {
+                sqlx::query(
+                    "UPDATE ocr_jobs SET state = 'failed', claim_id = NULL, claimed_by = NULL, \
+                     lease_expires_at = NULL, last_error = $2, updated_at = $3 \
+                     WHERE receipt_id = $1 AND state IN ('queued', 'running')",
+                )
+                .bind(id.as_uuid())
+                .bind(reason)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            done
         });
         let receipt = self.receipt_by_id(id).await?;
         if done == 0 && receipt.status == OcrStatus::Done {

@@ -18,6 +18,7 @@ on_both_backends!(
     a_released_job_is_claimable_at_once_without_counting_the_attempt,
     concurrent_workers_never_claim_the_same_job,
     a_result_applied_twice_leaves_one_expense_and_never_overwrites_a_confirmed_one,
+    a_signed_result_closes_the_receipts_open_job,
 );
 
 fn result(minor: i64) -> OcrResult {
@@ -524,5 +525,55 @@ async fn a_result_applied_twice_leaves_one_expense_and_never_overwrites_a_confir
         OcrStatus::Failed {
             reason: "the image is blank".into()
         }
+    );
+}
+
+/// A worker reporting through the API: the result arrives as a signed callback while the job is
+/// claimed, and closes it — done for a read, failed with the reason otherwise.
+async fn a_signed_result_closes_the_receipts_open_job(store: &Store) {
+    let priya = user(store, "priya@example.com").await;
+    let read = upload(store, &priya, "read").await;
+    let unreadable = upload(store, &priya, "unreadable").await;
+    for receipt in [&read, &unreadable] {
+        store
+            .enqueue_ocr_job(priya.id, receipt.id, 3, Utc::now())
+            .await
+            .unwrap();
+        store
+            .claim_ocr_job("worker-1", Duration::seconds(LEASE), Utc::now())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    store
+        .apply_ocr_result(read.id, &result(5_000))
+        .await
+        .unwrap();
+    store
+        .record_ocr_failure(unreadable.id, "the image is blank")
+        .await
+        .unwrap();
+    let job = store.get_ocr_job(priya.id, read.id).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Done);
+    let job = store
+        .get_ocr_job(priya.id, unreadable.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.state, JobState::Failed);
+    assert_eq!(job.last_error.as_deref(), Some("the image is blank"));
+    let counts = store.ocr_job_counts().await.unwrap();
+    assert_eq!((counts.running, counts.done, counts.failed), (0, 1, 1));
+    // Nothing is left for a worker to claim.
+    assert!(
+        store
+            .claim_ocr_job(
+                "worker-2",
+                Duration::seconds(LEASE),
+                Utc::now() + Duration::hours(1)
+            )
+            .await
+            .unwrap()
+            .is_none()
     );
 }

@@ -1,3 +1,6 @@
-//! One module per subcommand: its clap `Args` (whose doc comments are the help) and `run`.
+//! One module per subcommand.
 
+pub(crate) mod plan;
+pub(crate) mod provision;
+mod stack;
 pub(crate) mod up;

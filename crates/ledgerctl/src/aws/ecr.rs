@@ -1,0 +1,331 @@
+//! ECR repositories for the API and OCR images: scan on push, immutable tags (images are tagged
+//! with the git SHA), a lifecycle policy keeping the last N images, a repository policy letting
+//! Lambda pull, the stack's tags.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use aws_sdk_ecr::types::{
+    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Tag,
+};
+
+use super::{Aws, error_code};
+use crate::stack::{Change, Diff, ResourceChange, StackConfig, canonical_json};
+
+pub(crate) const KIND: &str = "ecr repository";
+
+/// The repositories: `<stack>-api` and `<stack>-ocr`.
+pub(crate) fn names(config: &StackConfig) -> [String; 2] {
+    [config.name("api"), config.name("ocr")]
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Desired {
+    pub(crate) name: String,
+    pub(crate) scan_on_push: bool,
+    pub(crate) immutable_tags: bool,
+    pub(crate) lifecycle_policy: String,
+    pub(crate) repository_policy: String,
+    pub(crate) tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Observed {
+    pub(crate) scan_on_push: bool,
+    pub(crate) immutable_tags: bool,
+    pub(crate) lifecycle_policy: Option<String>,
+    pub(crate) repository_policy: Option<String>,
+    pub(crate) tags: BTreeMap<String, String>,
+    pub(crate) arn: String,
+}
+
+pub(crate) fn desired(config: &StackConfig, name: &str) -> Desired {
+    let lifecycle = serde_json::json!({
+        "rules": [{
+            "rulePriority": 1,
+            "description": format!("keep the last {} images", config.ecr.keep_images),
+            "selection": {
+                "tagStatus": "any",
+                "countType": "imageCountMoreThan",
+                "countNumber": config.ecr.keep_images
+            },
+            "action": { "type": "expire" }
+        }]
+    });
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "LambdaPull",
+            "Effect": "Allow",
+            "Principal": { "Service": "lambda.amazonaws.com" },
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+        }]
+    });
+    Desired {
+        name: name.to_owned(),
+        scan_on_push: true,
+        immutable_tags: true,
+        lifecycle_policy: lifecycle.to_string(),
+        repository_policy: policy.to_string(),
+        tags: config.tags(),
+    }
+}
+
+pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Observed>> {
+    let described = match aws
+        .ecr
+        .describe_repositories()
+        .repository_names(name)
+        .send()
+        .await
+    {
+        Ok(reply) => reply,
+        Err(err) if error_code(&err).as_deref() == Some("RepositoryNotFoundException") => {
+            return Ok(None);
+        }
+        Err(err) => {
+            return Err(anyhow::anyhow!(
+                "describing the ECR repository {name}: {}",
+                aws_sdk_ecr::error::DisplayErrorContext(&err)
+            ));
+        }
+    };
+    let Some(repo) = described.repositories().first() else {
+        return Ok(None);
+    };
+    let arn = repo.repository_arn().unwrap_or_default().to_owned();
+    let lifecycle_policy = match aws
+        .ecr
+        .get_lifecycle_policy()
+        .repository_name(name)
+        .send()
+        .await
+    {
+        Ok(reply) => reply.lifecycle_policy_text().map(canonical_json),
+        Err(err) if error_code(&err).as_deref() == Some("LifecyclePolicyNotFoundException") => None,
+        Err(err) => {
+            return Err(anyhow::anyhow!(
+                "reading the lifecycle policy of {name}: {}",
+                aws_sdk_ecr::error::DisplayErrorContext(&err)
+            ));
+        }
+    };
+    let repository_policy = match aws
+        .ecr
+        .get_repository_policy()
+        .repository_name(name)
+        .send()
+        .await
+    {
+        Ok(reply) => reply.policy_text().map(canonical_json),
+        Err(err) if error_code(&err).as_deref() == Some("RepositoryPolicyNotFoundException") => {
+            None
+        }
+        Err(err) => {
+            return Err(anyhow::anyhow!(
+                "reading the repository policy of {name}: {}",
+                aws_sdk_ecr::error::DisplayErrorContext(&err)
+            ));
+        }
+    };
+    let tags = aws
+        .ecr
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "reading the tags of {name}: {}",
+                aws_sdk_ecr::error::DisplayErrorContext(&e)
+            )
+        })?
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect();
+    Ok(Some(Observed {
+        scan_on_push: repo
+            .image_scanning_configuration()
+            .is_some_and(|c| c.scan_on_push()),
+        immutable_tags: repo.image_tag_mutability() == Some(&ImageTagMutability::Immutable),
+        lifecycle_policy,
+        repository_policy,
+        tags,
+        arn,
+    }))
+}
+
+fn ecr_error<E, R>(what: String) -> impl FnOnce(aws_sdk_ecr::error::SdkError<E, R>) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    move |e| anyhow::anyhow!("{what}: {}", aws_sdk_ecr::error::DisplayErrorContext(&e))
+}
+
+fn shown(policy: Option<&String>) -> String {
+    policy.cloned().unwrap_or_else(|| "(none)".into())
+}
+
+pub(crate) fn diff(desired: &Desired, observed: Option<&Observed>) -> ResourceChange {
+    let change = match observed {
+        None => Change::Create,
+        Some(have) => {
+            let mut diff = Diff::default();
+            diff.field("scan_on_push", have.scan_on_push, desired.scan_on_push);
+            diff.field(
+                "immutable_tags",
+                have.immutable_tags,
+                desired.immutable_tags,
+            );
+            diff.field(
+                "lifecycle_policy",
+                shown(have.lifecycle_policy.as_ref()),
+                canonical_json(&desired.lifecycle_policy),
+            );
+            diff.field(
+                "repository_policy",
+                shown(have.repository_policy.as_ref()),
+                canonical_json(&desired.repository_policy),
+            );
+            diff.tags(&have.tags, &desired.tags);
+            diff.into_change()
+        }
+    };
+    ResourceChange {
+        kind: KIND,
+        name: desired.name.clone(),
+        change,
+    }
+}
+
+fn tags(desired: &Desired) -> anyhow::Result<Vec<Tag>> {
+    desired
+        .tags
+        .iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .context("building a tag")
+        })
+        .collect()
+}
+
+/// Makes the repository what `desired` says, changing only what differs from `observed`.
+pub(crate) async fn apply(
+    aws: &Aws,
+    desired: &Desired,
+    observed: Option<&Observed>,
+) -> anyhow::Result<()> {
+    let name = &desired.name;
+    let observed = match observed {
+        Some(observed) => observed.clone(),
+        None => {
+            let created = aws
+                .ecr
+                .create_repository()
+                .repository_name(name)
+                .image_scanning_configuration(
+                    ImageScanningConfiguration::builder()
+                        .scan_on_push(desired.scan_on_push)
+                        .build(),
+                )
+                .image_tag_mutability(ImageTagMutability::Immutable)
+                .encryption_configuration(
+                    EncryptionConfiguration::builder()
+                        .encryption_type(EncryptionType::Aes256)
+                        .build()
+                        .context("building the encryption configuration")?,
+                )
+                .set_tags(Some(tags(desired)?))
+                .send()
+                .await
+                .map_err(ecr_error(format!("creating the repository ({name})")))?;
+            Observed {
+                scan_on_push: desired.scan_on_push,
+                immutable_tags: true,
+                lifecycle_policy: None,
+                repository_policy: None,
+                tags: desired.tags.clone(),
+                arn: created
+                    .repository()
+                    .and_then(|r| r.repository_arn())
+                    .unwrap_or_default()
+                    .to_owned(),
+            }
+        }
+    };
+    if observed.scan_on_push != desired.scan_on_push {
+        aws.ecr
+            .put_image_scanning_configuration()
+            .repository_name(name)
+            .image_scanning_configuration(
+                ImageScanningConfiguration::builder()
+                    .scan_on_push(desired.scan_on_push)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(ecr_error(format!("turning on scan on push ({name})")))?;
+    }
+    if observed.immutable_tags != desired.immutable_tags {
+        aws.ecr
+            .put_image_tag_mutability()
+            .repository_name(name)
+            .image_tag_mutability(ImageTagMutability::Immutable)
+            .send()
+            .await
+            .map_err(ecr_error(format!("making tags immutable ({name})")))?;
+    }
+    if observed.lifecycle_policy.as_deref()
+        != Some(canonical_json(&desired.lifecycle_policy).as_str())
+    {
+        aws.ecr
+            .put_lifecycle_policy()
+            .repository_name(name)
+            .lifecycle_policy_text(&desired.lifecycle_policy)
+            .send()
+            .await
+            .map_err(ecr_error(format!("setting the lifecycle policy ({name})")))?;
+    }
+    if observed.repository_policy.as_deref()
+        != Some(canonical_json(&desired.repository_policy).as_str())
+    {
+        aws.ecr
+            .set_repository_policy()
+            .repository_name(name)
+            .policy_text(&desired.repository_policy)
+            .send()
+            .await
+            .map_err(ecr_error(format!("setting the repository policy ({name})")))?;
+    }
+    let missing: BTreeMap<String, String> = desired
+        .tags
+        .iter()
+        .filter(|(k, v)| observed.tags.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !missing.is_empty() {
+        let tags: Vec<Tag> = missing
+            .iter()
+            .map(|(k, v)| {
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .context("building a tag")
+            })
+            .collect::<anyhow::Result<_>>()?;
+        aws.ecr
+            .tag_resource()
+            .resource_arn(&observed.arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(ecr_error(format!("tagging the repository ({name})")))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! AWS clients for the stack: the standard credential chain (environment, profiles, SSO, IMDS, web
+//! identity), the region from the flags or the stack file, an endpoint override for every client
+//! (an emulator; S3 then path-style), and a log of every call — read or mutating — that `plan`
+//! and `provision` report and the tests count.
+
+pub(crate) mod ecr;
+pub(crate) mod s3;
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// Where and as whom to call AWS.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AwsOptions {
+    pub(crate) region: String,
+    pub(crate) profile: Option<String>,
+    pub(crate) endpoint_url: Option<String>,
+}
+
+/// Every AWS call made, in order, and how many changed something.
+#[derive(Debug, Default)]
+pub(crate) struct CallLog {
+    reads: AtomicUsize,
+    writes: AtomicUsize,
+    calls: Mutex<Vec<String>>,
+    /// Testing aid: fail the Nth mutating call (1-based), as an interruption would.
+    fail_write: Option<usize>,
+}
+
+/// Operations that only read.
+fn is_read(operation: &str) -> bool {
+    ["Describe", "Get", "List", "Head"]
+        .iter()
+        .any(|prefix| operation.starts_with(prefix))
+}
+
+impl CallLog {
+    pub(crate) fn new() -> Self {
+        Self {
+            fail_write: std::env::var("LEDGERCTL_FAIL_AT_MUTATING_CALL")
+                .ok()
+                .and_then(|n| n.parse().ok()),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn reads(&self) -> usize {
+        self.reads.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn writes(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn calls(&self) -> Vec<String> {
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn record(&self, service: &str, operation: &str) -> Result<(), BoxError> {
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.push(format!("{service}:{operation}"));
+        }
+        if is_read(operation) {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            return Ok(());
+        }
+        let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.fail_write == Some(n) {
+            return Err(format!(
+                "interrupted before {service}:{operation} (LEDGERCTL_FAIL_AT_MUTATING_CALL={n})"
+            )
+            .into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Recorder(Arc<CallLog>);
+
+impl Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "ledgerctl-call-log"
+    }
+
+    // Once per operation (not per retry), after the operation's configuration — and so its name
+    // — is in the bag.
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let (service, operation) = cfg
+            .load::<Metadata>()
+            .map(|m| (m.service().to_owned(), m.name().to_owned()))
+            .unwrap_or_else(|| ("?".into(), "?".into()));
+        self.0.record(&service, &operation)
+    }
+}
+
+/// The clients of one run.
+#[derive(Debug, Clone)]
+pub(crate) struct Aws {
+    pub s3: aws_sdk_s3::Client,
+    pub(crate) ecr: aws_sdk_ecr::Client,
+    pub(crate) sts: aws_sdk_sts::Client,
+    pub(crate) region: String,
+    pub(crate) log: Arc<CallLog>,
+}
+
+impl Aws {
+    pub(crate) async fn connect(options: &AwsOptions) -> Aws {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(options.region.clone()));
+        if let Some(profile) = &options.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(endpoint) = &options.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let shared = loader.load().await;
+        let log = Arc::new(CallLog::new());
+        let recorder = Recorder(log.clone());
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&shared)
+                .force_path_style(options.endpoint_url.is_some())
+                .interceptor(recorder.clone())
+                .build(),
+        );
+        let ecr = aws_sdk_ecr::Client::from_conf(
+            aws_sdk_ecr::config::Builder::from(&shared)
+                .interceptor(recorder.clone())
+                .build(),
+        );
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&shared)
+                .interceptor(recorder)
+                .build(),
+        );
+        Aws {
+            s3,
+            ecr,
+            sts,
+            region: options.region.clone(),
+            log,
+        }
+    }
+
+    /// The account the credentials belong to.
+    pub(crate) async fn account_id(&self) -> anyhow::Result<String> {
+        let identity = self.sts.get_caller_identity().send().await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot tell which AWS account the credentials are for: {}",
+                aws_sdk_sts::error::DisplayErrorContext(&e)
+            )
+        })?;
+        identity
+            .account
+            .ok_or_else(|| anyhow::anyhow!("AWS did not say which account the credentials are for"))
+    }
+}
+
+/// A service error's code (`NoSuchBucket`, `RepositoryNotFoundException`), if it is one.
+pub(crate) fn error_code<E, R>(
+    err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> Option<String>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(|e| e.code().map(str::to_owned))
+}

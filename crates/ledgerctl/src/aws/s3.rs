@@ -1,0 +1,316 @@
+//! The receipts bucket: all four Block Public Access settings on, default encryption (SSE-S3),
+//! object ownership enforced to the bucket owner (no ACLs), CORS for the domain, the stack's tags.
+//! Named `<stack>-receipts-<account id>`, unique without any state kept.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CorsConfiguration, CorsRule, CreateBucketConfiguration,
+    ObjectOwnership, OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule, Tag, Tagging,
+};
+
+use super::{Aws, error_code};
+use crate::stack::{Change, Diff, ResourceChange, StackConfig};
+
+pub(crate) const KIND: &str = "s3 bucket";
+
+pub(crate) fn name(config: &StackConfig, account: &str) -> String {
+    config.name(&format!("receipts-{account}"))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Desired {
+    pub(crate) name: String,
+    pub(crate) cors_origin: String,
+    pub(crate) tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Observed {
+    pub(crate) block_public_access: bool,
+    pub(crate) encrypted: bool,
+    pub(crate) owner_enforced: bool,
+    pub(crate) cors_origins: Vec<String>,
+    pub(crate) tags: BTreeMap<String, String>,
+}
+
+pub(crate) fn desired(config: &StackConfig, account: &str) -> Desired {
+    Desired {
+        name: name(config, account),
+        cors_origin: format!("https://{}", config.domain),
+        tags: config.tags(),
+    }
+}
+
+fn s3_error<
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+>(
+    what: String,
+) -> impl FnOnce(aws_sdk_s3::error::SdkError<E, R>) -> anyhow::Error {
+    move |e| anyhow::anyhow!("{what}: {}", aws_sdk_s3::error::DisplayErrorContext(&e))
+}
+
+pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Observed>> {
+    match aws.s3.head_bucket().bucket(name).send().await {
+        Ok(_) => {}
+        Err(err)
+            if err
+                .raw_response()
+                .is_some_and(|r| r.status().as_u16() == 404) =>
+        {
+            return Ok(None);
+        }
+        Err(err) => return Err(s3_error(format!("looking for the bucket {name}"))(err)),
+    }
+    let block_public_access = match aws.s3.get_public_access_block().bucket(name).send().await {
+        Ok(reply) => reply.public_access_block_configuration().is_some_and(|c| {
+            c.block_public_acls() == Some(true)
+                && c.ignore_public_acls() == Some(true)
+                && c.block_public_policy() == Some(true)
+                && c.restrict_public_buckets() == Some(true)
+        }),
+        Err(err) if error_code(&err).as_deref() == Some("NoSuchPublicAccessBlockConfiguration") => {
+            false
+        }
+        Err(err) => {
+            return Err(s3_error(format!("reading {name}'s public access block"))(
+                err,
+            ));
+        }
+    };
+    let encrypted = match aws.s3.get_bucket_encryption().bucket(name).send().await {
+        Ok(reply) => reply
+            .server_side_encryption_configuration()
+            .is_some_and(|c| {
+                c.rules().iter().any(|r| {
+                    r.apply_server_side_encryption_by_default()
+                        .is_some_and(|d| {
+                            matches!(
+                                d.sse_algorithm(),
+                                ServerSideEncryption::Aes256 | ServerSideEncryption::AwsKms
+                            )
+                        })
+                })
+            }),
+        Err(err)
+            if error_code(&err).as_deref()
+                == Some("ServerSideEncryptionConfigurationNotFoundError") =>
+        {
+            false
+        }
+        Err(err) => return Err(s3_error(format!("reading {name}'s encryption"))(err)),
+    };
+    let owner_enforced = match aws
+        .s3
+        .get_bucket_ownership_controls()
+        .bucket(name)
+        .send()
+        .await
+    {
+        Ok(reply) => reply.ownership_controls().is_some_and(|c| {
+            c.rules()
+                .iter()
+                .any(|r| r.object_ownership() == &ObjectOwnership::BucketOwnerEnforced)
+        }),
+        Err(err) if error_code(&err).as_deref() == Some("OwnershipControlsNotFoundError") => false,
+        Err(err) => {
+            return Err(s3_error(format!("reading {name}'s ownership controls"))(
+                err,
+            ));
+        }
+    };
+    let cors_origins = match aws.s3.get_bucket_cors().bucket(name).send().await {
+        Ok(reply) => reply
+            .cors_rules()
+            .iter()
+            .flat_map(|r| r.allowed_origins().iter().cloned())
+            .collect(),
+        Err(err) if error_code(&err).as_deref() == Some("NoSuchCORSConfiguration") => Vec::new(),
+        Err(err) => return Err(s3_error(format!("reading {name}'s CORS rules"))(err)),
+    };
+    let tags = match aws.s3.get_bucket_tagging().bucket(name).send().await {
+        Ok(reply) => reply
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect(),
+        Err(err) if error_code(&err).as_deref() == Some("NoSuchTagSet") => BTreeMap::new(),
+        Err(err) => return Err(s3_error(format!("reading {name}'s tags"))(err)),
+    };
+    Ok(Some(Observed {
+        block_public_access,
+        encrypted,
+        owner_enforced,
+        cors_origins,
+        tags,
+    }))
+}
+
+pub(crate) fn diff(desired: &Desired, observed: Option<&Observed>) -> ResourceChange {
+    let change = match observed {
+        None => Change::Create,
+        Some(have) => {
+            let mut diff = Diff::default();
+            diff.field("block_public_access", have.block_public_access, true);
+            diff.field("default_encryption", have.encrypted, true);
+            diff.field("bucket_owner_enforced", have.owner_enforced, true);
+            diff.field(
+                "cors_origins",
+                have.cors_origins.join(","),
+                &desired.cors_origin,
+            );
+            diff.tags(&have.tags, &desired.tags);
+            diff.into_change()
+        }
+    };
+    ResourceChange {
+        kind: KIND,
+        name: desired.name.clone(),
+        change,
+    }
+}
+
+/// Makes the bucket what `desired` says, changing only what differs from `observed`.
+pub(crate) async fn apply(
+    aws: &Aws,
+    desired: &Desired,
+    observed: Option<&Observed>,
+) -> anyhow::Result<()> {
+    let name = &desired.name;
+    let observed = match observed {
+        Some(observed) => observed.clone(),
+        None => {
+            let mut create = aws.s3.create_bucket().bucket(name);
+            // us-east-1 is the default and must not be named.
+            if aws.region != "us-east-1" {
+                create = create.create_bucket_configuration(
+                    CreateBucketConfiguration::builder()
+                        .location_constraint(BucketLocationConstraint::from(aws.region.as_str()))
+                        .build(),
+                );
+            }
+            match create.send().await {
+                Ok(_) => {}
+                // Created by an interrupted run a moment ago: carry on with it.
+                Err(err) if error_code(&err).as_deref() == Some("BucketAlreadyOwnedByYou") => {}
+                Err(err) => return Err(s3_error(format!("creating the bucket {name}"))(err)),
+            }
+            Observed::default()
+        }
+    };
+    if !observed.block_public_access {
+        aws.s3
+            .put_public_access_block()
+            .bucket(name)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .ignore_public_acls(true)
+                    .block_public_policy(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(s3_error(format!("blocking public access to {name}")))?;
+    }
+    if !observed.encrypted {
+        let rule = ServerSideEncryptionRule::builder()
+            .apply_server_side_encryption_by_default(
+                ServerSideEncryptionByDefault::builder()
+                    .sse_algorithm(ServerSideEncryption::Aes256)
+                    .build()
+                    .context("building the encryption rule")?,
+            )
+            .build();
+        aws.s3
+            .put_bucket_encryption()
+            .bucket(name)
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(rule)
+                    .build()
+                    .context("building the encryption configuration")?,
+            )
+            .send()
+            .await
+            .map_err(s3_error(format!("turning on {name}'s default encryption")))?;
+    }
+    if !observed.owner_enforced {
+        aws.s3
+            .put_bucket_ownership_controls()
+            .bucket(name)
+            .ownership_controls(
+                OwnershipControls::builder()
+                    .rules(
+                        OwnershipControlsRule::builder()
+                            .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+                            .build()
+                            .context("building the ownership rule")?,
+                    )
+                    .build()
+                    .context("building the ownership controls")?,
+            )
+            .send()
+            .await
+            .map_err(s3_error(format!("enforcing bucket ownership of {name}")))?;
+    }
+    if observed.cors_origins != [desired.cors_origin.clone()] {
+        let rule = CorsRule::builder()
+            .allowed_origins(&desired.cors_origin)
+            .allowed_methods("GET")
+            .allowed_methods("PUT")
+            .allowed_headers("*")
+            .max_age_seconds(3000)
+            .build()
+            .context("building the CORS rule")?;
+        aws.s3
+            .put_bucket_cors()
+            .bucket(name)
+            .cors_configuration(
+                CorsConfiguration::builder()
+                    .cors_rules(rule)
+                    .build()
+                    .context("building the CORS configuration")?,
+            )
+            .send()
+            .await
+            .map_err(s3_error(format!("setting {name}'s CORS rules")))?;
+    }
+    if desired
+        .tags
+        .iter()
+        .any(|(k, v)| observed.tags.get(k) != Some(v))
+    {
+        // Bucket tagging replaces the whole set: keep the tags people added.
+        let mut all = observed.tags.clone();
+        all.extend(desired.tags.clone());
+        let tags: Vec<Tag> = all
+            .iter()
+            .map(|(k, v)| {
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .context("building a tag")
+            })
+            .collect::<anyhow::Result<_>>()?;
+        aws.s3
+            .put_bucket_tagging()
+            .bucket(name)
+            .tagging(
+                Tagging::builder()
+                    .set_tag_set(Some(tags))
+                    .build()
+                    .context("building the tags")?,
+            )
+            .send()
+            .await
+            .map_err(s3_error(format!("tagging {name}")))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! What `plan` and `provision` share: the stack file and AWS flags, and the survey of the stack —
+//! each resource's desired state beside what AWS has — from which both work.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use crate::aws::{self, Aws, AwsOptions};
+use crate::stack::{ResourceChange, StackConfig};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct StackArgs {
+    /// The stack file (see config/ledgerly.example.yaml).
+    #[arg(long, env = "LEDGERLY_STACK_CONFIG", default_value = "ledgerly.yaml")]
+    config: PathBuf,
+    /// The AWS region; default the stack file's.
+    #[arg(long)]
+    region: Option<String>,
+    /// The AWS profile (default: the standard credential chain).
+    #[arg(long, env = "AWS_PROFILE")]
+    profile: Option<String>,
+    /// Send every AWS call here (an emulator, a VPC endpoint); S3 is then addressed by path.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) output: Output,
+}
+
+impl StackArgs {
+    /// The checked stack file, then — only then — the AWS clients.
+    pub(crate) async fn open(&self) -> anyhow::Result<(StackConfig, Aws)> {
+        let config = StackConfig::load(&self.config)?;
+        let aws = Aws::connect(&AwsOptions {
+            region: self.region.clone().unwrap_or_else(|| config.region.clone()),
+            profile: self.profile.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+        })
+        .await;
+        Ok((config, aws))
+    }
+}
+
+/// Each resource's desired state and what AWS has.
+#[derive(Debug)]
+pub(crate) struct Survey {
+    ecr: Vec<(aws::ecr::Desired, Option<aws::ecr::Observed>)>,
+    bucket: (aws::s3::Desired, Option<aws::s3::Observed>),
+}
+
+impl Survey {
+    pub(crate) async fn take(aws: &Aws, config: &StackConfig) -> anyhow::Result<Survey> {
+        let account = aws.account_id().await?;
+        let mut ecr = Vec::new();
+        for name in aws::ecr::names(config) {
+            let desired = aws::ecr::desired(config, &name);
+            let observed = aws::ecr::observe(aws, &name).await?;
+            ecr.push((desired, observed));
+        }
+        let desired = aws::s3::desired(config, &account);
+        let observed = aws::s3::observe(aws, &desired.name).await?;
+        Ok(Survey {
+            ecr,
+            bucket: (desired, observed),
+        })
+    }
+
+    /// What each resource needs, in dependency order.
+    pub(crate) fn changes(&self) -> Vec<ResourceChange> {
+        let mut changes: Vec<ResourceChange> = self
+            .ecr
+            .iter()
+            .map(|(desired, observed)| aws::ecr::diff(desired, observed.as_ref()))
+            .collect();
+        changes.push(aws::s3::diff(&self.bucket.0, self.bucket.1.as_ref()));
+        changes
+    }
+
+    /// Carries out the changes: independent resources at once; unchanged ones are not touched.
+    pub(crate) async fn apply(
+        &self,
+        aws: &Aws,
+        report: impl Fn(&ResourceChange) + Sync,
+    ) -> anyhow::Result<Vec<ResourceChange>> {
+        let changes = self.changes();
+        let ecr = async {
+            for ((desired, observed), change) in self.ecr.iter().zip(&changes) {
+                if change.is_change() {
+                    aws::ecr::apply(aws, desired, observed.as_ref())
+                        .await
+                        .with_context(|| format!("{} {}", change.kind, change.name))?;
+                    report(change);
+                }
+            }
+            anyhow::Ok(())
+        };
+        let bucket = async {
+            let change = aws::s3::diff(&self.bucket.0, self.bucket.1.as_ref());
+            if change.is_change() {
+                aws::s3::apply(aws, &self.bucket.0, self.bucket.1.as_ref())
+                    .await
+                    .with_context(|| format!("{} {}", change.kind, change.name))?;
+                report(&change);
+            }
+            anyhow::Ok(())
+        };
+        tokio::try_join!(ecr, bucket)?;
+        Ok(changes
+            .into_iter()
+            .filter(ResourceChange::is_change)
+            .collect())
+    }
+}
+
+/// The JSON report of a run: the changes and the AWS calls it made.
+pub(crate) fn json_report(changes: &[ResourceChange], aws: &Aws) -> serde_json::Value {
+    serde_json::json!({
+        "changes": changes,
+        "calls": {
+            "read": aws.log.reads(),
+            "mutating": aws.log.writes(),
+            "log": aws.log.calls(),
+        },
+    })
+}
+
+/// `3 to create, 1 to update` or `no changes`.
+pub(crate) fn summary(changes: &[ResourceChange]) -> String {
+    use crate::stack::Change;
+    let count = |f: fn(&Change) -> bool| changes.iter().filter(|c| f(&c.change)).count();
+    let (create, update) = (
+        count(|c| matches!(c, Change::Create)),
+        count(|c| matches!(c, Change::Update { .. })),
+    );
+    if create + update == 0 {
+        "no changes".into()
+    } else {
+        format!("{create} to create, {update} to update")
+    }
+}

@@ -1,0 +1,550 @@
+//! The stack's configuration: one YAML file (`config/ledgerly.example.yaml` documents every key).
+//! [`StackConfig::load`] reads and checks it completely before anything talks to AWS; every
+//! problem is reported at once, each naming its field and the fix.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StackConfig {
+    /// Prefixes every resource name and is the value of the `ledgerly:stack` tag.
+    pub(crate) stack: String,
+    pub(crate) region: String,
+    pub(crate) domain: String,
+    pub(crate) acme_email: String,
+    /// The only address range SSH is open to.
+    pub(crate) admin_cidr: String,
+    #[serde(default)]
+    pub(crate) instance: InstanceConfig,
+    #[serde(default)]
+    pub(crate) database: DatabaseConfig,
+    #[serde(default)]
+    pub(crate) lambda: LambdaConfig,
+    #[serde(default)]
+    pub(crate) ecr: EcrConfig,
+    #[serde(default)]
+    pub(crate) ocr: OcrConfig,
+    /// Extra tags on every resource.
+    #[serde(default)]
+    pub(crate) tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct InstanceConfig {
+    #[serde(rename = "type")]
+    pub(crate) instance_type: String,
+    pub(crate) key_pair: KeyPairConfig,
+    /// An explicit AMI id; without one, `ami_parameter` is looked up.
+    pub(crate) ami: Option<String>,
+    pub(crate) ami_parameter: String,
+    pub(crate) root_volume_gb: u32,
+    pub(crate) ssh_user: String,
+}
+
+impl Default for InstanceConfig {
+    fn default() -> Self {
+        Self {
+            instance_type: "t3.small".into(),
+            key_pair: KeyPairConfig::default(),
+            ami: None,
+            ami_parameter:
+                "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id"
+                    .into(),
+            root_volume_gb: 20,
+            ssh_user: "ubuntu".into(),
+        }
+    }
+}
+
+/// Either a public key to import (as `<stack>-deploy`) or the name of an existing key pair.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KeyPairConfig {
+    pub(crate) public_key_file: Option<PathBuf>,
+    pub(crate) name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct DatabaseConfig {
+    pub(crate) instance_class: String,
+    pub(crate) storage_gb: u32,
+    pub(crate) engine_version: String,
+    pub(crate) backup_retention_days: u32,
+    pub(crate) deletion_protection: bool,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            instance_class: "db.t4g.micro".into(),
+            storage_gb: 20,
+            engine_version: "16".into(),
+            backup_retention_days: 7,
+            deletion_protection: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct LambdaConfig {
+    pub(crate) memory_mb: u32,
+    pub(crate) timeout_seconds: u32,
+}
+
+impl Default for LambdaConfig {
+    fn default() -> Self {
+        Self {
+            memory_mb: 512,
+            timeout_seconds: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct EcrConfig {
+    /// Images kept per repository; older ones expire.
+    pub(crate) keep_images: u32,
+}
+
+impl Default for EcrConfig {
+    fn default() -> Self {
+        Self { keep_images: 20 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct OcrConfig {
+    /// `gemini`, `openai` or `tesseract`.
+    pub(crate) backend: String,
+    /// The SSM SecureString holding the backend's API key (gemini, openai).
+    pub(crate) api_key_parameter: Option<String>,
+    /// The SSM SecureString holding the OCR callback secret; default `/<stack>/ocr-callback-secret`.
+    pub(crate) callback_secret_parameter: Option<String>,
+}
+
+impl Default for OcrConfig {
+    fn default() -> Self {
+        Self {
+            backend: "tesseract".into(),
+            api_key_parameter: None,
+            callback_secret_parameter: None,
+        }
+    }
+}
+
+/// Everything wrong with a configuration, one line per problem.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin} is not a valid stack configuration:\n{}", .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub(crate) struct ConfigError {
+    pub(crate) origin: String,
+    pub(crate) problems: Vec<String>,
+}
+
+fn is_name(text: &str) -> bool {
+    (3..=24).contains(&text.len())
+        && text.starts_with(|c: char| c.is_ascii_lowercase())
+        && !text.ends_with('-')
+        && !text.contains("--")
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn is_region(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts
+            .iter()
+            .take(parts.len() - 1)
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn is_hostname(text: &str) -> bool {
+    text.len() <= 253
+        && text.contains('.')
+        && text.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        })
+}
+
+/// `(address, prefix length)` of a CIDR block written without host bits set.
+pub(crate) fn parse_cidr(text: &str) -> Result<(IpAddr, u8), String> {
+    let (address, prefix) = text
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}` is not a CIDR block; write it as 203.0.113.7/32"))?;
+    let address: IpAddr = address
+        .parse()
+        .map_err(|_| format!("`{address}` is not an IP address"))?;
+    let prefix: u8 = prefix
+        .parse()
+        .map_err(|_| format!("`/{prefix}` is not a prefix length"))?;
+    let bits = if address.is_ipv4() { 32 } else { 128 };
+    if prefix > bits {
+        return Err(format!("/{prefix} is longer than an address (/{bits})"));
+    }
+    let host_bits_set = match address {
+        IpAddr::V4(v4) => {
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(prefix))
+            };
+            u32::from(v4) & !mask != 0
+        }
+        IpAddr::V6(v6) => {
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(prefix))
+            };
+            u128::from(v6) & !mask != 0
+        }
+    };
+    if host_bits_set {
+        return Err(format!(
+            "`{text}` has host bits set; for one address write {address}/{bits}"
+        ));
+    }
+    Ok((address, prefix))
+}
+
+impl StackConfig {
+    /// Reads and checks `path`.
+    pub(crate) fn load(path: &Path) -> Result<StackConfig, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            origin: origin.clone(),
+            problems: vec![format!("cannot read it: {e}")],
+        })?;
+        Self::parse(&text, &origin)
+    }
+
+    /// Parses and checks YAML `text` (from `origin`, for messages).
+    pub(crate) fn parse(text: &str, origin: &str) -> Result<StackConfig, ConfigError> {
+        let config: StackConfig = serde_yaml::from_str(text).map_err(|e| ConfigError {
+            origin: origin.to_owned(),
+            problems: vec![e.to_string()],
+        })?;
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError {
+                origin: origin.to_owned(),
+                problems,
+            })
+        }
+    }
+
+    /// Every problem with the values, each naming its field and the fix.
+    pub(crate) fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, problem: String| {
+            if !ok {
+                problems.push(problem);
+            }
+        };
+        check(
+            is_name(&self.stack),
+            format!(
+                "stack: `{}` must be 3 to 24 lowercase letters, digits and single hyphens, starting with a letter (it prefixes every resource name), e.g. ledgerly-prod",
+                self.stack
+            ),
+        );
+        check(
+            is_region(&self.region),
+            format!(
+                "region: `{}` is not an AWS region; e.g. ap-south-1",
+                self.region
+            ),
+        );
+        check(
+            is_hostname(&self.domain),
+            format!(
+                "domain: `{}` is not a domain name; give the one DNS will point at the instance, e.g. ledgerly.example.com",
+                self.domain
+            ),
+        );
+        check(
+            self.acme_email.contains('@') && !self.acme_email.contains(char::is_whitespace),
+            format!(
+                "acme_email: `{}` is not an email address; Let's Encrypt writes to it about the certificate",
+                self.acme_email
+            ),
+        );
+        match parse_cidr(&self.admin_cidr) {
+            Ok((_, 0)) => problems.push(format!(
+                "admin_cidr: {} opens SSH to the world; give your own address, e.g. 203.0.113.7/32",
+                self.admin_cidr
+            )),
+            Ok((IpAddr::V4(_), prefix)) if prefix < 16 => problems.push(format!(
+                "admin_cidr: {} opens SSH to {} addresses; give your own address or office range, e.g. 203.0.113.7/32",
+                self.admin_cidr,
+                1u64 << (32 - u32::from(prefix))
+            )),
+            Ok(_) => {}
+            Err(e) => problems.push(format!("admin_cidr: {e}")),
+        }
+        let instance = &self.instance;
+        let mut check = |ok: bool, problem: String| {
+            if !ok {
+                problems.push(problem);
+            }
+        };
+        check(
+            instance
+                .instance_type
+                .split_once('.')
+                .is_some_and(|(family, size)| {
+                    !family.is_empty()
+                        && !size.is_empty()
+                        && instance.instance_type.chars().all(|c| {
+                            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-'
+                        })
+                }),
+            format!(
+                "instance.type: `{}` is not an EC2 instance type; e.g. t3.small",
+                instance.instance_type
+            ),
+        );
+        check(
+            instance.key_pair.public_key_file.is_some() != instance.key_pair.name.is_some(),
+            "instance.key_pair: give either public_key_file (a public key to import) or name (an existing key pair), not both or neither".into(),
+        );
+        if let Some(ami) = &instance.ami {
+            check(
+                ami.strip_prefix("ami-").is_some_and(|hex| {
+                    (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit())
+                }),
+                format!(
+                    "instance.ami: `{ami}` is not an AMI id; e.g. ami-0abcdef1234567890, or leave it out to use instance.ami_parameter"
+                ),
+            );
+        }
+        check(
+            instance.ami_parameter.starts_with('/'),
+            format!(
+                "instance.ami_parameter: `{}` is not an SSM parameter name (they start with /)",
+                instance.ami_parameter
+            ),
+        );
+        check(
+            (8..=16384).contains(&instance.root_volume_gb),
+            format!(
+                "instance.root_volume_gb: {} must be between 8 and 16384",
+                instance.root_volume_gb
+            ),
+        );
+        check(
+            !instance.ssh_user.is_empty()
+                && instance
+                    .ssh_user
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            format!(
+                "instance.ssh_user: `{}` is not a user name",
+                instance.ssh_user
+            ),
+        );
+        let db = &self.database;
+        check(
+            db.instance_class.starts_with("db."),
+            format!(
+                "database.instance_class: `{}` is not an RDS instance class; e.g. db.t4g.micro",
+                db.instance_class
+            ),
+        );
+        check(
+            (20..=65536).contains(&db.storage_gb),
+            format!(
+                "database.storage_gb: {} must be between 20 and 65536",
+                db.storage_gb
+            ),
+        );
+        check(
+            !db.engine_version.is_empty()
+                && db
+                    .engine_version
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.'),
+            format!(
+                "database.engine_version: `{}` is not a PostgreSQL version; e.g. 16 or 16.4",
+                db.engine_version
+            ),
+        );
+        check(
+            db.backup_retention_days <= 35,
+            format!(
+                "database.backup_retention_days: {} must be 0 to 35",
+                db.backup_retention_days
+            ),
+        );
+        check(
+            (128..=10240).contains(&self.lambda.memory_mb),
+            format!(
+                "lambda.memory_mb: {} must be between 128 and 10240",
+                self.lambda.memory_mb
+            ),
+        );
+        check(
+            (1..=900).contains(&self.lambda.timeout_seconds),
+            format!(
+                "lambda.timeout_seconds: {} must be between 1 and 900",
+                self.lambda.timeout_seconds
+            ),
+        );
+        check(
+            (1..=1000).contains(&self.ecr.keep_images),
+            format!(
+                "ecr.keep_images: {} must be between 1 and 1000",
+                self.ecr.keep_images
+            ),
+        );
+        let backend = self.ocr.backend.as_str();
+        check(
+            matches!(backend, "gemini" | "openai" | "tesseract"),
+            format!("ocr.backend: `{backend}` must be gemini, openai or tesseract"),
+        );
+        check(
+            backend == "tesseract" || self.ocr.api_key_parameter.is_some(),
+            format!(
+                "ocr.api_key_parameter: the {backend} backend needs its API key in an SSM SecureString; name it here, e.g. /ledgerly/ocr-api-key"
+            ),
+        );
+        for parameter in [
+            &self.ocr.api_key_parameter,
+            &self.ocr.callback_secret_parameter,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            check(
+                parameter.starts_with('/'),
+                format!("ocr: `{parameter}` is not an SSM parameter name (they start with /)"),
+            );
+        }
+        check(
+            self.tags.len() <= 40,
+            format!(
+                "tags: {} tags; AWS allows 50 per resource and ledgerctl uses a few",
+                self.tags.len()
+            ),
+        );
+        for key in self.tags.keys() {
+            let lower = key.to_lowercase();
+            check(
+                !lower.starts_with("aws:")
+                    && !lower.starts_with("ledgerly:")
+                    && !key.is_empty()
+                    && key.len() <= 128,
+                format!(
+                    "tags: `{key}` cannot be used; keys starting with aws: or ledgerly: are reserved"
+                ),
+            );
+        }
+        problems
+    }
+
+    /// The tags every resource of the stack carries.
+    pub(crate) fn tags(&self) -> BTreeMap<String, String> {
+        let mut tags = self.tags.clone();
+        tags.insert(STACK_TAG.into(), self.stack.clone());
+        tags
+    }
+
+    /// The name of a resource of this stack: `<stack>-<suffix>`.
+    pub(crate) fn name(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.stack)
+    }
+}
+
+/// The tag that marks a resource as the stack's.
+pub(crate) const STACK_TAG: &str = "ledgerly:stack";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "stack: ledgerly-test\nregion: ap-south-1\ndomain: ledgerly.example.com\nacme_email: ops@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    name: ops\n";
+
+    #[test]
+    fn the_example_file_is_valid_and_complete() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/ledgerly.example.yaml");
+        let config = StackConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.stack, "ledgerly");
+        assert_eq!(config.tags()["ledgerly:stack"], "ledgerly");
+    }
+
+    #[test]
+    fn defaults_fill_what_is_left_out() {
+        let config = StackConfig::parse(GOOD, "test").unwrap();
+        assert_eq!(config.lambda.memory_mb, 512);
+        assert_eq!(config.lambda.timeout_seconds, 30);
+        assert_eq!(config.instance.instance_type, "t3.small");
+        assert!(config.database.deletion_protection);
+        assert_eq!(config.name("receipts"), "ledgerly-test-receipts");
+    }
+
+    #[test]
+    fn every_problem_is_named_with_its_fix() {
+        let bad = GOOD
+            .replace("admin_cidr: 203.0.113.7/32", "admin_cidr: 0.0.0.0/0")
+            .replace("stack: ledgerly-test", "stack: Ledgerly_Prod")
+            .replace("region: ap-south-1", "region: mumbai")
+            + "lambda:\n  memory_mb: 64\nocr:\n  backend: gemini\n";
+        let err = StackConfig::parse(&bad, "ledgerly.yaml").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("admin_cidr: 0.0.0.0/0 opens SSH to the world; give your own address, e.g. 203.0.113.7/32"), "{text}");
+        assert!(text.contains("stack: `Ledgerly_Prod`"), "{text}");
+        assert!(text.contains("region: `mumbai`"), "{text}");
+        assert!(text.contains("lambda.memory_mb: 64"), "{text}");
+        assert!(text.contains("ocr.api_key_parameter"), "{text}");
+        assert_eq!(err.problems.len(), 5, "{text}");
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_refused() {
+        let err = StackConfig::parse(&(GOOD.to_owned() + "instanse: {}\n"), "x").unwrap_err();
+        assert!(err.to_string().contains("instanse"), "{err}");
+        let err = StackConfig::parse(&GOOD.replace("ops@example.com", "[a]"), "x").unwrap_err();
+        assert!(err.to_string().contains("acme_email"), "{err}");
+    }
+
+    #[test]
+    fn cidr_blocks_are_read_strictly() {
+        assert!(parse_cidr("203.0.113.7/32").is_ok());
+        assert!(parse_cidr("2001:db8::/48").is_ok());
+        assert!(
+            parse_cidr("203.0.113.7/24")
+                .unwrap_err()
+                .contains("host bits")
+        );
+        assert!(parse_cidr("203.0.113.7").is_err());
+        assert!(parse_cidr("203.0.113.7/33").is_err());
+        let wide = GOOD.replace("203.0.113.7/32", "10.0.0.0/8");
+        assert!(
+            StackConfig::parse(&wide, "x")
+                .unwrap_err()
+                .to_string()
+                .contains("16777216 addresses")
+        );
+    }
+}

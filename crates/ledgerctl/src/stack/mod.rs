@@ -1,0 +1,118 @@
+//! The stack: its configuration, and the plan — what each resource needs, resource by resource —
+//! that `plan` prints and `provision` carries out.
+
+pub(crate) mod config;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+pub(crate) use config::StackConfig;
+
+/// One field that differs: what AWS has, and what the configuration wants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct FieldChange {
+    pub(crate) field: String,
+    pub(crate) from: String,
+    pub(crate) to: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub(crate) enum Change {
+    Create,
+    Update { fields: Vec<FieldChange> },
+    Unchanged,
+}
+
+/// What one resource needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct ResourceChange {
+    /// `ecr repository`, `s3 bucket`, …
+    pub(crate) kind: &'static str,
+    pub(crate) name: String,
+    #[serde(flatten)]
+    pub(crate) change: Change,
+}
+
+impl fmt::Display for ResourceChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.change {
+            Change::Create => write!(f, "+ {} {}", self.kind, self.name),
+            Change::Unchanged => write!(f, "  {} {} (unchanged)", self.kind, self.name),
+            Change::Update { fields } => {
+                write!(f, "~ {} {}", self.kind, self.name)?;
+                for field in fields {
+                    write!(f, "\n    {}: {} → {}", field.field, field.from, field.to)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl ResourceChange {
+    pub(crate) fn is_change(&self) -> bool {
+        self.change != Change::Unchanged
+    }
+}
+
+/// Collects the fields where `observed` is not `desired`.
+#[derive(Debug, Default)]
+pub(crate) struct Diff {
+    fields: Vec<FieldChange>,
+}
+
+impl Diff {
+    pub(crate) fn field(
+        &mut self,
+        field: &str,
+        observed: impl fmt::Display,
+        desired: impl fmt::Display,
+    ) {
+        let (from, to) = (observed.to_string(), desired.to_string());
+        if from != to {
+            self.fields.push(FieldChange {
+                field: field.to_owned(),
+                from,
+                to,
+            });
+        }
+    }
+
+    /// Tags: every desired tag present with its value (others, added by people, are left alone).
+    pub(crate) fn tags(
+        &mut self,
+        observed: &BTreeMap<String, String>,
+        desired: &BTreeMap<String, String>,
+    ) {
+        for (key, value) in desired {
+            match observed.get(key) {
+                Some(have) if have == value => {}
+                have => self.fields.push(FieldChange {
+                    field: format!("tags.{key}"),
+                    from: have.cloned().unwrap_or_else(|| "(none)".into()),
+                    to: value.clone(),
+                }),
+            }
+        }
+    }
+
+    pub(crate) fn into_change(self) -> Change {
+        if self.fields.is_empty() {
+            Change::Unchanged
+        } else {
+            Change::Update {
+                fields: self.fields,
+            }
+        }
+    }
+}
+
+/// A policy document as compact, key-sorted JSON, so two spellings of one policy compare equal.
+pub(crate) fn canonical_json(text: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(text)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| text.to_owned())
+}

@@ -194,6 +194,44 @@ async fn assert_provisioned(stack: &Stack) {
         cors.cors_rules()[0].allowed_origins(),
         ["https://ledgerly.example.com"]
     );
+    let iam = aws_sdk_iam::Client::new(&aws().await);
+    for (suffix, service) in [
+        ("lambda", "lambda.amazonaws.com"),
+        ("instance", "ec2.amazonaws.com"),
+    ] {
+        let name = format!("{}-{suffix}", stack.name);
+        let role = iam.get_role().role_name(&name).send().await.unwrap();
+        let trust = role.role().unwrap().assume_role_policy_document().unwrap();
+        assert!(trust.contains(service), "{name}: {trust}");
+        let policy = iam
+            .get_role_policy()
+            .role_name(&name)
+            .policy_name(&name)
+            .send()
+            .await
+            .unwrap();
+        assert!(policy.policy_document().contains(&bucket), "{name}");
+        let attached = iam
+            .list_attached_role_policies()
+            .role_name(&name)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            attached.attached_policies().is_empty(),
+            "{name}: no managed policies"
+        );
+    }
+    let profile = iam
+        .get_instance_profile()
+        .instance_profile_name(format!("{}-instance", stack.name))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        profile.instance_profile().unwrap().roles()[0].role_name(),
+        format!("{}-instance", stack.name)
+    );
     let tags = s3
         .get_bucket_tagging()
         .bucket(&bucket)
@@ -212,7 +250,7 @@ async fn provision_creates_the_stack_and_a_second_run_changes_nothing() {
     let stack = Stack::new("fresh");
     let (code, plan) = stack.plan();
     assert_eq!(code, 2, "{plan}");
-    assert_eq!(plan["changes"].as_array().unwrap().len(), 3, "{plan}");
+    assert_eq!(plan["changes"].as_array().unwrap().len(), 5, "{plan}");
     assert_eq!(plan["calls"]["mutating"], 0, "plan changes nothing: {plan}");
 
     let first = stack.provision();
@@ -246,9 +284,20 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
         .send()
         .await
         .unwrap();
+    let iam = aws_sdk_iam::Client::new(&aws().await);
+    iam.attach_role_policy()
+        .role_name(format!("{}-instance", stack.name))
+        .policy_arn("arn:aws:iam::aws:policy/AmazonS3FullAccess")
+        .send()
+        .await
+        .unwrap();
     let (code, plan) = stack.plan();
     assert_eq!(code, 2, "{plan}");
     let text = plan["changes"].to_string();
+    assert!(
+        text.contains(r#""field":"managed_policies","from":"arn:aws:iam::aws:policy/AmazonS3FullAccess","to":"(none)""#),
+        "{text}"
+    );
     assert!(
         text.contains(r#""field":"lifecycle_policy","from":"(none)""#),
         "{text}"

@@ -4,6 +4,7 @@
 //! and `provision` report and the tests count.
 
 pub(crate) mod ecr;
+pub(crate) mod iam;
 pub(crate) mod s3;
 
 use std::sync::Arc;
@@ -112,6 +113,7 @@ impl Intercept for Recorder {
 pub(crate) struct Aws {
     pub s3: aws_sdk_s3::Client,
     pub(crate) ecr: aws_sdk_ecr::Client,
+    pub(crate) iam: aws_sdk_iam::Client,
     pub(crate) sts: aws_sdk_sts::Client,
     pub(crate) region: String,
     pub(crate) log: Arc<CallLog>,
@@ -141,6 +143,11 @@ impl Aws {
                 .interceptor(recorder.clone())
                 .build(),
         );
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&shared)
+                .interceptor(recorder.clone())
+                .build(),
+        );
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::config::Builder::from(&shared)
                 .interceptor(recorder)
@@ -149,6 +156,7 @@ impl Aws {
         Aws {
             s3,
             ecr,
+            iam,
             sts,
             region: options.region.clone(),
             log,

@@ -50,6 +50,7 @@ impl StackArgs {
 #[derive(Debug)]
 pub(crate) struct Survey {
     ecr: Vec<(aws::ecr::Desired, Option<aws::ecr::Observed>)>,
+    roles: Vec<(aws::iam::Desired, Option<aws::iam::Observed>)>,
     bucket: (aws::s3::Desired, Option<aws::s3::Observed>),
 }
 
@@ -64,8 +65,23 @@ impl Survey {
         }
         let desired = aws::s3::desired(config, &account);
         let observed = aws::s3::observe(aws, &desired.name).await?;
+        let targets = aws::iam::Targets {
+            account,
+            region: aws.region.clone(),
+            bucket: desired.name.clone(),
+            repositories: aws::ecr::names(config).to_vec(),
+        };
+        let mut roles = Vec::new();
+        for role in [
+            aws::iam::lambda_role(config, &targets),
+            aws::iam::instance_role(config, &targets),
+        ] {
+            let observed = aws::iam::observe(aws, &role).await?;
+            roles.push((role, observed));
+        }
         Ok(Survey {
             ecr,
+            roles,
             bucket: (desired, observed),
         })
     }
@@ -78,6 +94,11 @@ impl Survey {
             .map(|(desired, observed)| aws::ecr::diff(desired, observed.as_ref()))
             .collect();
         changes.push(aws::s3::diff(&self.bucket.0, self.bucket.1.as_ref()));
+        changes.extend(
+            self.roles
+                .iter()
+                .map(|(desired, observed)| aws::iam::diff(desired, observed.as_ref())),
+        );
         changes
     }
 
@@ -109,7 +130,19 @@ impl Survey {
             }
             anyhow::Ok(())
         };
-        tokio::try_join!(ecr, bucket)?;
+        let roles = async {
+            for (desired, observed) in &self.roles {
+                let change = aws::iam::diff(desired, observed.as_ref());
+                if change.is_change() {
+                    aws::iam::apply(aws, desired, observed.as_ref())
+                        .await
+                        .with_context(|| format!("{} {}", change.kind, change.name))?;
+                    report(&change);
+                }
+            }
+            anyhow::Ok(())
+        };
+        tokio::try_join!(ecr, bucket, roles)?;
         Ok(changes
             .into_iter()
             .filter(ResourceChange::is_change)

@@ -232,6 +232,57 @@ async fn assert_provisioned(stack: &Stack) {
         profile.instance_profile().unwrap().roles()[0].role_name(),
         format!("{}-instance", stack.name)
     );
+    let ec2 = aws_sdk_ec2::Client::new(&aws().await);
+    let groups = ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:ledgerly:stack")
+                .values(&stack.name)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let by_name: std::collections::BTreeMap<&str, &aws_sdk_ec2::types::SecurityGroup> = groups
+        .security_groups()
+        .iter()
+        .map(|g| (g.group_name().unwrap(), g))
+        .collect();
+    let rules = |suffix: &str| -> Vec<String> {
+        let group = by_name[format!("{}-{suffix}", stack.name).as_str()];
+        let mut rules: Vec<String> = group
+            .ip_permissions()
+            .iter()
+            .flat_map(|p| {
+                let port = p.from_port().unwrap();
+                p.ip_ranges()
+                    .iter()
+                    .map(move |r| format!("{port} {}", r.cidr_ip().unwrap()))
+                    .chain(
+                        p.ipv6_ranges()
+                            .iter()
+                            .map(move |r| format!("{port} {}", r.cidr_ipv6().unwrap())),
+                    )
+                    .chain(
+                        p.user_id_group_pairs()
+                            .iter()
+                            .map(move |g| format!("{port} {}", g.group_id().unwrap())),
+                    )
+            })
+            .collect();
+        rules.sort();
+        rules
+    };
+    assert_eq!(
+        rules("web"),
+        ["443 0.0.0.0/0", "443 ::/0", "80 0.0.0.0/0", "80 ::/0"]
+    );
+    assert_eq!(rules("ssh"), ["22 203.0.113.7/32"]);
+    let web_id = by_name[format!("{}-web", stack.name).as_str()]
+        .group_id()
+        .unwrap();
+    assert_eq!(rules("db"), [format!("5432 {web_id}")]);
     let tags = s3
         .get_bucket_tagging()
         .bucket(&bucket)
@@ -250,7 +301,7 @@ async fn provision_creates_the_stack_and_a_second_run_changes_nothing() {
     let stack = Stack::new("fresh");
     let (code, plan) = stack.plan();
     assert_eq!(code, 2, "{plan}");
-    assert_eq!(plan["changes"].as_array().unwrap().len(), 5, "{plan}");
+    assert_eq!(plan["changes"].as_array().unwrap().len(), 8, "{plan}");
     assert_eq!(plan["calls"]["mutating"], 0, "plan changes nothing: {plan}");
 
     let first = stack.provision();
@@ -291,9 +342,43 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
         .send()
         .await
         .unwrap();
+    // Someone opens SSH to the world by hand.
+    let ec2 = aws_sdk_ec2::Client::new(&aws().await);
+    let ssh = ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values(format!("{}-ssh", stack.name))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ec2.authorize_security_group_ingress()
+        .group_id(ssh.security_groups()[0].group_id().unwrap())
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     let (code, plan) = stack.plan();
     assert_eq!(code, 2, "{plan}");
     let text = plan["changes"].to_string();
+    assert!(
+        text.contains(r#""field":"ingress","from":"tcp/22 from 0.0.0.0/0, tcp/22 from 203.0.113.7/32","to":"tcp/22 from 203.0.113.7/32""#),
+        "{text}"
+    );
     assert!(
         text.contains(r#""field":"managed_policies","from":"arn:aws:iam::aws:policy/AmazonS3FullAccess","to":"(none)""#),
         "{text}"

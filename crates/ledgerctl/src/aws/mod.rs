@@ -6,6 +6,7 @@
 pub(crate) mod ecr;
 pub(crate) mod iam;
 pub(crate) mod s3;
+pub(crate) mod sg;
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -112,6 +113,7 @@ impl Intercept for Recorder {
 #[derive(Debug, Clone)]
 pub(crate) struct Aws {
     pub s3: aws_sdk_s3::Client,
+    pub(crate) ec2: aws_sdk_ec2::Client,
     pub(crate) ecr: aws_sdk_ecr::Client,
     pub(crate) iam: aws_sdk_iam::Client,
     pub(crate) sts: aws_sdk_sts::Client,
@@ -143,6 +145,11 @@ impl Aws {
                 .interceptor(recorder.clone())
                 .build(),
         );
+        let ec2 = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&shared)
+                .interceptor(recorder.clone())
+                .build(),
+        );
         let iam = aws_sdk_iam::Client::from_conf(
             aws_sdk_iam::config::Builder::from(&shared)
                 .interceptor(recorder.clone())
@@ -155,6 +162,7 @@ impl Aws {
         );
         Aws {
             s3,
+            ec2,
             ecr,
             iam,
             sts,

@@ -51,6 +51,8 @@ impl StackArgs {
 pub(crate) struct Survey {
     ecr: Vec<(aws::ecr::Desired, Option<aws::ecr::Observed>)>,
     roles: Vec<(aws::iam::Desired, Option<aws::iam::Observed>)>,
+    vpc: String,
+    groups: Vec<(aws::sg::Desired, Option<aws::sg::Observed>)>,
     bucket: (aws::s3::Desired, Option<aws::s3::Observed>),
 }
 
@@ -79,9 +81,22 @@ impl Survey {
             let observed = aws::iam::observe(aws, &role).await?;
             roles.push((role, observed));
         }
+        let vpc = aws::sg::default_vpc(aws).await?;
+        let wanted = aws::sg::desired(config);
+        let names: Vec<String> = wanted.iter().map(|g| g.name.clone()).collect();
+        let mut observed_groups = aws::sg::observe(aws, &vpc, &names).await?;
+        let groups = wanted
+            .into_iter()
+            .map(|g| {
+                let observed = observed_groups.remove(&g.name);
+                (g, observed)
+            })
+            .collect();
         Ok(Survey {
             ecr,
             roles,
+            vpc,
+            groups,
             bucket: (desired, observed),
         })
     }
@@ -98,6 +113,11 @@ impl Survey {
             self.roles
                 .iter()
                 .map(|(desired, observed)| aws::iam::diff(desired, observed.as_ref())),
+        );
+        changes.extend(
+            self.groups
+                .iter()
+                .map(|(desired, observed)| aws::sg::diff(desired, observed.as_ref())),
         );
         changes
     }
@@ -142,7 +162,25 @@ impl Survey {
             }
             anyhow::Ok(())
         };
-        tokio::try_join!(ecr, bucket, roles)?;
+        let groups = async {
+            // In order: the database group's rule names the web group.
+            let mut ids: std::collections::BTreeMap<String, String> = self
+                .groups
+                .iter()
+                .filter_map(|(d, o)| Some((d.name.clone(), o.as_ref()?.id.clone())))
+                .collect();
+            for (desired, observed) in &self.groups {
+                let change = aws::sg::diff(desired, observed.as_ref());
+                if change.is_change() {
+                    aws::sg::apply(aws, &self.vpc, desired, observed.as_ref(), &mut ids)
+                        .await
+                        .with_context(|| format!("{} {}", change.kind, change.name))?;
+                    report(&change);
+                }
+            }
+            anyhow::Ok(())
+        };
+        tokio::try_join!(ecr, bucket, roles, groups)?;
         Ok(changes
             .into_iter()
             .filter(ResourceChange::is_change)

@@ -1,0 +1,346 @@
+//! Security groups in the default VPC: `web` (80 and 443 from anywhere), `ssh` (22 from the admin
+//! CIDR only), `db` (5432 only from the web group). Any other ingress rule is drift, and revoked.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Context as _;
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair,
+};
+
+use super::Aws;
+use crate::stack::{Change, Diff, ResourceChange, StackConfig};
+
+pub(crate) const KIND: &str = "security group";
+
+/// Where traffic may come from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Source {
+    Cidr(String),
+    /// Another of the stack's groups, by name.
+    Group(String),
+}
+
+/// One ingress rule: `protocol` (`tcp`, or `-1` for all traffic) on `port` (from `from_port`
+/// to `to_port` as AWS has it; ours are single ports) from `source`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Rule {
+    pub(crate) protocol: String,
+    pub(crate) ports: (i32, i32),
+    pub(crate) source: Source,
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match (self.protocol.as_str(), self.ports) {
+            ("-1", _) => "all traffic".to_owned(),
+            (protocol, (from, to)) if from == to => format!("{protocol}/{from}"),
+            (protocol, (from, to)) => format!("{protocol}/{from}-{to}"),
+        };
+        match &self.source {
+            Source::Cidr(cidr) => write!(f, "{what} from {cidr}"),
+            Source::Group(group) => write!(f, "{what} from {group}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Desired {
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) rules: BTreeSet<Rule>,
+    pub(crate) tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Observed {
+    pub(crate) id: String,
+    /// Rules as AWS has them, group sources by name where the group is the stack's (by id
+    /// otherwise).
+    pub(crate) rules: BTreeSet<Rule>,
+    pub(crate) tags: BTreeMap<String, String>,
+}
+
+/// The three groups, the web group first (the database group refers to it).
+pub(crate) fn desired(config: &StackConfig) -> Vec<Desired> {
+    let web = config.name("web");
+    let cidr = |c: &str| Source::Cidr(c.to_owned());
+    let rule = |port, source| Rule {
+        protocol: "tcp".into(),
+        ports: (port, port),
+        source,
+    };
+    vec![
+        Desired {
+            name: web.clone(),
+            description: "Ledgerly: HTTP and HTTPS from anywhere".into(),
+            rules: [
+                rule(80, cidr("0.0.0.0/0")),
+                rule(80, cidr("::/0")),
+                rule(443, cidr("0.0.0.0/0")),
+                rule(443, cidr("::/0")),
+            ]
+            .into(),
+            tags: config.tags(),
+        },
+        Desired {
+            name: config.name("ssh"),
+            description: "Ledgerly: SSH from the admin CIDR only".into(),
+            rules: [rule(22, cidr(&config.admin_cidr))].into(),
+            tags: config.tags(),
+        },
+        Desired {
+            name: config.name("db"),
+            description: "Ledgerly: PostgreSQL from the web group only".into(),
+            rules: [rule(5432, Source::Group(web))].into(),
+            tags: config.tags(),
+        },
+    ]
+}
+
+fn ec2_error<E, R>(what: String) -> impl FnOnce(aws_sdk_ec2::error::SdkError<E, R>) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    move |e| anyhow::anyhow!("{what}: {}", aws_sdk_ec2::error::DisplayErrorContext(&e))
+}
+
+/// The default VPC's id.
+pub(crate) async fn default_vpc(aws: &Aws) -> anyhow::Result<String> {
+    let vpcs = aws
+        .ec2
+        .describe_vpcs()
+        .filters(Filter::builder().name("is-default").values("true").build())
+        .send()
+        .await
+        .map_err(ec2_error("looking for the default VPC".into()))?;
+    vpcs.vpcs()
+        .first()
+        .and_then(|v| v.vpc_id())
+        .map(str::to_owned)
+        .context("the region has no default VPC; create one with `aws ec2 create-default-vpc`")
+}
+
+/// The stack's groups as AWS has them, by name.
+pub(crate) async fn observe(
+    aws: &Aws,
+    vpc: &str,
+    names: &[String],
+) -> anyhow::Result<BTreeMap<String, Observed>> {
+    let groups = aws
+        .ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .filters(
+            Filter::builder()
+                .name("group-name")
+                .set_values(Some(names.to_vec()))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(ec2_error("describing the security groups".into()))?;
+    let ids: BTreeMap<String, String> = groups
+        .security_groups()
+        .iter()
+        .filter_map(|g| Some((g.group_id()?.to_owned(), g.group_name()?.to_owned())))
+        .collect();
+    let mut observed = BTreeMap::new();
+    for group in groups.security_groups() {
+        let (Some(id), Some(name)) = (group.group_id(), group.group_name()) else {
+            continue;
+        };
+        let mut rules = BTreeSet::new();
+        for permission in group.ip_permissions() {
+            let protocol = permission.ip_protocol().unwrap_or("-1").to_owned();
+            let ports = (
+                permission.from_port().unwrap_or(-1),
+                permission.to_port().unwrap_or(-1),
+            );
+            let rule = |source| Rule {
+                protocol: protocol.clone(),
+                ports,
+                source,
+            };
+            for range in permission.ip_ranges() {
+                rules.insert(rule(Source::Cidr(
+                    range.cidr_ip().unwrap_or_default().to_owned(),
+                )));
+            }
+            for range in permission.ipv6_ranges() {
+                rules.insert(rule(Source::Cidr(
+                    range.cidr_ipv6().unwrap_or_default().to_owned(),
+                )));
+            }
+            for pair in permission.user_id_group_pairs() {
+                let group_id = pair.group_id().unwrap_or_default();
+                rules.insert(rule(Source::Group(
+                    ids.get(group_id)
+                        .cloned()
+                        .unwrap_or_else(|| group_id.to_owned()),
+                )));
+            }
+        }
+        let tags = group
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+            .collect();
+        observed.insert(
+            name.to_owned(),
+            Observed {
+                id: id.to_owned(),
+                rules,
+                tags,
+            },
+        );
+    }
+    Ok(observed)
+}
+
+fn rules_shown(rules: &BTreeSet<Rule>) -> String {
+    if rules.is_empty() {
+        return "(none)".into();
+    }
+    rules
+        .iter()
+        .map(Rule::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(crate) fn diff(desired: &Desired, observed: Option<&Observed>) -> ResourceChange {
+    let change = match observed {
+        None => Change::Create,
+        Some(have) => {
+            let mut diff = Diff::default();
+            diff.field(
+                "ingress",
+                rules_shown(&have.rules),
+                rules_shown(&desired.rules),
+            );
+            diff.tags(&have.tags, &desired.tags);
+            diff.into_change()
+        }
+    };
+    ResourceChange {
+        kind: KIND,
+        name: desired.name.clone(),
+        change,
+    }
+}
+
+/// One rule as an EC2 permission; group sources by id (`ids`: the stack's groups by name).
+fn permission(rule: &Rule, ids: &BTreeMap<String, String>) -> anyhow::Result<IpPermission> {
+    let mut builder = IpPermission::builder().ip_protocol(&rule.protocol);
+    if rule.protocol != "-1" {
+        builder = builder.from_port(rule.ports.0).to_port(rule.ports.1);
+    }
+    Ok(match &rule.source {
+        Source::Cidr(cidr) if cidr.contains(':') => builder
+            .ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build())
+            .build(),
+        Source::Cidr(cidr) => builder
+            .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+            .build(),
+        Source::Group(group) => {
+            let id = ids
+                .get(group)
+                .cloned()
+                // Not one of ours: the rule was written with the id itself.
+                .unwrap_or_else(|| group.clone());
+            builder
+                .user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
+                .build()
+        }
+    })
+}
+
+/// Makes the group what `desired` says; `ids` holds the stack's groups' ids by name and gains
+/// this one's. Rules that do not belong are revoked, missing ones authorized.
+pub(crate) async fn apply(
+    aws: &Aws,
+    vpc: &str,
+    desired: &Desired,
+    observed: Option<&Observed>,
+    ids: &mut BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    let name = &desired.name;
+    let tags: Vec<Tag> = desired
+        .tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    let (id, have_rules, have_tags) = match observed {
+        Some(observed) => (
+            observed.id.clone(),
+            observed.rules.clone(),
+            observed.tags.clone(),
+        ),
+        None => {
+            let created = aws
+                .ec2
+                .create_security_group()
+                .group_name(name)
+                .description(&desired.description)
+                .vpc_id(vpc)
+                .tag_specifications(
+                    TagSpecification::builder()
+                        .resource_type(ResourceType::SecurityGroup)
+                        .set_tags(Some(tags.clone()))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(ec2_error(format!("creating the security group {name}")))?;
+            (
+                created.group_id().context("no group id")?.to_owned(),
+                BTreeSet::new(),
+                desired.tags.clone(),
+            )
+        }
+    };
+    ids.insert(name.clone(), id.clone());
+    let extra: Vec<IpPermission> = have_rules
+        .difference(&desired.rules)
+        .map(|r| permission(r, ids))
+        .collect::<anyhow::Result<_>>()?;
+    if !extra.is_empty() {
+        aws.ec2
+            .revoke_security_group_ingress()
+            .group_id(&id)
+            .set_ip_permissions(Some(extra))
+            .send()
+            .await
+            .map_err(ec2_error(format!("revoking rules from {name}")))?;
+    }
+    let missing: Vec<IpPermission> = desired
+        .rules
+        .difference(&have_rules)
+        .map(|r| permission(r, ids))
+        .collect::<anyhow::Result<_>>()?;
+    if !missing.is_empty() {
+        aws.ec2
+            .authorize_security_group_ingress()
+            .group_id(&id)
+            .set_ip_permissions(Some(missing))
+            .send()
+            .await
+            .map_err(ec2_error(format!("authorizing rules on {name}")))?;
+    }
+    if desired
+        .tags
+        .iter()
+        .any(|(k, v)| have_tags.get(k) != Some(v))
+    {
+        aws.ec2
+            .create_tags()
+            .resources(&id)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(ec2_error(format!("tagging {name}")))?;
+    }
+    Ok(())
+}

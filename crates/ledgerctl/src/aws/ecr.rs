@@ -9,7 +9,7 @@ use aws_sdk_ecr::types::{
     EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Tag,
 };
 
-use super::{Aws, error_code};
+use super::{Aws, error_code, sdk_error};
 use crate::stack::{Change, Diff, ResourceChange, StackConfig, canonical_json};
 
 pub(crate) const KIND: &str = "ecr repository";
@@ -84,9 +84,8 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
             return Ok(None);
         }
         Err(err) => {
-            return Err(anyhow::anyhow!(
-                "describing the ECR repository {name}: {}",
-                aws_sdk_ecr::error::DisplayErrorContext(&err)
+            return Err(sdk_error(format!("describing the ECR repository {name}"))(
+                err,
             ));
         }
     };
@@ -103,12 +102,7 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
     {
         Ok(reply) => reply.lifecycle_policy_text().map(canonical_json),
         Err(err) if error_code(&err).as_deref() == Some("LifecyclePolicyNotFoundException") => None,
-        Err(err) => {
-            return Err(anyhow::anyhow!(
-                "reading the lifecycle policy of {name}: {}",
-                aws_sdk_ecr::error::DisplayErrorContext(&err)
-            ));
-        }
+        Err(err) => return Err(sdk_error(format!("reading the lifecycle policy of {name}"))(err)),
     };
     let repository_policy = match aws
         .ecr
@@ -122,10 +116,9 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
             None
         }
         Err(err) => {
-            return Err(anyhow::anyhow!(
-                "reading the repository policy of {name}: {}",
-                aws_sdk_ecr::error::DisplayErrorContext(&err)
-            ));
+            return Err(sdk_error(format!(
+                "reading the repository policy of {name}"
+            ))(err));
         }
     };
     let tags = aws
@@ -134,12 +127,7 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
         .resource_arn(&arn)
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "reading the tags of {name}: {}",
-                aws_sdk_ecr::error::DisplayErrorContext(&e)
-            )
-        })?
+        .map_err(sdk_error(format!("reading the tags of {name}")))?
         .tags()
         .iter()
         .map(|t| (t.key().to_owned(), t.value().to_owned()))
@@ -154,14 +142,6 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
         tags,
         arn,
     }))
-}
-
-fn ecr_error<E, R>(what: String) -> impl FnOnce(aws_sdk_ecr::error::SdkError<E, R>) -> anyhow::Error
-where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    move |e| anyhow::anyhow!("{what}: {}", aws_sdk_ecr::error::DisplayErrorContext(&e))
 }
 
 fn shown(policy: Option<&String>) -> String {
@@ -243,7 +223,7 @@ pub(crate) async fn apply(
                 .set_tags(Some(tags(desired)?))
                 .send()
                 .await
-                .map_err(ecr_error(format!("creating the repository ({name})")))?;
+                .map_err(sdk_error(format!("creating the repository ({name})")))?;
             Observed {
                 scan_on_push: desired.scan_on_push,
                 immutable_tags: true,
@@ -269,7 +249,7 @@ pub(crate) async fn apply(
             )
             .send()
             .await
-            .map_err(ecr_error(format!("turning on scan on push ({name})")))?;
+            .map_err(sdk_error(format!("turning on scan on push ({name})")))?;
     }
     if observed.immutable_tags != desired.immutable_tags {
         aws.ecr
@@ -278,7 +258,7 @@ pub(crate) async fn apply(
             .image_tag_mutability(ImageTagMutability::Immutable)
             .send()
             .await
-            .map_err(ecr_error(format!("making tags immutable ({name})")))?;
+            .map_err(sdk_error(format!("making tags immutable ({name})")))?;
     }
     if observed.lifecycle_policy.as_deref()
         != Some(canonical_json(&desired.lifecycle_policy).as_str())
@@ -289,7 +269,7 @@ pub(crate) async fn apply(
             .lifecycle_policy_text(&desired.lifecycle_policy)
             .send()
             .await
-            .map_err(ecr_error(format!("setting the lifecycle policy ({name})")))?;
+            .map_err(sdk_error(format!("setting the lifecycle policy ({name})")))?;
     }
     if observed.repository_policy.as_deref()
         != Some(canonical_json(&desired.repository_policy).as_str())
@@ -300,7 +280,7 @@ pub(crate) async fn apply(
             .policy_text(&desired.repository_policy)
             .send()
             .await
-            .map_err(ecr_error(format!("setting the repository policy ({name})")))?;
+            .map_err(sdk_error(format!("setting the repository policy ({name})")))?;
     }
     let missing: BTreeMap<String, String> = desired
         .tags
@@ -325,7 +305,7 @@ pub(crate) async fn apply(
             .set_tags(Some(tags))
             .send()
             .await
-            .map_err(ecr_error(format!("tagging the repository ({name})")))?;
+            .map_err(sdk_error(format!("tagging the repository ({name})")))?;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use aws_sdk_iam::types::Tag;
 use serde_json::{Value, json};
 
-use super::{Aws, error_code};
+use super::{Aws, error_code, sdk_error};
 use crate::stack::{Change, Diff, ResourceChange, StackConfig, canonical_json};
 
 pub(crate) const ROLE: &str = "iam role";
@@ -198,20 +198,12 @@ fn document(text: &str) -> String {
     canonical_json(&decoded)
 }
 
-fn iam_error<E, R>(what: String) -> impl FnOnce(aws_sdk_iam::error::SdkError<E, R>) -> anyhow::Error
-where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    move |e| anyhow::anyhow!("{what}: {}", aws_sdk_iam::error::DisplayErrorContext(&e))
-}
-
 pub(crate) async fn observe(aws: &Aws, desired: &Desired) -> anyhow::Result<Option<Observed>> {
     let name = &desired.name;
     let role = match aws.iam.get_role().role_name(name).send().await {
         Ok(reply) => reply.role.context("GetRole answered without the role")?,
         Err(err) if error_code(&err).as_deref() == Some("NoSuchEntity") => return Ok(None),
-        Err(err) => return Err(iam_error(format!("reading the role {name}"))(err)),
+        Err(err) => return Err(sdk_error(format!("reading the role {name}"))(err)),
     };
     let policy = match aws
         .iam
@@ -223,7 +215,7 @@ pub(crate) async fn observe(aws: &Aws, desired: &Desired) -> anyhow::Result<Opti
     {
         Ok(reply) => Some(document(reply.policy_document())),
         Err(err) if error_code(&err).as_deref() == Some("NoSuchEntity") => None,
-        Err(err) => return Err(iam_error(format!("reading {name}'s policy"))(err)),
+        Err(err) => return Err(sdk_error(format!("reading {name}'s policy"))(err)),
     };
     let managed_policies = aws
         .iam
@@ -231,7 +223,7 @@ pub(crate) async fn observe(aws: &Aws, desired: &Desired) -> anyhow::Result<Opti
         .role_name(name)
         .send()
         .await
-        .map_err(iam_error(format!("listing {name}'s attached policies")))?
+        .map_err(sdk_error(format!("listing {name}'s attached policies")))?
         .attached_policies()
         .iter()
         .filter_map(|p| p.policy_arn().map(str::to_owned))
@@ -242,7 +234,7 @@ pub(crate) async fn observe(aws: &Aws, desired: &Desired) -> anyhow::Result<Opti
         .role_name(name)
         .send()
         .await
-        .map_err(iam_error(format!("listing {name}'s tags")))?
+        .map_err(sdk_error(format!("listing {name}'s tags")))?
         .tags()
         .iter()
         .map(|t| (t.key().to_owned(), t.value().to_owned()))
@@ -263,7 +255,7 @@ pub(crate) async fn observe(aws: &Aws, desired: &Desired) -> anyhow::Result<Opti
             ),
             Err(err) if error_code(&err).as_deref() == Some("NoSuchEntity") => None,
             Err(err) => {
-                return Err(iam_error(format!("reading the instance profile {name}"))(
+                return Err(sdk_error(format!("reading the instance profile {name}"))(
                     err,
                 ));
             }
@@ -367,7 +359,7 @@ pub(crate) async fn apply(
             {
                 Ok(_) => {}
                 Err(err) if error_code(&err).as_deref() == Some("EntityAlreadyExists") => {}
-                Err(err) => return Err(iam_error(format!("creating the role {name}"))(err)),
+                Err(err) => return Err(sdk_error(format!("creating the role {name}"))(err)),
             }
             Observed {
                 trust: canonical_json(&desired.trust),
@@ -383,7 +375,7 @@ pub(crate) async fn apply(
             .policy_document(&desired.trust)
             .send()
             .await
-            .map_err(iam_error(format!("setting {name}'s trust policy")))?;
+            .map_err(sdk_error(format!("setting {name}'s trust policy")))?;
     }
     if observed.policy.as_deref() != Some(canonical_json(&desired.policy).as_str()) {
         aws.iam
@@ -393,7 +385,7 @@ pub(crate) async fn apply(
             .policy_document(&desired.policy)
             .send()
             .await
-            .map_err(iam_error(format!("setting {name}'s policy")))?;
+            .map_err(sdk_error(format!("setting {name}'s policy")))?;
     }
     for arn in &observed.managed_policies {
         aws.iam
@@ -402,7 +394,7 @@ pub(crate) async fn apply(
             .policy_arn(arn)
             .send()
             .await
-            .map_err(iam_error(format!("detaching {arn} from {name}")))?;
+            .map_err(sdk_error(format!("detaching {arn} from {name}")))?;
     }
     if desired
         .tags
@@ -415,7 +407,7 @@ pub(crate) async fn apply(
             .set_tags(Some(tags(desired)?))
             .send()
             .await
-            .map_err(iam_error(format!("tagging {name}")))?;
+            .map_err(sdk_error(format!("tagging {name}")))?;
     }
     if desired.instance_profile {
         let roles = match &observed.profile_roles {
@@ -432,7 +424,7 @@ pub(crate) async fn apply(
                     Ok(_) => {}
                     Err(err) if error_code(&err).as_deref() == Some("EntityAlreadyExists") => {}
                     Err(err) => {
-                        return Err(iam_error(format!("creating the instance profile {name}"))(
+                        return Err(sdk_error(format!("creating the instance profile {name}"))(
                             err,
                         ));
                     }
@@ -447,7 +439,7 @@ pub(crate) async fn apply(
                 .role_name(other)
                 .send()
                 .await
-                .map_err(iam_error(format!(
+                .map_err(sdk_error(format!(
                     "removing {other} from the instance profile {name}"
                 )))?;
         }
@@ -458,7 +450,7 @@ pub(crate) async fn apply(
                 .role_name(name)
                 .send()
                 .await
-                .map_err(iam_error(format!("adding {name} to its instance profile")))?;
+                .map_err(sdk_error(format!("adding {name} to its instance profile")))?;
         }
     }
     Ok(())

@@ -173,15 +173,33 @@ impl Aws {
 
     /// The account the credentials belong to.
     pub(crate) async fn account_id(&self) -> anyhow::Result<String> {
-        let identity = self.sts.get_caller_identity().send().await.map_err(|e| {
-            anyhow::anyhow!(
-                "cannot tell which AWS account the credentials are for: {}",
-                aws_sdk_sts::error::DisplayErrorContext(&e)
-            )
-        })?;
+        let identity = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(sdk_error(
+                "cannot tell which AWS account the credentials are for".into(),
+            ))?;
         identity
             .account
             .ok_or_else(|| anyhow::anyhow!("AWS did not say which account the credentials are for"))
+    }
+}
+
+/// Turns an SDK error into one that says what was being done, with the service's full message.
+pub(crate) fn sdk_error<E, R>(
+    what: String,
+) -> impl FnOnce(aws_smithy_runtime_api::client::result::SdkError<E, R>) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    move |e| {
+        anyhow::anyhow!(
+            "{what}: {}",
+            aws_smithy_types::error::display::DisplayErrorContext(&e)
+        )
     }
 }
 

@@ -12,7 +12,7 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionRule, Tag, Tagging,
 };
 
-use super::{Aws, error_code};
+use super::{Aws, error_code, sdk_error};
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
 
 pub(crate) const KIND: &str = "s3 bucket";
@@ -45,15 +45,6 @@ pub(crate) fn desired(config: &StackConfig, account: &str) -> Desired {
     }
 }
 
-fn s3_error<
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
->(
-    what: String,
-) -> impl FnOnce(aws_sdk_s3::error::SdkError<E, R>) -> anyhow::Error {
-    move |e| anyhow::anyhow!("{what}: {}", aws_sdk_s3::error::DisplayErrorContext(&e))
-}
-
 pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Observed>> {
     match aws.s3.head_bucket().bucket(name).send().await {
         Ok(_) => {}
@@ -64,7 +55,7 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
         {
             return Ok(None);
         }
-        Err(err) => return Err(s3_error(format!("looking for the bucket {name}"))(err)),
+        Err(err) => return Err(sdk_error(format!("looking for the bucket {name}"))(err)),
     }
     let block_public_access = match aws.s3.get_public_access_block().bucket(name).send().await {
         Ok(reply) => reply.public_access_block_configuration().is_some_and(|c| {
@@ -77,7 +68,7 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
             false
         }
         Err(err) => {
-            return Err(s3_error(format!("reading {name}'s public access block"))(
+            return Err(sdk_error(format!("reading {name}'s public access block"))(
                 err,
             ));
         }
@@ -102,7 +93,7 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
         {
             false
         }
-        Err(err) => return Err(s3_error(format!("reading {name}'s encryption"))(err)),
+        Err(err) => return Err(sdk_error(format!("reading {name}'s encryption"))(err)),
     };
     let owner_enforced = match aws
         .s3
@@ -118,7 +109,7 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
         }),
         Err(err) if error_code(&err).as_deref() == Some("OwnershipControlsNotFoundError") => false,
         Err(err) => {
-            return Err(s3_error(format!("reading {name}'s ownership controls"))(
+            return Err(sdk_error(format!("reading {name}'s ownership controls"))(
                 err,
             ));
         }
@@ -130,7 +121,7 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
             .flat_map(|r| r.allowed_origins().iter().cloned())
             .collect(),
         Err(err) if error_code(&err).as_deref() == Some("NoSuchCORSConfiguration") => Vec::new(),
-        Err(err) => return Err(s3_error(format!("reading {name}'s CORS rules"))(err)),
+        Err(err) => return Err(sdk_error(format!("reading {name}'s CORS rules"))(err)),
     };
     let tags = match aws.s3.get_bucket_tagging().bucket(name).send().await {
         Ok(reply) => reply
@@ -139,7 +130,7 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
             .map(|t| (t.key().to_owned(), t.value().to_owned()))
             .collect(),
         Err(err) if error_code(&err).as_deref() == Some("NoSuchTagSet") => BTreeMap::new(),
-        Err(err) => return Err(s3_error(format!("reading {name}'s tags"))(err)),
+        Err(err) => return Err(sdk_error(format!("reading {name}'s tags"))(err)),
     };
     Ok(Some(Observed {
         block_public_access,
@@ -197,7 +188,7 @@ pub(crate) async fn apply(
                 Ok(_) => {}
                 // Created by an interrupted run a moment ago: carry on with it.
                 Err(err) if error_code(&err).as_deref() == Some("BucketAlreadyOwnedByYou") => {}
-                Err(err) => return Err(s3_error(format!("creating the bucket {name}"))(err)),
+                Err(err) => return Err(sdk_error(format!("creating the bucket {name}"))(err)),
             }
             Observed::default()
         }
@@ -216,7 +207,7 @@ pub(crate) async fn apply(
             )
             .send()
             .await
-            .map_err(s3_error(format!("blocking public access to {name}")))?;
+            .map_err(sdk_error(format!("blocking public access to {name}")))?;
     }
     if !observed.encrypted {
         let rule = ServerSideEncryptionRule::builder()
@@ -238,7 +229,7 @@ pub(crate) async fn apply(
             )
             .send()
             .await
-            .map_err(s3_error(format!("turning on {name}'s default encryption")))?;
+            .map_err(sdk_error(format!("turning on {name}'s default encryption")))?;
     }
     if !observed.owner_enforced {
         aws.s3
@@ -257,7 +248,7 @@ pub(crate) async fn apply(
             )
             .send()
             .await
-            .map_err(s3_error(format!("enforcing bucket ownership of {name}")))?;
+            .map_err(sdk_error(format!("enforcing bucket ownership of {name}")))?;
     }
     if observed.cors_origins != [desired.cors_origin.clone()] {
         let rule = CorsRule::builder()
@@ -279,7 +270,7 @@ pub(crate) async fn apply(
             )
             .send()
             .await
-            .map_err(s3_error(format!("setting {name}'s CORS rules")))?;
+            .map_err(sdk_error(format!("setting {name}'s CORS rules")))?;
     }
     if desired
         .tags
@@ -310,7 +301,7 @@ pub(crate) async fn apply(
             )
             .send()
             .await
-            .map_err(s3_error(format!("tagging {name}")))?;
+            .map_err(sdk_error(format!("tagging {name}")))?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair,
 };
 
-use super::Aws;
+use super::{Aws, sdk_error};
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
 
 pub(crate) const KIND: &str = "security group";
@@ -98,14 +98,6 @@ pub(crate) fn desired(config: &StackConfig) -> Vec<Desired> {
     ]
 }
 
-fn ec2_error<E, R>(what: String) -> impl FnOnce(aws_sdk_ec2::error::SdkError<E, R>) -> anyhow::Error
-where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    move |e| anyhow::anyhow!("{what}: {}", aws_sdk_ec2::error::DisplayErrorContext(&e))
-}
-
 /// The default VPC's id.
 pub(crate) async fn default_vpc(aws: &Aws) -> anyhow::Result<String> {
     let vpcs = aws
@@ -114,7 +106,7 @@ pub(crate) async fn default_vpc(aws: &Aws) -> anyhow::Result<String> {
         .filters(Filter::builder().name("is-default").values("true").build())
         .send()
         .await
-        .map_err(ec2_error("looking for the default VPC".into()))?;
+        .map_err(sdk_error("looking for the default VPC".into()))?;
     vpcs.vpcs()
         .first()
         .and_then(|v| v.vpc_id())
@@ -140,7 +132,7 @@ pub(crate) async fn observe(
         )
         .send()
         .await
-        .map_err(ec2_error("describing the security groups".into()))?;
+        .map_err(sdk_error("describing the security groups".into()))?;
     let ids: BTreeMap<String, String> = groups
         .security_groups()
         .iter()
@@ -293,7 +285,7 @@ pub(crate) async fn apply(
                 )
                 .send()
                 .await
-                .map_err(ec2_error(format!("creating the security group {name}")))?;
+                .map_err(sdk_error(format!("creating the security group {name}")))?;
             (
                 created.group_id().context("no group id")?.to_owned(),
                 BTreeSet::new(),
@@ -313,7 +305,7 @@ pub(crate) async fn apply(
             .set_ip_permissions(Some(extra))
             .send()
             .await
-            .map_err(ec2_error(format!("revoking rules from {name}")))?;
+            .map_err(sdk_error(format!("revoking rules from {name}")))?;
     }
     let missing: Vec<IpPermission> = desired
         .rules
@@ -327,7 +319,7 @@ pub(crate) async fn apply(
             .set_ip_permissions(Some(missing))
             .send()
             .await
-            .map_err(ec2_error(format!("authorizing rules on {name}")))?;
+            .map_err(sdk_error(format!("authorizing rules on {name}")))?;
     }
     if desired
         .tags
@@ -340,7 +332,7 @@ pub(crate) async fn apply(
             .set_tags(Some(tags))
             .send()
             .await
-            .map_err(ec2_error(format!("tagging {name}")))?;
+            .map_err(sdk_error(format!("tagging {name}")))?;
     }
     Ok(())
 }

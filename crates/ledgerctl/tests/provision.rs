@@ -301,15 +301,42 @@ async fn provision_creates_the_stack_and_a_second_run_changes_nothing() {
     let stack = Stack::new("fresh");
     let (code, plan) = stack.plan();
     assert_eq!(code, 2, "{plan}");
-    assert_eq!(plan["changes"].as_array().unwrap().len(), 8, "{plan}");
+    assert_eq!(plan["changes"].as_array().unwrap().len(), 9, "{plan}");
     assert_eq!(plan["calls"]["mutating"], 0, "plan changes nothing: {plan}");
 
     let first = stack.provision();
     assert!(first["calls"]["mutating"].as_u64().unwrap() > 0);
     assert_provisioned(&stack).await;
 
+    let secret = || async {
+        aws_sdk_ssm::Client::new(&aws().await)
+            .get_parameter()
+            .name(format!("/{}/ocr-callback-secret", stack.name))
+            .with_decryption(true)
+            .send()
+            .await
+            .unwrap()
+            .parameter
+            .unwrap()
+    };
+    let generated = secret().await;
+    assert_eq!(
+        generated.r#type(),
+        Some(&aws_sdk_ssm::types::ParameterType::SecureString)
+    );
+    assert_eq!(generated.value().unwrap().len(), 48);
+    assert!(
+        !first.to_string().contains(generated.value().unwrap()),
+        "the secret is never printed"
+    );
+
     let second = stack.provision();
     assert_eq!(second["calls"]["mutating"], 0, "{second}");
+    assert_eq!(
+        secret().await.value(),
+        generated.value(),
+        "an existing secret is kept"
+    );
     assert_eq!(second["changes"], serde_json::json!([]), "{second}");
     let output = stack.ledgerctl(&["provision"], None);
     assert!(
@@ -481,5 +508,27 @@ fn a_bad_stack_file_is_refused_before_any_aws_call() {
     assert!(
         String::from_utf8_lossy(&missing.stderr).contains("cannot read it"),
         "{missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_ocr_key_stops_provision_before_any_change() {
+    let stack = Stack::new("nokey");
+    stack.write("ocr:\n  backend: gemini\n  api_key_parameter: /nokey/gemini-key\n");
+    let output = stack.ledgerctl(&["provision"], None);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ocr.api_key_parameter: the SSM parameter /nokey/gemini-key does not exist; store the key first"),
+        "{stderr}"
+    );
+    let ecr = aws_sdk_ecr::Client::new(&aws().await);
+    assert!(
+        ecr.describe_repositories()
+            .repository_names(format!("{}-api", stack.name))
+            .send()
+            .await
+            .is_err(),
+        "nothing was created"
     );
 }

@@ -7,6 +7,7 @@ pub(crate) mod ecr;
 pub(crate) mod iam;
 pub(crate) mod s3;
 pub(crate) mod sg;
+pub(crate) mod ssm;
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -116,6 +117,7 @@ pub(crate) struct Aws {
     pub(crate) ec2: aws_sdk_ec2::Client,
     pub(crate) ecr: aws_sdk_ecr::Client,
     pub(crate) iam: aws_sdk_iam::Client,
+    pub(crate) ssm: aws_sdk_ssm::Client,
     pub(crate) sts: aws_sdk_sts::Client,
     pub(crate) region: String,
     pub(crate) log: Arc<CallLog>,
@@ -155,6 +157,11 @@ impl Aws {
                 .interceptor(recorder.clone())
                 .build(),
         );
+        let ssm = aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::config::Builder::from(&shared)
+                .interceptor(recorder.clone())
+                .build(),
+        );
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::config::Builder::from(&shared)
                 .interceptor(recorder)
@@ -165,6 +172,7 @@ impl Aws {
             ec2,
             ecr,
             iam,
+            ssm,
             sts,
             region: options.region.clone(),
             log,

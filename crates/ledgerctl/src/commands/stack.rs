@@ -51,6 +51,7 @@ impl StackArgs {
 pub(crate) struct Survey {
     ecr: Vec<(aws::ecr::Desired, Option<aws::ecr::Observed>)>,
     roles: Vec<(aws::iam::Desired, Option<aws::iam::Observed>)>,
+    secret: (aws::ssm::Desired, Option<aws::ssm::Observed>),
     vpc: String,
     groups: Vec<(aws::sg::Desired, Option<aws::sg::Observed>)>,
     bucket: (aws::s3::Desired, Option<aws::s3::Observed>),
@@ -59,6 +60,11 @@ pub(crate) struct Survey {
 impl Survey {
     pub(crate) async fn take(aws: &Aws, config: &StackConfig) -> anyhow::Result<Survey> {
         let account = aws.account_id().await?;
+        if let Some(parameter) = &config.ocr.api_key_parameter {
+            aws::ssm::require(aws, "ocr.api_key_parameter", parameter).await?;
+        }
+        let secret = aws::ssm::callback_secret(config);
+        let secret_observed = aws::ssm::observe(aws, &secret.name).await?;
         let mut ecr = Vec::new();
         for name in aws::ecr::names(config) {
             let desired = aws::ecr::desired(config, &name);
@@ -95,6 +101,7 @@ impl Survey {
         Ok(Survey {
             ecr,
             roles,
+            secret: (secret, secret_observed),
             vpc,
             groups,
             bucket: (desired, observed),
@@ -119,6 +126,7 @@ impl Survey {
                 .iter()
                 .map(|(desired, observed)| aws::sg::diff(desired, observed.as_ref())),
         );
+        changes.push(aws::ssm::diff(&self.secret.0, self.secret.1.as_ref()));
         changes
     }
 
@@ -180,7 +188,17 @@ impl Survey {
             }
             anyhow::Ok(())
         };
-        tokio::try_join!(ecr, bucket, roles, groups)?;
+        let secret = async {
+            let change = aws::ssm::diff(&self.secret.0, self.secret.1.as_ref());
+            if change.is_change() {
+                aws::ssm::apply(aws, &self.secret.0, self.secret.1.as_ref())
+                    .await
+                    .with_context(|| format!("{} {}", change.kind, change.name))?;
+                report(&change);
+            }
+            anyhow::Ok(())
+        };
+        tokio::try_join!(ecr, bucket, roles, groups, secret)?;
         Ok(changes
             .into_iter()
             .filter(ResourceChange::is_change)

@@ -69,20 +69,7 @@ fn extract_explains_a_bad_file_and_a_missing_key() {
     assert!(stderr.contains("needs an API key"), "{stderr}");
 }
 
-macro_rules! on_both_backends {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(ledgerly_store::testing::Backend::Postgres).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(ledgerly_store::testing::Backend::Sqlite).await;
-            }
-        }
-    };
-}
+use ledgerly_store::on_both_backends;
 
 on_both_backends!(the_standalone_worker_reads_an_upload_and_stops_on_sigterm);
 

@@ -196,18 +196,7 @@ fn fast() -> WorkerOptions {
     }
 }
 
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() { super::$name(ledgerly_store::testing::Backend::Postgres).await; }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() { super::$name(ledgerly_store::testing::Backend::Sqlite).await; }
-            }
-        )*
-    };
-}
+use ledgerly_store::on_both_backends;
 
 on_both_backends!(
     a_read_receipt_becomes_an_expense_needing_review,

@@ -12,6 +12,27 @@ use crate::Store;
 /// The environment variable naming the test PostgreSQL server (an admin URL).
 pub const TEST_DATABASE_URL: &str = "LEDGERLY_TEST_DATABASE_URL";
 
+/// Defines `$name::postgres` and `$name::sqlite`, each running `async fn $name(backend: Backend)`
+/// on its backend: how every suite that takes a [`Backend`] runs on both.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::testing::Backend::Postgres).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::testing::Backend::Sqlite).await;
+                }
+            }
+        )*
+    };
+}
+
 /// Which backend a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

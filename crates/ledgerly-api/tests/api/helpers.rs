@@ -50,25 +50,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     }
 }
 
-/// Defines `$name::postgres` and `$name::sqlite` from `async fn $name(backend: Backend)`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$name(ledgerly_store::testing::Backend::Postgres).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$name(ledgerly_store::testing::Backend::Sqlite).await;
-                }
-            }
-        )*
-    };
-}
-pub(crate) use on_both_backends;
+pub(crate) use ledgerly_store::on_both_backends;
 
 /// A signed-in user.
 #[derive(Clone, Debug)]

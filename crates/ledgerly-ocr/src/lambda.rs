@@ -219,14 +219,14 @@ impl Handler {
         let mut report = Report::default();
         for record in event.records {
             let raw_key = record.s3.object.key.clone().unwrap_or_default();
-            let key = decode_key(&raw_key).unwrap_or_else(|_| raw_key.clone());
-            let outcome = match decode_key(&raw_key) {
+            // A key that does not decode is reported as it came.
+            let (key, outcome) = match decode_key(&raw_key) {
                 Ok(key) => {
                     let bucket = record.s3.bucket.name.as_deref().unwrap_or("");
-                    let when = record.event_time;
-                    self.record(bucket, &key, when).await
+                    let outcome = self.record(bucket, &key, record.event_time).await;
+                    (key, outcome)
                 }
-                Err(reason) => RecordOutcome::Skipped { reason },
+                Err(reason) => (raw_key, RecordOutcome::Skipped { reason }),
             };
             match &outcome {
                 RecordOutcome::Retry { reason } => {

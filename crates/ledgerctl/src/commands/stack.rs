@@ -131,44 +131,46 @@ impl Survey {
     }
 
     /// Carries out the changes: independent resources at once; unchanged ones are not touched.
+    /// The changes made, in dependency order.
     pub(crate) async fn apply(
         &self,
         aws: &Aws,
         report: impl Fn(&ResourceChange) + Sync,
     ) -> anyhow::Result<Vec<ResourceChange>> {
-        let changes = self.changes();
+        let report = &report;
         let ecr = async {
-            for ((desired, observed), change) in self.ecr.iter().zip(&changes) {
-                if change.is_change() {
-                    aws::ecr::apply(aws, desired, observed.as_ref())
-                        .await
-                        .with_context(|| format!("{} {}", change.kind, change.name))?;
-                    report(change);
-                }
+            let mut done = Vec::new();
+            for (desired, observed) in &self.ecr {
+                let change = aws::ecr::diff(desired, observed.as_ref());
+                done.extend(
+                    converge(change, report, || {
+                        aws::ecr::apply(aws, desired, observed.as_ref())
+                    })
+                    .await?,
+                );
             }
-            anyhow::Ok(())
+            anyhow::Ok(done)
         };
         let bucket = async {
-            let change = aws::s3::diff(&self.bucket.0, self.bucket.1.as_ref());
-            if change.is_change() {
-                aws::s3::apply(aws, &self.bucket.0, self.bucket.1.as_ref())
-                    .await
-                    .with_context(|| format!("{} {}", change.kind, change.name))?;
-                report(&change);
-            }
-            anyhow::Ok(())
+            let (desired, observed) = &self.bucket;
+            let change = aws::s3::diff(desired, observed.as_ref());
+            converge(change, report, || {
+                aws::s3::apply(aws, desired, observed.as_ref())
+            })
+            .await
         };
         let roles = async {
+            let mut done = Vec::new();
             for (desired, observed) in &self.roles {
                 let change = aws::iam::diff(desired, observed.as_ref());
-                if change.is_change() {
-                    aws::iam::apply(aws, desired, observed.as_ref())
-                        .await
-                        .with_context(|| format!("{} {}", change.kind, change.name))?;
-                    report(&change);
-                }
+                done.extend(
+                    converge(change, report, || {
+                        aws::iam::apply(aws, desired, observed.as_ref())
+                    })
+                    .await?,
+                );
             }
-            anyhow::Ok(())
+            anyhow::Ok(done)
         };
         let groups = async {
             // In order: the database group's rule names the web group.
@@ -177,33 +179,56 @@ impl Survey {
                 .iter()
                 .filter_map(|(d, o)| Some((d.name.clone(), o.as_ref()?.id.clone())))
                 .collect();
+            let mut done = Vec::new();
             for (desired, observed) in &self.groups {
                 let change = aws::sg::diff(desired, observed.as_ref());
-                if change.is_change() {
-                    aws::sg::apply(aws, &self.vpc, desired, observed.as_ref(), &mut ids)
-                        .await
-                        .with_context(|| format!("{} {}", change.kind, change.name))?;
-                    report(&change);
-                }
+                done.extend(
+                    converge(change, report, || {
+                        aws::sg::apply(aws, &self.vpc, desired, observed.as_ref(), &mut ids)
+                    })
+                    .await?,
+                );
             }
-            anyhow::Ok(())
+            anyhow::Ok(done)
         };
         let secret = async {
-            let change = aws::ssm::diff(&self.secret.0, self.secret.1.as_ref());
-            if change.is_change() {
-                aws::ssm::apply(aws, &self.secret.0, self.secret.1.as_ref())
-                    .await
-                    .with_context(|| format!("{} {}", change.kind, change.name))?;
-                report(&change);
-            }
-            anyhow::Ok(())
+            let (desired, observed) = &self.secret;
+            let change = aws::ssm::diff(desired, observed.as_ref());
+            converge(change, report, || {
+                aws::ssm::apply(aws, desired, observed.as_ref())
+            })
+            .await
         };
-        tokio::try_join!(ecr, bucket, roles, groups, secret)?;
-        Ok(changes
+        let (ecr, bucket, roles, groups, secret) =
+            tokio::try_join!(ecr, bucket, roles, groups, secret)?;
+        // The order `changes` lists them in.
+        Ok(ecr
             .into_iter()
-            .filter(ResourceChange::is_change)
+            .chain(bucket)
+            .chain(roles)
+            .chain(groups)
+            .chain(secret)
             .collect())
     }
+}
+
+/// Applies one resource's change, if it has one, and reports it; the change made, if any.
+async fn converge<F>(
+    change: ResourceChange,
+    report: &(impl Fn(&ResourceChange) + Sync),
+    apply: impl FnOnce() -> F,
+) -> anyhow::Result<Option<ResourceChange>>
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    if !change.is_change() {
+        return Ok(None);
+    }
+    apply()
+        .await
+        .with_context(|| format!("{} {}", change.kind, change.name))?;
+    report(&change);
+    Ok(Some(change))
 }
 
 /// The JSON report of a run: the changes and the AWS calls it made.

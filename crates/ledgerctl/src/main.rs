@@ -1,10 +1,10 @@
-//! `ledgerctl`: run Ledgerly locally, and (as the work lands) provision, deploy and operate it.
+//! `ledgerctl`: run Ledgerly locally; plan, provision and destroy its AWS stack.
 
 mod aws;
 mod commands;
 mod stack;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -13,6 +13,9 @@ use clap::{Parser, Subcommand};
     about = "Run, provision, deploy and operate Ledgerly"
 )]
 struct Cli {
+    /// More detail in the log on standard error (-v: AWS calls, -vv: everything).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -22,16 +25,40 @@ enum Command {
     Up(commands::up::Args),
     Plan(commands::plan::Args),
     Provision(commands::provision::Args),
+    Destroy(commands::destroy::Args),
+}
+
+/// The operator commands log warnings and ledgerctl's own notes (IAM propagation, waits) by
+/// default; `RUST_LOG` wins over the flags.
+fn init_cli_logging(verbose: u8) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(match verbose {
+            0 => "warn,ledgerctl=info",
+            1 => "info,ledgerctl=debug,aws_smithy_runtime::client::orchestrator=debug",
+            _ => "debug",
+        })
+    });
+    let result = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+    drop(result);
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    ledgerly_api::telemetry::init();
     let cli = Cli::parse();
+    match cli.command {
+        Command::Up(_) => ledgerly_api::telemetry::init(),
+        _ => init_cli_logging(cli.verbose),
+    }
     let result = match cli.command {
         Command::Up(args) => commands::up::run(args).await.map(|()| 0),
         Command::Plan(args) => commands::plan::run(args).await,
         Command::Provision(args) => commands::provision::run(args).await.map(|()| 0),
+        Command::Destroy(args) => commands::destroy::run(args).await.map(|()| 0),
     };
     match result {
         Ok(code) => std::process::ExitCode::from(code),

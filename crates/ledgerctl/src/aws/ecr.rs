@@ -309,3 +309,25 @@ pub(crate) async fn apply(
     }
     Ok(())
 }
+
+/// Deletes the stack's repository with its images; whether it was there.
+pub(crate) async fn delete(aws: &Aws, config: &StackConfig, name: &str) -> anyhow::Result<bool> {
+    let Some(have) = observe(aws, name).await? else {
+        return Ok(false);
+    };
+    if !super::owned(&have.tags, config) {
+        anyhow::bail!("the repository {name} does not carry this stack's tag; leaving it alone");
+    }
+    match aws
+        .ecr
+        .delete_repository()
+        .repository_name(name)
+        .force(true)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(err) if error_code(&err).as_deref() == Some("RepositoryNotFoundException") => Ok(false),
+        Err(err) => Err(sdk_error(format!("deleting the repository {name}"))(err)),
+    }
+}

@@ -4,10 +4,18 @@
 //! and `provision` report and the tests count.
 
 pub(crate) mod ecr;
+pub(crate) mod eip;
 pub(crate) mod iam;
+pub(crate) mod instance;
+pub(crate) mod lambda;
+pub(crate) mod rds;
 pub(crate) mod s3;
 pub(crate) mod sg;
 pub(crate) mod ssm;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -117,6 +125,8 @@ pub(crate) struct Aws {
     pub(crate) ec2: aws_sdk_ec2::Client,
     pub(crate) ecr: aws_sdk_ecr::Client,
     pub(crate) iam: aws_sdk_iam::Client,
+    pub(crate) lambda: aws_sdk_lambda::Client,
+    pub(crate) rds: aws_sdk_rds::Client,
     pub(crate) ssm: aws_sdk_ssm::Client,
     pub(crate) sts: aws_sdk_sts::Client,
     pub(crate) region: String,
@@ -133,6 +143,13 @@ impl Aws {
         if let Some(endpoint) = &options.endpoint_url {
             loader = loader.endpoint_url(endpoint);
         }
+        // Throttling and transient errors: the standard mode's exponential backoff with jitter,
+        // more patient than its default of three attempts (a stack makes bursts of calls).
+        loader = loader.retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(8)
+                .with_max_backoff(Duration::from_secs(20)),
+        );
         let shared = loader.load().await;
         let log = Arc::new(CallLog::new());
         let recorder = Recorder(log.clone());
@@ -162,6 +179,16 @@ impl Aws {
                 .interceptor(recorder.clone())
                 .build(),
         );
+        let lambda = aws_sdk_lambda::Client::from_conf(
+            aws_sdk_lambda::config::Builder::from(&shared)
+                .interceptor(recorder.clone())
+                .build(),
+        );
+        let rds = aws_sdk_rds::Client::from_conf(
+            aws_sdk_rds::config::Builder::from(&shared)
+                .interceptor(recorder.clone())
+                .build(),
+        );
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::config::Builder::from(&shared)
                 .interceptor(recorder)
@@ -172,6 +199,8 @@ impl Aws {
             ec2,
             ecr,
             iam,
+            lambda,
+            rds,
             ssm,
             sts,
             region: options.region.clone(),
@@ -220,4 +249,70 @@ where
 {
     err.as_service_error()
         .and_then(|e| e.code().map(str::to_owned))
+}
+
+/// Turns a waiter's error into one that says what was awaited and, on a timeout, for how long.
+pub(crate) fn waited<O, E>(
+    what: String,
+    timeout: Duration,
+) -> impl FnOnce(aws_smithy_runtime_api::client::waiters::error::WaiterError<O, E>) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+    O: std::fmt::Debug,
+{
+    use aws_smithy_runtime_api::client::waiters::error::WaiterError;
+    move |err| match err {
+        WaiterError::ExceededMaxWait(_) => anyhow::anyhow!(
+            "gave up waiting for {what} after {} minutes; it may still finish: run the command again later",
+            timeout.as_secs().div_ceil(60)
+        ),
+        WaiterError::FailureState(_) => {
+            anyhow::anyhow!("{what}: it ended in a failed state; see the AWS console")
+        }
+        other => anyhow::anyhow!(
+            "while waiting for {what}: {}",
+            aws_smithy_types::error::display::DisplayErrorContext(&other)
+        ),
+    }
+}
+
+/// Whether a resource carries the stack's tag: destroy touches nothing else.
+pub(crate) fn owned(tags: &BTreeMap<String, String>, config: &crate::stack::StackConfig) -> bool {
+    tags.get(crate::stack::config::STACK_TAG) == Some(&config.stack)
+}
+
+/// How many times a call that fails on IAM's eventual consistency is tried.
+pub(crate) const PROPAGATION_ATTEMPTS: u32 = 8;
+/// The first wait between such tries; it doubles, up to 20 s (about 90 s in all).
+pub(crate) const PROPAGATION_DELAY: Duration = Duration::from_secs(2);
+
+/// Calls `call` until it succeeds, fails with an error `propagating` does not recognise, or
+/// has been tried `attempts` times: a role or instance profile made a moment ago is not visible
+/// to Lambda or EC2 for 10 to 30 s. Each retry is logged with what is happening.
+pub(crate) async fn retry_propagation<T, E, Fut>(
+    what: &str,
+    attempts: u32,
+    first_delay: Duration,
+    propagating: impl Fn(&E) -> bool,
+    mut call: impl FnMut() -> Fut,
+) -> Result<T, E>
+where
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut delay = first_delay;
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(err) if attempt < attempts && propagating(&err) => {
+                tracing::info!(
+                    "{what}: IAM has not propagated the new role yet; trying again in {} s ({attempt} of {attempts})",
+                    delay.as_secs_f32()
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(20));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }

@@ -305,3 +305,70 @@ pub(crate) async fn apply(
     }
     Ok(())
 }
+
+/// How many objects the bucket holds, up to `limit` (`None`: no such bucket).
+pub(crate) async fn count_objects(aws: &Aws, name: &str, limit: i32) -> anyhow::Result<Option<usize>> {
+    match aws.s3.list_objects_v2().bucket(name).max_keys(limit).send().await {
+        Ok(reply) => Ok(Some(reply.contents().len())),
+        Err(err) if error_code(&err).as_deref() == Some("NoSuchBucket") => Ok(None),
+        Err(err) => Err(sdk_error(format!("listing {name}"))(err)),
+    }
+}
+
+/// Deletes the bucket, first emptying it (every version); whether it was there.
+pub(crate) async fn delete(aws: &Aws, config: &StackConfig, name: &str) -> anyhow::Result<bool> {
+    let Some(have) = observe(aws, name).await? else {
+        return Ok(false);
+    };
+    if !super::owned(&have.tags, config) {
+        anyhow::bail!("the bucket {name} does not carry this stack's tag; leaving it alone");
+    }
+    loop {
+        let listed = aws
+            .s3
+            .list_object_versions()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(sdk_error(format!("listing the objects in {name}")))?;
+        let objects: Vec<aws_sdk_s3::types::ObjectIdentifier> = listed
+            .versions()
+            .iter()
+            .filter_map(|v| Some((v.key()?, v.version_id())))
+            .chain(
+                listed
+                    .delete_markers()
+                    .iter()
+                    .filter_map(|m| Some((m.key()?, m.version_id()))),
+            )
+            .map(|(key, version)| {
+                aws_sdk_s3::types::ObjectIdentifier::builder()
+                    .key(key)
+                    .set_version_id(version.map(str::to_owned))
+                    .build()
+                    .context("building an object id")
+            })
+            .collect::<anyhow::Result<_>>()?;
+        if objects.is_empty() {
+            break;
+        }
+        aws.s3
+            .delete_objects()
+            .bucket(name)
+            .delete(
+                aws_sdk_s3::types::Delete::builder()
+                    .set_objects(Some(objects))
+                    .quiet(true)
+                    .build()
+                    .context("building the delete request")?,
+            )
+            .send()
+            .await
+            .map_err(sdk_error(format!("emptying {name}")))?;
+    }
+    match aws.s3.delete_bucket().bucket(name).send().await {
+        Ok(_) => Ok(true),
+        Err(err) if error_code(&err).as_deref() == Some("NoSuchBucket") => Ok(false),
+        Err(err) => Err(sdk_error(format!("deleting the bucket {name}"))(err)),
+    }
+}

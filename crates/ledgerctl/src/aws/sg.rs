@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair,
 };
 
-use super::{Aws, sdk_error};
+use super::{Aws, error_code, sdk_error};
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
 
 pub(crate) const KIND: &str = "security group";
@@ -335,4 +335,34 @@ pub(crate) async fn apply(
             .map_err(sdk_error(format!("tagging {name}")))?;
     }
     Ok(())
+}
+
+/// Deletes the stack's groups (the database group first: it refers to the web group); the
+/// names of those deleted.
+pub(crate) async fn delete(aws: &Aws, config: &StackConfig) -> anyhow::Result<Vec<String>> {
+    let vpc = default_vpc(aws).await?;
+    let mut names: Vec<String> = desired(config).into_iter().map(|g| g.name).collect();
+    names.reverse();
+    let observed = observe(aws, &vpc, &names).await?;
+    let mut deleted = Vec::new();
+    for name in names {
+        let Some(group) = observed.get(&name) else {
+            continue;
+        };
+        if !super::owned(&group.tags, config) {
+            anyhow::bail!("the security group {name} does not carry this stack's tag; leaving it alone");
+        }
+        match aws
+            .ec2
+            .delete_security_group()
+            .group_id(&group.id)
+            .send()
+            .await
+        {
+            Ok(_) => deleted.push(name),
+            Err(err) if error_code(&err).as_deref() == Some("InvalidGroup.NotFound") => {}
+            Err(err) => return Err(sdk_error(format!("deleting the security group {name}"))(err)),
+        }
+    }
+    Ok(deleted)
 }

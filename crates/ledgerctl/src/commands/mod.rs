@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
+pub(crate) mod destroy;
 pub(crate) mod plan;
+mod progress;
 pub(crate) mod provision;
 mod stack;
 pub(crate) mod up;

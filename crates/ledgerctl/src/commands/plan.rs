@@ -1,5 +1,6 @@
 //! `ledgerctl plan`: what `provision` would change, resource by resource — `+` create, `~` update
-//! (each field: what AWS has → what the stack file wants), `-` delete — changing nothing.
+//! (each field: what AWS has → what the stack file wants), `…` waiting (for the first deploy) —
+//! changing nothing.
 
 use std::io::Write as _;
 
@@ -10,33 +11,40 @@ use super::stack::{Output, StackArgs, Survey, json_report, summary};
 pub(crate) struct Args {
     #[command(flatten)]
     stack: StackArgs,
-    /// Exit 0 with no changes, 2 with changes, 1 on error (for CI).
+    /// Exit 0 with no changes, 2 with changes (or resources waiting), 1 on error (for CI).
     #[arg(long)]
     detailed_exitcode: bool,
 }
 
 /// The process exit code.
 pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
-    let (config, aws) = args.stack.open().await?;
-    let survey = Survey::take(&aws, &config).await?;
+    let opened = args.stack.open().await?;
+    let survey = Survey::take(&opened.aws, &opened.config, opened.public_key).await?;
     let all = survey.changes();
-    let changes: Vec<_> = all.iter().filter(|c| c.is_change()).cloned().collect();
+    let pending: Vec<_> = all
+        .iter()
+        .filter(|c| c.is_change() || c.is_waiting())
+        .cloned()
+        .collect();
     let mut out = std::io::stdout();
     match args.stack.output {
-        Output::Json => writeln!(out, "{:#}", json_report(&changes, &aws))?,
+        Output::Json => writeln!(out, "{:#}", json_report(&pending, &opened.aws))?,
         Output::Text => {
-            for change in &all {
-                writeln!(out, "{change}")?;
+            if !args.stack.quiet {
+                for change in &all {
+                    writeln!(out, "{change}")?;
+                }
+                writeln!(out)?;
             }
             writeln!(
                 out,
-                "\nPlan for stack {}: {}.",
-                config.stack,
-                summary(&changes)
+                "Plan for stack {}: {}.",
+                opened.config.stack,
+                summary(&pending)
             )?;
         }
     }
-    Ok(if args.detailed_exitcode && !changes.is_empty() {
+    Ok(if args.detailed_exitcode && !pending.is_empty() {
         2
     } else {
         0

@@ -4,6 +4,7 @@
 
 use std::io::Write as _;
 
+use super::progress::Progress;
 use super::stack::{Output, StackArgs, Survey, json_report, summary};
 
 /// Create or update the stack's AWS resources to match the stack file.
@@ -14,33 +15,49 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
-    let (config, aws) = args.stack.open().await?;
-    let survey = Survey::take(&aws, &config).await?;
+    let opened = args.stack.open().await?;
+    let aws = &opened.aws;
+    let survey = Survey::take(aws, &opened.config, opened.public_key.clone()).await?;
+    let planned = survey.changes();
+    let waiting: Vec<_> = planned.iter().filter(|c| c.is_waiting()).cloned().collect();
     let text = args.stack.output == Output::Text;
-    let changes = survey
-        .apply(&aws, |change| {
-            if text {
-                // Progress: each resource as it is done.
-                let mut out = std::io::stdout().lock();
-                writeln!(out, "{change}").ok();
-            }
-        })
-        .await?;
+    let progress = Progress::new(
+        &format!("provisioning {}", opened.config.stack),
+        planned.iter().filter(|c| c.is_change()).count(),
+        text && !args.stack.quiet,
+    );
+    let result = survey
+        .apply(aws, &|change| progress.done(&change.to_string()))
+        .await;
+    progress.finish();
+    let mut changes = result?;
     let mut out = std::io::stdout();
     match args.stack.output {
-        Output::Json => writeln!(out, "{:#}", json_report(&changes, &aws))?,
-        Output::Text => writeln!(
-            out,
-            "Stack {}: {} ({} AWS calls, {} of them changes).",
-            config.stack,
-            if changes.is_empty() {
-                "no changes".to_owned()
-            } else {
-                format!("done, {}", summary(&changes))
-            },
-            aws.log.reads() + aws.log.writes(),
-            aws.log.writes()
-        )?,
+        Output::Json => {
+            changes.extend(waiting);
+            writeln!(out, "{:#}", json_report(&changes, aws))?;
+        }
+        Output::Text => {
+            if !args.stack.quiet {
+                for change in &waiting {
+                    writeln!(out, "{change}")?;
+                }
+            }
+            let made = changes.len();
+            changes.extend(waiting);
+            writeln!(
+                out,
+                "Stack {}: {} ({} AWS calls, {} of them changes).",
+                opened.config.stack,
+                if made == 0 {
+                    summary(&changes)
+                } else {
+                    format!("done, {}", summary(&changes))
+                },
+                aws.log.reads() + aws.log.writes(),
+                aws.log.writes()
+            )?;
+        }
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! What `plan` and `provision` share: the stack file and AWS flags, and the survey of the stack —
 //! each resource's desired state beside what AWS has — from which both work.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -28,93 +29,236 @@ pub(crate) struct StackArgs {
     /// Send every AWS call here (an emulator, a VPC endpoint); S3 is then addressed by path.
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     endpoint_url: Option<String>,
+    /// `text` for people, `json` for programs.
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) output: Output,
+    /// Say nothing but errors and the result.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+}
+
+/// A checked stack file and the clients to reach its AWS account.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    pub(crate) config: StackConfig,
+    /// The public key to import, when the stack file gives one.
+    pub(crate) public_key: Option<String>,
+    pub(crate) aws: Aws,
 }
 
 impl StackArgs {
-    /// The checked stack file, then — only then — the AWS clients.
-    pub(crate) async fn open(&self) -> anyhow::Result<(StackConfig, Aws)> {
+    /// The checked stack file (and the public key it names), then — only then — the AWS clients.
+    pub(crate) async fn open(&self) -> anyhow::Result<Opened> {
         let config = StackConfig::load(&self.config)?;
+        let public_key = config.public_key(&self.config.display().to_string())?;
         let aws = Aws::connect(&AwsOptions {
             region: self.region.clone().unwrap_or_else(|| config.region.clone()),
             profile: self.profile.clone(),
             endpoint_url: self.endpoint_url.clone(),
         })
         .await;
-        Ok((config, aws))
+        Ok(Opened {
+            config,
+            public_key,
+            aws,
+        })
     }
 }
 
 /// Each resource's desired state and what AWS has.
 #[derive(Debug)]
 pub(crate) struct Survey {
+    region: String,
+    key_pair: (aws::instance::KeyPair, Option<aws::instance::ObservedKeyPair>),
     ecr: Vec<(aws::ecr::Desired, Option<aws::ecr::Observed>)>,
+    bucket: (aws::s3::Desired, Option<aws::s3::Observed>),
     roles: Vec<(aws::iam::Desired, Option<aws::iam::Observed>)>,
-    secret: (aws::ssm::Desired, Option<aws::ssm::Observed>),
     vpc: String,
     groups: Vec<(aws::sg::Desired, Option<aws::sg::Observed>)>,
-    bucket: (aws::s3::Desired, Option<aws::s3::Observed>),
+    secrets: Vec<(aws::ssm::Desired, Option<aws::ssm::Observed>)>,
+    subnet_group: Option<aws::rds::ObservedSubnetGroup>,
+    database: (aws::rds::Desired, Option<aws::rds::Observed>),
+    instance: (aws::instance::Desired, Option<aws::instance::Observed>),
+    address: (aws::eip::Desired, Option<aws::eip::Observed>),
+    function: (aws::lambda::Desired, Option<aws::lambda::Observed>),
+    notification: Option<aws::lambda::ObservedNotification>,
 }
 
 impl Survey {
-    pub(crate) async fn take(aws: &Aws, config: &StackConfig) -> anyhow::Result<Survey> {
+    /// Reads the whole stack, independent reads at once. Stops before any change when something
+    /// the operator must supply (the OCR key, a named key pair) is missing.
+    pub(crate) async fn take(
+        aws: &Aws,
+        config: &StackConfig,
+        public_key: Option<String>,
+    ) -> anyhow::Result<Survey> {
         let account = aws.account_id().await?;
         if let Some(parameter) = &config.ocr.api_key_parameter {
             aws::ssm::require(aws, "ocr.api_key_parameter", parameter).await?;
         }
-        let secret = aws::ssm::callback_secret(config);
-        let secret_observed = aws::ssm::observe(aws, &secret.name).await?;
-        let mut ecr = Vec::new();
-        for name in aws::ecr::names(config) {
-            let desired = aws::ecr::desired(config, &name);
-            let observed = aws::ecr::observe(aws, &name).await?;
-            ecr.push((desired, observed));
-        }
-        let desired = aws::s3::desired(config, &account);
-        let observed = aws::s3::observe(aws, &desired.name).await?;
-        let targets = aws::iam::Targets {
-            account,
-            region: aws.region.clone(),
-            bucket: desired.name.clone(),
-            repositories: aws::ecr::names(config).to_vec(),
+        let key_pair = aws::instance::key_pair(config, public_key);
+        let bucket = aws::s3::desired(config, &account);
+        let ecr = async {
+            let mut ecr = Vec::new();
+            for name in aws::ecr::names(config) {
+                let desired = aws::ecr::desired(config, &name);
+                let observed = aws::ecr::observe(aws, &name).await?;
+                ecr.push((desired, observed));
+            }
+            anyhow::Ok(ecr)
         };
-        let mut roles = Vec::new();
-        for role in [
-            aws::iam::lambda_role(config, &targets),
-            aws::iam::instance_role(config, &targets),
-        ] {
-            let observed = aws::iam::observe(aws, &role).await?;
-            roles.push((role, observed));
-        }
-        let vpc = aws::sg::default_vpc(aws).await?;
-        let wanted = aws::sg::desired(config);
-        let names: Vec<String> = wanted.iter().map(|g| g.name.clone()).collect();
-        let mut observed_groups = aws::sg::observe(aws, &vpc, &names).await?;
-        let groups = wanted
-            .into_iter()
-            .map(|g| {
-                let observed = observed_groups.remove(&g.name);
-                (g, observed)
-            })
-            .collect();
-        Ok(Survey {
+        let bucket_observed = async {
+            let observed = aws::s3::observe(aws, &bucket.name).await?;
+            let notification = match observed {
+                Some(_) => aws::lambda::observe_notification(aws, &bucket.name).await?,
+                None => None,
+            };
+            anyhow::Ok((observed, notification))
+        };
+        let roles = async {
+            let targets = aws::iam::Targets {
+                account: account.clone(),
+                region: aws.region.clone(),
+                bucket: bucket.name.clone(),
+                repositories: aws::ecr::names(config).to_vec(),
+            };
+            let mut roles = Vec::new();
+            for role in [
+                aws::iam::lambda_role(config, &targets),
+                aws::iam::instance_role(config, &targets),
+            ] {
+                let observed = aws::iam::observe(aws, &role).await?;
+                roles.push((role, observed));
+            }
+            anyhow::Ok(roles)
+        };
+        let secrets = async {
+            let mut secrets = Vec::new();
+            for secret in aws::ssm::generated_secrets(config) {
+                let observed = aws::ssm::observe(aws, &secret.name).await?;
+                secrets.push((secret, observed));
+            }
+            anyhow::Ok(secrets)
+        };
+        let key_pair_observed = aws::instance::observe_key_pair(aws, &key_pair.name);
+        let network = async {
+            let vpc = aws::sg::default_vpc(aws).await?;
+            let wanted = aws::sg::desired(config);
+            let names: Vec<String> = wanted.iter().map(|g| g.name.clone()).collect();
+            let (mut observed_groups, subnets) = tokio::try_join!(
+                aws::sg::observe(aws, &vpc, &names),
+                aws::rds::default_subnets(aws, &vpc)
+            )?;
+            let group_names: BTreeMap<String, String> = observed_groups
+                .iter()
+                .map(|(name, g)| (g.id.clone(), name.clone()))
+                .collect();
+            let groups: Vec<_> = wanted
+                .into_iter()
+                .map(|g| {
+                    let observed = observed_groups.remove(&g.name);
+                    (g, observed)
+                })
+                .collect();
+            let database = aws::rds::desired(
+                config,
+                subnets,
+                aws::ssm::database_password(config).name,
+            );
+            let database_observed = async {
+                tokio::try_join!(
+                    aws::rds::observe_subnet_group(aws, &database.subnet_group),
+                    aws::rds::observe(aws, &database.identifier, &group_names)
+                )
+            };
+            let instance_observed = async {
+                let instance = aws::instance::observe(aws, config, &group_names).await?;
+                let address = aws::eip::observe(aws, config).await?;
+                anyhow::Ok((instance, address))
+            };
+            let ((subnet_group, database_observed), (instance, address)) =
+                tokio::try_join!(database_observed, instance_observed)?;
+            anyhow::Ok((
+                vpc,
+                groups,
+                subnet_group,
+                (database, database_observed),
+                instance,
+                address,
+            ))
+        };
+        let function = async {
+            let name = aws::lambda::name(config);
+            let observed = aws::lambda::observe(aws, &name).await?;
+            let image = match &observed {
+                Some(function) => function.image.clone(),
+                None => {
+                    aws::lambda::newest_image(aws, &account, &aws::ecr::names(config)[1]).await?
+                }
+            };
+            let desired =
+                aws::lambda::desired(config, &account, &aws.region, &bucket.name, image);
+            anyhow::Ok((desired, observed))
+        };
+        let (
             ecr,
+            (bucket_observed, notification),
             roles,
-            secret: (secret, secret_observed),
+            secrets,
+            key_pair_observed,
+            (vpc, groups, subnet_group, database, instance_observed, address_observed),
+            function,
+        ) = tokio::try_join!(
+            ecr,
+            bucket_observed,
+            roles,
+            secrets,
+            key_pair_observed,
+            network,
+            function
+        )?;
+        if key_pair.public_key.is_none() && key_pair_observed.is_none() {
+            anyhow::bail!(
+                "instance.key_pair.name: there is no key pair {} in {}; import yours with \
+                 `aws ec2 import-key-pair`, or give instance.key_pair.public_key_file instead",
+                key_pair.name,
+                aws.region
+            );
+        }
+        let instance = aws::instance::desired(config, &key_pair);
+        let address = aws::eip::desired(
+            config,
+            instance_observed.as_ref().map(|i| i.id.clone()),
+        );
+        Ok(Survey {
+            region: aws.region.clone(),
+            key_pair: (key_pair, key_pair_observed),
+            ecr,
+            bucket: (bucket, bucket_observed),
+            roles,
             vpc,
             groups,
-            bucket: (desired, observed),
+            secrets,
+            subnet_group,
+            database,
+            instance: (instance, instance_observed),
+            address: (address, address_observed),
+            function,
+            notification,
         })
     }
 
     /// What each resource needs, in dependency order.
     pub(crate) fn changes(&self) -> Vec<ResourceChange> {
-        let mut changes: Vec<ResourceChange> = self
-            .ecr
-            .iter()
-            .map(|(desired, observed)| aws::ecr::diff(desired, observed.as_ref()))
-            .collect();
+        let mut changes = vec![aws::instance::diff_key_pair(
+            &self.key_pair.0,
+            self.key_pair.1.as_ref(),
+        )];
+        changes.extend(
+            self.ecr
+                .iter()
+                .map(|(desired, observed)| aws::ecr::diff(desired, observed.as_ref())),
+        );
         changes.push(aws::s3::diff(&self.bucket.0, self.bucket.1.as_ref()));
         changes.extend(
             self.roles
@@ -126,7 +270,30 @@ impl Survey {
                 .iter()
                 .map(|(desired, observed)| aws::sg::diff(desired, observed.as_ref())),
         );
-        changes.push(aws::ssm::diff(&self.secret.0, self.secret.1.as_ref()));
+        changes.extend(
+            self.secrets
+                .iter()
+                .map(|(desired, observed)| aws::ssm::diff(desired, observed.as_ref())),
+        );
+        let (database, database_observed) = &self.database;
+        changes.push(aws::rds::diff_subnet_group(
+            database,
+            self.subnet_group.as_ref(),
+        ));
+        changes.push(aws::rds::diff(database, database_observed.as_ref()));
+        changes.push(aws::instance::diff(&self.instance.0, self.instance.1.as_ref()));
+        changes.push(aws::eip::diff(&self.address.0, self.address.1.as_ref()));
+        let (function, function_observed) = &self.function;
+        changes.push(aws::lambda::diff(function, function_observed.as_ref()));
+        changes.push(aws::lambda::diff_permission(
+            function,
+            function_observed.as_ref(),
+        ));
+        changes.push(aws::lambda::diff_notification(
+            function,
+            &self.region,
+            self.notification.as_ref(),
+        ));
         changes
     }
 
@@ -135,9 +302,17 @@ impl Survey {
     pub(crate) async fn apply(
         &self,
         aws: &Aws,
-        report: impl Fn(&ResourceChange) + Sync,
+        report: &(dyn Fn(&ResourceChange) + Sync),
     ) -> anyhow::Result<Vec<ResourceChange>> {
-        let report = &report;
+        // First what depends on nothing of ours.
+        let key_pair = async {
+            let (desired, observed) = &self.key_pair;
+            let change = aws::instance::diff_key_pair(desired, observed.as_ref());
+            converge(change, report, || {
+                aws::instance::apply_key_pair(aws, desired, observed.as_ref())
+            })
+            .await
+        };
         let ecr = async {
             let mut done = Vec::new();
             for (desired, observed) in &self.ecr {
@@ -174,7 +349,7 @@ impl Survey {
         };
         let groups = async {
             // In order: the database group's rule names the web group.
-            let mut ids: std::collections::BTreeMap<String, String> = self
+            let mut ids: BTreeMap<String, String> = self
                 .groups
                 .iter()
                 .filter_map(|(d, o)| Some((d.name.clone(), o.as_ref()?.id.clone())))
@@ -189,25 +364,113 @@ impl Survey {
                     .await?,
                 );
             }
+            anyhow::Ok((done, ids))
+        };
+        let secrets = async {
+            let mut done = Vec::new();
+            for (desired, observed) in &self.secrets {
+                let change = aws::ssm::diff(desired, observed.as_ref());
+                done.extend(
+                    converge(change, report, || {
+                        aws::ssm::apply(aws, desired, observed.as_ref())
+                    })
+                    .await?,
+                );
+            }
             anyhow::Ok(done)
         };
-        let secret = async {
-            let (desired, observed) = &self.secret;
-            let change = aws::ssm::diff(desired, observed.as_ref());
-            converge(change, report, || {
-                aws::ssm::apply(aws, desired, observed.as_ref())
-            })
-            .await
+        let (key_pair, ecr, bucket, roles, (groups, ids), secrets) =
+            tokio::try_join!(key_pair, ecr, bucket, roles, groups, secrets)?;
+
+        // Then the three chains that need them, at once.
+        let ids = &ids;
+        let database = async {
+            let (desired, observed) = &self.database;
+            let mut done = Vec::new();
+            let change = aws::rds::diff_subnet_group(desired, self.subnet_group.as_ref());
+            done.extend(
+                converge(change, report, || {
+                    aws::rds::apply_subnet_group(aws, desired, self.subnet_group.as_ref())
+                })
+                .await?,
+            );
+            let change = aws::rds::diff(desired, observed.as_ref());
+            done.extend(
+                converge(change, report, || {
+                    aws::rds::apply(aws, desired, observed.as_ref(), ids)
+                })
+                .await?,
+            );
+            anyhow::Ok(done)
         };
-        let (ecr, bucket, roles, groups, secret) =
-            tokio::try_join!(ecr, bucket, roles, groups, secret)?;
+        let instance = async {
+            let (desired, observed) = &self.instance;
+            let mut done = Vec::new();
+            let change = aws::instance::diff(desired, observed.as_ref());
+            let mut id = observed.as_ref().map(|o| o.id.clone());
+            if change.is_change() {
+                id = Some(
+                    aws::instance::apply(aws, desired, observed.as_ref(), ids)
+                        .await
+                        .with_context(|| format!("{} {}", change.kind, change.name))?,
+                );
+                report(&change);
+                done.push(change);
+            }
+            let id = id.context("the instance has no id")?;
+            let (address, address_observed) = &self.address;
+            let address = aws::eip::Desired {
+                instance_id: Some(id.clone()),
+                ..address.clone()
+            };
+            let change = aws::eip::diff(&address, address_observed.as_ref());
+            done.extend(
+                converge(change, report, || {
+                    aws::eip::apply(aws, &address, address_observed.as_ref(), &id)
+                })
+                .await?,
+            );
+            anyhow::Ok(done)
+        };
+        let function = async {
+            let (desired, observed) = &self.function;
+            let mut done = Vec::new();
+            let change = aws::lambda::diff(desired, observed.as_ref());
+            done.extend(
+                converge(change, report, || {
+                    aws::lambda::apply(aws, desired, observed.as_ref())
+                })
+                .await?,
+            );
+            let change = aws::lambda::diff_permission(desired, observed.as_ref());
+            done.extend(
+                converge(change, report, || {
+                    aws::lambda::apply_permission(aws, desired, observed.as_ref())
+                })
+                .await?,
+            );
+            let change =
+                aws::lambda::diff_notification(desired, &aws.region, self.notification.as_ref());
+            done.extend(
+                converge(change, report, || {
+                    aws::lambda::apply_notification(aws, desired, self.notification.as_ref())
+                })
+                .await?,
+            );
+            anyhow::Ok(done)
+        };
+        let (database, instance, function) = tokio::try_join!(database, instance, function)?;
         // The order `changes` lists them in.
-        Ok(ecr
+        Ok(key_pair
             .into_iter()
+            .chain(ecr)
             .chain(bucket)
             .chain(roles)
             .chain(groups)
-            .chain(secret)
+            .chain(secrets)
+            .chain(database)
+            .chain(instance)
+            .chain(function)
             .collect())
     }
 }
@@ -215,7 +478,7 @@ impl Survey {
 /// Applies one resource's change, if it has one, and reports it; the change made, if any.
 async fn converge<F>(
     change: ResourceChange,
-    report: &(impl Fn(&ResourceChange) + Sync),
+    report: &(dyn Fn(&ResourceChange) + Sync),
     apply: impl FnOnce() -> F,
 ) -> anyhow::Result<Option<ResourceChange>>
 where
@@ -243,17 +506,23 @@ pub(crate) fn json_report(changes: &[ResourceChange], aws: &Aws) -> serde_json::
     })
 }
 
-/// `3 to create, 1 to update` or `no changes`.
+/// `3 to create, 1 to update, 2 waiting` or `no changes`.
 pub(crate) fn summary(changes: &[ResourceChange]) -> String {
     use crate::stack::Change;
     let count = |f: fn(&Change) -> bool| changes.iter().filter(|c| f(&c.change)).count();
-    let (create, update) = (
+    let (create, update, waiting) = (
         count(|c| matches!(c, Change::Create)),
         count(|c| matches!(c, Change::Update { .. })),
+        count(|c| matches!(c, Change::Waiting { .. })),
     );
+    let mut parts = Vec::new();
     if create + update == 0 {
-        "no changes".into()
+        parts.push("no changes".to_owned());
     } else {
-        format!("{create} to create, {update} to update")
+        parts.push(format!("{create} to create, {update} to update"));
     }
+    if waiting > 0 {
+        parts.push(format!("{waiting} waiting for the first deploy"));
+    }
+    parts.join("; ")
 }

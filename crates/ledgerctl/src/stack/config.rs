@@ -463,6 +463,37 @@ impl StackConfig {
         problems
     }
 
+    /// The public key to import, read from `instance.key_pair.public_key_file` (`~` is the home
+    /// directory); `None` when the stack names an existing key pair.
+    pub(crate) fn public_key(&self, origin: &str) -> Result<Option<String>, ConfigError> {
+        let Some(path) = &self.instance.key_pair.public_key_file else {
+            return Ok(None);
+        };
+        let problem = |p: String| ConfigError {
+            origin: origin.to_owned(),
+            problems: vec![format!("instance.key_pair.public_key_file: {p}")],
+        };
+        let expanded = match (path.strip_prefix("~"), dirs::home_dir()) {
+            (Ok(rest), Some(home)) => home.join(rest),
+            _ => path.clone(),
+        };
+        let text = std::fs::read_to_string(&expanded).map_err(|e| {
+            problem(format!(
+                "cannot read {} ({e}); give your SSH public key, e.g. ~/.ssh/id_ed25519.pub (make one with ssh-keygen -t ed25519)",
+                expanded.display()
+            ))
+        })?;
+        let key = text.trim().to_owned();
+        let known = ["ssh-ed25519 ", "ssh-rsa ", "ecdsa-sha2-nistp"];
+        if !known.iter().any(|k| key.starts_with(k)) || key.contains('\n') {
+            return Err(problem(format!(
+                "{} is not one OpenSSH public key (ssh-ed25519, ssh-rsa or ecdsa); give the .pub file, never the private key",
+                expanded.display()
+            )));
+        }
+        Ok(Some(key))
+    }
+
     /// The tags every resource of the stack carries.
     pub(crate) fn tags(&self) -> BTreeMap<String, String> {
         let mut tags = self.tags.clone();

@@ -24,6 +24,8 @@ pub(crate) enum Change {
     Create,
     Update { fields: Vec<FieldChange> },
     Unchanged,
+    /// Cannot be made yet, and why (the Lambda before the first image is pushed).
+    Waiting { reason: String },
 }
 
 /// What one resource needs.
@@ -41,6 +43,9 @@ impl fmt::Display for ResourceChange {
         match &self.change {
             Change::Create => write!(f, "+ {} {}", self.kind, self.name),
             Change::Unchanged => write!(f, "  {} {} (unchanged)", self.kind, self.name),
+            Change::Waiting { reason } => {
+                write!(f, "… {} {} (waiting: {reason})", self.kind, self.name)
+            }
             Change::Update { fields } => {
                 write!(f, "~ {} {}", self.kind, self.name)?;
                 for field in fields {
@@ -53,8 +58,13 @@ impl fmt::Display for ResourceChange {
 }
 
 impl ResourceChange {
+    /// Whether provision would do something to it now.
     pub(crate) fn is_change(&self) -> bool {
-        self.change != Change::Unchanged
+        matches!(self.change, Change::Create | Change::Update { .. })
+    }
+
+    pub(crate) fn is_waiting(&self) -> bool {
+        matches!(self.change, Change::Waiting { .. })
     }
 }
 

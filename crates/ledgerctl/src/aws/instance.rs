@@ -1,0 +1,622 @@
+//! The EC2 instance that runs the stack's containers, and the key pair to log in to it.
+//!
+//! The instance: the configured type; the web and ssh security groups; the instance profile;
+//! IMDSv2 required; an encrypted gp3 root volume; user-data (`templates/user-data.sh`) that
+//! installs the Docker engine and adds the login user to the docker group. Found by its tags
+//! (`ledgerly:stack` and `Name=<stack>-app`), never by a remembered id. What EC2 can change in
+//! place is kept as configured (type, groups, profile, IMDSv2, running); the AMI, key pair,
+//! user-data and root volume are set when the instance is created.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use aws_sdk_ec2::types::{
+    BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState, IamInstanceProfileSpecification,
+    InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceStateName,
+    InstanceType, ResourceType, Tag, TagSpecification, VolumeType,
+};
+use aws_sdk_ec2::client::Waiters as _;
+use base64::Engine as _;
+
+use super::{
+    Aws, PROPAGATION_ATTEMPTS, PROPAGATION_DELAY, error_code, retry_propagation, sdk_error,
+    waited,
+};
+use crate::stack::{Change, Diff, ResourceChange, StackConfig};
+
+pub(crate) const KIND: &str = "ec2 instance";
+pub(crate) const KEY_PAIR: &str = "key pair";
+
+/// How long an instance may take to start or stop.
+pub(crate) const STATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+const USER_DATA: &str = include_str!("../../../../templates/user-data.sh");
+
+/// The key pair the instance is created with: imported from the stack file's public key, or one
+/// that already exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyPair {
+    pub(crate) name: String,
+    /// The OpenSSH public key to import; `None` for an existing key pair.
+    pub(crate) public_key: Option<String>,
+    pub(crate) tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ObservedKeyPair {
+    pub(crate) tags: BTreeMap<String, String>,
+}
+
+pub(crate) fn key_pair(config: &StackConfig, public_key: Option<String>) -> KeyPair {
+    KeyPair {
+        name: match (&config.instance.key_pair.name, &public_key) {
+            (Some(name), None) => name.clone(),
+            _ => config.name("deploy"),
+        },
+        public_key,
+        tags: config.tags(),
+    }
+}
+
+fn tags_of(list: &[Tag]) -> BTreeMap<String, String> {
+    list.iter()
+        .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+        .collect()
+}
+
+fn tag_specification(kind: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(kind)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .build()
+}
+
+pub(crate) async fn observe_key_pair(
+    aws: &Aws,
+    name: &str,
+) -> anyhow::Result<Option<ObservedKeyPair>> {
+    match aws.ec2.describe_key_pairs().key_names(name).send().await {
+        Ok(reply) => Ok(reply.key_pairs().first().map(|k| ObservedKeyPair {
+            tags: tags_of(k.tags()),
+        })),
+        Err(err) if error_code(&err).as_deref() == Some("InvalidKeyPair.NotFound") => Ok(None),
+        Err(err) => Err(sdk_error(format!("looking for the key pair {name}"))(err)),
+    }
+}
+
+pub(crate) fn diff_key_pair(desired: &KeyPair, observed: Option<&ObservedKeyPair>) -> ResourceChange {
+    let change = match observed {
+        None => Change::Create,
+        // An existing key pair is the operator's: only an imported one carries our tags.
+        Some(_) if desired.public_key.is_none() => Change::Unchanged,
+        Some(have) => {
+            let mut diff = Diff::default();
+            diff.tags(&have.tags, &desired.tags);
+            diff.into_change()
+        }
+    };
+    ResourceChange {
+        kind: KEY_PAIR,
+        name: desired.name.clone(),
+        change,
+    }
+}
+
+pub(crate) async fn apply_key_pair(
+    aws: &Aws,
+    desired: &KeyPair,
+    observed: Option<&ObservedKeyPair>,
+) -> anyhow::Result<()> {
+    let name = &desired.name;
+    let Some(public_key) = &desired.public_key else {
+        anyhow::bail!(
+            "instance.key_pair.name: there is no key pair {name} in {}; create or import it, or give public_key_file instead",
+            aws.region
+        );
+    };
+    match observed {
+        None => match aws
+            .ec2
+            .import_key_pair()
+            .key_name(name)
+            .public_key_material(aws_smithy_types::Blob::new(public_key.as_bytes()))
+            .tag_specifications(tag_specification(ResourceType::KeyPair, &desired.tags))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) if error_code(&err).as_deref() == Some("InvalidKeyPair.Duplicate") => Ok(()),
+            Err(err) => Err(sdk_error(format!("importing the key pair {name}"))(err)),
+        },
+        Some(_) => {
+            let id = aws
+                .ec2
+                .describe_key_pairs()
+                .key_names(name)
+                .send()
+                .await
+                .map_err(sdk_error(format!("reading the key pair {name}")))?
+                .key_pairs()
+                .first()
+                .and_then(|k| k.key_pair_id())
+                .map(str::to_owned)
+                .context("EC2 did not give the key pair's id")?;
+            tag(aws, &id, &desired.tags).await
+        }
+    }
+}
+
+async fn tag(aws: &Aws, id: &str, tags: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    aws.ec2
+        .create_tags()
+        .resources(id)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(sdk_error(format!("tagging {id}")))?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Desired {
+    pub(crate) name: String,
+    pub(crate) instance_type: String,
+    /// An explicit AMI, or the SSM parameter naming the current one (read only to create).
+    pub(crate) ami: Option<String>,
+    pub(crate) ami_parameter: String,
+    pub(crate) key_pair: String,
+    /// Security groups by name.
+    pub(crate) security_groups: BTreeSet<String>,
+    pub(crate) instance_profile: String,
+    pub(crate) root_volume_gb: i32,
+    pub(crate) user_data: String,
+    pub(crate) tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Observed {
+    pub(crate) id: String,
+    pub(crate) state: String,
+    pub(crate) instance_type: String,
+    /// By name where the group is the stack's, by id otherwise.
+    pub(crate) security_groups: BTreeSet<String>,
+    pub(crate) instance_profile: Option<String>,
+    pub(crate) imds_v2_required: bool,
+    pub(crate) public_ip: Option<String>,
+    pub(crate) tags: BTreeMap<String, String>,
+}
+
+pub(crate) fn name(config: &StackConfig) -> String {
+    config.name("app")
+}
+
+pub(crate) fn desired(config: &StackConfig, key_pair: &KeyPair) -> Desired {
+    let mut tags = config.tags();
+    tags.insert("Name".into(), name(config));
+    Desired {
+        name: name(config),
+        instance_type: config.instance.instance_type.clone(),
+        ami: config.instance.ami.clone(),
+        ami_parameter: config.instance.ami_parameter.clone(),
+        key_pair: key_pair.name.clone(),
+        security_groups: [config.name("web"), config.name("ssh")].into(),
+        instance_profile: config.name("instance"),
+        root_volume_gb: i32::try_from(config.instance.root_volume_gb).unwrap_or(i32::MAX),
+        user_data: USER_DATA.replace("{{ssh_user}}", &config.instance.ssh_user),
+        tags,
+    }
+}
+
+/// The stack's instances that are not terminated (normally one).
+async fn find(aws: &Aws, config: &StackConfig) -> anyhow::Result<Vec<aws_sdk_ec2::types::Instance>> {
+    let reply = aws
+        .ec2
+        .describe_instances()
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{}", crate::stack::config::STACK_TAG))
+                .values(&config.stack)
+                .build(),
+        )
+        .filters(Filter::builder().name("tag:Name").values(name(config)).build())
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .set_values(Some(
+                    ["pending", "running", "stopping", "stopped"]
+                        .map(str::to_owned)
+                        .to_vec(),
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(sdk_error("looking for the stack's instance".into()))?;
+    Ok(reply
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances().iter().cloned())
+        .collect())
+}
+
+/// The stack's instance as EC2 has it; `group_names` maps the stack's security group ids to
+/// names.
+pub(crate) async fn observe(
+    aws: &Aws,
+    config: &StackConfig,
+    group_names: &BTreeMap<String, String>,
+) -> anyhow::Result<Option<Observed>> {
+    let instances = find(aws, config).await?;
+    if instances.len() > 1 {
+        let ids: Vec<&str> = instances.iter().filter_map(|i| i.instance_id()).collect();
+        anyhow::bail!(
+            "the stack has {} instances named {} ({}); terminate the ones you do not want",
+            instances.len(),
+            name(config),
+            ids.join(", ")
+        );
+    }
+    let Some(instance) = instances.into_iter().next() else {
+        return Ok(None);
+    };
+    Ok(Some(Observed {
+        id: instance.instance_id().unwrap_or_default().to_owned(),
+        state: instance
+            .state()
+            .and_then(|s| s.name())
+            .map_or("unknown", InstanceStateName::as_str)
+            .to_owned(),
+        instance_type: instance
+            .instance_type()
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default(),
+        security_groups: instance
+            .security_groups()
+            .iter()
+            .filter_map(|g| g.group_id())
+            .map(|id| group_names.get(id).cloned().unwrap_or_else(|| id.to_owned()))
+            .collect(),
+        instance_profile: instance
+            .iam_instance_profile()
+            .and_then(|p| p.arn())
+            .and_then(|arn| arn.rsplit('/').next())
+            .map(str::to_owned),
+        imds_v2_required: instance
+            .metadata_options()
+            .and_then(|m| m.http_tokens())
+            .is_some_and(|t| *t == HttpTokensState::Required),
+        public_ip: instance.public_ip_address().map(str::to_owned),
+        tags: tags_of(instance.tags()),
+    }))
+}
+
+fn joined(set: &BTreeSet<String>) -> String {
+    set.iter().cloned().collect::<Vec<_>>().join(",")
+}
+
+fn running(state: &str) -> &str {
+    // Starting up is on its way to running: not drift.
+    if state == "pending" { "running" } else { state }
+}
+
+pub(crate) fn diff(desired: &Desired, observed: Option<&Observed>) -> ResourceChange {
+    let change = match observed {
+        None => Change::Create,
+        Some(have) => {
+            let mut diff = Diff::default();
+            diff.field("state", running(&have.state), "running");
+            diff.field("instance_type", &have.instance_type, &desired.instance_type);
+            diff.field(
+                "security_groups",
+                joined(&have.security_groups),
+                joined(&desired.security_groups),
+            );
+            diff.field(
+                "instance_profile",
+                have.instance_profile.as_deref().unwrap_or("(none)"),
+                &desired.instance_profile,
+            );
+            diff.field(
+                "imdsv2",
+                if have.imds_v2_required {
+                    "required"
+                } else {
+                    "optional"
+                },
+                "required",
+            );
+            diff.tags(&have.tags, &desired.tags);
+            diff.into_change()
+        }
+    };
+    ResourceChange {
+        kind: KIND,
+        name: desired.name.clone(),
+        change,
+    }
+}
+
+/// The AMI to create the instance from: the configured one, or the SSM parameter's.
+async fn image(aws: &Aws, desired: &Desired) -> anyhow::Result<String> {
+    if let Some(ami) = &desired.ami {
+        return Ok(ami.clone());
+    }
+    let parameter = &desired.ami_parameter;
+    match aws.ssm.get_parameter().name(parameter).send().await {
+        Ok(reply) => reply
+            .parameter
+            .and_then(|p| p.value)
+            .with_context(|| format!("the SSM parameter {parameter} has no value")),
+        Err(err) if error_code(&err).as_deref() == Some("ParameterNotFound") => anyhow::bail!(
+            "instance.ami_parameter: {parameter} does not exist in {}; give an AMI id as instance.ami",
+            aws.region
+        ),
+        Err(err) => Err(sdk_error(format!("looking up the AMI in {parameter}"))(err)),
+    }
+}
+
+fn ids_of(
+    names: &BTreeSet<String>,
+    group_ids: &BTreeMap<String, String>,
+) -> anyhow::Result<Vec<String>> {
+    names
+        .iter()
+        .map(|n| {
+            group_ids
+                .get(n)
+                .cloned()
+                .with_context(|| format!("the security group {n} is missing"))
+        })
+        .collect()
+}
+
+/// Makes the instance what `desired` says; its id. A new or restarted instance is waited for
+/// until it runs.
+pub(crate) async fn apply(
+    aws: &Aws,
+    desired: &Desired,
+    observed: Option<&Observed>,
+    group_ids: &BTreeMap<String, String>,
+) -> anyhow::Result<String> {
+    let groups = ids_of(&desired.security_groups, group_ids)?;
+    let Some(have) = observed else {
+        let ami = image(aws, desired).await?;
+        let root_device = aws
+            .ec2
+            .describe_images()
+            .image_ids(&ami)
+            .send()
+            .await
+            .map_err(sdk_error(format!("reading the AMI {ami}")))?
+            .images()
+            .first()
+            .with_context(|| format!("instance.ami: there is no AMI {ami} in {}", aws.region))?
+            .root_device_name()
+            .unwrap_or("/dev/sda1")
+            .to_owned();
+        let run = || {
+            aws.ec2
+                .run_instances()
+                .image_id(&ami)
+                .instance_type(InstanceType::from(desired.instance_type.as_str()))
+                .min_count(1)
+                .max_count(1)
+                .key_name(&desired.key_pair)
+                .set_security_group_ids(Some(groups.clone()))
+                .iam_instance_profile(
+                    IamInstanceProfileSpecification::builder()
+                        .name(&desired.instance_profile)
+                        .build(),
+                )
+                .metadata_options(
+                    InstanceMetadataOptionsRequest::builder()
+                        .http_tokens(HttpTokensState::Required)
+                        .http_endpoint(InstanceMetadataEndpointState::Enabled)
+                        .build(),
+                )
+                .block_device_mappings(
+                    BlockDeviceMapping::builder()
+                        .device_name(&root_device)
+                        .ebs(
+                            EbsBlockDevice::builder()
+                                .volume_size(desired.root_volume_gb)
+                                .volume_type(VolumeType::Gp3)
+                                .encrypted(true)
+                                .delete_on_termination(true)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .user_data(base64::engine::general_purpose::STANDARD.encode(&desired.user_data))
+                .tag_specifications(tag_specification(ResourceType::Instance, &desired.tags))
+                .tag_specifications(tag_specification(ResourceType::Volume, &desired.tags))
+                .send()
+        };
+        let reply = retry_propagation(
+            "starting the instance",
+            PROPAGATION_ATTEMPTS,
+            PROPAGATION_DELAY,
+            |err| {
+                error_code(err).as_deref() == Some("InvalidParameterValue")
+                    && format!("{err:?}").contains("nstance")
+                    && format!("{err:?}").to_lowercase().contains("profile")
+            },
+            run,
+        )
+        .await
+        .map_err(sdk_error(format!("starting the instance {}", desired.name)))?;
+        let id = reply
+            .instances()
+            .first()
+            .and_then(|i| i.instance_id())
+            .context("EC2 did not give the new instance's id")?
+            .to_owned();
+        wait_running(aws, &id).await?;
+        return Ok(id);
+    };
+    let id = have.id.clone();
+    if have.instance_type != desired.instance_type {
+        // The type can only change while stopped.
+        if have.state != "stopped" {
+            aws.ec2
+                .stop_instances()
+                .instance_ids(&id)
+                .send()
+                .await
+                .map_err(sdk_error(format!("stopping {id} to change its type")))?;
+            aws.ec2
+                .wait_until_instance_stopped()
+                .instance_ids(&id)
+                .wait(STATE_TIMEOUT)
+                .await
+                .map_err(waited(format!("the instance {id} to stop"), STATE_TIMEOUT))?;
+        }
+        aws.ec2
+            .modify_instance_attribute()
+            .instance_id(&id)
+            .instance_type(
+                aws_sdk_ec2::types::AttributeValue::builder()
+                    .value(&desired.instance_type)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(sdk_error(format!("changing the type of {id}")))?;
+    }
+    if have.security_groups != desired.security_groups {
+        aws.ec2
+            .modify_instance_attribute()
+            .instance_id(&id)
+            .set_groups(Some(groups))
+            .send()
+            .await
+            .map_err(sdk_error(format!("setting the security groups of {id}")))?;
+    }
+    if !have.imds_v2_required {
+        aws.ec2
+            .modify_instance_metadata_options()
+            .instance_id(&id)
+            .http_tokens(HttpTokensState::Required)
+            .http_endpoint(InstanceMetadataEndpointState::Enabled)
+            .send()
+            .await
+            .map_err(sdk_error(format!("requiring IMDSv2 on {id}")))?;
+    }
+    if have.instance_profile.as_deref() != Some(desired.instance_profile.as_str()) {
+        let profile = IamInstanceProfileSpecification::builder()
+            .name(&desired.instance_profile)
+            .build();
+        let association = aws
+            .ec2
+            .describe_iam_instance_profile_associations()
+            .filters(Filter::builder().name("instance-id").values(&id).build())
+            .send()
+            .await
+            .map_err(sdk_error(format!("reading the profile association of {id}")))?
+            .iam_instance_profile_associations()
+            .first()
+            .and_then(|a| a.association_id())
+            .map(str::to_owned);
+        let what = format!("giving {id} the instance profile {}", desired.instance_profile);
+        match association {
+            Some(association) => {
+                aws.ec2
+                    .replace_iam_instance_profile_association()
+                    .association_id(association)
+                    .iam_instance_profile(profile)
+                    .send()
+                    .await
+                    .map_err(sdk_error(what))?;
+            }
+            None => {
+                aws.ec2
+                    .associate_iam_instance_profile()
+                    .instance_id(&id)
+                    .iam_instance_profile(profile)
+                    .send()
+                    .await
+                    .map_err(sdk_error(what))?;
+            }
+        }
+    }
+    if desired.tags.iter().any(|(k, v)| have.tags.get(k) != Some(v)) {
+        tag(aws, &id, &desired.tags).await?;
+    }
+    if have.instance_type != desired.instance_type || have.state == "stopped" {
+        aws.ec2
+            .start_instances()
+            .instance_ids(&id)
+            .send()
+            .await
+            .map_err(sdk_error(format!("starting {id}")))?;
+        wait_running(aws, &id).await?;
+    } else if have.state == "stopping" {
+        anyhow::bail!("the instance {id} is stopping; run provision again once it has stopped");
+    }
+    Ok(id)
+}
+
+async fn wait_running(aws: &Aws, id: &str) -> anyhow::Result<()> {
+    aws.ec2
+        .wait_until_instance_running()
+        .instance_ids(id)
+        .wait(STATE_TIMEOUT)
+        .await
+        .map(drop)
+        .map_err(waited(format!("the instance {id} to run"), STATE_TIMEOUT))
+}
+
+/// Terminates the stack's instances and waits until they are gone; how many there were.
+pub(crate) async fn delete(aws: &Aws, config: &StackConfig) -> anyhow::Result<usize> {
+    let ids: Vec<String> = find(aws, config)
+        .await?
+        .iter()
+        .filter_map(|i| i.instance_id().map(str::to_owned))
+        .collect();
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    aws.ec2
+        .terminate_instances()
+        .set_instance_ids(Some(ids.clone()))
+        .send()
+        .await
+        .map_err(sdk_error(format!("terminating {}", ids.join(", "))))?;
+    aws.ec2
+        .wait_until_instance_terminated()
+        .set_instance_ids(Some(ids.clone()))
+        .wait(STATE_TIMEOUT)
+        .await
+        .map_err(waited(
+            format!("{} to terminate", ids.join(", ")),
+            STATE_TIMEOUT,
+        ))?;
+    Ok(ids.len())
+}
+
+/// Deletes the key pair ledgerctl imported (never one the operator named).
+pub(crate) async fn delete_key_pair(aws: &Aws, config: &StackConfig) -> anyhow::Result<bool> {
+    let name = config.name("deploy");
+    let Some(have) = observe_key_pair(aws, &name).await? else {
+        return Ok(false);
+    };
+    if !super::owned(&have.tags, config) {
+        return Ok(false);
+    }
+    aws.ec2
+        .delete_key_pair()
+        .key_name(&name)
+        .send()
+        .await
+        .map_err(sdk_error(format!("deleting the key pair {name}")))?;
+    Ok(true)
+}

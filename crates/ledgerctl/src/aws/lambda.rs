@@ -1,0 +1,581 @@
+//! The OCR Lambda and what wires it to the bucket: the function (a container image from the OCR
+//! repository, its memory, timeout, role and environment), the permission letting S3 invoke it,
+//! and the bucket's object-created notification for `receipts/`.
+//!
+//! A Lambda cannot exist without an image: from zero, the function waits for the first
+//! `ledgerctl deploy` to push one (plan and provision say so). Provision creates the function
+//! from the newest image in the repository and never changes its code afterwards — deploy
+//! points it at each release.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use aws_sdk_lambda::client::Waiters as _;
+use aws_sdk_lambda::types::{Environment, PackageType};
+use aws_sdk_s3::types::{
+    Event, FilterRule, FilterRuleName, LambdaFunctionConfiguration, NotificationConfiguration,
+    NotificationConfigurationFilter, S3KeyFilter,
+};
+
+use super::{
+    Aws, PROPAGATION_ATTEMPTS, PROPAGATION_DELAY, error_code, retry_propagation, sdk_error,
+    waited,
+};
+use crate::stack::{Change, Diff, ResourceChange, StackConfig};
+
+pub(crate) const FUNCTION: &str = "lambda function";
+pub(crate) const PERMISSION: &str = "lambda permission";
+pub(crate) const NOTIFICATION: &str = "s3 notification";
+
+/// How long a created or updated function may take to become ready.
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// The permission's statement id and the notification's id.
+const STATEMENT: &str = "ledgerly-s3-invoke";
+const NOTIFICATION_ID: &str = "ledgerly-ocr";
+/// Where the API puts uploads.
+pub(crate) const RECEIPTS_PREFIX: &str = "receipts/";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Desired {
+    pub(crate) name: String,
+    pub(crate) role_arn: String,
+    pub(crate) memory_mb: i32,
+    pub(crate) timeout_seconds: i32,
+    pub(crate) environment: BTreeMap<String, String>,
+    /// The OCR repository, where the image comes from.
+    pub(crate) repository: String,
+    /// The image to create the function from: the repository's newest, if it has one (the
+    /// function's own once it exists). `None`: the function waits for the first deploy.
+    pub(crate) image: Option<String>,
+    pub(crate) bucket: String,
+    pub(crate) account: String,
+    pub(crate) tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Observed {
+    pub(crate) arn: String,
+    pub(crate) role_arn: String,
+    pub(crate) memory_mb: i32,
+    pub(crate) timeout_seconds: i32,
+    pub(crate) environment: BTreeMap<String, String>,
+    pub(crate) image: Option<String>,
+    pub(crate) tags: BTreeMap<String, String>,
+    /// The bucket S3 may invoke it for, per our permission statement (`None`: no statement).
+    pub(crate) permission_source: Option<String>,
+}
+
+/// The bucket's notification as S3 has it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ObservedNotification {
+    /// Ours: the function, events and key prefix; `None` if the bucket has none of ours.
+    pub(crate) ours: Option<(String, Vec<String>, String)>,
+    /// Everything else configured on the bucket, kept as it is.
+    pub(crate) others: NotificationConfiguration,
+}
+
+pub(crate) fn name(config: &StackConfig) -> String {
+    config.name("ocr")
+}
+
+fn arn(desired: &Desired, region: &str) -> String {
+    format!(
+        "arn:aws:lambda:{region}:{}:function:{}",
+        desired.account, desired.name
+    )
+}
+
+pub(crate) fn desired(
+    config: &StackConfig,
+    account: &str,
+    region: &str,
+    bucket: &str,
+    image: Option<String>,
+) -> Desired {
+    let environment = BTreeMap::from([
+        ("LEDGERLY_API_URL".to_owned(), format!("https://{}", config.domain)),
+        (
+            "LEDGERLY__OCR__CALLBACK_SECRET_PARAMETER".to_owned(),
+            super::ssm::callback_secret(config).name,
+        ),
+        ("LEDGERLY__STORAGE__BUCKET".to_owned(), bucket.to_owned()),
+        ("LEDGERLY__STORAGE__REGION".to_owned(), region.to_owned()),
+        (
+            "LEDGERLY__EXTRACTOR__BACKEND".to_owned(),
+            config.ocr.backend.clone(),
+        ),
+    ]);
+    Desired {
+        name: name(config),
+        role_arn: format!("arn:aws:iam::{account}:role/{}", config.name("lambda")),
+        memory_mb: i32::try_from(config.lambda.memory_mb).unwrap_or(10240),
+        timeout_seconds: i32::try_from(config.lambda.timeout_seconds).unwrap_or(900),
+        environment,
+        repository: super::ecr::names(config)[1].clone(),
+        image,
+        bucket: bucket.to_owned(),
+        account: account.to_owned(),
+        tags: config.tags(),
+    }
+}
+
+/// The newest image in `repository`, by digest; `None` if it has none (or does not exist yet).
+pub(crate) async fn newest_image(
+    aws: &Aws,
+    account: &str,
+    repository: &str,
+) -> anyhow::Result<Option<String>> {
+    let mut images = Vec::new();
+    let mut pages = aws
+        .ecr
+        .describe_images()
+        .repository_name(repository)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => images.extend(page.image_details().iter().cloned()),
+            Err(err) if error_code(&err).as_deref() == Some("RepositoryNotFoundException") => {
+                return Ok(None);
+            }
+            Err(err) => return Err(sdk_error(format!("listing the images in {repository}"))(err)),
+        }
+    }
+    Ok(images
+        .iter()
+        .filter(|i| i.image_digest().is_some())
+        .max_by_key(|i| i.image_pushed_at().map(|t| (t.secs(), t.subsec_nanos())))
+        .and_then(|i| {
+            Some(format!(
+                "{account}.dkr.ecr.{}.amazonaws.com/{repository}@{}",
+                aws.region,
+                i.image_digest()?
+            ))
+        }))
+}
+
+pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Observed>> {
+    let reply = match aws.lambda.get_function().function_name(name).send().await {
+        Ok(reply) => reply,
+        Err(err) if error_code(&err).as_deref() == Some("ResourceNotFoundException") => {
+            return Ok(None);
+        }
+        Err(err) => return Err(sdk_error(format!("reading the function {name}"))(err)),
+    };
+    let configuration = reply
+        .configuration()
+        .context("GetFunction answered without the configuration")?;
+    let permission_source = match aws.lambda.get_policy().function_name(name).send().await {
+        Ok(policy) => policy.policy().and_then(permission_source),
+        Err(err) if error_code(&err).as_deref() == Some("ResourceNotFoundException") => None,
+        Err(err) => return Err(sdk_error(format!("reading {name}'s permissions"))(err)),
+    };
+    Ok(Some(Observed {
+        arn: configuration.function_arn().unwrap_or_default().to_owned(),
+        role_arn: configuration.role().unwrap_or_default().to_owned(),
+        memory_mb: configuration.memory_size().unwrap_or_default(),
+        timeout_seconds: configuration.timeout().unwrap_or_default(),
+        environment: configuration
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        image: reply
+            .code()
+            .and_then(|c| c.image_uri().or(c.resolved_image_uri()))
+            .map(str::to_owned),
+        tags: reply
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        permission_source,
+    }))
+}
+
+/// The bucket our statement lets invoke the function, from the function's resource policy.
+fn permission_source(policy: &str) -> Option<String> {
+    let policy: serde_json::Value = serde_json::from_str(policy).ok()?;
+    policy["Statement"]
+        .as_array()?
+        .iter()
+        .find(|s| s["Sid"] == STATEMENT)
+        .map(|s| {
+            s["Condition"]["ArnLike"]["AWS:SourceArn"]
+                .as_str()
+                .unwrap_or("(any)")
+                .to_owned()
+        })
+}
+
+fn bucket_arn(bucket: &str) -> String {
+    format!("arn:aws:s3:::{bucket}")
+}
+
+pub(crate) fn diff(desired: &Desired, observed: Option<&Observed>) -> ResourceChange {
+    let change = match observed {
+        None if desired.image.is_none() => Change::Waiting {
+            reason: format!(
+                "no image in {} yet; `ledgerctl deploy` pushes one and creates the function",
+                desired.repository
+            ),
+        },
+        None => Change::Create,
+        Some(have) => {
+            let mut diff = Diff::default();
+            diff.field("memory_mb", have.memory_mb, desired.memory_mb);
+            diff.field("timeout_seconds", have.timeout_seconds, desired.timeout_seconds);
+            diff.field("role", &have.role_arn, &desired.role_arn);
+            let shown = |env: &BTreeMap<String, String>| {
+                env.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            diff.field(
+                "environment",
+                shown(&have.environment),
+                shown(&desired.environment),
+            );
+            diff.tags(&have.tags, &desired.tags);
+            diff.into_change()
+        }
+    };
+    ResourceChange {
+        kind: FUNCTION,
+        name: desired.name.clone(),
+        change,
+    }
+}
+
+pub(crate) fn diff_permission(desired: &Desired, observed: Option<&Observed>) -> ResourceChange {
+    let want = bucket_arn(&desired.bucket);
+    let change = match observed {
+        None if desired.image.is_none() => Change::Waiting {
+            reason: format!("follows the function {}", desired.name),
+        },
+        None => Change::Create,
+        Some(have) => match &have.permission_source {
+            None => Change::Create,
+            Some(source) => {
+                let mut diff = Diff::default();
+                diff.field("source", source, &want);
+                diff.into_change()
+            }
+        },
+    };
+    ResourceChange {
+        kind: PERMISSION,
+        name: format!("{}/{STATEMENT}", desired.name),
+        change,
+    }
+}
+
+pub(crate) async fn observe_notification(
+    aws: &Aws,
+    bucket: &str,
+) -> anyhow::Result<Option<ObservedNotification>> {
+    let reply = match aws
+        .s3
+        .get_bucket_notification_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+    {
+        Ok(reply) => reply,
+        Err(err) if error_code(&err).as_deref() == Some("NoSuchBucket") => return Ok(None),
+        Err(err) => {
+            return Err(sdk_error(format!("reading {bucket}'s notifications"))(err));
+        }
+    };
+    let (ours, theirs): (Vec<_>, Vec<_>) = reply
+        .lambda_function_configurations()
+        .iter()
+        .cloned()
+        .partition(|c| c.id() == Some(NOTIFICATION_ID));
+    let ours = ours.first().map(|c| {
+        let prefix = c
+            .filter()
+            .and_then(|f| f.key())
+            .map(|k| k.filter_rules())
+            .unwrap_or_default()
+            .iter()
+            .find(|r| {
+                r.name()
+                    .is_some_and(|n| n.as_str().eq_ignore_ascii_case("prefix"))
+            })
+            .and_then(|r| r.value())
+            .unwrap_or_default()
+            .to_owned();
+        (
+            c.lambda_function_arn().to_owned(),
+            c.events().iter().map(|e| e.as_str().to_owned()).collect(),
+            prefix,
+        )
+    });
+    let others = NotificationConfiguration::builder()
+        .set_topic_configurations(Some(reply.topic_configurations().to_vec()))
+        .set_queue_configurations(Some(reply.queue_configurations().to_vec()))
+        .set_lambda_function_configurations(Some(theirs))
+        .set_event_bridge_configuration(reply.event_bridge_configuration().cloned())
+        .build();
+    Ok(Some(ObservedNotification { ours, others }))
+}
+
+pub(crate) fn diff_notification(
+    desired: &Desired,
+    region: &str,
+    observed: Option<&ObservedNotification>,
+) -> ResourceChange {
+    let name = format!("{}/{NOTIFICATION_ID}", desired.bucket);
+    let change = match observed.and_then(|o| o.ours.as_ref()) {
+        None if desired.image.is_none() => Change::Waiting {
+            reason: format!("follows the function {}", desired.name),
+        },
+        None => Change::Create,
+        Some((function, events, prefix)) => {
+            let mut diff = Diff::default();
+            diff.field("function", function, arn(desired, region));
+            diff.field("events", events.join(","), "s3:ObjectCreated:*");
+            diff.field("prefix", prefix, RECEIPTS_PREFIX);
+            diff.into_change()
+        }
+    };
+    ResourceChange {
+        kind: NOTIFICATION,
+        name,
+        change,
+    }
+}
+
+/// Creates the function from `desired.image` (retrying while IAM propagates its new role) or
+/// updates its configuration, and waits until it is ready. The function's ARN.
+pub(crate) async fn apply(
+    aws: &Aws,
+    desired: &Desired,
+    observed: Option<&Observed>,
+) -> anyhow::Result<()> {
+    let name = &desired.name;
+    let environment = Environment::builder()
+        .set_variables(Some(desired.environment.clone().into_iter().collect()))
+        .build();
+    let Some(have) = observed else {
+        let image = desired.image.as_ref().with_context(|| {
+            format!("no image in {} to create {name} from", desired.repository)
+        })?;
+        let create = || {
+            aws.lambda
+                .create_function()
+                .function_name(name)
+                .package_type(PackageType::Image)
+                .code(
+                    aws_sdk_lambda::types::FunctionCode::builder()
+                        .image_uri(image)
+                        .build(),
+                )
+                .role(&desired.role_arn)
+                .memory_size(desired.memory_mb)
+                .timeout(desired.timeout_seconds)
+                .environment(environment.clone())
+                .description("Ledgerly: reads receipts uploaded to the bucket")
+                .set_tags(Some(desired.tags.clone().into_iter().collect()))
+                .send()
+        };
+        let created = retry_propagation(
+            &format!("creating the function {name}"),
+            PROPAGATION_ATTEMPTS,
+            PROPAGATION_DELAY,
+            |err| {
+                error_code(err).as_deref() == Some("InvalidParameterValueException")
+                    && format!("{err:?}").contains("cannot be assumed")
+            },
+            create,
+        )
+        .await;
+        match created {
+            Ok(_) => {}
+            Err(err) if error_code(&err).as_deref() == Some("ResourceConflictException") => {}
+            Err(err) => return Err(sdk_error(format!("creating the function {name}"))(err)),
+        }
+        return aws
+            .lambda
+            .wait_until_function_active_v2()
+            .function_name(name)
+            .wait(READY_TIMEOUT)
+            .await
+            .map(drop)
+            .map_err(waited(format!("the function {name} to become active"), READY_TIMEOUT));
+    };
+    if have.memory_mb != desired.memory_mb
+        || have.timeout_seconds != desired.timeout_seconds
+        || have.role_arn != desired.role_arn
+        || have.environment != desired.environment
+    {
+        aws.lambda
+            .update_function_configuration()
+            .function_name(name)
+            .role(&desired.role_arn)
+            .memory_size(desired.memory_mb)
+            .timeout(desired.timeout_seconds)
+            .environment(environment)
+            .send()
+            .await
+            .map_err(sdk_error(format!("updating {name}'s configuration")))?;
+        aws.lambda
+            .wait_until_function_updated_v2()
+            .function_name(name)
+            .wait(READY_TIMEOUT)
+            .await
+            .map_err(waited(format!("{name}'s update to finish"), READY_TIMEOUT))?;
+    }
+    if desired.tags.iter().any(|(k, v)| have.tags.get(k) != Some(v)) {
+        aws.lambda
+            .tag_resource()
+            .resource(&have.arn)
+            .set_tags(Some(desired.tags.clone().into_iter().collect()))
+            .send()
+            .await
+            .map_err(sdk_error(format!("tagging {name}")))?;
+    }
+    Ok(())
+}
+
+/// Lets S3 invoke the function for the stack's bucket (and no other).
+pub(crate) async fn apply_permission(
+    aws: &Aws,
+    desired: &Desired,
+    observed: Option<&Observed>,
+) -> anyhow::Result<()> {
+    let name = &desired.name;
+    if observed.is_some_and(|o| o.permission_source.is_some()) {
+        match aws
+            .lambda
+            .remove_permission()
+            .function_name(name)
+            .statement_id(STATEMENT)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(err) if error_code(&err).as_deref() == Some("ResourceNotFoundException") => {}
+            Err(err) => return Err(sdk_error(format!("replacing {name}'s permission"))(err)),
+        }
+    }
+    match aws
+        .lambda
+        .add_permission()
+        .function_name(name)
+        .statement_id(STATEMENT)
+        .action("lambda:InvokeFunction")
+        .principal("s3.amazonaws.com")
+        .source_arn(bucket_arn(&desired.bucket))
+        .source_account(&desired.account)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(err) if error_code(&err).as_deref() == Some("ResourceConflictException") => Ok(()),
+        Err(err) => Err(sdk_error(format!("letting S3 invoke {name}"))(err)),
+    }
+}
+
+/// Sets the bucket's notification for new receipts, keeping every other notification it has.
+pub(crate) async fn apply_notification(
+    aws: &Aws,
+    desired: &Desired,
+    observed: Option<&ObservedNotification>,
+) -> anyhow::Result<()> {
+    let ours = LambdaFunctionConfiguration::builder()
+        .id(NOTIFICATION_ID)
+        .lambda_function_arn(arn(desired, &aws.region))
+        .events(Event::from("s3:ObjectCreated:*"))
+        .filter(
+            NotificationConfigurationFilter::builder()
+                .key(
+                    S3KeyFilter::builder()
+                        .filter_rules(
+                            FilterRule::builder()
+                                .name(FilterRuleName::Prefix)
+                                .value(RECEIPTS_PREFIX)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+        .context("building the notification")?;
+    let others = observed
+        .map(|o| o.others.clone())
+        .unwrap_or_else(|| NotificationConfiguration::builder().build());
+    let mut lambdas = others.lambda_function_configurations().to_vec();
+    lambdas.push(ours);
+    let configuration = NotificationConfiguration::builder()
+        .set_topic_configurations(Some(others.topic_configurations().to_vec()))
+        .set_queue_configurations(Some(others.queue_configurations().to_vec()))
+        .set_lambda_function_configurations(Some(lambdas))
+        .set_event_bridge_configuration(others.event_bridge_configuration().cloned())
+        .build();
+    aws.s3
+        .put_bucket_notification_configuration()
+        .bucket(&desired.bucket)
+        .notification_configuration(configuration)
+        .send()
+        .await
+        .map_err(sdk_error(format!(
+            "sending {}'s new receipts to {}",
+            desired.bucket, desired.name
+        )))?;
+    Ok(())
+}
+
+/// Deletes the stack's function (its permission goes with it); whether there was one.
+pub(crate) async fn delete(aws: &Aws, config: &StackConfig) -> anyhow::Result<bool> {
+    let name = name(config);
+    let Some(have) = observe(aws, &name).await? else {
+        return Ok(false);
+    };
+    if !super::owned(&have.tags, config) {
+        anyhow::bail!("the function {name} does not carry this stack's tag; leaving it alone");
+    }
+    match aws.lambda.delete_function().function_name(&name).send().await {
+        Ok(_) => Ok(true),
+        Err(err) if error_code(&err).as_deref() == Some("ResourceNotFoundException") => Ok(false),
+        Err(err) => Err(sdk_error(format!("deleting the function {name}"))(err)),
+    }
+}
+
+/// Removes our notification from the bucket, keeping the others; whether there was one.
+pub(crate) async fn delete_notification(aws: &Aws, bucket: &str) -> anyhow::Result<bool> {
+    let Some(observed) = observe_notification(aws, bucket).await? else {
+        return Ok(false);
+    };
+    if observed.ours.is_none() {
+        return Ok(false);
+    }
+    aws.s3
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(observed.others)
+        .send()
+        .await
+        .map_err(sdk_error(format!("removing {bucket}'s OCR notification")))?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_statement_is_found_in_the_function_policy() {
+        let policy = r#"{"Version":"2012-10-17","Id":"default","Statement":[
+            {"Sid":"other","Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"x"},
+            {"Sid":"ledgerly-s3-invoke","Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"x",
+             "Condition":{"StringEquals":{"AWS:SourceAccount":"123456789012"},"ArnLike":{"AWS:SourceArn":"arn:aws:s3:::b"}}}]}"#;
+        assert_eq!(permission_source(policy).as_deref(), Some("arn:aws:s3:::b"));
+        assert_eq!(permission_source(r#"{"Statement":[]}"#), None);
+        assert_eq!(permission_source("not json"), None);
+    }
+}

@@ -89,11 +89,29 @@ start_moto() {
         "$venv/bin/pip" install -q --disable-pip-version-check 'moto[server]>=5,<6'
     fi
     export LEDGERLY_TEST_AWS_ENDPOINT="http://127.0.0.1:$LEDGERLY_MOTO_PORT"
+    # IAM's managed policies loaded (so attaching one out of band works), Lambda checking its
+    # image in the emulated ECR, and EC2 refusing unknown AMIs, key pairs and instance types as
+    # AWS does.
+    local settings="MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_LAMBDA_STUB_ECR=false MOTO_ENABLE_AMI_VALIDATION=true MOTO_ENABLE_KEYPAIR_VALIDATION=true MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION=true"
+    local stamp="$LEDGERLY_SERVICES_DIR/moto/settings"
+    if curl -fsS "$LEDGERLY_TEST_AWS_ENDPOINT/moto-api/" >/dev/null 2>&1 \
+        && [ "$(cat "$stamp" 2>/dev/null)" != "$settings" ]; then
+        log "restarting the AWS emulator with new settings"
+        kill "$(cat "$LEDGERLY_SERVICES_DIR/moto/pid" 2>/dev/null)" 2>/dev/null \
+            || pkill -f "moto_server -H 127.0.0.1 -p $LEDGERLY_MOTO_PORT" || true
+        for _ in $(seq 1 50); do
+            curl -fsS "$LEDGERLY_TEST_AWS_ENDPOINT/moto-api/" >/dev/null 2>&1 || break
+            sleep 0.2
+        done
+    fi
     if ! curl -fsS "$LEDGERLY_TEST_AWS_ENDPOINT/moto-api/" >/dev/null 2>&1; then
         log "starting the AWS emulator on 127.0.0.1:$LEDGERLY_MOTO_PORT"
-        nohup env MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_LAMBDA_STUB_ECR=false \
+        # shellcheck disable=SC2086
+        nohup env $settings \
             "$venv/bin/moto_server" -H 127.0.0.1 -p "$LEDGERLY_MOTO_PORT" \
             >"$LEDGERLY_SERVICES_DIR/moto/server.log" 2>&1 &
+        echo $! >"$LEDGERLY_SERVICES_DIR/moto/pid"
+        echo "$settings" >"$stamp"
         for _ in $(seq 1 100); do
             curl -fsS "$LEDGERLY_TEST_AWS_ENDPOINT/moto-api/" >/dev/null 2>&1 && break
             sleep 0.2

@@ -285,6 +285,14 @@ pub(crate) async fn observe_notification(
     {
         Ok(reply) => reply,
         Err(err) if error_code(&err).as_deref() == Some("NoSuchBucket") => return Ok(None),
+        // Some S3-compatible servers (the emulator among them) answer a bucket with no
+        // notifications with an empty element of another name, which the SDK cannot parse.
+        Err(err) if empty_reply(&err) => {
+            return Ok(Some(ObservedNotification {
+                ours: None,
+                others: NotificationConfiguration::builder().build(),
+            }));
+        }
         Err(err) => {
             return Err(sdk_error(format!("reading {bucket}'s notifications"))(err));
         }
@@ -321,6 +329,29 @@ pub(crate) async fn observe_notification(
         .set_event_bridge_configuration(reply.event_bridge_configuration().cloned())
         .build();
     Ok(Some(ObservedNotification { ours, others }))
+}
+
+/// A 200 reply whose body is one empty XML element: no configuration at all.
+fn empty_reply<E>(
+    err: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::http::Response,
+    >,
+) -> bool {
+    let Some(raw) = err.raw_response() else {
+        return false;
+    };
+
+    let body = raw.body().bytes().map(String::from_utf8_lossy);
+    raw.status().is_success()
+        && body.is_some_and(|b| {
+            let b = b.trim();
+            let b = match b.strip_prefix("<?xml") {
+                Some(rest) => rest.split_once("?>").map_or("", |(_, r)| r).trim(),
+                None => b,
+            };
+            b.starts_with('<') && b.ends_with("/>") && b.matches('<').count() == 1
+        })
 }
 
 pub(crate) fn diff_notification(

@@ -51,6 +51,16 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             if count >= 1000 { "at least " } else { "" }
         );
     }
+    if let Some(database) =
+        aws::rds::observe(aws, &aws::rds::identifier(config), &Default::default()).await?
+        && database.deletion_protection
+    {
+        bail!(
+            "the database {} has deletion protection on; set database.deletion_protection: false \
+             in the stack file and run `ledgerctl provision`, then destroy again",
+            aws::rds::identifier(config)
+        );
+    }
     let snapshot = (!args.skip_final_snapshot).then(|| {
         format!(
             "{}-final-{}",

@@ -5,7 +5,7 @@
 use std::io::Write as _;
 
 use super::progress::Progress;
-use super::stack::{Output, StackArgs, Survey, json_report, summary};
+use super::stack::{Output, StackArgs, Survey, done_summary, json_report, summary};
 
 /// Create or update the stack's AWS resources to match the stack file.
 #[derive(Debug, clap::Args)]
@@ -52,7 +52,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
                 if made == 0 {
                     summary(&changes)
                 } else {
-                    format!("done, {}", summary(&changes))
+                    done_summary(&changes)
                 },
                 aws.log.reads() + aws.log.writes(),
                 aws.log.writes()

@@ -526,3 +526,19 @@ pub(crate) fn summary(changes: &[ResourceChange]) -> String {
     }
     parts.join("; ")
 }
+
+/// What a provision did: `done: 3 created, 1 updated; 2 waiting for the first deploy`.
+pub(crate) fn done_summary(changes: &[ResourceChange]) -> String {
+    use crate::stack::Change;
+    let count = |f: fn(&Change) -> bool| changes.iter().filter(|c| f(&c.change)).count();
+    let waiting = count(|c| matches!(c, Change::Waiting { .. }));
+    let mut text = format!(
+        "done: {} created, {} updated",
+        count(|c| matches!(c, Change::Create)),
+        count(|c| matches!(c, Change::Update { .. }))
+    );
+    if waiting > 0 {
+        text.push_str(&format!("; {waiting} waiting for the first deploy"));
+    }
+    text
+}

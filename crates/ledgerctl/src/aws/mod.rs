@@ -12,6 +12,8 @@ pub(crate) mod rds;
 pub(crate) mod s3;
 pub(crate) mod sg;
 pub(crate) mod ssm;
+#[cfg(test)]
+mod waits;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -151,46 +153,55 @@ impl Aws {
                 .with_max_backoff(Duration::from_secs(20)),
         );
         let shared = loader.load().await;
+        Self::from_shared(&shared, options.endpoint_url.is_some())
+    }
+
+    /// The clients of `shared`; `path_style`: address S3 buckets by path (an emulator).
+    fn from_shared(shared: &aws_config::SdkConfig, path_style: bool) -> Aws {
+        let region = shared
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
         let log = Arc::new(CallLog::new());
         let recorder = Recorder(log.clone());
         let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&shared)
-                .force_path_style(options.endpoint_url.is_some())
+            aws_sdk_s3::config::Builder::from(shared)
+                .force_path_style(path_style)
                 .interceptor(recorder.clone())
                 .build(),
         );
         let ecr = aws_sdk_ecr::Client::from_conf(
-            aws_sdk_ecr::config::Builder::from(&shared)
+            aws_sdk_ecr::config::Builder::from(shared)
                 .interceptor(recorder.clone())
                 .build(),
         );
         let ec2 = aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::from(&shared)
+            aws_sdk_ec2::config::Builder::from(shared)
                 .interceptor(recorder.clone())
                 .build(),
         );
         let iam = aws_sdk_iam::Client::from_conf(
-            aws_sdk_iam::config::Builder::from(&shared)
+            aws_sdk_iam::config::Builder::from(shared)
                 .interceptor(recorder.clone())
                 .build(),
         );
         let ssm = aws_sdk_ssm::Client::from_conf(
-            aws_sdk_ssm::config::Builder::from(&shared)
+            aws_sdk_ssm::config::Builder::from(shared)
                 .interceptor(recorder.clone())
                 .build(),
         );
         let lambda = aws_sdk_lambda::Client::from_conf(
-            aws_sdk_lambda::config::Builder::from(&shared)
+            aws_sdk_lambda::config::Builder::from(shared)
                 .interceptor(recorder.clone())
                 .build(),
         );
         let rds = aws_sdk_rds::Client::from_conf(
-            aws_sdk_rds::config::Builder::from(&shared)
+            aws_sdk_rds::config::Builder::from(shared)
                 .interceptor(recorder.clone())
                 .build(),
         );
         let sts = aws_sdk_sts::Client::from_conf(
-            aws_sdk_sts::config::Builder::from(&shared)
+            aws_sdk_sts::config::Builder::from(shared)
                 .interceptor(recorder)
                 .build(),
         );
@@ -203,9 +214,30 @@ impl Aws {
             rds,
             ssm,
             sts,
-            region: options.region.clone(),
+            region,
             log,
         }
+    }
+
+    /// Clients whose every request goes to `http` (a test double), with sleeps that end at once
+    /// while the clock moves on, so waiters and retries run in no time.
+    #[cfg(test)]
+    pub(crate) fn for_test(http: aws_smithy_runtime_api::client::http::SharedHttpClient) -> Aws {
+        let (time, sleep) = aws_smithy_async::test_util::instant_time_and_sleep(
+            std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+        );
+        let shared = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+                aws_sdk_sts::config::Credentials::new("AKID", "SECRET", None, None, "test"),
+            ))
+            .http_client(http)
+            .sleep_impl(aws_smithy_async::rt::sleep::SharedAsyncSleep::new(sleep))
+            .time_source(time)
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
+            .build();
+        Self::from_shared(&shared, false)
     }
 
     /// The account the credentials belong to.

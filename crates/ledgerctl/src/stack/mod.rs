@@ -121,8 +121,22 @@ impl Diff {
 }
 
 /// A policy document as compact, key-sorted JSON, so two spellings of one policy compare equal.
+/// (Sorted here: serde_json keeps insertion order when any crate in the build asks it to.)
 pub(crate) fn canonical_json(text: &str) -> String {
+    fn sorted(value: serde_json::Value) -> serde_json::Value {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<_> = map.into_iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+            }
+            serde_json::Value::Array(items) => {
+                serde_json::Value::Array(items.into_iter().map(sorted).collect())
+            }
+            other => other,
+        }
+    }
     serde_json::from_str::<serde_json::Value>(text)
-        .map(|v| v.to_string())
+        .map(|v| sorted(v).to_string())
         .unwrap_or_else(|_| text.to_owned())
 }

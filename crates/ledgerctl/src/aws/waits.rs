@@ -1,0 +1,224 @@
+//! Waiters, IAM propagation retries and throttling retries, over the SDK's test HTTP client:
+//! AWS's real answers (`creating`, "the role cannot be assumed", `Throttling`) replayed in order,
+//! with sleeps that end at once while the clock moves on. The emulator cannot show these: its
+//! resources are ready at once and its IAM is consistent.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_http_client::test_util::infallible_client_fn;
+use aws_smithy_types::body::SdkBody;
+
+use super::Aws;
+use crate::stack::StackConfig;
+
+/// One canned answer: status, extra headers, body.
+type Answer = (u16, Vec<(&'static str, &'static str)>, String);
+
+/// Clients answering with `answers` in order (then 500s), and the log of what was asked: the
+/// method and path, and the Query `Action` where there is one.
+fn replay(answers: Vec<Answer>) -> (Aws, Arc<Mutex<Vec<String>>>) {
+    let answers = Arc::new(Mutex::new(VecDeque::from(answers)));
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let log = asked.clone();
+    let http = infallible_client_fn(move |request: http::Request<SdkBody>| {
+        let body = String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).into_owned();
+        let action = body
+            .split('&')
+            .find_map(|p| p.strip_prefix("Action="))
+            .unwrap_or_default()
+            .to_owned();
+        log.lock()
+            .unwrap()
+            .push(format!("{} {} {action}", request.method(), request.uri().path()).trim().to_owned());
+        let (status, headers, body) = answers
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or((500, vec![], "no more answers".into()));
+        let mut response = http::Response::builder().status(status);
+        for (name, value) in headers {
+            response = response.header(name, value);
+        }
+        response.body(SdkBody::from(body)).unwrap()
+    });
+    (Aws::for_test(http), asked)
+}
+
+fn config() -> StackConfig {
+    StackConfig::parse(
+        "stack: waits\nregion: us-east-1\ndomain: l.example.com\nacme_email: a@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    name: k\n",
+        "test",
+    )
+    .unwrap()
+}
+
+fn function() -> super::lambda::Desired {
+    super::lambda::desired(
+        &config(),
+        "123456789012",
+        "us-east-1",
+        "waits-receipts-123456789012",
+        Some("123456789012.dkr.ecr.us-east-1.amazonaws.com/waits-ocr@sha256:ab".into()),
+    )
+}
+
+fn role_not_assumable() -> Answer {
+    (
+        400,
+        vec![("x-amzn-errortype", "InvalidParameterValueException")],
+        r#"{"Type":"User","message":"The role defined for the function cannot be assumed by Lambda."}"#.into(),
+    )
+}
+
+fn lambda_state(state: &str) -> Answer {
+    (
+        200,
+        vec![("content-type", "application/json")],
+        format!(r#"{{"Configuration":{{"FunctionName":"waits-ocr","State":"{state}","LastUpdateStatus":"Successful"}}}}"#),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_function_is_retried_while_iam_propagates_its_role_then_waited_for() {
+    let created = (201, vec![("content-type", "application/json")], r#"{"FunctionName":"waits-ocr","State":"Pending"}"#.into());
+    let (aws, asked) = replay(vec![
+        role_not_assumable(),
+        role_not_assumable(),
+        created,
+        lambda_state("Pending"),
+        lambda_state("Active"),
+    ]);
+    super::lambda::apply(&aws, &function(), None).await.unwrap();
+    let asked = asked.lock().unwrap().clone();
+    assert_eq!(
+        asked,
+        [
+            "POST /2015-03-31/functions",
+            "POST /2015-03-31/functions",
+            "POST /2015-03-31/functions",
+            "GET /2015-03-31/functions/waits-ocr",
+            "GET /2015-03-31/functions/waits-ocr",
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_role_that_never_becomes_assumable_fails_after_a_bounded_number_of_tries() {
+    let (aws, asked) = replay(
+        (0..super::PROPAGATION_ATTEMPTS + 3)
+            .map(|_| role_not_assumable())
+            .collect(),
+    );
+    let err = super::lambda::apply(&aws, &function(), None).await.unwrap_err();
+    assert!(format!("{err:#}").contains("cannot be assumed"), "{err:#}");
+    assert_eq!(
+        asked.lock().unwrap().len(),
+        super::PROPAGATION_ATTEMPTS as usize
+    );
+}
+
+#[tokio::test]
+async fn other_errors_are_not_retried_as_propagation() {
+    let (aws, asked) = replay(vec![(
+        400,
+        vec![("x-amzn-errortype", "InvalidParameterValueException")],
+        r#"{"Type":"User","message":"Memory size 64 is below the minimum"}"#.into(),
+    )]);
+    let err = super::lambda::apply(&aws, &function(), None).await.unwrap_err();
+    assert!(format!("{err:#}").contains("below the minimum"), "{err:#}");
+    assert_eq!(asked.lock().unwrap().len(), 1);
+}
+
+fn db_status(status: &str) -> Answer {
+    (
+        200,
+        vec![("content-type", "text/xml")],
+        format!(
+            "<DescribeDBInstancesResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><DescribeDBInstancesResult><DBInstances><DBInstance><DBInstanceIdentifier>waits-db</DBInstanceIdentifier><DBInstanceStatus>{status}</DBInstanceStatus></DBInstance></DBInstances></DescribeDBInstancesResult></DescribeDBInstancesResponse>"
+        ),
+    )
+}
+
+#[tokio::test]
+async fn the_database_is_waited_for_until_available() {
+    let (aws, asked) = replay(vec![
+        db_status("creating"),
+        db_status("backing-up"),
+        db_status("available"),
+    ]);
+    super::rds::wait_available(&aws, "waits-db").await.unwrap();
+    assert_eq!(asked.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_database_that_never_becomes_available_times_out_with_a_clear_error() {
+    let (aws, asked) = replay((0..500).map(|_| db_status("creating")).collect());
+    let err = super::rds::wait_available(&aws, "waits-db").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "gave up waiting for the database waits-db to become available after 40 minutes; it may still finish: run the command again later"
+    );
+    // Polled with backoff (30 s at least between polls), not in a tight loop.
+    let polls = asked.lock().unwrap().len();
+    assert!((3..=80).contains(&polls), "{polls} polls");
+}
+
+#[tokio::test]
+async fn a_database_that_fails_is_reported_as_failed() {
+    let (aws, _) = replay(vec![db_status("creating"), db_status("failed")]);
+    let err = super::rds::wait_available(&aws, "waits-db").await.unwrap_err();
+    assert!(err.to_string().contains("ended in a failed state"), "{err}");
+}
+
+#[tokio::test]
+async fn throttling_is_retried_by_the_sdk() {
+    let throttled = (
+        400,
+        vec![("content-type", "text/xml")],
+        "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>".to_owned(),
+    );
+    let (aws, asked) = replay(vec![throttled.clone(), throttled, db_status("available")]);
+    let observed = super::rds::observe(&aws, "waits-db", &Default::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(observed.status, "available");
+    assert_eq!(asked.lock().unwrap().len(), 3);
+    // Counted once: the call log is per operation, not per attempt.
+    assert_eq!(aws.log.reads(), 1);
+}
+
+fn instance_state(code: u8, name: &str) -> Answer {
+    (
+        200,
+        vec![("content-type", "text/xml")],
+        format!(
+            "<DescribeInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><reservationSet><item><instancesSet><item><instanceId>i-0abc</instanceId><instanceState><code>{code}</code><name>{name}</name></instanceState></item></instancesSet></item></reservationSet></DescribeInstancesResponse>"
+        ),
+    )
+}
+
+#[tokio::test]
+async fn terminating_instances_are_waited_for() {
+    let terminate = (
+        200,
+        vec![("content-type", "text/xml")],
+        "<TerminateInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><instancesSet><item><instanceId>i-0abc</instanceId></item></instancesSet></TerminateInstancesResponse>".to_owned(),
+    );
+    let (aws, asked) = replay(vec![
+        instance_state(16, "running"),
+        terminate,
+        instance_state(32, "shutting-down"),
+        instance_state(48, "terminated"),
+    ]);
+    assert_eq!(super::instance::delete(&aws, &config()).await.unwrap(), 1);
+    let asked = asked.lock().unwrap().clone();
+    let actions: Vec<&str> = asked.iter().map(|a| a.rsplit(' ').next().unwrap()).collect();
+    assert_eq!(
+        actions,
+        ["DescribeInstances", "TerminateInstances", "DescribeInstances", "DescribeInstances"]
+    );
+}

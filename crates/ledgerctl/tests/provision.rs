@@ -1,6 +1,7 @@
-//! `ledgerctl plan` and `provision` against the AWS emulator that `scripts/test` starts: from
-//! zero, again (no mutating call), after drift, after an interruption at every mutating step, and
-//! with a bad stack file (no AWS call at all). Each test has its own stack name.
+//! `ledgerctl plan`, `provision` and `destroy` against the AWS emulator that `scripts/test`
+//! starts: from zero, again (no mutating call), after drift, after an interruption at every
+//! mutating step, destroyed beside another stack, and with a bad stack file (no AWS call at all).
+//! Each test has its own stack name.
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,6 +14,12 @@ fn endpoint() -> String {
         panic!("LEDGERLY_TEST_AWS_ENDPOINT is not set: run the suite with scripts/test, which starts the AWS emulator")
     })
 }
+
+/// The operator's SSH key, imported as `<stack>-deploy`.
+const PUBLIC_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKv/CF3n/Zh4krGgK3oPryYuj+LfPTno1LSseU9H85hy ledgerly-test";
+/// The emulator has no Ubuntu parameter; this one it has, so the lookup path is the one tested.
+const AMI_PARAMETER: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
 
 struct Stack {
     name: String,
@@ -32,11 +39,45 @@ impl Stack {
     }
 
     fn write(&self, extra: &str) {
-        let text = format!(
-            "stack: {}\nregion: us-east-1\ndomain: ledgerly.example.com\nacme_email: ops@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    name: ops\necr:\n  keep_images: 7\ntags:\n  project: expenses\n{extra}",
-            self.name
-        );
+        let key = self.dir.path().join("id_ed25519.pub");
+        std::fs::write(&key, format!("{PUBLIC_KEY}\n")).unwrap();
+        self.write_raw(&format!(
+            "stack: {}\nregion: us-east-1\ndomain: ledgerly.example.com\nacme_email: ops@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    public_key_file: {}\n  ami_parameter: {AMI_PARAMETER}\necr:\n  keep_images: 7\ntags:\n  project: expenses\n{extra}",
+            self.name,
+            key.display()
+        ));
+    }
+
+    fn write_raw(&self, text: &str) {
         std::fs::write(self.dir.path().join("ledgerly.yaml"), text).unwrap();
+    }
+
+    /// What `ledgerctl deploy` does first: an image in the OCR repository. Its digest.
+    async fn push_image(&self) -> String {
+        let hex = |_| uuid::Uuid::new_v4().simple().to_string();
+        let digest = |n| format!("sha256:{}{}", hex(n), hex(n));
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1024, "digest": digest(0)},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 4096, "digest": digest(1)}]
+        });
+        let pushed = aws_sdk_ecr::Client::new(&aws().await)
+            .put_image()
+            .repository_name(format!("{}-ocr", self.name))
+            .image_manifest(manifest.to_string())
+            .image_tag("0123abc")
+            .send()
+            .await
+            .unwrap();
+        pushed
+            .image()
+            .unwrap()
+            .image_id()
+            .unwrap()
+            .image_digest()
+            .unwrap()
+            .to_owned()
     }
 
     fn ledgerctl(&self, args: &[&str], fail_at: Option<usize>) -> Output {
@@ -91,7 +132,238 @@ async fn s3() -> aws_sdk_s3::Client {
 }
 
 /// Every property the stack file asks for, read back through the SDK.
-async fn assert_provisioned(stack: &Stack) {
+async fn assert_provisioned(stack: &Stack, lambda: bool) {
+    assert_storage_and_access(stack).await;
+    assert_compute(stack).await;
+    if lambda {
+        assert_lambda(stack).await;
+    }
+}
+
+fn ec2_filter(name: &str, values: &[&str]) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder()
+        .name(name)
+        .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
+        .build()
+}
+
+/// The stack's security group ids by name suffix (`web`, `ssh`, `db`).
+async fn group_ids(stack: &Stack) -> std::collections::BTreeMap<String, String> {
+    let ec2 = aws_sdk_ec2::Client::new(&aws().await);
+    ec2.describe_security_groups()
+        .filters(ec2_filter("tag:ledgerly:stack", &[&stack.name]))
+        .send()
+        .await
+        .unwrap()
+        .security_groups()
+        .iter()
+        .map(|g| {
+            (
+                g.group_name()
+                    .unwrap()
+                    .trim_start_matches(&format!("{}-", stack.name))
+                    .to_owned(),
+                g.group_id().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The database, the instance, its key pair and address, read back through the SDK.
+async fn assert_compute(stack: &Stack) {
+    let groups = group_ids(stack).await;
+    let rds = aws_sdk_rds::Client::new(&aws().await);
+    let reply = rds
+        .describe_db_instances()
+        .db_instance_identifier(format!("{}-db", stack.name))
+        .send()
+        .await
+        .unwrap();
+    let db = &reply.db_instances()[0];
+    assert_eq!(db.engine(), Some("postgres"));
+    assert_eq!(db.engine_version(), Some("16"));
+    assert_eq!(db.db_instance_class(), Some("db.t4g.micro"));
+    assert_eq!(db.allocated_storage(), Some(20));
+    assert_eq!(db.storage_encrypted(), Some(true));
+    assert_eq!(db.publicly_accessible(), Some(false));
+    assert_eq!(db.backup_retention_period(), Some(7));
+    assert_eq!(
+        db.db_subnet_group().unwrap().db_subnet_group_name(),
+        Some(format!("{}-db", stack.name).as_str())
+    );
+    let db_groups: Vec<&str> = db
+        .vpc_security_groups()
+        .iter()
+        .map(|g| g.vpc_security_group_id().unwrap())
+        .collect();
+    assert_eq!(db_groups, [groups["db"].as_str()]);
+    assert!(
+        db.tag_list()
+            .iter()
+            .any(|t| t.key() == Some("ledgerly:stack") && t.value() == Some(&stack.name))
+    );
+    let password = aws_sdk_ssm::Client::new(&aws().await)
+        .get_parameter()
+        .name(format!("/{}/db-password", stack.name))
+        .with_decryption(true)
+        .send()
+        .await
+        .unwrap()
+        .parameter
+        .unwrap();
+    assert_eq!(
+        password.r#type(),
+        Some(&aws_sdk_ssm::types::ParameterType::SecureString)
+    );
+    assert_eq!(password.value().unwrap().len(), 48);
+
+    let ec2 = aws_sdk_ec2::Client::new(&aws().await);
+    let reply = ec2
+        .describe_instances()
+        .filters(ec2_filter("tag:ledgerly:stack", &[&stack.name]))
+        .filters(ec2_filter("instance-state-name", &["pending", "running"]))
+        .send()
+        .await
+        .unwrap();
+    let instances: Vec<_> = reply
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .collect();
+    assert_eq!(instances.len(), 1, "exactly one instance: {instances:?}");
+    let instance = instances[0];
+    let id = instance.instance_id().unwrap();
+    assert_eq!(instance.instance_type().unwrap().as_str(), "t3.small");
+    assert_eq!(instance.image_id(), Some("ami-0d27e0fb3bac4d724"));
+    assert_eq!(
+        instance.key_name(),
+        Some(format!("{}-deploy", stack.name).as_str())
+    );
+    assert_eq!(
+        instance.metadata_options().unwrap().http_tokens(),
+        Some(&aws_sdk_ec2::types::HttpTokensState::Required)
+    );
+    assert!(
+        instance
+            .iam_instance_profile()
+            .unwrap()
+            .arn()
+            .unwrap()
+            .ends_with(&format!("/{}-instance", stack.name))
+    );
+    let mut instance_groups: Vec<&str> = instance
+        .security_groups()
+        .iter()
+        .map(|g| g.group_id().unwrap())
+        .collect();
+    instance_groups.sort();
+    let mut want = vec![groups["web"].as_str(), groups["ssh"].as_str()];
+    want.sort();
+    assert_eq!(instance_groups, want);
+    let user_data = ec2
+        .describe_instance_attribute()
+        .instance_id(id)
+        .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
+        .send()
+        .await
+        .unwrap();
+    let user_data = user_data.user_data().unwrap().value().unwrap();
+    use base64::Engine as _;
+    let script = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(user_data)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(script.contains("apt-get install -y -q docker.io docker-compose-v2"), "{script}");
+    assert!(script.contains("usermod -aG docker ubuntu"), "{script}");
+    let root = instance.block_device_mappings()[0]
+        .ebs()
+        .unwrap()
+        .volume_id()
+        .unwrap();
+    let volumes = ec2.describe_volumes().volume_ids(root).send().await.unwrap();
+    let volume = &volumes.volumes()[0];
+    assert_eq!(
+        (volume.volume_type(), volume.encrypted(), volume.size()),
+        (Some(&aws_sdk_ec2::types::VolumeType::Gp3), Some(true), Some(20))
+    );
+    let keys = ec2
+        .describe_key_pairs()
+        .key_names(format!("{}-deploy", stack.name))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        keys.key_pairs()[0]
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("ledgerly:stack"))
+    );
+    let addresses = ec2
+        .describe_addresses()
+        .filters(ec2_filter("tag:ledgerly:stack", &[&stack.name]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(addresses.addresses().len(), 1);
+    assert_eq!(addresses.addresses()[0].instance_id(), Some(id));
+}
+
+/// The OCR function, its invoke permission and the bucket's notification.
+async fn assert_lambda(stack: &Stack) {
+    let lambda = aws_sdk_lambda::Client::new(&aws().await);
+    let name = format!("{}-ocr", stack.name);
+    let function = lambda.get_function().function_name(&name).send().await.unwrap();
+    let configuration = function.configuration().unwrap();
+    assert_eq!(configuration.memory_size(), Some(512));
+    assert_eq!(configuration.timeout(), Some(30));
+    assert!(
+        configuration
+            .role()
+            .unwrap()
+            .ends_with(&format!(":role/{}-lambda", stack.name))
+    );
+    let environment = configuration.environment().unwrap().variables().unwrap();
+    assert_eq!(environment["LEDGERLY__STORAGE__BUCKET"], stack.bucket());
+    assert_eq!(environment["LEDGERLY_API_URL"], "https://ledgerly.example.com");
+    assert_eq!(
+        environment["LEDGERLY__OCR__CALLBACK_SECRET_PARAMETER"],
+        format!("/{}/ocr-callback-secret", stack.name)
+    );
+    assert!(
+        function
+            .code()
+            .unwrap()
+            .image_uri()
+            .unwrap()
+            .contains(&format!("/{}-ocr@sha256:", stack.name))
+    );
+    let policy = lambda.get_policy().function_name(&name).send().await.unwrap();
+    let policy = policy.policy().unwrap();
+    assert!(policy.contains("s3.amazonaws.com"), "{policy}");
+    assert!(
+        policy.contains(&format!("arn:aws:s3:::{}", stack.bucket())),
+        "{policy}"
+    );
+    let notification = s3()
+        .await
+        .get_bucket_notification_configuration()
+        .bucket(stack.bucket())
+        .send()
+        .await
+        .unwrap();
+    let ours = &notification.lambda_function_configurations()[0];
+    assert_eq!(
+        ours.lambda_function_arn(),
+        configuration.function_arn().unwrap()
+    );
+    let rule = &ours.filter().unwrap().key().unwrap().filter_rules()[0];
+    assert_eq!(rule.value(), Some("receipts/"));
+}
+
+/// Repositories, bucket, roles, security groups, read back through the SDK.
+async fn assert_storage_and_access(stack: &Stack) {
     let ecr = aws_sdk_ecr::Client::new(&aws().await);
     for suffix in ["api", "ocr"] {
         let name = format!("{}-{suffix}", stack.name);
@@ -296,17 +568,32 @@ async fn assert_provisioned(stack: &Stack) {
     );
 }
 
+fn actions(report: &Value) -> Vec<String> {
+    report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {} {}", c["action"].as_str().unwrap(), c["kind"].as_str().unwrap(), c["name"].as_str().unwrap()))
+        .collect()
+}
+
 #[tokio::test]
 async fn provision_creates_the_stack_and_a_second_run_changes_nothing() {
     let stack = Stack::new("fresh");
     let (code, plan) = stack.plan();
     assert_eq!(code, 2, "{plan}");
-    assert_eq!(plan["changes"].as_array().unwrap().len(), 9, "{plan}");
+    let planned = actions(&plan);
+    assert_eq!(planned.iter().filter(|a| a.starts_with("create ")).count(), 15, "{planned:#?}");
+    assert_eq!(
+        planned.iter().filter(|a| a.starts_with("waiting ")).count(),
+        3,
+        "the Lambda, its permission and the notification wait for an image: {planned:#?}"
+    );
     assert_eq!(plan["calls"]["mutating"], 0, "plan changes nothing: {plan}");
 
     let first = stack.provision();
     assert!(first["calls"]["mutating"].as_u64().unwrap() > 0);
-    assert_provisioned(&stack).await;
+    assert_provisioned(&stack, false).await;
 
     let secret = || async {
         aws_sdk_ssm::Client::new(&aws().await)
@@ -337,7 +624,33 @@ async fn provision_creates_the_stack_and_a_second_run_changes_nothing() {
         generated.value(),
         "an existing secret is kept"
     );
-    assert_eq!(second["changes"], serde_json::json!([]), "{second}");
+    assert!(actions(&second).iter().all(|a| a.starts_with("waiting ")), "{second}");
+
+    // The first deploy pushes an image; the function follows.
+    let digest = stack.push_image().await;
+    let (code, plan) = stack.plan();
+    assert_eq!(code, 2);
+    assert_eq!(
+        actions(&plan),
+        [
+            format!("create lambda function {}-ocr", stack.name),
+            format!("create lambda permission {}-ocr/ledgerly-s3-invoke", stack.name),
+            format!("create s3 notification {}/ledgerly-ocr", stack.bucket()),
+        ]
+    );
+    stack.provision();
+    assert_provisioned(&stack, true).await;
+    let image = aws_sdk_lambda::Client::new(&aws().await)
+        .get_function()
+        .function_name(format!("{}-ocr", stack.name))
+        .send()
+        .await
+        .unwrap();
+    assert!(image.code().unwrap().image_uri().unwrap().ends_with(&digest));
+
+    let again = stack.provision();
+    assert_eq!(again["calls"]["mutating"], 0, "{again}");
+    assert_eq!(again["changes"], serde_json::json!([]), "{again}");
     let output = stack.ledgerctl(&["provision"], None);
     assert!(
         String::from_utf8_lossy(&output.stdout).contains("no changes"),
@@ -349,6 +662,8 @@ async fn provision_creates_the_stack_and_a_second_run_changes_nothing() {
 #[tokio::test]
 async fn drift_shows_in_plan_and_provision_puts_it_right() {
     let stack = Stack::new("drift");
+    stack.provision();
+    stack.push_image().await;
     stack.provision();
     let ecr = aws_sdk_ecr::Client::new(&aws().await);
     ecr.delete_lifecycle_policy()
@@ -371,19 +686,9 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
         .unwrap();
     // Someone opens SSH to the world by hand.
     let ec2 = aws_sdk_ec2::Client::new(&aws().await);
-    let ssh = ec2
-        .describe_security_groups()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("group-name")
-                .values(format!("{}-ssh", stack.name))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let ssh = group_ids(&stack).await["ssh"].clone();
     ec2.authorize_security_group_ingress()
-        .group_id(ssh.security_groups()[0].group_id().unwrap())
+        .group_id(ssh)
         .ip_permissions(
             aws_sdk_ec2::types::IpPermission::builder()
                 .ip_protocol("tcp")
@@ -399,25 +704,55 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
         .send()
         .await
         .unwrap();
+    // The Lambda's memory changed in the console; IMDSv1 allowed again; the database made public.
+    aws_sdk_lambda::Client::new(&aws().await)
+        .update_function_configuration()
+        .function_name(format!("{}-ocr", stack.name))
+        .memory_size(1024)
+        .send()
+        .await
+        .unwrap();
+    let instance = ec2
+        .describe_instances()
+        .filters(ec2_filter("tag:ledgerly:stack", &[&stack.name]))
+        .filters(ec2_filter("instance-state-name", &["running"]))
+        .send()
+        .await
+        .unwrap();
+    let instance_id = instance.reservations()[0].instances()[0]
+        .instance_id()
+        .unwrap()
+        .to_owned();
+    ec2.modify_instance_metadata_options()
+        .instance_id(&instance_id)
+        .http_tokens(aws_sdk_ec2::types::HttpTokensState::Optional)
+        .http_endpoint(aws_sdk_ec2::types::InstanceMetadataEndpointState::Enabled)
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_rds::Client::new(&aws().await)
+        .modify_db_instance()
+        .db_instance_identifier(format!("{}-db", stack.name))
+        .publicly_accessible(true)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+
     let (code, plan) = stack.plan();
     assert_eq!(code, 2, "{plan}");
     let text = plan["changes"].to_string();
-    assert!(
-        text.contains(r#""field":"ingress","from":"tcp/22 from 0.0.0.0/0, tcp/22 from 203.0.113.7/32","to":"tcp/22 from 203.0.113.7/32""#),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#""field":"managed_policies","from":"arn:aws:iam::aws:policy/AmazonS3FullAccess","to":"(none)""#),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#""field":"lifecycle_policy","from":"(none)""#),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#""field":"cors_origins","from":"","to":"https://ledgerly.example.com""#),
-        "{text}"
-    );
+    for expected in [
+        r#""field":"ingress","from":"tcp/22 from 0.0.0.0/0, tcp/22 from 203.0.113.7/32","to":"tcp/22 from 203.0.113.7/32""#,
+        r#""field":"managed_policies","from":"arn:aws:iam::aws:policy/AmazonS3FullAccess","to":"(none)""#,
+        r#""field":"lifecycle_policy","from":"(none)""#,
+        r#""field":"cors_origins","from":"","to":"https://ledgerly.example.com""#,
+        r#""field":"memory_mb","from":"1024","to":"512""#,
+        r#""field":"imdsv2","from":"optional","to":"required""#,
+        r#""field":"publicly_accessible","from":"true","to":"false""#,
+    ] {
+        assert!(text.contains(expected), "{expected} not in {text}");
+    }
     let output = stack.ledgerctl(&["plan"], None);
     let shown = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -427,13 +762,20 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
         )),
         "{shown}"
     );
+    assert!(
+        shown.contains(&format!(
+            "~ lambda function {}-ocr\n    memory_mb: 1024 → 512",
+            stack.name
+        )),
+        "{shown}"
+    );
 
     stack.provision();
     assert_eq!(stack.plan().0, 0);
-    assert_provisioned(&stack).await;
+    assert_provisioned(&stack, true).await;
 
     // A changed setting in the stack file is drift too.
-    stack.write("");
+    stack.write("lambda:\n  memory_mb: 2048\n");
     std::fs::write(
         stack.dir.path().join("ledgerly.yaml"),
         std::fs::read_to_string(stack.dir.path().join("ledgerly.yaml"))
@@ -443,24 +785,26 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
     .unwrap();
     let (code, plan) = stack.plan();
     assert_eq!(code, 2);
-    assert!(
-        plan["changes"].to_string().contains("lifecycle_policy"),
-        "{plan}"
-    );
+    let text = plan["changes"].to_string();
+    assert!(text.contains("lifecycle_policy"), "{plan}");
+    assert!(text.contains(r#""field":"memory_mb","from":"512","to":"2048""#), "{plan}");
+    stack.provision();
+    assert_eq!(stack.plan().0, 0);
 }
 
-#[tokio::test]
-async fn a_provision_interrupted_at_any_mutating_step_converges_when_run_again() {
-    // How many mutating calls a full provision makes.
-    let probe = Stack::new("probe");
-    let total = probe.provision()["calls"]["mutating"].as_u64().unwrap() as usize;
-    assert!(total >= 10, "{total}");
+/// Cuts a provision of `stack` at each of its `total` mutating calls in turn (on a fresh copy
+/// made by `fresh`), then checks that running it again converges.
+async fn cut_everywhere<F, Fut>(label: &str, total: usize, fresh: F, lambda: bool)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Stack>,
+{
     for n in 1..=total {
-        let stack = Stack::new("cut");
+        let stack = fresh().await;
         let cut = stack.ledgerctl(&["provision"], Some(n));
         assert!(
             !cut.status.success(),
-            "step {n} was not interrupted: {cut:?}"
+            "{label} step {n} was not interrupted: {cut:?}"
         );
         assert!(
             String::from_utf8_lossy(&cut.stderr).contains("interrupted before"),
@@ -470,9 +814,157 @@ async fn a_provision_interrupted_at_any_mutating_step_converges_when_run_again()
         let again = stack.provision();
         assert_eq!(
             again["calls"]["mutating"], 0,
-            "step {n}: not converged: {rerun} then {again}"
+            "{label} step {n}: not converged: {rerun} then {again}"
         );
-        assert_provisioned(&stack).await;
+        assert_provisioned(&stack, lambda).await;
+    }
+}
+
+#[tokio::test]
+async fn a_provision_interrupted_at_any_mutating_step_converges_when_run_again() {
+    // How many mutating calls a provision from zero makes (the Lambda waits for an image).
+    let probe = Stack::new("probe");
+    let total = probe.provision()["calls"]["mutating"].as_u64().unwrap() as usize;
+    assert!(total >= 25, "{total}");
+    cut_everywhere("from zero", total, || async { Stack::new("cut") }, false).await;
+
+    // And the Lambda's steps, once the first image is there.
+    probe.push_image().await;
+    let lambda_steps = probe.provision()["calls"]["mutating"].as_u64().unwrap() as usize;
+    assert_eq!(lambda_steps, 3, "function, permission, notification");
+    cut_everywhere(
+        "the Lambda",
+        lambda_steps,
+        || async {
+            let stack = Stack::new("cutl");
+            stack.provision();
+            stack.push_image().await;
+            stack
+        },
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn destroy_removes_only_the_stacks_own_resources() {
+    let doomed = Stack::new("doomed");
+    doomed.write("database:\n  deletion_protection: false\n");
+    doomed.provision();
+    doomed.push_image().await;
+    doomed.provision();
+    let kept = Stack::new("kept");
+    kept.provision();
+    kept.push_image().await;
+    kept.provision();
+
+    // Receipts in the bucket stop destroy before anything is deleted.
+    s3().await
+        .put_object()
+        .bucket(doomed.bucket())
+        .key("receipts/user/r1.jpg")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"\xff\xd8\xff"))
+        .send()
+        .await
+        .unwrap();
+    let refused = doomed.ledgerctl(&["destroy", "--yes"], None);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("holds 1 receipt files; copy them first"),
+        "{refused:?}"
+    );
+    assert_eq!(doomed.plan().0, 0, "nothing was deleted");
+    // Without --yes, and not at a terminal: nothing happens either.
+    let unconfirmed = doomed.ledgerctl(&["destroy", "--delete-receipts"], None);
+    assert!(
+        String::from_utf8_lossy(&unconfirmed.stderr).contains("pass --yes"),
+        "{unconfirmed:?}"
+    );
+    assert_eq!(doomed.plan().0, 0, "nothing was deleted");
+
+    let output = doomed.ledgerctl(&["destroy", "--yes", "--delete-receipts", "--output", "json"], None);
+    assert!(output.status.success(), "{output:?}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["deleted"].as_array().unwrap().len(), 17, "{report}");
+    let snapshot = report["final_snapshot"].as_str().unwrap().to_owned();
+    assert_nothing_left(&doomed).await;
+    let snapshots = aws_sdk_rds::Client::new(&aws().await)
+        .describe_db_snapshots()
+        .db_snapshot_identifier(&snapshot)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(snapshots.db_snapshots().len(), 1, "a final snapshot was kept");
+
+    // Again: nothing left to delete, and that is fine.
+    let again = doomed.ledgerctl(&["destroy", "--yes"], None);
+    assert!(again.status.success(), "{again:?}");
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to delete"));
+
+    // The other stack is whole; its deletion protection stops its own destroy.
+    assert_eq!(kept.plan().0, 0);
+    assert_provisioned(&kept, true).await;
+    let protected = kept.ledgerctl(&["destroy", "--yes"], None);
+    assert!(!protected.status.success());
+    assert!(
+        String::from_utf8_lossy(&protected.stderr).contains("has deletion protection on"),
+        "{protected:?}"
+    );
+    assert_eq!(kept.plan().0, 0, "nothing of it was deleted");
+}
+
+/// Nothing named or tagged for the stack is left in any service it used.
+async fn assert_nothing_left(stack: &Stack) {
+    let config = aws().await;
+    let name = &stack.name;
+    let ecr = aws_sdk_ecr::Client::new(&config);
+    for suffix in ["api", "ocr"] {
+        assert!(ecr.describe_repositories().repository_names(format!("{name}-{suffix}")).send().await.is_err());
+    }
+    assert!(s3().await.head_bucket().bucket(stack.bucket()).send().await.is_err());
+    let iam = aws_sdk_iam::Client::new(&config);
+    for suffix in ["lambda", "instance"] {
+        assert!(iam.get_role().role_name(format!("{name}-{suffix}")).send().await.is_err());
+    }
+    assert!(iam.get_instance_profile().instance_profile_name(format!("{name}-instance")).send().await.is_err());
+    assert!(group_ids(stack).await.is_empty());
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let instances = ec2
+        .describe_instances()
+        .filters(ec2_filter("tag:ledgerly:stack", &[name]))
+        .filters(ec2_filter("instance-state-name", &["pending", "running", "stopping", "stopped"]))
+        .send()
+        .await
+        .unwrap();
+    assert!(instances.reservations().is_empty(), "{instances:?}");
+    let addresses = ec2
+        .describe_addresses()
+        .filters(ec2_filter("tag:ledgerly:stack", &[name]))
+        .send()
+        .await
+        .unwrap();
+    assert!(addresses.addresses().is_empty());
+    let keys = ec2
+        .describe_key_pairs()
+        .filters(ec2_filter("tag:ledgerly:stack", &[name]))
+        .send()
+        .await
+        .unwrap();
+    assert!(keys.key_pairs().is_empty());
+    let rds = aws_sdk_rds::Client::new(&config);
+    assert!(rds.describe_db_instances().db_instance_identifier(format!("{name}-db")).send().await.is_err());
+    assert!(rds.describe_db_subnet_groups().db_subnet_group_name(format!("{name}-db")).send().await.is_err());
+    assert!(
+        aws_sdk_lambda::Client::new(&config)
+            .get_function()
+            .function_name(format!("{name}-ocr"))
+            .send()
+            .await
+            .is_err()
+    );
+    let ssm = aws_sdk_ssm::Client::new(&config);
+    for secret in ["ocr-callback-secret", "db-password"] {
+        assert!(ssm.get_parameter().name(format!("/{name}/{secret}")).send().await.is_err());
     }
 }
 
@@ -520,6 +1012,59 @@ async fn a_missing_ocr_key_stops_provision_before_any_change() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("ocr.api_key_parameter: the SSM parameter /nokey/gemini-key does not exist; store the key first"),
+        "{stderr}"
+    );
+    let ecr = aws_sdk_ecr::Client::new(&aws().await);
+    assert!(
+        ecr.describe_repositories()
+            .repository_names(format!("{}-api", stack.name))
+            .send()
+            .await
+            .is_err(),
+        "nothing was created"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_ssh_key_is_named_before_any_change() {
+    let stack = Stack::new("nossh");
+    // The public key file is missing: refused before any AWS call.
+    let text = std::fs::read_to_string(stack.dir.path().join("ledgerly.yaml")).unwrap();
+    stack.write_raw(&text.replace(
+        &stack.dir.path().join("id_ed25519.pub").display().to_string(),
+        "/nonexistent/id_ed25519.pub",
+    ));
+    let output = stack.ledgerctl(&["plan"], None);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("instance.key_pair.public_key_file: cannot read /nonexistent/id_ed25519.pub"),
+        "{stderr}"
+    );
+    // A private key given by mistake is refused, and never sent anywhere.
+    let private = stack.dir.path().join("id_ed25519");
+    std::fs::write(&private, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n").unwrap();
+    stack.write_raw(&text.replace(
+        &stack.dir.path().join("id_ed25519.pub").display().to_string(),
+        &private.display().to_string(),
+    ));
+    let output = stack.ledgerctl(&["plan"], None);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is not one OpenSSH public key"), "{stderr}");
+    assert!(!stderr.contains("b3BlbnNzaC1rZXktdjEAAAAA"), "{stderr}");
+
+    // A named key pair that does not exist stops provision before any change.
+    stack.write_raw(&text.replace(
+        &format!(
+            "key_pair:\n    public_key_file: {}",
+            stack.dir.path().join("id_ed25519.pub").display()
+        ),
+        "key_pair:\n    name: nobody-has-this-key",
+    ));
+    let output = stack.ledgerctl(&["provision"], None);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("instance.key_pair.name: there is no key pair nobody-has-this-key in us-east-1"),
         "{stderr}"
     );
     let ecr = aws_sdk_ecr::Client::new(&aws().await);

@@ -16,8 +16,7 @@ fn endpoint() -> String {
 }
 
 /// The operator's SSH key, imported as `<stack>-deploy`.
-const PUBLIC_KEY: &str =
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKv/CF3n/Zh4krGgK3oPryYuj+LfPTno1LSseU9H85hy ledgerly-test";
+const PUBLIC_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKv/CF3n/Zh4krGgK3oPryYuj+LfPTno1LSseU9H85hy ledgerly-test";
 /// The emulator has no Ubuntu parameter; this one it has, so the lookup path is the one tested.
 const AMI_PARAMETER: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
 
@@ -275,18 +274,30 @@ async fn assert_compute(stack: &Stack) {
             .unwrap(),
     )
     .unwrap();
-    assert!(script.contains("apt-get install -y -q docker.io docker-compose-v2"), "{script}");
+    assert!(
+        script.contains("apt-get install -y -q docker.io docker-compose-v2"),
+        "{script}"
+    );
     assert!(script.contains("usermod -aG docker ubuntu"), "{script}");
     let root = instance.block_device_mappings()[0]
         .ebs()
         .unwrap()
         .volume_id()
         .unwrap();
-    let volumes = ec2.describe_volumes().volume_ids(root).send().await.unwrap();
+    let volumes = ec2
+        .describe_volumes()
+        .volume_ids(root)
+        .send()
+        .await
+        .unwrap();
     let volume = &volumes.volumes()[0];
     assert_eq!(
         (volume.volume_type(), volume.encrypted(), volume.size()),
-        (Some(&aws_sdk_ec2::types::VolumeType::Gp3), Some(true), Some(20))
+        (
+            Some(&aws_sdk_ec2::types::VolumeType::Gp3),
+            Some(true),
+            Some(20)
+        )
     );
     let keys = ec2
         .describe_key_pairs()
@@ -314,7 +325,12 @@ async fn assert_compute(stack: &Stack) {
 async fn assert_lambda(stack: &Stack) {
     let lambda = aws_sdk_lambda::Client::new(&aws().await);
     let name = format!("{}-ocr", stack.name);
-    let function = lambda.get_function().function_name(&name).send().await.unwrap();
+    let function = lambda
+        .get_function()
+        .function_name(&name)
+        .send()
+        .await
+        .unwrap();
     let configuration = function.configuration().unwrap();
     assert_eq!(configuration.memory_size(), Some(512));
     assert_eq!(configuration.timeout(), Some(30));
@@ -326,7 +342,10 @@ async fn assert_lambda(stack: &Stack) {
     );
     let environment = configuration.environment().unwrap().variables().unwrap();
     assert_eq!(environment["LEDGERLY__STORAGE__BUCKET"], stack.bucket());
-    assert_eq!(environment["LEDGERLY_API_URL"], "https://ledgerly.example.com");
+    assert_eq!(
+        environment["LEDGERLY_API_URL"],
+        "https://ledgerly.example.com"
+    );
     assert_eq!(
         environment["LEDGERLY__OCR__CALLBACK_SECRET_PARAMETER"],
         format!("/{}/ocr-callback-secret", stack.name)
@@ -339,7 +358,12 @@ async fn assert_lambda(stack: &Stack) {
             .unwrap()
             .contains(&format!("/{}-ocr@sha256:", stack.name))
     );
-    let policy = lambda.get_policy().function_name(&name).send().await.unwrap();
+    let policy = lambda
+        .get_policy()
+        .function_name(&name)
+        .send()
+        .await
+        .unwrap();
     let policy = policy.policy().unwrap();
     assert!(policy.contains("s3.amazonaws.com"), "{policy}");
     assert!(
@@ -573,7 +597,14 @@ fn actions(report: &Value) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| format!("{} {} {}", c["action"].as_str().unwrap(), c["kind"].as_str().unwrap(), c["name"].as_str().unwrap()))
+        .map(|c| {
+            format!(
+                "{} {} {}",
+                c["action"].as_str().unwrap(),
+                c["kind"].as_str().unwrap(),
+                c["name"].as_str().unwrap()
+            )
+        })
         .collect()
 }
 
@@ -583,7 +614,11 @@ async fn provision_creates_the_stack_and_a_second_run_changes_nothing() {
     let (code, plan) = stack.plan();
     assert_eq!(code, 2, "{plan}");
     let planned = actions(&plan);
-    assert_eq!(planned.iter().filter(|a| a.starts_with("create ")).count(), 15, "{planned:#?}");
+    assert_eq!(
+        planned.iter().filter(|a| a.starts_with("create ")).count(),
+        15,
+        "{planned:#?}"
+    );
     assert_eq!(
         planned.iter().filter(|a| a.starts_with("waiting ")).count(),
         3,
@@ -624,7 +659,10 @@ async fn provision_creates_the_stack_and_a_second_run_changes_nothing() {
         generated.value(),
         "an existing secret is kept"
     );
-    assert!(actions(&second).iter().all(|a| a.starts_with("waiting ")), "{second}");
+    assert!(
+        actions(&second).iter().all(|a| a.starts_with("waiting ")),
+        "{second}"
+    );
 
     // The first deploy pushes an image; the function follows.
     let digest = stack.push_image().await;
@@ -634,7 +672,10 @@ async fn provision_creates_the_stack_and_a_second_run_changes_nothing() {
         actions(&plan),
         [
             format!("create lambda function {}-ocr", stack.name),
-            format!("create lambda permission {}-ocr/ledgerly-s3-invoke", stack.name),
+            format!(
+                "create lambda permission {}-ocr/ledgerly-s3-invoke",
+                stack.name
+            ),
             format!("create s3 notification {}/ledgerly-ocr", stack.bucket()),
         ]
     );
@@ -646,7 +687,14 @@ async fn provision_creates_the_stack_and_a_second_run_changes_nothing() {
         .send()
         .await
         .unwrap();
-    assert!(image.code().unwrap().image_uri().unwrap().ends_with(&digest));
+    assert!(
+        image
+            .code()
+            .unwrap()
+            .image_uri()
+            .unwrap()
+            .ends_with(&digest)
+    );
 
     let again = stack.provision();
     assert_eq!(again["calls"]["mutating"], 0, "{again}");
@@ -787,7 +835,10 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
     assert_eq!(code, 2);
     let text = plan["changes"].to_string();
     assert!(text.contains("lifecycle_policy"), "{plan}");
-    assert!(text.contains(r#""field":"memory_mb","from":"512","to":"2048""#), "{plan}");
+    assert!(
+        text.contains(r#""field":"memory_mb","from":"512","to":"2048""#),
+        "{plan}"
+    );
     stack.provision();
     assert_eq!(stack.plan().0, 0);
 }
@@ -863,7 +914,9 @@ async fn destroy_removes_only_the_stacks_own_resources() {
         .put_object()
         .bucket(doomed.bucket())
         .key("receipts/user/r1.jpg")
-        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"\xff\xd8\xff"))
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(
+            b"\xff\xd8\xff",
+        ))
         .send()
         .await
         .unwrap();
@@ -882,7 +935,10 @@ async fn destroy_removes_only_the_stacks_own_resources() {
     );
     assert_eq!(doomed.plan().0, 0, "nothing was deleted");
 
-    let output = doomed.ledgerctl(&["destroy", "--yes", "--delete-receipts", "--output", "json"], None);
+    let output = doomed.ledgerctl(
+        &["destroy", "--yes", "--delete-receipts", "--output", "json"],
+        None,
+    );
     assert!(output.status.success(), "{output:?}");
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["deleted"].as_array().unwrap().len(), 17, "{report}");
@@ -894,7 +950,11 @@ async fn destroy_removes_only_the_stacks_own_resources() {
         .send()
         .await
         .unwrap();
-    assert_eq!(snapshots.db_snapshots().len(), 1, "a final snapshot was kept");
+    assert_eq!(
+        snapshots.db_snapshots().len(),
+        1,
+        "a final snapshot was kept"
+    );
 
     // Again: nothing left to delete, and that is fine.
     let again = doomed.ledgerctl(&["destroy", "--yes"], None);
@@ -919,20 +979,48 @@ async fn assert_nothing_left(stack: &Stack) {
     let name = &stack.name;
     let ecr = aws_sdk_ecr::Client::new(&config);
     for suffix in ["api", "ocr"] {
-        assert!(ecr.describe_repositories().repository_names(format!("{name}-{suffix}")).send().await.is_err());
+        assert!(
+            ecr.describe_repositories()
+                .repository_names(format!("{name}-{suffix}"))
+                .send()
+                .await
+                .is_err()
+        );
     }
-    assert!(s3().await.head_bucket().bucket(stack.bucket()).send().await.is_err());
+    assert!(
+        s3().await
+            .head_bucket()
+            .bucket(stack.bucket())
+            .send()
+            .await
+            .is_err()
+    );
     let iam = aws_sdk_iam::Client::new(&config);
     for suffix in ["lambda", "instance"] {
-        assert!(iam.get_role().role_name(format!("{name}-{suffix}")).send().await.is_err());
+        assert!(
+            iam.get_role()
+                .role_name(format!("{name}-{suffix}"))
+                .send()
+                .await
+                .is_err()
+        );
     }
-    assert!(iam.get_instance_profile().instance_profile_name(format!("{name}-instance")).send().await.is_err());
+    assert!(
+        iam.get_instance_profile()
+            .instance_profile_name(format!("{name}-instance"))
+            .send()
+            .await
+            .is_err()
+    );
     assert!(group_ids(stack).await.is_empty());
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let instances = ec2
         .describe_instances()
         .filters(ec2_filter("tag:ledgerly:stack", &[name]))
-        .filters(ec2_filter("instance-state-name", &["pending", "running", "stopping", "stopped"]))
+        .filters(ec2_filter(
+            "instance-state-name",
+            &["pending", "running", "stopping", "stopped"],
+        ))
         .send()
         .await
         .unwrap();
@@ -952,8 +1040,20 @@ async fn assert_nothing_left(stack: &Stack) {
         .unwrap();
     assert!(keys.key_pairs().is_empty());
     let rds = aws_sdk_rds::Client::new(&config);
-    assert!(rds.describe_db_instances().db_instance_identifier(format!("{name}-db")).send().await.is_err());
-    assert!(rds.describe_db_subnet_groups().db_subnet_group_name(format!("{name}-db")).send().await.is_err());
+    assert!(
+        rds.describe_db_instances()
+            .db_instance_identifier(format!("{name}-db"))
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        rds.describe_db_subnet_groups()
+            .db_subnet_group_name(format!("{name}-db"))
+            .send()
+            .await
+            .is_err()
+    );
     assert!(
         aws_sdk_lambda::Client::new(&config)
             .get_function()
@@ -964,7 +1064,13 @@ async fn assert_nothing_left(stack: &Stack) {
     );
     let ssm = aws_sdk_ssm::Client::new(&config);
     for secret in ["ocr-callback-secret", "db-password"] {
-        assert!(ssm.get_parameter().name(format!("/{name}/{secret}")).send().await.is_err());
+        assert!(
+            ssm.get_parameter()
+                .name(format!("/{name}/{secret}"))
+                .send()
+                .await
+                .is_err()
+        );
     }
 }
 
@@ -1030,23 +1136,38 @@ async fn a_missing_ssh_key_is_named_before_any_change() {
     let stack = Stack::new("nossh");
     // The public key file is missing: refused before any AWS call.
     let text = std::fs::read_to_string(stack.dir.path().join("ledgerly.yaml")).unwrap();
-    stack.write_raw(&text.replace(
-        &stack.dir.path().join("id_ed25519.pub").display().to_string(),
-        "/nonexistent/id_ed25519.pub",
-    ));
+    stack.write_raw(
+        &text.replace(
+            &stack
+                .dir
+                .path()
+                .join("id_ed25519.pub")
+                .display()
+                .to_string(),
+            "/nonexistent/id_ed25519.pub",
+        ),
+    );
     let output = stack.ledgerctl(&["plan"], None);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("instance.key_pair.public_key_file: cannot read /nonexistent/id_ed25519.pub"),
+        stderr
+            .contains("instance.key_pair.public_key_file: cannot read /nonexistent/id_ed25519.pub"),
         "{stderr}"
     );
     // A private key given by mistake is refused, and never sent anywhere.
     let private = stack.dir.path().join("id_ed25519");
     std::fs::write(&private, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n").unwrap();
-    stack.write_raw(&text.replace(
-        &stack.dir.path().join("id_ed25519.pub").display().to_string(),
-        &private.display().to_string(),
-    ));
+    stack.write_raw(
+        &text.replace(
+            &stack
+                .dir
+                .path()
+                .join("id_ed25519.pub")
+                .display()
+                .to_string(),
+            &private.display().to_string(),
+        ),
+    );
     let output = stack.ledgerctl(&["plan"], None);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("is not one OpenSSH public key"), "{stderr}");
@@ -1064,7 +1185,9 @@ async fn a_missing_ssh_key_is_named_before_any_change() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("instance.key_pair.name: there is no key pair nobody-has-this-key in us-east-1"),
+        stderr.contains(
+            "instance.key_pair.name: there is no key pair nobody-has-this-key in us-east-1"
+        ),
         "{stderr}"
     );
     let ecr = aws_sdk_ecr::Client::new(&aws().await);

@@ -138,7 +138,10 @@ pub(crate) async fn apply(
                 )
                 .send()
                 .await
-                .map_err(sdk_error(format!("allocating the Elastic IP {}", desired.name)))?;
+                .map_err(sdk_error(format!(
+                    "allocating the Elastic IP {}",
+                    desired.name
+                )))?;
             (
                 reply
                     .allocation_id()
@@ -162,7 +165,11 @@ pub(crate) async fn apply(
                 desired.name
             )))?;
     }
-    if desired.tags.iter().any(|(k, v)| have_tags.get(k) != Some(v)) {
+    if desired
+        .tags
+        .iter()
+        .any(|(k, v)| have_tags.get(k) != Some(v))
+    {
         aws.ec2
             .create_tags()
             .resources(&allocation)

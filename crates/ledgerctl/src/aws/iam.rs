@@ -456,6 +456,82 @@ pub(crate) async fn apply(
     Ok(())
 }
 
+/// Deletes the role with its inline policy, any attached policy and its instance profile;
+/// whether it was there.
+pub(crate) async fn delete(
+    aws: &Aws,
+    config: &StackConfig,
+    desired: &Desired,
+) -> anyhow::Result<bool> {
+    let name = &desired.name;
+    let Some(have) = observe(aws, desired).await? else {
+        return Ok(false);
+    };
+    if !super::owned(&have.tags, config) {
+        anyhow::bail!("the role {name} does not carry this stack's tag; leaving it alone");
+    }
+    let gone = |err: &str| err == "NoSuchEntity";
+    if have.profile_roles.is_some() {
+        for role in have.profile_roles.iter().flatten() {
+            if let Err(err) = aws
+                .iam
+                .remove_role_from_instance_profile()
+                .instance_profile_name(name)
+                .role_name(role)
+                .send()
+                .await
+                && !error_code(&err).is_some_and(|c| gone(&c))
+            {
+                return Err(sdk_error(format!("emptying the instance profile {name}"))(
+                    err,
+                ));
+            }
+        }
+        if let Err(err) = aws
+            .iam
+            .delete_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await
+            && !error_code(&err).is_some_and(|c| gone(&c))
+        {
+            return Err(sdk_error(format!("deleting the instance profile {name}"))(
+                err,
+            ));
+        }
+    }
+    for arn in &have.managed_policies {
+        if let Err(err) = aws
+            .iam
+            .detach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+            && !error_code(&err).is_some_and(|c| gone(&c))
+        {
+            return Err(sdk_error(format!("detaching {arn} from {name}"))(err));
+        }
+    }
+    if have.policy.is_some()
+        && let Err(err) = aws
+            .iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(name)
+            .send()
+            .await
+        && !error_code(&err).is_some_and(|c| gone(&c))
+    {
+        return Err(sdk_error(format!("deleting {name}'s policy"))(err));
+    }
+    match aws.iam.delete_role().role_name(name).send().await {
+        Ok(_) => Ok(true),
+        Err(err) if error_code(&err).as_deref() == Some("NoSuchEntity") => Ok(false),
+        Err(err) => Err(sdk_error(format!("deleting the role {name}"))(err)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,77 +587,5 @@ mod tests {
             document(encoded),
             canonical_json(r#"{"Statement":[],"Version":"2012-10-17"}"#)
         );
-    }
-}
-
-/// Deletes the role with its inline policy, any attached policy and its instance profile;
-/// whether it was there.
-pub(crate) async fn delete(
-    aws: &Aws,
-    config: &StackConfig,
-    desired: &Desired,
-) -> anyhow::Result<bool> {
-    let name = &desired.name;
-    let Some(have) = observe(aws, desired).await? else {
-        return Ok(false);
-    };
-    if !super::owned(&have.tags, config) {
-        anyhow::bail!("the role {name} does not carry this stack's tag; leaving it alone");
-    }
-    let gone = |err: &str| err == "NoSuchEntity";
-    if have.profile_roles.is_some() {
-        for role in have.profile_roles.iter().flatten() {
-            if let Err(err) = aws
-                .iam
-                .remove_role_from_instance_profile()
-                .instance_profile_name(name)
-                .role_name(role)
-                .send()
-                .await
-                && !error_code(&err).is_some_and(|c| gone(&c))
-            {
-                return Err(sdk_error(format!("emptying the instance profile {name}"))(err));
-            }
-        }
-        if let Err(err) = aws
-            .iam
-            .delete_instance_profile()
-            .instance_profile_name(name)
-            .send()
-            .await
-            && !error_code(&err).is_some_and(|c| gone(&c))
-        {
-            return Err(sdk_error(format!("deleting the instance profile {name}"))(err));
-        }
-    }
-    for arn in &have.managed_policies {
-        if let Err(err) = aws
-            .iam
-            .detach_role_policy()
-            .role_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-            && !error_code(&err).is_some_and(|c| gone(&c))
-        {
-            return Err(sdk_error(format!("detaching {arn} from {name}"))(err));
-        }
-    }
-    if have.policy.is_some()
-        && let Err(err) = aws
-            .iam
-            .delete_role_policy()
-            .role_name(name)
-            .policy_name(name)
-            .send()
-            .await
-        && !error_code(&err).is_some_and(|c| gone(&c))
-    {
-        return Err(sdk_error(format!("deleting {name}'s policy"))(err));
-    }
-    match aws.iam.delete_role().role_name(name).send().await {
-        Ok(_) => Ok(true),
-        Err(err) if error_code(&err).as_deref() == Some("NoSuchEntity") => Ok(false),
-        Err(err) => Err(sdk_error(format!("deleting the role {name}"))(err)),
     }
 }

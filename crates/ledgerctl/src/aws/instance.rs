@@ -11,17 +11,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use aws_sdk_ec2::client::Waiters as _;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState, IamInstanceProfileSpecification,
-    InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceStateName,
-    InstanceType, ResourceType, Tag, TagSpecification, VolumeType,
+    InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceStateName, InstanceType,
+    ResourceType, Tag, TagSpecification, VolumeType,
 };
-use aws_sdk_ec2::client::Waiters as _;
 use base64::Engine as _;
 
 use super::{
-    Aws, PROPAGATION_ATTEMPTS, PROPAGATION_DELAY, error_code, retry_propagation, sdk_error,
-    waited,
+    Aws, PROPAGATION_ATTEMPTS, PROPAGATION_DELAY, error_code, retry_propagation, sdk_error, waited,
 };
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
 
@@ -89,7 +88,10 @@ pub(crate) async fn observe_key_pair(
     }
 }
 
-pub(crate) fn diff_key_pair(desired: &KeyPair, observed: Option<&ObservedKeyPair>) -> ResourceChange {
+pub(crate) fn diff_key_pair(
+    desired: &KeyPair,
+    observed: Option<&ObservedKeyPair>,
+) -> ResourceChange {
     let change = match observed {
         None => Change::Create,
         // An existing key pair is the operator's: only an imported one carries our tags.
@@ -217,7 +219,10 @@ pub(crate) fn desired(config: &StackConfig, key_pair: &KeyPair) -> Desired {
 }
 
 /// The stack's instances that are not terminated (normally one).
-async fn find(aws: &Aws, config: &StackConfig) -> anyhow::Result<Vec<aws_sdk_ec2::types::Instance>> {
+async fn find(
+    aws: &Aws,
+    config: &StackConfig,
+) -> anyhow::Result<Vec<aws_sdk_ec2::types::Instance>> {
     let reply = aws
         .ec2
         .describe_instances()
@@ -227,7 +232,12 @@ async fn find(aws: &Aws, config: &StackConfig) -> anyhow::Result<Vec<aws_sdk_ec2
                 .values(&config.stack)
                 .build(),
         )
-        .filters(Filter::builder().name("tag:Name").values(name(config)).build())
+        .filters(
+            Filter::builder()
+                .name("tag:Name")
+                .values(name(config))
+                .build(),
+        )
         .filters(
             Filter::builder()
                 .name("instance-state-name")
@@ -283,7 +293,12 @@ pub(crate) async fn observe(
             .security_groups()
             .iter()
             .filter_map(|g| g.group_id())
-            .map(|id| group_names.get(id).cloned().unwrap_or_else(|| id.to_owned()))
+            .map(|id| {
+                group_names
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_else(|| id.to_owned())
+            })
             .collect(),
         instance_profile: instance
             .iam_instance_profile()
@@ -521,12 +536,17 @@ pub(crate) async fn apply(
             .filters(Filter::builder().name("instance-id").values(&id).build())
             .send()
             .await
-            .map_err(sdk_error(format!("reading the profile association of {id}")))?
+            .map_err(sdk_error(format!(
+                "reading the profile association of {id}"
+            )))?
             .iam_instance_profile_associations()
             .first()
             .and_then(|a| a.association_id())
             .map(str::to_owned);
-        let what = format!("giving {id} the instance profile {}", desired.instance_profile);
+        let what = format!(
+            "giving {id} the instance profile {}",
+            desired.instance_profile
+        );
         match association {
             Some(association) => {
                 aws.ec2
@@ -548,7 +568,11 @@ pub(crate) async fn apply(
             }
         }
     }
-    if desired.tags.iter().any(|(k, v)| have.tags.get(k) != Some(v)) {
+    if desired
+        .tags
+        .iter()
+        .any(|(k, v)| have.tags.get(k) != Some(v))
+    {
         tag(aws, &id, &desired.tags).await?;
     }
     if have.instance_type != desired.instance_type || have.state == "stopped" {

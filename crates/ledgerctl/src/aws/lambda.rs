@@ -19,8 +19,7 @@ use aws_sdk_s3::types::{
 };
 
 use super::{
-    Aws, PROPAGATION_ATTEMPTS, PROPAGATION_DELAY, error_code, retry_propagation, sdk_error,
-    waited,
+    Aws, PROPAGATION_ATTEMPTS, PROPAGATION_DELAY, error_code, retry_propagation, sdk_error, waited,
 };
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
 
@@ -95,7 +94,10 @@ pub(crate) fn desired(
     image: Option<String>,
 ) -> Desired {
     let environment = BTreeMap::from([
-        ("LEDGERLY_API_URL".to_owned(), format!("https://{}", config.domain)),
+        (
+            "LEDGERLY_API_URL".to_owned(),
+            format!("https://{}", config.domain),
+        ),
         (
             "LEDGERLY__OCR__CALLBACK_SECRET_PARAMETER".to_owned(),
             super::ssm::callback_secret(config).name,
@@ -140,7 +142,11 @@ pub(crate) async fn newest_image(
             Err(err) if error_code(&err).as_deref() == Some("RepositoryNotFoundException") => {
                 return Ok(None);
             }
-            Err(err) => return Err(sdk_error(format!("listing the images in {repository}"))(err)),
+            Err(err) => {
+                return Err(sdk_error(format!("listing the images in {repository}"))(
+                    err,
+                ));
+            }
         }
     }
     Ok(images
@@ -225,7 +231,11 @@ pub(crate) fn diff(desired: &Desired, observed: Option<&Observed>) -> ResourceCh
         Some(have) => {
             let mut diff = Diff::default();
             diff.field("memory_mb", have.memory_mb, desired.memory_mb);
-            diff.field("timeout_seconds", have.timeout_seconds, desired.timeout_seconds);
+            diff.field(
+                "timeout_seconds",
+                have.timeout_seconds,
+                desired.timeout_seconds,
+            );
             diff.field("role", &have.role_arn, &desired.role_arn);
             let shown = |env: &BTreeMap<String, String>| {
                 env.iter()
@@ -392,9 +402,10 @@ pub(crate) async fn apply(
         .set_variables(Some(desired.environment.clone().into_iter().collect()))
         .build();
     let Some(have) = observed else {
-        let image = desired.image.as_ref().with_context(|| {
-            format!("no image in {} to create {name} from", desired.repository)
-        })?;
+        let image = desired
+            .image
+            .as_ref()
+            .with_context(|| format!("no image in {} to create {name} from", desired.repository))?;
         let create = || {
             aws.lambda
                 .create_function()
@@ -436,7 +447,10 @@ pub(crate) async fn apply(
             .wait(READY_TIMEOUT)
             .await
             .map(drop)
-            .map_err(waited(format!("the function {name} to become active"), READY_TIMEOUT));
+            .map_err(waited(
+                format!("the function {name} to become active"),
+                READY_TIMEOUT,
+            ));
     };
     if have.memory_mb != desired.memory_mb
         || have.timeout_seconds != desired.timeout_seconds
@@ -460,7 +474,11 @@ pub(crate) async fn apply(
             .await
             .map_err(waited(format!("{name}'s update to finish"), READY_TIMEOUT))?;
     }
-    if desired.tags.iter().any(|(k, v)| have.tags.get(k) != Some(v)) {
+    if desired
+        .tags
+        .iter()
+        .any(|(k, v)| have.tags.get(k) != Some(v))
+    {
         aws.lambda
             .tag_resource()
             .resource(&have.arn)
@@ -570,7 +588,13 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig) -> anyhow::Result<bo
     if !super::owned(&have.tags, config) {
         anyhow::bail!("the function {name} does not carry this stack's tag; leaving it alone");
     }
-    match aws.lambda.delete_function().function_name(&name).send().await {
+    match aws
+        .lambda
+        .delete_function()
+        .function_name(&name)
+        .send()
+        .await
+    {
         Ok(_) => Ok(true),
         Err(err) if error_code(&err).as_deref() == Some("ResourceNotFoundException") => Ok(false),
         Err(err) => Err(sdk_error(format!("deleting the function {name}"))(err)),

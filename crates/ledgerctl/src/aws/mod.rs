@@ -158,10 +158,7 @@ impl Aws {
 
     /// The clients of `shared`; `path_style`: address S3 buckets by path (an emulator).
     fn from_shared(shared: &aws_config::SdkConfig, path_style: bool) -> Aws {
-        let region = shared
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_default();
+        let region = shared.region().map(|r| r.to_string()).unwrap_or_default();
         let log = Arc::new(CallLog::new());
         let recorder = Recorder(log.clone());
         let s3 = aws_sdk_s3::Client::from_conf(

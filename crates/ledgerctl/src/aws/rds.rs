@@ -136,7 +136,11 @@ pub(crate) async fn observe_subnet_group(
         Err(err) if error_code(&err).as_deref() == Some("DBSubnetGroupNotFoundFault") => {
             return Ok(None);
         }
-        Err(err) => return Err(sdk_error(format!("reading the DB subnet group {name}"))(err)),
+        Err(err) => {
+            return Err(sdk_error(format!("reading the DB subnet group {name}"))(
+                err,
+            ));
+        }
     };
     let Some(group) = reply.db_subnet_groups().first() else {
         return Ok(None);
@@ -211,7 +215,12 @@ pub(crate) async fn observe(
             .vpc_security_groups()
             .iter()
             .filter_map(|g| g.vpc_security_group_id())
-            .map(|id| group_names.get(id).cloned().unwrap_or_else(|| id.to_owned()))
+            .map(|id| {
+                group_names
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_else(|| id.to_owned())
+            })
             .collect(),
         subnet_group: db
             .db_subnet_group()
@@ -315,8 +324,7 @@ pub(crate) async fn apply_subnet_group(
                 .await
             {
                 Ok(_) => {}
-                Err(err)
-                    if error_code(&err).as_deref() == Some("DBSubnetGroupAlreadyExists") => {}
+                Err(err) if error_code(&err).as_deref() == Some("DBSubnetGroupAlreadyExists") => {}
                 Err(err) => {
                     return Err(sdk_error(format!("creating the DB subnet group {name}"))(
                         err,
@@ -334,7 +342,11 @@ pub(crate) async fn apply_subnet_group(
                     .await
                     .map_err(sdk_error(format!("setting the subnets of {name}")))?;
             }
-            if desired.tags.iter().any(|(k, v)| have.tags.get(k) != Some(v)) {
+            if desired
+                .tags
+                .iter()
+                .any(|(k, v)| have.tags.get(k) != Some(v))
+            {
                 let arn = subnet_group_arn(aws, name).await?;
                 aws.rds
                     .add_tags_to_resource()
@@ -456,7 +468,11 @@ pub(crate) async fn apply(
             .await
             .map_err(sdk_error(format!("modifying the database {id}")))?;
     }
-    if desired.tags.iter().any(|(k, v)| have.tags.get(k) != Some(v)) {
+    if desired
+        .tags
+        .iter()
+        .any(|(k, v)| have.tags.get(k) != Some(v))
+    {
         let arn = instance_arn(aws, id).await?;
         aws.rds
             .add_tags_to_resource()
@@ -554,7 +570,9 @@ pub(crate) async fn delete_subnet_group(aws: &Aws, config: &StackConfig) -> anyh
         return Ok(false);
     };
     if !super::owned(&have.tags, config) {
-        anyhow::bail!("the DB subnet group {name} does not carry this stack's tag; leaving it alone");
+        anyhow::bail!(
+            "the DB subnet group {name} does not carry this stack's tag; leaving it alone"
+        );
     }
     match aws
         .rds
@@ -565,7 +583,9 @@ pub(crate) async fn delete_subnet_group(aws: &Aws, config: &StackConfig) -> anyh
     {
         Ok(_) => Ok(true),
         Err(err) if error_code(&err).as_deref() == Some("DBSubnetGroupNotFoundFault") => Ok(false),
-        Err(err) => Err(sdk_error(format!("deleting the DB subnet group {name}"))(err)),
+        Err(err) => Err(sdk_error(format!("deleting the DB subnet group {name}"))(
+            err,
+        )),
     }
 }
 

@@ -307,8 +307,19 @@ pub(crate) async fn apply(
 }
 
 /// How many objects the bucket holds, up to `limit` (`None`: no such bucket).
-pub(crate) async fn count_objects(aws: &Aws, name: &str, limit: i32) -> anyhow::Result<Option<usize>> {
-    match aws.s3.list_objects_v2().bucket(name).max_keys(limit).send().await {
+pub(crate) async fn count_objects(
+    aws: &Aws,
+    name: &str,
+    limit: i32,
+) -> anyhow::Result<Option<usize>> {
+    match aws
+        .s3
+        .list_objects_v2()
+        .bucket(name)
+        .max_keys(limit)
+        .send()
+        .await
+    {
         Ok(reply) => Ok(Some(reply.contents().len())),
         Err(err) if error_code(&err).as_deref() == Some("NoSuchBucket") => Ok(None),
         Err(err) => Err(sdk_error(format!("listing {name}"))(err)),

@@ -350,7 +350,9 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig) -> anyhow::Result<Ve
             continue;
         };
         if !super::owned(&group.tags, config) {
-            anyhow::bail!("the security group {name} does not carry this stack's tag; leaving it alone");
+            anyhow::bail!(
+                "the security group {name} does not carry this stack's tag; leaving it alone"
+            );
         }
         match aws
             .ec2
@@ -361,7 +363,11 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig) -> anyhow::Result<Ve
         {
             Ok(_) => deleted.push(name),
             Err(err) if error_code(&err).as_deref() == Some("InvalidGroup.NotFound") => {}
-            Err(err) => return Err(sdk_error(format!("deleting the security group {name}"))(err)),
+            Err(err) => {
+                return Err(sdk_error(format!("deleting the security group {name}"))(
+                    err,
+                ));
+            }
         }
     }
     Ok(deleted)

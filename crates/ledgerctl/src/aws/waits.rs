@@ -30,14 +30,17 @@ fn replay(answers: Vec<Answer>) -> (Aws, Arc<Mutex<Vec<String>>>) {
             .find_map(|p| p.strip_prefix("Action="))
             .unwrap_or_default()
             .to_owned();
-        log.lock()
-            .unwrap()
-            .push(format!("{} {} {action}", request.method(), request.uri().path()).trim().to_owned());
-        let (status, headers, body) = answers
-            .lock()
-            .unwrap()
-            .pop_front()
-            .unwrap_or((500, vec![], "no more answers".into()));
+        log.lock().unwrap().push(
+            format!("{} {} {action}", request.method(), request.uri().path())
+                .trim()
+                .to_owned(),
+        );
+        let (status, headers, body) =
+            answers
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or((500, vec![], "no more answers".into()));
         let mut response = http::Response::builder().status(status);
         for (name, value) in headers {
             response = response.header(name, value);
@@ -77,13 +80,19 @@ fn lambda_state(state: &str) -> Answer {
     (
         200,
         vec![("content-type", "application/json")],
-        format!(r#"{{"Configuration":{{"FunctionName":"waits-ocr","State":"{state}","LastUpdateStatus":"Successful"}}}}"#),
+        format!(
+            r#"{{"Configuration":{{"FunctionName":"waits-ocr","State":"{state}","LastUpdateStatus":"Successful"}}}}"#
+        ),
     )
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_new_function_is_retried_while_iam_propagates_its_role_then_waited_for() {
-    let created = (201, vec![("content-type", "application/json")], r#"{"FunctionName":"waits-ocr","State":"Pending"}"#.into());
+    let created = (
+        201,
+        vec![("content-type", "application/json")],
+        r#"{"FunctionName":"waits-ocr","State":"Pending"}"#.into(),
+    );
     let (aws, asked) = replay(vec![
         role_not_assumable(),
         role_not_assumable(),
@@ -112,7 +121,9 @@ async fn a_role_that_never_becomes_assumable_fails_after_a_bounded_number_of_tri
             .map(|_| role_not_assumable())
             .collect(),
     );
-    let err = super::lambda::apply(&aws, &function(), None).await.unwrap_err();
+    let err = super::lambda::apply(&aws, &function(), None)
+        .await
+        .unwrap_err();
     assert!(format!("{err:#}").contains("cannot be assumed"), "{err:#}");
     assert_eq!(
         asked.lock().unwrap().len(),
@@ -127,7 +138,9 @@ async fn other_errors_are_not_retried_as_propagation() {
         vec![("x-amzn-errortype", "InvalidParameterValueException")],
         r#"{"Type":"User","message":"Memory size 64 is below the minimum"}"#.into(),
     )]);
-    let err = super::lambda::apply(&aws, &function(), None).await.unwrap_err();
+    let err = super::lambda::apply(&aws, &function(), None)
+        .await
+        .unwrap_err();
     assert!(format!("{err:#}").contains("below the minimum"), "{err:#}");
     assert_eq!(asked.lock().unwrap().len(), 1);
 }
@@ -156,7 +169,9 @@ async fn the_database_is_waited_for_until_available() {
 #[tokio::test]
 async fn a_database_that_never_becomes_available_times_out_with_a_clear_error() {
     let (aws, asked) = replay((0..500).map(|_| db_status("creating")).collect());
-    let err = super::rds::wait_available(&aws, "waits-db").await.unwrap_err();
+    let err = super::rds::wait_available(&aws, "waits-db")
+        .await
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "gave up waiting for the database waits-db to become available after 40 minutes; it may still finish: run the command again later"
@@ -169,7 +184,9 @@ async fn a_database_that_never_becomes_available_times_out_with_a_clear_error() 
 #[tokio::test]
 async fn a_database_that_fails_is_reported_as_failed() {
     let (aws, _) = replay(vec![db_status("creating"), db_status("failed")]);
-    let err = super::rds::wait_available(&aws, "waits-db").await.unwrap_err();
+    let err = super::rds::wait_available(&aws, "waits-db")
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("ended in a failed state"), "{err}");
 }
 
@@ -216,9 +233,17 @@ async fn terminating_instances_are_waited_for() {
     ]);
     assert_eq!(super::instance::delete(&aws, &config()).await.unwrap(), 1);
     let asked = asked.lock().unwrap().clone();
-    let actions: Vec<&str> = asked.iter().map(|a| a.rsplit(' ').next().unwrap()).collect();
+    let actions: Vec<&str> = asked
+        .iter()
+        .map(|a| a.rsplit(' ').next().unwrap())
+        .collect();
     assert_eq!(
         actions,
-        ["DescribeInstances", "TerminateInstances", "DescribeInstances", "DescribeInstances"]
+        [
+            "DescribeInstances",
+            "TerminateInstances",
+            "DescribeInstances",
+            "DescribeInstances"
+        ]
     );
 }

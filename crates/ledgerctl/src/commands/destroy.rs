@@ -75,7 +75,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         confirm(&config.stack, &aws.region, snapshot.as_deref())?;
     }
     let text = args.stack.output == Output::Text;
-    let progress = Progress::new(&format!("destroying {}", config.stack), 13, text && !args.stack.quiet);
+    let progress = Progress::new(
+        &format!("destroying {}", config.stack),
+        13,
+        text && !args.stack.quiet,
+    );
     let mut deleted = Vec::new();
     let mut gone = |kind: &'static str, name: String, was: bool| {
         if was {
@@ -95,7 +99,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             aws::instance::delete(aws, config),
             aws::rds::delete(aws, config, snapshot.as_deref())
         )?;
-        gone(aws::instance::KIND, aws::instance::name(config), instances > 0);
+        gone(
+            aws::instance::KIND,
+            aws::instance::name(config),
+            instances > 0,
+        );
         gone(aws::rds::INSTANCE, aws::rds::identifier(config), database);
         let was = aws::rds::delete_subnet_group(aws, config).await?;
         gone(aws::rds::SUBNET_GROUP, config.name("db"), was);

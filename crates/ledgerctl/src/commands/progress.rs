@@ -18,10 +18,8 @@ impl Progress {
     /// `total` steps of `what`; `lines`: whether to print a line per finished step.
     pub(crate) fn new(what: &str, total: usize, lines: bool) -> Progress {
         let bar = (lines && total > 0 && std::io::stdout().is_terminal()).then(|| {
-            let bar = ProgressBar::with_draw_target(
-                Some(total as u64),
-                ProgressDrawTarget::stdout(),
-            );
+            let bar =
+                ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stdout());
             bar.set_style(
                 ProgressStyle::with_template("{spinner} {msg} [{pos}/{len}] {elapsed}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),

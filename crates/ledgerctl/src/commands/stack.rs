@@ -69,7 +69,10 @@ impl StackArgs {
 #[derive(Debug)]
 pub(crate) struct Survey {
     region: String,
-    key_pair: (aws::instance::KeyPair, Option<aws::instance::ObservedKeyPair>),
+    key_pair: (
+        aws::instance::KeyPair,
+        Option<aws::instance::ObservedKeyPair>,
+    ),
     ecr: Vec<(aws::ecr::Desired, Option<aws::ecr::Observed>)>,
     bucket: (aws::s3::Desired, Option<aws::s3::Observed>),
     roles: Vec<(aws::iam::Desired, Option<aws::iam::Observed>)>,
@@ -160,11 +163,8 @@ impl Survey {
                     (g, observed)
                 })
                 .collect();
-            let database = aws::rds::desired(
-                config,
-                subnets,
-                aws::ssm::database_password(config).name,
-            );
+            let database =
+                aws::rds::desired(config, subnets, aws::ssm::database_password(config).name);
             let database_observed = async {
                 tokio::try_join!(
                     aws::rds::observe_subnet_group(aws, &database.subnet_group),
@@ -196,8 +196,7 @@ impl Survey {
                     aws::lambda::newest_image(aws, &account, &aws::ecr::names(config)[1]).await?
                 }
             };
-            let desired =
-                aws::lambda::desired(config, &account, &aws.region, &bucket.name, image);
+            let desired = aws::lambda::desired(config, &account, &aws.region, &bucket.name, image);
             anyhow::Ok((desired, observed))
         };
         let (
@@ -226,10 +225,7 @@ impl Survey {
             );
         }
         let instance = aws::instance::desired(config, &key_pair);
-        let address = aws::eip::desired(
-            config,
-            instance_observed.as_ref().map(|i| i.id.clone()),
-        );
+        let address = aws::eip::desired(config, instance_observed.as_ref().map(|i| i.id.clone()));
         Ok(Survey {
             region: aws.region.clone(),
             key_pair: (key_pair, key_pair_observed),
@@ -281,7 +277,10 @@ impl Survey {
             self.subnet_group.as_ref(),
         ));
         changes.push(aws::rds::diff(database, database_observed.as_ref()));
-        changes.push(aws::instance::diff(&self.instance.0, self.instance.1.as_ref()));
+        changes.push(aws::instance::diff(
+            &self.instance.0,
+            self.instance.1.as_ref(),
+        ));
         changes.push(aws::eip::diff(&self.address.0, self.address.1.as_ref()));
         let (function, function_observed) = &self.function;
         changes.push(aws::lambda::diff(function, function_observed.as_ref()));

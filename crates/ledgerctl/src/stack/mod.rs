@@ -22,10 +22,14 @@ pub(crate) struct FieldChange {
 #[serde(tag = "action", rename_all = "lowercase")]
 pub(crate) enum Change {
     Create,
-    Update { fields: Vec<FieldChange> },
+    Update {
+        fields: Vec<FieldChange>,
+    },
     Unchanged,
     /// Cannot be made yet, and why (the Lambda before the first image is pushed).
-    Waiting { reason: String },
+    Waiting {
+        reason: String,
+    },
 }
 
 /// What one resource needs.
@@ -128,7 +132,9 @@ pub(crate) fn canonical_json(text: &str) -> String {
             serde_json::Value::Object(map) => {
                 let mut entries: Vec<_> = map.into_iter().collect();
                 entries.sort_by(|a, b| a.0.cmp(&b.0));
-                serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+                serde_json::Value::Object(
+                    entries.into_iter().map(|(k, v)| (k, sorted(v))).collect(),
+                )
             }
             serde_json::Value::Array(items) => {
                 serde_json::Value::Array(items.into_iter().map(sorted).collect())

@@ -145,3 +145,108 @@ install_ocr_tools() {
     apt_install tesseract-ocr tesseract-ocr-eng poppler-utils libheif-examples \
         fonts-dejavu-core fonts-liberation
 }
+
+: "${LEDGERLY_REGISTRY_PORT:=54331}"
+: "${LEDGERLY_SSHD_PORT:=54332}"
+
+# Checks that this machine's Docker engine answers (the deploy tests build and run containers).
+require_docker() {
+    if ! docker version >/dev/null 2>&1; then
+        echo "the Docker engine does not answer; start it (the deploy tests need it)" >&2
+        return 1
+    fi
+}
+
+# Starts a container registry (Debian's docker-registry, standing in for ECR) on
+# 127.0.0.1:$LEDGERLY_REGISTRY_PORT and exports LEDGERLY_TEST_REGISTRY. The engine allows plain
+# HTTP to 127.0.0.0/8.
+start_registry() {
+    apt_install docker-registry
+    local dir="$LEDGERLY_SERVICES_DIR/registry"
+    export LEDGERLY_TEST_REGISTRY="127.0.0.1:$LEDGERLY_REGISTRY_PORT"
+    if curl -fsS "http://$LEDGERLY_TEST_REGISTRY/v2/" >/dev/null 2>&1; then
+        return 0
+    fi
+    mkdir -p "$dir/data"
+    cat >"$dir/config.yml" <<YAML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+  delete:
+    enabled: true
+http:
+  addr: $LEDGERLY_TEST_REGISTRY
+  secret: ledgerly-test-registry
+YAML
+    log "starting a container registry on $LEDGERLY_TEST_REGISTRY"
+    nohup /usr/bin/docker-registry serve "$dir/config.yml" >"$dir/server.log" 2>&1 &
+    echo $! >"$dir/pid"
+    for _ in $(seq 1 100); do
+        curl -fsS "http://$LEDGERLY_TEST_REGISTRY/v2/" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "the registry did not start; see $dir/server.log" >&2
+    return 1
+}
+
+# Starts an sshd of the tests' own on 127.0.0.1:$LEDGERLY_SSHD_PORT that lets a generated test key
+# in as this user, so deploy can reach this machine's Docker engine over ssh://. Exports
+# LEDGERLY_TEST_SSH (user@127.0.0.1:port), LEDGERLY_TEST_SSH_KEY and LEDGERLY_TEST_SSH_KNOWN_HOSTS.
+start_sshd() {
+    apt_install openssh-server openssh-client
+    local dir="$LEDGERLY_SERVICES_DIR/sshd"
+    mkdir -p "$dir"
+    chmod 700 "$dir"
+    [ -f "$dir/host_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$dir/host_key"
+    [ -f "$dir/client_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$dir/client_key" -C ledgerly-test
+    cp "$dir/client_key.pub" "$dir/authorized_keys"
+    # The known_hosts entry for the test server, so the tests check its host key.
+    printf '[127.0.0.1]:%s %s\n' "$LEDGERLY_SSHD_PORT" "$(cut -d' ' -f1,2 "$dir/host_key.pub")" >"$dir/known_hosts"
+    # (TCP forwarding on: Debian's sshd refuses socket forwards without it.)
+    cat >"$dir/sshd_config.new" <<CONF
+Port $LEDGERLY_SSHD_PORT
+ListenAddress 127.0.0.1
+HostKey $dir/host_key
+PidFile $dir/sshd.pid
+AuthorizedKeysFile $dir/authorized_keys
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+AllowTcpForwarding yes
+AllowStreamLocalForwarding yes
+StreamLocalBindUnlink yes
+LogLevel ERROR
+CONF
+    export LEDGERLY_TEST_SSH="$(id -un)@127.0.0.1:$LEDGERLY_SSHD_PORT"
+    export LEDGERLY_TEST_SSH_KEY="$dir/client_key"
+    export LEDGERLY_TEST_SSH_KNOWN_HOSTS="$dir/known_hosts"
+    if [ -f "$dir/sshd.pid" ] && kill -0 "$(cat "$dir/sshd.pid")" 2>/dev/null; then
+        if cmp -s "$dir/sshd_config.new" "$dir/sshd_config"; then
+            rm -f "$dir/sshd_config.new"
+            return 0
+        fi
+        log "restarting the test sshd with its new configuration"
+        local pid
+        pid=$(cat "$dir/sshd.pid")
+        kill "$pid"
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$dir/sshd.pid"
+    mv "$dir/sshd_config.new" "$dir/sshd_config"
+    mkdir -p /run/sshd 2>/dev/null || as_root mkdir -p /run/sshd
+    log "starting a test sshd on 127.0.0.1:$LEDGERLY_SSHD_PORT"
+    /usr/sbin/sshd -t -f "$dir/sshd_config"
+    /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"
+    for _ in $(seq 1 50); do
+        [ -f "$dir/sshd.pid" ] && return 0
+        sleep 0.1
+    done
+    echo "sshd did not start; see $dir/sshd.log" >&2
+    return 1
+}

@@ -1,7 +1,8 @@
-//! `ledgerctl`: run Ledgerly locally; plan, provision and destroy its AWS stack.
+//! `ledgerctl`: run Ledgerly locally; plan, provision and destroy its AWS stack; build its images.
 
 mod aws;
 mod commands;
+mod docker;
 mod stack;
 
 use clap::{ArgAction, Parser, Subcommand};
@@ -26,6 +27,7 @@ enum Command {
     Plan(commands::plan::Args),
     Provision(commands::provision::Args),
     Destroy(commands::destroy::Args),
+    Build(commands::build::Args),
 }
 
 /// The operator commands log warnings and ledgerctl's own notes (IAM propagation, waits) by
@@ -59,6 +61,7 @@ async fn main() -> std::process::ExitCode {
         Command::Plan(args) => commands::plan::run(args).await,
         Command::Provision(args) => commands::provision::run(args).await.map(|()| 0),
         Command::Destroy(args) => commands::destroy::run(args).await.map(|()| 0),
+        Command::Build(args) => commands::build::run(args).await.map(|()| 0),
     };
     match result {
         Ok(code) => std::process::ExitCode::from(code),

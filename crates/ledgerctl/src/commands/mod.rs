@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod build;
 pub(crate) mod destroy;
 pub(crate) mod plan;
 mod progress;

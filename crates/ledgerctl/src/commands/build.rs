@@ -1,0 +1,176 @@
+//! `ledgerctl build`: the API and OCR images from the workspace's binaries, on this machine's
+//! Docker engine or a remote one over SSH, with no base image to pull; optionally pushed to a
+//! registry, after which they are known by digest.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+
+use super::stack::Output;
+use crate::docker::image::{self, Kind};
+use crate::docker::registry::Registry;
+use crate::docker::{Engine, Target};
+
+/// Build the API and OCR images from the workspace's binaries (no base image is pulled).
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The folder holding ledgerly-api and ledgerly-ocr. Default: build them now
+    /// (`cargo build --release`) in the workspace this is run from.
+    #[arg(long)]
+    binaries: Option<PathBuf>,
+    /// The stack: images are named `<stack>-api` and `<stack>-ocr`, like its repositories.
+    #[arg(long, default_value = "ledgerly")]
+    stack: String,
+    /// The OCR backend the OCR image serves; tesseract puts tesseract and its data in it.
+    #[arg(long, default_value = "tesseract", value_parser = ["tesseract", "gemini", "openai"])]
+    ocr_backend: String,
+    /// The Docker engine to build on: `local`, `unix:///path/docker.sock` or
+    /// `ssh://user@host[:port]`.
+    #[arg(long, env = "LEDGERLY_DOCKER_HOST", default_value = "local")]
+    docker_host: String,
+    /// The SSH private key for an ssh:// engine (default: your agent and ~/.ssh).
+    #[arg(long)]
+    ssh_key: Option<PathBuf>,
+    /// A known_hosts file of its own for an ssh:// engine (default: ~/.ssh/known_hosts).
+    #[arg(long)]
+    ssh_known_hosts: Option<PathBuf>,
+    /// How long to wait for the engine to answer (a new instance may still be installing it).
+    #[arg(long, default_value_t = 120)]
+    wait_seconds: u64,
+    /// Push the images to this registry (`host[:port]`) and report them by digest.
+    #[arg(long)]
+    push: Option<String>,
+    /// Override the tag (default: the git commit, plus a content hash when the tree has
+    /// uncommitted changes).
+    #[arg(long)]
+    tag: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    output: Output,
+}
+
+#[derive(Debug, Serialize)]
+struct Built {
+    image: &'static str,
+    reference: String,
+    id: String,
+    /// `<registry>/<repository>@sha256:…`, once pushed.
+    pushed: Option<String>,
+}
+
+/// The workspace root: where `cargo` finds the workspace from the current folder.
+fn workspace_root() -> anyhow::Result<PathBuf> {
+    let output = std::process::Command::new("cargo")
+        .args(["locate-project", "--workspace", "--message-format", "plain"])
+        .output()
+        .context("cannot run cargo to find the workspace; pass --binaries <folder>")?;
+    if !output.status.success() {
+        bail!(
+            "not inside the Ledgerly source tree; run ledgerctl build there, or pass --binaries <folder>"
+        );
+    }
+    let manifest = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    manifest
+        .parent()
+        .map(Path::to_owned)
+        .context("cargo named no workspace folder")
+}
+
+/// Builds the release binaries; the folder they are in.
+fn build_binaries(root: &Path) -> anyhow::Result<PathBuf> {
+    let status = std::process::Command::new("cargo")
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "ledgerly-api",
+            "-p",
+            "ledgerly-ocr",
+            "--bins",
+        ])
+        .current_dir(root)
+        .status()
+        .context("cannot run cargo build")?;
+    if !status.success() {
+        bail!("cargo build --release failed (see above)");
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    Ok(target.join("release"))
+}
+
+pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    let target = Target::parse(
+        &args.docker_host,
+        args.ssh_key.clone(),
+        args.ssh_known_hosts.clone(),
+    )?;
+    let (root, binaries) = match &args.binaries {
+        Some(folder) => (std::env::current_dir()?, folder.clone()),
+        None => {
+            let root = workspace_root()?;
+            let binaries = build_binaries(&root)?;
+            (root, binaries)
+        }
+    };
+    for binary in ["ledgerly-api", "ledgerly-ocr"] {
+        if !binaries.join(binary).is_file() {
+            bail!(
+                "{} is missing; build it (cargo build --release -p {binary}) or point --binaries at the folder holding it",
+                binaries.join(binary).display()
+            );
+        }
+    }
+    let engine = Engine::connect(&target, Duration::from_secs(args.wait_seconds)).await?;
+    let registry = args.push.as_deref().map(Registry::plain);
+    let kinds = [
+        Kind::Api,
+        Kind::Ocr {
+            tesseract: args.ocr_backend == "tesseract",
+        },
+    ];
+    let mut built = Vec::new();
+    for kind in kinds {
+        let context = image::context(kind, &binaries)?;
+        let tag = args
+            .tag
+            .clone()
+            .unwrap_or_else(|| image::version_tag(&root, &context.content_hash));
+        let repository = format!("{}-{}", args.stack, kind.name());
+        let reference = format!("{repository}:{tag}");
+        let id = image::build(&engine.docker, kind, context, &reference, &args.stack).await?;
+        let pushed = match &registry {
+            Some(registry) => Some(
+                registry
+                    .push(&engine.docker, &reference, &repository, &tag)
+                    .await?,
+            ),
+            None => None,
+        };
+        built.push(Built {
+            image: kind.name(),
+            reference,
+            id,
+            pushed,
+        });
+    }
+    let mut out = std::io::stdout();
+    match args.output {
+        Output::Json => writeln!(out, "{:#}", serde_json::json!({ "images": built }))?,
+        Output::Text => {
+            for image in &built {
+                match &image.pushed {
+                    Some(pushed) => {
+                        writeln!(out, "{}: {} → {pushed}", image.image, image.reference)?
+                    }
+                    None => writeln!(out, "{}: {} ({})", image.image, image.reference, image.id)?,
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! Docker engines: this machine's (its socket, or `DOCKER_HOST`), or a remote one over SSH.
+//!
+//! For SSH, ledgerctl runs the system `ssh` client to forward the remote engine's socket to a
+//! private local socket (`ssh -L`), then talks to it with bollard: one SSH connection for the
+//! whole run, your own keys, agent and `~/.ssh/config`, and only `sshd` and the engine needed on
+//! the host (no docker CLI). A host that is still booting, or still installing Docker from its
+//! user-data, is waited for up to a bound, with what went wrong on the last try in the error.
+
+pub(crate) mod image;
+pub(crate) mod registry;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use bollard::Docker;
+use tokio::io::AsyncReadExt as _;
+
+/// Where the engine is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// This machine's engine: `DOCKER_HOST` or the default socket.
+    Local,
+    /// A Unix socket.
+    Socket(PathBuf),
+    /// `ssh://user@host[:port]`, with a key and, optionally, a known_hosts file of its own.
+    Ssh {
+        user: String,
+        host: String,
+        port: u16,
+        key: Option<PathBuf>,
+        known_hosts: Option<PathBuf>,
+    },
+}
+
+impl Target {
+    /// `ssh://user@host:port`, `unix:///path`, or `local`.
+    pub(crate) fn parse(
+        text: &str,
+        key: Option<PathBuf>,
+        known_hosts: Option<PathBuf>,
+    ) -> anyhow::Result<Target> {
+        if text == "local" {
+            return Ok(Target::Local);
+        }
+        if let Some(path) = text.strip_prefix("unix://") {
+            return Ok(Target::Socket(PathBuf::from(path)));
+        }
+        let Some(rest) = text.strip_prefix("ssh://") else {
+            bail!(
+                "`{text}` is not a Docker host; give ssh://user@host[:port], unix:///path/docker.sock or local"
+            );
+        };
+        let (user, address) = rest
+            .split_once('@')
+            .with_context(|| format!("`{text}` names no user; give ssh://user@host[:port]"))?;
+        let (host, port) = match address.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') || host.ends_with(']') => (
+                host.trim_matches(['[', ']']).to_owned(),
+                port.parse()
+                    .with_context(|| format!("`{port}` in `{text}` is not a port"))?,
+            ),
+            _ => (address.to_owned(), 22),
+        };
+        if user.is_empty() || host.is_empty() {
+            bail!("`{text}` needs both a user and a host: ssh://user@host[:port]");
+        }
+        Ok(Target::Ssh {
+            user: user.to_owned(),
+            host,
+            port,
+            key,
+            known_hosts,
+        })
+    }
+}
+
+/// A connected engine; an SSH forward, if any, lives as long as this.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    pub(crate) docker: Docker,
+    _forward: Option<Forward>,
+}
+
+/// The `ssh -L` process and the private folder its socket is in.
+#[derive(Debug)]
+struct Forward {
+    child: tokio::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Forward {
+    fn drop(&mut self) {
+        self.child.start_kill().ok();
+    }
+}
+
+impl Engine {
+    /// Connects to `target`, waiting up to `wait` for it to answer.
+    pub(crate) async fn connect(target: &Target, wait: Duration) -> anyhow::Result<Engine> {
+        match target {
+            Target::Local => {
+                let docker = Docker::connect_with_local_defaults()
+                    .context("cannot reach this machine's Docker engine")?;
+                Ok(Engine {
+                    docker: ping(docker, "this machine's Docker engine").await?,
+                    _forward: None,
+                })
+            }
+            Target::Socket(path) => Ok(Engine {
+                docker: ping(unix(path)?, &path.display().to_string()).await?,
+                _forward: None,
+            }),
+            Target::Ssh { user, host, .. } => {
+                let deadline = Instant::now() + wait;
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    match forward(target).await {
+                        Ok((forward, socket)) => {
+                            match ping(unix(&socket)?, &format!("Docker on {host}")).await {
+                                Ok(docker) => {
+                                    return Ok(Engine {
+                                        docker,
+                                        _forward: Some(forward),
+                                    });
+                                }
+                                Err(err) if Instant::now() < deadline => {
+                                    tracing::info!(
+                                        "SSH to {user}@{host} works but Docker does not answer yet ({err:#}); \
+                                         the instance may still be installing it; trying again"
+                                    );
+                                }
+                                Err(err) => {
+                                    return Err(err.context(format!(
+                                        "SSH to {user}@{host} works, but its Docker engine did not answer within {} s; \
+                                         if the instance is new, its user-data may still be installing Docker \
+                                         (see /var/log/cloud-init-output.log there)",
+                                        wait.as_secs()
+                                    )));
+                                }
+                            }
+                        }
+                        Err(err) if Instant::now() < deadline => {
+                            tracing::info!(
+                                "cannot reach {user}@{host} over SSH yet (try {attempt}: {err:#}); trying again"
+                            );
+                        }
+                        Err(err) => {
+                            return Err(err.context(format!(
+                                "cannot reach the Docker engine on {host} over SSH within {} s",
+                                wait.as_secs()
+                            )));
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        }
+    }
+}
+
+fn unix(path: &Path) -> anyhow::Result<Docker> {
+    Docker::connect_with_unix(
+        &path.display().to_string(),
+        120,
+        bollard::API_DEFAULT_VERSION,
+    )
+    .with_context(|| format!("cannot open the Docker socket {}", path.display()))
+}
+
+/// Checks that the engine answers, and speaks its API version.
+async fn ping(docker: Docker, what: &str) -> anyhow::Result<Docker> {
+    docker
+        .ping()
+        .await
+        .with_context(|| format!("{what} does not answer"))?;
+    docker
+        .negotiate_version()
+        .await
+        .with_context(|| format!("{what} answered, but not with its API version"))
+}
+
+/// Starts `ssh -L <private socket>:/var/run/docker.sock` and waits until the socket is there.
+async fn forward(target: &Target) -> anyhow::Result<(Forward, PathBuf)> {
+    let Target::Ssh {
+        user,
+        host,
+        port,
+        key,
+        known_hosts,
+    } = target
+    else {
+        bail!("not an SSH target");
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("ledgerctl-ssh-")
+        .tempdir()
+        .context("cannot make a private folder for the SSH socket")?;
+    let socket = dir.path().join("docker.sock");
+    let mut command = tokio::process::Command::new("ssh");
+    command
+        .arg("-nNT")
+        .args(["-p", &port.to_string()])
+        .args(["-o", "BatchMode=yes"])
+        .args(["-o", "ExitOnForwardFailure=yes"])
+        .args(["-o", "StreamLocalBindUnlink=yes"])
+        .args(["-o", "ServerAliveInterval=15"])
+        .args(["-o", "ConnectTimeout=10"]);
+    if let Some(key) = key {
+        command
+            .arg("-i")
+            .arg(key)
+            .args(["-o", "IdentitiesOnly=yes"]);
+    }
+    match known_hosts {
+        Some(file) => {
+            command
+                .arg("-o")
+                .arg(format!("UserKnownHostsFile={}", file.display()))
+                .args(["-o", "StrictHostKeyChecking=accept-new"]);
+        }
+        // A new instance's host key is learned on first use and checked from then on.
+        None => {
+            command.args(["-o", "StrictHostKeyChecking=accept-new"]);
+        }
+    }
+    command
+        .arg("-L")
+        .arg(format!("{}:/var/run/docker.sock", socket.display()))
+        .arg(format!("{user}@{host}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .context("cannot run ssh (install the OpenSSH client)")?;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20) {
+        if socket.exists() {
+            return Ok((Forward { child, _dir: dir }, socket));
+        }
+        if let Some(status) = child.try_wait()? {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                pipe.read_to_string(&mut stderr).await.ok();
+            }
+            bail!(
+                "ssh to {user}@{host}:{port} exited ({status}): {}",
+                stderr.trim()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.start_kill().ok();
+    bail!("ssh to {user}@{host}:{port} did not open the forward within 20 s")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_hosts_are_read_with_their_parts() {
+        assert_eq!(
+            Target::parse("ssh://ubuntu@203.0.113.7", None, None).unwrap(),
+            Target::Ssh {
+                user: "ubuntu".into(),
+                host: "203.0.113.7".into(),
+                port: 22,
+                key: None,
+                known_hosts: None
+            }
+        );
+        let Target::Ssh { port, host, .. } =
+            Target::parse("ssh://root@[::1]:2222", None, None).unwrap()
+        else {
+            panic!("not ssh");
+        };
+        assert_eq!((host.as_str(), port), ("::1", 2222));
+        assert_eq!(Target::parse("local", None, None).unwrap(), Target::Local);
+        assert!(Target::parse("tcp://1.2.3.4:2375", None, None).is_err());
+        assert!(Target::parse("ssh://host", None, None).is_err());
+        assert!(Target::parse("ssh://u@h:port", None, None).is_err());
+    }
+}

@@ -396,11 +396,7 @@ pub(crate) async fn apply(
             .await
             .map_err(sdk_error(format!("detaching {arn} from {name}")))?;
     }
-    if desired
-        .tags
-        .iter()
-        .any(|(k, v)| observed.tags.get(k) != Some(v))
-    {
+    if crate::stack::tags_missing(&desired.tags, &observed.tags) {
         aws.iam
             .tag_role()
             .role_name(name)

@@ -568,11 +568,7 @@ pub(crate) async fn apply(
             }
         }
     }
-    if desired
-        .tags
-        .iter()
-        .any(|(k, v)| have.tags.get(k) != Some(v))
-    {
+    if crate::stack::tags_missing(&desired.tags, &have.tags) {
         tag(aws, &id, &desired.tags).await?;
     }
     if have.instance_type != desired.instance_type || have.state == "stopped" {

@@ -474,11 +474,7 @@ pub(crate) async fn apply(
             .await
             .map_err(waited(format!("{name}'s update to finish"), READY_TIMEOUT))?;
     }
-    if desired
-        .tags
-        .iter()
-        .any(|(k, v)| have.tags.get(k) != Some(v))
-    {
+    if crate::stack::tags_missing(&desired.tags, &have.tags) {
         aws.lambda
             .tag_resource()
             .resource(&have.arn)

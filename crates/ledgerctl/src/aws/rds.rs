@@ -342,22 +342,28 @@ pub(crate) async fn apply_subnet_group(
                     .await
                     .map_err(sdk_error(format!("setting the subnets of {name}")))?;
             }
-            if desired
-                .tags
-                .iter()
-                .any(|(k, v)| have.tags.get(k) != Some(v))
-            {
+            if crate::stack::tags_missing(&desired.tags, &have.tags) {
                 let arn = subnet_group_arn(aws, name).await?;
-                aws.rds
-                    .add_tags_to_resource()
-                    .resource_name(arn)
-                    .set_tags(Some(tags(&desired.tags)))
-                    .send()
-                    .await
-                    .map_err(sdk_error(format!("tagging {name}")))?;
+                add_tags(aws, &arn, &desired.tags, name).await?;
             }
         }
     }
+    Ok(())
+}
+
+async fn add_tags(
+    aws: &Aws,
+    arn: &str,
+    desired: &BTreeMap<String, String>,
+    name: &str,
+) -> anyhow::Result<()> {
+    aws.rds
+        .add_tags_to_resource()
+        .resource_name(arn)
+        .set_tags(Some(tags(desired)))
+        .send()
+        .await
+        .map_err(sdk_error(format!("tagging {name}")))?;
     Ok(())
 }
 
@@ -468,19 +474,9 @@ pub(crate) async fn apply(
             .await
             .map_err(sdk_error(format!("modifying the database {id}")))?;
     }
-    if desired
-        .tags
-        .iter()
-        .any(|(k, v)| have.tags.get(k) != Some(v))
-    {
+    if crate::stack::tags_missing(&desired.tags, &have.tags) {
         let arn = instance_arn(aws, id).await?;
-        aws.rds
-            .add_tags_to_resource()
-            .resource_name(arn)
-            .set_tags(Some(tags(&desired.tags)))
-            .send()
-            .await
-            .map_err(sdk_error(format!("tagging {id}")))?;
+        add_tags(aws, &arn, &desired.tags, id).await?;
     }
     Ok(())
 }

@@ -272,11 +272,7 @@ pub(crate) async fn apply(
             .await
             .map_err(sdk_error(format!("setting {name}'s CORS rules")))?;
     }
-    if desired
-        .tags
-        .iter()
-        .any(|(k, v)| observed.tags.get(k) != Some(v))
-    {
+    if crate::stack::tags_missing(&desired.tags, &observed.tags) {
         // Bucket tagging replaces the whole set: keep the tags people added.
         let mut all = observed.tags.clone();
         all.extend(desired.tags.clone());

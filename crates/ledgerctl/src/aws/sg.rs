@@ -321,11 +321,7 @@ pub(crate) async fn apply(
             .await
             .map_err(sdk_error(format!("authorizing rules on {name}")))?;
     }
-    if desired
-        .tags
-        .iter()
-        .any(|(k, v)| have_tags.get(k) != Some(v))
-    {
+    if crate::stack::tags_missing(&desired.tags, &have_tags) {
         aws.ec2
             .create_tags()
             .resources(&id)

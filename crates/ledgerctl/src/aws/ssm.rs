@@ -178,11 +178,7 @@ pub(crate) async fn apply(
                     .await
                     .map_err(sdk_error(format!("making {name} a SecureString")))?;
             }
-            if desired
-                .tags
-                .iter()
-                .any(|(k, v)| have.tags.get(k) != Some(v))
-            {
+            if crate::stack::tags_missing(&desired.tags, &have.tags) {
                 aws.ssm
                     .add_tags_to_resource()
                     .resource_type(ResourceTypeForTagging::Parameter)

@@ -72,6 +72,14 @@ impl ResourceChange {
     }
 }
 
+/// Whether any of the `desired` tags is missing from `observed` or has another value there.
+pub(crate) fn tags_missing(
+    desired: &BTreeMap<String, String>,
+    observed: &BTreeMap<String, String>,
+) -> bool {
+    desired.iter().any(|(k, v)| observed.get(k) != Some(v))
+}
+
 /// Collects the fields where `observed` is not `desired`.
 #[derive(Debug, Default)]
 pub(crate) struct Diff {

@@ -149,8 +149,10 @@ install_ocr_tools() {
 : "${LEDGERLY_REGISTRY_PORT:=54331}"
 : "${LEDGERLY_SSHD_PORT:=54332}"
 
-# Checks that this machine's Docker engine answers (the deploy tests build and run containers).
+# Checks that this machine's Docker engine answers (the deploy tests build and run containers),
+# and installs the static busybox the reconcile tests make their small images from.
 require_docker() {
+    apt_install busybox-static
     if ! docker version >/dev/null 2>&1; then
         echo "the Docker engine does not answer; start it (the deploy tests need it)" >&2
         return 1

@@ -28,6 +28,7 @@ enum Command {
     Provision(commands::provision::Args),
     Destroy(commands::destroy::Args),
     Build(commands::build::Args),
+    Reconcile(commands::reconcile::Args),
 }
 
 /// The operator commands log warnings and ledgerctl's own notes (IAM propagation, waits) by
@@ -62,6 +63,7 @@ async fn main() -> std::process::ExitCode {
         Command::Provision(args) => commands::provision::run(args).await.map(|()| 0),
         Command::Destroy(args) => commands::destroy::run(args).await.map(|()| 0),
         Command::Build(args) => commands::build::run(args).await.map(|()| 0),
+        Command::Reconcile(args) => commands::reconcile::run(args).await.map(|()| 0),
     };
     match result {
         Ok(code) => std::process::ExitCode::from(code),

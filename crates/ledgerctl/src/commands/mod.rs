@@ -5,5 +5,6 @@ pub(crate) mod destroy;
 pub(crate) mod plan;
 mod progress;
 pub(crate) mod provision;
+pub(crate) mod reconcile;
 mod stack;
 pub(crate) mod up;

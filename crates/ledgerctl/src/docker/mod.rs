@@ -7,7 +7,9 @@
 //! user-data, is waited for up to a bound, with what went wrong on the last try in the error.
 
 pub(crate) mod image;
+pub(crate) mod reconcile;
 pub(crate) mod registry;
+pub(crate) mod spec;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

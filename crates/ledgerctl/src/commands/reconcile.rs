@@ -1,0 +1,72 @@
+//! `ledgerctl reconcile <stack.yaml>`: makes a Docker engine — this machine's, or the instance's
+//! over SSH — run exactly the services of a stack spec (what `templates/` render to; see
+//! docs/deploy.md). Unchanged services are left alone, changed ones replaced (rolling ones with
+//! their new container healthy before the old one stops), removed ones removed; a lock keeps two
+//! runs from interleaving. `deploy` runs the same engine after building and pushing the images.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::stack::Output;
+use crate::docker::spec::StackSpec;
+use crate::docker::{Engine, Target, reconcile};
+
+/// Make a Docker engine run exactly the services of a stack spec.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The stack spec (YAML).
+    spec: PathBuf,
+    /// The Docker engine: `local`, `unix:///path/docker.sock` or `ssh://user@host[:port]`.
+    #[arg(long, env = "LEDGERLY_DOCKER_HOST", default_value = "local")]
+    docker_host: String,
+    /// The SSH private key for an ssh:// engine (default: your agent and ~/.ssh).
+    #[arg(long)]
+    ssh_key: Option<PathBuf>,
+    /// A known_hosts file of its own for an ssh:// engine (default: ~/.ssh/known_hosts).
+    #[arg(long)]
+    ssh_known_hosts: Option<PathBuf>,
+    /// How long to wait for the engine to answer.
+    #[arg(long, default_value_t = 120)]
+    wait_seconds: u64,
+    /// How long to wait for another run's lock before giving up.
+    #[arg(long, default_value_t = 0)]
+    lock_wait: u64,
+    /// How long a new container may take to become healthy.
+    #[arg(long, default_value_t = 60)]
+    health_timeout: u64,
+    #[arg(long, value_enum, default_value = "text")]
+    output: Output,
+}
+
+pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    let spec = StackSpec::load(&args.spec)?;
+    let target = Target::parse(&args.docker_host, args.ssh_key, args.ssh_known_hosts)?;
+    let engine = Engine::connect(&target, Duration::from_secs(args.wait_seconds)).await?;
+    let actions = reconcile::deploy(
+        &engine.docker,
+        &spec,
+        Duration::from_secs(args.lock_wait),
+        Duration::from_secs(args.health_timeout),
+    )
+    .await?;
+    let mut out = std::io::stdout();
+    match args.output {
+        Output::Json => writeln!(
+            out,
+            "{:#}",
+            serde_json::json!({ "stack": spec.stack, "actions": actions })
+        )?,
+        Output::Text => {
+            for action in &actions {
+                writeln!(out, "{action}")?;
+            }
+            if actions.is_empty() {
+                writeln!(out, "Stack {}: no changes.", spec.stack)?;
+            } else {
+                writeln!(out, "Stack {}: {} changed.", spec.stack, actions.len())?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,580 @@
+//! Makes an engine run exactly a stack's services, the way `docker compose` converges but with a
+//! true no-op and start-before-stop for rolling services:
+//!
+//! - the network and volumes are ensured (volumes are never deleted here);
+//! - every container carries the stack, its service and the hash of its configuration as labels;
+//! - an unchanged, running service is left alone — a second run recreates nothing;
+//! - a changed service is replaced: a rolling one by starting the new container, waiting for its
+//!   health check and only then stopping the old one (which gets its grace period to finish
+//!   requests); if the new one never becomes healthy it is removed, the old one keeps running,
+//!   and the error carries the new one's logs; any other by stop, then start;
+//! - a service no longer in the spec is removed;
+//! - a lock on the engine (a container name only one run can take) keeps two runs from
+//!   interleaving.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use bollard::Docker;
+use bollard::errors::Error as DockerError;
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HealthConfig, HealthStatusEnum, HostConfig,
+    NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, InspectContainerOptions,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    StartContainerOptions, StopContainerOptionsBuilder,
+};
+use futures_util::{StreamExt as _, TryStreamExt as _};
+use serde::Serialize;
+
+use super::spec::{Service, StackSpec, parse_port};
+
+pub(crate) const STACK_LABEL: &str = "ledgerly.stack";
+pub(crate) const SERVICE_LABEL: &str = "ledgerly.service";
+pub(crate) const HASH_LABEL: &str = "ledgerly.config-hash";
+const LOCK_LABEL: &str = "ledgerly.lock";
+
+/// What a run did to one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub(crate) enum Action {
+    Create { service: String },
+    Replace { service: String, rolling: bool },
+    Start { service: String },
+    Remove { service: String },
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Create { service } => write!(f, "+ {service} (created)"),
+            Action::Replace {
+                service,
+                rolling: true,
+            } => write!(
+                f,
+                "~ {service} (configuration changed; replaced, the new one healthy before the old stopped)"
+            ),
+            Action::Replace { service, .. } => {
+                write!(f, "~ {service} (configuration changed; replaced)")
+            }
+            Action::Start { service } => write!(f, "~ {service} (was stopped; started)"),
+            Action::Remove { service } => {
+                write!(f, "- {service} (no longer in the stack; removed)")
+            }
+        }
+    }
+}
+
+/// A container of the stack, as the engine has it.
+#[derive(Debug, Clone)]
+struct Existing {
+    id: String,
+    service: String,
+    hash: String,
+    running: bool,
+}
+
+fn not_found(err: &DockerError) -> bool {
+    matches!(
+        err,
+        DockerError::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+fn conflict(err: &DockerError) -> bool {
+    matches!(
+        err,
+        DockerError::DockerResponseServerError {
+            status_code: 409,
+            ..
+        }
+    )
+}
+
+fn stack_labels(spec: &StackSpec) -> HashMap<String, String> {
+    HashMap::from([(STACK_LABEL.to_owned(), spec.stack.clone())])
+}
+
+async fn ensure_network_and_volumes(docker: &Docker, spec: &StackSpec) -> anyhow::Result<()> {
+    let network = spec.network();
+    match docker
+        .inspect_network(
+            &network,
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+    {
+        Ok(_) => {}
+        Err(err) if not_found(&err) => {
+            docker
+                .create_network(NetworkCreateRequest {
+                    name: network.clone(),
+                    driver: Some("bridge".into()),
+                    labels: Some(stack_labels(spec)),
+                    ..NetworkCreateRequest::default()
+                })
+                .await
+                .with_context(|| format!("creating the network {network}"))?;
+        }
+        Err(err) => return Err(err).with_context(|| format!("reading the network {network}")),
+    }
+    for volume in &spec.volumes {
+        let name = spec.volume_name(volume);
+        match docker.inspect_volume(&name).await {
+            Ok(_) => {}
+            Err(err) if not_found(&err) => {
+                docker
+                    .create_volume(VolumeCreateRequest {
+                        name: Some(name.clone()),
+                        labels: Some(stack_labels(spec)),
+                        ..VolumeCreateRequest::default()
+                    })
+                    .await
+                    .with_context(|| format!("creating the volume {name}"))?;
+            }
+            Err(err) => return Err(err).with_context(|| format!("reading the volume {name}")),
+        }
+    }
+    Ok(())
+}
+
+/// Pulls the images the engine does not have yet.
+async fn ensure_images(docker: &Docker, spec: &StackSpec) -> anyhow::Result<()> {
+    for (name, service) in &spec.services {
+        match docker.inspect_image(&service.image).await {
+            Ok(_) => {}
+            Err(err) if not_found(&err) => {
+                let (repository, tag) = match service.image.rsplit_once('@') {
+                    Some((repository, digest)) => (repository.to_owned(), digest.to_owned()),
+                    None => match service.image.rsplit_once(':') {
+                        Some((repository, tag)) if !tag.contains('/') => {
+                            (repository.to_owned(), tag.to_owned())
+                        }
+                        _ => (service.image.clone(), "latest".to_owned()),
+                    },
+                };
+                docker
+                    .create_image(
+                        Some(
+                            CreateImageOptionsBuilder::default()
+                                .from_image(&repository)
+                                .tag(&tag)
+                                .build(),
+                        ),
+                        None,
+                        None,
+                    )
+                    .try_collect::<Vec<_>>()
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "services.{name}: the engine does not have {} and cannot pull it",
+                            service.image
+                        )
+                    })?;
+            }
+            Err(err) => {
+                return Err(err).with_context(|| format!("reading the image {}", service.image));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn existing(docker: &Docker, spec: &StackSpec) -> anyhow::Result<Vec<Existing>> {
+    let filters = HashMap::from([("label", vec![format!("{STACK_LABEL}={}", spec.stack)])]);
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .context("listing the stack's containers")?;
+    Ok(containers
+        .into_iter()
+        .filter_map(|c| {
+            let labels = c.labels.unwrap_or_default();
+            if labels.contains_key(LOCK_LABEL) {
+                return None;
+            }
+            Some(Existing {
+                id: c.id?,
+                service: labels.get(SERVICE_LABEL)?.clone(),
+                hash: labels.get(HASH_LABEL).cloned().unwrap_or_default(),
+                running: c.state.is_some_and(|s| s.to_string() == "running"),
+            })
+        })
+        .collect())
+}
+
+fn seconds(n: u32) -> i64 {
+    i64::from(n) * 1_000_000_000
+}
+
+/// Creates and starts `service`'s container under `name`; its id.
+async fn start(
+    docker: &Docker,
+    spec: &StackSpec,
+    name: &str,
+    service_name: &str,
+    service: &Service,
+) -> anyhow::Result<String> {
+    let mut labels: HashMap<String, String> = service.labels.clone().into_iter().collect();
+    labels.insert(STACK_LABEL.into(), spec.stack.clone());
+    labels.insert(SERVICE_LABEL.into(), service_name.into());
+    labels.insert(HASH_LABEL.into(), service.hash());
+    let mut bindings = HashMap::new();
+    let mut exposed = Vec::new();
+    for port in &service.ports {
+        let port = parse_port(port).map_err(anyhow::Error::msg)?;
+        let key = format!("{}/tcp", port.container_port);
+        exposed.push(key.clone());
+        bindings.insert(
+            key,
+            Some(vec![PortBinding {
+                host_ip: Some(port.host_ip),
+                host_port: Some(port.host_port.to_string()),
+            }]),
+        );
+    }
+    let binds = service
+        .volumes
+        .iter()
+        .map(|mount| match mount.split_once(':') {
+            Some((volume, rest)) => format!("{}:{rest}", spec.volume_name(volume)),
+            None => mount.clone(),
+        })
+        .collect();
+    let network = spec.network();
+    let body = ContainerCreateBody {
+        image: Some(service.image.clone()),
+        cmd: (!service.command.is_empty()).then(|| service.command.clone()),
+        env: Some(
+            service
+                .env
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+        ),
+        labels: Some(labels),
+        user: service.user.clone(),
+        exposed_ports: (!exposed.is_empty()).then_some(exposed),
+        healthcheck: service.health.as_ref().map(|h| HealthConfig {
+            test: Some(h.test.clone()),
+            interval: Some(seconds(h.interval_seconds)),
+            timeout: Some(seconds(h.timeout_seconds)),
+            retries: Some(i64::from(h.retries)),
+            start_period: Some(0),
+            ..HealthConfig::default()
+        }),
+        host_config: Some(HostConfig {
+            port_bindings: (!bindings.is_empty()).then_some(bindings),
+            binds: Some(binds),
+            network_mode: Some(network.clone()),
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                maximum_retry_count: None,
+            }),
+            init: Some(false),
+            ..HostConfig::default()
+        }),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                network,
+                EndpointSettings {
+                    aliases: Some(vec![service_name.to_owned()]),
+                    ..EndpointSettings::default()
+                },
+            )])),
+        }),
+        ..ContainerCreateBody::default()
+    };
+    let id = docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().name(name).build()),
+            body,
+        )
+        .await
+        .with_context(|| format!("creating the container {name}"))?
+        .id;
+    docker
+        .start_container(&id, None::<StartContainerOptions>)
+        .await
+        .with_context(|| format!("starting the container {name}"))?;
+    Ok(id)
+}
+
+/// The last lines a container wrote.
+pub(crate) async fn last_logs(docker: &Docker, id: &str, lines: usize) -> String {
+    let stream = docker.logs(
+        id,
+        Some(
+            LogsOptionsBuilder::default()
+                .stdout(true)
+                .stderr(true)
+                .tail(&lines.to_string())
+                .build(),
+        ),
+    );
+    stream
+        .map(|line| line.map(|l| l.to_string()).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .await
+        .concat()
+}
+
+/// Waits until the container is healthy (or, with no health check, running).
+async fn wait_healthy(docker: &Docker, id: &str, timeout: Duration) -> Result<(), String> {
+    let started = Instant::now();
+    loop {
+        let state = docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| e.to_string())?
+            .state
+            .unwrap_or_default();
+        if state.running != Some(true) {
+            return Err(format!(
+                "it exited with code {}",
+                state.exit_code.unwrap_or_default()
+            ));
+        }
+        match state.health.and_then(|h| h.status) {
+            None | Some(HealthStatusEnum::NONE | HealthStatusEnum::EMPTY) => return Ok(()),
+            Some(HealthStatusEnum::HEALTHY) => return Ok(()),
+            Some(HealthStatusEnum::UNHEALTHY) => return Err("its health check failed".into()),
+            Some(HealthStatusEnum::STARTING) => {}
+        }
+        if started.elapsed() > timeout {
+            return Err(format!("it was not healthy after {} s", timeout.as_secs()));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Stops (with the grace period) and removes a container; gone already is fine.
+async fn remove(docker: &Docker, id: &str, grace: u32) -> anyhow::Result<()> {
+    match docker
+        .stop_container(
+            id,
+            Some(
+                StopContainerOptionsBuilder::default()
+                    .t(i32::try_from(grace).unwrap_or(i32::MAX))
+                    .build(),
+            ),
+        )
+        .await
+    {
+        Ok(()) => {}
+        Err(err) if not_found(&err) => return Ok(()),
+        // 304: already stopped.
+        Err(DockerError::DockerResponseServerError {
+            status_code: 304, ..
+        }) => {}
+        Err(err) => return Err(err).with_context(|| format!("stopping {id}")),
+    }
+    match docker
+        .remove_container(
+            id,
+            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+        )
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(err) if not_found(&err) => Ok(()),
+        Err(err) => Err(err).with_context(|| format!("removing {id}")),
+    }
+}
+
+/// The engine-wide lock of one stack: a container only one run can create.
+#[derive(Debug)]
+pub(crate) struct Lock {
+    name: String,
+}
+
+impl Lock {
+    /// Takes the lock, waiting up to `wait` for another run to release it.
+    pub(crate) async fn take(
+        docker: &Docker,
+        spec: &StackSpec,
+        wait: Duration,
+    ) -> anyhow::Result<Lock> {
+        let name = format!("{}-deploy-lock", spec.stack);
+        let image = spec
+            .services
+            .values()
+            .next()
+            .map(|s| s.image.clone())
+            .context("the stack has no services")?;
+        let holder = format!(
+            "pid {} since {}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default()
+        );
+        let started = Instant::now();
+        loop {
+            let body = ContainerCreateBody {
+                image: Some(image.clone()),
+                cmd: Some(vec!["lock".into()]),
+                labels: Some(HashMap::from([
+                    (STACK_LABEL.to_owned(), spec.stack.clone()),
+                    (LOCK_LABEL.to_owned(), holder.clone()),
+                ])),
+                ..ContainerCreateBody::default()
+            };
+            match docker
+                .create_container(
+                    Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                    body,
+                )
+                .await
+            {
+                Ok(_) => return Ok(Lock { name }),
+                Err(err) if conflict(&err) => {
+                    let held_by = docker
+                        .inspect_container(&name, None::<InspectContainerOptions>)
+                        .await
+                        .ok()
+                        .and_then(|c| c.config?.labels?.get(LOCK_LABEL).cloned())
+                        .unwrap_or_else(|| "another run".into());
+                    if started.elapsed() >= wait {
+                        bail!(
+                            "another deploy of {} holds the lock ({held_by}); wait for it with --lock-wait <seconds>, \
+                             or if it died, remove the lock: docker rm {name}",
+                            spec.stack
+                        );
+                    }
+                    tracing::info!("another deploy holds the lock ({held_by}); waiting");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(err) => return Err(err).context("taking the deploy lock"),
+            }
+        }
+    }
+
+    pub(crate) async fn release(self, docker: &Docker) -> anyhow::Result<()> {
+        match docker
+            .remove_container(
+                &self.name,
+                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+            )
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(err) if not_found(&err) => Ok(()),
+            Err(err) => Err(err).context("releasing the deploy lock"),
+        }
+    }
+}
+
+/// Makes the engine run `spec`; what it did, in service order (empty: no changes).
+pub(crate) async fn reconcile(
+    docker: &Docker,
+    spec: &StackSpec,
+    health_timeout: Duration,
+) -> anyhow::Result<Vec<Action>> {
+    ensure_network_and_volumes(docker, spec).await?;
+    let mut by_service: BTreeMap<String, Vec<Existing>> = BTreeMap::new();
+    for container in existing(docker, spec).await? {
+        by_service
+            .entry(container.service.clone())
+            .or_default()
+            .push(container);
+    }
+    let mut actions = Vec::new();
+    for (name, service) in &spec.services {
+        let hash = service.hash();
+        let current = by_service.remove(name).unwrap_or_default();
+        let (matching, stale): (Vec<_>, Vec<_>) = current.into_iter().partition(|c| c.hash == hash);
+        if let Some(keep) = matching.first() {
+            // Leftovers of an interrupted replacement go; the matching one stays.
+            for extra in matching.iter().skip(1).chain(&stale) {
+                remove(docker, &extra.id, service.stop_grace_seconds).await?;
+            }
+            if !keep.running {
+                docker
+                    .start_container(&keep.id, None::<StartContainerOptions>)
+                    .await
+                    .with_context(|| format!("starting {name}"))?;
+                actions.push(Action::Start {
+                    service: name.clone(),
+                });
+            }
+            continue;
+        }
+        let container = if service.rolling {
+            format!("{}-{name}-{}", spec.stack, &hash[..12])
+        } else {
+            format!("{}-{name}", spec.stack)
+        };
+        if !service.rolling {
+            for old in &stale {
+                remove(docker, &old.id, service.stop_grace_seconds).await?;
+            }
+        }
+        let id = start(docker, spec, &container, name, service).await?;
+        if let Err(reason) = wait_healthy(docker, &id, health_timeout).await {
+            let logs = last_logs(docker, &id, 50).await;
+            remove(docker, &id, 0).await.ok();
+            bail!(
+                "the new {name} container did not become healthy: {reason}; it was removed{}. Its last log lines:\n{}",
+                if service.rolling && !stale.is_empty() {
+                    " and the old one keeps serving"
+                } else {
+                    ""
+                },
+                logs.trim_end()
+            );
+        }
+        if service.rolling {
+            for old in &stale {
+                remove(docker, &old.id, service.stop_grace_seconds).await?;
+            }
+        }
+        actions.push(if stale.is_empty() {
+            Action::Create {
+                service: name.clone(),
+            }
+        } else {
+            Action::Replace {
+                service: name.clone(),
+                rolling: service.rolling,
+            }
+        });
+    }
+    for (name, containers) in by_service {
+        for container in containers {
+            remove(docker, &container.id, 10).await?;
+        }
+        actions.push(Action::Remove { service: name });
+    }
+    Ok(actions)
+}
+
+/// Pulls what is missing, takes the lock, reconciles, releases the lock (also on failure).
+pub(crate) async fn deploy(
+    docker: &Docker,
+    spec: &StackSpec,
+    lock_wait: Duration,
+    health_timeout: Duration,
+) -> anyhow::Result<Vec<Action>> {
+    ensure_images(docker, spec).await?;
+    let lock = Lock::take(docker, spec, lock_wait).await?;
+    let result = reconcile(docker, spec, health_timeout).await;
+    lock.release(docker).await?;
+    result
+}

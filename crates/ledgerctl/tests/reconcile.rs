@@ -1,0 +1,372 @@
+//! `ledgerctl reconcile` on this machine's Docker engine, with small images made in the test from
+//! Debian's static busybox (no pull): the first run creates, the second does nothing (the same
+//! containers), a changed service alone is replaced, a removed one removed; a rolling service's
+//! new container that never turns healthy leaves the old one serving, fails the run and shows its
+//! logs; the lock keeps two runs from interleaving.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A stack of the test's own, removed with everything it made when dropped.
+struct Stack {
+    name: String,
+    image: String,
+    dir: tempfile::TempDir,
+}
+
+impl Stack {
+    fn new(prefix: &str) -> Stack {
+        let name = format!(
+            "{prefix}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let context = dir.path().join("image");
+        std::fs::create_dir_all(context.join("www")).unwrap();
+        std::fs::copy("/bin/busybox", context.join("busybox")).unwrap();
+        std::fs::write(context.join("www/index.html"), "ok\n").unwrap();
+        std::fs::write(
+            context.join("Dockerfile"),
+            "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www/ /www/\nENTRYPOINT [\"/bin/busybox\"]\n",
+        )
+        .unwrap();
+        let image = format!("ledgerly-test-busybox:{name}");
+        let built = Command::new("docker")
+            .args(["build", "-q", "-t", &image])
+            .arg(&context)
+            .output()
+            .unwrap();
+        assert!(
+            built.status.success(),
+            "building the busybox image (apt install busybox-static): {built:?}"
+        );
+        Stack { name, image, dir }
+    }
+
+    /// Writes the spec with `services` (YAML, indented under `services:`).
+    fn write(&self, services: &str) {
+        std::fs::write(
+            self.dir.path().join("stack.yaml"),
+            format!(
+                "stack: {}\nvolumes: [data]\nservices:\n{services}",
+                self.name
+            ),
+        )
+        .unwrap();
+    }
+
+    fn reconcile(&self, extra: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
+            .arg("reconcile")
+            .arg(self.dir.path().join("stack.yaml"))
+            .args(["--docker-host", "local", "--health-timeout", "30"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    }
+
+    /// `reconcile --output json`, which must succeed: the actions.
+    fn actions(&self) -> Vec<String> {
+        let output = self.reconcile(&["--output", "json"]);
+        assert!(output.status.success(), "{output:?}");
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        report["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} {}",
+                    a["action"].as_str().unwrap(),
+                    a["service"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    /// The stack's containers: service → (id, name, state).
+    fn containers(&self) -> BTreeMap<String, (String, String, String)> {
+        let output = Command::new("docker")
+            .args([
+                "ps",
+                "-a",
+                "--filter",
+                &format!("label=ledgerly.stack={}", self.name),
+                "--format",
+                "{{.Label \"ledgerly.service\"}} {{.ID}} {{.Names}} {{.State}}",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|l| !l.starts_with(' '))
+            .map(|l| {
+                let parts: Vec<&str> = l.split_whitespace().collect();
+                (
+                    parts[0].to_owned(),
+                    (
+                        parts[1].to_owned(),
+                        parts[2].to_owned(),
+                        parts[3].to_owned(),
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    fn health(&self, container: &str) -> String {
+        let output = Command::new("docker")
+            .args(["inspect", "--format", "{{.State.Health.Status}}", container])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let ids = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=ledgerly.stack={}", self.name),
+            ])
+            .output()
+            .unwrap();
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            Command::new("docker").args(["rm", "-f", id]).output().ok();
+        }
+        Command::new("docker")
+            .args(["network", "rm", &self.name])
+            .output()
+            .ok();
+        Command::new("docker")
+            .args(["volume", "rm", &format!("{}-data", self.name)])
+            .output()
+            .ok();
+        Command::new("docker")
+            .args(["rmi", "-f", &self.image])
+            .output()
+            .ok();
+    }
+}
+
+fn web(image: &str, version: &str, health: &str) -> String {
+    format!(
+        "  web:\n    image: {image}\n    command: [sh, -c, 'echo starting web version {version} >&2; exec /bin/busybox httpd -f -p 8080 -h /www']\n    env: {{VERSION: '{version}'}}\n    volumes: ['data:/data']\n    rolling: true\n    stop_grace_seconds: 1\n    health:\n      test: {health}\n      interval_seconds: 1\n      timeout_seconds: 1\n      retries: 2\n"
+    )
+}
+
+const HEALTHY: &str = "[CMD, /bin/busybox, wget, -q, -O, /dev/null, 'http://127.0.0.1:8080/']";
+
+fn sleeper(name: &str, image: &str, setting: &str) -> String {
+    format!(
+        "  {name}:\n    image: {image}\n    command: [sleep, '3600']\n    env: {{SETTING: '{setting}'}}\n    stop_grace_seconds: 1\n"
+    )
+}
+
+#[test]
+fn a_second_run_changes_nothing_and_a_change_replaces_only_its_service() {
+    let stack = Stack::new("rec");
+    let image = stack.image.clone();
+    stack.write(
+        &(web(&image, "1", HEALTHY)
+            + &sleeper("worker", &image, "a")
+            + &sleeper("cache", &image, "a")),
+    );
+    let mut first = stack.actions();
+    first.sort();
+    assert_eq!(first, ["create cache", "create web", "create worker"]);
+    let before = stack.containers();
+    assert_eq!(before.len(), 3, "{before:?}");
+    assert!(
+        before.values().all(|(_, _, state)| state == "running"),
+        "{before:?}"
+    );
+    assert_eq!(stack.health(&before["web"].0), "healthy");
+
+    // Again: nothing to do, the very same containers.
+    assert_eq!(stack.actions(), Vec::<String>::new());
+    let output = stack.reconcile(&[]);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("no changes"),
+        "{output:?}"
+    );
+    assert_eq!(stack.containers(), before);
+
+    // One service's setting changes: only it is replaced.
+    stack.write(
+        &(web(&image, "1", HEALTHY)
+            + &sleeper("worker", &image, "b")
+            + &sleeper("cache", &image, "a")),
+    );
+    assert_eq!(stack.actions(), ["replace worker"]);
+    let after = stack.containers();
+    assert_eq!(after["web"], before["web"]);
+    assert_eq!(after["cache"], before["cache"]);
+    assert_ne!(after["worker"].0, before["worker"].0);
+
+    // The rolling service: a new container under a new name, the old one gone.
+    stack.write(
+        &(web(&image, "2", HEALTHY)
+            + &sleeper("worker", &image, "b")
+            + &sleeper("cache", &image, "a")),
+    );
+    assert_eq!(stack.actions(), ["replace web"]);
+    let rolled = stack.containers();
+    assert_ne!(rolled["web"].1, after["web"].1, "a new name");
+    assert_eq!(stack.health(&rolled["web"].0), "healthy");
+
+    // A service left out of the spec is removed; a stopped one is started again.
+    stack.write(&(web(&image, "2", HEALTHY) + &sleeper("worker", &image, "b")));
+    Command::new("docker")
+        .args(["stop", "-t", "0", &rolled["worker"].0])
+        .output()
+        .unwrap();
+    let mut last = stack.actions();
+    last.sort();
+    assert_eq!(last, ["remove cache", "start worker"]);
+    let end = stack.containers();
+    assert_eq!(end.keys().collect::<Vec<_>>(), ["web", "worker"]);
+    assert_eq!(end["worker"].0, rolled["worker"].0);
+    assert_eq!(end["worker"].2, "running");
+}
+
+#[test]
+fn a_new_container_that_never_turns_healthy_leaves_the_old_one_serving() {
+    let stack = Stack::new("unh");
+    let image = stack.image.clone();
+    stack.write(&web(&image, "1", HEALTHY));
+    assert_eq!(stack.actions(), ["create web"]);
+    let before = stack.containers();
+
+    stack.write(&web(&image, "2", "[CMD, /bin/busybox, 'false']"));
+    let output = stack.reconcile(&[]);
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the new web container did not become healthy: its health check failed; it was removed and the old one keeps serving"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("starting web version 2"),
+        "its logs are shown: {stderr}"
+    );
+    let after = stack.containers();
+    assert_eq!(after, before, "only the old container is left");
+    assert_eq!(stack.health(&before["web"].0), "healthy");
+    assert!(
+        stack.reconcile(&[]).status.code() == Some(1),
+        "it keeps failing until the spec is fixed"
+    );
+    assert_eq!(stack.containers(), before);
+}
+
+#[test]
+fn the_lock_keeps_two_runs_apart() {
+    let stack = Stack::new("lck");
+    let image = stack.image.clone();
+    stack.write(&(web(&image, "1", HEALTHY) + &sleeper("worker", &image, "a")));
+    // Another run holds the lock.
+    let lock = format!("{}-deploy-lock", stack.name);
+    let taken = Command::new("docker")
+        .args([
+            "create",
+            "--name",
+            &lock,
+            "--label",
+            &format!("ledgerly.stack={}", stack.name),
+            "--label",
+            "ledgerly.lock=pid 1 since 0",
+            &image,
+            "lock",
+        ])
+        .output()
+        .unwrap();
+    assert!(taken.status.success(), "{taken:?}");
+    let refused = stack.reconcile(&[]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "another deploy of {} holds the lock (pid 1 since 0); wait for it with --lock-wait <seconds>",
+            stack.name
+        )),
+        "{stderr}"
+    );
+    assert!(stack.containers().is_empty(), "nothing was done");
+
+    // With --lock-wait, a run waits for the other to finish.
+    let releaser = std::thread::spawn({
+        let lock = lock.clone();
+        move || {
+            std::thread::sleep(Duration::from_secs(2));
+            Command::new("docker")
+                .args(["rm", "-f", &lock])
+                .output()
+                .unwrap();
+        }
+    });
+    let waited = stack.reconcile(&["--lock-wait", "30"]);
+    releaser.join().unwrap();
+    assert!(waited.status.success(), "{waited:?}");
+    assert_eq!(stack.containers().len(), 2);
+
+    // Two runs at once: never interleaved; whichever loses says why; one container per service.
+    stack.write(&(web(&image, "2", HEALTHY) + &sleeper("worker", &image, "b")));
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let path = stack.dir.path().join("stack.yaml");
+            std::thread::spawn(move || {
+                Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
+                    .arg("reconcile")
+                    .arg(path)
+                    .args(["--docker-host", "local", "--health-timeout", "30"])
+                    .output()
+                    .unwrap()
+            })
+        })
+        .collect();
+    let outputs: Vec<Output> = runs.into_iter().map(|r| r.join().unwrap()).collect();
+    assert!(outputs.iter().any(|o| o.status.success()), "{outputs:?}");
+    for output in outputs.iter().filter(|o| !o.status.success()) {
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("holds the lock"),
+            "{output:?}"
+        );
+    }
+    let end = stack.containers();
+    assert_eq!(end.len(), 2, "{end:?}");
+    assert_eq!(stack.actions(), Vec::<String>::new(), "converged");
+}
+
+#[test]
+fn a_bad_spec_is_refused_before_the_engine_is_touched() {
+    let stack = Stack::new("bad");
+    stack.write("  web:\n    image: ''\n    ports: ['8080']\n    volumes: ['nowhere:/x']\n");
+    let output = Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
+        .arg("reconcile")
+        .arg(stack.dir.path().join("stack.yaml"))
+        .args(["--docker-host", "unix:///nonexistent.sock"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("services.web.image: give an image reference"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("services.web.ports: `8080` is not host_ip:host_port:container_port"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("services.web.volumes"), "{stderr}");
+    assert!(!stderr.contains("nonexistent.sock"), "{stderr}");
+}

@@ -29,6 +29,7 @@ enum Command {
     Destroy(commands::destroy::Args),
     Build(commands::build::Args),
     Reconcile(commands::reconcile::Args),
+    Logs(commands::logs::Args),
 }
 
 /// The operator commands log warnings and ledgerctl's own notes (IAM propagation, waits) by
@@ -64,6 +65,7 @@ async fn main() -> std::process::ExitCode {
         Command::Destroy(args) => commands::destroy::run(args).await.map(|()| 0),
         Command::Build(args) => commands::build::run(args).await.map(|()| 0),
         Command::Reconcile(args) => commands::reconcile::run(args).await.map(|()| 0),
+        Command::Logs(args) => commands::logs::run(args).await.map(|()| 0),
     };
     match result {
         Ok(code) => std::process::ExitCode::from(code),

@@ -2,7 +2,7 @@
 //! Debian's static busybox (no pull): the first run creates, the second does nothing (the same
 //! containers), a changed service alone is replaced, a removed one removed; a rolling service's
 //! new container that never turns healthy leaves the old one serving, fails the run and shows its
-//! logs; the lock keeps two runs from interleaving.
+//! logs; the lock keeps two runs from interleaving; `ledgerctl logs` shows and follows a service.
 
 #![allow(clippy::unwrap_used)]
 
@@ -369,4 +369,87 @@ fn a_bad_spec_is_refused_before_the_engine_is_touched() {
     );
     assert!(stderr.contains("services.web.volumes"), "{stderr}");
     assert!(!stderr.contains("nonexistent.sock"), "{stderr}");
+}
+
+#[test]
+fn logs_shows_a_services_lines_and_follows_them() {
+    let stack = Stack::new("log");
+    let image = stack.image.clone();
+    stack.write(&format!(
+        "  ticker:\n    image: {image}\n    command: [sh, -c, 'i=0; echo to stderr >&2; while true; do echo line $i; i=$((i+1)); sleep 0.2; done']\n    stop_grace_seconds: 1\n"
+    ));
+    assert_eq!(stack.actions(), ["create ticker"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let logs = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
+            .args([
+                "logs",
+                "ticker",
+                "--stack",
+                &stack.name,
+                "--docker-host",
+                "local",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let last = logs(&["--tail", "3"]);
+    assert!(last.status.success(), "{last:?}");
+    let text = String::from_utf8_lossy(&last.stdout);
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.lines().all(|l| l.starts_with("line ")), "{text}");
+    let all = logs(&["--tail", "all", "--since", "1h"]);
+    let text = String::from_utf8_lossy(&all.stdout);
+    assert!(text.starts_with("line 0\n"), "{text}");
+    assert!(
+        String::from_utf8_lossy(&all.stderr).contains("to stderr"),
+        "stderr stays stderr: {all:?}"
+    );
+
+    // --follow keeps going.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
+        .args([
+            "logs",
+            "ticker",
+            "--stack",
+            &stack.name,
+            "--docker-host",
+            "local",
+            "--follow",
+            "--tail",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    child.kill().unwrap();
+    let followed = child.wait_with_output().unwrap();
+    let lines = String::from_utf8_lossy(&followed.stdout).lines().count();
+    assert!(lines >= 4, "{lines} lines in 2 s of following");
+
+    let unknown = Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
+        .args([
+            "logs",
+            "nosuch",
+            "--stack",
+            &stack.name,
+            "--docker-host",
+            "local",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains(&format!(
+            "the stack {} has no service nosuch on this engine; it has ticker",
+            stack.name
+        )),
+        "{unknown:?}"
+    );
+    let bad = logs(&["--since", "soon"]);
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--since soon"),
+        "{bad:?}"
+    );
 }

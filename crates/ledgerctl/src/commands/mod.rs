@@ -2,6 +2,7 @@
 
 pub(crate) mod build;
 pub(crate) mod destroy;
+pub(crate) mod logs;
 pub(crate) mod plan;
 mod progress;
 pub(crate) mod provision;

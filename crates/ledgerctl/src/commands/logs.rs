@@ -1,0 +1,156 @@
+//! `ledgerctl logs <service>`: what one of the stack's containers wrote, from the engine it runs
+//! on (this machine's or the instance's over SSH); `--follow` keeps streaming until Ctrl-C.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use bollard::container::LogOutput;
+use bollard::query_parameters::{ListContainersOptionsBuilder, LogsOptionsBuilder};
+use futures_util::StreamExt as _;
+
+use crate::docker::reconcile::{SERVICE_LABEL, STACK_LABEL};
+use crate::docker::{Engine, Target};
+
+/// Show a service's logs.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The service, e.g. api.
+    service: String,
+    /// The stack the service belongs to.
+    #[arg(long, default_value = "ledgerly")]
+    stack: String,
+    /// Keep streaming new lines until Ctrl-C.
+    #[arg(short, long)]
+    follow: bool,
+    /// Only lines written since then: a duration ago (30s, 10m, 2h, 1d) or Unix seconds.
+    #[arg(long)]
+    since: Option<String>,
+    /// How many of the last lines to show (`all` for every one).
+    #[arg(long, default_value = "200")]
+    tail: String,
+    /// The Docker engine: `local`, `unix:///path/docker.sock` or `ssh://user@host[:port]`.
+    #[arg(long, env = "LEDGERLY_DOCKER_HOST", default_value = "local")]
+    docker_host: String,
+    /// The SSH private key for an ssh:// engine.
+    #[arg(long)]
+    ssh_key: Option<PathBuf>,
+    /// A known_hosts file of its own for an ssh:// engine.
+    #[arg(long)]
+    ssh_known_hosts: Option<PathBuf>,
+    /// How long to wait for the engine to answer.
+    #[arg(long, default_value_t = 30)]
+    wait_seconds: u64,
+}
+
+/// Unix seconds for `--since`.
+fn since(text: &str, now: u64) -> anyhow::Result<u64> {
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(seconds);
+    }
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(0));
+    let number: u64 = number.parse().with_context(|| {
+        format!("--since {text}: give a duration like 30s, 10m, 2h or 1d, or Unix seconds")
+    })?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => bail!("--since {text}: the unit must be s, m, h or d"),
+    };
+    Ok(now.saturating_sub(number * scale))
+}
+
+pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    if args.tail != "all" && args.tail.parse::<u64>().is_err() {
+        bail!("--tail {}: give a number of lines, or all", args.tail);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let since = args.since.as_deref().map(|s| since(s, now)).transpose()?;
+    let target = Target::parse(&args.docker_host, args.ssh_key, args.ssh_known_hosts)?;
+    let engine = Engine::connect(&target, Duration::from_secs(args.wait_seconds)).await?;
+    let docker = &engine.docker;
+    let filters = HashMap::from([("label", vec![format!("{STACK_LABEL}={}", args.stack)])]);
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .context("listing the stack's containers")?;
+    let service_of = |c: &bollard::models::ContainerSummary| {
+        c.labels
+            .as_ref()
+            .and_then(|l| l.get(SERVICE_LABEL).cloned())
+    };
+    // The running one first, then the newest (two exist while a rolling service is replaced).
+    let Some(container) = containers
+        .iter()
+        .filter(|c| service_of(c).as_deref() == Some(args.service.as_str()))
+        .max_by_key(|c| {
+            (
+                c.state.as_ref().is_some_and(|s| s.to_string() == "running"),
+                c.created.unwrap_or_default(),
+            )
+        })
+    else {
+        let mut services: Vec<String> = containers.iter().filter_map(service_of).collect();
+        services.sort();
+        services.dedup();
+        bail!(
+            "the stack {} has no service {} on this engine{}",
+            args.stack,
+            args.service,
+            if services.is_empty() {
+                String::new()
+            } else {
+                format!("; it has {}", services.join(", "))
+            }
+        );
+    };
+    let id = container.id.clone().context("a container without an id")?;
+    let mut options = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .follow(args.follow)
+        .tail(&args.tail);
+    if let Some(since) = since {
+        options = options.since(i32::try_from(since).unwrap_or(i32::MAX));
+    }
+    let mut stream = docker.logs(&id, Some(options.build()));
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    while let Some(line) = stream.next().await {
+        match line.with_context(|| format!("reading the logs of {}", args.service))? {
+            LogOutput::StdErr { message } => err.write_all(&message)?,
+            LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                out.write_all(&message)?;
+                out.flush()?;
+            }
+            LogOutput::StdIn { .. } => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_durations_and_unix_seconds() {
+        assert_eq!(since("30s", 1000).unwrap(), 970);
+        assert_eq!(since("10m", 1000).unwrap(), 400);
+        assert_eq!(since("2h", 10_000).unwrap(), 2800);
+        assert_eq!(since("1700000000", 5).unwrap(), 1_700_000_000);
+        assert!(since("10x", 1000).is_err());
+        assert!(since("soon", 1000).is_err());
+    }
+}

@@ -1200,3 +1200,65 @@ async fn a_missing_ssh_key_is_named_before_any_change() {
         "nothing was created"
     );
 }
+
+#[tokio::test]
+async fn a_hosted_ocr_backend_gets_its_key_by_parameter_name_never_by_value() {
+    let stack = Stack::new("gem");
+    let parameter = format!("/{}/gemini-key", stack.name);
+    aws_sdk_ssm::Client::new(&aws().await)
+        .put_parameter()
+        .name(&parameter)
+        .value("AIza-operator-key")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    stack.write(&format!(
+        "ocr:\n  backend: gemini\n  api_key_parameter: {parameter}\n"
+    ));
+    stack.provision();
+    stack.push_image().await;
+    let report = stack.provision();
+    assert!(
+        !report.to_string().contains("AIza-operator-key"),
+        "{report}"
+    );
+    let function = aws_sdk_lambda::Client::new(&aws().await)
+        .get_function()
+        .function_name(format!("{}-ocr", stack.name))
+        .send()
+        .await
+        .unwrap();
+    let environment = function
+        .configuration()
+        .unwrap()
+        .environment()
+        .unwrap()
+        .variables()
+        .unwrap()
+        .clone();
+    assert_eq!(environment["LEDGERLY__EXTRACTOR__BACKEND"], "gemini");
+    assert_eq!(
+        environment["LEDGERLY__EXTRACTOR__API_KEY_PARAMETER"],
+        parameter
+    );
+    assert!(
+        !environment.values().any(|v| v.contains("AIza")),
+        "{environment:?}"
+    );
+    // The function's role may read it.
+    let policy = aws_sdk_iam::Client::new(&aws().await)
+        .get_role_policy()
+        .role_name(format!("{}-lambda", stack.name))
+        .policy_name(format!("{}-lambda", stack.name))
+        .send()
+        .await
+        .unwrap();
+    let document = policy.policy_document();
+    assert!(
+        document.contains(&format!("parameter{parameter}"))
+            || document.contains(&format!("parameter%2F{}%2Fgemini-key", stack.name)),
+        "{document}"
+    );
+    assert_eq!(stack.provision()["calls"]["mutating"], 0);
+}

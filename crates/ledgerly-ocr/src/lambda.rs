@@ -67,7 +67,7 @@ impl LambdaConfig {
             env("LEDGERLY__OCR__CALLBACK_SECRET_PARAMETER"),
         ) {
             (Some(secret), _) => secret,
-            (None, Some(parameter)) => secret_from_ssm(&parameter).await?,
+            (None, Some(parameter)) => secure_parameter(&parameter, "callback secret").await?,
             (None, None) => {
                 return Err("set LEDGERLY__OCR__CALLBACK_SECRET, or LEDGERLY__OCR__CALLBACK_SECRET_PARAMETER to the SSM parameter holding it".into());
             }
@@ -97,8 +97,9 @@ impl LambdaConfig {
     }
 }
 
-/// The secret in an SSM SecureString parameter.
-async fn secret_from_ssm(parameter: &str) -> Result<String, String> {
+/// The value of an SSM SecureString parameter (`what` names it in errors): how the Lambda gets
+/// the callback secret and the OCR backend's API key without either sitting in its environment.
+pub async fn secure_parameter(parameter: &str, what: &str) -> Result<String, String> {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(endpoint) = env("LEDGERLY__AWS__ENDPOINT") {
         loader = loader.endpoint_url(endpoint);
@@ -112,7 +113,7 @@ async fn secret_from_ssm(parameter: &str) -> Result<String, String> {
         .await
         .map_err(|e| {
             format!(
-                "cannot read the callback secret from SSM parameter {parameter}: {}",
+                "cannot read the {what} from SSM parameter {parameter}: {}",
                 aws_sdk_ssm::error::DisplayErrorContext(&e)
             )
         })?;

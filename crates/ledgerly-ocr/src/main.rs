@@ -35,6 +35,10 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct LambdaArgs {
+    /// The SSM SecureString holding the backend's API key, read once per cold start (when no
+    /// key is given directly).
+    #[arg(long, env = "LEDGERLY__EXTRACTOR__API_KEY_PARAMETER")]
+    api_key_parameter: Option<String>,
     #[command(flatten)]
     extractor: ExtractorSettings,
     /// Check the configuration (API URL, secret, bucket, backend), print it without the
@@ -302,7 +306,18 @@ async fn worker(args: WorkerArgs) -> Result<(), String> {
 async fn lambda(args: LambdaArgs) -> Result<(), String> {
     use ledgerly_ocr::lambda::{Handler, LambdaConfig, RecordOutcome};
     let config = LambdaConfig::from_env().await?;
-    let extractor = args.extractor.build().await?;
+    let mut settings = args.extractor.clone();
+    let key_source = match (&settings.api_key, &args.api_key_parameter) {
+        (Some(key), _) if !key.trim().is_empty() => "from the environment".to_owned(),
+        (_, Some(parameter)) if !parameter.trim().is_empty() => {
+            settings.api_key = Some(
+                ledgerly_ocr::lambda::secure_parameter(parameter, "OCR backend's API key").await?,
+            );
+            format!("from SSM parameter {parameter}")
+        }
+        _ => "none".to_owned(),
+    };
+    let extractor = settings.build().await?;
     if args.check_config {
         let secret = match std::env::var("LEDGERLY__OCR__CALLBACK_SECRET") {
             Ok(value) if !value.trim().is_empty() => "from the environment".to_owned(),
@@ -316,6 +331,7 @@ async fn lambda(args: LambdaArgs) -> Result<(), String> {
         println!("callback secret: {secret}");
         println!("default currency: {}", config.default_currency);
         println!("backend: {}", extractor.name());
+        println!("backend API key: {key_source}");
         return Ok(());
     }
     let handler = std::sync::Arc::new(Handler::new(config, extractor).await?);

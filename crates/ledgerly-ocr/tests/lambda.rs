@@ -309,3 +309,52 @@ async fn the_secret_can_come_from_an_ssm_secure_string() {
     assert!(stdout.contains("default currency: EUR"), "{stdout}");
     assert!(!stdout.contains(SECRET), "the secret is never printed");
 }
+
+#[tokio::test]
+async fn the_backends_api_key_can_come_from_an_ssm_secure_string() {
+    let ssm = aws_sdk_ssm::Client::new(&aws().await);
+    let id = uuid::Uuid::new_v4().simple();
+    let key_name = format!("/ledgerly/test-{id}/gemini-key");
+    ssm.put_parameter()
+        .name(&key_name)
+        .value("AIza-test-key-never-printed")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    let check = |parameter: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ledgerly-ocr"))
+            .args(["lambda", "--check-config"])
+            .env("LEDGERLY_API_URL", "https://ledgerly.example.com")
+            .env("LEDGERLY__OCR__CALLBACK_SECRET", SECRET)
+            .env("LEDGERLY__STORAGE__BUCKET", "receipts")
+            .env("LEDGERLY__AWS__ENDPOINT", endpoint())
+            .env("LEDGERLY__EXTRACTOR__BACKEND", "gemini")
+            .env("LEDGERLY__EXTRACTOR__API_KEY_PARAMETER", parameter)
+            .env_remove("LEDGERLY__EXTRACTOR__API_KEY")
+            .env_remove("GEMINI_API_KEY")
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .unwrap()
+    };
+    let output = check(&key_name);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout.contains("backend: gemini"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("backend API key: from SSM parameter {key_name}")),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("AIza-test-key"),
+        "the key is never printed"
+    );
+
+    let missing = check(&format!("/ledgerly/test-{id}/nothing-here"));
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("cannot read the OCR backend's API key from SSM parameter"),
+        "{missing:?}"
+    );
+}

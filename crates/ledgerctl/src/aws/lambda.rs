@@ -93,7 +93,7 @@ pub(crate) fn desired(
     bucket: &str,
     image: Option<String>,
 ) -> Desired {
-    let environment = BTreeMap::from([
+    let mut environment = BTreeMap::from([
         (
             "LEDGERLY_API_URL".to_owned(),
             format!("https://{}", config.domain),
@@ -109,6 +109,13 @@ pub(crate) fn desired(
             config.ocr.backend.clone(),
         ),
     ]);
+    // The key itself stays in SSM: the function reads it at cold start (its role may).
+    if let Some(parameter) = &config.ocr.api_key_parameter {
+        environment.insert(
+            "LEDGERLY__EXTRACTOR__API_KEY_PARAMETER".to_owned(),
+            parameter.clone(),
+        );
+    }
     Desired {
         name: name(config),
         role_arn: format!("arn:aws:iam::{account}:role/{}", config.name("lambda")),

@@ -120,6 +120,24 @@ impl Stack {
             .collect()
     }
 
+    /// How many service containers the stack has (two of one service while it is replaced).
+    fn count(&self) -> usize {
+        let output = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=ledgerly.stack={}", self.name),
+                "--filter",
+                "label=ledgerly.service",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout)
+            .split_whitespace()
+            .count()
+    }
+
     fn health(&self, container: &str) -> String {
         let output = Command::new("docker")
             .args(["inspect", "--format", "{{.State.Health.Status}}", container])
@@ -452,4 +470,64 @@ fn logs_shows_a_services_lines_and_follows_them() {
         String::from_utf8_lossy(&bad.stderr).contains("--since soon"),
         "{bad:?}"
     );
+}
+
+#[test]
+fn a_replacement_cut_short_is_finished_by_the_next_run_once_the_new_one_is_healthy() {
+    let stack = Stack::new("cut");
+    let image = stack.image.clone();
+    stack.write(&web(&image, "1", HEALTHY));
+    assert_eq!(stack.actions(), ["create web"]);
+    let old = stack.containers()["web"].clone();
+
+    // Version 2 takes a few seconds to serve; the run is killed while it waits for it.
+    let slow = web(&image, "2", HEALTHY)
+        .replace(
+            "exec /bin/busybox httpd",
+            "sleep 4; exec /bin/busybox httpd",
+        )
+        .replace(
+            "retries: 2\n",
+            "retries: 2\n      start_period_seconds: 20\n",
+        );
+    stack.write(&slow);
+    let mut run = Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
+        .arg("reconcile")
+        .arg(stack.dir.path().join("stack.yaml"))
+        .args(["--docker-host", "local", "--health-timeout", "30"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while stack.count() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the new container never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    run.kill().unwrap();
+    run.wait().unwrap();
+    assert_eq!(stack.count(), 2, "old and new side by side");
+
+    // The killed run's lock is left behind, and named.
+    let refused = stack.reconcile(&[]);
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains(&format!("docker rm {}-deploy-lock", stack.name)),
+        "{refused:?}"
+    );
+    Command::new("docker")
+        .args(["rm", "-f", &format!("{}-deploy-lock", stack.name)])
+        .output()
+        .unwrap();
+
+    // The next run waits for the new one to be healthy, then retires the old.
+    assert_eq!(stack.actions(), ["replace web"]);
+    assert_eq!(stack.count(), 1);
+    let end = stack.containers();
+    assert_ne!(end["web"].0, old.0);
+    assert_eq!(stack.health(&end["web"].0), "healthy");
+    assert_eq!(stack.actions(), Vec::<String>::new());
 }

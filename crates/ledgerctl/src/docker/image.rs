@@ -228,7 +228,7 @@ pub(crate) struct Context {
     pub(crate) content_hash: String,
 }
 
-fn header(path: &str, size: u64, mode: u32, uid: u64, kind: tar::EntryType) -> tar::Header {
+fn header(size: u64, mode: u32, uid: u64, kind: tar::EntryType) -> tar::Header {
     let mut header = tar::Header::new_gnu();
     header.set_entry_type(kind);
     header.set_size(size);
@@ -236,12 +236,8 @@ fn header(path: &str, size: u64, mode: u32, uid: u64, kind: tar::EntryType) -> t
     header.set_uid(uid);
     header.set_gid(uid);
     // A fixed time: the same inputs make the same context, and so the same image layers.
+    // (`append_data` sets the path, long ones included, and the checksum.)
     header.set_mtime(0);
-    if header.set_path(path).is_err() {
-        // Only our own short, ASCII paths reach here.
-        tracing::warn!(path, "a path too long for the tar header");
-    }
-    header.set_cksum();
     header
 }
 
@@ -253,7 +249,7 @@ pub(crate) fn context(kind: Kind, binaries: &Path) -> anyhow::Result<Context> {
         hash.update(path.as_bytes());
         hash.update((data.len() as u64).to_le_bytes());
         hash.update(data);
-        let mut header = header(path, data.len() as u64, mode, uid, tar::EntryType::Regular);
+        let mut header = header(data.len() as u64, mode, uid, tar::EntryType::Regular);
         builder
             .append_data(&mut header, path, data)
             .with_context(|| format!("adding {path} to the build context"))
@@ -278,7 +274,7 @@ pub(crate) fn context(kind: Kind, binaries: &Path) -> anyhow::Result<Context> {
     if kind == Kind::Api {
         add("data/.keep", b"", 0o644, UID)?;
     }
-    let mut tmp = header("rootfs/tmp/", 0, 0o1777, 0, tar::EntryType::Directory);
+    let mut tmp = header(0, 0o1777, 0, tar::EntryType::Directory);
     builder
         .append_data(&mut tmp, "rootfs/tmp/", std::io::empty())
         .context("adding /tmp to the build context")?;

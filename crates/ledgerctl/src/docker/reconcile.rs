@@ -275,7 +275,7 @@ async fn start(
             interval: Some(seconds(h.interval_seconds)),
             timeout: Some(seconds(h.timeout_seconds)),
             retries: Some(i64::from(h.retries)),
-            start_period: Some(0),
+            start_period: Some(seconds(h.start_period_seconds)),
             ..HealthConfig::default()
         }),
         host_config: Some(HostConfig {
@@ -501,19 +501,36 @@ pub(crate) async fn reconcile(
         let current = by_service.remove(name).unwrap_or_default();
         let (matching, stale): (Vec<_>, Vec<_>) = current.into_iter().partition(|c| c.hash == hash);
         if let Some(keep) = matching.first() {
-            // Leftovers of an interrupted replacement go; the matching one stays.
-            for extra in matching.iter().skip(1).chain(&stale) {
-                remove(docker, &extra.id, service.stop_grace_seconds).await?;
-            }
+            let mut done = None;
             if !keep.running {
                 docker
                     .start_container(&keep.id, None::<StartContainerOptions>)
                     .await
                     .with_context(|| format!("starting {name}"))?;
-                actions.push(Action::Start {
+                done = Some(Action::Start {
                     service: name.clone(),
                 });
             }
+            // A run interrupted mid-replacement left the new container beside the old: it takes
+            // over only once healthy; if it never is, it goes and the old one stays.
+            if !stale.is_empty() {
+                if let Err(reason) = wait_healthy(docker, &keep.id, health_timeout).await {
+                    let logs = last_logs(docker, &keep.id, 50).await;
+                    remove(docker, &keep.id, 0).await.ok();
+                    bail!(
+                        "the new {name} container left by an earlier run did not become healthy: {reason}; it was removed and the old one keeps serving. Its last log lines:\n{}",
+                        logs.trim_end()
+                    );
+                }
+                done = Some(Action::Replace {
+                    service: name.clone(),
+                    rolling: service.rolling,
+                });
+            }
+            for extra in matching.iter().skip(1).chain(&stale) {
+                remove(docker, &extra.id, service.stop_grace_seconds).await?;
+            }
+            actions.extend(done);
             continue;
         }
         let container = if service.rolling {

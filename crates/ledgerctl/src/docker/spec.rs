@@ -66,6 +66,9 @@ pub(crate) struct Health {
     pub(crate) timeout_seconds: u32,
     #[serde(default = "default_retries")]
     pub(crate) retries: u32,
+    /// Failures in the first seconds after start do not count (a server migrating its database).
+    #[serde(default)]
+    pub(crate) start_period_seconds: u32,
 }
 
 fn default_interval() -> u32 {

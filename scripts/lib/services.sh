@@ -252,3 +252,9 @@ CONF
     echo "sshd did not start; see $dir/sshd.log" >&2
     return 1
 }
+
+# Prometheus and promtool (Debian's), for the monitoring tests: the rules' unit tests, the config
+# check, and a real Prometheus scraping a running API.
+install_monitoring_tools() {
+    apt_install prometheus
+}

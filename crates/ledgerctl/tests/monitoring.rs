@@ -1,0 +1,227 @@
+//! Monitoring as code (`monitoring/prometheus/`): the config and rules pass promtool, the rules'
+//! own unit tests pass, every Ledgerly metric the rules name is one the API really exports, and a
+//! real Prometheus (Debian's, run here) scrapes a running API with the shipped scrape config,
+//! evaluates every rule, and puts "API down" in motion when the API stops.
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn monitoring() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../monitoring/prometheus")
+}
+
+fn promtool(args: &[&str]) {
+    let output = Command::new("promtool")
+        .args(args)
+        .current_dir(monitoring())
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("promtool: {e}; run the suite with scripts/test, which installs it")
+        });
+    assert!(output.status.success(), "promtool {args:?}: {output:?}");
+}
+
+#[test]
+fn the_config_and_rules_pass_promtool_and_their_unit_tests() {
+    promtool(&["check", "config", "prometheus.yml"]);
+    promtool(&["check", "rules", "alerts.yml"]);
+    promtool(&["test", "rules", "alerts.test.yml"]);
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < Duration::from_secs(60), "{what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The names of the `ledgerly_…` series the rules use.
+fn ledgerly_metrics_in_rules() -> Vec<String> {
+    let text = std::fs::read_to_string(monitoring().join("alerts.yml")).unwrap();
+    let mut names: Vec<String> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("ledgerly_"))
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[tokio::test]
+async fn prometheus_scrapes_a_running_api_and_evaluates_every_rule() {
+    let data = tempfile::tempdir().unwrap();
+    let api_port = free_port();
+    let api_binary = PathBuf::from(env!("CARGO_BIN_EXE_ledgerctl")).with_file_name("ledgerly-api");
+    assert!(
+        api_binary.is_file(),
+        "build the workspace's binaries first (cargo build --workspace --bins)"
+    );
+    let api = Running(
+        Command::new(&api_binary)
+            .current_dir(data.path())
+            .env("LEDGERLY__SERVER__PORT", api_port.to_string())
+            .env("LEDGERLY__DATABASE__URL", "sqlite://ledgerly.db")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let client = reqwest::Client::new();
+    let api_url = format!("http://127.0.0.1:{api_port}");
+    wait_for("the API never became ready", async || {
+        client
+            .get(format!("{api_url}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    // Some traffic, so the request series exist.
+    for path in ["/healthz", "/api/v1/expenses", "/nowhere"] {
+        client.get(format!("{api_url}{path}")).send().await.unwrap();
+    }
+    let exported = client
+        .get(format!("{api_url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for metric in ledgerly_metrics_in_rules() {
+        assert!(
+            exported.lines().any(|l| l.starts_with(&metric)),
+            "the rules use {metric}, which the API does not export:\n{exported}"
+        );
+    }
+
+    // The shipped scrape config, with the API's service name pointed at this one, and quicker.
+    let config = std::fs::read_to_string(monitoring().join("prometheus.yml"))
+        .unwrap()
+        .replace("api:8080", &format!("127.0.0.1:{api_port}"))
+        .replace("scrape_interval: 15s", "scrape_interval: 1s")
+        .replace("evaluation_interval: 15s", "evaluation_interval: 1s");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+    std::fs::copy(
+        monitoring().join("alerts.yml"),
+        dir.path().join("alerts.yml"),
+    )
+    .unwrap();
+    let prometheus_port = free_port();
+    let _prometheus = Running(
+        Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("prometheus: {e}; run the suite with scripts/test, which installs it")
+            }),
+    );
+    let prometheus = format!("http://127.0.0.1:{prometheus_port}");
+    let query = async |q: &str| -> Value {
+        let Ok(response) = client
+            .get(format!("{prometheus}/api/v1/query"))
+            .query(&[("query", q)])
+            .send()
+            .await
+        else {
+            return Value::Null;
+        };
+        response.json::<Value>().await.unwrap_or(Value::Null)
+    };
+    let first_value = |v: &Value| {
+        v["data"]["result"][0]["value"][1]
+            .as_str()
+            .map(str::to_owned)
+    };
+    wait_for("Prometheus never scraped the API", async || {
+        first_value(&query(r#"up{job="api"}"#).await).as_deref() == Some("1")
+    })
+    .await;
+    let requests = query("sum(ledgerly_http_requests_total)").await;
+    assert!(
+        first_value(&requests)
+            .and_then(|v| v.parse::<f64>().ok())
+            .is_some_and(|n| n >= 3.0),
+        "{requests}"
+    );
+
+    // Every rule loaded and evaluated without error.
+    wait_for("the rules were never all evaluated", async || {
+        let rules: Value = client
+            .get(format!("{prometheus}/api/v1/rules"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let all: Vec<&Value> = rules["data"]["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|g| g["rules"].as_array().into_iter().flatten())
+            .collect();
+        all.len() == 6
+            && all
+                .iter()
+                .all(|r| r["health"] == "ok" && r["lastEvaluation"] != "0001-01-01T00:00:00Z")
+    })
+    .await;
+
+    // The API stops: "API down" starts counting its two minutes.
+    drop(api);
+    wait_for("LedgerlyApiDown never became pending", async || {
+        let alerts: Value = client
+            .get(format!("{prometheus}/api/v1/alerts"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        alerts["data"]["alerts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|a| a["labels"]["alertname"] == "LedgerlyApiDown" && a["state"] == "pending")
+    })
+    .await;
+}

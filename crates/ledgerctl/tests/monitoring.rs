@@ -1,7 +1,9 @@
 //! Monitoring as code (`monitoring/prometheus/`): the config and rules pass promtool, the rules'
 //! own unit tests pass, every Ledgerly metric the rules name is one the API really exports, and a
 //! real Prometheus (Debian's, run here) scrapes a running API with the shipped scrape config,
-//! evaluates every rule, and puts "API down" in motion when the API stops.
+//! evaluates every rule, and puts "API down" in motion when the API stops. The Grafana dashboards
+//! (`monitoring/grafana/`) use the provisioned datasource's uid, name only metrics the app
+//! exports, and every query of theirs runs on that Prometheus.
 
 #![allow(clippy::unwrap_used)]
 
@@ -206,6 +208,12 @@ async fn prometheus_scrapes_a_running_api_and_evaluates_every_rule() {
     })
     .await;
 
+    // Every dashboard query parses and runs.
+    for (dashboard, expr) in dashboard_queries() {
+        let answer = query(&expr).await;
+        assert_eq!(answer["status"], "success", "{dashboard}: {expr}: {answer}");
+    }
+
     // The API stops: "API down" starts counting its two minutes.
     drop(api);
     wait_for("LedgerlyApiDown never became pending", async || {
@@ -224,4 +232,143 @@ async fn prometheus_scrapes_a_running_api_and_evaluates_every_rule() {
             .any(|a| a["labels"]["alertname"] == "LedgerlyApiDown" && a["state"] == "pending")
     })
     .await;
+}
+
+fn grafana() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../monitoring/grafana")
+}
+
+/// Every (dashboard file, query) of the shipped dashboards.
+fn dashboard_queries() -> Vec<(String, String)> {
+    let mut queries = Vec::new();
+    for entry in std::fs::read_dir(grafana().join("dashboards")).unwrap() {
+        let path = entry.unwrap().path();
+        let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()));
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().unwrap() {
+                queries.push((
+                    path.file_name().unwrap().to_string_lossy().into_owned(),
+                    target["expr"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+    }
+    queries
+}
+
+/// The series names a Prometheus text exposition offers, histograms and counters expanded.
+fn series_names(exposition: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for line in exposition.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split_whitespace();
+            let (Some(name), Some(kind)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            match kind {
+                "counter" => names.push(format!("{}_total", name.trim_end_matches("_total"))),
+                "histogram" => {
+                    for suffix in ["_bucket", "_sum", "_count"] {
+                        names.push(format!("{name}{suffix}"));
+                    }
+                }
+                _ => names.push(name.to_owned()),
+            }
+        } else if !line.starts_with('#')
+            && let Some(name) = line.split(['{', ' ']).next()
+        {
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
+#[tokio::test]
+async fn the_dashboards_use_the_provisioned_datasource_and_metrics_the_app_exports() {
+    let datasources: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(grafana().join("provisioning/datasources/prometheus.yml"))
+            .unwrap(),
+    )
+    .unwrap();
+    let uid = datasources["datasources"][0]["uid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        datasources["datasources"][0]["url"],
+        "http://prometheus:9090"
+    );
+
+    // `ledgerctl up` serves the API's metrics and the in-process OCR worker's together.
+    let port = free_port();
+    let data = tempfile::tempdir().unwrap();
+    let _up = Running(
+        Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
+            .args(["up", "--port", &port.to_string(), "--data-dir"])
+            .arg(data.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}");
+    wait_for("ledgerctl up never became ready", async || {
+        client
+            .get(format!("{url}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    let exported = series_names(
+        &client
+            .get(format!("{url}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+
+    let mut uids = Vec::new();
+    let mut dashboards = 0;
+    for entry in std::fs::read_dir(grafana().join("dashboards")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let dashboard: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        dashboards += 1;
+        uids.push(dashboard["uid"].as_str().unwrap().to_owned());
+        assert!(!dashboard["title"].as_str().unwrap().is_empty(), "{name}");
+        let panels = dashboard["panels"].as_array().unwrap();
+        assert!(!panels.is_empty(), "{name}");
+        for panel in panels {
+            let title = panel["title"].as_str().unwrap();
+            assert!(!title.is_empty(), "{name}: a panel without a title");
+            assert_eq!(panel["datasource"]["uid"], uid.as_str(), "{name}: {title}");
+            let targets = panel["targets"].as_array().unwrap();
+            assert!(!targets.is_empty(), "{name}: {title} has no query");
+            for target in targets {
+                assert_eq!(target["datasource"]["uid"], uid.as_str(), "{name}: {title}");
+                let expr = target["expr"].as_str().unwrap();
+                for metric in expr
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .filter(|w| w.starts_with("ledgerly_"))
+                {
+                    assert!(
+                        exported.iter().any(|e| e == metric),
+                        "{name}: {title}: {metric} is not exported by the app; it exports {exported:?}"
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(dashboards, 4, "API, OCR, host, containers");
+    uids.sort();
+    uids.dedup();
+    assert_eq!(uids.len(), 4, "dashboard uids are unique");
 }

@@ -30,6 +30,7 @@ enum Command {
     Build(commands::build::Args),
     Reconcile(commands::reconcile::Args),
     Logs(commands::logs::Args),
+    Tunnel(commands::tunnel::Args),
 }
 
 /// The operator commands log warnings and ledgerctl's own notes (IAM propagation, waits) by
@@ -66,6 +67,7 @@ async fn main() -> std::process::ExitCode {
         Command::Build(args) => commands::build::run(args).await.map(|()| 0),
         Command::Reconcile(args) => commands::reconcile::run(args).await.map(|()| 0),
         Command::Logs(args) => commands::logs::run(args).await.map(|()| 0),
+        Command::Tunnel(args) => commands::tunnel::run(args).await.map(|()| 0),
     };
     match result {
         Ok(code) => std::process::ExitCode::from(code),

@@ -8,4 +8,5 @@ mod progress;
 pub(crate) mod provision;
 pub(crate) mod reconcile;
 mod stack;
+pub(crate) mod tunnel;
 pub(crate) mod up;

@@ -184,8 +184,12 @@ async fn ping(docker: Docker, what: &str) -> anyhow::Result<Docker> {
         .with_context(|| format!("{what} answered, but not with its API version"))
 }
 
-/// Starts `ssh -L <private socket>:/var/run/docker.sock` and waits until the socket is there.
-async fn forward(target: &Target) -> anyhow::Result<(Forward, PathBuf)> {
+/// `ssh -nNT -L <forward> user@host`: batch mode (no prompts), failing if the forward cannot be
+/// made, the target's key and known_hosts file, keep-alives. Not spawned.
+pub(crate) fn ssh_forward_command(
+    target: &Target,
+    forward: &str,
+) -> anyhow::Result<tokio::process::Command> {
     let Target::Ssh {
         user,
         host,
@@ -196,11 +200,6 @@ async fn forward(target: &Target) -> anyhow::Result<(Forward, PathBuf)> {
     else {
         bail!("not an SSH target");
     };
-    let dir = tempfile::Builder::new()
-        .prefix("ledgerctl-ssh-")
-        .tempdir()
-        .context("cannot make a private folder for the SSH socket")?;
-    let socket = dir.path().join("docker.sock");
     let mut command = tokio::process::Command::new("ssh");
     command
         .arg("-nNT")
@@ -216,22 +215,38 @@ async fn forward(target: &Target) -> anyhow::Result<(Forward, PathBuf)> {
             .arg(key)
             .args(["-o", "IdentitiesOnly=yes"]);
     }
-    match known_hosts {
-        Some(file) => {
-            command
-                .arg("-o")
-                .arg(format!("UserKnownHostsFile={}", file.display()))
-                .args(["-o", "StrictHostKeyChecking=accept-new"]);
-        }
-        // A new instance's host key is learned on first use and checked from then on.
-        None => {
-            command.args(["-o", "StrictHostKeyChecking=accept-new"]);
-        }
+    if let Some(file) = known_hosts {
+        command
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", file.display()));
     }
+    // A new instance's host key is learned on first use and checked from then on.
     command
+        .args(["-o", "StrictHostKeyChecking=accept-new"])
         .arg("-L")
-        .arg(format!("{}:/var/run/docker.sock", socket.display()))
-        .arg(format!("{user}@{host}"))
+        .arg(forward)
+        .arg(format!("{user}@{host}"));
+    Ok(command)
+}
+
+/// Starts `ssh -L <private socket>:/var/run/docker.sock` and waits until the socket is there.
+async fn forward(target: &Target) -> anyhow::Result<(Forward, PathBuf)> {
+    let Target::Ssh {
+        user, host, port, ..
+    } = target
+    else {
+        bail!("not an SSH target");
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("ledgerctl-ssh-")
+        .tempdir()
+        .context("cannot make a private folder for the SSH socket")?;
+    let socket = dir.path().join("docker.sock");
+    let mut command = ssh_forward_command(
+        target,
+        &format!("{}:/var/run/docker.sock", socket.display()),
+    )?;
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -1,0 +1,176 @@
+//! `ledgerctl tunnel <grafana|prometheus|goaccess|db>`: an SSH port forward from this machine to
+//! a service that is never on a public port — the monitoring UIs, which the stack publishes on
+//! the instance's loopback only, and the database, which only the instance may reach — printing
+//! the local address to open. Runs until Ctrl-C.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use tokio::io::AsyncReadExt as _;
+
+use super::stack::StackArgs;
+use crate::aws;
+use crate::docker::{Target, ssh_forward_command};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Service {
+    Grafana,
+    Prometheus,
+    Goaccess,
+    Db,
+}
+
+impl Service {
+    /// Where the service listens, seen from the instance (the database's is looked up).
+    fn port(self) -> u16 {
+        match self {
+            Service::Grafana => 3000,
+            Service::Prometheus => 9090,
+            Service::Goaccess => 7890,
+            Service::Db => 5432,
+        }
+    }
+}
+
+/// Forward a local port to a service on the instance (or the database behind it) over SSH.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[arg(value_enum)]
+    service: Service,
+    #[command(flatten)]
+    stack: StackArgs,
+    /// The local port (default: the service's own, or any free one if that is taken).
+    #[arg(long)]
+    local_port: Option<u16>,
+    /// Where the service listens on the instance, if not its usual port.
+    #[arg(long)]
+    remote_port: Option<u16>,
+    /// The SSH private key (default: your agent and ~/.ssh).
+    #[arg(long)]
+    ssh_key: Option<PathBuf>,
+    /// A known_hosts file of its own (default: ~/.ssh/known_hosts).
+    #[arg(long)]
+    ssh_known_hosts: Option<PathBuf>,
+    /// Reach the instance at this `ssh://user@host[:port]` instead of the stack's Elastic IP.
+    #[arg(long)]
+    ssh_host: Option<String>,
+}
+
+fn free_local_port(wanted: u16) -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", wanted))
+        .or_else(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))
+        .context("cannot find a free local port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    let opened = args.stack.open().await?;
+    let (config, aws) = (&opened.config, &opened.aws);
+    let host = match &args.ssh_host {
+        Some(host) => host.clone(),
+        None => {
+            let address = aws::eip::observe(aws, config).await?.with_context(|| {
+                format!(
+                    "the stack {} has no Elastic IP yet; run ledgerctl provision first",
+                    config.stack
+                )
+            })?;
+            format!("ssh://{}@{}", config.instance.ssh_user, address.public_ip)
+        }
+    };
+    let target = Target::parse(&host, args.ssh_key.clone(), args.ssh_known_hosts.clone())?;
+    let remote = match args.service {
+        Service::Db => {
+            let database =
+                aws::rds::observe(aws, &aws::rds::identifier(config), &Default::default())
+                    .await?
+                    .with_context(|| {
+                        format!(
+                            "the stack {} has no database yet; run ledgerctl provision first",
+                            config.stack
+                        )
+                    })?;
+            let endpoint = database.endpoint.with_context(|| {
+                format!(
+                    "the database {} has no endpoint yet (it is {}); try again when it is available",
+                    aws::rds::identifier(config),
+                    database.status
+                )
+            })?;
+            match args.remote_port {
+                Some(port) => format!(
+                    "{}:{port}",
+                    endpoint
+                        .rsplit_once(':')
+                        .map_or(endpoint.as_str(), |(h, _)| h)
+                ),
+                None => endpoint,
+            }
+        }
+        service => format!("127.0.0.1:{}", args.remote_port.unwrap_or(service.port())),
+    };
+    let local = free_local_port(args.local_port.unwrap_or(args.service.port()))?;
+    if args.local_port.is_some_and(|p| p != local) {
+        bail!(
+            "--local-port {}: the port is taken; pick another or leave it out",
+            args.local_port.unwrap_or_default()
+        );
+    }
+    let mut child = ssh_forward_command(&target, &format!("127.0.0.1:{local}:{remote}"))?
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot run ssh (install the OpenSSH client)")?;
+    let started = Instant::now();
+    loop {
+        if tokio::net::TcpStream::connect(("127.0.0.1", local))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        if let Some(status) = child.try_wait()? {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                pipe.read_to_string(&mut stderr).await.ok();
+            }
+            bail!("ssh to {host} exited ({status}): {}", stderr.trim());
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("ssh to {host} did not open the forward within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut out = std::io::stdout();
+    match args.service {
+        Service::Db => writeln!(
+            out,
+            "db: postgres://{}@127.0.0.1:{local}/{} → {remote} (the password: aws ssm get-parameter --with-decryption --name {} --query Parameter.Value --output text)",
+            aws::rds::MASTER_USER,
+            aws::rds::DATABASE,
+            aws::ssm::database_password(config).name
+        )?,
+        service => writeln!(
+            out,
+            "{}: http://127.0.0.1:{local}/ → {remote} on the instance",
+            format!("{service:?}").to_lowercase()
+        )?,
+    }
+    writeln!(out, "Forwarding until Ctrl-C.")?;
+    out.flush()?;
+    tokio::select! {
+        status = child.wait() => {
+            let status = status?;
+            bail!("ssh to {host} ended ({status}); the tunnel is closed");
+        }
+        () = ledgerly_api::shutdown_signal() => {
+            child.start_kill().ok();
+            Ok(())
+        }
+    }
+}

@@ -62,6 +62,18 @@ async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
+/// Waits until the server at `url` answers `/readyz` with a 200.
+async fn wait_ready(client: &reqwest::Client, url: &str, what: &str) {
+    wait_for(what, async || {
+        client
+            .get(format!("{url}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+}
+
 /// The names of the `ledgerly_…` series the rules use.
 fn ledgerly_metrics_in_rules() -> Vec<String> {
     let text = std::fs::read_to_string(monitoring().join("alerts.yml")).unwrap();
@@ -97,14 +109,7 @@ async fn prometheus_scrapes_a_running_api_and_evaluates_every_rule() {
     );
     let client = reqwest::Client::new();
     let api_url = format!("http://127.0.0.1:{api_port}");
-    wait_for("the API never became ready", async || {
-        client
-            .get(format!("{api_url}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    wait_ready(&client, &api_url, "the API never became ready").await;
     // Some traffic, so the request series exist.
     for path in ["/healthz", "/api/v1/expenses", "/nowhere"] {
         client.get(format!("{api_url}{path}")).send().await.unwrap();
@@ -315,14 +320,7 @@ async fn the_dashboards_use_the_provisioned_datasource_and_metrics_the_app_expor
     );
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}");
-    wait_for("ledgerctl up never became ready", async || {
-        client
-            .get(format!("{url}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    wait_ready(&client, &url, "ledgerctl up never became ready").await;
     let exported = series_names(
         &client
             .get(format!("{url}/metrics"))

@@ -1109,6 +1109,19 @@ fn a_bad_stack_file_is_refused_before_any_aws_call() {
     );
 }
 
+/// The first resource provision makes is missing: it stopped before any change.
+async fn assert_nothing_created(stack: &Stack) {
+    let ecr = aws_sdk_ecr::Client::new(&aws().await);
+    assert!(
+        ecr.describe_repositories()
+            .repository_names(format!("{}-api", stack.name))
+            .send()
+            .await
+            .is_err(),
+        "nothing was created"
+    );
+}
+
 #[tokio::test]
 async fn a_missing_ocr_key_stops_provision_before_any_change() {
     let stack = Stack::new("nokey");
@@ -1120,15 +1133,7 @@ async fn a_missing_ocr_key_stops_provision_before_any_change() {
         stderr.contains("ocr.api_key_parameter: the SSM parameter /nokey/gemini-key does not exist; store the key first"),
         "{stderr}"
     );
-    let ecr = aws_sdk_ecr::Client::new(&aws().await);
-    assert!(
-        ecr.describe_repositories()
-            .repository_names(format!("{}-api", stack.name))
-            .send()
-            .await
-            .is_err(),
-        "nothing was created"
-    );
+    assert_nothing_created(&stack).await;
 }
 
 #[tokio::test]
@@ -1190,15 +1195,7 @@ async fn a_missing_ssh_key_is_named_before_any_change() {
         ),
         "{stderr}"
     );
-    let ecr = aws_sdk_ecr::Client::new(&aws().await);
-    assert!(
-        ecr.describe_repositories()
-            .repository_names(format!("{}-api", stack.name))
-            .send()
-            .await
-            .is_err(),
-        "nothing was created"
-    );
+    assert_nothing_created(&stack).await;
 }
 
 #[tokio::test]

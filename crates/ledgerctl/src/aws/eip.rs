@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
-use aws_sdk_ec2::types::{DomainType, Filter, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{DomainType, ResourceType};
 
-use super::{Aws, error_code, sdk_error};
+use super::{Aws, ec2, error_code, sdk_error};
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
 
 pub(crate) const KIND: &str = "elastic ip";
@@ -44,18 +44,7 @@ pub(crate) async fn observe(aws: &Aws, config: &StackConfig) -> anyhow::Result<O
     let reply = aws
         .ec2
         .describe_addresses()
-        .filters(
-            Filter::builder()
-                .name(format!("tag:{}", crate::stack::config::STACK_TAG))
-                .values(&config.stack)
-                .build(),
-        )
-        .filters(
-            Filter::builder()
-                .name("tag:Name")
-                .values(config.name("ip"))
-                .build(),
-        )
+        .set_filters(Some(ec2::named(config, config.name("ip")).to_vec()))
         .send()
         .await
         .map_err(sdk_error("looking for the stack's Elastic IP".into()))?;
@@ -74,11 +63,7 @@ pub(crate) async fn observe(aws: &Aws, config: &StackConfig) -> anyhow::Result<O
         public_ip: a.public_ip().unwrap_or_default().to_owned(),
         instance_id: a.instance_id().map(str::to_owned),
         association_id: a.association_id().map(str::to_owned),
-        tags: a
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
-            .collect(),
+        tags: ec2::tags_of(a.tags()),
     }))
 }
 
@@ -114,11 +99,6 @@ pub(crate) async fn apply(
     observed: Option<&Observed>,
     instance_id: &str,
 ) -> anyhow::Result<()> {
-    let tags: Vec<Tag> = desired
-        .tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
     let (allocation, have_instance, have_tags) = match observed {
         Some(have) => (
             have.allocation_id.clone(),
@@ -130,12 +110,10 @@ pub(crate) async fn apply(
                 .ec2
                 .allocate_address()
                 .domain(DomainType::Vpc)
-                .tag_specifications(
-                    TagSpecification::builder()
-                        .resource_type(ResourceType::ElasticIp)
-                        .set_tags(Some(tags.clone()))
-                        .build(),
-                )
+                .tag_specifications(ec2::tag_specification(
+                    ResourceType::ElasticIp,
+                    &desired.tags,
+                ))
                 .send()
                 .await
                 .map_err(sdk_error(format!(
@@ -166,13 +144,7 @@ pub(crate) async fn apply(
             )))?;
     }
     if crate::stack::tags_missing(&desired.tags, &have_tags) {
-        aws.ec2
-            .create_tags()
-            .resources(&allocation)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(sdk_error(format!("tagging {}", desired.name)))?;
+        ec2::create_tags(aws, &allocation, &desired.tags, &desired.name).await?;
     }
     Ok(())
 }

@@ -15,12 +15,13 @@ use aws_sdk_ec2::client::Waiters as _;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState, IamInstanceProfileSpecification,
     InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceStateName, InstanceType,
-    ResourceType, Tag, TagSpecification, VolumeType,
+    ResourceType, VolumeType,
 };
 use base64::Engine as _;
 
 use super::{
-    Aws, PROPAGATION_ATTEMPTS, PROPAGATION_DELAY, error_code, retry_propagation, sdk_error, waited,
+    Aws, PROPAGATION_ATTEMPTS, PROPAGATION_DELAY, ec2, error_code, retry_propagation, sdk_error,
+    waited,
 };
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
 
@@ -58,30 +59,13 @@ pub(crate) fn key_pair(config: &StackConfig, public_key: Option<String>) -> KeyP
     }
 }
 
-fn tags_of(list: &[Tag]) -> BTreeMap<String, String> {
-    list.iter()
-        .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
-        .collect()
-}
-
-fn tag_specification(kind: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
-    TagSpecification::builder()
-        .resource_type(kind)
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
-        .build()
-}
-
 pub(crate) async fn observe_key_pair(
     aws: &Aws,
     name: &str,
 ) -> anyhow::Result<Option<ObservedKeyPair>> {
     match aws.ec2.describe_key_pairs().key_names(name).send().await {
         Ok(reply) => Ok(reply.key_pairs().first().map(|k| ObservedKeyPair {
-            tags: tags_of(k.tags()),
+            tags: ec2::tags_of(k.tags()),
         })),
         Err(err) if error_code(&err).as_deref() == Some("InvalidKeyPair.NotFound") => Ok(None),
         Err(err) => Err(sdk_error(format!("looking for the key pair {name}"))(err)),
@@ -127,7 +111,7 @@ pub(crate) async fn apply_key_pair(
             .import_key_pair()
             .key_name(name)
             .public_key_material(aws_smithy_types::Blob::new(public_key.as_bytes()))
-            .tag_specifications(tag_specification(ResourceType::KeyPair, &desired.tags))
+            .tag_specifications(ec2::tag_specification(ResourceType::KeyPair, &desired.tags))
             .send()
             .await
         {
@@ -148,24 +132,9 @@ pub(crate) async fn apply_key_pair(
                 .and_then(|k| k.key_pair_id())
                 .map(str::to_owned)
                 .context("EC2 did not give the key pair's id")?;
-            tag(aws, &id, &desired.tags).await
+            ec2::create_tags(aws, &id, &desired.tags, &id).await
         }
     }
-}
-
-async fn tag(aws: &Aws, id: &str, tags: &BTreeMap<String, String>) -> anyhow::Result<()> {
-    aws.ec2
-        .create_tags()
-        .resources(id)
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
-        .send()
-        .await
-        .map_err(sdk_error(format!("tagging {id}")))?;
-    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,18 +195,7 @@ async fn find(
     let reply = aws
         .ec2
         .describe_instances()
-        .filters(
-            Filter::builder()
-                .name(format!("tag:{}", crate::stack::config::STACK_TAG))
-                .values(&config.stack)
-                .build(),
-        )
-        .filters(
-            Filter::builder()
-                .name("tag:Name")
-                .values(name(config))
-                .build(),
-        )
+        .set_filters(Some(ec2::named(config, name(config)).to_vec()))
         .filters(
             Filter::builder()
                 .name("instance-state-name")
@@ -310,7 +268,7 @@ pub(crate) async fn observe(
             .and_then(|m| m.http_tokens())
             .is_some_and(|t| *t == HttpTokensState::Required),
         public_ip: instance.public_ip_address().map(str::to_owned),
-        tags: tags_of(instance.tags()),
+        tags: ec2::tags_of(instance.tags()),
     }))
 }
 
@@ -452,8 +410,11 @@ pub(crate) async fn apply(
                         .build(),
                 )
                 .user_data(base64::engine::general_purpose::STANDARD.encode(&desired.user_data))
-                .tag_specifications(tag_specification(ResourceType::Instance, &desired.tags))
-                .tag_specifications(tag_specification(ResourceType::Volume, &desired.tags))
+                .tag_specifications(ec2::tag_specification(
+                    ResourceType::Instance,
+                    &desired.tags,
+                ))
+                .tag_specifications(ec2::tag_specification(ResourceType::Volume, &desired.tags))
                 .send()
         };
         let reply = retry_propagation(
@@ -569,7 +530,7 @@ pub(crate) async fn apply(
         }
     }
     if crate::stack::tags_missing(&desired.tags, &have.tags) {
-        tag(aws, &id, &desired.tags).await?;
+        ec2::create_tags(aws, &id, &desired.tags, &id).await?;
     }
     if have.instance_type != desired.instance_type || have.state == "stopped" {
         aws.ec2

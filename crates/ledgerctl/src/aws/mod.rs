@@ -3,6 +3,7 @@
 //! (an emulator; S3 then path-style), and a log of every call — read or mutating — that `plan`
 //! and `provision` report and the tests count.
 
+pub(crate) mod ec2;
 pub(crate) mod ecr;
 pub(crate) mod eip;
 pub(crate) mod iam;

@@ -4,11 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context as _;
-use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair,
-};
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType, UserIdGroupPair};
 
-use super::{Aws, error_code, sdk_error};
+use super::{Aws, ec2, error_code, sdk_error};
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
 
 pub(crate) const KIND: &str = "security group";
@@ -174,11 +172,7 @@ pub(crate) async fn observe(
                 )));
             }
         }
-        let tags = group
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
-            .collect();
+        let tags = ec2::tags_of(group.tags());
         observed.insert(
             name.to_owned(),
             Observed {
@@ -259,11 +253,6 @@ pub(crate) async fn apply(
     ids: &mut BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
     let name = &desired.name;
-    let tags: Vec<Tag> = desired
-        .tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
     let (id, have_rules, have_tags) = match observed {
         Some(observed) => (
             observed.id.clone(),
@@ -277,12 +266,10 @@ pub(crate) async fn apply(
                 .group_name(name)
                 .description(&desired.description)
                 .vpc_id(vpc)
-                .tag_specifications(
-                    TagSpecification::builder()
-                        .resource_type(ResourceType::SecurityGroup)
-                        .set_tags(Some(tags.clone()))
-                        .build(),
-                )
+                .tag_specifications(ec2::tag_specification(
+                    ResourceType::SecurityGroup,
+                    &desired.tags,
+                ))
                 .send()
                 .await
                 .map_err(sdk_error(format!("creating the security group {name}")))?;
@@ -322,13 +309,7 @@ pub(crate) async fn apply(
             .map_err(sdk_error(format!("authorizing rules on {name}")))?;
     }
     if crate::stack::tags_missing(&desired.tags, &have_tags) {
-        aws.ec2
-            .create_tags()
-            .resources(&id)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(sdk_error(format!("tagging {name}")))?;
+        ec2::create_tags(aws, &id, &desired.tags, name).await?;
     }
     Ok(())
 }

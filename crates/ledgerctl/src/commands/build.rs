@@ -9,10 +9,11 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 
+use super::engine::EngineArgs;
 use super::stack::Output;
+use crate::docker::Engine;
 use crate::docker::image::{self, Kind};
 use crate::docker::registry::Registry;
-use crate::docker::{Engine, Target};
 
 /// Build the API and OCR images from the workspace's binaries (no base image is pulled).
 #[derive(Debug, clap::Args)]
@@ -27,16 +28,8 @@ pub(crate) struct Args {
     /// The OCR backend the OCR image serves; tesseract puts tesseract and its data in it.
     #[arg(long, default_value = "tesseract", value_parser = ["tesseract", "gemini", "openai"])]
     ocr_backend: String,
-    /// The Docker engine to build on: `local`, `unix:///path/docker.sock` or
-    /// `ssh://user@host[:port]`.
-    #[arg(long, env = "LEDGERLY_DOCKER_HOST", default_value = "local")]
-    docker_host: String,
-    /// The SSH private key for an ssh:// engine (default: your agent and ~/.ssh).
-    #[arg(long)]
-    ssh_key: Option<PathBuf>,
-    /// A known_hosts file of its own for an ssh:// engine (default: ~/.ssh/known_hosts).
-    #[arg(long)]
-    ssh_known_hosts: Option<PathBuf>,
+    #[command(flatten)]
+    engine: EngineArgs,
     /// How long to wait for the engine to answer (a new instance may still be installing it).
     #[arg(long, default_value_t = 120)]
     wait_seconds: u64,
@@ -104,11 +97,7 @@ fn build_binaries(root: &Path) -> anyhow::Result<PathBuf> {
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
-    let target = Target::parse(
-        &args.docker_host,
-        args.ssh_key.clone(),
-        args.ssh_known_hosts.clone(),
-    )?;
+    let target = args.engine.target()?;
     let (root, binaries) = match &args.binaries {
         Some(folder) => (std::env::current_dir()?, folder.clone()),
         None => {
@@ -117,22 +106,18 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             (root, binaries)
         }
     };
-    for binary in ["ledgerly-api", "ledgerly-ocr"] {
-        if !binaries.join(binary).is_file() {
-            bail!(
-                "{} is missing; build it (cargo build --release -p {binary}) or point --binaries at the folder holding it",
-                binaries.join(binary).display()
-            );
-        }
-    }
-    let engine = Engine::connect(&target, Duration::from_secs(args.wait_seconds)).await?;
-    let registry = args.push.as_deref().map(Registry::plain);
     let kinds = [
         Kind::Api,
         Kind::Ocr {
             tesseract: args.ocr_backend == "tesseract",
         },
     ];
+    // Both programs are there before the engine is reached.
+    for kind in kinds {
+        image::binary(kind, &binaries)?;
+    }
+    let engine = Engine::connect(&target, Duration::from_secs(args.wait_seconds)).await?;
+    let registry = args.push.as_deref().map(Registry::plain);
     let mut built = Vec::new();
     for kind in kinds {
         let context = image::context(kind, &binaries)?;

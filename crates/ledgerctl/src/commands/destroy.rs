@@ -30,6 +30,11 @@ pub(crate) struct Args {
     delete_receipts: bool,
 }
 
+/// How many resources a whole stack has: the notification, the function, the address, the
+/// instance, the database and its subnet group, three security groups, two roles, two
+/// repositories, the bucket, two secrets and the key pair.
+const RESOURCES: usize = 17;
+
 #[derive(Debug, Serialize)]
 struct Deleted {
     kind: &'static str,
@@ -77,7 +82,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let text = args.stack.output == Output::Text;
     let progress = Progress::new(
         &format!("destroying {}", config.stack),
-        13,
+        RESOURCES,
         text && !args.stack.quiet,
     );
     let mut deleted = Vec::new();

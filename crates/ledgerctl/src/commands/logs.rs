@@ -1,18 +1,17 @@
 //! `ledgerctl logs <service>`: what one of the stack's containers wrote, from the engine it runs
 //! on (this machine's or the instance's over SSH); `--follow` keeps streaming until Ctrl-C.
 
-use std::collections::HashMap;
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use bollard::container::LogOutput;
-use bollard::query_parameters::{ListContainersOptionsBuilder, LogsOptionsBuilder};
+use bollard::query_parameters::LogsOptionsBuilder;
 use futures_util::StreamExt as _;
 
-use crate::docker::reconcile::{SERVICE_LABEL, STACK_LABEL};
-use crate::docker::{Engine, Target};
+use super::engine::EngineArgs;
+use crate::docker::Engine;
+use crate::docker::reconcile::{self, SERVICE_LABEL};
 
 /// Show a service's logs.
 #[derive(Debug, clap::Args)]
@@ -31,15 +30,8 @@ pub(crate) struct Args {
     /// How many of the last lines to show (`all` for every one).
     #[arg(long, default_value = "200")]
     tail: String,
-    /// The Docker engine: `local`, `unix:///path/docker.sock` or `ssh://user@host[:port]`.
-    #[arg(long, env = "LEDGERLY_DOCKER_HOST", default_value = "local")]
-    docker_host: String,
-    /// The SSH private key for an ssh:// engine.
-    #[arg(long)]
-    ssh_key: Option<PathBuf>,
-    /// A known_hosts file of its own for an ssh:// engine.
-    #[arg(long)]
-    ssh_known_hosts: Option<PathBuf>,
+    #[command(flatten)]
+    engine: EngineArgs,
     /// How long to wait for the engine to answer.
     #[arg(long, default_value_t = 30)]
     wait_seconds: u64,
@@ -73,19 +65,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .map(|d| d.as_secs())
         .unwrap_or_default();
     let since = args.since.as_deref().map(|s| since(s, now)).transpose()?;
-    let target = Target::parse(&args.docker_host, args.ssh_key, args.ssh_known_hosts)?;
+    let target = args.engine.target()?;
     let engine = Engine::connect(&target, Duration::from_secs(args.wait_seconds)).await?;
     let docker = &engine.docker;
-    let filters = HashMap::from([("label", vec![format!("{STACK_LABEL}={}", args.stack)])]);
-    let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .context("listing the stack's containers")?;
+    let containers = reconcile::stack_containers(docker, &args.stack).await?;
     let service_of = |c: &bollard::models::ContainerSummary| {
         c.labels
             .as_ref()

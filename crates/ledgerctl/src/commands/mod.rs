@@ -2,6 +2,7 @@
 
 pub(crate) mod build;
 pub(crate) mod destroy;
+mod engine;
 pub(crate) mod logs;
 pub(crate) mod plan;
 mod progress;

@@ -8,24 +8,18 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::engine::EngineArgs;
 use super::stack::Output;
 use crate::docker::spec::StackSpec;
-use crate::docker::{Engine, Target, reconcile};
+use crate::docker::{Engine, reconcile};
 
 /// Make a Docker engine run exactly the services of a stack spec.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The stack spec (YAML).
     spec: PathBuf,
-    /// The Docker engine: `local`, `unix:///path/docker.sock` or `ssh://user@host[:port]`.
-    #[arg(long, env = "LEDGERLY_DOCKER_HOST", default_value = "local")]
-    docker_host: String,
-    /// The SSH private key for an ssh:// engine (default: your agent and ~/.ssh).
-    #[arg(long)]
-    ssh_key: Option<PathBuf>,
-    /// A known_hosts file of its own for an ssh:// engine (default: ~/.ssh/known_hosts).
-    #[arg(long)]
-    ssh_known_hosts: Option<PathBuf>,
+    #[command(flatten)]
+    engine: EngineArgs,
     /// How long to wait for the engine to answer.
     #[arg(long, default_value_t = 120)]
     wait_seconds: u64,
@@ -41,7 +35,7 @@ pub(crate) struct Args {
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let spec = StackSpec::load(&args.spec)?;
-    let target = Target::parse(&args.docker_host, args.ssh_key, args.ssh_known_hosts)?;
+    let target = args.engine.target()?;
     let engine = Engine::connect(&target, Duration::from_secs(args.wait_seconds)).await?;
     let actions = reconcile::deploy(
         &engine.docker,

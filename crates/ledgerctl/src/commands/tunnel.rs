@@ -5,15 +5,13 @@
 
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use tokio::io::AsyncReadExt as _;
 
 use super::stack::StackArgs;
 use crate::aws;
-use crate::docker::{Target, ssh_forward_command};
+use crate::docker::{Target, open_forward};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Service {
@@ -119,33 +117,17 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             args.local_port.unwrap_or_default()
         );
     }
-    let mut child = ssh_forward_command(&target, &format!("127.0.0.1:{local}:{remote}"))?
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("cannot run ssh (install the OpenSSH client)")?;
-    let started = Instant::now();
-    loop {
-        if tokio::net::TcpStream::connect(("127.0.0.1", local))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        if let Some(status) = child.try_wait()? {
-            let mut stderr = String::new();
-            if let Some(mut pipe) = child.stderr.take() {
-                pipe.read_to_string(&mut stderr).await.ok();
-            }
-            bail!("ssh to {host} exited ({status}): {}", stderr.trim());
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            bail!("ssh to {host} did not open the forward within 30 s");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mut child = open_forward(
+        &target,
+        &format!("127.0.0.1:{local}:{remote}"),
+        Duration::from_secs(30),
+        async || {
+            tokio::net::TcpStream::connect(("127.0.0.1", local))
+                .await
+                .is_ok()
+        },
+    )
+    .await?;
     let mut out = std::io::stdout();
     match args.service {
         Service::Db => writeln!(

@@ -98,8 +98,8 @@ fn parse_ldd(text: &str) -> anyhow::Result<BTreeSet<PathBuf>> {
     Ok(found)
 }
 
-/// What goes into `kind`'s image besides the generated files.
-fn entries(kind: Kind, binaries: &Path) -> anyhow::Result<BTreeSet<Entry>> {
+/// `kind`'s program in the `binaries` folder, which must be there.
+pub(crate) fn binary(kind: Kind, binaries: &Path) -> anyhow::Result<PathBuf> {
     let binary = binaries.join(kind.binary());
     if !binary.is_file() {
         bail!(
@@ -108,6 +108,12 @@ fn entries(kind: Kind, binaries: &Path) -> anyhow::Result<BTreeSet<Entry>> {
             kind.binary()
         );
     }
+    Ok(binary)
+}
+
+/// What goes into `kind`'s image besides the generated files.
+fn entries(kind: Kind, binaries: &Path) -> anyhow::Result<BTreeSet<Entry>> {
+    let binary = binary(kind, binaries)?;
     let mut entries = BTreeSet::new();
     let mut add_program = |source: &Path, target: PathBuf| -> anyhow::Result<()> {
         for library in libraries(source)? {

@@ -186,10 +186,7 @@ async fn ping(docker: Docker, what: &str) -> anyhow::Result<Docker> {
 
 /// `ssh -nNT -L <forward> user@host`: batch mode (no prompts), failing if the forward cannot be
 /// made, the target's key and known_hosts file, keep-alives. Not spawned.
-pub(crate) fn ssh_forward_command(
-    target: &Target,
-    forward: &str,
-) -> anyhow::Result<tokio::process::Command> {
+fn ssh_forward_command(target: &Target, forward: &str) -> anyhow::Result<tokio::process::Command> {
     let Target::Ssh {
         user,
         host,
@@ -229,35 +226,31 @@ pub(crate) fn ssh_forward_command(
     Ok(command)
 }
 
-/// Starts `ssh -L <private socket>:/var/run/docker.sock` and waits until the socket is there.
-async fn forward(target: &Target) -> anyhow::Result<(Forward, PathBuf)> {
+/// Runs `ssh -L <forward>` to `target` and waits up to `within` for `ready` to say the forward
+/// is open; if ssh exits first, the error carries what it printed.
+pub(crate) async fn open_forward(
+    target: &Target,
+    forward: &str,
+    within: Duration,
+    mut ready: impl AsyncFnMut() -> bool,
+) -> anyhow::Result<tokio::process::Child> {
     let Target::Ssh {
         user, host, port, ..
     } = target
     else {
         bail!("not an SSH target");
     };
-    let dir = tempfile::Builder::new()
-        .prefix("ledgerctl-ssh-")
-        .tempdir()
-        .context("cannot make a private folder for the SSH socket")?;
-    let socket = dir.path().join("docker.sock");
-    let mut command = ssh_forward_command(
-        target,
-        &format!("{}:/var/run/docker.sock", socket.display()),
-    )?;
-    command
+    let mut child = ssh_forward_command(target, forward)?
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = command
+        .kill_on_drop(true)
         .spawn()
         .context("cannot run ssh (install the OpenSSH client)")?;
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(20) {
-        if socket.exists() {
-            return Ok((Forward { child, _dir: dir }, socket));
+    while started.elapsed() < within {
+        if ready().await {
+            return Ok(child);
         }
         if let Some(status) = child.try_wait()? {
             let mut stderr = String::new();
@@ -272,7 +265,27 @@ async fn forward(target: &Target) -> anyhow::Result<(Forward, PathBuf)> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     child.start_kill().ok();
-    bail!("ssh to {user}@{host}:{port} did not open the forward within 20 s")
+    bail!(
+        "ssh to {user}@{host}:{port} did not open the forward within {} s",
+        within.as_secs()
+    )
+}
+
+/// Forwards the remote engine's socket to one in a private folder; the forward and the socket.
+async fn forward(target: &Target) -> anyhow::Result<(Forward, PathBuf)> {
+    let dir = tempfile::Builder::new()
+        .prefix("ledgerctl-ssh-")
+        .tempdir()
+        .context("cannot make a private folder for the SSH socket")?;
+    let socket = dir.path().join("docker.sock");
+    let child = open_forward(
+        target,
+        &format!("{}:/var/run/docker.sock", socket.display()),
+        Duration::from_secs(20),
+        async || socket.exists(),
+    )
+    .await?;
+    Ok((Forward { child, _dir: dir }, socket))
 }
 
 #[cfg(test)]

@@ -20,9 +20,9 @@ use anyhow::{Context as _, bail};
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HealthStatusEnum, HostConfig,
-    NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
-    VolumeCreateRequest,
+    ContainerCreateBody, ContainerSummary, EndpointSettings, HealthConfig, HealthStatusEnum,
+    HostConfig, NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy,
+    RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, InspectContainerOptions,
@@ -190,9 +190,13 @@ async fn ensure_images(docker: &Docker, spec: &StackSpec) -> anyhow::Result<()> 
     Ok(())
 }
 
-async fn existing(docker: &Docker, spec: &StackSpec) -> anyhow::Result<Vec<Existing>> {
-    let filters = HashMap::from([("label", vec![format!("{STACK_LABEL}={}", spec.stack)])]);
-    let containers = docker
+/// Every container labelled with `stack`, running or not (the lock among them).
+pub(crate) async fn stack_containers(
+    docker: &Docker,
+    stack: &str,
+) -> anyhow::Result<Vec<ContainerSummary>> {
+    let filters = HashMap::from([("label", vec![format!("{STACK_LABEL}={stack}")])]);
+    docker
         .list_containers(Some(
             ListContainersOptionsBuilder::default()
                 .all(true)
@@ -200,8 +204,12 @@ async fn existing(docker: &Docker, spec: &StackSpec) -> anyhow::Result<Vec<Exist
                 .build(),
         ))
         .await
-        .context("listing the stack's containers")?;
-    Ok(containers
+        .context("listing the stack's containers")
+}
+
+async fn existing(docker: &Docker, spec: &StackSpec) -> anyhow::Result<Vec<Existing>> {
+    Ok(stack_containers(docker, &spec.stack)
+        .await?
         .into_iter()
         .filter_map(|c| {
             let labels = c.labels.unwrap_or_default();

@@ -40,7 +40,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
                 out,
                 "Plan for stack {}: {}.",
                 opened.config.stack,
-                summary(&pending)
+                summary(&pending, false)
             )?;
         }
     }

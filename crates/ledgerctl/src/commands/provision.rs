@@ -5,7 +5,7 @@
 use std::io::Write as _;
 
 use super::progress::Progress;
-use super::stack::{Output, StackArgs, Survey, done_summary, json_report, summary};
+use super::stack::{Output, StackArgs, Survey, json_report, summary};
 
 /// Create or update the stack's AWS resources to match the stack file.
 #[derive(Debug, clap::Args)]
@@ -43,17 +43,12 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
                     writeln!(out, "{change}")?;
                 }
             }
-            let made = changes.len();
             changes.extend(waiting);
             writeln!(
                 out,
                 "Stack {}: {} ({} AWS calls, {} of them changes).",
                 opened.config.stack,
-                if made == 0 {
-                    summary(&changes)
-                } else {
-                    done_summary(&changes)
-                },
+                summary(&changes, true),
                 aws.log.reads() + aws.log.writes(),
                 aws.log.writes()
             )?;

@@ -505,8 +505,9 @@ pub(crate) fn json_report(changes: &[ResourceChange], aws: &Aws) -> serde_json::
     })
 }
 
-/// `3 to create, 1 to update, 2 waiting` or `no changes`.
-pub(crate) fn summary(changes: &[ResourceChange]) -> String {
+/// `3 to create, 1 to update` (or, once `done`, `done: 3 created, 1 updated`) or `no changes`,
+/// then `; 2 waiting for the first deploy` when any wait.
+pub(crate) fn summary(changes: &[ResourceChange], done: bool) -> String {
     use crate::stack::Change;
     let count = |f: fn(&Change) -> bool| changes.iter().filter(|c| f(&c.change)).count();
     let (create, update, waiting) = (
@@ -514,28 +515,11 @@ pub(crate) fn summary(changes: &[ResourceChange]) -> String {
         count(|c| matches!(c, Change::Update { .. })),
         count(|c| matches!(c, Change::Waiting { .. })),
     );
-    let mut parts = Vec::new();
-    if create + update == 0 {
-        parts.push("no changes".to_owned());
-    } else {
-        parts.push(format!("{create} to create, {update} to update"));
-    }
-    if waiting > 0 {
-        parts.push(format!("{waiting} waiting for the first deploy"));
-    }
-    parts.join("; ")
-}
-
-/// What a provision did: `done: 3 created, 1 updated; 2 waiting for the first deploy`.
-pub(crate) fn done_summary(changes: &[ResourceChange]) -> String {
-    use crate::stack::Change;
-    let count = |f: fn(&Change) -> bool| changes.iter().filter(|c| f(&c.change)).count();
-    let waiting = count(|c| matches!(c, Change::Waiting { .. }));
-    let mut text = format!(
-        "done: {} created, {} updated",
-        count(|c| matches!(c, Change::Create)),
-        count(|c| matches!(c, Change::Update { .. }))
-    );
+    let mut text = match (create + update, done) {
+        (0, _) => "no changes".to_owned(),
+        (_, true) => format!("done: {create} created, {update} updated"),
+        (_, false) => format!("{create} to create, {update} to update"),
+    };
     if waiting > 0 {
         text.push_str(&format!("; {waiting} waiting for the first deploy"));
     }

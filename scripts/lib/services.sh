@@ -253,6 +253,13 @@ CONF
     return 1
 }
 
+# HAProxy (Debian's), for the zero-downtime deploy test: the stand-in for Traefik (which no
+# Debian package ships and this machine cannot pull), made into an image from the host's binary
+# like the app's own, health-checking /readyz and finding the API's containers by DNS.
+install_proxy_tools() {
+    apt_install haproxy
+}
+
 # Prometheus and promtool (Debian's), for the monitoring tests: the rules' unit tests, the config
 # check, and a real Prometheus scraping a running API.
 install_monitoring_tools() {

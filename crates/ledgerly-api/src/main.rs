@@ -1,6 +1,8 @@
 //! `ledgerly-api [config.toml]`: the API server, as run in the server image.
 //! `ledgerly-api healthcheck [url]`: exit 0 when the server at `url` (default: this container's
 //! own `/readyz`) answers 200, 1 otherwise — the image's health check, which has no curl.
+//! `ledgerly-api migrate [config.toml]`: apply the database migrations and exit — what a deploy
+//! runs before it starts a new server.
 
 use std::path::PathBuf;
 
@@ -23,11 +25,26 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     telemetry::init();
+    let migrate_only = std::env::args().nth(1).as_deref() == Some("migrate");
     let path = std::env::args_os()
-        .nth(1)
+        .nth(if migrate_only { 2 } else { 1 })
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("LEDGERLY_CONFIG").map(PathBuf::from));
     let settings = Settings::from_env(path.as_deref()).context("invalid settings")?;
+    if migrate_only {
+        let store = ledgerly_store::Store::connect_with(
+            &settings.database.url,
+            &ledgerly_store::StoreOptions {
+                max_connections: 1,
+                ..ledgerly_store::StoreOptions::default()
+            },
+        )
+        .await
+        .context("failed to migrate the database (database.url)")?;
+        store.close().await;
+        tracing::info!("the database is migrated");
+        return Ok(());
+    }
     let app = Application::build(settings).await?;
     tracing::info!(address = %app.local_addr()?, "ledgerly-api listening");
     app.serve(shutdown_signal())

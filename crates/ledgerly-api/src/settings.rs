@@ -32,6 +32,10 @@ pub struct ServerSettings {
     /// Take the client's address from the last `X-Forwarded-For` hop, as set by the reverse
     /// proxy in front. Only turn on behind a proxy, or clients can claim any address.
     pub trust_forwarded_for: bool,
+    /// On SIGTERM, answer `/readyz` with 503 and keep serving for this many seconds before
+    /// closing the listener, so a proxy health-checking `/readyz` stops sending new requests
+    /// first (a zero-downtime replacement). 0: close at once.
+    pub drain_seconds: u32,
 }
 
 #[derive(Clone, Deserialize)]
@@ -172,6 +176,7 @@ impl Default for ServerSettings {
             bind: IpAddr::from([127, 0, 0, 1]),
             port: 8080,
             trust_forwarded_for: false,
+            drain_seconds: 0,
         }
     }
 }

@@ -144,12 +144,27 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Serves until `shutdown` completes, then drains for `server.drain_seconds` (`/readyz`
+    /// answers 503 while requests are still served), then finishes the requests in flight.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let store = self.state.store.clone();
+        let draining = self.state.draining.clone();
+        let drain =
+            std::time::Duration::from_secs(u64::from(self.state.settings.server.drain_seconds));
+        let shutdown = async move {
+            shutdown.await;
+            if !drain.is_zero() {
+                draining.store(true, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!(
+                    seconds = drain.as_secs(),
+                    "draining: /readyz answers 503 while requests are still served"
+                );
+                tokio::time::sleep(drain).await;
+            }
+        };
         let router = app(self.state);
         axum::serve(
             self.listener,

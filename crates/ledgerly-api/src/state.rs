@@ -1,6 +1,7 @@
 //! What every handler shares.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use ledgerly_store::Store;
@@ -17,6 +18,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub limiter: Arc<LoginLimiter>,
     pub metrics: Arc<Metrics>,
+    /// Set once shutdown has begun: `/readyz` answers 503 while requests are still served.
+    pub draining: Arc<AtomicBool>,
 }
 
 impl AppState {
@@ -41,6 +44,7 @@ impl AppState {
             settings: Arc::new(settings),
             limiter: Arc::new(limiter),
             metrics: Arc::new(metrics),
+            draining: Arc::new(AtomicBool::new(false)),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The `ledgerly-api` binary as the server image runs it: settings from the environment, and a
-//! SIGTERM that lets the request in flight finish.
+//! The `ledgerly-api` binary as the server image runs it: settings from the environment, a
+//! SIGTERM that lets the request in flight finish (after a drain, when one is set), and
+//! `ledgerly-api migrate`, which a deploy runs before starting a new server.
 
 #![allow(clippy::unwrap_used)]
 
@@ -9,10 +10,14 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-#[tokio::test]
-async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
+fn temp_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("ledgerly-bin-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The server on a free port with its data in `dir`; the process and its address.
+fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ledgerly-api"))
         .env(
             "LEDGERLY__DATABASE__URL",
@@ -21,6 +26,7 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
         .env("LEDGERLY__STORAGE__PATH", dir.join("receipts"))
         .env("LEDGERLY__SERVER__PORT", "0")
         .env("RUST_LOG", "info")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -38,6 +44,23 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
         }
     };
     std::thread::spawn(move || for _ in lines {});
+    (child, address)
+}
+
+fn sigterm(child: &std::process::Child) {
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+#[tokio::test]
+async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
+    let dir = temp_dir();
+    let (child, address) = start(&dir, &[]);
 
     // Half a request…
     let body = r#"{"email":"late@example.com","password":"correct horse","name":"Late"}"#;
@@ -51,19 +74,14 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
     stream.write_all(first.as_bytes()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     // …then SIGTERM, then the rest of it.
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    sigterm(&child);
     tokio::time::sleep(Duration::from_millis(200)).await;
     stream.write_all(rest.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
     assert!(response.starts_with("HTTP/1.1 201"), "{response}");
 
+    let mut child = child;
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap();
@@ -82,4 +100,106 @@ fn an_invalid_setting_stops_start_up_with_its_name() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("database.url"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_drain_answers_not_ready_while_it_still_serves_then_exits() {
+    let dir = temp_dir();
+    let (mut child, address) = start(&dir, &[("LEDGERLY__SERVER__DRAIN_SECONDS", "2")]);
+    let http = reqwest::Client::new();
+    let ready = http
+        .get(format!("http://{address}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    sigterm(&child);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Draining: not ready for a proxy's check, yet requests are still answered.
+    let ready = http
+        .get(format!("http://{address}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "draining", "{body}");
+    let registered = http
+        .post(format!("http://{address}/api/v1/auth/register"))
+        .json(&serde_json::json!({
+            "email": "drain@example.com", "password": "correct horse", "name": "Drain"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "it left before the drain ended"
+    );
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(tokio::net::TcpStream::connect(&address).await.is_err());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn migrate_applies_the_migrations_and_exits() {
+    let dir = temp_dir();
+    let database = dir.join("ledgerly.db");
+    let output = Command::new(env!("CARGO_BIN_EXE_ledgerly-api"))
+        .arg("migrate")
+        .env(
+            "LEDGERLY__DATABASE__URL",
+            format!("sqlite://{}", database.display()),
+        )
+        .env("LEDGERLY__STORAGE__PATH", dir.join("receipts"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let tables = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from _sqlx_migrations where success\").fetchone()[0])",
+        ])
+        .arg(&database)
+        .output()
+        .unwrap();
+    let applied: u32 = String::from_utf8_lossy(&tables.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    let files = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../migrations/sqlite"
+    ))
+    .unwrap()
+    .filter(|e| {
+        e.as_ref()
+            .unwrap()
+            .path()
+            .extension()
+            .is_some_and(|x| x == "sql")
+    })
+    .count();
+    assert_eq!(applied as usize, files, "every migration applied");
+
+    // Unreachable: a clear error and a failing exit.
+    let output = Command::new(env!("CARGO_BIN_EXE_ledgerly-api"))
+        .arg("migrate")
+        .env(
+            "LEDGERLY__DATABASE__URL",
+            "sqlite:///nonexistent-ledgerly-dir/ledgerly.db",
+        )
+        .env("LEDGERLY__STORAGE__PATH", dir.join("receipts"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("failed to migrate the database"),
+        "{output:?}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -130,8 +130,17 @@ impl std::fmt::Debug for Store {
     }
 }
 
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+// Migrations applied by a newer release are not an error: a rollback runs the older binary
+// against the newer schema, which is why migrations only ever add (expand, then contract a
+// release later).
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
+    ignore_missing: true,
+    ..sqlx::migrate!("../../migrations/postgres")
+};
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate::Migrator {
+    ignore_missing: true,
+    ..sqlx::migrate!("../../migrations/sqlite")
+};
 
 impl Store {
     /// Connects to `url` — `postgres://…`, `sqlite://path/to/file.db` or `sqlite::memory:` — and

@@ -331,3 +331,124 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig, name: &str) -> anyho
         Err(err) => Err(sdk_error(format!("deleting the repository {name}"))(err)),
     }
 }
+
+/// A repository's address for image references (`<account>.dkr.ecr.<region>.amazonaws.com/<name>`).
+pub(crate) async fn repository_uri(aws: &Aws, name: &str) -> anyhow::Result<String> {
+    let described = match aws
+        .ecr
+        .describe_repositories()
+        .repository_names(name)
+        .send()
+        .await
+    {
+        Ok(reply) => reply,
+        Err(err) if error_code(&err).as_deref() == Some("RepositoryNotFoundException") => {
+            anyhow::bail!(
+                "the ECR repository {name} does not exist; run ledgerctl provision first"
+            );
+        }
+        Err(err) => {
+            return Err(sdk_error(format!("describing the ECR repository {name}"))(
+                err,
+            ));
+        }
+    };
+    described
+        .repositories()
+        .first()
+        .and_then(|r| r.repository_uri())
+        .map(str::to_owned)
+        .with_context(|| format!("ECR described {name} without its URI"))
+}
+
+/// Registry credentials for the account's ECR: a fresh token (they last 12 hours), decoded.
+pub(crate) async fn login(aws: &Aws) -> anyhow::Result<bollard::auth::DockerCredentials> {
+    use base64::Engine as _;
+    let reply = aws
+        .ecr
+        .get_authorization_token()
+        .send()
+        .await
+        .map_err(sdk_error("fetching an ECR authorization token".to_owned()))?;
+    let data = reply
+        .authorization_data()
+        .first()
+        .context("ECR answered with no authorization data")?;
+    let token = data
+        .authorization_token()
+        .context("ECR answered with no authorization token")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .context("the ECR authorization token is not base64")?;
+    let decoded = String::from_utf8(decoded).context("the ECR authorization token is not text")?;
+    let (username, password) = decoded
+        .split_once(':')
+        .context("the ECR authorization token is not user:password")?;
+    Ok(bollard::auth::DockerCredentials {
+        username: Some(username.to_owned()),
+        password: Some(password.to_owned()),
+        serveraddress: data.proxy_endpoint().map(str::to_owned),
+        ..Default::default()
+    })
+}
+
+/// The digest of `repository:tag` in ECR, if that tag was pushed.
+pub(crate) async fn tagged_digest(
+    aws: &Aws,
+    repository: &str,
+    tag: &str,
+) -> anyhow::Result<Option<String>> {
+    match aws
+        .ecr
+        .describe_images()
+        .repository_name(repository)
+        .image_ids(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_tag(tag)
+                .build(),
+        )
+        .send()
+        .await
+    {
+        Ok(reply) => Ok(reply
+            .image_details()
+            .first()
+            .and_then(|d| d.image_digest())
+            .map(str::to_owned)),
+        Err(err) if error_code(&err).as_deref() == Some("ImageNotFoundException") => Ok(None),
+        Err(err) => Err(sdk_error(format!("looking for {repository}:{tag} in ECR"))(
+            err,
+        )),
+    }
+}
+
+/// Records a manifest pushed to a stand-in registry in the ECR repository itself, under its
+/// digest and tag — what a push to ECR does on its own. Only used when the images went to another
+/// registry (`LEDGERCTL_REGISTRY`, an emulator's stand-in), so that the ECR API (and the
+/// Lambda created from it) knows them.
+pub(crate) async fn record_manifest(
+    aws: &Aws,
+    repository: &str,
+    tag: &str,
+    digest: &str,
+    manifest: &str,
+    media_type: &str,
+) -> anyhow::Result<()> {
+    match aws
+        .ecr
+        .put_image()
+        .repository_name(repository)
+        .image_tag(tag)
+        .image_digest(digest)
+        .image_manifest(manifest)
+        .image_manifest_media_type(media_type)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(err) if error_code(&err).as_deref() == Some("ImageAlreadyExistsException") => Ok(()),
+        Err(err) => Err(sdk_error(format!("recording {repository}:{tag} in ECR"))(
+            err,
+        )),
+    }
+}

@@ -31,6 +31,9 @@ pub(crate) const KEY_PAIR: &str = "key pair";
 /// How long an instance may take to start or stop.
 pub(crate) const STATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
+/// The API container reaches the instance role's credentials through IMDSv2: one hop for the
+/// host, one for Docker's bridge.
+const IMDS_HOP_LIMIT: i32 = 2;
 const USER_DATA: &str = include_str!("../../../../templates/user-data.sh");
 
 /// The key pair the instance is created with: imported from the stack file's public key, or one
@@ -162,6 +165,9 @@ pub(crate) struct Observed {
     pub(crate) security_groups: BTreeSet<String>,
     pub(crate) instance_profile: Option<String>,
     pub(crate) imds_v2_required: bool,
+    /// How many network hops an IMDSv2 token reply may take: containers on a bridge network
+    /// are one hop further than the host, so they need 2 to get the instance role's credentials.
+    pub(crate) imds_hop_limit: i32,
     pub(crate) public_ip: Option<String>,
     pub(crate) tags: BTreeMap<String, String>,
 }
@@ -267,6 +273,10 @@ pub(crate) async fn observe(
             .metadata_options()
             .and_then(|m| m.http_tokens())
             .is_some_and(|t| *t == HttpTokensState::Required),
+        imds_hop_limit: instance
+            .metadata_options()
+            .and_then(|m| m.http_put_response_hop_limit())
+            .unwrap_or(1),
         public_ip: instance.public_ip_address().map(str::to_owned),
         tags: ec2::tags_of(instance.tags()),
     }))
@@ -307,6 +317,7 @@ pub(crate) fn diff(desired: &Desired, observed: Option<&Observed>) -> ResourceCh
                 },
                 "required",
             );
+            diff.field("imds_hop_limit", have.imds_hop_limit, IMDS_HOP_LIMIT);
             diff.tags(&have.tags, &desired.tags);
             diff.into_change()
         }
@@ -394,6 +405,7 @@ pub(crate) async fn apply(
                     InstanceMetadataOptionsRequest::builder()
                         .http_tokens(HttpTokensState::Required)
                         .http_endpoint(InstanceMetadataEndpointState::Enabled)
+                        .http_put_response_hop_limit(IMDS_HOP_LIMIT)
                         .build(),
                 )
                 .block_device_mappings(
@@ -477,12 +489,13 @@ pub(crate) async fn apply(
             .await
             .map_err(sdk_error(format!("setting the security groups of {id}")))?;
     }
-    if !have.imds_v2_required {
+    if !have.imds_v2_required || have.imds_hop_limit != IMDS_HOP_LIMIT {
         aws.ec2
             .modify_instance_metadata_options()
             .instance_id(&id)
             .http_tokens(HttpTokensState::Required)
             .http_endpoint(InstanceMetadataEndpointState::Enabled)
+            .http_put_response_hop_limit(IMDS_HOP_LIMIT)
             .send()
             .await
             .map_err(sdk_error(format!("requiring IMDSv2 on {id}")))?;

@@ -637,3 +637,32 @@ mod tests {
         assert_eq!(permission_source("not json"), None);
     }
 }
+
+/// Points the function at `image` (by digest) and waits until the update has succeeded; false
+/// when it already runs that image.
+pub(crate) async fn update_image(aws: &Aws, name: &str, image: &str) -> anyhow::Result<bool> {
+    let current = observe(aws, name).await?.with_context(|| {
+        format!("the function {name} does not exist; run ledgerctl provision to create it")
+    })?;
+    if current.image.as_deref() == Some(image) {
+        return Ok(false);
+    }
+    aws.lambda
+        .update_function_code()
+        .function_name(name)
+        .image_uri(image)
+        .publish(true)
+        .send()
+        .await
+        .map_err(sdk_error(format!("pointing {name} at {image}")))?;
+    aws.lambda
+        .wait_until_function_updated_v2()
+        .function_name(name)
+        .wait(READY_TIMEOUT)
+        .await
+        .map_err(waited(
+            format!("{name}'s code update to succeed"),
+            READY_TIMEOUT,
+        ))?;
+    Ok(true)
+}

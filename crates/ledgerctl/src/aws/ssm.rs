@@ -14,6 +14,7 @@ use super::{Aws, error_code, sdk_error};
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
 
 pub(crate) const KIND: &str = "ssm secret";
+pub(crate) const RELEASES: &str = "ssm release history";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Desired {
@@ -204,6 +205,60 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig, name: &str) -> anyho
     match aws.ssm.delete_parameter().name(name).send().await {
         Ok(_) => Ok(true),
         Err(err) if error_code(&err).as_deref() == Some("ParameterNotFound") => Ok(false),
-        Err(err) => Err(sdk_error(format!("deleting the secret {name}"))(err)),
+        Err(err) => Err(sdk_error(format!("deleting the SSM parameter {name}"))(err)),
+    }
+}
+
+/// Where deploy keeps the stack's release history (a String parameter: no secret in it).
+pub(crate) fn releases(config: &StackConfig) -> String {
+    format!("/{}/releases", config.stack)
+}
+
+/// A plain parameter's value; `None` when it does not exist.
+pub(crate) async fn read(aws: &Aws, name: &str) -> anyhow::Result<Option<String>> {
+    match aws.ssm.get_parameter().name(name).send().await {
+        Ok(reply) => Ok(reply.parameter.and_then(|p| p.value)),
+        Err(err) if error_code(&err).as_deref() == Some("ParameterNotFound") => Ok(None),
+        Err(err) => Err(sdk_error(format!("reading the SSM parameter {name}"))(err)),
+    }
+}
+
+/// Writes a plain parameter, tagged with the stack when it is created.
+pub(crate) async fn write(
+    aws: &Aws,
+    config: &StackConfig,
+    name: &str,
+    value: &str,
+    description: &str,
+) -> anyhow::Result<()> {
+    let tags: Vec<Tag> = config
+        .tags()
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<_, _>>()?;
+    let created = aws
+        .ssm
+        .put_parameter()
+        .name(name)
+        .r#type(ParameterType::String)
+        .value(value)
+        .description(description)
+        .set_tags(Some(tags))
+        .send()
+        .await;
+    match created {
+        Ok(_) => Ok(()),
+        Err(err) if error_code(&err).as_deref() == Some("ParameterAlreadyExists") => aws
+            .ssm
+            .put_parameter()
+            .name(name)
+            .r#type(ParameterType::String)
+            .value(value)
+            .overwrite(true)
+            .send()
+            .await
+            .map(drop)
+            .map_err(sdk_error(format!("writing the SSM parameter {name}"))),
+        Err(err) => Err(sdk_error(format!("creating the SSM parameter {name}"))(err)),
     }
 }

@@ -54,7 +54,7 @@ struct Built {
 }
 
 /// The workspace root: where `cargo` finds the workspace from the current folder.
-fn workspace_root() -> anyhow::Result<PathBuf> {
+pub(crate) fn workspace_root() -> anyhow::Result<PathBuf> {
     let output = std::process::Command::new("cargo")
         .args(["locate-project", "--workspace", "--message-format", "plain"])
         .output()
@@ -72,7 +72,7 @@ fn workspace_root() -> anyhow::Result<PathBuf> {
 }
 
 /// Builds the release binaries; the folder they are in.
-fn build_binaries(root: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn build_binaries(root: &Path) -> anyhow::Result<PathBuf> {
     let status = std::process::Command::new("cargo")
         .args([
             "build",

@@ -32,8 +32,8 @@ pub(crate) struct Args {
 
 /// How many resources a whole stack has: the notification, the function, the address, the
 /// instance, the database and its subnet group, three security groups, two roles, two
-/// repositories, the bucket, two secrets and the key pair.
-const RESOURCES: usize = 17;
+/// repositories, the bucket, two secrets, deploy's release history and the key pair.
+const RESOURCES: usize = 18;
 
 #[derive(Debug, Serialize)]
 struct Deleted {
@@ -138,6 +138,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             let was = aws::ssm::delete(aws, config, &secret.name).await?;
             gone(aws::ssm::KIND, secret.name, was);
         }
+        // Deploy's release history, once there has been a deploy.
+        let releases = aws::ssm::releases(config);
+        let was = aws::ssm::delete(aws, config, &releases).await?;
+        gone(aws::ssm::RELEASES, releases, was);
         let was = aws::instance::delete_key_pair(aws, config).await?;
         gone(aws::instance::KEY_PAIR, config.name("deploy"), was);
         Ok(())

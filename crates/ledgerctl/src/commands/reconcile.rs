@@ -40,6 +40,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let actions = reconcile::deploy(
         &engine.docker,
         &spec,
+        None,
         Duration::from_secs(args.lock_wait),
         Duration::from_secs(args.health_timeout),
     )

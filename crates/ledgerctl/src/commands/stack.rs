@@ -19,7 +19,7 @@ pub(crate) enum Output {
 pub(crate) struct StackArgs {
     /// The stack file (see config/ledgerly.example.yaml).
     #[arg(long, env = "LEDGERLY_STACK_CONFIG", default_value = "ledgerly.yaml")]
-    config: PathBuf,
+    pub(crate) config: PathBuf,
     /// The AWS region; default the stack file's.
     #[arg(long)]
     region: Option<String>,

@@ -10,6 +10,7 @@ pub(crate) mod image;
 pub(crate) mod reconcile;
 pub(crate) mod registry;
 pub(crate) mod spec;
+pub(crate) mod template;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use bollard::Docker;
+use bollard::auth::DockerCredentials;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
     ContainerCreateBody, ContainerSummary, EndpointSettings, HealthConfig, HealthStatusEnum,
@@ -32,12 +33,14 @@ use bollard::query_parameters::{
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 
-use super::spec::{Service, StackSpec, parse_port};
+use super::spec::{Migrate, Service, StackSpec, parse_port};
 
 pub(crate) const STACK_LABEL: &str = "ledgerly.stack";
 pub(crate) const SERVICE_LABEL: &str = "ledgerly.service";
 pub(crate) const HASH_LABEL: &str = "ledgerly.config-hash";
 const LOCK_LABEL: &str = "ledgerly.lock";
+/// On a one-shot run's container (a migration), which no service owns.
+const RUN_LABEL: &str = "ledgerly.run";
 
 /// What a run did to one service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -147,8 +150,12 @@ async fn ensure_network_and_volumes(docker: &Docker, spec: &StackSpec) -> anyhow
     Ok(())
 }
 
-/// Pulls the images the engine does not have yet.
-async fn ensure_images(docker: &Docker, spec: &StackSpec) -> anyhow::Result<()> {
+/// Pulls the images the engine does not have yet (with `credentials` for a private registry).
+async fn ensure_images(
+    docker: &Docker,
+    spec: &StackSpec,
+    credentials: Option<&DockerCredentials>,
+) -> anyhow::Result<()> {
     for (name, service) in &spec.services {
         match docker.inspect_image(&service.image).await {
             Ok(_) => {}
@@ -171,7 +178,7 @@ async fn ensure_images(docker: &Docker, spec: &StackSpec) -> anyhow::Result<()> 
                                 .build(),
                         ),
                         None,
-                        None,
+                        credentials.cloned(),
                     )
                     .try_collect::<Vec<_>>()
                     .await
@@ -230,14 +237,12 @@ fn seconds(n: u32) -> i64 {
     i64::from(n) * 1_000_000_000
 }
 
-/// Creates and starts `service`'s container under `name`; its id.
-async fn start(
-    docker: &Docker,
+/// What the engine is asked to create for `service`.
+fn container_body(
     spec: &StackSpec,
-    name: &str,
     service_name: &str,
     service: &Service,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<ContainerCreateBody> {
     let mut labels: HashMap<String, String> = service.labels.clone().into_iter().collect();
     labels.insert(STACK_LABEL.into(), spec.stack.clone());
     labels.insert(SERVICE_LABEL.into(), service_name.into());
@@ -260,12 +265,13 @@ async fn start(
         .volumes
         .iter()
         .map(|mount| match mount.split_once(':') {
+            Some((host, _)) if host.starts_with('/') => mount.clone(),
             Some((volume, rest)) => format!("{}:{rest}", spec.volume_name(volume)),
             None => mount.clone(),
         })
         .collect();
     let network = spec.network();
-    let body = ContainerCreateBody {
+    Ok(ContainerCreateBody {
         image: Some(service.image.clone()),
         cmd: (!service.command.is_empty()).then(|| service.command.clone()),
         env: Some(
@@ -307,7 +313,18 @@ async fn start(
             )])),
         }),
         ..ContainerCreateBody::default()
-    };
+    })
+}
+
+/// Creates and starts `service`'s container under `name`; its id.
+async fn start(
+    docker: &Docker,
+    spec: &StackSpec,
+    name: &str,
+    service_name: &str,
+    service: &Service,
+) -> anyhow::Result<String> {
+    let body = container_body(spec, service_name, service)?;
     let id = docker
         .create_container(
             Some(CreateContainerOptionsBuilder::default().name(name).build()),
@@ -321,6 +338,81 @@ async fn start(
         .await
         .with_context(|| format!("starting the container {name}"))?;
     Ok(id)
+}
+
+/// Runs the spec's one-shot `migrate` with its service's image and settings, to completion.
+async fn migrate(docker: &Docker, spec: &StackSpec, run: &Migrate) -> anyhow::Result<()> {
+    let service = spec
+        .services
+        .get(&run.service)
+        .context("migrate names no service of the stack")?;
+    let name = format!("{}-migrate", spec.stack);
+    // One left by a run that died mid-way.
+    remove(docker, &name, 0).await?;
+    let mut body = container_body(spec, &run.service, service)?;
+    body.cmd = Some(run.command.clone());
+    body.healthcheck = None;
+    body.labels = Some(HashMap::from([
+        (STACK_LABEL.to_owned(), spec.stack.clone()),
+        (RUN_LABEL.to_owned(), "migrate".to_owned()),
+    ]));
+    if let Some(host) = body.host_config.as_mut() {
+        host.restart_policy = None;
+        host.port_bindings = None;
+    }
+    body.exposed_ports = None;
+    let id = docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+            body,
+        )
+        .await
+        .with_context(|| format!("creating the container {name}"))?
+        .id;
+    docker
+        .start_container(&id, None::<StartContainerOptions>)
+        .await
+        .with_context(|| format!("starting the container {name}"))?;
+    let timeout = Duration::from_secs(u64::from(run.timeout_seconds));
+    let waited = tokio::time::timeout(
+        timeout,
+        docker
+            .wait_container(&id, None::<bollard::query_parameters::WaitContainerOptions>)
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let code = match waited {
+        Err(_) => None,
+        Ok(results) => Some(
+            results
+                .into_iter()
+                .map(|r| match r {
+                    Ok(reply) => reply.status_code,
+                    // bollard reports a non-zero exit as an error carrying the code.
+                    Err(DockerError::DockerContainerWaitError { code, .. }) => code,
+                    Err(_) => -1,
+                })
+                .last()
+                .unwrap_or(-1),
+        ),
+    };
+    if code == Some(0) {
+        remove(docker, &id, 0).await?;
+        return Ok(());
+    }
+    let logs = last_logs(docker, &id, 50).await;
+    remove(docker, &id, 0).await.ok();
+    let why = match code {
+        None => format!("did not finish within {} s", timeout.as_secs()),
+        Some(code) => format!("exited with code {code}"),
+    };
+    bail!(
+        "the {} run before {} ({}) {why}; nothing was changed. Its last log lines:\n{}",
+        run.command.join(" "),
+        run.service,
+        service.image,
+        logs.trim_end()
+    )
 }
 
 /// The last lines a container wrote.
@@ -503,6 +595,18 @@ pub(crate) async fn reconcile(
             .or_default()
             .push(container);
     }
+    if let Some(run) = &spec.migrate
+        && let Some(service) = spec.services.get(&run.service)
+    {
+        let hash = service.hash();
+        let current = by_service
+            .get(&run.service)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if !current.iter().any(|c| c.hash == hash) {
+            migrate(docker, spec, run).await?;
+        }
+    }
     let mut actions = Vec::new();
     for (name, service) in &spec.services {
         let hash = service.hash();
@@ -594,10 +698,11 @@ pub(crate) async fn reconcile(
 pub(crate) async fn deploy(
     docker: &Docker,
     spec: &StackSpec,
+    credentials: Option<&DockerCredentials>,
     lock_wait: Duration,
     health_timeout: Duration,
 ) -> anyhow::Result<Vec<Action>> {
-    ensure_images(docker, spec).await?;
+    ensure_images(docker, spec, credentials).await?;
     let lock = Lock::take(docker, spec, lock_wait).await?;
     let result = reconcile(docker, spec, health_timeout).await;
     lock.release(docker).await?;

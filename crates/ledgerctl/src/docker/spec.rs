@@ -18,6 +18,27 @@ pub(crate) struct StackSpec {
     #[serde(default)]
     pub(crate) volumes: Vec<String>,
     pub(crate) services: BTreeMap<String, Service>,
+    /// A one-shot run before a service changes: its image, environment, volumes and network
+    /// with another command (the API's database migrations). Failing stops the run before any
+    /// container is touched.
+    #[serde(default)]
+    pub(crate) migrate: Option<Migrate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Migrate {
+    /// The service whose image and settings the run takes; it runs when that service is about
+    /// to be created or replaced, and not otherwise.
+    pub(crate) service: String,
+    pub(crate) command: Vec<String>,
+    /// How long it may take.
+    #[serde(default = "default_migrate_timeout")]
+    pub(crate) timeout_seconds: u32,
+}
+
+fn default_migrate_timeout() -> u32 {
+    300
 }
 
 /// One service: one container (two for a moment while a rolling service is replaced).
@@ -34,7 +55,8 @@ pub(crate) struct Service {
     /// `host_ip:host_port:container_port`.
     #[serde(default)]
     pub(crate) ports: Vec<String>,
-    /// `volume:/path` or `volume:/path:ro`.
+    /// `volume:/path` or `volume:/path:ro` (a stack volume), or `/host/path:/path[:ro]` (a file or
+    /// folder of the host, e.g. the Docker socket for the proxy).
     #[serde(default)]
     pub(crate) volumes: Vec<String>,
     #[serde(default)]
@@ -120,13 +142,17 @@ impl StackSpec {
     pub(crate) fn load(path: &Path) -> anyhow::Result<StackSpec> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the stack spec {}", path.display()))?;
-        let spec: StackSpec = serde_yaml::from_str(&text)
-            .with_context(|| format!("{} is not a valid stack spec", path.display()))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Reads and checks YAML `text` (from `origin`, for messages).
+    pub(crate) fn parse(text: &str, origin: &str) -> anyhow::Result<StackSpec> {
+        let spec: StackSpec = serde_yaml::from_str(text)
+            .with_context(|| format!("{origin} is not a valid stack spec"))?;
         let problems = spec.problems();
         if !problems.is_empty() {
             anyhow::bail!(
-                "{} is not a valid stack spec:\n{}",
-                path.display(),
+                "{origin} is not a valid stack spec:\n{}",
                 problems
                     .iter()
                     .map(|p| format!("  - {p}"))
@@ -171,13 +197,14 @@ impl StackSpec {
                 let parts: Vec<&str> = mount.split(':').collect();
                 let ok = match parts.as_slice() {
                     [volume, path] | [volume, path, "ro"] => {
-                        self.volumes.iter().any(|v| v == volume) && path.starts_with('/')
+                        (volume.starts_with('/') || self.volumes.iter().any(|v| v == volume))
+                            && path.starts_with('/')
                     }
                     _ => false,
                 };
                 if !ok {
                     problems.push(format!(
-                        "services.{name}.volumes: `{mount}` must be <volume>:/path[:ro] with a volume listed under volumes"
+                        "services.{name}.volumes: `{mount}` must be <volume>:/path[:ro] with a volume listed under volumes, or /host/path:/path[:ro]"
                     ));
                 }
             }
@@ -192,6 +219,17 @@ impl StackSpec {
                 problems.push(format!(
                     "services.{name}: a rolling service cannot publish host ports (old and new run side by side); put it behind the proxy"
                 ));
+            }
+        }
+        if let Some(migrate) = &self.migrate {
+            if !self.services.contains_key(&migrate.service) {
+                problems.push(format!(
+                    "migrate.service: `{}` is not one of the services",
+                    migrate.service
+                ));
+            }
+            if migrate.command.is_empty() {
+                problems.push("migrate.command: give the command to run".into());
             }
         }
         problems

@@ -28,6 +28,8 @@ pub(crate) struct StackConfig {
     pub(crate) ecr: EcrConfig,
     #[serde(default)]
     pub(crate) ocr: OcrConfig,
+    #[serde(default)]
+    pub(crate) deploy: DeployConfig,
     /// Extra tags on every resource.
     #[serde(default)]
     pub(crate) tags: BTreeMap<String, String>,
@@ -44,6 +46,8 @@ pub(crate) struct InstanceConfig {
     pub(crate) ami_parameter: String,
     pub(crate) root_volume_gb: u32,
     pub(crate) ssh_user: String,
+    /// The port sshd listens on.
+    pub(crate) ssh_port: u16,
 }
 
 impl Default for InstanceConfig {
@@ -57,6 +61,7 @@ impl Default for InstanceConfig {
                     .into(),
             root_volume_gb: 20,
             ssh_user: "ubuntu".into(),
+            ssh_port: 22,
         }
     }
 }
@@ -117,6 +122,29 @@ pub(crate) struct EcrConfig {
 impl Default for EcrConfig {
     fn default() -> Self {
         Self { keep_images: 20 }
+    }
+}
+
+/// How `ledgerctl deploy` runs the stack on the instance.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct DeployConfig {
+    /// The stack template (relative to this file's folder); default: the one built in
+    /// (templates/stack.yaml).
+    pub(crate) template: Option<PathBuf>,
+    /// How long a new container has to turn healthy before the deploy gives up on it.
+    pub(crate) health_timeout_seconds: u32,
+    /// How many releases `ledgerctl rollback` can go back through.
+    pub(crate) keep_releases: u32,
+}
+
+impl Default for DeployConfig {
+    fn default() -> Self {
+        Self {
+            template: None,
+            health_timeout_seconds: 120,
+            keep_releases: 10,
+        }
     }
 }
 
@@ -362,6 +390,25 @@ impl StackConfig {
             format!(
                 "instance.ssh_user: `{}` is not a user name",
                 instance.ssh_user
+            ),
+        );
+        check(
+            instance.ssh_port != 0,
+            "instance.ssh_port: 0 is not a port; leave it out for 22".into(),
+        );
+        let deploy = &self.deploy;
+        check(
+            (5..=3600).contains(&deploy.health_timeout_seconds),
+            format!(
+                "deploy.health_timeout_seconds: {} must be between 5 and 3600",
+                deploy.health_timeout_seconds
+            ),
+        );
+        check(
+            (1..=15).contains(&deploy.keep_releases),
+            format!(
+                "deploy.keep_releases: {} must be between 1 and 15 (the history is one SSM parameter of at most 4 KB)",
+                deploy.keep_releases
             ),
         );
         let db = &self.database;

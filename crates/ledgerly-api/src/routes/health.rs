@@ -31,7 +31,8 @@ async fn healthz() -> Json<Health> {
 
 #[derive(Debug, Serialize, ToSchema)]
 struct Readiness {
-    /// `ready` or `unavailable`.
+    /// `ready`, `unavailable`, or `draining` (shutting down: finishing requests, taking no new
+    /// ones from a proxy that checks this).
     #[schema(example = "ready")]
     status: &'static str,
     /// `ok` or `unreachable`.
@@ -46,7 +47,7 @@ struct Readiness {
 #[utoipa::path(get, operation_id = "readyz", path = "/readyz", tag = "operations", security(()),
     responses(
         (status = 200, description = "Ready", body = Readiness),
-        (status = 503, description = "The database or storage cannot be reached", body = Readiness),
+        (status = 503, description = "The database or storage cannot be reached, or the server is draining", body = Readiness),
     ))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let (database, storage) = tokio::join!(state.store.ping(), state.storage.check());
@@ -57,7 +58,8 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) 
         tracing::warn!(error = ?err, "readiness check: storage unavailable");
     }
     let ok = |up: bool| if up { "ok" } else { "unreachable" };
-    let ready = database.is_ok() && storage.is_ok();
+    let draining = state.draining.load(std::sync::atomic::Ordering::Relaxed);
+    let ready = database.is_ok() && storage.is_ok() && !draining;
     let status = if ready {
         StatusCode::OK
     } else {
@@ -66,7 +68,11 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) 
     (
         status,
         Json(Readiness {
-            status: if ready { "ready" } else { "unavailable" },
+            status: match (ready, draining) {
+                (true, _) => "ready",
+                (false, true) => "draining",
+                (false, false) => "unavailable",
+            },
             database: ok(database.is_ok()),
             storage: ok(storage.is_ok()),
         }),

@@ -1,0 +1,681 @@
+//! `ledgerctl deploy`: builds the API and OCR images from the workspace (no base image pulled),
+//! pushes them to the stack's ECR repositories (with a fresh authorization token), points the OCR
+//! Lambda at the pushed digest and waits for the update, then reconciles the stack rendered from
+//! the template on the instance's Docker engine over SSH: migrations first, the API replaced
+//! with no downtime, unchanged services left alone. Each release is recorded (SSM
+//! `/<stack>/releases`) so that `ledgerctl rollback [version]` can go back along the same path.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use bollard::auth::DockerCredentials;
+use serde::{Deserialize, Serialize};
+
+use super::stack::{Opened, Output, StackArgs, Survey};
+use crate::aws::{self, Aws};
+use crate::docker::image::{self, Kind};
+use crate::docker::reconcile::{self, Action};
+use crate::docker::registry::Registry;
+use crate::docker::template::{self, Database, Values};
+use crate::docker::{Engine, Target};
+use crate::stack::StackConfig;
+
+/// Push images to this registry (`host:port`, plain HTTP on loopback) instead of the one ECR
+/// names, and record their manifests in the ECR repositories through the API: for an AWS
+/// emulator, whose ECR has no registry to push to.
+pub(crate) const REGISTRY_OVERRIDE: &str = "LEDGERCTL_REGISTRY";
+
+/// Where the stack runs: the instance's engine and how long to wait for it and its lock.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RemoteArgs {
+    /// The engine to deploy to, instead of ssh://<instance.ssh_user>@<Elastic IP>:<ssh_port>:
+    /// `ssh://user@host[:port]`, `unix:///path/docker.sock` or `local`.
+    #[arg(long)]
+    docker_host: Option<String>,
+    /// The SSH private key (default: your agent and ~/.ssh).
+    #[arg(long)]
+    ssh_key: Option<PathBuf>,
+    /// A known_hosts file of its own (default: ~/.ssh/known_hosts).
+    #[arg(long)]
+    ssh_known_hosts: Option<PathBuf>,
+    /// How long to wait for the instance's engine to answer (a new instance installs Docker
+    /// first).
+    #[arg(long, default_value_t = 300)]
+    wait_seconds: u64,
+    /// How long to wait while another deploy holds the stack's lock.
+    #[arg(long, default_value_t = 0)]
+    lock_wait: u64,
+}
+
+/// Build, push and roll out the current workspace.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    stack: StackArgs,
+    #[command(flatten)]
+    remote: RemoteArgs,
+    /// The folder holding release builds of ledgerly-api and ledgerly-ocr. Default: build them
+    /// now (`cargo build --release`) in the workspace this is run from.
+    #[arg(long)]
+    binaries: Option<PathBuf>,
+}
+
+/// Go back to an earlier release.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RollbackArgs {
+    /// The release to go back to (`--list` shows them). Default: the one before the current.
+    version: Option<String>,
+    /// List the recorded releases, newest first, and change nothing.
+    #[arg(long)]
+    list: bool,
+    #[command(flatten)]
+    stack: StackArgs,
+    #[command(flatten)]
+    remote: RemoteArgs,
+}
+
+/// One rolled-out release: the images by digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Release {
+    pub(crate) version: String,
+    pub(crate) api: String,
+    pub(crate) ocr: String,
+    /// Unix seconds.
+    pub(crate) at: u64,
+}
+
+/// What the stack has that a deploy needs.
+struct Facts {
+    /// The ECR repositories' URIs: API, OCR.
+    repositories: [String; 2],
+    address: String,
+    database: Database,
+    bucket: String,
+    callback_secret: String,
+    function: String,
+    function_exists: bool,
+}
+
+fn missing(config: &StackConfig, what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the stack {} has no {what} yet; run ledgerctl provision first",
+        config.stack
+    )
+}
+
+async fn facts(aws: &Aws, config: &StackConfig) -> anyhow::Result<Facts> {
+    let names = aws::ecr::names(config);
+    let database_id = aws::rds::identifier(config);
+    let no_extra = Default::default();
+    let password_name = aws::ssm::database_password(config).name;
+    let secret_name = aws::ssm::callback_secret(config).name;
+    let function_name = aws::lambda::name(config);
+    let (api, ocr, address, database, password, secret, function, account) = tokio::join!(
+        aws::ecr::repository_uri(aws, &names[0]),
+        aws::ecr::repository_uri(aws, &names[1]),
+        aws::eip::observe(aws, config),
+        aws::rds::observe(aws, &database_id, &no_extra),
+        aws::ssm::value(aws, &password_name),
+        aws::ssm::value(aws, &secret_name),
+        aws::lambda::observe(aws, &function_name),
+        aws.account_id(),
+    );
+    let address = address?.ok_or_else(|| missing(config, "Elastic IP"))?;
+    let database = database?.ok_or_else(|| missing(config, "database"))?;
+    let endpoint = database.endpoint.with_context(|| {
+        format!(
+            "the database {} has no endpoint yet (it is {}); deploy again when it is available",
+            aws::rds::identifier(config),
+            database.status
+        )
+    })?;
+    let (host, port) = match endpoint.rsplit_once(':') {
+        Some((host, port)) => (host.to_owned(), port.parse().unwrap_or(5432)),
+        None => (endpoint.clone(), 5432),
+    };
+    let password = password?;
+    let url = format!(
+        "postgres://{}:{password}@{host}:{port}/{}?sslmode=require",
+        aws::rds::MASTER_USER,
+        aws::rds::DATABASE
+    );
+    Ok(Facts {
+        repositories: [api?, ocr?],
+        address: address.public_ip,
+        database: Database {
+            url,
+            host,
+            port,
+            name: aws::rds::DATABASE.to_owned(),
+            user: aws::rds::MASTER_USER.to_owned(),
+        },
+        bucket: aws::s3::name(config, &account?),
+        callback_secret: secret?,
+        function: function_name,
+        function_exists: function?.is_some(),
+    })
+}
+
+/// Where images go and come from: ECR's registry with a fresh token, or the override.
+struct Pushing {
+    registry: Registry,
+    /// What the instance pulls with (`None`: the override, which needs none).
+    pull_credentials: Option<DockerCredentials>,
+    overridden: bool,
+}
+
+async fn pushing(aws: &Aws, facts: &Facts) -> anyhow::Result<Pushing> {
+    if let Ok(address) = std::env::var(REGISTRY_OVERRIDE) {
+        return Ok(Pushing {
+            registry: Registry::plain(&address),
+            pull_credentials: None,
+            overridden: true,
+        });
+    }
+    let credentials = aws::ecr::login(aws).await?;
+    let address = facts.repositories[0]
+        .split_once('/')
+        .map(|(host, _)| host.to_owned())
+        .context("the ECR repository URI names no registry")?;
+    Ok(Pushing {
+        registry: Registry {
+            address,
+            credentials: Some(credentials.clone()),
+        },
+        pull_credentials: Some(credentials),
+        overridden: false,
+    })
+}
+
+impl Pushing {
+    /// `<registry>/<repository>@<digest>`, as the instance pulls it.
+    fn reference(&self, repository: &str, digest: &str) -> String {
+        format!("{}/{repository}@{digest}", self.registry.address)
+    }
+}
+
+/// One image of the release.
+#[derive(Debug, Serialize)]
+struct Image {
+    image: &'static str,
+    tag: String,
+    digest: String,
+    /// False: ECR already had this exact build under its tag.
+    pushed: bool,
+}
+
+/// The manifest a plain registry serves for `repository@digest`, and its media type.
+async fn manifest(
+    registry: &str,
+    repository: &str,
+    digest: &str,
+) -> anyhow::Result<(String, String)> {
+    let url = format!("http://{registry}/v2/{repository}/manifests/{digest}");
+    let response = reqwest::Client::new()
+        .get(&url)
+        .header(
+            "accept",
+            "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
+        )
+        .send()
+        .await
+        .with_context(|| format!("reading the manifest {url}"))?;
+    if !response.status().is_success() {
+        bail!("reading the manifest {url}: {}", response.status());
+    }
+    let media_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/vnd.docker.distribution.manifest.v2+json")
+        .to_owned();
+    Ok((response.text().await?, media_type))
+}
+
+/// Builds and pushes each image unless ECR already has that exact build.
+async fn images(
+    aws: &Aws,
+    config: &StackConfig,
+    pushing: &Pushing,
+    binaries: &Path,
+    root: &Path,
+) -> anyhow::Result<[Image; 2]> {
+    let kinds = [
+        Kind::Api,
+        Kind::Ocr {
+            tesseract: config.ocr.backend == "tesseract",
+        },
+    ];
+    for kind in kinds {
+        image::binary(kind, binaries)?;
+    }
+    let names = aws::ecr::names(config);
+    let mut local = None;
+    let mut out = Vec::new();
+    for (kind, repository) in kinds.into_iter().zip(names) {
+        let context = image::context(kind, binaries)?;
+        let tag = release_tag(
+            &image::version_tag(root, &context.content_hash),
+            &context.content_hash,
+        );
+        if let Some(digest) = aws::ecr::tagged_digest(aws, &repository, &tag).await? {
+            out.push(Image {
+                image: kind.name(),
+                tag,
+                digest,
+                pushed: false,
+            });
+            continue;
+        }
+        let engine = match &local {
+            Some(engine) => engine,
+            None => local.insert(Engine::connect(&Target::Local, Duration::from_secs(30)).await?),
+        };
+        let reference = format!("{repository}:{tag}");
+        image::build(&engine.docker, kind, context, &reference, &config.stack).await?;
+        let pushed = pushing
+            .registry
+            .push(&engine.docker, &reference, &repository, &tag)
+            .await?;
+        let digest = pushed
+            .rsplit_once('@')
+            .map(|(_, d)| d.to_owned())
+            .context("the push gave no digest")?;
+        if pushing.overridden {
+            let (manifest, media_type) =
+                manifest(&pushing.registry.address, &repository, &digest).await?;
+            aws::ecr::record_manifest(aws, &repository, &tag, &digest, &manifest, &media_type)
+                .await?;
+        }
+        out.push(Image {
+            image: kind.name(),
+            tag,
+            digest,
+            pushed: true,
+        });
+    }
+    let [api, ocr]: [Image; 2] = out
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("two images were expected"))?;
+    Ok([api, ocr])
+}
+
+/// The tag a release's image gets: the commit and what was built from it, so that one tag is
+/// one build (ECR's tags are immutable) and a build ECR already has is not pushed again.
+fn release_tag(version: &str, content_hash: &str) -> String {
+    let short = &content_hash[..12];
+    if version.ends_with(short) {
+        version.to_owned()
+    } else {
+        format!("{version}-{short}")
+    }
+}
+
+/// What happened to the OCR function.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum FunctionChange {
+    Updated,
+    Unchanged,
+    Created,
+}
+
+/// Points the OCR function at `image`, creating it (with its permission and the bucket's
+/// notification) if this is the first image it can run.
+async fn update_function(
+    opened: &Opened,
+    facts: &Facts,
+    image: &str,
+) -> anyhow::Result<FunctionChange> {
+    let (config, aws) = (&opened.config, &opened.aws);
+    if facts.function_exists {
+        return Ok(
+            if aws::lambda::update_image(aws, &facts.function, image).await? {
+                FunctionChange::Updated
+            } else {
+                FunctionChange::Unchanged
+            },
+        );
+    }
+    // The function waited for its first image: provision's own path creates it, when nothing
+    // else of the stack is pending (a deploy does not fix drift behind the operator's back).
+    let survey = Survey::take(aws, config, opened.public_key.clone()).await?;
+    let lambda_kinds = [
+        aws::lambda::FUNCTION,
+        aws::lambda::PERMISSION,
+        aws::lambda::NOTIFICATION,
+    ];
+    let others: Vec<String> = survey
+        .changes()
+        .iter()
+        .filter(|c| c.is_change() && !lambda_kinds.contains(&c.kind))
+        .map(ToString::to_string)
+        .collect();
+    if !others.is_empty() {
+        bail!(
+            "the OCR function does not exist yet, and the stack has other pending changes:\n  {}\n\
+             run ledgerctl provision (it creates the function from the image just pushed), then deploy again",
+            others.join("\n  ")
+        );
+    }
+    survey.apply(aws, &|_| {}).await?;
+    // Created from the newest image in the repository: make sure it is this one.
+    aws::lambda::update_image(aws, &facts.function, image).await?;
+    Ok(FunctionChange::Created)
+}
+
+async fn releases(aws: &Aws, config: &StackConfig) -> anyhow::Result<Vec<Release>> {
+    let name = aws::ssm::releases(config);
+    match aws::ssm::read(aws, &name).await? {
+        None => Ok(Vec::new()),
+        Some(text) => serde_json::from_str(&text)
+            .with_context(|| format!("the release history {name} is not what ledgerctl wrote")),
+    }
+}
+
+/// Puts `release` first in the history (unless it is already the current one).
+async fn record(aws: &Aws, config: &StackConfig, release: &Release) -> anyhow::Result<()> {
+    let mut history = releases(aws, config).await?;
+    if history
+        .first()
+        .is_some_and(|r| r.api == release.api && r.ocr == release.ocr)
+    {
+        return Ok(());
+    }
+    history.insert(0, release.clone());
+    history.truncate(config.deploy.keep_releases as usize);
+    aws::ssm::write(
+        aws,
+        config,
+        &aws::ssm::releases(config),
+        &serde_json::to_string(&history)?,
+        "Ledgerly: the releases ledgerctl deployed, newest first (for rollback)",
+    )
+    .await
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// The stack template's text and where it came from.
+fn template_text(stack: &StackArgs, config: &StackConfig) -> anyhow::Result<(String, String)> {
+    match &config.deploy.template {
+        None => Ok((
+            template::BUILT_IN.to_owned(),
+            "templates/stack.yaml".to_owned(),
+        )),
+        Some(path) => {
+            let path = stack
+                .config
+                .parent()
+                .map(|dir| dir.join(path))
+                .unwrap_or_else(|| path.clone());
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("deploy.template: cannot read {}", path.display()))?;
+            Ok((text, path.display().to_string()))
+        }
+    }
+}
+
+/// Renders the stack for `release` and reconciles it on the instance.
+async fn roll_out(
+    stack: &StackArgs,
+    remote: &RemoteArgs,
+    opened: &Opened,
+    facts: &Facts,
+    pushing: &Pushing,
+    release: &Release,
+) -> anyhow::Result<Vec<Action>> {
+    let config = &opened.config;
+    let names = aws::ecr::names(config);
+    let values = Values {
+        stack: config.stack.clone(),
+        domain: config.domain.clone(),
+        acme_email: config.acme_email.clone(),
+        region: opened.aws.region.clone(),
+        version: release.version.clone(),
+        images: [
+            ("api".to_owned(), pushing.reference(&names[0], &release.api)),
+            ("ocr".to_owned(), pushing.reference(&names[1], &release.ocr)),
+        ]
+        .into(),
+        database: facts.database.clone(),
+        bucket: facts.bucket.clone(),
+        secrets: [("ocr_callback".to_owned(), facts.callback_secret.clone())].into(),
+    };
+    let (text, origin) = template_text(stack, config)?;
+    let spec = template::render(&text, &origin, &values)?;
+    let target = match &remote.docker_host {
+        Some(host) => Target::parse(host, remote.ssh_key.clone(), remote.ssh_known_hosts.clone())?,
+        None => Target::Ssh {
+            user: config.instance.ssh_user.clone(),
+            host: facts.address.clone(),
+            port: config.instance.ssh_port,
+            key: remote.ssh_key.clone(),
+            known_hosts: remote.ssh_known_hosts.clone(),
+        },
+    };
+    let engine = Engine::connect(&target, Duration::from_secs(remote.wait_seconds)).await?;
+    reconcile::deploy(
+        &engine.docker,
+        &spec,
+        pushing.pull_credentials.as_ref(),
+        Duration::from_secs(remote.lock_wait),
+        Duration::from_secs(u64::from(config.deploy.health_timeout_seconds)),
+    )
+    .await
+}
+
+fn report(
+    output: Output,
+    stack: &str,
+    release: &Release,
+    images: &[Image],
+    function: &FunctionChange,
+    actions: &[Action],
+    verb: &str,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout();
+    match output {
+        Output::Json => writeln!(
+            out,
+            "{:#}",
+            serde_json::json!({
+                "stack": stack,
+                "release": release,
+                "images": images,
+                "function": function,
+                "actions": actions,
+                "changed": !actions.is_empty() || !matches!(function, FunctionChange::Unchanged),
+            })
+        )?,
+        Output::Text => {
+            for image in images {
+                writeln!(
+                    out,
+                    "{} image {} ({}): {}",
+                    image.image,
+                    image.tag,
+                    &image.digest,
+                    if image.pushed {
+                        "built and pushed"
+                    } else {
+                        "already in ECR"
+                    }
+                )?;
+            }
+            let function = match function {
+                FunctionChange::Updated => "now runs this release's OCR image",
+                FunctionChange::Unchanged => "already runs this release's OCR image",
+                FunctionChange::Created => "created from this release's OCR image",
+            };
+            writeln!(out, "OCR function: {function}")?;
+            for action in actions {
+                writeln!(out, "{action}")?;
+            }
+            if actions.is_empty() {
+                writeln!(out, "Stack {stack} at {}: no changes.", release.version)?;
+            } else {
+                writeln!(
+                    out,
+                    "{verb} {} to {stack}: {} changed.",
+                    release.version,
+                    actions.len()
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    let opened = args.stack.open().await?;
+    let (config, aws) = (&opened.config, &opened.aws);
+    let (root, binaries) = match &args.binaries {
+        Some(folder) => (std::env::current_dir()?, folder.clone()),
+        None => {
+            let root = super::build::workspace_root()?;
+            let binaries = super::build::build_binaries(&root)?;
+            (root, binaries)
+        }
+    };
+    let facts = facts(aws, config).await?;
+    let pushing = pushing(aws, &facts).await?;
+    let [api, ocr] = images(aws, config, &pushing, &binaries, &root).await?;
+    let release = Release {
+        version: api.tag.clone(),
+        api: api.digest.clone(),
+        ocr: ocr.digest.clone(),
+        at: now(),
+    };
+    let function = update_function(
+        &opened,
+        &facts,
+        &format!("{}@{}", facts.repositories[1], release.ocr),
+    )
+    .await?;
+    let actions = roll_out(
+        &args.stack,
+        &args.remote,
+        &opened,
+        &facts,
+        &pushing,
+        &release,
+    )
+    .await?;
+    record(aws, config, &release).await?;
+    report(
+        args.stack.output,
+        &config.stack,
+        &release,
+        &[api, ocr],
+        &function,
+        &actions,
+        "Deployed",
+    )
+}
+
+pub(crate) async fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
+    let opened = args.stack.open().await?;
+    let (config, aws) = (&opened.config, &opened.aws);
+    let history = releases(aws, config).await?;
+    if args.list {
+        let mut out = std::io::stdout();
+        match args.stack.output {
+            Output::Json => writeln!(out, "{:#}", serde_json::json!({ "releases": history }))?,
+            Output::Text => {
+                if history.is_empty() {
+                    writeln!(out, "No releases recorded for {} yet.", config.stack)?;
+                }
+                for (i, release) in history.iter().enumerate() {
+                    writeln!(
+                        out,
+                        "{}{}  api {}  ocr {}  at {}",
+                        if i == 0 { "* " } else { "  " },
+                        release.version,
+                        release.api,
+                        release.ocr,
+                        release.at
+                    )?;
+                }
+            }
+        }
+        return Ok(());
+    }
+    let target = match &args.version {
+        Some(version) => history
+            .iter()
+            .find(|r| &r.version == version)
+            .cloned()
+            .with_context(|| {
+                format!(
+                    "no release {version} in the last {} of {}; see ledgerctl rollback --list",
+                    history.len(),
+                    config.stack
+                )
+            })?,
+        None => history.get(1).cloned().with_context(|| {
+            format!(
+                "{} has {} recorded release(s): there is none before the current one to go back to",
+                config.stack,
+                history.len()
+            )
+        })?,
+    };
+    let facts = facts(aws, config).await?;
+    let pushing = pushing(aws, &facts).await?;
+    let release = Release {
+        at: now(),
+        ..target
+    };
+    let function = update_function(
+        &opened,
+        &facts,
+        &format!("{}@{}", facts.repositories[1], release.ocr),
+    )
+    .await?;
+    let actions = roll_out(
+        &args.stack,
+        &args.remote,
+        &opened,
+        &facts,
+        &pushing,
+        &release,
+    )
+    .await?;
+    record(aws, config, &release).await?;
+    report(
+        args.stack.output,
+        &config.stack,
+        &release,
+        &[],
+        &function,
+        &actions,
+        "Rolled back",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_release_tag_names_the_commit_and_the_build() {
+        let hash = "0123456789abcdef".repeat(4);
+        assert_eq!(
+            release_tag("abc123def456", &hash),
+            "abc123def456-0123456789ab"
+        );
+        // A dirty tree's version already carries the build's hash.
+        assert_eq!(
+            release_tag("abc123def456-dirty-0123456789ab", &hash),
+            "abc123def456-dirty-0123456789ab"
+        );
+    }
+}

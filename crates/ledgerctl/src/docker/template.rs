@@ -1,0 +1,150 @@
+//! The stack template (`templates/stack.yaml`, or the stack file's `deploy.template`): a Jinja
+//! template rendered with the stack's values into the stack spec the engine reconciles. Every
+//! value a template names must exist (a typo is an error, never an empty string); strings go in
+//! through the `yaml` filter, which quotes them so no value can change the document's structure.
+//! The rendered text holds secrets: it is parsed in memory and never written or printed.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use minijinja::{Environment, UndefinedBehavior, Value};
+use serde::Serialize;
+
+use super::spec::StackSpec;
+
+/// The built-in production template.
+pub(crate) const BUILT_IN: &str = include_str!("../../../../templates/stack.yaml");
+
+/// What a template can use (docs/deploy.md lists them).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Values {
+    pub(crate) stack: String,
+    pub(crate) domain: String,
+    pub(crate) acme_email: String,
+    pub(crate) region: String,
+    /// The release: the API image's tag.
+    pub(crate) version: String,
+    /// `api`, `ocr`: references by digest.
+    pub(crate) images: BTreeMap<String, String>,
+    pub(crate) database: Database,
+    pub(crate) bucket: String,
+    /// `ocr_callback`, and any generated later.
+    pub(crate) secrets: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Serialize)]
+pub(crate) struct Database {
+    /// `postgres://user:password@host:port/name?sslmode=require`.
+    pub(crate) url: String,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) name: String,
+    pub(crate) user: String,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A string as a double-quoted YAML scalar (JSON's quoting is YAML's).
+fn yaml(value: Value) -> Result<String, minijinja::Error> {
+    let text = match value.as_str() {
+        Some(text) => text.to_owned(),
+        None => value.to_string(),
+    };
+    serde_json::to_string(&text)
+        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))
+}
+
+/// Renders `template` (from `origin`, for messages) with `values` and checks the result.
+pub(crate) fn render(template: &str, origin: &str, values: &Values) -> anyhow::Result<StackSpec> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.add_filter("yaml", yaml);
+    env.add_template("stack", template)
+        .with_context(|| format!("the stack template {origin} is not a valid template"))?;
+    let text = env
+        .get_template("stack")
+        .and_then(|t| t.render(values))
+        .map_err(|e| anyhow::anyhow!("rendering the stack template {origin}: {e:#}"))?;
+    StackSpec::parse(&text, &format!("the stack rendered from {origin}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values() -> Values {
+        Values {
+            stack: "demo".into(),
+            domain: "ledgerly.example.com".into(),
+            acme_email: "ops@example.com".into(),
+            region: "eu-west-1".into(),
+            version: "abc123".into(),
+            images: BTreeMap::from([
+                ("api".into(), "registry.example/demo-api@sha256:aa".into()),
+                ("ocr".into(), "registry.example/demo-ocr@sha256:bb".into()),
+            ]),
+            database: Database {
+                url: "postgres://ledgerly:p\"w: x@db.example:5432/ledgerly?sslmode=require".into(),
+                host: "db.example".into(),
+                port: 5432,
+                name: "ledgerly".into(),
+                user: "ledgerly".into(),
+            },
+            bucket: "demo-receipts".into(),
+            secrets: BTreeMap::from([("ocr_callback".into(), "s".repeat(40))]),
+        }
+    }
+
+    #[test]
+    fn the_built_in_template_renders_a_valid_stack() {
+        let spec = render(BUILT_IN, "templates/stack.yaml", &values()).unwrap();
+        assert_eq!(spec.stack, "demo");
+        let api = &spec.services["api"];
+        assert_eq!(api.image, "registry.example/demo-api@sha256:aa");
+        assert!(api.rolling, "the API is replaced with no downtime");
+        assert_eq!(
+            api.env["LEDGERLY__DATABASE__URL"],
+            values().database.url,
+            "quoting keeps the value whole"
+        );
+        assert!(api.health.is_some());
+        let migrate = spec.migrate.as_ref().unwrap();
+        assert_eq!(migrate.service, "api");
+        // The API is reached through the proxy only.
+        assert!(api.ports.is_empty());
+    }
+
+    #[test]
+    fn a_value_the_template_does_not_have_is_an_error() {
+        let err = render(
+            "stack: {{ stack }}\nservices:\n  web:\n    image: {{ images.web }}\n",
+            "t.yaml",
+            &values(),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("t.yaml"), "{err:#}");
+    }
+
+    #[test]
+    fn a_quoted_value_cannot_change_the_structure() {
+        let mut hostile = values();
+        hostile.domain = "x\nservices: {}".into();
+        let spec = render(
+            "stack: {{ stack }}\nservices:\n  web:\n    image: busybox\n    env: {DOMAIN: {{ domain | yaml }}}\n",
+            "t.yaml",
+            &hostile,
+        )
+        .unwrap();
+        assert_eq!(spec.services["web"].env["DOMAIN"], "x\nservices: {}");
+    }
+}

@@ -1,0 +1,749 @@
+//! Deploying on this machine's Docker engine with images built from the workspace's binaries (no
+//! pull): the API replaced under load behind a proxy with no failed request — also when the new
+//! version's migration fails or it never turns healthy, which leave the old one serving — and
+//! `ledgerctl deploy` / `rollback` end to end: a stack provisioned on the AWS emulator, images
+//! pushed to the test registry standing in for ECR, the OCR Lambda pointed at the pushed digest,
+//! the stack reconciled over SSH through the test sshd, a second deploy changing nothing, a new
+//! build replacing the API alone, and a rollback going back to the first release.
+//!
+//! The proxy is HAProxy (Debian's binary, made into an image here like the app's own) standing in
+//! for Traefik, which this machine cannot pull: both health-check `/readyz` and retry a request
+//! that finds a closed connection, which is what the zero-downtime path relies on.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the suite with scripts/test, which starts the emulator, registry and sshd")
+    })
+}
+
+/// Where the workspace's binaries are: beside this test's ledgerctl.
+fn binaries() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ledgerctl"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker").args(args).output().unwrap();
+    assert!(output.status.success(), "docker {args:?}: {output:?}");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// The shared libraries `ldd` names for `binary`, the loader included.
+fn libraries(binary: &Path) -> Vec<PathBuf> {
+    let output = Command::new("ldd").arg(binary).output().unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let path = match line.split_once("=>") {
+                Some((_, rest)) => rest.split_whitespace().next()?,
+                None => line.split_whitespace().next()?,
+            };
+            path.starts_with('/').then(|| PathBuf::from(path))
+        })
+        .collect()
+}
+
+/// HAProxy routing :8080 to every container answering to `api` on the stack's network (by
+/// Docker's DNS), health-checking `/readyz` every 250 ms and retrying a request whose
+/// connection fails on another container.
+const HAPROXY_CFG: &str = "global
+    log stdout format raw local0 notice
+defaults
+    mode http
+    log global
+    timeout connect 1s
+    timeout client 30s
+    timeout server 30s
+    retries 3
+    option redispatch 1
+    retry-on conn-failure empty-response
+resolvers docker
+    nameserver dns 127.0.0.11:53
+    hold valid 1s
+    hold other 1s
+    hold refused 1s
+    hold nx 1s
+    hold timeout 1s
+    hold obsolete 0s
+    timeout resolve 250ms
+    timeout retry 250ms
+frontend web
+    bind :8080
+    default_backend api
+backend api
+    option httpchk GET /readyz
+    http-check expect status 200
+    default-server inter 250ms fastinter 250ms downinter 250ms fall 1 rise 1 check resolvers docker init-addr none resolve-prefer ipv4
+    server-template api 4 api:8080
+";
+
+/// The proxy image, from the host's HAProxy and what it loads (no base image).
+fn proxy_image(tag: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = dir.path().join("rootfs");
+    let binary = Path::new("/usr/sbin/haproxy");
+    assert!(
+        binary.is_file(),
+        "HAProxy is missing: scripts/test installs it (apt-get install haproxy)"
+    );
+    for file in std::iter::once(binary.to_owned()).chain(libraries(binary)) {
+        let target = rootfs.join(file.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &target).unwrap();
+    }
+    std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+    std::fs::write(rootfs.join("etc/haproxy.cfg"), HAPROXY_CFG).unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY rootfs/ /\nENTRYPOINT [\"/usr/sbin/haproxy\", \"-db\", \"-f\", \"/etc/haproxy.cfg\"]\n",
+    )
+    .unwrap();
+    let image = format!("ledgerly-test-proxy:{tag}");
+    docker(&[
+        "build",
+        "-q",
+        "-t",
+        &image,
+        &dir.path().display().to_string(),
+    ]);
+    image
+}
+
+/// Removes a stack's containers, network and volumes, and the images named, whatever happened.
+struct Cleanup {
+    stack: String,
+    images: Vec<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let ids = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=ledgerly.stack={}", self.stack),
+            ])
+            .output()
+            .unwrap();
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            Command::new("docker").args(["rm", "-f", id]).output().ok();
+        }
+        Command::new("docker")
+            .args(["network", "rm", &self.stack])
+            .output()
+            .ok();
+        let volumes = Command::new("docker")
+            .args([
+                "volume",
+                "ls",
+                "-q",
+                "--filter",
+                &format!("label=ledgerly.stack={}", self.stack),
+            ])
+            .output()
+            .unwrap();
+        for volume in String::from_utf8_lossy(&volumes.stdout).split_whitespace() {
+            Command::new("docker")
+                .args(["volume", "rm", "-f", volume])
+                .output()
+                .ok();
+        }
+        for image in &self.images {
+            Command::new("docker")
+                .args(["rmi", "-f", image])
+                .output()
+                .ok();
+        }
+    }
+}
+
+/// The ids of a stack's containers, by service.
+fn containers(stack: &str) -> BTreeMap<String, Vec<String>> {
+    let output = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=ledgerly.stack={stack}"),
+        "--filter",
+        "label=ledgerly.service",
+        "--format",
+        "{{.Label \"ledgerly.service\"}} {{.ID}}",
+    ]);
+    let mut by_service: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in output.lines() {
+        if let Some((service, id)) = line.split_once(' ') {
+            by_service
+                .entry(service.to_owned())
+                .or_default()
+                .push(id.to_owned());
+        }
+    }
+    by_service
+}
+
+/// Requests to the proxy in a loop from a few clients until stopped: (succeeded, failed, the
+/// failures' reasons).
+struct Load {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    reasons: Arc<std::sync::Mutex<Vec<String>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    started: Instant,
+}
+
+impl Load {
+    fn start(url: String, token: String, clients: usize) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicU64::new(0));
+        let reasons = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let tasks = (0..clients)
+            .map(|_| {
+                let (stop, ok, failed, reasons) =
+                    (stop.clone(), ok.clone(), failed.clone(), reasons.clone());
+                let (url, token) = (url.clone(), token.clone());
+                tokio::spawn(async move {
+                    let http = reqwest::Client::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        let reply = http
+                            .get(&url)
+                            .bearer_auth(&token)
+                            .timeout(Duration::from_secs(10))
+                            .send()
+                            .await;
+                        match reply {
+                            Ok(reply) if reply.status().is_success() => {
+                                ok.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Ok(reply) => {
+                                failed.fetch_add(1, Ordering::Relaxed);
+                                reasons.lock().unwrap().push(reply.status().to_string());
+                            }
+                            Err(err) => {
+                                failed.fetch_add(1, Ordering::Relaxed);
+                                reasons.lock().unwrap().push(err.to_string());
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            ok,
+            failed,
+            reasons,
+            tasks,
+            started: Instant::now(),
+        }
+    }
+
+    /// Stops the clients: (requests that succeeded, that failed, requests/s, failure reasons).
+    async fn finish(self) -> (u64, u64, f64, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for task in self.tasks {
+            task.await.unwrap();
+        }
+        let ok = self.ok.load(Ordering::Relaxed);
+        let failed = self.failed.load(Ordering::Relaxed);
+        let rate = (ok + failed) as f64 / self.started.elapsed().as_secs_f64();
+        let reasons = self.reasons.lock().unwrap().clone();
+        (ok, failed, rate, reasons)
+    }
+}
+
+async fn wait_ready(url: &str) {
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        if let Ok(reply) = http.get(url).send().await
+            && reply.status().is_success()
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{url} was not ready within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+const API_HEALTH: &str = "[CMD, /usr/local/bin/ledgerly-api, healthcheck]";
+
+/// The test stack: the proxy in front of the API (SQLite in a volume), migrations first.
+fn spec(stack: &str, proxy: &str, api: &str, port: u16, api_env: &str, health: &str) -> String {
+    format!(
+        "stack: {stack}
+volumes: [data]
+migrate:
+  service: api
+  command: [migrate]
+  timeout_seconds: 60
+services:
+  proxy:
+    image: {proxy}
+    ports: ['127.0.0.1:{port}:8080']
+    stop_grace_seconds: 1
+  api:
+    image: {api}
+    rolling: true
+    stop_grace_seconds: 10
+    volumes: ['data:/data']
+    env:
+      LEDGERLY__SERVER__DRAIN_SECONDS: '2'
+      LEDGERLY__SERVER__TRUST_FORWARDED_FOR: 'true'
+{api_env}
+    health:
+      test: {health}
+      interval_seconds: 1
+      timeout_seconds: 2
+      retries: 3
+"
+    )
+}
+
+fn reconcile(spec_path: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
+        .arg("reconcile")
+        .arg(spec_path)
+        .args(["--docker-host", "local", "--health-timeout", "20"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_api_is_replaced_under_load_with_no_failed_request() {
+    let stack = format!("zd{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let proxy = proxy_image(&stack);
+    let built = Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
+        .args(["build", "--binaries"])
+        .arg(binaries())
+        .args([
+            "--stack",
+            &stack,
+            "--tag",
+            "v1",
+            "--ocr-backend",
+            "gemini",
+            "--output",
+            "json",
+        ])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    let api = format!("{stack}-api:v1");
+    let _cleanup = Cleanup {
+        stack: stack.clone(),
+        images: vec![proxy.clone(), api.clone(), format!("{stack}-ocr:v1")],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stack.yaml");
+    let port = free_port();
+    let write = |api_env: &str, health: &str| {
+        std::fs::write(&path, spec(&stack, &proxy, &api, port, api_env, health)).unwrap();
+    };
+
+    write("      VERSION: '1'", API_HEALTH);
+    let first = reconcile(&path);
+    assert!(first.status.success(), "{first:?}");
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{base}/readyz")).await;
+    let user = ledgerly_api::testing::ApiClient::register(&base, "load@example.com", "EUR").await;
+    let serving = containers(&stack)["api"].clone();
+    assert_eq!(serving.len(), 1);
+
+    let load = Load::start(format!("{base}/api/v1/expenses"), user.token.clone(), 4);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // A migration that fails stops the deploy before any container changes.
+    write(
+        "      VERSION: '2'\n      LEDGERLY__DATABASE__URL: sqlite:///nonexistent/ledgerly.db",
+        API_HEALTH,
+    );
+    let failed = reconcile(&path);
+    assert!(!failed.status.success(), "{failed:?}");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("nothing was changed"), "{stderr}");
+    assert!(
+        stderr.contains("failed to migrate the database"),
+        "its logs: {stderr}"
+    );
+    assert_eq!(containers(&stack)["api"], serving);
+
+    // A new container that never turns healthy is removed; the old one keeps serving.
+    write(
+        "      VERSION: '3'",
+        "[CMD, /usr/local/bin/ledgerly-api, healthcheck, 'http://127.0.0.1:1/readyz']",
+    );
+    let failed = reconcile(&path);
+    assert!(!failed.status.success(), "{failed:?}");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("did not become healthy"), "{stderr}");
+    assert!(stderr.contains("old one keeps serving"), "{stderr}");
+    assert!(
+        stderr.contains("ledgerly-api listening"),
+        "the new container's logs: {stderr}"
+    );
+    assert_eq!(containers(&stack)["api"], serving);
+
+    // A good version: started, healthy, routed to, the old one drained and stopped.
+    write("      VERSION: '4'", API_HEALTH);
+    let switched = Instant::now();
+    let replaced = reconcile(&path);
+    let switch_seconds = switched.elapsed().as_secs_f64();
+    assert!(replaced.status.success(), "{replaced:?}");
+    let now = containers(&stack)["api"].clone();
+    assert_eq!(now.len(), 1);
+    assert_ne!(now, serving, "the API was replaced");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let (ok, failed, rate, reasons) = load.finish().await;
+    eprintln!(
+        "under load: {ok} requests served, {failed} failed, {rate:.0} requests/s; the replacement took {switch_seconds:.1} s"
+    );
+    assert_eq!(failed, 0, "failed requests: {reasons:?}");
+    assert!(ok > 100, "the load ran: {ok}");
+    // The data outlived the replacements; the migration container is gone.
+    assert_eq!(user.get("/api/v1/expenses").await["total"], 0);
+    assert!(
+        !docker(&["ps", "-a", "--format", "{{.Names}}"]).contains(&format!("{stack}-migrate")),
+        "the migration container is removed"
+    );
+}
+
+// ---- deploy and rollback, end to end ----
+
+const PUBLIC_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKv/CF3n/Zh4krGgK3oPryYuj+LfPTno1LSseU9H85hy ledgerly-test";
+const AMI_PARAMETER: &str = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
+
+/// The deploy template of the test: the built-in one's API (by the values it is given) behind
+/// the proxy stand-in, SQLite in a volume (the emulator's database has no server), and the
+/// values a real stack uses written where the test can see them.
+fn test_template(proxy: &str, port: u16) -> String {
+    format!(
+        "stack: {{{{ stack }}}}
+volumes: [data]
+migrate:
+  service: api
+  command: [migrate]
+services:
+  proxy:
+    image: {proxy}
+    ports: ['127.0.0.1:{port}:8080']
+    stop_grace_seconds: 1
+  api:
+    image: {{{{ images.api | yaml }}}}
+    rolling: true
+    stop_grace_seconds: 10
+    volumes: ['data:/data']
+    env:
+      LEDGERLY__SERVER__DRAIN_SECONDS: '2'
+      LEDGERLY__OCR__CALLBACK_SECRET: {{{{ secrets.ocr_callback | yaml }}}}
+      RENDERED_DATABASE_HOST: {{{{ database.host | yaml }}}}
+      RENDERED_BUCKET: {{{{ bucket | yaml }}}}
+      RENDERED_DOMAIN: {{{{ domain | yaml }}}}
+    labels:
+      ledgerly.version: {{{{ version | yaml }}}}
+    health:
+      test: {API_HEALTH}
+      interval_seconds: 1
+      timeout_seconds: 2
+      retries: 3
+"
+    )
+}
+
+struct Stack {
+    name: String,
+    dir: tempfile::TempDir,
+}
+
+impl Stack {
+    fn new(proxy: &str, port: u16) -> Stack {
+        let name = format!("dep-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("id_ed25519.pub");
+        std::fs::write(&key, format!("{PUBLIC_KEY}\n")).unwrap();
+        std::fs::write(dir.path().join("stack.yaml"), test_template(proxy, port)).unwrap();
+        std::fs::write(
+            dir.path().join("ledgerly.yaml"),
+            format!(
+                "stack: {name}\nregion: us-east-1\ndomain: ledgerly.example.com\nacme_email: ops@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    public_key_file: {}\n  ami_parameter: {AMI_PARAMETER}\nocr:\n  backend: gemini\n  api_key_parameter: /{name}/gemini-key\ndeploy:\n  template: stack.yaml\n  health_timeout_seconds: 30\n",
+                key.display()
+            ),
+        )
+        .unwrap();
+        Stack { name, dir }
+    }
+
+    fn ledgerctl(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
+            .args(args)
+            .arg("--config")
+            .arg(self.dir.path().join("ledgerly.yaml"))
+            .arg("--endpoint-url")
+            .arg(env("LEDGERLY_TEST_AWS_ENDPOINT"))
+            .env("RUST_LOG", "warn")
+            .env("LEDGERCTL_REGISTRY", env("LEDGERLY_TEST_REGISTRY"))
+            .output()
+            .unwrap()
+    }
+
+    /// `deploy` or `rollback` over SSH to this machine's engine, which must succeed: its report.
+    fn roll(&self, command: &str, args: &[&str]) -> Value {
+        let mut all = vec![command];
+        all.extend_from_slice(args);
+        let docker_host = format!("ssh://{}", env("LEDGERLY_TEST_SSH"));
+        let key = env("LEDGERLY_TEST_SSH_KEY");
+        let known = env("LEDGERLY_TEST_SSH_KNOWN_HOSTS");
+        all.extend_from_slice(&[
+            "--docker-host",
+            &docker_host,
+            "--ssh-key",
+            &key,
+            "--ssh-known-hosts",
+            &known,
+            "--output",
+            "json",
+        ]);
+        let output = self.ledgerctl(&all);
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+}
+
+async fn aws() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(env("LEDGERLY_TEST_AWS_ENDPOINT"))
+        .region(aws_config::Region::new("us-east-1"))
+        .load()
+        .await
+}
+
+fn actions(report: &Value) -> Vec<String> {
+    report["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {}",
+                a["action"].as_str().unwrap(),
+                a["service"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// A copy of the binaries with the API's changed (bytes appended past the end of the ELF: it runs
+/// the same, but it is another build).
+fn changed_binaries(into: &Path) -> PathBuf {
+    let dir = into.join("bin2");
+    std::fs::create_dir_all(&dir).unwrap();
+    for binary in ["ledgerly-api", "ledgerly-ocr"] {
+        std::fs::copy(binaries().join(binary), dir.join(binary)).unwrap();
+    }
+    use std::io::Write as _;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("ledgerly-api"))
+        .unwrap()
+        .write_all(b"another build")
+        .unwrap();
+    dir
+}
+
+fn image_of(container: &str) -> String {
+    docker(&["inspect", "--format", "{{.Config.Image}}", container])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_pushes_points_the_lambda_reconciles_over_ssh_and_rolls_back() {
+    let port = free_port();
+    let proxy = proxy_image(&format!("dep{port}"));
+    let stack = Stack::new(&proxy, port);
+    let _cleanup = Cleanup {
+        stack: stack.name.clone(),
+        images: vec![proxy.clone()],
+    };
+    let config = aws().await;
+    aws_sdk_ssm::Client::new(&config)
+        .put_parameter()
+        .name(format!("/{}/gemini-key", stack.name))
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .value("test-gemini-key")
+        .send()
+        .await
+        .unwrap();
+    let provisioned = stack.ledgerctl(&["provision", "--output", "json"]);
+    assert!(provisioned.status.success(), "{provisioned:?}");
+
+    // Nothing recorded yet: nothing to roll back to.
+    let early = stack.ledgerctl(&["rollback"]);
+    assert!(!early.status.success());
+    assert!(
+        String::from_utf8_lossy(&early.stderr).contains("none before the current one"),
+        "{early:?}"
+    );
+
+    // First deploy: both images pushed, the OCR function created from the OCR image (it was
+    // waiting for one), the stack created.
+    let bin = binaries().display().to_string();
+    let first = stack.roll("deploy", &["--binaries", &bin]);
+    let images = first["images"].as_array().unwrap();
+    assert!(images.iter().all(|i| i["pushed"] == true), "{first}");
+    assert_eq!(first["function"], "created", "{first}");
+    let mut created = actions(&first);
+    created.sort();
+    assert_eq!(created, ["create api", "create proxy"], "{first}");
+    let release = first["release"].clone();
+    let version = release["version"].as_str().unwrap().to_owned();
+    let registry = env("LEDGERLY_TEST_REGISTRY");
+    let api_image = format!(
+        "{registry}/{}-api@{}",
+        stack.name,
+        release["api"].as_str().unwrap()
+    );
+    let running = containers(&stack.name);
+    assert_eq!(image_of(&running["api"][0]), api_image);
+    // The values the stack rendered with: the emulator's database and bucket.
+    let env_of = docker(&[
+        "inspect",
+        "--format",
+        "{{range .Config.Env}}{{println .}}{{end}}",
+        &running["api"][0],
+    ]);
+    assert!(
+        env_of.contains(&format!("RENDERED_BUCKET={}-receipts-", stack.name)),
+        "{env_of}"
+    );
+    assert!(
+        env_of.contains(&format!("RENDERED_DATABASE_HOST={}-db.", stack.name)),
+        "{env_of}"
+    );
+    let secret = aws_sdk_ssm::Client::new(&config)
+        .get_parameter()
+        .name(format!("/{}/ocr-callback-secret", stack.name))
+        .with_decryption(true)
+        .send()
+        .await
+        .unwrap()
+        .parameter
+        .unwrap()
+        .value
+        .unwrap();
+    assert!(env_of.contains(&format!("LEDGERLY__OCR__CALLBACK_SECRET={secret}")));
+    assert!(
+        !first.to_string().contains(&secret),
+        "the secret is never printed"
+    );
+    // The Lambda runs the pushed OCR image, by digest.
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    let function = lambda
+        .get_function()
+        .function_name(format!("{}-ocr", stack.name))
+        .send()
+        .await
+        .unwrap();
+    let lambda_image = function.code().unwrap().image_uri().unwrap().to_owned();
+    assert!(
+        lambda_image.ends_with(&format!(
+            "/{}-ocr@{}",
+            stack.name,
+            release["ocr"].as_str().unwrap()
+        )),
+        "{lambda_image}"
+    );
+    wait_ready(&format!("http://127.0.0.1:{port}/readyz")).await;
+
+    // Again: nothing built, pushed, pointed or recreated.
+    let started = Instant::now();
+    let again = stack.roll("deploy", &["--binaries", &bin]);
+    eprintln!(
+        "a no-op deploy took {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        again["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["pushed"] == false),
+        "{again}"
+    );
+    assert_eq!(again["function"], "unchanged");
+    assert_eq!(actions(&again), Vec::<String>::new());
+    assert_eq!(again["changed"], false);
+    assert_eq!(containers(&stack.name), running, "the same containers");
+
+    // A new API build: the API alone is pushed and replaced; the OCR build is the same.
+    let changed = changed_binaries(stack.dir.path());
+    let second = stack.roll("deploy", &["--binaries", &changed.display().to_string()]);
+    let pushed: Vec<bool> = second["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["pushed"].as_bool().unwrap())
+        .collect();
+    assert_eq!(pushed, [true, false], "{second}");
+    assert_eq!(second["function"], "unchanged");
+    assert_eq!(actions(&second), ["replace api"]);
+    let second_version = second["release"]["version"].as_str().unwrap().to_owned();
+    assert_ne!(second_version, version);
+    let now = containers(&stack.name);
+    assert_ne!(now["api"], running["api"]);
+    assert_eq!(now["proxy"], running["proxy"]);
+    wait_ready(&format!("http://127.0.0.1:{port}/readyz")).await;
+
+    // The history, newest first; then back to the first release.
+    let listed = stack.ledgerctl(&["rollback", "--list", "--output", "json"]);
+    assert!(listed.status.success(), "{listed:?}");
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let versions: Vec<&str> = listed["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, [second_version.as_str(), version.as_str()]);
+    let back = stack.roll("rollback", &[]);
+    assert_eq!(back["release"]["version"], version.as_str());
+    assert_eq!(actions(&back), ["replace api"]);
+    let after = containers(&stack.name);
+    assert_eq!(image_of(&after["api"][0]), api_image);
+    wait_ready(&format!("http://127.0.0.1:{port}/readyz")).await;
+
+    // A version never deployed is named.
+    let unknown = stack.ledgerctl(&["rollback", "nope"]);
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("no release nope"),
+        "{unknown:?}"
+    );
+}

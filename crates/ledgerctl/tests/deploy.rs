@@ -29,10 +29,18 @@ fn env(name: &str) -> String {
 
 /// Where the workspace's binaries are: beside this test's ledgerctl.
 fn binaries() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_ledgerctl"))
+    let dir = PathBuf::from(env!("CARGO_BIN_EXE_ledgerctl"))
         .parent()
         .unwrap()
-        .to_owned()
+        .to_owned();
+    for binary in ["ledgerly-api", "ledgerly-ocr"] {
+        assert!(
+            dir.join(binary).is_file(),
+            "{} is missing: build the workspace's binaries (cargo build --workspace --bins)",
+            dir.join(binary).display()
+        );
+    }
+    dir
 }
 
 fn free_port() -> u16 {

@@ -747,6 +747,32 @@ async fn deploy_pushes_points_the_lambda_reconciles_over_ssh_and_rolls_back() {
     assert_eq!(image_of(&after["api"][0]), api_image);
     wait_ready(&format!("http://127.0.0.1:{port}/readyz")).await;
 
+    // Logs: the stack's name from the stack file, over SSH.
+    let docker_host = format!("ssh://{}", env("LEDGERLY_TEST_SSH"));
+    let logs = stack.ledgerctl(&[
+        "logs",
+        "api",
+        "--docker-host",
+        &docker_host,
+        "--ssh-key",
+        &env("LEDGERLY_TEST_SSH_KEY"),
+        "--ssh-known-hosts",
+        &env("LEDGERLY_TEST_SSH_KNOWN_HOSTS"),
+    ]);
+    assert!(logs.status.success(), "{logs:?}");
+    assert!(
+        String::from_utf8_lossy(&logs.stderr).contains("ledgerly-api listening"),
+        "{logs:?}"
+    );
+    // Without --docker-host, the instance: instance.ssh_user at the stack's Elastic IP (which
+    // runs no sshd on port 22 here).
+    let logs = stack.ledgerctl(&["logs", "api", "--wait-seconds", "1"]);
+    assert!(!logs.status.success());
+    assert!(
+        String::from_utf8_lossy(&logs.stderr).contains("ubuntu@127."),
+        "the instance's address: {logs:?}"
+    );
+
     // A version never deployed is named.
     let unknown = stack.ledgerctl(&["rollback", "nope"]);
     assert!(!unknown.status.success());

@@ -423,6 +423,22 @@ fn template_text(stack: &StackArgs, config: &StackConfig) -> anyhow::Result<(Str
     }
 }
 
+/// The instance's engine: `ssh://<instance.ssh_user>@<address>:<instance.ssh_port>`.
+pub(crate) fn instance_target(
+    config: &StackConfig,
+    address: &str,
+    key: Option<PathBuf>,
+    known_hosts: Option<PathBuf>,
+) -> Target {
+    Target::Ssh {
+        user: config.instance.ssh_user.clone(),
+        host: address.to_owned(),
+        port: config.instance.ssh_port,
+        key,
+        known_hosts,
+    }
+}
+
 /// Renders the stack for `release` and reconciles it on the instance.
 async fn roll_out(
     stack: &StackArgs,
@@ -453,13 +469,12 @@ async fn roll_out(
     let spec = template::render(&text, &origin, &values)?;
     let target = match &remote.docker_host {
         Some(host) => Target::parse(host, remote.ssh_key.clone(), remote.ssh_known_hosts.clone())?,
-        None => Target::Ssh {
-            user: config.instance.ssh_user.clone(),
-            host: facts.address.clone(),
-            port: config.instance.ssh_port,
-            key: remote.ssh_key.clone(),
-            known_hosts: remote.ssh_known_hosts.clone(),
-        },
+        None => instance_target(
+            config,
+            &facts.address,
+            remote.ssh_key.clone(),
+            remote.ssh_known_hosts.clone(),
+        ),
     };
     let engine = Engine::connect(&target, Duration::from_secs(remote.wait_seconds)).await?;
     reconcile::deploy(

@@ -1,7 +1,9 @@
 //! `ledgerctl logs <service>`: what one of the stack's containers wrote, from the engine it runs
-//! on (this machine's or the instance's over SSH); `--follow` keeps streaming until Ctrl-C.
+//! on — the stack's instance over SSH (found from the stack file, like deploy), or the engine
+//! `--docker-host` names; `--follow` keeps streaming until Ctrl-C.
 
 use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -9,18 +11,19 @@ use bollard::container::LogOutput;
 use bollard::query_parameters::LogsOptionsBuilder;
 use futures_util::StreamExt as _;
 
-use super::engine::EngineArgs;
-use crate::docker::Engine;
+use crate::aws::{Aws, AwsOptions};
 use crate::docker::reconcile::{self, SERVICE_LABEL};
+use crate::docker::{Engine, Target};
+use crate::stack::StackConfig;
 
 /// Show a service's logs.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The service, e.g. api.
     service: String,
-    /// The stack the service belongs to.
-    #[arg(long, default_value = "ledgerly")]
-    stack: String,
+    /// The stack the service belongs to (default: the stack file's, else ledgerly).
+    #[arg(long)]
+    stack: Option<String>,
     /// Keep streaming new lines until Ctrl-C.
     #[arg(short, long)]
     follow: bool,
@@ -30,8 +33,25 @@ pub(crate) struct Args {
     /// How many of the last lines to show (`all` for every one).
     #[arg(long, default_value = "200")]
     tail: String,
-    #[command(flatten)]
-    engine: EngineArgs,
+    /// The engine: `ssh://user@host[:port]`, `unix:///path/docker.sock` or `local`. Default:
+    /// the stack's instance when there is a stack file, else this machine's.
+    #[arg(long, env = "LEDGERLY_DOCKER_HOST")]
+    docker_host: Option<String>,
+    /// The SSH private key for the instance (default: your agent and ~/.ssh).
+    #[arg(long)]
+    ssh_key: Option<PathBuf>,
+    /// A known_hosts file of its own (default: ~/.ssh/known_hosts).
+    #[arg(long)]
+    ssh_known_hosts: Option<PathBuf>,
+    /// The stack file; default ledgerly.yaml when it exists.
+    #[arg(long, env = "LEDGERLY_STACK_CONFIG")]
+    config: Option<PathBuf>,
+    /// Send the AWS calls (the instance's address) here (an emulator).
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
+    /// The AWS profile (default: the standard credential chain).
+    #[arg(long, env = "AWS_PROFILE")]
+    profile: Option<String>,
     /// How long to wait for the engine to answer.
     #[arg(long, default_value_t = 30)]
     wait_seconds: u64,
@@ -56,6 +76,51 @@ fn since(text: &str, now: u64) -> anyhow::Result<u64> {
     Ok(now.saturating_sub(number * scale))
 }
 
+/// The engine to read from and the stack's name.
+async fn target(args: &Args) -> anyhow::Result<(Target, String)> {
+    let config_path = match &args.config {
+        Some(path) => Some(path.clone()),
+        None if args.docker_host.is_none() && Path::new("ledgerly.yaml").is_file() => {
+            Some(PathBuf::from("ledgerly.yaml"))
+        }
+        None => None,
+    };
+    let config = config_path.as_deref().map(StackConfig::load).transpose()?;
+    let stack = args
+        .stack
+        .clone()
+        .or_else(|| config.as_ref().map(|c| c.stack.clone()))
+        .unwrap_or_else(|| "ledgerly".to_owned());
+    if let Some(host) = &args.docker_host {
+        let target = Target::parse(host, args.ssh_key.clone(), args.ssh_known_hosts.clone())?;
+        return Ok((target, stack));
+    }
+    let Some(config) = config else {
+        return Ok((Target::Local, stack));
+    };
+    let aws = Aws::connect(&AwsOptions {
+        region: config.region.clone(),
+        profile: args.profile.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+    })
+    .await;
+    let address = crate::aws::eip::observe(&aws, &config)
+        .await?
+        .with_context(|| {
+            format!(
+                "the stack {} has no Elastic IP yet; run ledgerctl provision first",
+                config.stack
+            )
+        })?;
+    let target = super::deploy::instance_target(
+        &config,
+        &address.public_ip,
+        args.ssh_key.clone(),
+        args.ssh_known_hosts.clone(),
+    );
+    Ok((target, stack))
+}
+
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     if args.tail != "all" && args.tail.parse::<u64>().is_err() {
         bail!("--tail {}: give a number of lines, or all", args.tail);
@@ -65,10 +130,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .map(|d| d.as_secs())
         .unwrap_or_default();
     let since = args.since.as_deref().map(|s| since(s, now)).transpose()?;
-    let target = args.engine.target()?;
+    let (target, stack) = target(&args).await?;
     let engine = Engine::connect(&target, Duration::from_secs(args.wait_seconds)).await?;
     let docker = &engine.docker;
-    let containers = reconcile::stack_containers(docker, &args.stack).await?;
+    let containers = reconcile::stack_containers(docker, &stack).await?;
     let service_of = |c: &bollard::models::ContainerSummary| {
         c.labels
             .as_ref()
@@ -90,7 +155,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         services.dedup();
         bail!(
             "the stack {} has no service {} on this engine{}",
-            args.stack,
+            stack,
             args.service,
             if services.is_empty() {
                 String::new()

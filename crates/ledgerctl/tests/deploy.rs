@@ -72,39 +72,8 @@ fn libraries(binary: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// HAProxy routing :8080 to every container answering to `api` on the stack's network (by
-/// Docker's DNS), health-checking `/readyz` every 250 ms and retrying a request whose
-/// connection fails on another container.
-const HAPROXY_CFG: &str = "global
-    log stdout format raw local0 notice
-defaults
-    mode http
-    log global
-    timeout connect 1s
-    timeout client 30s
-    timeout server 30s
-    retries 3
-    option redispatch 1
-    retry-on conn-failure empty-response
-resolvers docker
-    nameserver dns 127.0.0.11:53
-    hold valid 1s
-    hold other 1s
-    hold refused 1s
-    hold nx 1s
-    hold timeout 1s
-    hold obsolete 0s
-    timeout resolve 250ms
-    timeout retry 250ms
-frontend web
-    bind :8080
-    default_backend api
-backend api
-    option httpchk GET /readyz
-    http-check expect status 200
-    default-server inter 250ms fastinter 250ms downinter 250ms fall 1 rise 1 check resolvers docker init-addr none resolve-prefer ipv4
-    server-template api 4 api:8080
-";
+/// The proxy's configuration (shared with scripts/bench-deploy).
+const HAPROXY_CFG: &str = include_str!("../../../scripts/lib/haproxy-standin.cfg");
 
 /// The proxy image, from the host's HAProxy and what it loads (no base image).
 fn proxy_image(tag: &str) -> String {
@@ -523,6 +492,25 @@ impl Stack {
             .unwrap()
     }
 
+    /// `status --output json` over SSH: its exit code and report.
+    fn status(&self) -> (i32, Value) {
+        let docker_host = format!("ssh://{}", env("LEDGERLY_TEST_SSH"));
+        let output = self.ledgerctl(&[
+            "status",
+            "--docker-host",
+            &docker_host,
+            "--ssh-key",
+            &env("LEDGERLY_TEST_SSH_KEY"),
+            "--ssh-known-hosts",
+            &env("LEDGERLY_TEST_SSH_KNOWN_HOSTS"),
+            "--output",
+            "json",
+        ]);
+        let code = output.status.code().unwrap();
+        assert!(code == 0 || code == 2, "{output:?}");
+        (code, serde_json::from_slice(&output.stdout).unwrap())
+    }
+
     /// `deploy` or `rollback` over SSH to this machine's engine, which must succeed: its report.
     fn roll(&self, command: &str, args: &[&str]) -> Value {
         let mut all = vec![command];
@@ -585,6 +573,40 @@ fn changed_binaries(into: &Path) -> PathBuf {
         .write_all(b"another build")
         .unwrap();
     dir
+}
+
+/// Checks a status report against docs/status.schema.json with the jsonschema package of the
+/// schemathesis environment `scripts/test` installs.
+fn validate_status(report: &Value) {
+    let schemathesis = PathBuf::from(env("LEDGERLY_SCHEMATHESIS"));
+    let python = schemathesis.parent().unwrap().join("python");
+    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/status.schema.json");
+    let mut child = Command::new(python)
+        .args([
+            "-c",
+            "import json, sys, jsonschema\n\
+             schema = json.load(open(sys.argv[1]))\n\
+             jsonschema.Draft202012Validator.check_schema(schema)\n\
+             jsonschema.Draft202012Validator(schema).validate(json.load(sys.stdin))",
+            schema,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(report.to_string().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the status report does not match docs/status.schema.json: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 fn image_of(container: &str) -> String {
@@ -746,6 +768,58 @@ async fn deploy_pushes_points_the_lambda_reconciles_over_ssh_and_rolls_back() {
     let after = containers(&stack.name);
     assert_eq!(image_of(&after["api"][0]), api_image);
     wait_ready(&format!("http://127.0.0.1:{port}/readyz")).await;
+
+    // Status: every resource, every container and the app healthy; the JSON as documented.
+    let (code, status) = stack.status();
+    assert_eq!(code, 0, "{status:#}");
+    assert_eq!(status["healthy"], true);
+    assert!(
+        status["resources"].as_array().unwrap().len() >= 17,
+        "every resource: {status:#}"
+    );
+    assert!(
+        status["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "ok"),
+        "{status:#}"
+    );
+    let services: Vec<&str> = status["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(services, ["api", "proxy"]);
+    assert_eq!(status["app"]["ready"], true);
+    assert_eq!(status["release"]["version"], version.as_str());
+    validate_status(&status);
+    // A stopped container: status fails and names it.
+    let proxy_container = containers(&stack.name)["proxy"][0].clone();
+    docker(&["stop", "-t", "1", &proxy_container]);
+    let (code, status) = stack.status();
+    assert_eq!(code, 2, "{status:#}");
+    assert_eq!(status["healthy"], false);
+    let problems = status["problems"].to_string();
+    assert!(problems.contains("(proxy): stopped"), "{problems}");
+    validate_status(&status);
+    let text = stack.ledgerctl(&[
+        "status",
+        "--docker-host",
+        &format!("ssh://{}", env("LEDGERLY_TEST_SSH")),
+        "--ssh-key",
+        &env("LEDGERLY_TEST_SSH_KEY"),
+        "--ssh-known-hosts",
+        &env("LEDGERLY_TEST_SSH_KNOWN_HOSTS"),
+    ]);
+    assert_eq!(text.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("problem(s):") && text.contains("proxy"),
+        "{text}"
+    );
+    docker(&["start", &proxy_container]);
 
     // Logs: the stack's name from the stack file, over SSH.
     let docker_host = format!("ssh://{}", env("LEDGERLY_TEST_SSH"));

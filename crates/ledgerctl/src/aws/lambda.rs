@@ -622,22 +622,6 @@ pub(crate) async fn delete_notification(aws: &Aws, bucket: &str) -> anyhow::Resu
     Ok(true)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn our_statement_is_found_in_the_function_policy() {
-        let policy = r#"{"Version":"2012-10-17","Id":"default","Statement":[
-            {"Sid":"other","Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"x"},
-            {"Sid":"ledgerly-s3-invoke","Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"x",
-             "Condition":{"StringEquals":{"AWS:SourceAccount":"123456789012"},"ArnLike":{"AWS:SourceArn":"arn:aws:s3:::b"}}}]}"#;
-        assert_eq!(permission_source(policy).as_deref(), Some("arn:aws:s3:::b"));
-        assert_eq!(permission_source(r#"{"Statement":[]}"#), None);
-        assert_eq!(permission_source("not json"), None);
-    }
-}
-
 /// Points the function at `image` (by digest) and waits until the update has succeeded; false
 /// when it already runs that image.
 pub(crate) async fn update_image(aws: &Aws, name: &str, image: &str) -> anyhow::Result<bool> {
@@ -665,4 +649,20 @@ pub(crate) async fn update_image(aws: &Aws, name: &str, image: &str) -> anyhow::
             READY_TIMEOUT,
         ))?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_statement_is_found_in_the_function_policy() {
+        let policy = r#"{"Version":"2012-10-17","Id":"default","Statement":[
+            {"Sid":"other","Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"x"},
+            {"Sid":"ledgerly-s3-invoke","Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"x",
+             "Condition":{"StringEquals":{"AWS:SourceAccount":"123456789012"},"ArnLike":{"AWS:SourceArn":"arn:aws:s3:::b"}}}]}"#;
+        assert_eq!(permission_source(policy).as_deref(), Some("arn:aws:s3:::b"));
+        assert_eq!(permission_source(r#"{"Statement":[]}"#), None);
+        assert_eq!(permission_source("not json"), None);
+    }
 }

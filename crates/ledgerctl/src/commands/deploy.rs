@@ -18,6 +18,7 @@ use crate::aws::{self, Aws};
 use crate::docker::image::{self, Kind};
 use crate::docker::reconcile::{self, Action};
 use crate::docker::registry::Registry;
+use crate::docker::spec::StackSpec;
 use crate::docker::template::{self, Database, Values};
 use crate::docker::{Engine, Target};
 use crate::stack::StackConfig;
@@ -33,20 +34,20 @@ pub(crate) struct RemoteArgs {
     /// The engine to deploy to, instead of ssh://<instance.ssh_user>@<Elastic IP>:<ssh_port>:
     /// `ssh://user@host[:port]`, `unix:///path/docker.sock` or `local`.
     #[arg(long)]
-    docker_host: Option<String>,
+    pub(crate) docker_host: Option<String>,
     /// The SSH private key (default: your agent and ~/.ssh).
     #[arg(long)]
-    ssh_key: Option<PathBuf>,
+    pub(crate) ssh_key: Option<PathBuf>,
     /// A known_hosts file of its own (default: ~/.ssh/known_hosts).
     #[arg(long)]
-    ssh_known_hosts: Option<PathBuf>,
+    pub(crate) ssh_known_hosts: Option<PathBuf>,
     /// How long to wait for the instance's engine to answer (a new instance installs Docker
     /// first).
     #[arg(long, default_value_t = 300)]
-    wait_seconds: u64,
+    pub(crate) wait_seconds: u64,
     /// How long to wait while another deploy holds the stack's lock.
     #[arg(long, default_value_t = 0)]
-    lock_wait: u64,
+    pub(crate) lock_wait: u64,
 }
 
 /// Build, push and roll out the current workspace.
@@ -87,10 +88,10 @@ pub(crate) struct Release {
 }
 
 /// What the stack has that a deploy needs.
-struct Facts {
+pub(crate) struct Facts {
     /// The ECR repositories' URIs: API, OCR.
     repositories: [String; 2],
-    address: String,
+    pub(crate) address: String,
     database: Database,
     bucket: String,
     callback_secret: String,
@@ -105,7 +106,7 @@ fn missing(config: &StackConfig, what: &str) -> anyhow::Error {
     )
 }
 
-async fn facts(aws: &Aws, config: &StackConfig) -> anyhow::Result<Facts> {
+pub(crate) async fn facts(aws: &Aws, config: &StackConfig) -> anyhow::Result<Facts> {
     let names = aws::ecr::names(config);
     let database_id = aws::rds::identifier(config);
     let no_extra = Default::default();
@@ -166,6 +167,17 @@ struct Pushing {
     overridden: bool,
 }
 
+/// The registry the stack's images are referred to by (no token fetched).
+pub(crate) fn registry_address(facts: &Facts) -> anyhow::Result<String> {
+    if let Ok(address) = std::env::var(REGISTRY_OVERRIDE) {
+        return Ok(address);
+    }
+    facts.repositories[0]
+        .split_once('/')
+        .map(|(host, _)| host.to_owned())
+        .context("the ECR repository URI names no registry")
+}
+
 async fn pushing(aws: &Aws, facts: &Facts) -> anyhow::Result<Pushing> {
     if let Ok(address) = std::env::var(REGISTRY_OVERRIDE) {
         return Ok(Pushing {
@@ -175,10 +187,7 @@ async fn pushing(aws: &Aws, facts: &Facts) -> anyhow::Result<Pushing> {
         });
     }
     let credentials = aws::ecr::login(aws).await?;
-    let address = facts.repositories[0]
-        .split_once('/')
-        .map(|(host, _)| host.to_owned())
-        .context("the ECR repository URI names no registry")?;
+    let address = registry_address(facts)?;
     Ok(Pushing {
         registry: Registry {
             address,
@@ -187,13 +196,6 @@ async fn pushing(aws: &Aws, facts: &Facts) -> anyhow::Result<Pushing> {
         pull_credentials: Some(credentials),
         overridden: false,
     })
-}
-
-impl Pushing {
-    /// `<registry>/<repository>@<digest>`, as the instance pulls it.
-    fn reference(&self, repository: &str, digest: &str) -> String {
-        format!("{}/{repository}@{digest}", self.registry.address)
-    }
 }
 
 /// One image of the release.
@@ -366,7 +368,7 @@ async fn update_function(
     Ok(FunctionChange::Created)
 }
 
-async fn releases(aws: &Aws, config: &StackConfig) -> anyhow::Result<Vec<Release>> {
+pub(crate) async fn releases(aws: &Aws, config: &StackConfig) -> anyhow::Result<Vec<Release>> {
     let name = aws::ssm::releases(config);
     match aws::ssm::read(aws, &name).await? {
         None => Ok(Vec::new()),
@@ -439,6 +441,58 @@ pub(crate) fn instance_target(
     }
 }
 
+/// The stack `release` renders to.
+pub(crate) fn render(
+    stack: &StackArgs,
+    opened: &Opened,
+    facts: &Facts,
+    registry: &str,
+    release: &Release,
+) -> anyhow::Result<StackSpec> {
+    let config = &opened.config;
+    let names = aws::ecr::names(config);
+    let values = Values {
+        stack: config.stack.clone(),
+        domain: config.domain.clone(),
+        acme_email: config.acme_email.clone(),
+        region: opened.aws.region.clone(),
+        version: release.version.clone(),
+        images: [
+            (
+                "api".to_owned(),
+                format!("{registry}/{}@{}", names[0], release.api),
+            ),
+            (
+                "ocr".to_owned(),
+                format!("{registry}/{}@{}", names[1], release.ocr),
+            ),
+        ]
+        .into(),
+        database: facts.database.clone(),
+        bucket: facts.bucket.clone(),
+        secrets: [("ocr_callback".to_owned(), facts.callback_secret.clone())].into(),
+    };
+    let (text, origin) = template_text(stack, config)?;
+    template::render(&text, &origin, &values)
+}
+
+/// The engine the stack runs on: `--docker-host`, else the instance over SSH.
+pub(crate) fn remote_target(
+    remote: &RemoteArgs,
+    config: &StackConfig,
+    address: &str,
+) -> anyhow::Result<Target> {
+    match &remote.docker_host {
+        Some(host) => Target::parse(host, remote.ssh_key.clone(), remote.ssh_known_hosts.clone()),
+        None => Ok(instance_target(
+            config,
+            address,
+            remote.ssh_key.clone(),
+            remote.ssh_known_hosts.clone(),
+        )),
+    }
+}
+
 /// Renders the stack for `release` and reconciles it on the instance.
 async fn roll_out(
     stack: &StackArgs,
@@ -449,33 +503,8 @@ async fn roll_out(
     release: &Release,
 ) -> anyhow::Result<Vec<Action>> {
     let config = &opened.config;
-    let names = aws::ecr::names(config);
-    let values = Values {
-        stack: config.stack.clone(),
-        domain: config.domain.clone(),
-        acme_email: config.acme_email.clone(),
-        region: opened.aws.region.clone(),
-        version: release.version.clone(),
-        images: [
-            ("api".to_owned(), pushing.reference(&names[0], &release.api)),
-            ("ocr".to_owned(), pushing.reference(&names[1], &release.ocr)),
-        ]
-        .into(),
-        database: facts.database.clone(),
-        bucket: facts.bucket.clone(),
-        secrets: [("ocr_callback".to_owned(), facts.callback_secret.clone())].into(),
-    };
-    let (text, origin) = template_text(stack, config)?;
-    let spec = template::render(&text, &origin, &values)?;
-    let target = match &remote.docker_host {
-        Some(host) => Target::parse(host, remote.ssh_key.clone(), remote.ssh_known_hosts.clone())?,
-        None => instance_target(
-            config,
-            &facts.address,
-            remote.ssh_key.clone(),
-            remote.ssh_known_hosts.clone(),
-        ),
-    };
+    let spec = render(stack, opened, facts, &pushing.registry.address, release)?;
+    let target = remote_target(remote, config, &facts.address)?;
     let engine = Engine::connect(&target, Duration::from_secs(remote.wait_seconds)).await?;
     reconcile::deploy(
         &engine.docker,

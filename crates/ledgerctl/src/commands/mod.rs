@@ -10,5 +10,6 @@ mod progress;
 pub(crate) mod provision;
 pub(crate) mod reconcile;
 mod stack;
+pub(crate) mod status;
 pub(crate) mod tunnel;
 pub(crate) mod up;

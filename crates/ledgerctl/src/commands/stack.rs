@@ -244,6 +244,31 @@ impl Survey {
         })
     }
 
+    /// The run state of what has one, where it is not the healthy one: the instance when it is
+    /// not running, the database when it is not available. (kind, name, state)
+    pub(crate) fn unhealthy_states(&self) -> Vec<(&'static str, String, String)> {
+        let mut states = Vec::new();
+        if let (desired, Some(have)) = &self.instance
+            && have.state != "running"
+        {
+            states.push((
+                aws::instance::KIND,
+                desired.name.clone(),
+                have.state.clone(),
+            ));
+        }
+        if let (desired, Some(have)) = &self.database
+            && have.status != "available"
+        {
+            states.push((
+                aws::rds::INSTANCE,
+                desired.identifier.clone(),
+                have.status.clone(),
+            ));
+        }
+        states
+    }
+
     /// What each resource needs, in dependency order.
     pub(crate) fn changes(&self) -> Vec<ResourceChange> {
         let mut changes = vec![aws::instance::diff_key_pair(

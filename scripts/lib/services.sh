@@ -127,7 +127,8 @@ start_moto() {
 }
 
 # Installs schemathesis (the OpenAPI fuzzer, from PyPI) and exports LEDGERLY_SCHEMATHESIS, the path
-# of its CLI, for the API suite's schemathesis test.
+# of its CLI, for the API suite's schemathesis test; and jsonschema in the same environment
+# (LEDGERLY_TEST_PYTHON), which checks `ledgerctl status --output json` against its schema.
 install_schemathesis() {
     local venv="$LEDGERLY_SERVICES_DIR/schemathesis/venv"
     if [ ! -x "$venv/bin/schemathesis" ]; then
@@ -136,7 +137,12 @@ install_schemathesis() {
         python3 -m venv "$venv"
         "$venv/bin/pip" install -q --disable-pip-version-check 'schemathesis>=4.3,<5'
     fi
+    if ! "$venv/bin/python" -c 'import jsonschema' 2>/dev/null; then
+        log "installing jsonschema from PyPI"
+        "$venv/bin/pip" install -q --disable-pip-version-check 'jsonschema>=4.18,<5'
+    fi
     export LEDGERLY_SCHEMATHESIS="$venv/bin/schemathesis"
+    export LEDGERLY_TEST_PYTHON="$venv/bin/python"
 }
 
 # The programs and fonts the OCR crate uses: tesseract 5 with English, poppler's pdftoppm for PDF

@@ -575,11 +575,10 @@ fn changed_binaries(into: &Path) -> PathBuf {
     dir
 }
 
-/// Checks a status report against docs/status.schema.json with the jsonschema package of the
-/// schemathesis environment `scripts/test` installs.
+/// Checks a status report against docs/status.schema.json with the jsonschema package
+/// `scripts/test` installs (LEDGERLY_TEST_PYTHON).
 fn validate_status(report: &Value) {
-    let schemathesis = PathBuf::from(env("LEDGERLY_SCHEMATHESIS"));
-    let python = schemathesis.parent().unwrap().join("python");
+    let python = env("LEDGERLY_TEST_PYTHON");
     let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/status.schema.json");
     let mut child = Command::new(python)
         .args([

@@ -268,6 +268,8 @@ install_proxy_tools() {
 
 # Prometheus and promtool (Debian's), for the monitoring tests: the rules' unit tests, the config
 # check, and a real Prometheus scraping a running API.
+# docker-compose (Debian's), which checks that the rendered production stack is a valid Compose
+# file.
 install_monitoring_tools() {
-    apt_install prometheus
+    apt_install prometheus docker-compose
 }

@@ -168,6 +168,156 @@ pub(crate) fn instance_role(config: &StackConfig, targets: &Targets) -> Desired 
     }
 }
 
+/// The name of the role GitHub Actions deploys with.
+pub(crate) fn github_role_name(config: &StackConfig) -> String {
+    config.name("github-deploy")
+}
+
+/// The role the release workflow assumes with GitHub's OIDC token: trusted only for the
+/// configured repository's environment, allowed what `deploy` and `status` do on this stack —
+/// read it, push its two images, point its function at a new image, read its parameters and
+/// write its release history — and nothing that creates or deletes a resource.
+pub(crate) fn github_role(
+    config: &StackConfig,
+    targets: &Targets,
+    github: &crate::stack::config::GithubConfig,
+) -> Desired {
+    let Targets {
+        account, region, ..
+    } = targets;
+    let host = super::oidc::HOST;
+    let trust = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Federated": super::oidc::arn(account) },
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    format!("{host}:aud"): super::oidc::AUDIENCE,
+                    format!("{host}:sub"): format!(
+                        "repo:{}:environment:{}",
+                        github.repository, github.environment
+                    ),
+                }
+            }
+        }]
+    })
+    .to_string();
+    let repositories: Vec<String> = targets
+        .repositories
+        .iter()
+        .map(|r| format!("arn:aws:ecr:{region}:{account}:repository/{r}"))
+        .collect();
+    let function = format!(
+        "arn:aws:lambda:{region}:{account}:function:{}",
+        config.name("ocr")
+    );
+    let parameters = format!("arn:aws:ssm:{region}:{account}:parameter/{}/*", config.stack);
+    let statements = vec![
+        // Describe calls have no resource-level permissions in EC2 and RDS.
+        statement(
+            "ReadStack",
+            &[
+                "ec2:DescribeAddresses",
+                "ec2:DescribeImages",
+                "ec2:DescribeInstances",
+                "ec2:DescribeKeyPairs",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSecurityGroupRules",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeVpcs",
+                "rds:DescribeDBInstances",
+                "rds:DescribeDBSubnetGroups",
+                "rds:ListTagsForResource",
+                "ecr:DescribeRepositories",
+                "ssm:DescribeParameters",
+            ],
+            vec!["*".into()],
+        ),
+        statement(
+            "ReadIam",
+            &[
+                "iam:GetRole",
+                "iam:GetRolePolicy",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+                "iam:ListRoleTags",
+                "iam:GetInstanceProfile",
+                "iam:GetOpenIDConnectProvider",
+            ],
+            vec![
+                format!("arn:aws:iam::{account}:role/{}-*", config.stack),
+                format!("arn:aws:iam::{account}:instance-profile/{}-*", config.stack),
+                super::oidc::arn(account),
+            ],
+        ),
+        statement(
+            "ReadBucket",
+            &[
+                "s3:GetBucketTagging",
+                "s3:GetBucketVersioning",
+                "s3:GetEncryptionConfiguration",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:GetLifecycleConfiguration",
+                "s3:GetBucketCORS",
+                "s3:GetBucketNotification",
+                "s3:GetBucketPolicy",
+                "s3:GetBucketOwnershipControls",
+                "s3:ListBucket",
+            ],
+            vec![format!("arn:aws:s3:::{}", targets.bucket)],
+        ),
+        statement("EcrLogin", &["ecr:GetAuthorizationToken"], vec!["*".into()]),
+        statement(
+            "EcrPush",
+            &[
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchGetImage",
+                "ecr:CompleteLayerUpload",
+                "ecr:DescribeImages",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:GetLifecyclePolicy",
+                "ecr:GetRepositoryPolicy",
+                "ecr:InitiateLayerUpload",
+                "ecr:ListTagsForResource",
+                "ecr:PutImage",
+                "ecr:UploadLayerPart",
+            ],
+            repositories,
+        ),
+        statement(
+            "Function",
+            &[
+                "lambda:GetFunction",
+                "lambda:GetPolicy",
+                "lambda:UpdateFunctionCode",
+            ],
+            vec![function],
+        ),
+        statement(
+            "Parameters",
+            &["ssm:GetParameter", "ssm:ListTagsForResource"],
+            vec![parameters],
+        ),
+        statement(
+            "Releases",
+            &["ssm:PutParameter", "ssm:AddTagsToResource"],
+            vec![format!(
+                "arn:aws:ssm:{region}:{account}:parameter/{}/releases",
+                config.stack
+            )],
+        ),
+    ];
+    Desired {
+        name: github_role_name(config),
+        trust,
+        policy: json!({ "Version": "2012-10-17", "Statement": statements }).to_string(),
+        instance_profile: false,
+        tags: config.tags(),
+    }
+}
+
 /// IAM returns policy documents URL-encoded.
 fn url_decoded(text: &str) -> String {
     let bytes = text.as_bytes();

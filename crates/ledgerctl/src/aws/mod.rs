@@ -9,6 +9,7 @@ pub(crate) mod eip;
 pub(crate) mod iam;
 pub(crate) mod instance;
 pub(crate) mod lambda;
+pub(crate) mod oidc;
 pub(crate) mod rds;
 pub(crate) mod s3;
 pub(crate) mod sg;

@@ -95,6 +95,7 @@ pub(crate) struct Facts {
     database: Database,
     bucket: String,
     callback_secret: String,
+    grafana_password: String,
     function: String,
     function_exists: bool,
 }
@@ -112,14 +113,16 @@ pub(crate) async fn facts(aws: &Aws, config: &StackConfig) -> anyhow::Result<Fac
     let no_extra = Default::default();
     let password_name = aws::ssm::database_password(config).name;
     let secret_name = aws::ssm::callback_secret(config).name;
+    let grafana_name = aws::ssm::grafana_password(config).name;
     let function_name = aws::lambda::name(config);
-    let (api, ocr, address, database, password, secret, function, account) = tokio::join!(
+    let (api, ocr, address, database, password, secret, grafana, function, account) = tokio::join!(
         aws::ecr::repository_uri(aws, &names[0]),
         aws::ecr::repository_uri(aws, &names[1]),
         aws::eip::observe(aws, config),
         aws::rds::observe(aws, &database_id, &no_extra),
         aws::ssm::value(aws, &password_name),
         aws::ssm::value(aws, &secret_name),
+        aws::ssm::value(aws, &grafana_name),
         aws::lambda::observe(aws, &function_name),
         aws.account_id(),
     );
@@ -154,6 +157,7 @@ pub(crate) async fn facts(aws: &Aws, config: &StackConfig) -> anyhow::Result<Fac
         },
         bucket: aws::s3::name(config, &account?),
         callback_secret: secret?,
+        grafana_password: grafana?,
         function: function_name,
         function_exists: function?.is_some(),
     })
@@ -470,7 +474,12 @@ pub(crate) fn render(
         .into(),
         database: facts.database.clone(),
         bucket: facts.bucket.clone(),
-        secrets: [("ocr_callback".to_owned(), facts.callback_secret.clone())].into(),
+        secrets: [
+            ("ocr_callback".to_owned(), facts.callback_secret.clone()),
+            ("grafana_admin".to_owned(), facts.grafana_password.clone()),
+        ]
+        .into(),
+        monitoring: template::monitoring(),
     };
     let (text, origin) = template_text(stack, config)?;
     template::render(&text, &origin, &values)

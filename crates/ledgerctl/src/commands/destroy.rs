@@ -31,9 +31,9 @@ pub(crate) struct Args {
 }
 
 /// How many resources a whole stack has: the notification, the function, the address, the
-/// instance, the database and its subnet group, three security groups, two roles, two
-/// repositories, the bucket, two secrets, deploy's release history and the key pair.
-const RESOURCES: usize = 18;
+/// instance, the database and its subnet group, three security groups, three roles (one opt-in), two
+/// repositories, the bucket, three secrets, deploy's release history and the key pair.
+const RESOURCES: usize = 20;
 
 #[derive(Debug, Serialize)]
 struct Deleted {
@@ -121,7 +121,14 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             bucket: bucket.clone(),
             repositories: aws::ecr::names(config).to_vec(),
         };
+        // The GitHub deploy role also when the stack file no longer has its section (the OIDC
+        // provider is account-wide and stays).
+        let github = config.github.clone().unwrap_or(crate::stack::config::GithubConfig {
+            repository: "-/-".into(),
+            environment: "-".into(),
+        });
         for role in [
+            aws::iam::github_role(config, &targets, &github),
             aws::iam::instance_role(config, &targets),
             aws::iam::lambda_role(config, &targets),
         ] {

@@ -75,6 +75,8 @@ pub(crate) struct Survey {
     ),
     ecr: Vec<(aws::ecr::Desired, Option<aws::ecr::Observed>)>,
     bucket: (aws::s3::Desired, Option<aws::s3::Observed>),
+    /// GitHub's OIDC provider, when the stack file has a `github` section.
+    oidc: Option<(aws::oidc::Desired, Option<aws::oidc::Observed>)>,
     roles: Vec<(aws::iam::Desired, Option<aws::iam::Observed>)>,
     vpc: String,
     groups: Vec<(aws::sg::Desired, Option<aws::sg::Observed>)>,
@@ -126,14 +128,22 @@ impl Survey {
                 repositories: aws::ecr::names(config).to_vec(),
             };
             let mut roles = Vec::new();
-            for role in [
+            let mut wanted = vec![
                 aws::iam::lambda_role(config, &targets),
                 aws::iam::instance_role(config, &targets),
-            ] {
+            ];
+            let mut oidc = None;
+            if let Some(github) = &config.github {
+                let provider = aws::oidc::desired(config, &account);
+                let observed = aws::oidc::observe(aws, &provider).await?;
+                oidc = Some((provider, observed));
+                wanted.push(aws::iam::github_role(config, &targets, github));
+            }
+            for role in wanted {
                 let observed = aws::iam::observe(aws, &role).await?;
                 roles.push((role, observed));
             }
-            anyhow::Ok(roles)
+            anyhow::Ok((roles, oidc))
         };
         let secrets = async {
             let mut secrets = Vec::new();
@@ -202,7 +212,7 @@ impl Survey {
         let (
             ecr,
             (bucket_observed, notification),
-            roles,
+            (roles, oidc),
             secrets,
             key_pair_observed,
             (vpc, groups, subnet_group, database, instance_observed, address_observed),
@@ -231,6 +241,7 @@ impl Survey {
             key_pair: (key_pair, key_pair_observed),
             ecr,
             bucket: (bucket, bucket_observed),
+            oidc,
             roles,
             vpc,
             groups,
@@ -281,6 +292,11 @@ impl Survey {
                 .map(|(desired, observed)| aws::ecr::diff(desired, observed.as_ref())),
         );
         changes.push(aws::s3::diff(&self.bucket.0, self.bucket.1.as_ref()));
+        changes.extend(
+            self.oidc
+                .iter()
+                .map(|(_, observed)| aws::oidc::diff(observed.as_ref())),
+        );
         changes.extend(
             self.roles
                 .iter()
@@ -360,6 +376,16 @@ impl Survey {
         };
         let roles = async {
             let mut done = Vec::new();
+            // The provider first: the deploy role's trust names it.
+            if let Some((desired, observed)) = &self.oidc {
+                let change = aws::oidc::diff(observed.as_ref());
+                done.extend(
+                    converge(change, report, || {
+                        aws::oidc::apply(aws, desired, observed.as_ref())
+                    })
+                    .await?,
+                );
+            }
             for (desired, observed) in &self.roles {
                 let change = aws::iam::diff(desired, observed.as_ref());
                 done.extend(

@@ -6,6 +6,8 @@
 //! the host (no docker CLI). A host that is still booting, or still installing Docker from its
 //! user-data, is waited for up to a bound, with what went wrong on the last try in the error.
 
+#[cfg(test)]
+mod compose;
 pub(crate) mod image;
 pub(crate) mod reconcile;
 pub(crate) mod registry;

@@ -28,7 +28,7 @@ use bollard::models::{
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, InspectContainerOptions,
     ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    StartContainerOptions, StopContainerOptionsBuilder,
+    StartContainerOptions, StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
@@ -150,7 +150,22 @@ async fn ensure_network_and_volumes(docker: &Docker, spec: &StackSpec) -> anyhow
     Ok(())
 }
 
-/// Pulls the images the engine does not have yet (with `credentials` for a private registry).
+/// Whether `credentials` are for the registry `image` comes from (ECR's token must not go to
+/// Docker Hub with `traefik:v3`).
+fn for_registry_of(credentials: &DockerCredentials, image: &str) -> bool {
+    let Some(server) = credentials.serveraddress.as_deref() else {
+        return false;
+    };
+    let server = server
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    image
+        .split_once('/')
+        .is_some_and(|(registry, _)| registry == server)
+}
+
+/// Pulls the images the engine does not have yet (with `credentials` for their registry).
 async fn ensure_images(
     docker: &Docker,
     spec: &StackSpec,
@@ -178,7 +193,9 @@ async fn ensure_images(
                                 .build(),
                         ),
                         None,
-                        credentials.cloned(),
+                        credentials
+                            .filter(|c| for_registry_of(c, &service.image))
+                            .cloned(),
                     )
                     .try_collect::<Vec<_>>()
                     .await
@@ -273,6 +290,7 @@ fn container_body(
     let network = spec.network();
     Ok(ContainerCreateBody {
         image: Some(service.image.clone()),
+        entrypoint: (!service.entrypoint.is_empty()).then(|| service.entrypoint.clone()),
         cmd: (!service.command.is_empty()).then(|| service.command.clone()),
         env: Some(
             service
@@ -301,6 +319,9 @@ fn container_body(
                 maximum_retry_count: None,
             }),
             init: Some(false),
+            memory: service.memory_mb.map(|m| i64::from(m) * 1024 * 1024),
+            #[allow(clippy::cast_possible_truncation)]
+            nano_cpus: service.cpus.map(|c| (c * 1e9) as i64),
             ..HostConfig::default()
         }),
         networking_config: Some(NetworkingConfig {
@@ -333,11 +354,36 @@ async fn start(
         .await
         .with_context(|| format!("creating the container {name}"))?
         .id;
+    if !service.files.is_empty() {
+        docker
+            .upload_to_container(
+                &id,
+                Some(UploadToContainerOptionsBuilder::default().path("/").build()),
+                bollard::body_full(files_tar(&service.files)?.into()),
+            )
+            .await
+            .with_context(|| format!("writing the files of {name}"))?;
+    }
     docker
         .start_container(&id, None::<StartContainerOptions>)
         .await
         .with_context(|| format!("starting the container {name}"))?;
     Ok(id)
+}
+
+/// A tar of `files` (path → content), readable by every user.
+fn files_tar(files: &BTreeMap<String, String>) -> anyhow::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, content) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        builder
+            .append_data(&mut header, path.trim_start_matches('/'), content.as_bytes())
+            .with_context(|| format!("adding {path}"))?;
+    }
+    builder.into_inner().context("finishing the files' archive")
 }
 
 /// Runs the spec's one-shot `migrate` with its service's image and settings, to completion.
@@ -707,4 +753,27 @@ pub(crate) async fn deploy(
     let result = reconcile(docker, spec, health_timeout).await;
     lock.release(docker).await?;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_registry_token_goes_to_its_own_registry_only() {
+        let ecr = bollard::auth::DockerCredentials {
+            username: Some("AWS".into()),
+            password: Some("token".into()),
+            serveraddress: Some("https://123456789012.dkr.ecr.eu-west-1.amazonaws.com".into()),
+            ..Default::default()
+        };
+        assert!(super::for_registry_of(
+            &ecr,
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo-api@sha256:ab"
+        ));
+        assert!(!super::for_registry_of(&ecr, "traefik:v3.3"));
+        assert!(!super::for_registry_of(&ecr, "grafana/grafana:11.3.1"));
+        assert!(!super::for_registry_of(
+            &ecr,
+            "gcr.io/cadvisor/cadvisor:v0.49.1"
+        ));
+    }
 }

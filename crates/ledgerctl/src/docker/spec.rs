@@ -42,11 +42,14 @@ fn default_migrate_timeout() -> u32 {
 }
 
 /// One service: one container (two for a moment while a rolling service is replaced).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Service {
     /// An image reference, best by digest (`registry/repo@sha256:…`).
     pub(crate) image: String,
+    /// Replaces the image's entry point (e.g. `[/bin/sh, -c]`).
+    #[serde(default)]
+    pub(crate) entrypoint: Vec<String>,
     #[serde(default)]
     pub(crate) command: Vec<String>,
     /// Environment; values are part of the configuration hash but never printed.
@@ -65,6 +68,16 @@ pub(crate) struct Service {
     pub(crate) user: Option<String>,
     #[serde(default)]
     pub(crate) health: Option<Health>,
+    /// Files written into the container before it starts (`/path`: content, mode 0644): the
+    /// configuration of Prometheus, Grafana and the like, so that no file is kept on the host.
+    #[serde(default)]
+    pub(crate) files: BTreeMap<String, String>,
+    /// The most memory the container may use, in MiB.
+    #[serde(default)]
+    pub(crate) memory_mb: Option<u32>,
+    /// The most CPU it may use, in cores (0.5: half a core).
+    #[serde(default)]
+    pub(crate) cpus: Option<f64>,
     /// Start the new container and wait for its health before stopping the old one.
     #[serde(default)]
     pub(crate) rolling: bool,
@@ -213,6 +226,23 @@ impl StackSpec {
             {
                 problems.push(format!(
                     "services.{name}.health.test: use the exec form [\"CMD\", \"/program\", …] (the images have no shell)"
+                ));
+            }
+            for path in service.files.keys() {
+                if !path.starts_with('/') || path.ends_with('/') || path.contains("..") {
+                    problems.push(format!(
+                        "services.{name}.files: `{path}` must be an absolute file path"
+                    ));
+                }
+            }
+            if service.memory_mb.is_some_and(|m| m < 6) {
+                problems.push(format!(
+                    "services.{name}.memory_mb: Docker needs at least 6 MiB"
+                ));
+            }
+            if service.cpus.is_some_and(|c| !(c > 0.0 && c <= 1024.0)) {
+                problems.push(format!(
+                    "services.{name}.cpus: give a number of cores above 0, e.g. 0.5"
                 ));
             }
             if service.rolling && !service.ports.is_empty() {

@@ -15,6 +15,51 @@ use super::spec::StackSpec;
 /// The built-in production template.
 pub(crate) const BUILT_IN: &str = include_str!("../../../../templates/stack.yaml");
 
+/// The monitoring configuration a template places in containers (`monitoring[<path>]`), by its
+/// path under monitoring/.
+const MONITORING: &[(&str, &str)] = &[
+    (
+        "prometheus/prometheus.yml",
+        include_str!("../../../../monitoring/prometheus/prometheus.yml"),
+    ),
+    (
+        "prometheus/alerts.yml",
+        include_str!("../../../../monitoring/prometheus/alerts.yml"),
+    ),
+    (
+        "grafana/provisioning/datasources/prometheus.yml",
+        include_str!("../../../../monitoring/grafana/provisioning/datasources/prometheus.yml"),
+    ),
+    (
+        "grafana/provisioning/dashboards/ledgerly.yml",
+        include_str!("../../../../monitoring/grafana/provisioning/dashboards/ledgerly.yml"),
+    ),
+    (
+        "grafana/dashboards/api.json",
+        include_str!("../../../../monitoring/grafana/dashboards/api.json"),
+    ),
+    (
+        "grafana/dashboards/ocr.json",
+        include_str!("../../../../monitoring/grafana/dashboards/ocr.json"),
+    ),
+    (
+        "grafana/dashboards/host.json",
+        include_str!("../../../../monitoring/grafana/dashboards/host.json"),
+    ),
+    (
+        "grafana/dashboards/containers.json",
+        include_str!("../../../../monitoring/grafana/dashboards/containers.json"),
+    ),
+];
+
+/// monitoring/'s files, for [`Values::monitoring`].
+pub(crate) fn monitoring() -> BTreeMap<String, String> {
+    MONITORING
+        .iter()
+        .map(|(path, text)| ((*path).to_owned(), (*text).to_owned()))
+        .collect()
+}
+
 /// What a template can use (docs/deploy.md lists them).
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Values {
@@ -28,8 +73,10 @@ pub(crate) struct Values {
     pub(crate) images: BTreeMap<String, String>,
     pub(crate) database: Database,
     pub(crate) bucket: String,
-    /// `ocr_callback`, and any generated later.
+    /// `ocr_callback`, `grafana_admin`.
     pub(crate) secrets: BTreeMap<String, String>,
+    /// monitoring/'s files by path (`prometheus/prometheus.yml`, `grafana/dashboards/api.json`…).
+    pub(crate) monitoring: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Serialize)]
@@ -79,10 +126,10 @@ pub(crate) fn render(template: &str, origin: &str, values: &Values) -> anyhow::R
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn values() -> Values {
+    pub(crate) fn values() -> Values {
         Values {
             stack: "demo".into(),
             domain: "ledgerly.example.com".into(),
@@ -101,7 +148,11 @@ mod tests {
                 user: "ledgerly".into(),
             },
             bucket: "demo-receipts".into(),
-            secrets: BTreeMap::from([("ocr_callback".into(), "s".repeat(40))]),
+            secrets: BTreeMap::from([
+                ("ocr_callback".into(), "s".repeat(40)),
+                ("grafana_admin".into(), "g".repeat(32)),
+            ]),
+            monitoring: monitoring(),
         }
     }
 
@@ -122,6 +173,46 @@ mod tests {
         assert_eq!(migrate.service, "api");
         // The API is reached through the proxy only.
         assert!(api.ports.is_empty());
+        // The monitoring UIs on the instance's loopback only, where `ledgerctl tunnel` expects
+        // them; the proxy alone on public ports.
+        let published: BTreeMap<&str, Vec<&str>> = spec
+            .services
+            .iter()
+            .map(|(name, s)| (name.as_str(), s.ports.iter().map(String::as_str).collect()))
+            .filter(|(_, ports): &(&str, Vec<&str>)| !ports.is_empty())
+            .collect();
+        assert_eq!(
+            published,
+            BTreeMap::from([
+                ("goaccess-web", vec!["127.0.0.1:7890:7890"]),
+                ("grafana", vec!["127.0.0.1:3000:3000"]),
+                ("prometheus", vec!["127.0.0.1:9090:9090"]),
+                ("traefik", vec!["0.0.0.0:80:80", "0.0.0.0:443:443"]),
+            ])
+        );
+        // Prometheus and Grafana get monitoring/'s files as they are.
+        let prometheus = &spec.services["prometheus"];
+        assert_eq!(
+            prometheus.files["/etc/prometheus/alerts.yml"],
+            monitoring()["prometheus/alerts.yml"]
+        );
+        let grafana = &spec.services["grafana"];
+        assert_eq!(grafana.env["GF_SECURITY_ADMIN_PASSWORD"], "g".repeat(32));
+        assert_eq!(
+            grafana
+                .files
+                .keys()
+                .filter(|p| p.starts_with("/etc/grafana/dashboards/"))
+                .count(),
+            4
+        );
+        for service in ["node-exporter", "cadvisor"] {
+            assert!(spec.services.contains_key(service), "{service}");
+        }
+        // Every service has a memory limit.
+        for (name, service) in &spec.services {
+            assert!(service.memory_mb.is_some(), "{name} has no memory limit");
+        }
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub(crate) struct StackConfig {
     pub(crate) ocr: OcrConfig,
     #[serde(default)]
     pub(crate) deploy: DeployConfig,
+    /// Deploying from GitHub Actions with OIDC (opt-in): the provider and the deploy role.
+    #[serde(default)]
+    pub(crate) github: Option<GithubConfig>,
     /// Extra tags on every resource.
     #[serde(default)]
     pub(crate) tags: BTreeMap<String, String>,
@@ -123,6 +126,20 @@ impl Default for EcrConfig {
     fn default() -> Self {
         Self { keep_images: 20 }
     }
+}
+
+/// The repository whose release workflow may deploy, and the GitHub environment its deploy job
+/// runs in (the OIDC token's subject is `repo:<repository>:environment:<environment>`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GithubConfig {
+    pub(crate) repository: String,
+    #[serde(default = "default_environment")]
+    pub(crate) environment: String,
+}
+
+fn default_environment() -> String {
+    "production".into()
 }
 
 /// How `ledgerctl deploy` runs the stack on the instance.
@@ -396,6 +413,30 @@ impl StackConfig {
             instance.ssh_port != 0,
             "instance.ssh_port: 0 is not a port; leave it out for 22".into(),
         );
+        if let Some(github) = &self.github {
+            let part_ok = |p: &str| {
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            };
+            check(
+                github
+                    .repository
+                    .split_once('/')
+                    .is_some_and(|(owner, name)| part_ok(owner) && part_ok(name)),
+                format!(
+                    "github.repository: `{}` is not owner/name, e.g. acme/ledgerly",
+                    github.repository
+                ),
+            );
+            check(
+                part_ok(&github.environment),
+                format!(
+                    "github.environment: `{}` is not a GitHub environment name, e.g. production",
+                    github.environment
+                ),
+            );
+        }
         let deploy = &self.deploy;
         check(
             (5..=3600).contains(&deploy.health_timeout_seconds),
@@ -587,7 +628,7 @@ mod tests {
             .replace("admin_cidr: 203.0.113.7/32", "admin_cidr: 0.0.0.0/0")
             .replace("stack: ledgerly-test", "stack: Ledgerly_Prod")
             .replace("region: ap-south-1", "region: mumbai")
-            + "lambda:\n  memory_mb: 64\nocr:\n  backend: gemini\n";
+            + "lambda:\n  memory_mb: 64\nocr:\n  backend: gemini\ngithub:\n  repository: not-a-repo\ndeploy:\n  keep_releases: 40\n";
         let err = StackConfig::parse(&bad, "ledgerly.yaml").unwrap_err();
         let text = err.to_string();
         assert!(text.contains("admin_cidr: 0.0.0.0/0 opens SSH to the world; give your own address, e.g. 203.0.113.7/32"), "{text}");
@@ -595,6 +636,8 @@ mod tests {
         assert!(text.contains("region: `mumbai`"), "{text}");
         assert!(text.contains("lambda.memory_mb: 64"), "{text}");
         assert!(text.contains("ocr.api_key_parameter"), "{text}");
+        assert!(text.contains("github.repository: `not-a-repo`"), "{text}");
+        assert!(text.contains("deploy.keep_releases: 40"), "{text}");
         assert_eq!(err.problems.len(), 5, "{text}");
     }
 

@@ -1,0 +1,79 @@
+//! The release workflow: what it promises in docs/operations.md — tests before any deploy, AWS
+//! credentials from GitHub's OIDC token only, one deploy at a time, the SSH key from secrets.
+
+#![allow(clippy::unwrap_used)]
+
+use serde_json::Value;
+
+fn workflow(name: &str) -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.github/workflows/");
+    let text = std::fs::read_to_string(format!("{path}{name}")).unwrap();
+    serde_yaml::from_str(&text).unwrap()
+}
+
+/// Every step of a job.
+fn steps<'a>(job: &'a Value) -> &'a Vec<Value> {
+    job["steps"].as_array().unwrap()
+}
+
+#[test]
+fn a_push_to_main_is_tested_then_deployed_with_oidc_one_deploy_at_a_time() {
+    let release = workflow("release.yml");
+    // serde_yaml reads the `on` key as the string "on".
+    assert_eq!(release["on"]["push"]["branches"][0], "main");
+    let jobs = &release["jobs"];
+    let test = &jobs["test"];
+    assert!(
+        steps(test)
+            .iter()
+            .any(|s| s["run"].as_str() == Some("scripts/test")),
+        "the test job runs the same command as .ci/run"
+    );
+    let deploy = &jobs["deploy"];
+    assert_eq!(deploy["needs"], "test", "no deploy without passing tests");
+    assert_eq!(deploy["concurrency"]["cancel-in-progress"], false);
+    assert!(deploy["concurrency"]["group"].as_str().unwrap().contains("deploy"));
+    assert_eq!(deploy["permissions"]["id-token"], "write");
+    // The workflow-wide default grants nothing more than reading the code.
+    assert_eq!(release["permissions"]["contents"], "read");
+    assert!(release["permissions"]["id-token"].is_null());
+
+    let credentials = steps(deploy)
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("aws-actions/configure-aws-credentials@"))
+        })
+        .expect("credentials from aws-actions/configure-aws-credentials");
+    assert!(
+        credentials["with"]["role-to-assume"]
+            .as_str()
+            .unwrap()
+            .contains("vars.")
+    );
+    let text = serde_yaml::to_string(&release).unwrap();
+    for long_lived in ["aws-access-key-id", "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY"] {
+        assert!(!text.contains(long_lived), "{long_lived} in the workflow");
+    }
+    let runs: Vec<&str> = steps(deploy)
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .collect();
+    let deploy_step = runs
+        .iter()
+        .find(|r| r.contains("ledgerctl deploy"))
+        .expect("a deploy step");
+    assert!(deploy_step.contains("--lock-wait"), "{deploy_step}");
+    assert!(deploy_step.contains("--ssh-key"), "{deploy_step}");
+    assert!(runs.iter().any(|r| r.contains("ledgerctl status")));
+    let ssh = steps(deploy)
+        .iter()
+        .find(|s| s["env"]["SSH_KEY"].is_string())
+        .expect("the SSH key from secrets");
+    assert!(ssh["env"]["SSH_KEY"].as_str().unwrap().contains("secrets."));
+
+    // Pushes to main are tested there, not twice.
+    let ci = workflow("ci.yml");
+    assert_eq!(ci["on"]["push"]["branches-ignore"][0], "main");
+}

@@ -12,7 +12,7 @@ fn workflow(name: &str) -> Value {
 }
 
 /// Every step of a job.
-fn steps<'a>(job: &'a Value) -> &'a Vec<Value> {
+fn steps(job: &Value) -> &Vec<Value> {
     job["steps"].as_array().unwrap()
 }
 
@@ -32,7 +32,12 @@ fn a_push_to_main_is_tested_then_deployed_with_oidc_one_deploy_at_a_time() {
     let deploy = &jobs["deploy"];
     assert_eq!(deploy["needs"], "test", "no deploy without passing tests");
     assert_eq!(deploy["concurrency"]["cancel-in-progress"], false);
-    assert!(deploy["concurrency"]["group"].as_str().unwrap().contains("deploy"));
+    assert!(
+        deploy["concurrency"]["group"]
+            .as_str()
+            .unwrap()
+            .contains("deploy")
+    );
     assert_eq!(deploy["permissions"]["id-token"], "write");
     // The workflow-wide default grants nothing more than reading the code.
     assert_eq!(release["permissions"]["contents"], "read");
@@ -53,7 +58,11 @@ fn a_push_to_main_is_tested_then_deployed_with_oidc_one_deploy_at_a_time() {
             .contains("vars.")
     );
     let text = serde_yaml::to_string(&release).unwrap();
-    for long_lived in ["aws-access-key-id", "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY"] {
+    for long_lived in [
+        "aws-access-key-id",
+        "aws-secret-access-key",
+        "AWS_SECRET_ACCESS_KEY",
+    ] {
         assert!(!text.contains(long_lived), "{long_lived} in the workflow");
     }
     let runs: Vec<&str> = steps(deploy)

@@ -213,7 +213,10 @@ pub(crate) fn github_role(
         "arn:aws:lambda:{region}:{account}:function:{}",
         config.name("ocr")
     );
-    let parameters = format!("arn:aws:ssm:{region}:{account}:parameter/{}/*", config.stack);
+    let parameters = format!(
+        "arn:aws:ssm:{region}:{account}:parameter/{}/*",
+        config.stack
+    );
     let statements = vec![
         // Describe calls have no resource-level permissions in EC2 and RDS.
         statement(

@@ -115,6 +115,8 @@ pub(crate) async fn apply(
             .send()
             .await
             .map(drop)
-            .map_err(sdk_error(format!("adding the {AUDIENCE} audience to {HOST}"))),
+            .map_err(sdk_error(format!(
+                "adding the {AUDIENCE} audience to {HOST}"
+            ))),
     }
 }

@@ -123,10 +123,13 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         };
         // The GitHub deploy role also when the stack file no longer has its section (the OIDC
         // provider is account-wide and stays).
-        let github = config.github.clone().unwrap_or(crate::stack::config::GithubConfig {
-            repository: "-/-".into(),
-            environment: "-".into(),
-        });
+        let github = config
+            .github
+            .clone()
+            .unwrap_or(crate::stack::config::GithubConfig {
+                repository: "-/-".into(),
+                environment: "-".into(),
+            });
         for role in [
             aws::iam::github_role(config, &targets, &github),
             aws::iam::instance_role(config, &targets),

@@ -24,7 +24,10 @@ pub(crate) fn compose(spec: &StackSpec) -> (Value, Vec<(String, String)>) {
     for (name, service) in &spec.services {
         let mut out = serde_json::Map::new();
         out.insert("image".into(), json!(service.image));
-        out.insert("container_name".into(), json!(format!("{}-{name}", spec.stack)));
+        out.insert(
+            "container_name".into(),
+            json!(format!("{}-{name}", spec.stack)),
+        );
         if !service.entrypoint.is_empty() {
             out.insert("entrypoint".into(), json!(service.entrypoint));
         }
@@ -72,7 +75,10 @@ pub(crate) fn compose(spec: &StackSpec) -> (Value, Vec<(String, String)>) {
             limits.insert("cpus".into(), json!(format!("{cpus}")));
         }
         if !limits.is_empty() {
-            out.insert("deploy".into(), json!({ "resources": { "limits": limits } }));
+            out.insert(
+                "deploy".into(),
+                json!({ "resources": { "limits": limits } }),
+            );
         }
         let mut mounted = Vec::new();
         for (i, (target, content)) in service.files.iter().enumerate() {
@@ -103,7 +109,19 @@ pub(crate) fn compose(spec: &StackSpec) -> (Value, Vec<(String, String)>) {
     if !configs.is_empty() {
         document["configs"] = Value::Object(configs);
     }
-    (document, files)
+    (escaped(document), files)
+}
+
+/// Compose reads `$NAME` in values as a variable to substitute; a literal `$` is `$$`.
+fn escaped(value: Value) -> Value {
+    match value {
+        Value::String(text) => Value::String(text.replace('$', "$$")),
+        Value::Array(items) => Value::Array(items.into_iter().map(escaped).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, escaped(v))).collect())
+        }
+        other => other,
+    }
 }
 
 /// Writes `docker-compose.yml` and its config files into `dir` (files 0600: they may hold

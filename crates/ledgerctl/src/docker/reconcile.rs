@@ -380,7 +380,11 @@ fn files_tar(files: &BTreeMap<String, String>) -> anyhow::Result<Vec<u8>> {
         header.set_mode(0o644);
         header.set_mtime(0);
         builder
-            .append_data(&mut header, path.trim_start_matches('/'), content.as_bytes())
+            .append_data(
+                &mut header,
+                path.trim_start_matches('/'),
+                content.as_bytes(),
+            )
             .with_context(|| format!("adding {path}"))?;
     }
     builder.into_inner().context("finishing the files' archive")

@@ -638,7 +638,7 @@ mod tests {
         assert!(text.contains("ocr.api_key_parameter"), "{text}");
         assert!(text.contains("github.repository: `not-a-repo`"), "{text}");
         assert!(text.contains("deploy.keep_releases: 40"), "{text}");
-        assert_eq!(err.problems.len(), 5, "{text}");
+        assert_eq!(err.problems.len(), 7, "{text}");
     }
 
     #[test]

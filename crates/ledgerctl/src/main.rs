@@ -1,4 +1,5 @@
-//! `ledgerctl`: run Ledgerly locally; plan, provision and destroy its AWS stack; build its images.
+//! `ledgerctl`: run Ledgerly locally; plan, provision and destroy its AWS stack; build, deploy, roll
+//! back and watch it on its instance.
 
 mod aws;
 mod commands;

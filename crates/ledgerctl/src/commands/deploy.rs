@@ -118,7 +118,7 @@ pub(crate) async fn facts(aws: &Aws, config: &StackConfig) -> anyhow::Result<Fac
     let (api, ocr, address, database, password, secret, grafana, function, account) = tokio::join!(
         aws::ecr::repository_uri(aws, &names[0]),
         aws::ecr::repository_uri(aws, &names[1]),
-        aws::eip::observe(aws, config),
+        instance_address(aws, config),
         aws::rds::observe(aws, &database_id, &no_extra),
         aws::ssm::value(aws, &password_name),
         aws::ssm::value(aws, &secret_name),
@@ -126,7 +126,7 @@ pub(crate) async fn facts(aws: &Aws, config: &StackConfig) -> anyhow::Result<Fac
         aws::lambda::observe(aws, &function_name),
         aws.account_id(),
     );
-    let address = address?.ok_or_else(|| missing(config, "Elastic IP"))?;
+    let address = address?;
     let database = database?.ok_or_else(|| missing(config, "database"))?;
     let endpoint = database.endpoint.with_context(|| {
         format!(
@@ -147,7 +147,7 @@ pub(crate) async fn facts(aws: &Aws, config: &StackConfig) -> anyhow::Result<Fac
     );
     Ok(Facts {
         repositories: [api?, ocr?],
-        address: address.public_ip,
+        address,
         database: Database {
             url,
             host,
@@ -429,6 +429,14 @@ fn template_text(stack: &StackArgs, config: &StackConfig) -> anyhow::Result<(Str
     }
 }
 
+/// The stack's Elastic IP: where the instance is reached.
+pub(crate) async fn instance_address(aws: &Aws, config: &StackConfig) -> anyhow::Result<String> {
+    aws::eip::observe(aws, config)
+        .await?
+        .map(|address| address.public_ip)
+        .ok_or_else(|| missing(config, "Elastic IP"))
+}
+
 /// The instance's engine: `ssh://<instance.ssh_user>@<address>:<instance.ssh_port>`.
 pub(crate) fn instance_target(
     config: &StackConfig,
@@ -587,6 +595,38 @@ fn report(
     Ok(())
 }
 
+/// What deploy and rollback share once the release is known: the Lambda pointed at its OCR
+/// image, the stack rolled out on the instance, the release recorded, the report printed.
+#[allow(clippy::too_many_arguments)]
+async fn release_to(
+    stack: &StackArgs,
+    remote: &RemoteArgs,
+    opened: &Opened,
+    facts: &Facts,
+    pushing: &Pushing,
+    release: &Release,
+    images: &[Image],
+    verb: &str,
+) -> anyhow::Result<()> {
+    let function = update_function(
+        opened,
+        facts,
+        &format!("{}@{}", facts.repositories[1], release.ocr),
+    )
+    .await?;
+    let actions = roll_out(stack, remote, opened, facts, pushing, release).await?;
+    record(&opened.aws, &opened.config, release).await?;
+    report(
+        stack.output,
+        &opened.config.stack,
+        release,
+        images,
+        &function,
+        &actions,
+        verb,
+    )
+}
+
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let opened = args.stack.open().await?;
     let (config, aws) = (&opened.config, &opened.aws);
@@ -607,31 +647,17 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         ocr: ocr.digest.clone(),
         at: now(),
     };
-    let function = update_function(
-        &opened,
-        &facts,
-        &format!("{}@{}", facts.repositories[1], release.ocr),
-    )
-    .await?;
-    let actions = roll_out(
+    release_to(
         &args.stack,
         &args.remote,
         &opened,
         &facts,
         &pushing,
         &release,
-    )
-    .await?;
-    record(aws, config, &release).await?;
-    report(
-        args.stack.output,
-        &config.stack,
-        &release,
         &[api, ocr],
-        &function,
-        &actions,
         "Deployed",
     )
+    .await
 }
 
 pub(crate) async fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
@@ -687,31 +713,17 @@ pub(crate) async fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
         at: now(),
         ..target
     };
-    let function = update_function(
-        &opened,
-        &facts,
-        &format!("{}@{}", facts.repositories[1], release.ocr),
-    )
-    .await?;
-    let actions = roll_out(
+    release_to(
         &args.stack,
         &args.remote,
         &opened,
         &facts,
         &pushing,
         &release,
-    )
-    .await?;
-    record(aws, config, &release).await?;
-    report(
-        args.stack.output,
-        &config.stack,
-        &release,
         &[],
-        &function,
-        &actions,
         "Rolled back",
     )
+    .await
 }
 
 #[cfg(test)]

@@ -104,17 +104,10 @@ async fn target(args: &Args) -> anyhow::Result<(Target, String)> {
         endpoint_url: args.endpoint_url.clone(),
     })
     .await;
-    let address = crate::aws::eip::observe(&aws, &config)
-        .await?
-        .with_context(|| {
-            format!(
-                "the stack {} has no Elastic IP yet; run ledgerctl provision first",
-                config.stack
-            )
-        })?;
+    let address = super::deploy::instance_address(&aws, &config).await?;
     let target = super::deploy::instance_target(
         &config,
-        &address.public_ip,
+        &address,
         args.ssh_key.clone(),
         args.ssh_known_hosts.clone(),
     );

@@ -67,19 +67,26 @@ fn free_local_port(wanted: u16) -> anyhow::Result<u16> {
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let opened = args.stack.open().await?;
     let (config, aws) = (&opened.config, &opened.aws);
-    let host = match &args.ssh_host {
-        Some(host) => host.clone(),
+    let (target, host) = match &args.ssh_host {
+        Some(host) => (
+            Target::parse(host, args.ssh_key.clone(), args.ssh_known_hosts.clone())?,
+            host.clone(),
+        ),
         None => {
-            let address = aws::eip::observe(aws, config).await?.with_context(|| {
-                format!(
-                    "the stack {} has no Elastic IP yet; run ledgerctl provision first",
-                    config.stack
-                )
-            })?;
-            format!("ssh://{}@{}", config.instance.ssh_user, address.public_ip)
+            let address = super::deploy::instance_address(aws, config).await?;
+            let host = format!(
+                "ssh://{}@{address}:{}",
+                config.instance.ssh_user, config.instance.ssh_port
+            );
+            let target = super::deploy::instance_target(
+                config,
+                &address,
+                args.ssh_key.clone(),
+                args.ssh_known_hosts.clone(),
+            );
+            (target, host)
         }
     };
-    let target = Target::parse(&host, args.ssh_key.clone(), args.ssh_known_hosts.clone())?;
     let remote = match args.service {
         Service::Db => {
             let database =

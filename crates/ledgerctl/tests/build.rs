@@ -7,7 +7,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -20,27 +19,8 @@ use bollard::query_parameters::{
 use futures_util::TryStreamExt as _;
 use serde_json::Value;
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the suite with scripts/test, which starts the test sshd and registry")
-    })
-}
-
-/// Where the workspace's binaries are: beside this test's ledgerctl.
-fn binaries() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_BIN_EXE_ledgerctl"))
-        .parent()
-        .unwrap()
-        .to_owned();
-    for binary in ["ledgerly-api", "ledgerly-ocr"] {
-        assert!(
-            dir.join(binary).is_file(),
-            "{} is missing: build the workspace's binaries (cargo build --workspace --bins)",
-            dir.join(binary).display()
-        );
-    }
-    dir
-}
+mod common;
+use common::{binaries, env};
 
 fn ledgerctl(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ledgerctl"))

@@ -21,35 +21,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the suite with scripts/test, which starts the emulator, registry and sshd")
-    })
-}
-
-/// Where the workspace's binaries are: beside this test's ledgerctl.
-fn binaries() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_BIN_EXE_ledgerctl"))
-        .parent()
-        .unwrap()
-        .to_owned();
-    for binary in ["ledgerly-api", "ledgerly-ocr"] {
-        assert!(
-            dir.join(binary).is_file(),
-            "{} is missing: build the workspace's binaries (cargo build --workspace --bins)",
-            dir.join(binary).display()
-        );
-    }
-    dir
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod common;
+use common::{binaries, env, free_port};
 
 fn docker(args: &[&str]) -> String {
     let output = Command::new("docker").args(args).output().unwrap();
@@ -115,38 +88,7 @@ struct Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let ids = Command::new("docker")
-            .args([
-                "ps",
-                "-aq",
-                "--filter",
-                &format!("label=ledgerly.stack={}", self.stack),
-            ])
-            .output()
-            .unwrap();
-        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-            Command::new("docker").args(["rm", "-f", id]).output().ok();
-        }
-        Command::new("docker")
-            .args(["network", "rm", &self.stack])
-            .output()
-            .ok();
-        let volumes = Command::new("docker")
-            .args([
-                "volume",
-                "ls",
-                "-q",
-                "--filter",
-                &format!("label=ledgerly.stack={}", self.stack),
-            ])
-            .output()
-            .unwrap();
-        for volume in String::from_utf8_lossy(&volumes.stdout).split_whitespace() {
-            Command::new("docker")
-                .args(["volume", "rm", "-f", volume])
-                .output()
-                .ok();
-        }
+        common::remove_stack(&self.stack);
         for image in &self.images {
             Command::new("docker")
                 .args(["rmi", "-f", image])
@@ -492,20 +434,19 @@ impl Stack {
             .unwrap()
     }
 
+    /// `ledgerctl <args>` with this machine's engine reached through the test sshd.
+    fn over_ssh(&self, args: &[&str]) -> Output {
+        let host = common::ssh_host();
+        let keys = common::ssh_key_args();
+        let mut all = args.to_vec();
+        all.extend(["--docker-host", host.as_str()]);
+        all.extend(keys.iter().map(String::as_str));
+        self.ledgerctl(&all)
+    }
+
     /// `status --output json` over SSH: its exit code and report.
     fn status(&self) -> (i32, Value) {
-        let docker_host = format!("ssh://{}", env("LEDGERLY_TEST_SSH"));
-        let output = self.ledgerctl(&[
-            "status",
-            "--docker-host",
-            &docker_host,
-            "--ssh-key",
-            &env("LEDGERLY_TEST_SSH_KEY"),
-            "--ssh-known-hosts",
-            &env("LEDGERLY_TEST_SSH_KNOWN_HOSTS"),
-            "--output",
-            "json",
-        ]);
+        let output = self.over_ssh(&["status", "--output", "json"]);
         let code = output.status.code().unwrap();
         assert!(code == 0 || code == 2, "{output:?}");
         (code, serde_json::from_slice(&output.stdout).unwrap())
@@ -515,20 +456,8 @@ impl Stack {
     fn roll(&self, command: &str, args: &[&str]) -> Value {
         let mut all = vec![command];
         all.extend_from_slice(args);
-        let docker_host = format!("ssh://{}", env("LEDGERLY_TEST_SSH"));
-        let key = env("LEDGERLY_TEST_SSH_KEY");
-        let known = env("LEDGERLY_TEST_SSH_KNOWN_HOSTS");
-        all.extend_from_slice(&[
-            "--docker-host",
-            &docker_host,
-            "--ssh-key",
-            &key,
-            "--ssh-known-hosts",
-            &known,
-            "--output",
-            "json",
-        ]);
-        let output = self.ledgerctl(&all);
+        all.extend_from_slice(&["--output", "json"]);
+        let output = self.over_ssh(&all);
         assert!(output.status.success(), "{output:?}");
         serde_json::from_slice(&output.stdout).unwrap()
     }
@@ -803,15 +732,7 @@ async fn deploy_pushes_points_the_lambda_reconciles_over_ssh_and_rolls_back() {
     let problems = status["problems"].to_string();
     assert!(problems.contains("(proxy): stopped"), "{problems}");
     validate_status(&status);
-    let text = stack.ledgerctl(&[
-        "status",
-        "--docker-host",
-        &format!("ssh://{}", env("LEDGERLY_TEST_SSH")),
-        "--ssh-key",
-        &env("LEDGERLY_TEST_SSH_KEY"),
-        "--ssh-known-hosts",
-        &env("LEDGERLY_TEST_SSH_KNOWN_HOSTS"),
-    ]);
+    let text = stack.over_ssh(&["status"]);
     assert_eq!(text.status.code(), Some(2));
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(
@@ -821,17 +742,7 @@ async fn deploy_pushes_points_the_lambda_reconciles_over_ssh_and_rolls_back() {
     docker(&["start", &proxy_container]);
 
     // Logs: the stack's name from the stack file, over SSH.
-    let docker_host = format!("ssh://{}", env("LEDGERLY_TEST_SSH"));
-    let logs = stack.ledgerctl(&[
-        "logs",
-        "api",
-        "--docker-host",
-        &docker_host,
-        "--ssh-key",
-        &env("LEDGERLY_TEST_SSH_KEY"),
-        "--ssh-known-hosts",
-        &env("LEDGERLY_TEST_SSH_KNOWN_HOSTS"),
-    ]);
+    let logs = stack.over_ssh(&["logs", "api"]);
     assert!(logs.status.success(), "{logs:?}");
     assert!(
         String::from_utf8_lossy(&logs.stderr).contains("ledgerly-api listening"),

@@ -9,6 +9,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod common;
+
 fn endpoint() -> String {
     std::env::var("LEDGERLY_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
         panic!("LEDGERLY_TEST_AWS_ENDPOINT is not set: run the suite with scripts/test, which starts the AWS emulator")
@@ -1260,12 +1262,6 @@ async fn a_hosted_ocr_backend_gets_its_key_by_parameter_name_never_by_value() {
     assert_eq!(stack.provision()["calls"]["mutating"], 0);
 }
 
-fn test_env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the suite with scripts/test, which starts the test sshd")
-    })
-}
-
 /// Starts `ledgerctl tunnel` and returns it with the line it printed.
 fn tunnel(stack: &Stack, args: &[&str]) -> (std::process::Child, String) {
     use std::io::BufRead as _;
@@ -1276,15 +1272,8 @@ fn tunnel(stack: &Stack, args: &[&str]) -> (std::process::Child, String) {
         .arg(stack.dir.path().join("ledgerly.yaml"))
         .arg("--endpoint-url")
         .arg(endpoint())
-        .args([
-            "--ssh-host",
-            &format!("ssh://{}", test_env("LEDGERLY_TEST_SSH")),
-        ])
-        .args(["--ssh-key", &test_env("LEDGERLY_TEST_SSH_KEY")])
-        .args([
-            "--ssh-known-hosts",
-            &test_env("LEDGERLY_TEST_SSH_KNOWN_HOSTS"),
-        ])
+        .args(["--ssh-host", &common::ssh_host()])
+        .args(common::ssh_key_args())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+mod common;
+
 /// A stack of the test's own, removed with everything it made when dropped.
 struct Stack {
     name: String,
@@ -149,26 +151,7 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        let ids = Command::new("docker")
-            .args([
-                "ps",
-                "-aq",
-                "--filter",
-                &format!("label=ledgerly.stack={}", self.name),
-            ])
-            .output()
-            .unwrap();
-        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
-            Command::new("docker").args(["rm", "-f", id]).output().ok();
-        }
-        Command::new("docker")
-            .args(["network", "rm", &self.name])
-            .output()
-            .ok();
-        Command::new("docker")
-            .args(["volume", "rm", &format!("{}-data", self.name)])
-            .output()
-            .ok();
+        common::remove_stack(&self.name);
         Command::new("docker")
             .args(["rmi", "-f", &self.image])
             .output()

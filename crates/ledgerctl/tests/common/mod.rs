@@ -1,0 +1,80 @@
+//! What several of ledgerctl's test files need: the services `scripts/test` starts, the
+//! workspace's binaries, free ports, and removing what a stack left on the engine.
+
+// Each test file uses some of these.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// A variable `scripts/test` sets for the services it starts.
+pub(crate) fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the suite with scripts/test, which starts the emulator, registry and test sshd")
+    })
+}
+
+/// Where the workspace's binaries are: beside this test's ledgerctl.
+pub(crate) fn binaries() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_BIN_EXE_ledgerctl"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    for binary in ["ledgerly-api", "ledgerly-ocr"] {
+        assert!(
+            dir.join(binary).is_file(),
+            "{} is missing: build the workspace's binaries (cargo build --workspace --bins)",
+            dir.join(binary).display()
+        );
+    }
+    dir
+}
+
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The test sshd as an engine address: `ssh://user@127.0.0.1:port`.
+pub(crate) fn ssh_host() -> String {
+    format!("ssh://{}", env("LEDGERLY_TEST_SSH"))
+}
+
+/// `--ssh-key` and `--ssh-known-hosts` for the test sshd.
+pub(crate) fn ssh_key_args() -> [String; 4] {
+    [
+        "--ssh-key".into(),
+        env("LEDGERLY_TEST_SSH_KEY"),
+        "--ssh-known-hosts".into(),
+        env("LEDGERLY_TEST_SSH_KNOWN_HOSTS"),
+    ]
+}
+
+/// Removes a stack's containers (the lock among them), network and volumes from this machine's
+/// engine, whatever state they are in.
+pub(crate) fn remove_stack(stack: &str) {
+    let listed = |args: &[&str]| {
+        let output = Command::new("docker").args(args).output().unwrap();
+        String::from_utf8_lossy(&output.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let label = format!("label=ledgerly.stack={stack}");
+    for id in listed(&["ps", "-aq", "--filter", &label]) {
+        Command::new("docker").args(["rm", "-f", &id]).output().ok();
+    }
+    Command::new("docker")
+        .args(["network", "rm", stack])
+        .output()
+        .ok();
+    for volume in listed(&["volume", "ls", "-q", "--filter", &label]) {
+        Command::new("docker")
+            .args(["volume", "rm", "-f", &volume])
+            .output()
+            .ok();
+    }
+}

@@ -402,7 +402,8 @@ async fn record(aws: &Aws, config: &StackConfig, release: &Release) -> anyhow::R
     .await
 }
 
-fn now() -> u64 {
+/// Unix seconds.
+pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

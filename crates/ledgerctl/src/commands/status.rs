@@ -89,13 +89,6 @@ struct Report {
     problems: Vec<String>,
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
-}
-
 /// Runs `ledgerly-api healthcheck` in the API container: the app's own `/readyz`.
 async fn app_ready(docker: &Docker, container: &str) -> App {
     let result = async {
@@ -193,7 +186,7 @@ async fn containers(
             health: health.to_owned(),
             uptime_seconds: started
                 .filter(|_| running)
-                .map(|t| u64::try_from(now() - t).unwrap_or_default()),
+                .map(|t| deploy::now().saturating_sub(u64::try_from(t).unwrap_or_default())),
             restarts: inspected.restart_count.unwrap_or_default(),
             status: status.to_owned(),
             service,

@@ -273,3 +273,11 @@ install_proxy_tools() {
 install_monitoring_tools() {
     apt_install prometheus docker-compose
 }
+
+# Headless Chromium and its WebDriver (Debian's), for the dashboard's browser tests. Exports
+# LEDGERLY_TEST_CHROMEDRIVER and LEDGERLY_TEST_CHROMIUM.
+install_browser() {
+    apt_install chromium chromium-driver fonts-dejavu-core
+    export LEDGERLY_TEST_CHROMEDRIVER="${LEDGERLY_TEST_CHROMEDRIVER:-$(command -v chromedriver)}"
+    export LEDGERLY_TEST_CHROMIUM="${LEDGERLY_TEST_CHROMIUM:-$(command -v chromium)}"
+}

@@ -30,6 +30,12 @@ pub enum ApiError {
     SignatureRefused,
     #[error("the password is wrong")]
     WrongPassword,
+    /// A state-changing request authenticated by the session cookie without the page's CSRF
+    /// token.
+    #[error(
+        "this request needs the page's CSRF token (the `X-CSRF-Token` header, or the form's `_csrf` field); reload the page and try again"
+    )]
+    CsrfRefused,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{message}")]
@@ -80,7 +86,7 @@ impl ApiError {
         ApiError::Internal(err.into())
     }
 
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    pub(crate) fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
@@ -88,6 +94,7 @@ impl ApiError {
             ApiError::WrongCredentials => (StatusCode::UNAUTHORIZED, "wrong_credentials"),
             ApiError::SignatureRefused => (StatusCode::UNAUTHORIZED, "signature_refused"),
             ApiError::WrongPassword => (StatusCode::FORBIDDEN, "wrong_password"),
+            ApiError::CsrfRefused => (StatusCode::FORBIDDEN, "csrf_refused"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::UnsupportedMediaType(_) => {

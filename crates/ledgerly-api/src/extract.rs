@@ -8,7 +8,7 @@ use chrono::Utc;
 use ledgerly_core::User;
 use ledgerly_store::Session;
 
-use crate::auth::token;
+use crate::auth::{csrf, token};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -39,7 +39,14 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = token::from_headers(&parts.headers).ok_or(ApiError::Unauthenticated)?;
+        let (token, source) =
+            token::credential(&parts.headers).ok_or(ApiError::Unauthenticated)?;
+        if source == token::Source::Cookie
+            && csrf::is_unsafe(&parts.method)
+            && !csrf::from_header(&parts.headers).is_some_and(|given| csrf::matches(&token, given))
+        {
+            return Err(ApiError::CsrfRefused);
+        }
         let (session, user) = state
             .store
             .session_user(&token::hash(&token), Utc::now())

@@ -1,5 +1,5 @@
 //! Ledgerly's HTTP API (axum) over `ledgerly-store`: auth, expenses, categories, budgets and
-//! statistics under `/api/v1`, health at the root.
+//! statistics under `/api/v1`, health at the root, and the web dashboard (`web`) at `/`.
 //!
 //! `Application::build(settings)` binds a listener and `Application::serve` runs it; `app(state)`
 //! is the router alone.
@@ -17,6 +17,7 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod views;
+pub mod web;
 
 pub use metrics::Metrics;
 pub use settings::Settings;

@@ -27,12 +27,13 @@ use crate::{openapi, routes};
 
 pub use ledgerly_store::process::shutdown_signal;
 
-/// The router for `state`: the API under `/api/v1`, health at the root.
+/// The router for `state`: the API under `/api/v1`, health at the root, the dashboard's pages.
 pub fn app(state: AppState) -> Router {
     let limits = &state.settings.limits;
     let (router, document) = api(&state.settings);
     router
         .merge(SwaggerUi::new(openapi::DOCS_PATH).url(openapi::DOCUMENT_PATH, document))
+        .merge(crate::web::router(&state.settings))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))

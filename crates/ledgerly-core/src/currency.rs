@@ -70,6 +70,17 @@ impl Currency {
         symbol.eq_ignore_ascii_case(marker) || self.0.symbol().symbol.eq_ignore_ascii_case(marker)
     }
 
+    /// The codes of every currency the app accepts, sorted: for suggestions in a form.
+    pub fn codes() -> Vec<&'static str> {
+        let mut codes: Vec<&'static str> = iso_currency::Currency::iter()
+            .filter(|c| c.exponent().is_some() && c.is_superseded().is_none())
+            .map(|c| c.code())
+            .collect();
+        codes.sort_unstable();
+        codes.dedup();
+        codes
+    }
+
     /// Currencies whose ISO symbol is `marker`.
     pub(crate) fn all_with_iso_symbol(marker: &str) -> Vec<Currency> {
         iso_currency::Currency::iter()

@@ -18,23 +18,43 @@ pub fn hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// Where a request's session token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `Authorization: Bearer …`: sent by a program, never by a browser on its own.
+    Bearer,
+    /// The session cookie: a browser sends it with every request, so a state-changing request
+    /// must also prove it came from our pages (the CSRF token).
+    Cookie,
+}
+
 /// The token from `Authorization: Bearer …`, else from the session cookie.
 pub fn from_headers(headers: &HeaderMap) -> Option<String> {
+    credential(headers).map(|(token, _)| token)
+}
+
+/// The token and where it came from: the bearer header wins over the cookie.
+pub fn credential(headers: &HeaderMap) -> Option<(String, Source)> {
     if let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
         let (scheme, token) = value.trim().split_once(' ')?;
         return (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
-            .then(|| token.trim().to_owned());
+            .then(|| (token.trim().to_owned(), Source::Bearer));
     }
+    cookie_value(headers, COOKIE).map(|token| (token, Source::Cookie))
+}
+
+/// The value of the cookie `name`, if sent and not empty.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(key, _)| *key == name)
         .map(|(_, value)| value.to_owned())
         .filter(|value| !value.is_empty())
 }

@@ -29,22 +29,22 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RegisterRequest {
+pub(crate) struct RegisterRequest {
     #[schema(format = Email, example = "asha@example.com")]
-    email: String,
+    pub(crate) email: String,
     /// At least 8 characters.
     #[schema(min_length = 8)]
-    password: String,
+    pub(crate) password: String,
     #[schema(example = "Asha")]
-    name: String,
+    pub(crate) name: String,
     /// The monthly budget from this month on, in `currency`.
-    budget: Option<AmountInput>,
+    pub(crate) budget: Option<AmountInput>,
     /// ISO 4217; default `INR`.
     #[schema(example = "INR")]
-    currency: Option<String>,
+    pub(crate) currency: Option<String>,
     /// An IANA time zone; default `UTC`. Months and "today" are the user's.
     #[schema(example = "Asia/Kolkata")]
-    timezone: Option<String>,
+    pub(crate) timezone: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -78,6 +78,22 @@ pub(crate) async fn start_session(
     user: &User,
     status: StatusCode,
 ) -> ApiResult<Response> {
+    let (token, session, cookie) = new_session(state, user).await?;
+    let mut headers = HeaderMap::new();
+    headers.insert(header::SET_COOKIE, cookie);
+    let body = SessionView {
+        user: user.into(),
+        token,
+        expires_at: session.expires_at,
+    };
+    Ok((status, headers, Json(body)).into_response())
+}
+
+/// A new session for `user`: its token, its record and the `Set-Cookie` value that carries it.
+pub(crate) async fn new_session(
+    state: &AppState,
+    user: &User,
+) -> ApiResult<(String, ledgerly_store::Session, axum::http::HeaderValue)> {
     let token = token::generate();
     let hours = i64::from(state.settings.auth.session_hours);
     let session = state
@@ -88,17 +104,8 @@ pub(crate) async fn start_session(
             Utc::now() + Duration::hours(hours),
         )
         .await?;
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::SET_COOKIE,
-        token::cookie(&token, hours * 3600, state.settings.auth.cookie_secure),
-    );
-    let body = SessionView {
-        user: user.into(),
-        token,
-        expires_at: session.expires_at,
-    };
-    Ok((status, headers, Json(body)).into_response())
+    let cookie = token::cookie(&token, hours * 3600, state.settings.auth.cookie_secure);
+    Ok((token, session, cookie))
 }
 
 /// Creates an account and signs it in.
@@ -116,6 +123,16 @@ async fn register(
     ClientIp(ip): ClientIp,
     AppJson(request): AppJson<RegisterRequest>,
 ) -> ApiResult<Response> {
+    let user = register_user(&state, ip, request).await?;
+    start_session(&state, &user, StatusCode::CREATED).await
+}
+
+/// Checks a registration and creates the account: the API's and the landing page's way in.
+pub(crate) async fn register_user(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    request: RegisterRequest,
+) -> ApiResult<User> {
     // Registration costs a password hash: the per-address limit applies to it too.
     state
         .limiter
@@ -157,7 +174,7 @@ async fn register(
     if let Some(budget) = budget {
         state.store.set_budget(user.id, budget).await?;
     }
-    start_session(&state, &user, StatusCode::CREATED).await
+    Ok(user)
 }
 
 /// Signs in: a new session, as a token and as the session cookie. The answer to a wrong password
@@ -176,13 +193,25 @@ async fn login(
     ClientIp(ip): ClientIp,
     AppJson(request): AppJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    let account = request.email.trim().to_lowercase();
+    let user = authenticate(&state, ip, &request.email, request.password).await?;
+    start_session(&state, &user, StatusCode::OK).await
+}
+
+/// The account `email` and `password` sign in to, under the rate limits. The answer to a wrong
+/// password and to an unknown email is the same.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    email: &str,
+    password: String,
+) -> ApiResult<User> {
+    let account = email.trim().to_lowercase();
     let now = Instant::now();
     state
         .limiter
         .attempt(ip, &account, now)
         .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
-    let credentials = match Email::parse(&request.email) {
+    let credentials = match Email::parse(email) {
         Ok(email) => state.store.credentials(&email).await?,
         Err(_) => None,
     };
@@ -191,11 +220,11 @@ async fn login(
         || password::decoy_hash().to_owned(),
         |c| c.password_hash.clone(),
     );
-    let matches = password::verify(request.password, hash).await?;
+    let matches = password::verify(password, hash).await?;
     match credentials {
         Some(credentials) if matches => {
             state.limiter.succeeded(&account);
-            start_session(&state, &credentials.user, StatusCode::OK).await
+            Ok(credentials.user)
         }
         _ => {
             state.limiter.failed(&account, now);

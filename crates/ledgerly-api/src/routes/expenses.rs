@@ -6,8 +6,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use ledgerly_core::{
-    CategoryId, CategoryName, Currency, ExpenseChanges, ExpenseId, NewExpense, Note, User, UserId,
-    Vendor,
+    CategoryId, CategoryName, Currency, Expense, ExpenseChanges, ExpenseId, NewExpense, Note, User,
+    UserId, Vendor,
 };
 use ledgerly_store::{ExpenseQuery, ExpenseSort, SortDirection, SortField, Store};
 use serde::{Deserialize, Deserializer};
@@ -35,7 +35,7 @@ fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-fn date(field: &'static str, text: &str) -> ApiResult<NaiveDate> {
+pub(crate) fn date(field: &'static str, text: &str) -> ApiResult<NaiveDate> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
         ApiError::invalid(
             field,
@@ -44,11 +44,11 @@ fn date(field: &'static str, text: &str) -> ApiResult<NaiveDate> {
     })
 }
 
-fn vendor(text: &str) -> ApiResult<Vendor> {
+pub(crate) fn vendor(text: &str) -> ApiResult<Vendor> {
     Vendor::parse(text).map_err(|e| ApiError::invalid("vendor", e))
 }
 
-fn note(text: &str) -> ApiResult<Note> {
+pub(crate) fn note(text: &str) -> ApiResult<Note> {
     Note::parse(text).map_err(|e| ApiError::invalid("note", e))
 }
 
@@ -83,20 +83,20 @@ fn unknown_category(field: &'static str, given: &str) -> ApiError {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateRequest {
+pub(crate) struct CreateRequest {
     /// `YYYY-MM-DD`.
     #[schema(format = Date, example = "2026-11-20")]
-    date: String,
+    pub(crate) date: String,
     /// A category name (any case) or id.
     #[schema(example = "Food")]
-    category: String,
+    pub(crate) category: String,
     #[schema(example = "Blue Tokai")]
-    vendor: String,
-    amount: AmountInput,
+    pub(crate) vendor: String,
+    pub(crate) amount: AmountInput,
     /// The amount's currency (ISO 4217); default the account's.
     #[schema(example = "INR", pattern = "^[A-Z]{3}$")]
-    currency: Option<String>,
-    note: Option<String>,
+    pub(crate) currency: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 fn currency_or_users(field: &'static str, given: Option<&str>, user: &User) -> ApiResult<Currency> {
@@ -112,7 +112,16 @@ async fn create(
     current: CurrentUser,
     AppJson(request): AppJson<CreateRequest>,
 ) -> ApiResult<(StatusCode, Json<ExpenseView>)> {
-    let user = &current.user;
+    let expense = create_expense(&state, &current.user, request).await?;
+    Ok((StatusCode::CREATED, Json(expense.into())))
+}
+
+/// Checks `request` and records it: the API's and the dashboard's way in.
+pub(crate) async fn create_expense(
+    state: &AppState,
+    user: &User,
+    request: CreateRequest,
+) -> ApiResult<Expense> {
     let currency = currency_or_users("currency", request.currency.as_deref(), user)?;
     let amount = request.amount.to_money("amount", currency)?;
     let category = resolve_category(&state.store, user.id, "category", &request.category).await?;
@@ -124,8 +133,7 @@ async fn create(
     )
     .map_err(|e| ApiError::invalid("amount", e))?;
     new.note = request.note.as_deref().map(note).transpose()?;
-    let expense = state.store.create_expense(user.id, new).await?;
-    Ok((StatusCode::CREATED, Json(expense.into())))
+    Ok(state.store.create_expense(user.id, new).await?)
 }
 
 /// One expense.
@@ -144,21 +152,21 @@ async fn get_one(
 /// The fields to change; those left out stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateRequest {
+pub(crate) struct UpdateRequest {
     /// `YYYY-MM-DD`.
     #[schema(format = Date)]
-    date: Option<String>,
+    pub(crate) date: Option<String>,
     /// A category name (any case) or id.
-    category: Option<String>,
-    vendor: Option<String>,
-    amount: Option<AmountInput>,
+    pub(crate) category: Option<String>,
+    pub(crate) vendor: Option<String>,
+    pub(crate) amount: Option<AmountInput>,
     /// Only with `amount`: the currency it is in (default the expense's).
-    currency: Option<String>,
+    pub(crate) currency: Option<String>,
     /// `null` removes the note.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
-    note: Option<Option<String>>,
-    needs_review: Option<bool>,
+    pub(crate) note: Option<Option<String>>,
+    pub(crate) needs_review: Option<bool>,
 }
 
 /// Changes the fields sent; `"note": null` removes the note.
@@ -172,7 +180,17 @@ async fn update(
     AppPath(id): AppPath<ExpenseId>,
     AppJson(request): AppJson<UpdateRequest>,
 ) -> ApiResult<Json<ExpenseView>> {
-    let user = &current.user;
+    let expense = update_expense(&state, &current.user, id, request).await?;
+    Ok(Json(expense.into()))
+}
+
+/// Checks `request` and applies it: the API's and the dashboard's way in.
+pub(crate) async fn update_expense(
+    state: &AppState,
+    user: &User,
+    id: ExpenseId,
+    request: UpdateRequest,
+) -> ApiResult<Expense> {
     let existing = state.store.get_expense(user.id, id).await?;
     let amount = match (&request.amount, &request.currency) {
         (Some(amount), given) => {
@@ -210,8 +228,7 @@ async fn update(
         },
         needs_review: request.needs_review,
     };
-    let expense = state.store.update_expense(user.id, id, changes).await?;
-    Ok(Json(expense.into()))
+    Ok(state.store.update_expense(user.id, id, changes).await?)
 }
 
 /// Deletes an expense.
@@ -246,28 +263,28 @@ async fn confirm(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-struct ListParams {
+pub(crate) struct ListParams {
     /// The first date, `YYYY-MM-DD`.
     #[param(format = Date)]
-    from: Option<String>,
+    pub(crate) from: Option<String>,
     /// The last date, `YYYY-MM-DD`.
     #[param(format = Date)]
-    to: Option<String>,
+    pub(crate) to: Option<String>,
     /// A category name or id.
-    category: Option<String>,
+    pub(crate) category: Option<String>,
     /// Text the vendor contains (any case), at most 200 characters.
     #[param(max_length = 200)]
-    q: Option<String>,
+    pub(crate) q: Option<String>,
     /// Only the expenses that do (or do not) await review.
-    needs_review: Option<bool>,
+    pub(crate) needs_review: Option<bool>,
     /// `date`, `amount`, `vendor` or `created`; `-` in front for descending. Default `-date`.
-    sort: Option<String>,
+    pub(crate) sort: Option<String>,
     /// From 1; default 1.
     #[param(minimum = 1)]
-    page: Option<u32>,
+    pub(crate) page: Option<u32>,
     /// 1 to 500; default 50.
     #[param(minimum = 1, maximum = 500)]
-    per_page: Option<u32>,
+    pub(crate) per_page: Option<u32>,
 }
 
 fn sort(text: &str) -> ApiResult<ExpenseSort> {
@@ -292,7 +309,7 @@ fn sort(text: &str) -> ApiResult<ExpenseSort> {
     Ok(ExpenseSort { field, direction })
 }
 
-async fn query(store: &Store, user: UserId, params: ListParams) -> ApiResult<ExpenseQuery> {
+pub(crate) async fn query(store: &Store, user: UserId, params: ListParams) -> ApiResult<ExpenseQuery> {
     let from = params
         .from
         .as_deref()

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use ledgerly_core::{Email, PersonName, UserTimeZone};
+use ledgerly_core::{Email, PersonName, User, UserTimeZone};
 use ledgerly_store::ProfileChanges;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -35,12 +35,12 @@ async fn me(current: CurrentUser) -> Json<UserView> {
 /// The profile fields to change; those left out stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ProfileRequest {
-    name: Option<String>,
+pub(crate) struct ProfileRequest {
+    pub(crate) name: Option<String>,
     /// ISO 4217: the currency new expenses default to and totals are shown in.
-    currency: Option<String>,
+    pub(crate) currency: Option<String>,
     /// An IANA time zone.
-    timezone: Option<String>,
+    pub(crate) timezone: Option<String>,
 }
 
 /// Changes the name, currency or time zone.
@@ -52,6 +52,16 @@ async fn update_profile(
     current: CurrentUser,
     AppJson(request): AppJson<ProfileRequest>,
 ) -> ApiResult<Json<UserView>> {
+    let user = change_profile(&state, &current, request).await?;
+    Ok(Json((&user).into()))
+}
+
+/// Checks and applies profile changes: the API's and the dashboard's way in.
+pub(crate) async fn change_profile(
+    state: &AppState,
+    current: &CurrentUser,
+    request: ProfileRequest,
+) -> ApiResult<User> {
     let changes = ProfileChanges {
         name: request
             .name
@@ -71,12 +81,11 @@ async fn update_profile(
             .transpose()
             .map_err(|e| ApiError::invalid("timezone", e))?,
     };
-    let user = state.store.update_profile(current.user.id, changes).await?;
-    Ok(Json((&user).into()))
+    Ok(state.store.update_profile(current.user.id, changes).await?)
 }
 
 /// Checks the account's current password; a wrong one is 403.
-async fn confirm_password(state: &AppState, current: &CurrentUser, given: String) -> ApiResult<()> {
+pub(crate) async fn confirm_password(state: &AppState, current: &CurrentUser, given: String) -> ApiResult<()> {
     let hash = state.store.password_hash(current.user.id).await?;
     if password::verify(given, hash).await? {
         Ok(())
@@ -106,9 +115,20 @@ async fn change_password(
     current: CurrentUser,
     AppJson(request): AppJson<PasswordRequest>,
 ) -> ApiResult<StatusCode> {
-    password::check_new("new_password", &request.new_password)?;
-    confirm_password(&state, &current, request.current_password).await?;
-    let hash = password::hash(request.new_password).await?;
+    change_password_of(&state, &current, request.current_password, request.new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Checks the current password and the new one, sets it and signs out every other session.
+pub(crate) async fn change_password_of(
+    state: &AppState,
+    current: &CurrentUser,
+    current_password: String,
+    new_password: String,
+) -> ApiResult<()> {
+    password::check_new("new_password", &new_password)?;
+    confirm_password(state, current, current_password).await?;
+    let hash = password::hash(new_password).await?;
     state
         .store
         .set_password_hash(current.user.id, &hash)
@@ -118,7 +138,7 @@ async fn change_password(
         .revoke_other_sessions(current.user.id, Some(current.session.id))
         .await?;
     tracing::info!(user = %current.user.id, revoked, "password changed");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -144,10 +164,20 @@ async fn change_email(
     current: CurrentUser,
     AppJson(request): AppJson<EmailRequest>,
 ) -> ApiResult<Json<UserView>> {
-    let email = Email::parse(&request.email).map_err(|e| ApiError::invalid("email", e))?;
-    confirm_password(&state, &current, request.password).await?;
-    let user = state.store.set_email(current.user.id, &email).await?;
+    let user = change_email_of(&state, &current, &request.email, request.password).await?;
     Ok(Json((&user).into()))
+}
+
+/// Checks the password and changes the sign-in email.
+pub(crate) async fn change_email_of(
+    state: &AppState,
+    current: &CurrentUser,
+    email: &str,
+    password: String,
+) -> ApiResult<User> {
+    let email = Email::parse(email).map_err(|e| ApiError::invalid("email", e))?;
+    confirm_password(state, current, password).await?;
+    Ok(state.store.set_email(current.user.id, &email).await?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,14 +1,14 @@
 //! The routes: each resource module exposes `router()`, an `OpenApiRouter` whose handlers carry
 //! their OpenAPI description, merged under `/api/v1`.
 
-mod auth;
-mod budget;
+pub(crate) mod auth;
+pub(crate) mod budget;
 mod categories;
-mod expenses;
+pub(crate) mod expenses;
 mod health;
 mod internal;
-mod me;
-mod receipts;
+pub(crate) mod me;
+pub(crate) mod receipts;
 mod stats;
 
 use utoipa_axum::router::OpenApiRouter;

@@ -154,14 +154,41 @@ async fn upload(
     current: CurrentUser,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
+    let form = read_upload(&state, multipart, &[]).await?;
+    let (receipt, duplicate_of) = store_receipt(&state, &current.user, form).await?;
+    let body = UploadView {
+        receipt: receipt.into(),
+        duplicate_of,
+    };
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// An upload form as read: the file (with the name it was sent with), the category and any of
+/// the extra text fields the caller allowed.
+#[derive(Debug)]
+pub(crate) struct UploadParts {
+    pub(crate) file: Option<(Bytes, Option<String>)>,
+    pub(crate) category: Option<String>,
+    pub(crate) extra: Vec<(String, String)>,
+}
+
+/// Reads an upload form: `file`, optionally `category`, and the text fields named in `extra`.
+pub(crate) async fn read_upload(
+    state: &AppState,
+    multipart: Result<Multipart, MultipartRejection>,
+    extra: &[&str],
+) -> ApiResult<UploadParts> {
     let limit = state.settings.storage.max_upload_bytes;
     let mut multipart = multipart.map_err(|_| {
         ApiError::UnsupportedMediaType(
             "upload the receipt as multipart/form-data with the file in the field `file`".into(),
         )
     })?;
-    let mut file: Option<(Bytes, Option<String>)> = None;
-    let mut category: Option<String> = None;
+    let mut parts = UploadParts {
+        file: None,
+        category: None,
+        extra: Vec::new(),
+    };
     while let Some(mut field) = multipart
         .next_field()
         .await
@@ -186,10 +213,15 @@ async fn upload(
                 if oversized {
                     return Err(too_large(limit));
                 }
-                file = Some((bytes.freeze(), filename));
+                parts.file = Some((bytes.freeze(), filename));
             }
             Some("category") => {
-                category = Some(field.text().await.map_err(|e| multipart_error(e, limit))?);
+                parts.category = Some(field.text().await.map_err(|e| multipart_error(e, limit))?);
+            }
+            Some(name) if extra.contains(&name) => {
+                let name = name.to_owned();
+                let text = field.text().await.map_err(|e| multipart_error(e, limit))?;
+                parts.extra.push((name, text));
             }
             other => {
                 return Err(ApiError::invalid(
@@ -202,12 +234,23 @@ async fn upload(
             }
         }
     }
-    let Some((bytes, filename)) = file else {
+    Ok(parts)
+}
+
+/// Checks an uploaded file, keeps it privately and hands it to OCR; the receipt and the user's
+/// earlier receipts with the very same file.
+pub(crate) async fn store_receipt(
+    state: &AppState,
+    user: &ledgerly_core::User,
+    form: UploadParts,
+) -> ApiResult<(Receipt, Vec<ReceiptId>)> {
+    let Some((bytes, filename)) = form.file else {
         return Err(ApiError::invalid(
             "file",
             "no file was sent; put it in the field `file`",
         ));
     };
+    let category = form.category;
     if bytes.is_empty() {
         return Err(ApiError::invalid("file", "the file is empty"));
     }
@@ -217,7 +260,6 @@ async fn upload(
                 .into(),
         )
     })?;
-    let user = &current.user;
     let category_id = match category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         Some(given) => {
             Some(super::expenses::resolve_category(&state.store, user.id, "category", given).await?)
@@ -259,12 +301,8 @@ async fn upload(
             return Err(err.into());
         }
     };
-    let receipt = dispatch(&state, user.id, receipt).await?;
-    let body = UploadView {
-        receipt: receipt.into(),
-        duplicate_of,
-    };
-    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+    let receipt = dispatch(state, user.id, receipt).await?;
+    Ok((receipt, duplicate_of))
 }
 
 /// Hands a receipt to OCR: a job in the queue, or — when S3 events drive OCR — nothing to do,
@@ -410,9 +448,19 @@ async fn retry(
     current: CurrentUser,
     AppPath(id): AppPath<ReceiptId>,
 ) -> ApiResult<(StatusCode, Json<ReceiptView>)> {
-    let receipt = state.store.get_receipt(current.user.id, id).await?;
-    let receipt = match state.settings.ocr.dispatch {
-        OcrDispatch::Queue => dispatch(&state, current.user.id, receipt).await?,
+    let receipt = retry_receipt(&state, current.user.id, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(receipt.into())))
+}
+
+/// Hands the user's receipt to OCR again.
+pub(crate) async fn retry_receipt(
+    state: &AppState,
+    user: ledgerly_core::UserId,
+    id: ReceiptId,
+) -> ApiResult<Receipt> {
+    let receipt = state.store.get_receipt(user, id).await?;
+    Ok(match state.settings.ocr.dispatch {
+        OcrDispatch::Queue => dispatch(state, user, receipt).await?,
         OcrDispatch::S3Events => {
             // Writing the object again fires the bucket's event, and the Lambda reads it anew.
             let bytes = state
@@ -427,8 +475,7 @@ async fn retry(
                 .map_err(storage_error)?;
             receipt
         }
-    };
-    Ok((StatusCode::ACCEPTED, Json(receipt.into())))
+    })
 }
 
 /// Deletes the receipt and its file. The expense it produced goes too while it awaits review.
@@ -440,13 +487,22 @@ async fn delete(
     current: CurrentUser,
     AppPath(id): AppPath<ReceiptId>,
 ) -> ApiResult<StatusCode> {
-    let receipt = state.store.delete_receipt(current.user.id, id).await?;
+    delete_receipt(&state, current.user.id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes the user's receipt, then its file.
+pub(crate) async fn delete_receipt(
+    state: &AppState,
+    user: ledgerly_core::UserId,
+    id: ReceiptId,
+) -> ApiResult<()> {
+    let receipt = state.store.delete_receipt(user, id).await?;
     state
         .storage
         .delete(&receipt.object_key)
         .await
-        .map_err(storage_error)?;
-    Ok(StatusCode::NO_CONTENT)
+        .map_err(storage_error)
 }
 
 #[cfg(test)]

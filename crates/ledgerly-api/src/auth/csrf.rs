@@ -1,0 +1,86 @@
+//! CSRF tokens. A signed-in browser's token is derived from its session token (which only that
+//! browser holds, in an HttpOnly cookie), so it needs no storage and dies with the session:
+//! `base64url(SHA-256("ledgerly-csrf" ‖ 0 ‖ session token))`. Before sign-in, the landing page's
+//! forms use the same derivation over a random `ledgerly_csrf` cookie (double submit, bound by
+//! the hash). Every state-changing form carries the token in `_csrf`; the JSON API asks for it in
+//! `X-CSRF-Token` when a request is authenticated by the cookie rather than a bearer token.
+
+use axum::http::{HeaderMap, HeaderValue};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+/// The form field that carries the token.
+pub const FIELD: &str = "_csrf";
+/// The header that carries the token on cookie-authenticated API calls.
+pub const HEADER: &str = "x-csrf-token";
+/// The cookie that holds the secret for forms shown before sign-in.
+pub const ANONYMOUS_COOKIE: &str = "ledgerly_csrf";
+
+/// The token for a secret (a session token, or the anonymous cookie's value).
+pub fn token_for(secret: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"ledgerly-csrf\0");
+    hasher.update(secret.as_bytes());
+    URL_SAFE_NO_PAD.encode(hasher.finalize())
+}
+
+/// Whether `given` is the token for `secret`, compared in constant time.
+pub fn matches(secret: &str, given: &str) -> bool {
+    let expected = token_for(secret);
+    expected.len() == given.len()
+        && expected
+            .bytes()
+            .zip(given.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// The anonymous cookie's value, if the browser sent one.
+pub fn anonymous_secret(headers: &HeaderMap) -> Option<String> {
+    super::token::cookie_value(headers, ANONYMOUS_COOKIE)
+}
+
+/// `Set-Cookie` for a new anonymous secret: HttpOnly, SameSite=Strict, for the session of the
+/// browser.
+pub fn anonymous_cookie(secret: &str, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let value = format!("{ANONYMOUS_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict{secure}");
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The token sent in the `X-CSRF-Token` header.
+pub fn from_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get(HEADER).and_then(|v| v.to_str().ok())
+}
+
+/// Whether a request's method changes state (and so needs the token).
+pub fn is_unsafe(method: &axum::http::Method) -> bool {
+    !matches!(
+        *method,
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_belongs_to_its_secret_alone() {
+        let token = token_for("session-a");
+        assert!(matches("session-a", &token));
+        assert!(!matches("session-b", &token));
+        assert!(!matches("session-a", ""));
+        assert!(!matches("session-a", &token[1..]));
+        assert_ne!(token, "session-a");
+    }
+
+    #[test]
+    fn only_reads_are_safe() {
+        assert!(!is_unsafe(&axum::http::Method::GET));
+        assert!(is_unsafe(&axum::http::Method::POST));
+        assert!(is_unsafe(&axum::http::Method::DELETE));
+        assert!(is_unsafe(&axum::http::Method::PATCH));
+    }
+}

@@ -1,0 +1,107 @@
+// Ledgerly's dashboard script. Every page works without it; it adds drag and drop for receipts,
+// the live OCR status, Escape to close a drawer, and the browser's time zone at sign-up.
+"use strict";
+
+(function () {
+  // Drag and drop onto the upload form's zone; choosing a file uploads it at once.
+  document.querySelectorAll("form[data-upload]").forEach(function (form) {
+    var zone = form.querySelector("[data-dropzone]");
+    var input = form.querySelector("input[type=file]");
+    var button = form.querySelector("[data-upload-button]");
+    if (!zone || !input) return;
+    function send() {
+      if (!input.files || input.files.length === 0) return;
+      if (button) {
+        button.disabled = true;
+        button.textContent = "Uploading…";
+      }
+      form.submit();
+    }
+    ["dragenter", "dragover"].forEach(function (name) {
+      zone.addEventListener(name, function (event) {
+        event.preventDefault();
+        zone.classList.add("over");
+      });
+    });
+    ["dragleave", "dragend"].forEach(function (name) {
+      zone.addEventListener(name, function () {
+        zone.classList.remove("over");
+      });
+    });
+    zone.addEventListener("drop", function (event) {
+      event.preventDefault();
+      zone.classList.remove("over");
+      if (event.dataTransfer && event.dataTransfer.files.length > 0) {
+        input.files = event.dataTransfer.files;
+        send();
+      }
+    });
+    input.addEventListener("change", send);
+  });
+
+  // The live status of receipts being read: polls the API until OCR is done, then opens the
+  // review (in the upload drawer) or shows the new state (on the receipts page).
+  var labels = {
+    pending: ["Waiting to be read", "pending"],
+    processing: ["Reading…", "pending"],
+    done: ["Read", "ok"],
+    failed: ["Could not be read", "failed"]
+  };
+  document.querySelectorAll("[data-receipt][data-live]").forEach(function (element) {
+    var id = element.getAttribute("data-receipt");
+    var text = element.querySelector("[data-status-text]");
+    var delay = 700;
+    function poll() {
+      fetch("/api/v1/receipts/" + encodeURIComponent(id), {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" }
+      })
+        .then(function (response) {
+          if (!response.ok) throw new Error("status " + response.status);
+          return response.json();
+        })
+        .then(function (receipt) {
+          var label = labels[receipt.status] || labels.failed;
+          if (text) {
+            text.textContent = label[0];
+            text.className = "badge " + label[1];
+          }
+          if (receipt.status === "done" || receipt.status === "failed") {
+            if (element.hasAttribute("data-review-when-done") && receipt.status === "done" && receipt.expense_id) {
+              window.location.assign("/dashboard?review=" + encodeURIComponent(receipt.expense_id));
+            } else {
+              window.location.reload();
+            }
+            return;
+          }
+          delay = Math.min(delay * 1.3, 3000);
+          window.setTimeout(poll, delay);
+        })
+        .catch(function () {
+          delay = Math.min(delay * 2, 10000);
+          window.setTimeout(poll, delay);
+        });
+    }
+    window.setTimeout(poll, delay);
+  });
+
+  // Escape closes the open drawer or dialog (its close link's address).
+  var open = document.querySelector("[data-close]");
+  if (open) {
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") {
+        window.location.assign(open.getAttribute("data-close"));
+      }
+    });
+  }
+
+  // Sign-up: suggest the browser's own time zone.
+  var zone = document.getElementById("signup-timezone");
+  if (zone && !zone.value && window.Intl && Intl.DateTimeFormat) {
+    try {
+      zone.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+    } catch (ignored) {
+      // Older browsers: the field stays empty, which means UTC.
+    }
+  }
+})();

@@ -1,0 +1,279 @@
+//! The page shell, the navigation and the form pieces every page shares.
+
+use axum::http::StatusCode;
+use ledgerly_core::{Money, User};
+use maud::{DOCTYPE, Markup, html};
+
+use crate::auth::csrf;
+
+use super::Errors;
+
+/// Which part of the app a page belongs to, for the navigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Section {
+    Home,
+    Dashboard,
+    Receipts,
+    Profile,
+}
+
+/// A whole page: `title`, the navigation for `user` (if signed in) and `body`.
+pub(crate) fn page(
+    title: &str,
+    signed_in: Option<(&User, &str)>,
+    section: Section,
+    body: Markup,
+) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="dark";
+                title { (title) " · Ledgerly" }
+                link rel="stylesheet" href="/static/app.css";
+                script src="/static/app.js" defer {}
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header.topbar {
+                    a.brand href=(if signed_in.is_some() { "/dashboard" } else { "/" }) {
+                        span.logo aria-hidden="true" { "◆" } " Ledgerly"
+                    }
+                    @if let Some((user, csrf_token)) = signed_in {
+                        nav aria-label="Main" {
+                            a href="/dashboard" aria-current=[current(section, Section::Dashboard)] { "Dashboard" }
+                            a href="/receipts" aria-current=[current(section, Section::Receipts)] { "Receipts" }
+                            a href="/profile" aria-current=[current(section, Section::Profile)] {
+                                span.who { (user.name.as_str()) }
+                            }
+                            form.inline method="post" action="/logout" {
+                                (csrf_field(csrf_token))
+                                button.link type="submit" { "Log out" }
+                            }
+                        }
+                    }
+                }
+                main #main { (body) }
+                footer.footer { "Ledgerly — your expenses, on your own server." }
+            }
+        }
+    }
+}
+
+fn current(section: Section, this: Section) -> Option<&'static str> {
+    (section == this).then_some("page")
+}
+
+/// The hidden CSRF field every state-changing form carries.
+pub(crate) fn csrf_field(token: &str) -> Markup {
+    html! { input type="hidden" name=(csrf::FIELD) value=(token); }
+}
+
+/// A page that only says something: an error, a refusal.
+pub(crate) fn message_page(status: StatusCode, message: &str) -> Markup {
+    page(
+        status.canonical_reason().unwrap_or("Error"),
+        None,
+        Section::Home,
+        html! {
+            section.card.narrow role="alert" {
+                h1 { (status.as_u16()) " · " (status.canonical_reason().unwrap_or("Error")) }
+                p { (message) }
+                p { a href="/dashboard" { "Back to the dashboard" } " · " a href="/" { "Home" } }
+            }
+        },
+    )
+}
+
+/// The form-wide error, if any, at the top of a form.
+pub(crate) fn form_error(errors: &Errors) -> Markup {
+    html! {
+        @if let Some(message) = errors.get("form") {
+            p.alert role="alert" { (message) }
+        }
+    }
+}
+
+/// What a field's input looks like.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Input<'a> {
+    pub(crate) kind: &'a str,
+    pub(crate) autocomplete: Option<&'a str>,
+    pub(crate) required: bool,
+    pub(crate) list: Option<&'a str>,
+    pub(crate) extra: Option<&'a str>,
+    pub(crate) inputmode: Option<&'a str>,
+}
+
+impl<'a> Input<'a> {
+    pub(crate) fn of(kind: &'a str) -> Self {
+        Self {
+            kind,
+            autocomplete: None,
+            required: false,
+            list: None,
+            extra: None,
+            inputmode: None,
+        }
+    }
+
+    pub(crate) fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    pub(crate) fn autocomplete(mut self, value: &'a str) -> Self {
+        self.autocomplete = Some(value);
+        self
+    }
+
+    pub(crate) fn list(mut self, id: &'a str) -> Self {
+        self.list = Some(id);
+        self
+    }
+
+    /// A hint under the field.
+    pub(crate) fn hint(mut self, text: &'a str) -> Self {
+        self.extra = Some(text);
+        self
+    }
+
+    pub(crate) fn inputmode(mut self, mode: &'a str) -> Self {
+        self.inputmode = Some(mode);
+        self
+    }
+}
+
+/// A labelled input with its error under it (linked for screen readers). `id_prefix` keeps ids
+/// unique when two forms on a page have a field of the same name.
+pub(crate) fn field(
+    id_prefix: &str,
+    name: &str,
+    label: &str,
+    value: &str,
+    input: Input<'_>,
+    errors: &Errors,
+) -> Markup {
+    let id = format!("{id_prefix}-{name}");
+    let error = errors.get(name);
+    let error_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let described = match (error.is_some(), input.extra.is_some()) {
+        (true, true) => Some(format!("{error_id} {hint_id}")),
+        (true, false) => Some(error_id.clone()),
+        (false, true) => Some(hint_id.clone()),
+        (false, false) => None,
+    };
+    html! {
+        div.field.invalid[error.is_some()] {
+            label for=(id) { (label) }
+            input #(id) type=(input.kind) name=(name) value=(value)
+                autocomplete=[input.autocomplete] list=[input.list] inputmode=[input.inputmode]
+                required[input.required]
+                aria-invalid=[error.map(|_| "true")] aria-describedby=[described];
+            @if let Some(hint) = input.extra {
+                p.hint #(hint_id) { (hint) }
+            }
+            @if let Some(message) = error {
+                p.error #(error_id) { (message) }
+            }
+        }
+    }
+}
+
+/// A labelled select with its error under it; `options` are (value, label).
+pub(crate) fn select(
+    id_prefix: &str,
+    name: &str,
+    label: &str,
+    selected: &str,
+    options: &[(String, String)],
+    errors: &Errors,
+) -> Markup {
+    let id = format!("{id_prefix}-{name}");
+    let error = errors.get(name);
+    let error_id = format!("{id}-error");
+    html! {
+        div.field.invalid[error.is_some()] {
+            label for=(id) { (label) }
+            select #(id) name=(name) aria-invalid=[error.map(|_| "true")]
+                aria-describedby=[error.map(|_| error_id.as_str())] {
+                @for (value, text) in options {
+                    option value=(value) selected[value == selected] { (text) }
+                }
+            }
+            @if let Some(message) = error {
+                p.error #(error_id) { (message) }
+            }
+        }
+    }
+}
+
+/// The ISO 4217 codes, for a currency field's suggestions.
+pub(crate) fn currency_list(id: &str) -> Markup {
+    html! {
+        datalist #(id) {
+            @for code in ledgerly_core::Currency::codes() {
+                option value=(code) {}
+            }
+        }
+    }
+}
+
+/// The IANA time zone names, for a time zone field's suggestions.
+pub(crate) fn time_zone_list(id: &str) -> Markup {
+    html! {
+        datalist #(id) {
+            @for zone in chrono_tz::TZ_VARIANTS.iter() {
+                option value=(zone.name()) {}
+            }
+        }
+    }
+}
+
+/// An amount for people, without the minor units when there are none: `₹1,200`, `$3.50`.
+pub(crate) fn money_short(money: Money) -> String {
+    let text = money.format();
+    let exponent = money.currency().exponent() as usize;
+    if exponent > 0 {
+        let zeros = format!(".{}", "0".repeat(exponent));
+        if let Some(stripped) = text.strip_suffix(&zeros) {
+            return stripped.to_owned();
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ledgerly_core::Currency;
+
+    #[test]
+    fn whole_amounts_drop_their_zeros() {
+        assert_eq!(money_short(Money::from_minor(120_000, Currency::INR)), "₹1,200");
+        assert_eq!(money_short(Money::from_minor(350, Currency::USD)), "$3.50");
+        assert_eq!(money_short(Money::from_minor(1500, Currency::JPY)), "¥1,500");
+    }
+
+    #[test]
+    fn fields_link_their_errors_and_escape_their_values() {
+        let mut errors = Errors::none();
+        errors.add("vendor", "Must not be empty");
+        let markup = field(
+            "add",
+            "vendor",
+            "Vendor",
+            "<script>alert(1)</script>",
+            Input::of("text"),
+            &errors,
+        )
+        .into_string();
+        assert!(markup.contains("aria-invalid=\"true\""), "{markup}");
+        assert!(markup.contains("aria-describedby=\"add-vendor-error\""), "{markup}");
+        assert!(!markup.contains("<script>"), "{markup}");
+        assert!(markup.contains("&lt;script&gt;"), "{markup}");
+    }
+}

@@ -1,0 +1,260 @@
+//! The web dashboard: server-rendered pages (maud) over the same store and the same checks as
+//! the JSON API, with a little hand-written JavaScript where it helps (drag and drop, the live
+//! OCR status) and none where it does not — every form works without it.
+//!
+//! Security: every state-changing form carries a CSRF token derived from the session
+//! ([`crate::auth::csrf`]); every page is sent with a CSP that allows no inline script or style,
+//! `frame-ancestors 'none'`, `Referrer-Policy` and `nosniff`; maud escapes every value written
+//! into a page.
+
+mod charts;
+mod dashboard;
+mod form;
+mod landing;
+mod layout;
+mod profile;
+mod receipts;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+
+use crate::auth::{csrf, token};
+use crate::error::ApiError;
+use crate::extract::CurrentUser;
+use crate::settings::{Settings, StorageBackend};
+use crate::state::AppState;
+
+pub(crate) use form::{AnonymousForm, Errors, SignedForm};
+
+/// The pages and the forms they post to, with their security headers.
+pub fn router(settings: &Settings) -> Router<AppState> {
+    let headers = SecurityHeaders::new(settings);
+    Router::new()
+        .route("/", get(landing::page))
+        .route("/login", post(landing::login))
+        .route("/signup", post(landing::signup))
+        .route("/logout", post(landing::logout))
+        .route("/dashboard", get(dashboard::page))
+        .route("/expenses", post(dashboard::add))
+        .route("/expenses/{id}", post(dashboard::update))
+        .route("/expenses/{id}/delete", post(dashboard::delete))
+        .route(
+            "/receipts",
+            get(receipts::page)
+                .post(receipts::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    settings.storage.max_upload_bytes.saturating_add(64 * 1024),
+                )),
+        )
+        .route("/receipts/{id}/retry", post(receipts::retry))
+        .route("/receipts/{id}/delete", post(receipts::delete))
+        .route("/profile", get(profile::page).post(profile::update))
+        .route("/profile/email", post(profile::email))
+        .route("/profile/password", post(profile::password))
+        .route("/static/app.css", get(stylesheet))
+        .route("/static/app.js", get(script))
+        .layer(axum::middleware::map_response(move |response: Response| {
+            let headers = headers.clone();
+            async move { headers.apply(response) }
+        }))
+}
+
+/// The headers every page is sent with.
+#[derive(Clone, Debug)]
+struct SecurityHeaders {
+    csp: HeaderValue,
+}
+
+impl SecurityHeaders {
+    fn new(settings: &Settings) -> Self {
+        // Receipt images in S3 are shown through short-lived presigned URLs: their origin must be
+        // allowed as an image source, and nothing else.
+        let images = match settings.storage.backend {
+            StorageBackend::Local => String::new(),
+            StorageBackend::S3 if !settings.storage.endpoint.is_empty() => {
+                format!(" {}", settings.storage.endpoint.trim_end_matches('/'))
+            }
+            StorageBackend::S3 => " https://*.amazonaws.com".to_owned(),
+        };
+        let csp = format!(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:{images}; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        );
+        Self {
+            csp: HeaderValue::from_str(&csp).unwrap_or_else(|_| {
+                HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")
+            }),
+        }
+    }
+
+    fn apply(&self, mut response: Response) -> Response {
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_SECURITY_POLICY, self.csp.clone());
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers
+            .entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+const STYLESHEET: &str = include_str!("assets/app.css");
+const SCRIPT: &str = include_str!("assets/app.js");
+
+async fn stylesheet() -> Response {
+    asset(STYLESHEET, "text/css; charset=utf-8")
+}
+
+async fn script() -> Response {
+    asset(SCRIPT, "text/javascript; charset=utf-8")
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The signed-in browser a page is for: the user and session from the session cookie (never a
+/// bearer token: pages are for browsers), and the CSRF token its forms carry. Without a valid
+/// session the page answers with a redirect to the landing page.
+#[derive(Debug, Clone)]
+pub(crate) struct WebUser {
+    pub(crate) current: CurrentUser,
+    pub(crate) csrf: String,
+    session_token: String,
+}
+
+impl WebUser {
+    /// Whether `given` is this session's CSRF token.
+    pub(crate) fn csrf_matches(&self, given: &str) -> bool {
+        csrf::matches(&self.session_token, given)
+    }
+
+    pub(crate) fn user(&self) -> &ledgerly_core::User {
+        &self.current.user
+    }
+
+    pub(crate) fn session_token(&self) -> &str {
+        &self.session_token
+    }
+
+    /// The browser's session from its cookie, if it has a live one.
+    pub(crate) async fn from_headers(
+        state: &AppState,
+        headers: &HeaderMap,
+    ) -> Result<Option<WebUser>, ApiError> {
+        let Some(token) = token::cookie_value(headers, token::COOKIE) else {
+            return Ok(None);
+        };
+        Ok(state
+            .store
+            .session_user(&token::hash(&token), Utc::now())
+            .await?
+            .map(|(session, user)| WebUser {
+                csrf: csrf::token_for(&token),
+                session_token: token,
+                current: CurrentUser { user, session },
+            }))
+    }
+}
+
+impl FromRequestParts<AppState> for WebUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match WebUser::from_headers(state, &parts.headers).await {
+            Ok(Some(user)) => Ok(user),
+            Ok(None) => Err(Redirect::to("/").into_response()),
+            Err(err) => Err(failure(err)),
+        }
+    }
+}
+
+/// An error no form can show next to a field, as a page: a missing row is 404, a fault 500
+/// (logged, never shown).
+pub(crate) fn failure(err: ApiError) -> Response {
+    let status = match &err {
+        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+        ApiError::Internal(cause) => {
+            tracing::error!(error = ?cause, "page failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        ApiError::CsrfRefused => StatusCode::FORBIDDEN,
+        ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let message = match &err {
+        ApiError::Internal(_) => "Something went wrong on our side. Try again in a moment.".into(),
+        ApiError::CsrfRefused => {
+            "This form was not sent from a page of this app, or the page is out of date. Go back, reload the page and try again.".into()
+        }
+        other => other.to_string(),
+    };
+    (status, layout::message_page(status, &message)).into_response()
+}
+
+/// `Location` for a redirect back to a page after a form: only our own paths.
+pub(crate) fn back_to(given: &str, fallback: &'static str) -> String {
+    let safe = given.starts_with('/')
+        && !given.starts_with("//")
+        && !given.starts_with("/\\")
+        && !given.chars().any(|c| c.is_control());
+    if safe {
+        given.to_owned()
+    } else {
+        fallback.to_owned()
+    }
+}
+
+/// A `303 See Other` to `location`: the answer to every form that worked.
+pub(crate) fn see_other(location: &str) -> Response {
+    Redirect::to(location).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_after_forms_stay_on_this_site() {
+        assert_eq!(back_to("/dashboard?page=2", "/"), "/dashboard?page=2");
+        assert_eq!(back_to("//evil.example/x", "/dashboard"), "/dashboard");
+        assert_eq!(back_to("https://evil.example", "/dashboard"), "/dashboard");
+        assert_eq!(back_to("/\\evil.example", "/dashboard"), "/dashboard");
+        assert_eq!(back_to("/a\r\nSet-Cookie: x", "/dashboard"), "/dashboard");
+    }
+
+    #[test]
+    fn pages_allow_no_inline_script_and_no_framing() {
+        let headers = SecurityHeaders::new(&Settings::default());
+        let csp = headers.csp.to_str().unwrap_or_default();
+        assert!(csp.contains("script-src 'self';"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        let response = headers.apply(StatusCode::OK.into_response());
+        assert_eq!(response.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(response.headers()[header::REFERRER_POLICY], "same-origin");
+    }
+}

@@ -698,10 +698,17 @@ impl Browser {
             .execute("return [document.documentElement.scrollWidth, window.innerWidth];")
             .await;
         let (scroll, inner) = (sizes[0].as_u64().unwrap(), sizes[1].as_u64().unwrap());
-        assert!(
-            scroll <= inner,
-            "{what} is {scroll} px wide in a {inner} px window"
-        );
+        if scroll > inner {
+            let culprits = self
+                .execute(
+                    "return Array.from(document.querySelectorAll('body *')) \
+                     .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-wrap')) \
+                     .slice(0, 8) \
+                     .map(e => e.tagName.toLowerCase() + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));",
+                )
+                .await;
+            panic!("{what} is {scroll} px wide in a {inner} px window; sticking out: {culprits}");
+        }
     }
 
     /// Saves the whole page at `width` px as `<target>/screenshots/<name>-<width>.png`.

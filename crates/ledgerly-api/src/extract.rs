@@ -39,8 +39,7 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let (token, source) =
-            token::credential(&parts.headers).ok_or(ApiError::Unauthenticated)?;
+        let (token, source) = token::credential(&parts.headers).ok_or(ApiError::Unauthenticated)?;
         if source == token::Source::Cookie
             && csrf::is_unsafe(&parts.method)
             && !csrf::from_header(&parts.headers).is_some_and(|given| csrf::matches(&token, given))

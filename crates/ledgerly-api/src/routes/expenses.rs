@@ -309,7 +309,11 @@ fn sort(text: &str) -> ApiResult<ExpenseSort> {
     Ok(ExpenseSort { field, direction })
 }
 
-pub(crate) async fn query(store: &Store, user: UserId, params: ListParams) -> ApiResult<ExpenseQuery> {
+pub(crate) async fn query(
+    store: &Store,
+    user: UserId,
+    params: ListParams,
+) -> ApiResult<ExpenseQuery> {
     let from = params
         .from
         .as_deref()

@@ -85,7 +85,11 @@ pub(crate) async fn change_profile(
 }
 
 /// Checks the account's current password; a wrong one is 403.
-pub(crate) async fn confirm_password(state: &AppState, current: &CurrentUser, given: String) -> ApiResult<()> {
+pub(crate) async fn confirm_password(
+    state: &AppState,
+    current: &CurrentUser,
+    given: String,
+) -> ApiResult<()> {
     let hash = state.store.password_hash(current.user.id).await?;
     if password::verify(given, hash).await? {
         Ok(())
@@ -115,7 +119,13 @@ async fn change_password(
     current: CurrentUser,
     AppJson(request): AppJson<PasswordRequest>,
 ) -> ApiResult<StatusCode> {
-    change_password_of(&state, &current, request.current_password, request.new_password).await?;
+    change_password_of(
+        &state,
+        &current,
+        request.current_password,
+        request.new_password,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -149,7 +149,11 @@ impl View {
             .ok()
             .filter(|n| PAGE_SIZES.contains(n))
             .unwrap_or(10);
-        let page = get("page").parse::<u32>().ok().filter(|p| *p >= 1).unwrap_or(1);
+        let page = get("page")
+            .parse::<u32>()
+            .ok()
+            .filter(|p| *p >= 1)
+            .unwrap_or(1);
         let mut columns: Vec<Column> = pairs
             .iter()
             .filter(|(k, _)| k == "cols")
@@ -175,7 +179,9 @@ impl View {
             to: get("to"),
             category: get("category"),
             q: get("q"),
-            sort: Some(get("sort")).filter(|s| !s.is_empty()).unwrap_or_else(|| "-date".into()),
+            sort: Some(get("sort"))
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "-date".into()),
             page,
             per_page,
             columns,
@@ -469,7 +475,9 @@ fn cards(summary: &ledgerly_core::MonthSummary) -> Markup {
     let change = &summary.change;
     let change_text = match &change.percent {
         Some(p) if p.basis_points() > 0 => format!("▲ {p} vs last month"),
-        Some(p) if p.basis_points() < 0 => format!("▼ {} vs last month", p.to_string().trim_start_matches('-')),
+        Some(p) if p.basis_points() < 0 => {
+            format!("▼ {} vs last month", p.to_string().trim_start_matches('-'))
+        }
         Some(_) => "Same as last month".to_owned(),
         None => "Nothing spent last month".to_owned(),
     };
@@ -525,9 +533,14 @@ fn cards(summary: &ledgerly_core::MonthSummary) -> Markup {
 fn table(view: &View, data: &Data) -> Markup {
     let expenses = &data.expenses;
     let pages = pages(expenses.total, view.per_page);
-    let categories: Vec<(String, String)> = std::iter::once((String::new(), "All categories".to_owned()))
-        .chain(data.categories.iter().map(|c| (c.id.to_string(), c.name.as_str().to_owned())))
-        .collect();
+    let categories: Vec<(String, String)> =
+        std::iter::once((String::new(), "All categories".to_owned()))
+            .chain(
+                data.categories
+                    .iter()
+                    .map(|c| (c.id.to_string(), c.name.as_str().to_owned())),
+            )
+            .collect();
     let errors = &data.filter_errors;
     let first_row = (u64::from(view.page) - 1) * u64::from(view.per_page) + 1;
     let last_row = first_row + expenses.items.len() as u64 - 1;
@@ -659,13 +672,17 @@ fn header_cell(view: &View, column: Column) -> Markup {
 
 fn cell(expense: &Expense, column: Column, data: &Data, view: &View) -> Markup {
     match column {
-        Column::Date => html! { td { time datetime=(expense.date) { (expense.date.format("%d %b %Y")) } } },
+        Column::Date => {
+            html! { td { time datetime=(expense.date) { (expense.date.format("%d %b %Y")) } } }
+        }
         Column::Vendor => html! { td.vendor { (expense.vendor.as_str()) } },
         Column::Category => html! {
             td { span class={"tag " (data.palette.class(expense.category_id))} { (expense.category.as_str()) } }
         },
         Column::Amount => html! { td.num { (expense.amount.format()) } },
-        Column::Note => html! { td.note { (expense.note.as_ref().map(|n| n.as_str()).unwrap_or("")) } },
+        Column::Note => {
+            html! { td.note { (expense.note.as_ref().map(|n| n.as_str()).unwrap_or("")) } }
+        }
         Column::Status => html! {
             td {
                 @if expense.needs_review {
@@ -697,25 +714,29 @@ async fn overlay(
                 Some(f) => (ExpenseForm::blank(u, &data.categories), f.errors),
                 None => (ExpenseForm::blank(u, &data.categories), Errors::none()),
             };
-            drawer("Add a transaction", &close, html! {
-                nav.tabs aria-label="How to add" {
-                    a href=(view.link(&[("add", "manual".into())])) aria-current=[manual.then_some("page")] { "Enter it" }
-                    a href=(view.link(&[("add", "receipt".into())])) aria-current=[(!manual).then_some("page")] { "Scan a receipt" }
-                }
-                @if manual {
-                    form method="post" action="/expenses" novalidate {
-                        (csrf_field(&user.csrf))
-                        input type="hidden" name="back" value=(back);
-                        (expense_fields("add", &values, &errors, &data.categories))
-                        div.form-actions {
-                            button.primary type="submit" { "Add expense" }
-                            a.button href=(close) { "Cancel" }
-                        }
+            drawer(
+                "Add a transaction",
+                &close,
+                html! {
+                    nav.tabs aria-label="How to add" {
+                        a href=(view.link(&[("add", "manual".into())])) aria-current=[manual.then_some("page")] { "Enter it" }
+                        a href=(view.link(&[("add", "receipt".into())])) aria-current=[(!manual).then_some("page")] { "Scan a receipt" }
                     }
-                } @else {
-                    (upload_form(&user.csrf, &back, &data.categories, &errors))
-                }
-            })
+                    @if manual {
+                        form method="post" action="/expenses" novalidate {
+                            (csrf_field(&user.csrf))
+                            input type="hidden" name="back" value=(back);
+                            (expense_fields("add", &values, &errors, &data.categories))
+                            div.form-actions {
+                                button.primary type="submit" { "Add expense" }
+                                a.button href=(close) { "Cancel" }
+                            }
+                        }
+                    } @else {
+                        (upload_form(&user.csrf, &back, &data.categories, &errors))
+                    }
+                },
+            )
         }
         Overlay::Edit(id) | Overlay::Review(id) => {
             let review = matches!(view.overlay, Overlay::Review(_));
@@ -728,50 +749,66 @@ async fn overlay(
                 Some(f) => (f.values, f.errors),
                 None => (ExpenseForm::of(&expense), Errors::none()),
             };
-            let title = if review { "Review the receipt" } else { "Edit the expense" };
-            drawer(title, &close, html! {
-                @if review {
-                    p.muted { "OCR read this receipt. Check each field, correct what it got wrong, then confirm." }
-                }
-                @if let Some(receipt) = &receipt {
-                    div.review-image { (thumbnail(receipt, "large")) }
-                }
-                form method="post" action={"/expenses/" (expense.id)} novalidate {
-                    (csrf_field(&user.csrf))
-                    input type="hidden" name="back" value=(back);
-                    (expense_fields("edit", &values, &errors, &data.categories))
-                    div.form-actions {
-                        @if review || expense.needs_review {
-                            button.primary type="submit" name="confirm" value="1" { "Confirm" }
-                            button type="submit" { "Save for later" }
-                        } @else {
-                            button.primary type="submit" { "Save" }
-                        }
-                        a.button href=(close) { "Cancel" }
+            let title = if review {
+                "Review the receipt"
+            } else {
+                "Edit the expense"
+            };
+            drawer(
+                title,
+                &close,
+                html! {
+                    @if review {
+                        p.muted { "OCR read this receipt. Check each field, correct what it got wrong, then confirm." }
                     }
-                }
-            })
+                    @if let Some(receipt) = &receipt {
+                        div.review-image { (thumbnail(receipt, "large")) }
+                    }
+                    form method="post" action={"/expenses/" (expense.id)} novalidate {
+                        (csrf_field(&user.csrf))
+                        input type="hidden" name="back" value=(back);
+                        (expense_fields("edit", &values, &errors, &data.categories))
+                        div.form-actions {
+                            @if review || expense.needs_review {
+                                button.primary type="submit" name="confirm" value="1" { "Confirm" }
+                                button type="submit" { "Save for later" }
+                            } @else {
+                                button.primary type="submit" { "Save" }
+                            }
+                            a.button href=(close) { "Cancel" }
+                        }
+                    }
+                },
+            )
         }
         Overlay::Delete(id) => {
             let expense = expense_named(state, u, id).await?;
-            dialog("Delete this expense?", &close, html! {
-                p {
-                    strong { (expense.vendor.as_str()) } ", " (expense.amount.format()) " on "
-                    (expense.date.format("%d %b %Y")) ". This cannot be undone."
-                }
-                form method="post" action={"/expenses/" (expense.id) "/delete"} {
-                    (csrf_field(&user.csrf))
-                    input type="hidden" name="back" value=(back);
-                    div.form-actions {
-                        button.danger type="submit" { "Delete" }
-                        a.button href=(close) autofocus { "Cancel" }
+            dialog(
+                "Delete this expense?",
+                &close,
+                html! {
+                    p {
+                        strong { (expense.vendor.as_str()) } ", " (expense.amount.format()) " on "
+                        (expense.date.format("%d %b %Y")) ". This cannot be undone."
                     }
-                }
-            })
+                    form method="post" action={"/expenses/" (expense.id) "/delete"} {
+                        (csrf_field(&user.csrf))
+                        input type="hidden" name="back" value=(back);
+                        div.form-actions {
+                            button.danger type="submit" { "Delete" }
+                            a.button href=(close) autofocus { "Cancel" }
+                        }
+                    }
+                },
+            )
         }
         Overlay::Receipt(id) => {
             let receipt = receipt_named(state, u, id).await?;
-            drawer("Scanning your receipt", &close, receipt_status(&receipt, &user.csrf))
+            drawer(
+                "Scanning your receipt",
+                &close,
+                receipt_status(&receipt, &user.csrf),
+            )
         }
     })
 }
@@ -815,7 +852,12 @@ pub(crate) fn dialog(title: &str, close: &str, body: Markup) -> Markup {
     }
 }
 
-fn expense_fields(prefix: &str, values: &ExpenseForm, errors: &Errors, categories: &[Category]) -> Markup {
+fn expense_fields(
+    prefix: &str,
+    values: &ExpenseForm,
+    errors: &Errors,
+    categories: &[Category],
+) -> Markup {
     let options: Vec<(String, String)> = categories
         .iter()
         .map(|c| (c.id.to_string(), c.name.as_str().to_owned()))
@@ -862,8 +904,15 @@ pub(crate) async fn add(
     view.overlay = Overlay::Add;
     let errors = check_fields(&form, user.user());
     if !errors.is_empty() {
-        return sent_back(&state, &user, view, form, errors, StatusCode::UNPROCESSABLE_ENTITY)
-            .await;
+        return sent_back(
+            &state,
+            &user,
+            view,
+            form,
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let request = CreateRequest {
         date: form.date.clone(),
@@ -967,8 +1016,15 @@ pub(crate) async fn update(
     }
     let errors = check_fields(&form, user.user());
     if !errors.is_empty() {
-        return sent_back(&state, &user, view, form, errors, StatusCode::UNPROCESSABLE_ENTITY)
-            .await;
+        return sent_back(
+            &state,
+            &user,
+            view,
+            form,
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let request = UpdateRequest {
         date: Some(form.date.clone()),
@@ -1063,13 +1119,25 @@ mod tests {
 
     #[test]
     fn links_keep_the_table_and_drop_the_drawer() {
-        let view = View::parse(&pairs("year=2025&q=tea&sort=amount&page=3&per_page=5&edit=x&cols=date&cols=amount"), &user());
+        let view = View::parse(
+            &pairs("year=2025&q=tea&sort=amount&page=3&per_page=5&edit=x&cols=date&cols=amount"),
+            &user(),
+        );
         assert!(matches!(view.overlay, Overlay::Edit(_)));
         let back = view.back();
-        assert!(back.starts_with("/dashboard?year=2025&q=tea&sort=amount&page=3&per_page=5"), "{back}");
-        assert!(back.contains("cols=date&cols=amount") && !back.contains("edit"), "{back}");
+        assert!(
+            back.starts_with("/dashboard?year=2025&q=tea&sort=amount&page=3&per_page=5"),
+            "{back}"
+        );
+        assert!(
+            back.contains("cols=date&cols=amount") && !back.contains("edit"),
+            "{back}"
+        );
         let next = view.link(&[("page", "4".into())]);
-        assert!(next.contains("page=4") && !next.contains("page=3"), "{next}");
+        assert!(
+            next.contains("page=4") && !next.contains("page=3"),
+            "{next}"
+        );
     }
 
     #[test]
@@ -1084,7 +1152,13 @@ mod tests {
 
     #[test]
     fn notices_after_forms_go_back_where_they_came_from() {
-        assert_eq!(with_done("/dashboard?page=2", "added"), "/dashboard?page=2&done=added");
-        assert_eq!(with_done("https://evil.example", "added"), "/dashboard?done=added");
+        assert_eq!(
+            with_done("/dashboard?page=2", "added"),
+            "/dashboard?page=2&done=added"
+        );
+        assert_eq!(
+            with_done("https://evil.example", "added"),
+            "/dashboard?done=added"
+        );
     }
 }

@@ -14,7 +14,10 @@ use crate::state::AppState;
 use super::{WebUser, failure};
 
 /// Reads an `application/x-www-form-urlencoded` body into `T`.
-async fn read<T: DeserializeOwned>(request: Request, state: &AppState) -> Result<(T, String), Response> {
+async fn read<T: DeserializeOwned>(
+    request: Request,
+    state: &AppState,
+) -> Result<(T, String), Response> {
     let is_form = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -28,15 +31,21 @@ async fn read<T: DeserializeOwned>(request: Request, state: &AppState) -> Result
     let body = Bytes::from_request(request, state)
         .await
         .map_err(IntoResponse::into_response)?;
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| failure(ApiError::BadRequest(format!("the form cannot be read: {e}"))))?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).map_err(|e| {
+        failure(ApiError::BadRequest(format!(
+            "the form cannot be read: {e}"
+        )))
+    })?;
     let token = pairs
         .iter()
         .find(|(name, _)| name == csrf::FIELD)
         .map(|(_, value)| value.clone())
         .unwrap_or_default();
-    let form = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| failure(ApiError::BadRequest(format!("the form cannot be read: {e}"))))?;
+    let form = serde_urlencoded::from_bytes(&body).map_err(|e| {
+        failure(ApiError::BadRequest(format!(
+            "the form cannot be read: {e}"
+        )))
+    })?;
     Ok((form, token))
 }
 
@@ -169,8 +178,11 @@ mod tests {
 
     #[test]
     fn invalid_fields_keep_their_names_and_lose_the_prefix() {
-        let errors = Errors::from_api(ApiError::invalid("amount", "must be more than zero"), "form")
-            .unwrap_or_default();
+        let errors = Errors::from_api(
+            ApiError::invalid("amount", "must be more than zero"),
+            "form",
+        )
+        .unwrap_or_default();
         assert_eq!(errors.get("amount"), Some("Must be more than zero"));
         assert_eq!(errors.get("form"), None);
         let errors = Errors::from_api(ApiError::WrongCredentials, "password").unwrap_or_default();

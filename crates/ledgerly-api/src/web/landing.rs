@@ -110,24 +110,39 @@ fn signed_in(user: &WebUser) -> Markup {
     )
 }
 
-const FEATURES: [(&str, &str, &str); 4] = [
+/// A feature's icon: a few strokes of SVG in the text colour.
+fn icon(paths: &[&str]) -> Markup {
+    html! {
+        svg.feature-icon viewBox="0 0 24 24" width="28" height="28" fill="none" stroke="currentColor"
+            stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" {
+            @for d in paths { path d=(d) {} }
+        }
+    }
+}
+
+const FEATURES: [(&[&str], &str, &str); 4] = [
     (
-        "⎙",
+        &[
+            "M6 3h12v18l-3-2-3 2-3-2-3 2z",
+            "M9 8h6",
+            "M9 12h6",
+            "M9 16h3",
+        ],
         "Receipts read for you",
         "Drop in a photo or a PDF: the vendor, the date and the total are read and waiting for your review.",
     ),
     (
-        "◔",
+        &["M12 3a9 9 0 1 0 9 9h-9z", "M15 3.5A9 9 0 0 1 20.5 9H15z"],
         "A budget that keeps up",
         "Your monthly budget, what you have spent, what you have saved and how this month compares with the last.",
     ),
     (
-        "▥",
+        &["M4 20h16", "M6 16v-5", "M10 16V8", "M14 16v-7", "M18 16V5"],
         "Charts, not spreadsheets",
         "Each month by category for the whole year, and where this month's money went — with the numbers behind them.",
     ),
     (
-        "⇩",
+        &["M12 4v11", "M7 10l5 5 5-5", "M5 20h14"],
         "Yours to keep",
         "Self-hosted, one command to run, and every expense exportable to CSV whenever you like.",
     ),
@@ -137,9 +152,9 @@ fn landing(csrf_token: &str, forms: &Forms) -> Markup {
     html! {
         (hero())
         section.features aria-label="Features" {
-            @for (icon, title, text) in FEATURES {
+            @for (paths, title, text) in FEATURES {
                 article.feature {
-                    span.icon aria-hidden="true" { (icon) }
+                    (icon(paths))
                     h2 { (title) }
                     p { (text) }
                 }

@@ -253,9 +253,15 @@ mod tests {
 
     #[test]
     fn whole_amounts_drop_their_zeros() {
-        assert_eq!(money_short(Money::from_minor(120_000, Currency::INR)), "₹1,200");
+        assert_eq!(
+            money_short(Money::from_minor(120_000, Currency::INR)),
+            "₹1,200"
+        );
         assert_eq!(money_short(Money::from_minor(350, Currency::USD)), "$3.50");
-        assert_eq!(money_short(Money::from_minor(1500, Currency::JPY)), "¥1,500");
+        assert_eq!(
+            money_short(Money::from_minor(1500, Currency::JPY)),
+            "¥1,500"
+        );
     }
 
     #[test]
@@ -272,7 +278,10 @@ mod tests {
         )
         .into_string();
         assert!(markup.contains("aria-invalid=\"true\""), "{markup}");
-        assert!(markup.contains("aria-describedby=\"add-vendor-error\""), "{markup}");
+        assert!(
+            markup.contains("aria-describedby=\"add-vendor-error\""),
+            "{markup}"
+        );
         assert!(!markup.contains("<script>"), "{markup}");
         assert!(markup.contains("&lt;script&gt;"), "{markup}");
     }

@@ -254,7 +254,10 @@ mod tests {
         assert!(!csp.contains("unsafe-inline"), "{csp}");
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
         let response = headers.apply(StatusCode::OK.into_response());
-        assert_eq!(response.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(
+            response.headers()[header::X_CONTENT_TYPE_OPTIONS],
+            "nosniff"
+        );
         assert_eq!(response.headers()[header::REFERRER_POLICY], "same-origin");
     }
 }

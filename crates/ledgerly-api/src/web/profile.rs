@@ -170,13 +170,27 @@ pub(crate) async fn update(
     let errors = check_profile(&form);
     if !errors.is_empty() {
         let failed = Failed::Profile(form, errors);
-        return render(&state, &user, Some(failed), None, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return render(
+            &state,
+            &user,
+            Some(failed),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     match save_profile(&state, &user, &form).await {
         Ok(()) => see_other("/profile?done=profile"),
         Err(err) => match errors_of(err, "form") {
             Ok((status, errors)) => {
-                render(&state, &user, Some(Failed::Profile(form, errors)), None, status).await
+                render(
+                    &state,
+                    &user,
+                    Some(Failed::Profile(form, errors)),
+                    None,
+                    status,
+                )
+                .await
             }
             Err(page) => page,
         },
@@ -257,7 +271,14 @@ pub(crate) async fn email(
             };
             match errors_of(err, "form") {
                 Ok((status, errors)) => {
-                    render(&state, &user, Some(Failed::Email(form, errors)), None, status).await
+                    render(
+                        &state,
+                        &user,
+                        Some(Failed::Email(form, errors)),
+                        None,
+                        status,
+                    )
+                    .await
                 }
                 Err(page) => page,
             }
@@ -271,9 +292,15 @@ pub(crate) async fn password(
     SignedForm { user, form }: SignedForm<PasswordForm>,
 ) -> Response {
     let result = if form.current_password.is_empty() {
-        Err(ApiError::invalid("current_password", "enter your current password"))
+        Err(ApiError::invalid(
+            "current_password",
+            "enter your current password",
+        ))
     } else if form.new_password != form.confirm_password {
-        Err(ApiError::invalid("confirm_password", "the two new passwords differ"))
+        Err(ApiError::invalid(
+            "confirm_password",
+            "the two new passwords differ",
+        ))
     } else {
         change_password_of(
             &state,

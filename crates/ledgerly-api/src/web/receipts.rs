@@ -196,7 +196,10 @@ pub(crate) async fn delete(
 
 fn with_done(back: &str, done: &str) -> String {
     let back = back_to(back, "/receipts");
-    let back = back.split_once('?').map_or(back.as_str(), |(path, _)| path).to_owned();
+    let back = back
+        .split_once('?')
+        .map_or(back.as_str(), |(path, _)| path)
+        .to_owned();
     format!("{back}?done={done}")
 }
 
@@ -286,7 +289,7 @@ async fn render(state: &AppState, user: &WebUser, query: &ReceiptsQuery) -> ApiR
                             div.receipt-actions {
                                 @match review {
                                     Some((id, true)) => a.button.small.primary href={"/dashboard?review=" (id)} { "Review" },
-                                    Some((id, false)) => a.button.small href={"/dashboard?edit=" (id)} { "Expense" },
+                                    Some((id, false)) => a.button.small href={"/dashboard?edit=" (id)} { "Open expense" },
                                     None => {},
                                 }
                                 form method="post" action={"/receipts/" (receipt.id) "/retry"} {

@@ -315,10 +315,37 @@ async fn the_session_cookie_authenticates_like_the_bearer_token(backend: Backend
         .await
         .unwrap();
     assert_eq!(registered.status(), StatusCode::CREATED);
+    let token = expect(registered, StatusCode::CREATED).await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let me = client.get(app.url("/api/v1/me")).send().await.unwrap();
     assert_eq!(expect(me, StatusCode::OK).await["email"], "c@example.com");
+    // A state-changing call on the cookie alone could come from another site's page: it needs
+    // the CSRF token too (the dashboard's pages carry it); a bearer token needs none.
+    let forged = client
+        .post(app.url("/api/v1/auth/logout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        expect(forged, StatusCode::FORBIDDEN).await["error"]["code"],
+        "csrf_refused"
+    );
+    let wrong = client
+        .post(app.url("/api/v1/auth/logout"))
+        .header(
+            "x-csrf-token",
+            ledgerly_api::auth::csrf::token_for("another session"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
     let out = client
         .post(app.url("/api/v1/auth/logout"))
+        .header("x-csrf-token", ledgerly_api::auth::csrf::token_for(&token))
         .send()
         .await
         .unwrap();

@@ -32,7 +32,9 @@ async fn a_whole_session_in_the_browser() {
     browser.fill("#signup-timezone", "Mars/Olympus").await;
     browser.click("form[action='/signup'] button").await;
     browser.wait_for("#signup-email-error").await;
-    for field in ["name", "email", "password", "budget", "currency", "timezone"] {
+    for field in [
+        "name", "email", "password", "budget", "currency", "timezone",
+    ] {
         let error = browser.text(&format!("#signup-{field}-error")).await;
         assert!(!error.is_empty(), "no error shown for {field}");
         assert_eq!(
@@ -44,8 +46,16 @@ async fn a_whole_session_in_the_browser() {
             "{field} is not marked invalid"
         );
     }
-    assert_eq!(browser.value("#signup-email").await, "not-an-email", "the value is kept");
-    assert_eq!(browser.value("#signup-password").await, "", "a password is never sent back");
+    assert_eq!(
+        browser.value("#signup-email").await,
+        "not-an-email",
+        "the value is kept"
+    );
+    assert_eq!(
+        browser.value("#signup-password").await,
+        "",
+        "a password is never sent back"
+    );
     browser.screenshot("landing-errors", 1280).await;
 
     // A wrong login is refused inline.
@@ -76,7 +86,12 @@ async fn a_whole_session_in_the_browser() {
     browser.fill("#add-date", "").await;
     browser.submit("form[action='/expenses']").await;
     browser.wait_for("#add-vendor-error").await;
-    assert!(browser.text("#add-amount-error").await.contains("more than zero"));
+    assert!(
+        browser
+            .text("#add-amount-error")
+            .await
+            .contains("more than zero")
+    );
     assert!(!browser.text("#add-date-error").await.is_empty());
     browser.screenshot("dashboard-add-errors", 1280).await;
 
@@ -88,7 +103,10 @@ async fn a_whole_session_in_the_browser() {
     browser.wait_text(".notice", "Expense added").await;
     assert_eq!(browser.text("#expenses-table tbody td.vendor").await, NASTY);
     assert!(browser.no_alert().await, "the vendor ran as a script");
-    assert!(!browser.source().await.contains(NASTY), "the vendor is in the page unescaped");
+    assert!(
+        !browser.source().await.contains(NASTY),
+        "the vendor is in the page unescaped"
+    );
     // The cards and the charts follow.
     let cards = browser.text(".cards").await;
     assert!(cards.contains("₹1,200"), "{cards}");
@@ -143,19 +161,29 @@ async fn a_whole_session_in_the_browser() {
     browser.wait_for("#edit-vendor").await;
     assert_eq!(browser.value("#edit-vendor").await, "Corner Bakery");
     assert_eq!(browser.value("#edit-amount").await, "245.50");
-    assert!(browser.image_loaded(".review-image img").await, "the thumbnail does not load");
+    assert!(
+        browser.image_loaded(".review-image img").await,
+        "the thumbnail does not load"
+    );
     browser.screenshot("dashboard-review", 1280).await;
     browser.fill("#edit-note", "Birthday cake").await;
     browser.click("button[name=confirm]").await;
     browser.wait_text(".notice", "Receipt confirmed").await;
     let table = browser.text("#expenses-table").await;
-    assert!(table.contains("Corner Bakery") && table.contains("₹245.50"), "{table}");
+    assert!(
+        table.contains("Corner Bakery") && table.contains("₹245.50"),
+        "{table}"
+    );
     assert!(!table.contains("Review"), "still awaiting review: {table}");
 
     // Enough rows to page through, added through the API with the same account.
     let api = server.login("asha@example.com", "correct horse").await;
     for i in 1..=12 {
-        let vendor = if i % 3 == 0 { format!("Tea stall {i}") } else { format!("Shop {i}") };
+        let vendor = if i % 3 == 0 {
+            format!("Tea stall {i}")
+        } else {
+            format!("Shop {i}")
+        };
         let category = if i % 2 == 0 { "work" } else { "food" };
         api.post(
             "/api/v1/expenses",
@@ -164,6 +192,7 @@ async fn a_whole_session_in_the_browser() {
         .await;
     }
     browser.goto("/dashboard").await;
+    browser.screenshot("dashboard", 1280).await;
     // 14 expenses in all; 5 a page.
     browser.select("#filter-per_page", "5 per page").await;
     browser.submit("form.filters").await;
@@ -182,10 +211,16 @@ async fn a_whole_session_in_the_browser() {
     // Sort by amount, largest first, then smallest first.
     browser.click_link("Amount").await;
     browser.wait_url("sort=-amount").await;
-    assert_eq!(browser.text("#expenses-table tbody tr td.num").await, "₹1,500.00");
+    assert_eq!(
+        browser.text("#expenses-table tbody tr td.num").await,
+        "₹1,500.00"
+    );
     browser.click_link("Amount").await;
     browser.wait_url("sort=amount").await;
-    assert_eq!(browser.text("#expenses-table tbody tr td.num").await, "₹101.00");
+    assert_eq!(
+        browser.text("#expenses-table tbody tr td.num").await,
+        "₹101.00"
+    );
     // Filter by vendor text, then by category.
     browser.fill("#filter-q", "tea").await;
     browser.submit("form.filters").await;
@@ -208,7 +243,13 @@ async fn a_whole_session_in_the_browser() {
         "today's two and days 1 to 3"
     );
     // A bad range is an inline error, not a failure.
-    browser.goto(&format!("/dashboard?from={}&to={}", server.today(), server.days_ago(5))).await;
+    browser
+        .goto(&format!(
+            "/dashboard?from={}&to={}",
+            server.today(),
+            server.days_ago(5)
+        ))
+        .await;
     browser.wait_for("#filter-from-error").await;
     // Choose columns: the note on, the category off.
     browser.goto("/dashboard").await;
@@ -218,8 +259,16 @@ async fn a_whole_session_in_the_browser() {
     browser.submit("form.filters").await;
     browser.wait_url("cols=").await;
     let head = browser.text("#expenses-table thead").await;
-    assert!(head.contains("Note") && !head.contains("Category"), "{head}");
-    assert!(browser.text("#expenses-table").await.contains("Birthday cake"));
+    assert!(
+        head.contains("Note") && !head.contains("Category"),
+        "{head}"
+    );
+    assert!(
+        browser
+            .text("#expenses-table")
+            .await
+            .contains("Birthday cake")
+    );
 
     // CSV export of the filtered table, with the browser's own session.
     browser.goto("/dashboard?q=tea&sort=amount").await;
@@ -228,9 +277,15 @@ async fn a_whole_session_in_the_browser() {
     let (status, csv) = browser.fetch("GET", &href, None, &[]).await;
     assert_eq!(status, 200, "{csv}");
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "date,category,vendor,amount,currency,needs_review,note,id");
+    assert_eq!(
+        lines[0],
+        "date,category,vendor,amount,currency,needs_review,note,id"
+    );
     assert_eq!(lines.len(), 5, "a header and four tea stalls: {csv}");
-    assert!(lines[1].contains("Tea stall 3") && lines[1].contains("103.00"), "{csv}");
+    assert!(
+        lines[1].contains("Tea stall 3") && lines[1].contains("103.00"),
+        "{csv}"
+    );
 
     // The receipts page: status, thumbnail, re-run OCR, delete.
     browser.goto("/receipts").await;
@@ -267,14 +322,28 @@ async fn a_whole_session_in_the_browser() {
     browser.wait_text(".notice", "Profile saved").await;
     assert_eq!(browser.value("#profile-budget").await, "60000.00");
     assert!(browser.text(".topbar").await.contains("Asha Rao"));
-    browser.fill("#password-current_password", "not my password").await;
-    browser.fill("#password-new_password", "battery staple").await;
-    browser.fill("#password-confirm_password", "battery staple").await;
+    browser
+        .fill("#password-current_password", "not my password")
+        .await;
+    browser
+        .fill("#password-new_password", "battery staple")
+        .await;
+    browser
+        .fill("#password-confirm_password", "battery staple")
+        .await;
     browser.submit("form[action='/profile/password']").await;
-    browser.wait_text("#password-current_password-error", "wrong").await;
-    browser.fill("#password-current_password", "correct horse").await;
-    browser.fill("#password-new_password", "battery staple").await;
-    browser.fill("#password-confirm_password", "battery staple").await;
+    browser
+        .wait_text("#password-current_password-error", "wrong")
+        .await;
+    browser
+        .fill("#password-current_password", "correct horse")
+        .await;
+    browser
+        .fill("#password-new_password", "battery staple")
+        .await;
+    browser
+        .fill("#password-confirm_password", "battery staple")
+        .await;
     browser.submit("form[action='/profile/password']").await;
     browser.wait_text(".notice", "Password changed").await;
     browser.fill("#email-email", "asha.rao@example.com").await;
@@ -393,9 +462,16 @@ async fn users_are_isolated_and_forms_need_their_token() {
         .await;
     assert_eq!(status, 403);
     // The JSON API with the cookie alone is refused too; with the page's token it works.
-    let body = json!({"date": server.today(), "vendor": "Via the API", "amount": "5", "category": "Food"}).to_string();
+    let body =
+        json!({"date": server.today(), "vendor": "Via the API", "amount": "5", "category": "Food"})
+            .to_string();
     let (status, text) = browser
-        .fetch("POST", "/api/v1/expenses", Some(&body), &[("content-type", "application/json")])
+        .fetch(
+            "POST",
+            "/api/v1/expenses",
+            Some(&body),
+            &[("content-type", "application/json")],
+        )
         .await;
     assert_eq!(status, 403, "{text}");
     assert!(text.contains("csrf_refused"), "{text}");
@@ -404,18 +480,27 @@ async fn users_are_isolated_and_forms_need_their_token() {
             "POST",
             "/api/v1/expenses",
             Some(&body),
-            &[("content-type", "application/json"), ("x-csrf-token", &token)],
+            &[
+                ("content-type", "application/json"),
+                ("x-csrf-token", &token),
+            ],
         )
         .await;
     assert_eq!(status, 201, "{text}");
     browser.goto("/dashboard").await;
     let table = browser.text("#expenses-table").await;
-    assert!(table.contains("Via the API") && !table.contains("Forged"), "{table}");
+    assert!(
+        table.contains("Via the API") && !table.contains("Forged"),
+        "{table}"
+    );
 
     // Log-in forms need the browser's own anonymous token as well.
     let response = reqwest::Client::new()
         .post(format!("{}/login", server.url))
-        .form(&[("email", "second@example.com"), ("password", "correct horse")])
+        .form(&[
+            ("email", "second@example.com"),
+            ("password", "correct horse"),
+        ])
         .send()
         .await
         .unwrap();
@@ -425,7 +510,10 @@ async fn users_are_isolated_and_forms_need_their_token() {
     let response = reqwest::get(format!("{}/", server.url)).await.unwrap();
     let headers = response.headers();
     let csp = headers["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["referrer-policy"], "same-origin");

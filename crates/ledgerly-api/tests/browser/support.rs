@@ -37,7 +37,10 @@ impl Extractor for GatedExtractor {
         hints: &Hints,
     ) -> Result<ReceiptFields, ExtractError> {
         assert_eq!(kind, ReceiptKind::Png);
-        assert!(image.starts_with(b"\x89PNG"), "the worker read another file");
+        assert!(
+            image.starts_with(b"\x89PNG"),
+            "the worker read another file"
+        );
         self.gate
             .acquire()
             .await
@@ -56,7 +59,14 @@ impl Extractor for GatedExtractor {
 /// A small PNG that looks like a till receipt.
 pub fn receipt_png() -> Vec<u8> {
     let mut image = image::RgbImage::from_pixel(240, 360, image::Rgb([250, 250, 245]));
-    for (row, width) in [(30u32, 180u32), (60, 120), (110, 200), (130, 160), (150, 190), (300, 140)] {
+    for (row, width) in [
+        (30u32, 180u32),
+        (60, 120),
+        (110, 200),
+        (130, 160),
+        (150, 190),
+        (300, 140),
+    ] {
         for y in row..row + 8 {
             for x in 20..20 + width {
                 image.put_pixel(x, y, image::Rgb([40, 40, 40]));
@@ -65,7 +75,10 @@ pub fn receipt_png() -> Vec<u8> {
     }
     let mut bytes = Vec::new();
     image::DynamicImage::ImageRgb8(image)
-        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
         .unwrap();
     bytes
 }
@@ -85,8 +98,10 @@ pub struct Server {
 impl Server {
     pub async fn start() -> Server {
         let db = TestDatabase::postgres().await;
-        let files =
-            std::env::temp_dir().join(format!("ledgerly-browser-{}", uuid::Uuid::new_v4().simple()));
+        let files = std::env::temp_dir().join(format!(
+            "ledgerly-browser-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
         let mut settings = Settings::default();
         settings.server.port = 0;
         settings.database.url = db.url().to_owned();
@@ -348,7 +363,8 @@ impl Browser {
 
     /// Marks the current document, runs `action`, and waits until a new document has loaded.
     async fn navigating<F: std::future::Future<Output = ()>>(&self, what: &str, action: F) {
-        self.execute("window.__ledgerlyOld = true; return null;").await;
+        self.execute("window.__ledgerlyOld = true; return null;")
+            .await;
         action.await;
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {

@@ -73,6 +73,25 @@ async fn up_serves_the_app_keeps_data_in_its_folder_and_stops_on_ctrl_c() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+    // The dashboard is served at the root, with its stylesheet and script.
+    let landing = client.get(format!("{}/", first.url)).send().await.unwrap();
+    assert_eq!(landing.status(), 200);
+    assert!(
+        landing.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = landing.text().await.unwrap();
+    assert!(page.contains("Create an account"), "{page}");
+    for asset in ["/static/app.css", "/static/app.js"] {
+        let response = client
+            .get(format!("{}{asset}", first.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+    }
     let registered = client
         .post(format!("{}/api/v1/auth/register", first.url))
         .json(

@@ -85,8 +85,17 @@ fn panicked(cause: Box<dyn std::any::Any + Send + 'static>) -> axum::response::R
     ApiError::internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
 }
 
-async fn not_found() -> ApiError {
-    ApiError::NotFound("route")
+/// 404: the API's JSON error, or a page for a browser asking for one.
+async fn not_found(headers: axum::http::HeaderMap) -> axum::response::Response {
+    let wants_page = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_page {
+        crate::web::not_found_page()
+    } else {
+        ApiError::NotFound("route").into_response()
+    }
 }
 
 async fn method_not_allowed() -> (StatusCode, axum::Json<serde_json::Value>) {

@@ -178,7 +178,7 @@ pub(crate) fn stacked_bars(
             details.numbers {
                 summary { "Show the numbers" }
                 table {
-                    thead { tr { th scope="col" { "Month" } th scope="col" { "Spent" } } }
+                    thead { tr { th scope="col" { "Month" } th.num scope="col" { "Spent" } } }
                     tbody {
                         @for m in 1..=12u32 {
                             tr { th scope="row" { (month_name(m)) } td.num { (Money::from_minor(month_sum(m), currency).format()) } }
@@ -274,7 +274,7 @@ pub(crate) fn donut(
             } @else {
                 table.breakdown {
                     caption.visually-hidden { "Spending by category, " (label) }
-                    thead { tr { th scope="col" { "Category" } th scope="col" { "Spent" } th scope="col" { "Share" } } }
+                    thead { tr { th scope="col" { "Category" } th.num scope="col" { "Spent" } th.num scope="col" { "Share" } } }
                     tbody {
                         @for (t, percent) in &rows {
                             tr {

@@ -8,7 +8,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ledgerly_core::{Category, Expense, ExpenseId, Month, Receipt, ReceiptId, User};
+use ledgerly_core::{Category, CategoryId, Expense, ExpenseId, Month, Receipt, ReceiptId, User};
 use ledgerly_store::{ExpenseQuery, Page};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -309,14 +309,16 @@ impl ExpenseForm {
         }
     }
 
-    fn blank(user: &User, categories: &[Category]) -> Self {
+    /// A new expense: today, the account's currency, and the category of the last expense
+    /// recorded (else the first).
+    fn blank(user: &User, categories: &[Category], last: Option<CategoryId>) -> Self {
+        let category = last
+            .filter(|id| categories.iter().any(|c| c.id == *id))
+            .or_else(|| categories.first().map(|c| c.id));
         ExpenseForm {
             date: user.time_zone.today().to_string(),
             currency: user.currency.code().to_owned(),
-            category: categories
-                .first()
-                .map(|c| c.id.to_string())
-                .unwrap_or_default(),
+            category: category.map(|c| c.to_string()).unwrap_or_default(),
             ..ExpenseForm::default()
         }
     }
@@ -338,6 +340,8 @@ struct Data {
     monthly: Vec<ledgerly_core::MonthlyCategoryTotal>,
     expenses: Page<Expense>,
     filter_errors: Errors,
+    /// The category of the expense recorded last: a new one's default.
+    last_category: Option<CategoryId>,
 }
 
 async fn load(state: &AppState, user: &User, view: &mut View) -> ApiResult<Data> {
@@ -369,7 +373,22 @@ async fn load(state: &AppState, user: &User, view: &mut View) -> ApiResult<Data>
         list.page = pages;
         expenses = store.list_expenses(user.id, &list).await?;
     }
+    let latest = ExpenseQuery {
+        sort: ledgerly_store::ExpenseSort {
+            field: ledgerly_store::SortField::Created,
+            direction: ledgerly_store::SortDirection::Descending,
+        },
+        per_page: 1,
+        ..ExpenseQuery::default()
+    };
+    let last_category = store
+        .list_expenses(user.id, &latest)
+        .await?
+        .items
+        .first()
+        .map(|e| e.category_id);
     Ok(Data {
+        last_category,
         palette: Palette::of(&categories),
         categories,
         summary,
@@ -523,7 +542,8 @@ fn cards(summary: &ledgerly_core::MonthSummary) -> Markup {
                 p.value { (summary.count) }
                 p.sub {
                     @if let Some(average) = summary.average { "Average " (money_short(average)) " · " }
-                    span.change.up[change.amount.is_positive()].down[change.amount.is_negative()] { (change_text) }
+                    @let compared = change.percent.is_some();
+                    span.change.up[compared && change.amount.is_positive()].down[compared && change.amount.is_negative()] { (change_text) }
                 }
             }
         }
@@ -711,8 +731,14 @@ async fn overlay(
             let manual = matches!(view.overlay, Overlay::Add);
             let (values, errors) = match failed {
                 Some(f) if manual => (f.values, f.errors),
-                Some(f) => (ExpenseForm::blank(u, &data.categories), f.errors),
-                None => (ExpenseForm::blank(u, &data.categories), Errors::none()),
+                Some(f) => (
+                    ExpenseForm::blank(u, &data.categories, data.last_category),
+                    f.errors,
+                ),
+                None => (
+                    ExpenseForm::blank(u, &data.categories, data.last_category),
+                    Errors::none(),
+                ),
             };
             drawer(
                 "Add a transaction",

@@ -215,6 +215,21 @@ pub(crate) fn failure(err: ApiError) -> Response {
     (status, layout::message_page(status, &message)).into_response()
 }
 
+/// The page for an address that leads nowhere.
+pub(crate) fn not_found_page() -> Response {
+    let mut response = failure(ApiError::NotFound("page"));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'self'; frame-ancestors 'none'"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
 /// `Location` for a redirect back to a page after a form: only our own paths.
 pub(crate) fn back_to(given: &str, fallback: &'static str) -> String {
     let safe = given.starts_with('/')

@@ -127,6 +127,13 @@ async fn a_whole_session_in_the_browser() {
     assert!(browser.text("#expenses-table").await.contains("₹1,500.00"));
     assert!(browser.text(".cards").await.contains("₹1,500"));
 
+    // The confirmation names it as text too; Cancel leaves it be.
+    browser.click_row_link(NASTY, "Delete").await;
+    browser.wait_text(".dialog", NASTY).await;
+    assert!(browser.no_alert().await);
+    browser.click_link("Cancel").await;
+    assert!(browser.text("#expenses-table").await.contains(NASTY));
+
     // Add a second one, then delete it after the confirmation.
     browser.click_link("+ Add transaction").await;
     browser.fill("#add-vendor", "Metro card").await;
@@ -505,6 +512,16 @@ async fn users_are_isolated_and_forms_need_their_token() {
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
+
+    // An address that leads nowhere is a page for a browser, JSON for a program.
+    browser.goto("/dashbord").await;
+    assert!(browser.text("main").await.contains("page not found"));
+    let response = reqwest::get(format!("{}/dashbord", server.url))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
 
     // Every page's security headers.
     let response = reqwest::get(format!("{}/", server.url)).await.unwrap();

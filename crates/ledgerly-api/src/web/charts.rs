@@ -83,6 +83,9 @@ fn month_name(month: u32) -> &'static str {
     NAMES[(month.clamp(1, 12) - 1) as usize]
 }
 
+/// One category's part of a month's bar: the total, its top and its height.
+type Segment<'a> = (&'a MonthlyCategoryTotal, f64, f64);
+
 /// A year's spending per month, each month's bar stacked by category.
 pub(crate) fn stacked_bars(
     year: i32,
@@ -137,6 +140,27 @@ pub(crate) fn stacked_bars(
         let minor = (value * 10f64.powi(currency.exponent() as i32)).round() as i64;
         money_short(Money::from_minor(minor, currency))
     };
+    // Each month's bar: its x, and each segment with its top and height, stacked from zero.
+    let bars: Vec<(u32, f64, Vec<Segment<'_>>)> = (1..=12u32)
+        .map(|m| {
+            let x = LEFT + slot * f64::from(m - 1) + (slot - bar_w) / 2.0;
+            let mut base = 0.0f64;
+            let stack = months
+                .get(&m)
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+                .iter()
+                .map(|segment| {
+                    let value = major(segment.amount.minor(), currency);
+                    let y = y_of(base + value);
+                    let h = (y_of(base) - y).max(0.0);
+                    base += value;
+                    (*segment, y, h)
+                })
+                .collect();
+            (m, x, stack)
+        })
+        .collect();
     html! {
         figure.chart {
             svg.bars viewBox={"0 0 " (WIDTH) " " (HEIGHT)} role="img"
@@ -150,23 +174,19 @@ pub(crate) fn stacked_bars(
                         (tick_label(*tick))
                     }
                 }
-                @for m in 1..=12u32 {
-                    @let x = LEFT + slot * f64::from(m - 1) + (slot - bar_w) / 2.0;
+                @for (m, x, stack) in &bars {
+                    @let m = *m;
+                    @let x = *x;
                     g {
                         title { (month_name(m)) " " (year) ": " (Money::from_minor(month_sum(m), currency).format()) }
-                        @let mut base = 0.0f64;
-                        @for segment in months.get(&m).map(Vec::as_slice).unwrap_or(&[]) {
-                            @let value = major(segment.amount.minor(), currency);
-                            @let y = y_of(base + value);
-                            @let h = (y_of(base) - y).max(0.0);
+                        @for (segment, y, h) in stack {
                             rect class={"bar " (palette.class(segment.category_id))}
-                                x=(fmt(x)) y=(fmt(y)) width=(fmt(bar_w)) height=(fmt(h)) {
+                                x=(fmt(x)) y=(fmt(*y)) width=(fmt(bar_w)) height=(fmt(*h)) {
                                 title {
                                     (segment.category.as_str()) ", " (month_name(m)) " " (year) ": "
                                     (segment.amount.format())
                                 }
                             }
-                            @let _ = { base += value; };
                         }
                     }
                     text.axis x=(fmt(x + bar_w / 2.0)) y=(fmt(HEIGHT - BOTTOM + 20.0)) text-anchor="middle" {

@@ -154,12 +154,10 @@ async fn render(
     (status, page).into_response()
 }
 
-/// A form's failure as its errors and status; faults become an error page.
-fn errors_of(err: ApiError, field: &'static str) -> Result<(StatusCode, Errors), Response> {
+/// A form's failure as its errors and status; faults stay errors, for an error page.
+fn errors_of(err: ApiError, field: &'static str) -> Result<(StatusCode, Errors), ApiError> {
     let status = err.status_and_code().0;
-    Errors::from_api(err, field)
-        .map(|errors| (status, errors))
-        .map_err(failure)
+    Errors::from_api(err, field).map(|errors| (status, errors))
 }
 
 /// `POST /profile`: name, currency, time zone and, when given, the budget from this month on.
@@ -192,7 +190,7 @@ pub(crate) async fn update(
                 )
                 .await
             }
-            Err(page) => page,
+            Err(err) => failure(err),
         },
     }
 }
@@ -280,7 +278,7 @@ pub(crate) async fn email(
                     )
                     .await
                 }
-                Err(page) => page,
+                Err(err) => failure(err),
             }
         }
     }
@@ -323,7 +321,7 @@ pub(crate) async fn password(
                 Ok((status, errors)) => {
                     render(&state, &user, Some(Failed::Password(errors)), None, status).await
                 }
-                Err(page) => page,
+                Err(err) => failure(err),
             }
         }
     }

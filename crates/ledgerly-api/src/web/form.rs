@@ -154,13 +154,24 @@ impl Errors {
 }
 
 /// `amount: must be more than zero` → `Must be more than zero`: the field is named by where
-/// the message shows.
+/// the message shows, and the API's `code` quotes read as “quotes”.
 fn tidy(field: &str, message: String) -> String {
     let message = message
         .strip_prefix(&format!("{field}: "))
         .map(str::to_owned)
         .unwrap_or(message);
-    capitalise(&message)
+    let mut open = false;
+    let quoted: String = message
+        .chars()
+        .map(|c| match c {
+            '`' => {
+                open = !open;
+                if open { '“' } else { '”' }
+            }
+            other => other,
+        })
+        .collect();
+    capitalise(&quoted)
 }
 
 /// `must be more than zero` → `Must be more than zero`.
@@ -185,6 +196,15 @@ mod tests {
         .unwrap_or_default();
         assert_eq!(errors.get("amount"), Some("Must be more than zero"));
         assert_eq!(errors.get("form"), None);
+        let errors = Errors::from_api(
+            ApiError::invalid("email", "`x` is not a valid email address"),
+            "form",
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            errors.get("email"),
+            Some("“x” is not a valid email address")
+        );
         let errors = Errors::from_api(ApiError::WrongCredentials, "password").unwrap_or_default();
         assert_eq!(errors.get("password"), Some("Wrong email or password"));
         assert!(Errors::from_api(ApiError::internal(anyhow::anyhow!("boom")), "form").is_err());

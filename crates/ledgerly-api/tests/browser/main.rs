@@ -313,6 +313,22 @@ async fn a_whole_session_in_the_browser() {
     browser.submit(".dialog form").await;
     browser.wait_text(".notice", "Receipt deleted").await;
     assert!(browser.text("main").await.contains("No receipts yet"));
+    // Drag and drop: a file dropped on the zone is uploaded and read like a chosen one.
+    browser
+        .drop_file("[data-dropzone]", "dropped.png", &receipt_png())
+        .await;
+    browser.wait_url("receipt=").await;
+    server.release_ocr(1);
+    browser.wait_url("review=").await;
+    assert_eq!(browser.value("#edit-vendor").await, "Corner Bakery");
+    browser
+        .click(".drawer button[type=submit]:not([name])")
+        .await;
+    browser.wait_text(".notice", "Expense saved").await;
+    assert!(
+        browser.text("#expenses-table").await.contains("Review"),
+        "saved for later"
+    );
 
     // The profile: inline errors, then changes that stick.
     browser.goto("/profile").await;

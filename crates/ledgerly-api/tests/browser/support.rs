@@ -531,6 +531,29 @@ impl Browser {
         .await;
     }
 
+    /// Drops a file on `css` as a drag from the desktop would (a `drop` event carrying it).
+    pub async fn drop_file(&self, css: &str, name: &str, bytes: &[u8]) {
+        use base64::Engine as _;
+        self.find(css).await;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+        self.navigating(css, async {
+            self.execute_with(
+                "const [css, name, encoded] = arguments; \
+                 const raw = atob(encoded); const bytes = new Uint8Array(raw.length); \
+                 for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i); \
+                 const data = new DataTransfer(); \
+                 data.items.add(new File([bytes], name, {type: 'image/png'})); \
+                 const zone = document.querySelector(css); \
+                 zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: data, bubbles: true, cancelable: true})); \
+                 zone.dispatchEvent(new DragEvent('drop', {dataTransfer: data, bubbles: true, cancelable: true})); \
+                 return null;",
+                vec![json!(css), json!(name), json!(encoded)],
+            )
+            .await;
+        })
+        .await;
+    }
+
     pub async fn text(&self, css: &str) -> String {
         self.find(css).await.text().await.unwrap_or_default()
     }

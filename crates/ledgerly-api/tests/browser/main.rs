@@ -154,6 +154,10 @@ async fn a_whole_session_in_the_browser() {
     browser.click_link("Scan a receipt").await;
     browser.wait_for("#upload-file").await;
     browser.screenshot("dashboard-upload", 1280).await;
+    // A file that is not a receipt is refused beside the drop zone; nothing is stored.
+    let text = server.write_file("notes.txt", b"just some text, not an image");
+    browser.send_file("#upload-file", &text).await;
+    browser.wait_text("#upload-file-error", "not a receipt image").await;
     browser.send_file("#upload-file", &png).await;
     browser.wait_url("receipt=").await;
     browser.wait_text("[data-status-text]", "").await;

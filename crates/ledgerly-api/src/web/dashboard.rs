@@ -890,7 +890,7 @@ fn expense_fields(
         .collect();
     html! {
         (layout::form_error(errors))
-        (field(prefix, "vendor", "Vendor", &values.vendor, Input::of("text").required(), errors))
+        (field(prefix, "vendor", "Vendor", &values.vendor, Input::of("text").required().autofocus(), errors))
         div.row {
             (field(prefix, "amount", "Amount", &values.amount, Input::of("text").required().inputmode("decimal"), errors))
             (field(prefix, "currency", "Currency", &values.currency, Input::of("text").list("currencies"), errors))

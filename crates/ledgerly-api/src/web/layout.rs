@@ -105,6 +105,7 @@ pub(crate) struct Input<'a> {
     pub(crate) list: Option<&'a str>,
     pub(crate) extra: Option<&'a str>,
     pub(crate) inputmode: Option<&'a str>,
+    pub(crate) autofocus: bool,
 }
 
 impl<'a> Input<'a> {
@@ -116,7 +117,14 @@ impl<'a> Input<'a> {
             list: None,
             extra: None,
             inputmode: None,
+            autofocus: false,
         }
+    }
+
+    /// Focused when the page opens (the first field of a drawer).
+    pub(crate) fn autofocus(mut self) -> Self {
+        self.autofocus = true;
+        self
     }
 
     pub(crate) fn required(mut self) -> Self {
@@ -171,7 +179,7 @@ pub(crate) fn field(
             label for=(id) { (label) }
             input #(id) type=(input.kind) name=(name) value=(value)
                 autocomplete=[input.autocomplete] list=[input.list] inputmode=[input.inputmode]
-                required[input.required]
+                required[input.required] autofocus[input.autofocus]
                 aria-invalid=[error.map(|_| "true")] aria-describedby=[described];
             @if let Some(hint) = input.extra {
                 p.hint #(hint_id) { (hint) }

@@ -484,6 +484,8 @@ pub(crate) fn notice(done: Option<&str>) -> Markup {
         Some("profile") => "Profile saved.",
         Some("email") => "Email changed.",
         Some("password") => "Password changed; your other sessions are signed out.",
+        Some("category") => "Categories saved.",
+        Some("category-deleted") => "Category deleted.",
         _ => return html! {},
     };
     html! { p.notice role="status" { (text) } }
@@ -899,6 +901,7 @@ fn expense_fields(
             (field(prefix, "date", "Date", &values.date, Input::of("date").required(), errors))
             (select(prefix, "category", "Category", &values.category, &options, errors))
         }
+        p.hint.right { a href="/profile#categories" { "Manage categories" } }
         (field(prefix, "note", "Note", &values.note, Input::of("text").hint("Optional."), errors))
         (layout::currency_list("currencies"))
     }

@@ -56,6 +56,12 @@ pub fn router(settings: &Settings) -> Router<AppState> {
         .route("/profile", get(profile::page).post(profile::update))
         .route("/profile/email", post(profile::email))
         .route("/profile/password", post(profile::password))
+        .route("/profile/categories", post(profile::add_category))
+        .route("/profile/categories/{id}", post(profile::rename_category))
+        .route(
+            "/profile/categories/{id}/delete",
+            post(profile::delete_category),
+        )
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .layer(axum::middleware::map_response(move |response: Response| {

@@ -157,7 +157,9 @@ async fn a_whole_session_in_the_browser() {
     // A file that is not a receipt is refused beside the drop zone; nothing is stored.
     let text = server.write_file("notes.txt", b"just some text, not an image");
     browser.send_file("#upload-file", &text).await;
-    browser.wait_text("#upload-file-error", "not a receipt image").await;
+    browser
+        .wait_text("#upload-file-error", "not a receipt image")
+        .await;
     browser.send_file("#upload-file", &png).await;
     browser.wait_url("receipt=").await;
     browser.wait_text("[data-status-text]", "").await;
@@ -377,6 +379,58 @@ async fn a_whole_session_in_the_browser() {
     browser.fill("#email-password", "battery staple").await;
     browser.submit("form[action='/profile/email']").await;
     browser.wait_text(".notice", "Email changed").await;
+    // Categories: add, a bad name inline, rename, and delete — refused while it has expenses,
+    // unless they move.
+    browser.fill("#category-new-name", "Travel").await;
+    browser.submit("form[action='/profile/categories']").await;
+    browser.wait_text(".notice", "Categories saved").await;
+    browser.fill("#category-new-name", "   ").await;
+    browser.submit("form[action='/profile/categories']").await;
+    browser
+        .wait_text("#category-new-name-error", "Enter a name")
+        .await;
+    let travel = "input[name=name][value='Travel']";
+    browser.fill(travel, "Trips").await;
+    browser
+        .navigate_by_script(
+            "rename",
+            "document.querySelector(arguments[0]).form.requestSubmit(); return null;",
+            vec![json!(travel)],
+        )
+        .await;
+    browser.wait_text(".notice", "Categories saved").await;
+    assert_eq!(browser.count("input[name=name][value='Trips']").await, 1);
+    let delete = |name: &str, move_to: &str| {
+        (
+            "const [name, moveTo] = arguments; \
+             const row = Array.from(document.querySelectorAll('.category-list li')) \
+               .find(li => li.querySelector('input[name=name]').value === name); \
+             const form = row.querySelector(\"form[action$='/delete']\"); \
+             const select = form.querySelector('select'); \
+             select.value = Array.from(select.options).find(o => o.text === moveTo).value; \
+             form.requestSubmit(); return null;",
+            vec![json!(name), json!(move_to)],
+        )
+    };
+    let (script, args) = delete("work", "— (only if it has none)");
+    browser
+        .navigate_by_script("delete work", script, args)
+        .await;
+    browser
+        .wait_text(".category-list .error", "still has 6 expense(s)")
+        .await;
+    let (script, args) = delete("work", "food");
+    browser
+        .navigate_by_script("delete work, moving", script, args)
+        .await;
+    browser.wait_text(".notice", "Category deleted").await;
+    assert_eq!(browser.count("input[name=name][value='work']").await, 0);
+    browser.goto("/dashboard?q=Shop%202").await;
+    assert!(
+        browser.text("#expenses-table").await.contains("food"),
+        "moved to food"
+    );
+
     browser.goto("/dashboard").await;
     assert!(browser.text(".cards").await.contains("₹60,000"));
 

@@ -554,6 +554,15 @@ impl Browser {
         .await;
     }
 
+    /// Runs `script` (with `args`), which submits a form or follows a link, and waits for the
+    /// new page.
+    pub async fn navigate_by_script(&self, what: &str, script: &str, args: Vec<Value>) {
+        self.navigating(what, async {
+            self.execute_with(script, args).await;
+        })
+        .await;
+    }
+
     pub async fn text(&self, css: &str) -> String {
         self.find(css).await.text().await.unwrap_or_default()
     }

@@ -153,15 +153,29 @@ impl Store {
         month: Month,
         currency: Currency,
     ) -> Result<MonthSummary> {
+        Ok(self.month_overview(user, month, currency).await?.0)
+    }
+
+    /// The month's summary and the category breakdown it is made from, for a page that shows
+    /// both: one breakdown query instead of two, and the three queries run at once.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn month_overview(
+        &self,
+        user: UserId,
+        month: Month,
+        currency: Currency,
+    ) -> Result<(MonthSummary, Vec<CategoryTotal>)> {
+        let (budget, breakdown, previous) = tokio::try_join!(
+            self.budget_for(user, month),
+            self.category_breakdown(user, month, currency),
+            self.spent_in(user, month.previous(), currency),
+        )?;
         // A budget set in another currency before the user switched does not apply.
-        let budget = self
-            .budget_for(user, month)
-            .await?
+        let budget = budget
             .map(|b| b.amount)
             .filter(|amount| amount.currency() == currency);
-        let breakdown = self.category_breakdown(user, month, currency).await?;
-        let previous = self.spent_in(user, month.previous(), currency).await?;
-        stats::summarize(month, currency, budget, &breakdown, previous)
-            .map_err(|e| StoreError::Invalid(e.to_string()))
+        let summary = stats::summarize(month, currency, budget, &breakdown, previous)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        Ok((summary, breakdown))
     }
 }

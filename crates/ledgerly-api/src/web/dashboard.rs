@@ -347,14 +347,34 @@ struct Data {
 async fn load(state: &AppState, user: &User, view: &mut View) -> ApiResult<Data> {
     let store = &state.store;
     let month = Month::of(user.time_zone.today());
-    let categories = store.list_categories(user.id).await?;
-    let summary = store.month_summary(user.id, month, user.currency).await?;
-    let breakdown = store
-        .category_breakdown(user.id, month, user.currency)
-        .await?;
-    let monthly = store
-        .monthly_totals(user.id, view.year, user.currency)
-        .await?;
+    // The new expense's default category: only when the add drawer is open.
+    let latest = async {
+        if !matches!(view.overlay, Overlay::Add) {
+            return Ok(None);
+        }
+        let latest = ExpenseQuery {
+            sort: ledgerly_store::ExpenseSort {
+                field: ledgerly_store::SortField::Created,
+                direction: ledgerly_store::SortDirection::Descending,
+            },
+            per_page: 1,
+            ..ExpenseQuery::default()
+        };
+        Ok::<_, ledgerly_store::StoreError>(
+            store
+                .list_expenses(user.id, &latest)
+                .await?
+                .items
+                .first()
+                .map(|e| e.category_id),
+        )
+    };
+    let ((summary, breakdown), categories, monthly, last_category) = tokio::try_join!(
+        store.month_overview(user.id, month, user.currency),
+        store.list_categories(user.id),
+        store.monthly_totals(user.id, view.year, user.currency),
+        latest,
+    )?;
     let mut filter_errors = Errors::none();
     let mut list = match query(store, user.id, view.filter_params(view.page)).await {
         Ok(list) => list,
@@ -373,20 +393,6 @@ async fn load(state: &AppState, user: &User, view: &mut View) -> ApiResult<Data>
         list.page = pages;
         expenses = store.list_expenses(user.id, &list).await?;
     }
-    let latest = ExpenseQuery {
-        sort: ledgerly_store::ExpenseSort {
-            field: ledgerly_store::SortField::Created,
-            direction: ledgerly_store::SortDirection::Descending,
-        },
-        per_page: 1,
-        ..ExpenseQuery::default()
-    };
-    let last_category = store
-        .list_expenses(user.id, &latest)
-        .await?
-        .items
-        .first()
-        .map(|e| e.category_id);
     Ok(Data {
         last_category,
         palette: Palette::of(&categories),

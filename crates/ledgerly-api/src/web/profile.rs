@@ -166,16 +166,16 @@ async fn render(
                         li {
                             form.category-row method="post" action={"/profile/categories/" (category.id)} novalidate {
                                 (csrf_field(&user.csrf))
-                                (field(&prefix, "name", "Name", &name, Input::of("text").required(), errors))
+                                (field(&prefix, "name", &format!("Name of {}", category.name.as_str()), &name, Input::of("text").required(), errors))
                                 button type="submit" { "Rename" }
                             }
                             form.category-row method="post" action={"/profile/categories/" (category.id) "/delete"} {
                                 (csrf_field(&user.csrf))
                                 div.field.invalid[errors.get("move_to").is_some()] {
-                                    label for={(prefix) "-move_to"} { "Its expenses go to" }
+                                    label for={(prefix) "-move_to"} { "Where the expenses of " (category.name.as_str()) " go when it is deleted" }
                                     select #{(prefix) "-move_to"} name="move_to"
                                         aria-describedby=[errors.get("move_to").map(|_| format!("{prefix}-move_to-error"))] {
-                                        option value="" { "— (only if it has none)" }
+                                        option value="" { "Its expenses move to…" }
                                         @for other in categories.iter().filter(|c| c.id != category.id) {
                                             option value=(other.id) { (other.name.as_str()) }
                                         }

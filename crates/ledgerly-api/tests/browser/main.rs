@@ -412,7 +412,7 @@ async fn a_whole_session_in_the_browser() {
             vec![json!(name), json!(move_to)],
         )
     };
-    let (script, args) = delete("work", "— (only if it has none)");
+    let (script, args) = delete("work", "Its expenses move to…");
     browser
         .navigate_by_script("delete work", script, args)
         .await;

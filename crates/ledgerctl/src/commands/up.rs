@@ -83,6 +83,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         "Ledgerly is running at http://{host}:{}",
         address.port()
     )?;
+    writeln!(
+        out,
+        "Open it in a browser to sign up; the API is under /api/v1 (reference at {})",
+        ledgerly_api::openapi::DOCS_PATH
+    )?;
     writeln!(out, "Data: {}", data_dir.display())?;
     match &extractor {
         Some(extractor) => writeln!(out, "OCR: {}", extractor.name())?,

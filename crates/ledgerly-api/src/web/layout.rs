@@ -254,6 +254,54 @@ pub(crate) fn money_short(money: Money) -> String {
     text
 }
 
+/// A panel over the page, closed by its link (and by Escape, with JavaScript).
+pub(crate) fn drawer(title: &str, close: &str, body: Markup) -> Markup {
+    html! {
+        div.overlay {
+            a.scrim href=(close) tabindex="-1" aria-hidden="true" {}
+            aside.drawer role="dialog" aria-modal="true" aria-labelledby="drawer-title" data-close=(close) {
+                div.drawer-head {
+                    h2 #drawer-title { (title) }
+                    a.close href=(close) aria-label="Close" { "×" }
+                }
+                (body)
+            }
+        }
+    }
+}
+
+/// A small centred question over the page.
+pub(crate) fn dialog(title: &str, close: &str, body: Markup) -> Markup {
+    html! {
+        div.overlay {
+            a.scrim href=(close) tabindex="-1" aria-hidden="true" {}
+            section.dialog role="alertdialog" aria-modal="true" aria-labelledby="dialog-title" data-close=(close) {
+                h2 #dialog-title { (title) }
+                (body)
+            }
+        }
+    }
+}
+
+/// The short message after a form worked.
+pub(crate) fn notice(done: Option<&str>) -> Markup {
+    let text = match done {
+        Some("added") => "Expense added.",
+        Some("updated") => "Expense saved.",
+        Some("confirmed") => "Receipt confirmed: the expense is in your books.",
+        Some("deleted") => "Expense deleted.",
+        Some("receipt-deleted") => "Receipt deleted.",
+        Some("retried") => "The receipt is being read again.",
+        Some("profile") => "Profile saved.",
+        Some("email") => "Email changed.",
+        Some("password") => "Password changed; your other sessions are signed out.",
+        Some("category") => "Categories saved.",
+        Some("category-deleted") => "Category deleted.",
+        _ => return html! {},
+    };
+    html! { p.notice role="status" { (text) } }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

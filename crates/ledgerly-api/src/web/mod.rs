@@ -7,6 +7,7 @@
 //! `frame-ancestors 'none'`, `Referrer-Policy` and `nosniff`; maud escapes every value written
 //! into a page.
 
+mod categories;
 mod charts;
 mod dashboard;
 mod form;
@@ -56,11 +57,14 @@ pub fn router(settings: &Settings) -> Router<AppState> {
         .route("/profile", get(profile::page).post(profile::update))
         .route("/profile/email", post(profile::email))
         .route("/profile/password", post(profile::password))
-        .route("/profile/categories", post(profile::add_category))
-        .route("/profile/categories/{id}", post(profile::rename_category))
+        .route("/profile/categories", post(categories::add_category))
+        .route(
+            "/profile/categories/{id}",
+            post(categories::rename_category),
+        )
         .route(
             "/profile/categories/{id}/delete",
-            post(profile::delete_category),
+            post(categories::delete_category),
         )
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))

@@ -14,8 +14,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::routes::receipts::{delete_receipt, read_upload, retry_receipt, store_receipt};
 use crate::state::AppState;
 
-use super::dashboard::{dialog, notice, receipt_link, upload_failed};
-use super::layout::{self, Section, csrf_field};
+use super::dashboard::{receipt_link, upload_failed};
+use super::layout::{self, Section, csrf_field, dialog, notice};
 use super::{Errors, SignedForm, WebUser, back_to, failure, see_other};
 
 const PER_PAGE: u32 = 12;

@@ -1,0 +1,232 @@
+//! The dashboard: the month's cards, the year's chart and the month's donut, the expenses table
+//! (filter, sort, columns, pages, CSV), and the drawers that add, edit, review and delete.
+//!
+//! Everything the page shows is in its address (`/dashboard?from=…&sort=…&edit=…`), so every
+//! state can be linked, reloaded and reached without JavaScript; a form that fails renders the
+//! same page with its drawer open and the errors beside the fields.
+
+mod drawers;
+mod forms;
+mod table;
+mod view;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ledgerly_core::{Category, CategoryId, Expense, Month, User};
+use ledgerly_store::{ExpenseQuery, Page};
+use maud::{Markup, html};
+
+use crate::error::ApiResult;
+use crate::routes::expenses::query;
+use crate::state::AppState;
+
+use super::charts::{self, Palette};
+use super::layout::{self, Section, money_short, notice};
+use super::{Errors, WebUser, failure};
+
+use drawers::Failed;
+pub(crate) use forms::{add, delete, receipt_link, update, upload_failed};
+use view::{Overlay, View, pages};
+
+/// Everything the page shows.
+struct Data {
+    categories: Vec<Category>,
+    palette: Palette,
+    summary: ledgerly_core::MonthSummary,
+    breakdown: Vec<ledgerly_core::CategoryTotal>,
+    monthly: Vec<ledgerly_core::MonthlyCategoryTotal>,
+    expenses: Page<Expense>,
+    filter_errors: Errors,
+    /// The category of the expense recorded last: a new one's default.
+    last_category: Option<CategoryId>,
+}
+
+async fn load(state: &AppState, user: &User, view: &mut View) -> ApiResult<Data> {
+    let store = &state.store;
+    let month = Month::of(user.time_zone.today());
+    // The new expense's default category: only when the add drawer is open.
+    let latest = async {
+        if !matches!(view.overlay, Overlay::Add) {
+            return Ok(None);
+        }
+        let latest = ExpenseQuery {
+            sort: ledgerly_store::ExpenseSort {
+                field: ledgerly_store::SortField::Created,
+                direction: ledgerly_store::SortDirection::Descending,
+            },
+            per_page: 1,
+            ..ExpenseQuery::default()
+        };
+        Ok::<_, ledgerly_store::StoreError>(
+            store
+                .list_expenses(user.id, &latest)
+                .await?
+                .items
+                .first()
+                .map(|e| e.category_id),
+        )
+    };
+    let ((summary, breakdown), categories, monthly, last_category) = tokio::try_join!(
+        store.month_overview(user.id, month, user.currency),
+        store.list_categories(user.id),
+        store.monthly_totals(user.id, view.year, user.currency),
+        latest,
+    )?;
+    let mut filter_errors = Errors::none();
+    let mut list = match query(store, user.id, view.filter_params(view.page)).await {
+        Ok(list) => list,
+        Err(err) => {
+            filter_errors = Errors::from_api(err, "q")?;
+            ExpenseQuery {
+                per_page: view.per_page,
+                ..ExpenseQuery::default()
+            }
+        }
+    };
+    let mut expenses = store.list_expenses(user.id, &list).await?;
+    let pages = pages(expenses.total, view.per_page);
+    if view.page > pages {
+        view.page = pages;
+        list.page = pages;
+        expenses = store.list_expenses(user.id, &list).await?;
+    }
+    Ok(Data {
+        last_category,
+        palette: Palette::of(&categories),
+        categories,
+        summary,
+        breakdown,
+        monthly,
+        expenses,
+        filter_errors,
+    })
+}
+
+/// `GET /dashboard`.
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    user: WebUser,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Response {
+    let view = View::parse(&pairs, user.user());
+    render(&state, &user, view, None, StatusCode::OK).await
+}
+
+/// The page for `view`; `failed` is a drawer's form sent back with its errors.
+pub(crate) async fn render(
+    state: &AppState,
+    user: &WebUser,
+    mut view: View,
+    failed: Option<Failed>,
+    status: StatusCode,
+) -> Response {
+    let data = match load(state, user.user(), &mut view).await {
+        Ok(data) => data,
+        Err(err) => return failure(err),
+    };
+    let overlay = match drawers::overlay(state, user, &view, &data, failed).await {
+        Ok(markup) => markup,
+        Err(err) => return failure(err),
+    };
+    let body = html! {
+        (notice(view.done.as_deref()))
+        div.page-head {
+            h1 { "Dashboard" }
+            div.actions {
+                a.button.primary href=(view.link(&[("add", "manual".into())])) { "+ Add transaction" }
+                a.button href=(view.link(&[("add", "receipt".into())])) { "Scan a receipt" }
+            }
+        }
+        (cards(&data.summary))
+        section.charts aria-label="Charts" {
+            article.card.chart-card {
+                div.card-head {
+                    h2 { "Monthly expenditure" }
+                    nav.year aria-label="Year" {
+                        a href=(view.link(&[("year", (view.year - 1).to_string()), ("page", String::new())]))
+                            aria-label={"Show " (view.year - 1)} { "‹" }
+                        span { (view.year) }
+                        a href=(view.link(&[("year", (view.year + 1).to_string()), ("page", String::new())]))
+                            aria-label={"Show " (view.year + 1)} { "›" }
+                    }
+                }
+                (charts::stacked_bars(view.year, &data.monthly, &data.palette, user.user().currency))
+            }
+            article.card.chart-card {
+                div.card-head { h2 { "This month by category" } }
+                (charts::donut(data.summary.month.first_day(), &data.breakdown, &data.palette, user.user().currency))
+            }
+        }
+        (table::table(&view, &data))
+        (overlay)
+    };
+    let page = layout::page(
+        "Dashboard",
+        Some((user.user(), &user.csrf)),
+        Section::Dashboard,
+        body,
+    );
+    (status, page).into_response()
+}
+
+fn cards(summary: &ledgerly_core::MonthSummary) -> Markup {
+    let month = summary.month.first_day().format("%B %Y").to_string();
+    let change = &summary.change;
+    let change_text = match &change.percent {
+        Some(p) if p.basis_points() > 0 => format!("▲ {p} vs last month"),
+        Some(p) if p.basis_points() < 0 => {
+            format!("▼ {} vs last month", p.to_string().trim_start_matches('-'))
+        }
+        Some(_) => "Same as last month".to_owned(),
+        None => "Nothing spent last month".to_owned(),
+    };
+    html! {
+        section.cards aria-label={"Summary for " (month)} {
+            article.card.stat {
+                h2 { "Monthly budget" }
+                @match summary.budget {
+                    Some(budget) => p.value { (money_short(budget)) },
+                    None => p.value.muted { "Not set" },
+                }
+                p.sub {
+                    (month)
+                    @if summary.budget.is_none() { " · " a href="/profile#budget" { "Set a budget" } }
+                }
+            }
+            article.card.stat {
+                h2 { "Total expenses" }
+                p.value { (money_short(summary.spent)) }
+                p.sub {
+                    @match &summary.top_category {
+                        Some(top) => { "Top: " (top.category.as_str()) " · " (money_short(top.amount)) },
+                        None => "Nothing spent yet",
+                    }
+                }
+            }
+            article.card.stat {
+                h2 { "Savings" }
+                @match summary.remaining {
+                    Some(remaining) => p.value.negative[remaining.is_negative()] { (money_short(remaining)) },
+                    None => p.value.muted { "—" },
+                }
+                p.sub {
+                    @match (&summary.savings_percent, summary.remaining) {
+                        (Some(p), Some(r)) if r.is_negative() => { "Over budget · " (p) " of budget" },
+                        (Some(p), _) => { (p) " of budget left" },
+                        _ => "Set a budget to see your savings",
+                    }
+                }
+            }
+            article.card.stat {
+                h2 { "Transactions" }
+                p.value { (summary.count) }
+                p.sub {
+                    @if let Some(average) = summary.average { "Average " (money_short(average)) " · " }
+                    @let compared = change.percent.is_some();
+                    span.change.up[compared && change.amount.is_positive()].down[compared && change.amount.is_negative()] { (change_text) }
+                }
+            }
+        }
+    }
+}

@@ -120,14 +120,10 @@ pub(crate) async fn add_category(
             .store
             .create_category(user.user().id, &name)
             .await
-            .map(drop)
-            .map_err(ApiError::from),
-        Err(err) => Err(err),
+            .map(drop),
+        Err(err) => return category_failed(&state, &user, None, form.name, err).await,
     };
-    match result {
-        Ok(()) => see_other("/profile?done=category#categories"),
-        Err(err) => category_failed(&state, &user, None, form.name, err).await,
-    }
+    saved(&state, &user, None, form.name, result).await
 }
 
 /// `POST /profile/categories/{id}`: renames one; its expenses follow.
@@ -145,13 +141,23 @@ pub(crate) async fn rename_category(
             .store
             .rename_category(user.user().id, id, &name)
             .await
-            .map(drop)
-            .map_err(ApiError::from),
-        Err(err) => Err(err),
+            .map(drop),
+        Err(err) => return category_failed(&state, &user, Some(id), form.name, err).await,
     };
+    saved(&state, &user, Some(id), form.name, result).await
+}
+
+/// Back to the categories after a change, or the form again with what the store refused.
+async fn saved(
+    state: &AppState,
+    user: &WebUser,
+    id: Option<CategoryId>,
+    sent: String,
+    result: Result<(), StoreError>,
+) -> Response {
     match result {
         Ok(()) => see_other("/profile?done=category#categories"),
-        Err(err) => category_failed(&state, &user, Some(id), form.name, err).await,
+        Err(err) => category_failed(state, user, id, sent, err.into()).await,
     }
 }
 

@@ -263,8 +263,8 @@ pub(crate) async fn signup(
     AnonymousForm(form): AnonymousForm<SignupForm>,
 ) -> Response {
     let blank = |text: &str| text.trim().is_empty();
-    let errors = check_signup(&form);
-    if !errors.is_empty() {
+    // The page again with the sign-up form as sent (never its password) and its errors.
+    let sent_back = |form: SignupForm, errors: Errors, status: StatusCode| {
         let forms = Forms {
             signup: SignupForm {
                 password: String::new(),
@@ -273,7 +273,11 @@ pub(crate) async fn signup(
             signup_errors: errors,
             ..Forms::default()
         };
-        return anonymous(&state, &headers, StatusCode::UNPROCESSABLE_ENTITY, &forms);
+        anonymous(&state, &headers, status, &forms)
+    };
+    let errors = check_signup(&form);
+    if !errors.is_empty() {
+        return sent_back(form, errors, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let request = RegisterRequest {
         email: form.email.clone(),
@@ -299,15 +303,7 @@ pub(crate) async fn signup(
             Err(err) => return failure(err),
         },
     };
-    let forms = Forms {
-        signup: SignupForm {
-            password: String::new(),
-            ..form
-        },
-        signup_errors: errors,
-        ..Forms::default()
-    };
-    anonymous(&state, &headers, status, &forms)
+    sent_back(form, errors, status)
 }
 
 /// Every field's problem at once; registration checks them again, with the rest.

@@ -240,6 +240,17 @@ pub(crate) fn not_found_page() -> Response {
     response
 }
 
+/// A page's query parameter: the last one of that name, trimmed, if not empty. Pages read their
+/// address this leniently (a repeated or odd parameter is no error), so any link shows a page.
+pub(crate) fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
 /// `Location` for a redirect back to a page after a form: only our own paths.
 pub(crate) fn back_to(given: &str, fallback: &'static str) -> String {
     let safe = given.starts_with('/')

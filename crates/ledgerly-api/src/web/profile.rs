@@ -14,7 +14,7 @@ use crate::state::AppState;
 use crate::views::AmountInput;
 
 use super::layout::{self, Input, Section, csrf_field, field, notice};
-use super::{Errors, SignedForm, WebUser, categories, failure, see_other};
+use super::{Errors, SignedForm, WebUser, categories, failure, param, see_other};
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
@@ -40,12 +40,6 @@ pub(crate) struct PasswordForm {
     confirm_password: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct ProfileQuery {
-    done: Option<String>,
-}
-
 /// Which form failed, with what it sent and what was wrong.
 pub(super) enum Failed {
     Profile(ProfileForm, Errors),
@@ -59,9 +53,9 @@ pub(super) enum Failed {
 pub(crate) async fn page(
     State(state): State<AppState>,
     user: WebUser,
-    Query(query): Query<ProfileQuery>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    render(&state, &user, None, query.done.as_deref(), StatusCode::OK).await
+    render(&state, &user, None, param(&pairs, "done"), StatusCode::OK).await
 }
 
 pub(super) async fn render(

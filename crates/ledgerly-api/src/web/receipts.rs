@@ -16,7 +16,7 @@ use crate::state::AppState;
 
 use super::dashboard::{receipt_link, upload_failed};
 use super::layout::{self, Section, csrf_field, dialog, notice};
-use super::{Errors, SignedForm, WebUser, back_to, failure, see_other};
+use super::{Errors, SignedForm, WebUser, back_to, failure, param, see_other};
 
 const PER_PAGE: u32 = 12;
 
@@ -203,21 +203,34 @@ fn with_done(back: &str, done: &str) -> String {
     format!("{back}?done={done}")
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(crate) struct ReceiptsQuery {
-    page: Option<u32>,
+/// The receipts page's address: `page`, `delete` (the dialog), `done` (the notice).
+#[derive(Debug, Default)]
+struct ReceiptsQuery {
+    page: u32,
     delete: Option<String>,
     done: Option<String>,
+}
+
+impl ReceiptsQuery {
+    fn parse(pairs: &[(String, String)]) -> Self {
+        ReceiptsQuery {
+            page: param(pairs, "page")
+                .and_then(|p| p.parse::<u32>().ok())
+                .filter(|p| *p >= 1)
+                .unwrap_or(1),
+            delete: param(pairs, "delete").map(str::to_owned),
+            done: param(pairs, "done").map(str::to_owned),
+        }
+    }
 }
 
 /// `GET /receipts`.
 pub(crate) async fn page(
     State(state): State<AppState>,
     user: WebUser,
-    Query(query): Query<ReceiptsQuery>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> Response {
-    match render(&state, &user, &query).await {
+    match render(&state, &user, &ReceiptsQuery::parse(&pairs)).await {
         Ok(markup) => (StatusCode::OK, markup).into_response(),
         Err(err) => failure(err),
     }
@@ -225,7 +238,7 @@ pub(crate) async fn page(
 
 async fn render(state: &AppState, user: &WebUser, query: &ReceiptsQuery) -> ApiResult<Markup> {
     let u = user.user();
-    let requested = query.page.filter(|p| *p >= 1).unwrap_or(1);
+    let requested = query.page;
     let mut receipts = state.store.list_receipts(u.id, requested, PER_PAGE).await?;
     let pages = u32::try_from(receipts.total.div_ceil(u64::from(PER_PAGE)))
         .unwrap_or(u32::MAX)

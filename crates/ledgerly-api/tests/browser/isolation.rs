@@ -131,6 +131,31 @@ async fn users_are_isolated_and_forms_need_their_token() {
         .unwrap();
     assert_eq!(response.status(), 403);
 
+    // Odd addresses still show the page, with what was wrong where it matters.
+    for (path, title) in [
+        ("/receipts?page=abc&page=2", "Receipts"),
+        ("/profile?done=nonsense&done=x", "Profile"),
+        (
+            "/dashboard?page=-1&per_page=x&year=99999&sort=price&cols=nope&from=yesterday",
+            "Dashboard",
+        ),
+    ] {
+        browser.goto(path).await;
+        assert_eq!(browser.text("h1").await, title, "{path}");
+    }
+    assert!(
+        browser
+            .text("#filter-from-error")
+            .await
+            .contains("not a date")
+    );
+    assert!(
+        browser
+            .text(".filters .alert")
+            .await
+            .contains("sort by “price”")
+    );
+
     // An address that leads nowhere is a page for a browser, JSON for a program.
     browser.goto("/dashbord").await;
     assert!(browser.text("main").await.contains("page not found"));

@@ -17,8 +17,8 @@ use ledgerly_core::{Category, CategoryId, Expense, Month, User};
 use ledgerly_store::{ExpenseQuery, Page};
 use maud::{Markup, html};
 
-use crate::error::ApiResult;
-use crate::routes::expenses::query;
+use crate::error::{ApiError, ApiResult};
+use crate::routes::expenses::{ListParams, query};
 use crate::state::AppState;
 
 use super::charts::{self, Palette};
@@ -73,15 +73,23 @@ async fn load(state: &AppState, user: &User, view: &mut View) -> ApiResult<Data>
         store.monthly_totals(user.id, view.year, user.currency),
         latest,
     )?;
+    // Each filter that does not pass is named beside its field and left out; the table shows
+    // what the others select.
     let mut filter_errors = Errors::none();
-    let mut list = match query(store, user.id, view.filter_params(view.page)).await {
-        Ok(list) => list,
-        Err(err) => {
-            filter_errors = Errors::from_api(err, "q")?;
-            ExpenseQuery {
-                per_page: view.per_page,
-                ..ExpenseQuery::default()
+    let mut params = view.filter_params(view.page);
+    let mut list = loop {
+        match query(store, user.id, params.clone()).await {
+            Ok(list) => break list,
+            Err(ApiError::Invalid {
+                field: Some(field),
+                message,
+            }) if filter_errors.get(field).is_none() && leave_out(&mut params, field) => {
+                filter_errors.check::<()>(Err(ApiError::Invalid {
+                    field: Some(field),
+                    message,
+                }));
             }
+            Err(err) => return Err(err),
         }
     };
     let mut expenses = store.list_expenses(user.id, &list).await?;
@@ -168,6 +176,19 @@ pub(crate) async fn render(
         body,
     );
     (status, page).into_response()
+}
+
+/// Drops the filter `field` names from `params`; false when there is no such filter.
+fn leave_out(params: &mut ListParams, field: &str) -> bool {
+    match field {
+        "from" => params.from = None,
+        "to" => params.to = None,
+        "category" => params.category = None,
+        "q" => params.q = None,
+        "sort" => params.sort = None,
+        _ => return false,
+    }
+    true
 }
 
 fn cards(summary: &ledgerly_core::MonthSummary) -> Markup {

@@ -28,6 +28,9 @@ pub(super) fn table(view: &View, data: &Data) -> Markup {
                 a.button.small href=(view.export_link()) download="expenses.csv" { "Export CSV" }
             }
             form.filters method="get" action="/dashboard" role="search" aria-label="Filter expenses" {
+                @if let Some(message) = errors.get("sort") {
+                    p.alert role="alert" { (message) }
+                }
                 input type="hidden" name="year" value=(view.year);
                 input type="hidden" name="sort" value=(view.sort);
                 (field("filter", "from", "From", &view.from, Input::of("date"), errors))

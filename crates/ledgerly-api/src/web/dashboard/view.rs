@@ -3,6 +3,7 @@
 use ledgerly_core::{Month, User};
 
 use crate::routes::expenses::ListParams;
+use crate::web::param;
 
 /// The table's columns; `Actions` is always shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,14 +109,7 @@ pub(crate) enum Overlay {
 
 impl View {
     pub(crate) fn parse(pairs: &[(String, String)], user: &User) -> View {
-        let get = |key: &str| {
-            pairs
-                .iter()
-                .rev()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.trim().to_owned())
-                .unwrap_or_default()
-        };
+        let get = |key: &str| param(pairs, key).unwrap_or_default().to_owned();
         let this_year = Month::of(user.time_zone.today()).year();
         let year = get("year")
             .parse::<i32>()

@@ -151,6 +151,10 @@ const FEATURES: [(&[&str], &str, &str); 4] = [
 fn landing(csrf_token: &str, forms: &Forms) -> Markup {
     html! {
         (hero())
+        p.center.hero-actions {
+            a.button.primary href="#signup-title" { "Create an account" }
+            a.button href="#login-title" { "Log in" }
+        }
         section.features aria-label="Features" {
             @for (paths, title, text) in FEATURES {
                 article.feature {

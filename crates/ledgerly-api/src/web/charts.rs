@@ -163,6 +163,7 @@ pub(crate) fn stacked_bars(
         .collect();
     html! {
         figure.chart {
+            div.chart-scroll {
             svg.bars viewBox={"0 0 " (WIDTH) " " (HEIGHT)} role="img"
                 aria-labelledby="bars-title bars-desc" preserveAspectRatio="xMidYMid meet" {
                 title #bars-title { "Monthly expenditure by category, " (year) }
@@ -193,6 +194,7 @@ pub(crate) fn stacked_bars(
                         (&month_name(m)[..3])
                     }
                 }
+            }
             }
             (legend_of(totals.iter().map(|t| (t.category_id, t.category.as_str())), palette))
             details.numbers {

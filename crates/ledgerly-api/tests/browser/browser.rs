@@ -506,6 +506,11 @@ impl Browser {
         }
     }
 
+    /// Makes the window `width` px wide (900 high), as a phone or a laptop would be.
+    pub async fn set_width(&self, width: u32) {
+        self.client.set_window_size(width, 900).await.unwrap();
+    }
+
     /// Saves the whole page at `width` px as `<target>/screenshots/<name>-<width>.png`.
     pub async fn screenshot(&self, name: &str, width: u32) {
         self.client.set_window_size(width, 900).await.unwrap();

@@ -437,7 +437,8 @@ async fn a_whole_session_in_the_browser() {
     browser.goto("/dashboard").await;
     assert!(browser.text(".cards").await.contains("₹60,000"));
 
-    // Narrow screens: nothing wider than the phone, on every page.
+    // Narrow screens: nothing wider than the phone, on every page (loaded at that width).
+    browser.set_width(375).await;
     for (path, name) in [
         ("/dashboard", "dashboard"),
         ("/dashboard?add=manual", "dashboard-add"),

@@ -1,5 +1,6 @@
 // Ledgerly's dashboard script. Every page works without it; it adds drag and drop for receipts,
-// the live OCR status, Escape to close a drawer, and the browser's time zone at sign-up.
+// the live OCR status, Escape to close a drawer, the browser's time zone at sign-up, and the
+// year's chart scrolled to its recent end on a phone.
 "use strict";
 
 (function () {
@@ -83,6 +84,11 @@
         });
     }
     window.setTimeout(poll, delay);
+  });
+
+  // On a narrow screen the year's chart scrolls sideways: start at its recent end.
+  document.querySelectorAll(".chart-scroll").forEach(function (element) {
+    element.scrollLeft = element.scrollWidth;
   });
 
   // Escape closes the open drawer or dialog (its close link's address).

@@ -78,6 +78,8 @@ pub fn router(settings: &Settings) -> Router<AppState> {
 #[derive(Clone, Debug)]
 struct SecurityHeaders {
     csp: HeaderValue,
+    /// Served over HTTPS (the cookies are `Secure`): browsers are told to keep to HTTPS.
+    https: bool,
 }
 
 impl SecurityHeaders {
@@ -99,6 +101,7 @@ impl SecurityHeaders {
             csp: HeaderValue::from_str(&csp).unwrap_or_else(|_| {
                 HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")
             }),
+            https: settings.auth.cookie_secure,
         }
     }
 
@@ -117,6 +120,12 @@ impl SecurityHeaders {
         headers
             .entry(header::CACHE_CONTROL)
             .or_insert(HeaderValue::from_static("no-store"));
+        if self.https {
+            headers.insert(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000"),
+            );
+        }
         response
     }
 }
@@ -295,5 +304,18 @@ mod tests {
             "nosniff"
         );
         assert_eq!(response.headers()[header::REFERRER_POLICY], "same-origin");
+        assert!(
+            !response
+                .headers()
+                .contains_key(header::STRICT_TRANSPORT_SECURITY),
+            "plain HTTP (ledgerctl up) must not pin browsers to HTTPS"
+        );
+        let mut settings = Settings::default();
+        settings.auth.cookie_secure = true;
+        let response = SecurityHeaders::new(&settings).apply(StatusCode::OK.into_response());
+        assert_eq!(
+            response.headers()[header::STRICT_TRANSPORT_SECURITY],
+            "max-age=31536000"
+        );
     }
 }

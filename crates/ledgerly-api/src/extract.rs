@@ -46,12 +46,20 @@ impl FromRequestParts<AppState> for CurrentUser {
         {
             return Err(ApiError::CsrfRefused);
         }
-        let (session, user) = state
-            .store
-            .session_user(&token::hash(&token), Utc::now())
+        CurrentUser::of_token(state, &token)
             .await?
-            .ok_or(ApiError::Unauthenticated)?;
-        Ok(CurrentUser { user, session })
+            .ok_or(ApiError::Unauthenticated)
+    }
+}
+
+impl CurrentUser {
+    /// The user and live session a session token belongs to, if any.
+    pub async fn of_token(state: &AppState, token: &str) -> Result<Option<Self>, ApiError> {
+        Ok(state
+            .store
+            .session_user(&token::hash(token), Utc::now())
+            .await?
+            .map(|(session, user)| CurrentUser { user, session }))
     }
 }
 

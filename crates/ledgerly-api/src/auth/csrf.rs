@@ -44,9 +44,12 @@ pub fn anonymous_secret(headers: &HeaderMap) -> Option<String> {
 /// `Set-Cookie` for a new anonymous secret: HttpOnly, SameSite=Strict, for the session of the
 /// browser.
 pub fn anonymous_cookie(secret: &str, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    let value = format!("{ANONYMOUS_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict{secure}");
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+    super::token::set_cookie(
+        ANONYMOUS_COOKIE,
+        secret,
+        "HttpOnly; SameSite=Strict",
+        secure,
+    )
 }
 
 /// The token sent in the `X-CSRF-Token` header.

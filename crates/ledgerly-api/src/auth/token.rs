@@ -61,11 +61,19 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// `Set-Cookie` for a session: HttpOnly, SameSite=Lax, `Secure` when configured.
 pub fn cookie(token: &str, max_age_seconds: i64, secure: bool) -> HeaderValue {
+    set_cookie(
+        COOKIE,
+        token,
+        &format!("Max-Age={max_age_seconds}; HttpOnly; SameSite=Lax"),
+        secure,
+    )
+}
+
+/// `Set-Cookie` for `name=value` on the whole site with `attributes`, and `Secure` when asked.
+pub fn set_cookie(name: &str, value: &str, attributes: &str, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
-    let value = format!(
-        "{COOKIE}={token}; Path=/; Max-Age={max_age_seconds}; HttpOnly; SameSite=Lax{secure}"
-    );
-    // Tokens are base64url: always a valid header value.
+    let value = format!("{name}={value}; Path=/; {attributes}{secure}");
+    // Values are base64url: always a valid header value.
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 

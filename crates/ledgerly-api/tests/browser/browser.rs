@@ -250,6 +250,13 @@ impl Browser {
         }
     }
 
+    /// Fills the fields of one form: `#<form>-<field>` for each pair.
+    pub async fn fill_form(&self, form: &str, fields: &[(&str, &str)]) {
+        for (field, text) in fields {
+            self.fill(&format!("#{form}-{field}"), text).await;
+        }
+    }
+
     /// Sets a date input (typing into one depends on the browser's locale).
     pub async fn set_date(&self, css: &str, date: &str) {
         self.find(css).await;

@@ -23,10 +23,17 @@ async fn users_are_isolated_and_forms_need_their_token() {
 
     let browser = Browser::open(&server.url).await;
     browser.goto("/").await;
-    browser.fill("#signup-name", NASTY).await;
-    browser.fill("#signup-email", "second@example.com").await;
-    browser.fill("#signup-password", "correct horse").await;
-    browser.fill("#signup-timezone", "Asia/Kolkata").await;
+    browser
+        .fill_form(
+            "signup",
+            &[
+                ("name", NASTY),
+                ("email", "second@example.com"),
+                ("password", "correct horse"),
+                ("timezone", "Asia/Kolkata"),
+            ],
+        )
+        .await;
     browser.click("form[action='/signup'] button").await;
     browser.wait_url("/dashboard").await;
     assert_eq!(browser.text(".topbar .who").await, NASTY);

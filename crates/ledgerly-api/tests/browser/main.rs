@@ -27,12 +27,19 @@ async fn a_whole_session_in_the_browser() {
     browser.goto("/").await;
     browser.wait_text("h1", "Know where your money goes").await;
     browser.screenshot("landing", 1280).await;
-    browser.fill("#signup-name", "").await;
-    browser.fill("#signup-email", "not-an-email").await;
-    browser.fill("#signup-password", "short").await;
-    browser.fill("#signup-budget", "lots").await;
-    browser.fill("#signup-currency", "XYZ").await;
-    browser.fill("#signup-timezone", "Mars/Olympus").await;
+    browser
+        .fill_form(
+            "signup",
+            &[
+                ("name", ""),
+                ("email", "not-an-email"),
+                ("password", "short"),
+                ("budget", "lots"),
+                ("currency", "XYZ"),
+                ("timezone", "Mars/Olympus"),
+            ],
+        )
+        .await;
     browser.click("form[action='/signup'] button").await;
     browser.wait_for("#signup-email-error").await;
     for field in [
@@ -62,18 +69,29 @@ async fn a_whole_session_in_the_browser() {
     browser.screenshot("landing-errors", 1280).await;
 
     // A wrong login is refused inline.
-    browser.fill("#login-email", "nobody@example.com").await;
-    browser.fill("#login-password", "whatever1").await;
+    browser
+        .fill_form(
+            "login",
+            &[("email", "nobody@example.com"), ("password", "whatever1")],
+        )
+        .await;
     browser.click("form[action='/login'] button").await;
     browser.wait_text(".alert", "Wrong email or password").await;
 
     // Sign up for real.
-    browser.fill("#signup-name", "Asha").await;
-    browser.fill("#signup-email", "asha@example.com").await;
-    browser.fill("#signup-password", "correct horse").await;
-    browser.fill("#signup-budget", "50000").await;
-    browser.fill("#signup-currency", "INR").await;
-    browser.fill("#signup-timezone", "Asia/Kolkata").await;
+    browser
+        .fill_form(
+            "signup",
+            &[
+                ("name", "Asha"),
+                ("email", "asha@example.com"),
+                ("password", "correct horse"),
+                ("budget", "50000"),
+                ("currency", "INR"),
+                ("timezone", "Asia/Kolkata"),
+            ],
+        )
+        .await;
     browser.click("form[action='/signup'] button").await;
     browser.wait_url("/dashboard").await;
     browser.wait_text(".cards", "₹50,000").await;
@@ -84,9 +102,9 @@ async fn a_whole_session_in_the_browser() {
     browser.click_link("+ Add transaction").await;
     browser.wait_for("#add-vendor").await;
     // Bad input first: each field's error beside it, the drawer still open.
-    browser.fill("#add-vendor", "").await;
-    browser.fill("#add-amount", "-5").await;
-    browser.fill("#add-date", "").await;
+    browser
+        .fill_form("add", &[("vendor", ""), ("amount", "-5"), ("date", "")])
+        .await;
     browser.submit("form[action='/expenses']").await;
     browser.wait_for("#add-vendor-error").await;
     assert!(
@@ -98,8 +116,9 @@ async fn a_whole_session_in_the_browser() {
     assert!(!browser.text("#add-date-error").await.is_empty());
     browser.screenshot("dashboard-add-errors", 1280).await;
 
-    browser.fill("#add-vendor", NASTY).await;
-    browser.fill("#add-amount", "1200").await;
+    browser
+        .fill_form("add", &[("vendor", NASTY), ("amount", "1200")])
+        .await;
     browser.set_date("#add-date", &server.today()).await;
     browser.select("#add-category", "food").await;
     browser.submit("form[action='/expenses']").await;
@@ -139,8 +158,9 @@ async fn a_whole_session_in_the_browser() {
 
     // Add a second one, then delete it after the confirmation.
     browser.click_link("+ Add transaction").await;
-    browser.fill("#add-vendor", "Metro card").await;
-    browser.fill("#add-amount", "300").await;
+    browser
+        .fill_form("add", &[("vendor", "Metro card"), ("amount", "300")])
+        .await;
     browser.select("#add-category", "entertainment").await;
     browser.submit("form[action='/expenses']").await;
     browser.wait_text(".notice", "Expense added").await;
@@ -342,14 +362,22 @@ async fn a_whole_session_in_the_browser() {
     // The profile: inline errors, then changes that stick.
     browser.goto("/profile").await;
     browser.screenshot("profile", 1280).await;
-    browser.fill("#profile-name", "").await;
-    browser.fill("#profile-currency", "ABC").await;
+    browser
+        .fill_form("profile", &[("name", ""), ("currency", "ABC")])
+        .await;
     browser.submit("form[action='/profile']").await;
     browser.wait_for("#profile-name-error").await;
     assert!(!browser.text("#profile-currency-error").await.is_empty());
-    browser.fill("#profile-name", "Asha Rao").await;
-    browser.fill("#profile-currency", "INR").await;
-    browser.fill("#profile-budget", "60000").await;
+    browser
+        .fill_form(
+            "profile",
+            &[
+                ("name", "Asha Rao"),
+                ("currency", "INR"),
+                ("budget", "60000"),
+            ],
+        )
+        .await;
     browser.submit("form[action='/profile']").await;
     browser.wait_text(".notice", "Profile saved").await;
     assert_eq!(browser.value("#profile-budget").await, "60000.00");
@@ -378,8 +406,15 @@ async fn a_whole_session_in_the_browser() {
         .await;
     browser.submit("form[action='/profile/password']").await;
     browser.wait_text(".notice", "Password changed").await;
-    browser.fill("#email-email", "asha.rao@example.com").await;
-    browser.fill("#email-password", "battery staple").await;
+    browser
+        .fill_form(
+            "email",
+            &[
+                ("email", "asha.rao@example.com"),
+                ("password", "battery staple"),
+            ],
+        )
+        .await;
     browser.submit("form[action='/profile/email']").await;
     browser.wait_text(".notice", "Email changed").await;
     // Categories: add, a bad name inline, rename, and delete — refused while it has expenses,
@@ -458,8 +493,15 @@ async fn a_whole_session_in_the_browser() {
     browser.assert_fits("/ (375 px)").await;
     browser.screenshot("landing", 375).await;
     // The new password and email sign in.
-    browser.fill("#login-email", "asha.rao@example.com").await;
-    browser.fill("#login-password", "battery staple").await;
+    browser
+        .fill_form(
+            "login",
+            &[
+                ("email", "asha.rao@example.com"),
+                ("password", "battery staple"),
+            ],
+        )
+        .await;
     browser.click("form[action='/login'] button").await;
     browser.wait_url("/dashboard").await;
 

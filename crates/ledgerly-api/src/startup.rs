@@ -86,13 +86,16 @@ fn panicked(cause: Box<dyn std::any::Any + Send + 'static>) -> axum::response::R
 }
 
 /// 404: the API's JSON error, or a page for a browser asking for one.
-async fn not_found(headers: axum::http::HeaderMap) -> axum::response::Response {
+async fn not_found(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
     let wants_page = headers
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
     if wants_page {
-        crate::web::not_found_page()
+        crate::web::not_found_page(&state.settings)
     } else {
         ApiError::NotFound("route").into_response()
     }

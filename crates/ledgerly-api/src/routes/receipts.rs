@@ -116,7 +116,7 @@ fn too_large(limit: usize) -> ApiError {
 }
 
 /// `10.0 MB`, `2.0 kB`, `512 bytes`.
-fn human_size(bytes: usize) -> String {
+pub(crate) fn human_size(bytes: usize) -> String {
     match bytes {
         b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1_000_000.0),
         b if b >= 1_000 => format!("{:.1} kB", b as f64 / 1_000.0),

@@ -1,6 +1,6 @@
 //! The profile's categories: add, rename, and delete (moving the expenses of one that has some).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use ledgerly_core::{Category, CategoryId, CategoryName};
 use ledgerly_store::StoreError;
@@ -12,19 +12,21 @@ use crate::state::AppState;
 
 use super::layout::{Input, csrf_field, field};
 use super::profile::{Failed, errors_of, render};
-use super::{Errors, SignedForm, WebUser, failure, see_other};
+use super::{Errors, PagePath, SignedForm, WebUser, failure, see_other};
 
 /// The categories card; `failed` is the category form that did not pass (`None` for the new
-/// one's), with what it sent and its errors.
+/// one's), with the name it sent (if any) and its errors.
 pub(super) fn card(
     categories: &[Category],
     csrf: &str,
-    failed: Option<(Option<CategoryId>, &str, &Errors)>,
+    failed: Option<(Option<CategoryId>, Option<&str>, &Errors)>,
 ) -> Markup {
     let none = Errors::none();
     let category_form = |id: Option<CategoryId>, value: &str| -> (String, &Errors) {
         match failed {
-            Some((failed_id, sent, errors)) if failed_id == id => (sent.to_owned(), errors),
+            Some((failed_id, sent, errors)) if failed_id == id => {
+                (sent.unwrap_or(value).to_owned(), errors)
+            }
             _ => (value.to_owned(), &none),
         }
     };
@@ -90,7 +92,7 @@ async fn category_failed(
     state: &AppState,
     user: &WebUser,
     id: Option<CategoryId>,
-    sent: String,
+    sent: Option<String>,
     err: ApiError,
 ) -> Response {
     let err = match err {
@@ -121,30 +123,26 @@ pub(crate) async fn add_category(
             .create_category(user.user().id, &name)
             .await
             .map(drop),
-        Err(err) => return category_failed(&state, &user, None, form.name, err).await,
+        Err(err) => return category_failed(&state, &user, None, Some(form.name), err).await,
     };
-    saved(&state, &user, None, form.name, result).await
+    saved(&state, &user, None, Some(form.name), result).await
 }
 
 /// `POST /profile/categories/{id}`: renames one; its expenses follow.
 pub(crate) async fn rename_category(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<CategoryId>,
     SignedForm { user, form }: SignedForm<CategoryForm>,
 ) -> Response {
-    let id = match category_id(&id) {
-        Ok(id) => id,
-        Err(err) => return failure(err),
-    };
     let result = match category_name(&form.name) {
         Ok(name) => state
             .store
             .rename_category(user.user().id, id, &name)
             .await
             .map(drop),
-        Err(err) => return category_failed(&state, &user, Some(id), form.name, err).await,
+        Err(err) => return category_failed(&state, &user, Some(id), Some(form.name), err).await,
     };
-    saved(&state, &user, Some(id), form.name, result).await
+    saved(&state, &user, Some(id), Some(form.name), result).await
 }
 
 /// Back to the categories after a change, or the form again with what the store refused.
@@ -152,7 +150,7 @@ async fn saved(
     state: &AppState,
     user: &WebUser,
     id: Option<CategoryId>,
-    sent: String,
+    sent: Option<String>,
     result: Result<(), StoreError>,
 ) -> Response {
     match result {
@@ -164,23 +162,15 @@ async fn saved(
 /// `POST /profile/categories/{id}/delete`: deletes one, moving its expenses where asked.
 pub(crate) async fn delete_category(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<CategoryId>,
     SignedForm { user, form }: SignedForm<CategoryForm>,
 ) -> Response {
-    let id = match category_id(&id) {
-        Ok(id) => id,
-        Err(err) => return failure(err),
-    };
     let move_to = match form.move_to.trim() {
         "" => None,
         text => match category_id(text) {
             Ok(to) => Some(to),
             Err(err) => return failure(err),
         },
-    };
-    let name = match state.store.get_category(user.user().id, id).await {
-        Ok(category) => category.name.as_str().to_owned(),
-        Err(err) => return failure(err.into()),
     };
     match state
         .store
@@ -193,8 +183,8 @@ pub(crate) async fn delete_category(
                 "move_to",
                 format!("it still has {count} expense(s): choose a category to move them to"),
             );
-            category_failed(&state, &user, Some(id), name, err).await
+            category_failed(&state, &user, Some(id), None, err).await
         }
-        Err(err) => category_failed(&state, &user, Some(id), name, err.into()).await,
+        Err(err) => category_failed(&state, &user, Some(id), None, err.into()).await,
     }
 }

@@ -101,14 +101,16 @@ pub(crate) fn stacked_bars(
     for segments in months.values_mut() {
         segments.sort_by_key(|t| (palette.order(t.category_id), t.category.as_str().to_owned()));
     }
-    let month_sum = |m: u32| -> i64 {
+    // Each month's total, January first.
+    let sums: [i64; 12] = std::array::from_fn(|i| {
         months
-            .get(&m)
+            .get(&(i as u32 + 1))
             .map_or(0, |s| s.iter().map(|t| t.amount.minor()).sum())
-    };
-    let year_sum: i64 = (1..=12).map(month_sum).sum();
+    });
+    let month_sum = |m: u32| sums[(m - 1) as usize];
+    let year_sum: i64 = sums.iter().sum();
     let busiest = (1..=12).max_by_key(|m| (month_sum(*m), -(*m as i64)));
-    let max = major((1..=12).map(month_sum).max().unwrap_or(0), currency);
+    let max = major(sums.iter().copied().max().unwrap_or(0), currency);
     let step = nice_step(max);
     let top = (max / step).ceil().max(1.0) * step;
 

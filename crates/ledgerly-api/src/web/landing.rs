@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::auth::{csrf, password, token};
 use crate::error::ApiError;
 use crate::extract::ClientIp;
-use crate::routes::auth::{RegisterRequest, authenticate, new_session, register_user, signed_out};
+use crate::routes::auth::{RegisterRequest, authenticate, new_session, register_user};
 use crate::state::AppState;
 use crate::views::{AmountInput, currency};
 use ledgerly_core::{Budget, Currency, Email, Month, PersonName, UserTimeZone};
@@ -79,11 +79,11 @@ fn anonymous(state: &AppState, headers: &HeaderMap, status: StatusCode, forms: &
         Section::Home,
         landing(&csrf::token_for(&secret), forms),
     );
-    let mut response = (status, body).into_response();
-    if let Some(cookie) = set {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
+    let response = (status, body).into_response();
+    match set {
+        Some(cookie) => with_cookie(response, cookie),
+        None => response,
     }
-    response
 }
 
 fn hero() -> Markup {
@@ -371,12 +371,8 @@ pub(crate) async fn logout(
         return failure(err.into());
     }
     tracing::info!(user = %user.user().id, "logged out");
-    let cleared = signed_out(&state);
-    let mut response = see_other("/");
-    if let Some(cookie) = cleared.headers().get(header::SET_COOKIE) {
-        response
-            .headers_mut()
-            .append(header::SET_COOKIE, cookie.clone());
-    }
-    response
+    with_cookie(
+        see_other("/"),
+        token::clear_cookie(state.settings.auth.cookie_secure),
+    )
 }

@@ -19,10 +19,9 @@ mod receipts;
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use chrono::Utc;
 
 use crate::auth::{csrf, token};
 use crate::error::ApiError;
@@ -184,14 +183,12 @@ impl WebUser {
         let Some(token) = token::cookie_value(headers, token::COOKIE) else {
             return Ok(None);
         };
-        Ok(state
-            .store
-            .session_user(&token::hash(&token), Utc::now())
+        Ok(CurrentUser::of_token(state, &token)
             .await?
-            .map(|(session, user)| WebUser {
+            .map(|current| WebUser {
                 csrf: csrf::token_for(&token),
                 session_token: token,
-                current: CurrentUser { user, session },
+                current,
             }))
     }
 }
@@ -208,22 +205,34 @@ impl FromRequestParts<AppState> for WebUser {
     }
 }
 
+/// An id in a page's path (`/expenses/{id}`…): one that cannot be an id is the 404 page, as an
+/// id that is not the user's is.
+#[derive(Debug)]
+pub(crate) struct PagePath<T>(pub(crate) T);
+
+impl<T, S> FromRequestParts<S> for PagePath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| PagePath(value))
+            .map_err(|_| failure(ApiError::NotFound("page")))
+    }
+}
+
 /// An error no form can show next to a field, as a page: a missing row is 404, a fault 500
 /// (logged, never shown).
 pub(crate) fn failure(err: ApiError) -> Response {
-    let status = match &err {
-        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-        ApiError::Internal(cause) => {
-            tracing::error!(error = ?cause, "page failed");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-        ApiError::CsrfRefused => StatusCode::FORBIDDEN,
-        ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-        ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-        ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
-    };
+    // The API's own status for the error: one mapping for both.
+    let status = err.status_and_code().0;
+    if let ApiError::Internal(cause) = &err {
+        tracing::error!(error = ?cause, "page failed");
+    }
     let message = match &err {
         ApiError::Internal(_) => "Something went wrong on our side. Try again in a moment.".into(),
         ApiError::CsrfRefused => {
@@ -234,19 +243,9 @@ pub(crate) fn failure(err: ApiError) -> Response {
     (status, layout::message_page(status, &message)).into_response()
 }
 
-/// The page for an address that leads nowhere.
-pub(crate) fn not_found_page() -> Response {
-    let mut response = failure(ApiError::NotFound("page"));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'self'; frame-ancestors 'none'"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+/// The page for an address that leads nowhere, with the headers of every page.
+pub(crate) fn not_found_page(settings: &Settings) -> Response {
+    SecurityHeaders::new(settings).apply(failure(ApiError::NotFound("page")))
 }
 
 /// A page's query parameter: the last one of that name, trimmed, if not empty. Pages read their
@@ -281,6 +280,7 @@ pub(crate) fn see_other(location: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
 
     #[test]
     fn redirects_after_forms_stay_on_this_site() {

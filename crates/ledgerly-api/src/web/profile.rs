@@ -4,7 +4,7 @@
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ledgerly_core::{Budget, CategoryId, Month, PersonName, UserTimeZone};
+use ledgerly_core::{Budget, CategoryId, Money, Month, PersonName, UserTimeZone};
 use maud::html;
 use serde::Deserialize;
 
@@ -43,8 +43,9 @@ pub(crate) struct PasswordForm {
 /// Which form failed, with what it sent and what was wrong.
 pub(super) enum Failed {
     Profile(ProfileForm, Errors),
-    /// A category form: the new one (`None`) or a rename or delete of one, with what was sent.
-    Category(Option<CategoryId>, String, Errors),
+    /// A category form: the new one (`None`) or a rename or delete of one, with the name sent
+    /// (a delete sends none: its row shows the category's own).
+    Category(Option<CategoryId>, Option<String>, Errors),
     Email(EmailForm, Errors),
     Password(Errors),
 }
@@ -102,7 +103,7 @@ pub(super) async fn render(
         Err(err) => return failure(err.into()),
     };
     let category_failure = match &failed {
-        Some(Failed::Category(id, sent, errors)) => Some((*id, sent.as_str(), errors)),
+        Some(Failed::Category(id, sent, errors)) => Some((*id, sent.as_deref(), errors)),
         _ => None,
     };
     let body = html! {
@@ -172,38 +173,24 @@ pub(crate) async fn update(
     State(state): State<AppState>,
     SignedForm { user, form }: SignedForm<ProfileForm>,
 ) -> Response {
-    let errors = check_profile(&form);
-    if !errors.is_empty() {
-        let failed = Failed::Profile(form, errors);
-        return render(
-            &state,
-            &user,
-            Some(failed),
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    match save_profile(&state, &user, &form).await {
-        Ok(()) => see_other("/profile?done=profile"),
-        Err(err) => match errors_of(err, "form") {
-            Ok((status, errors)) => {
-                render(
-                    &state,
-                    &user,
-                    Some(Failed::Profile(form, errors)),
-                    None,
-                    status,
-                )
-                .await
-            }
-            Err(err) => failure(err),
+    let refused = match check_profile(&form) {
+        Ok(budget) => match save_profile(&state, &user, &form, budget).await {
+            Ok(()) => return see_other("/profile?done=profile"),
+            Err(err) => errors_of(err, "form"),
         },
+        Err(errors) => Ok((StatusCode::UNPROCESSABLE_ENTITY, errors)),
+    };
+    match refused {
+        Ok((status, errors)) => {
+            let failed = Failed::Profile(form, errors);
+            render(&state, &user, Some(failed), None, status).await
+        }
+        Err(err) => failure(err),
     }
 }
 
-/// Every field's problem at once.
-fn check_profile(form: &ProfileForm) -> Errors {
+/// Every field's problem at once; when all pass, the budget to set (none when left empty).
+fn check_profile(form: &ProfileForm) -> Result<Option<Money>, Errors> {
     let mut errors = Errors::none();
     errors.check(if form.name.trim().is_empty() {
         Err(ApiError::invalid("name", "enter your name"))
@@ -218,31 +205,37 @@ fn check_profile(form: &ProfileForm) -> Errors {
             .map(drop)
             .map_err(|e| ApiError::invalid("timezone", e)),
     );
-    if let (Some(currency), false) = (currency, form.budget.trim().is_empty()) {
-        errors.check(
-            AmountInput::Text(form.budget.trim().to_owned())
+    // The budget is in the new currency.
+    let budget = match (currency, form.budget.trim()) {
+        (Some(currency), text) if !text.is_empty() => errors.check(
+            AmountInput::Text(text.to_owned())
                 .to_money("budget", currency)
                 .and_then(|amount| {
                     Budget::new(amount, Month::of(UserTimeZone::UTC.today()))
-                        .map(drop)
+                        .map(|_| amount)
                         .map_err(|e| ApiError::invalid("budget", e))
                 }),
-        );
+        ),
+        _ => None,
+    };
+    if errors.is_empty() {
+        Ok(budget)
+    } else {
+        Err(errors)
     }
-    errors
 }
 
-async fn save_profile(state: &AppState, user: &WebUser, form: &ProfileForm) -> ApiResult<()> {
+/// Saves a checked profile form, and the budget from this month on when it changed.
+async fn save_profile(
+    state: &AppState,
+    user: &WebUser,
+    form: &ProfileForm,
+    budget: Option<Money>,
+) -> ApiResult<()> {
     let request = ProfileRequest {
         name: Some(form.name.clone()),
         currency: Some(form.currency.clone()),
         timezone: Some(form.timezone.clone()),
-    };
-    // Check the budget against the new currency before changing anything.
-    let currency = crate::views::currency("currency", &form.currency)?;
-    let budget = match form.budget.trim() {
-        "" => None,
-        text => Some(AmountInput::Text(text.to_owned()).to_money("budget", currency)?),
     };
     let updated = change_profile(state, &user.current, request).await?;
     if let Some(amount) = budget {

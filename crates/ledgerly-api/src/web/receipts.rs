@@ -2,7 +2,7 @@
 //! and the live status of a receipt being read.
 
 use axum::extract::multipart::{Multipart, MultipartRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ledgerly_core::{Category, OcrStatus, Receipt, ReceiptId, ReceiptKind};
@@ -11,12 +11,14 @@ use serde::Deserialize;
 
 use crate::auth::csrf;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::receipts::{delete_receipt, read_upload, retry_receipt, store_receipt};
+use crate::routes::receipts::{
+    delete_receipt, human_size, read_upload, retry_receipt, store_receipt,
+};
 use crate::state::AppState;
 
 use super::dashboard::{receipt_link, upload_failed};
 use super::layout::{self, Section, csrf_field, dialog, notice};
-use super::{Errors, SignedForm, WebUser, back_to, failure, param, see_other};
+use super::{Errors, PagePath, SignedForm, WebUser, back_to, failure, param, see_other};
 
 const PER_PAGE: u32 = 12;
 
@@ -164,13 +166,10 @@ fn receipt_id(text: &str) -> ApiResult<ReceiptId> {
 /// `POST /receipts/{id}/retry`.
 pub(crate) async fn retry(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<ReceiptId>,
     SignedForm { user, form }: SignedForm<BackForm>,
 ) -> Response {
-    let result = match receipt_id(&id) {
-        Ok(id) => retry_receipt(&state, user.user().id, id).await,
-        Err(err) => Err(err),
-    };
+    let result = retry_receipt(&state, user.user().id, id).await;
     match result {
         Ok(receipt) if form.back.starts_with("/dashboard") => see_other(&receipt_link(receipt.id)),
         Ok(_) => see_other(&with_done(&form.back, "retried")),
@@ -181,13 +180,10 @@ pub(crate) async fn retry(
 /// `POST /receipts/{id}/delete`: after the confirmation dialog.
 pub(crate) async fn delete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<ReceiptId>,
     SignedForm { user, form }: SignedForm<BackForm>,
 ) -> Response {
-    let result = match receipt_id(&id) {
-        Ok(id) => delete_receipt(&state, user.user().id, id).await,
-        Err(err) => Err(err),
-    };
+    let result = delete_receipt(&state, user.user().id, id).await;
     match result {
         Ok(()) => see_other(&with_done(&form.back, "receipt-deleted")),
         Err(err) => failure(err),
@@ -292,7 +288,7 @@ async fn render(state: &AppState, user: &WebUser, query: &ReceiptsQuery) -> ApiR
                                         (zone.local_date(receipt.created_at).format("%d %b %Y"))
                                     }
                                     " · " (receipt.kind.extension().to_uppercase())
-                                    " · " (human_size(receipt.size_bytes))
+                                    " · " (human_size(usize::try_from(receipt.size_bytes).unwrap_or(0)))
                                 }
                                 p { span class={"badge " (class)} data-status-text { (label) } }
                                 @if let Some(reason) = receipt.status.failure_reason() {
@@ -347,12 +343,4 @@ async fn render(state: &AppState, user: &WebUser, query: &ReceiptsQuery) -> ApiR
         Section::Receipts,
         body,
     ))
-}
-
-fn human_size(bytes: i64) -> String {
-    match bytes {
-        b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1_000_000.0),
-        b if b >= 1_000 => format!("{:.0} kB", b as f64 / 1_000.0),
-        b => format!("{b} bytes"),
-    }
 }

@@ -1,22 +1,22 @@
 //! What the drawers post: add, save (and confirm), delete; and the page again, with the errors
 //! beside their fields, when a form does not pass.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use ledgerly_core::{ExpenseId, ReceiptId, User};
+use ledgerly_core::{Expense, ExpenseId, ReceiptId, User};
 use serde::Deserialize;
 
 use super::drawers::{ExpenseForm, Failed};
 use super::render;
 use super::view::{Overlay, View};
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::routes::expenses::{
     CreateRequest, UpdateRequest, create_expense, date, note, update_expense, vendor,
 };
 use crate::state::AppState;
 use crate::views::AmountInput;
-use crate::web::{Errors, SignedForm, WebUser, back_to, failure, see_other};
+use crate::web::{Errors, PagePath, SignedForm, WebUser, back_to, failure, see_other};
 
 /// The page a drawer's form came from, as its view.
 fn view_of(back: &str, user: &User) -> View {
@@ -40,20 +40,6 @@ pub(crate) async fn add(
     State(state): State<AppState>,
     SignedForm { user, form }: SignedForm<ExpenseForm>,
 ) -> Response {
-    let mut view = view_of(&form.back, user.user());
-    view.overlay = Overlay::Add;
-    let errors = check_fields(&form, user.user());
-    if !errors.is_empty() {
-        return sent_back(
-            &state,
-            &user,
-            view,
-            form,
-            errors,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
     let request = CreateRequest {
         date: form.date.clone(),
         category: form.category.clone(),
@@ -62,9 +48,42 @@ pub(crate) async fn add(
         currency: Some(form.currency.trim().to_owned()).filter(|c| !c.is_empty()),
         note: Some(form.note.trim().to_owned()).filter(|n| !n.is_empty()),
     };
-    match create_expense(&state, user.user(), request).await {
-        Ok(_) => see_other(&with_done(&form.back, "added")),
-        Err(err) => refused(&state, &user, view, form, err).await,
+    let save = create_expense(&state, user.user(), request);
+    submit(&state, &user, form, Overlay::Add, "added", save).await
+}
+
+/// Checks a drawer's form and, when every field passes, runs `save` (the API's own create or
+/// update, which checks the rest); then back to the page the form came from with `done` as its
+/// notice, or the page again with the drawer open and the errors beside their fields. A row of
+/// another user's is not found either way.
+async fn submit(
+    state: &AppState,
+    user: &WebUser,
+    form: ExpenseForm,
+    overlay: Overlay,
+    done: &str,
+    save: impl Future<Output = ApiResult<Expense>>,
+) -> Response {
+    let mut view = view_of(&form.back, user.user());
+    view.overlay = overlay;
+    let errors = check_fields(&form, user.user());
+    if !errors.is_empty() {
+        let failed = Failed {
+            values: form,
+            errors,
+        };
+        return render(
+            state,
+            user,
+            view,
+            Some(failed),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    match save.await {
+        Ok(_) => see_other(&with_done(&form.back, done)),
+        Err(err) => refused(state, user, view, form, err, "form").await,
     }
 }
 
@@ -106,29 +125,19 @@ fn check_fields(form: &ExpenseForm, user: &User) -> Errors {
     errors
 }
 
-/// The page again with the drawer's form, its values and the errors beside their fields.
-async fn sent_back(
-    state: &AppState,
-    user: &WebUser,
-    view: View,
-    values: ExpenseForm,
-    errors: Errors,
-    status: StatusCode,
-) -> Response {
-    render(state, user, view, Some(Failed { values, errors }), status).await
-}
-
-/// [`sent_back`] with what the store refused.
+/// The page again with the drawer's form and what was refused, beside its field (`field` when
+/// the error names none); faults are an error page.
 async fn refused(
     state: &AppState,
     user: &WebUser,
     view: View,
     values: ExpenseForm,
     err: ApiError,
+    field: &'static str,
 ) -> Response {
     let status = err.status_and_code().0;
-    match Errors::from_api(err, "form") {
-        Ok(errors) => sent_back(state, user, view, values, errors, status).await,
+    match Errors::from_api(err, field) {
+        Ok(errors) => render(state, user, view, Some(Failed { values, errors }), status).await,
         Err(err) => failure(err),
     }
 }
@@ -137,35 +146,15 @@ async fn refused(
 /// expense.
 pub(crate) async fn update(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<ExpenseId>,
     SignedForm { user, form }: SignedForm<ExpenseForm>,
 ) -> Response {
-    let Ok(id) = id.parse::<ExpenseId>() else {
-        return failure(ApiError::NotFound("expense"));
-    };
     let confirm = form.confirm == "1";
-    let mut view = view_of(&form.back, user.user());
-    view.overlay = if confirm {
-        Overlay::Review(id.to_string())
+    let (overlay, done) = if confirm {
+        (Overlay::Review(id.to_string()), "confirmed")
     } else {
-        Overlay::Edit(id.to_string())
+        (Overlay::Edit(id.to_string()), "updated")
     };
-    // Another user's expense is not there at all, whatever the form says.
-    if let Err(err) = state.store.get_expense(user.user().id, id).await {
-        return failure(err.into());
-    }
-    let errors = check_fields(&form, user.user());
-    if !errors.is_empty() {
-        return sent_back(
-            &state,
-            &user,
-            view,
-            form,
-            errors,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
     let request = UpdateRequest {
         date: Some(form.date.clone()),
         category: Some(form.category.clone()),
@@ -175,13 +164,8 @@ pub(crate) async fn update(
         note: Some(Some(form.note.trim().to_owned()).filter(|n| !n.is_empty())),
         needs_review: confirm.then_some(false),
     };
-    match update_expense(&state, user.user(), id, request).await {
-        Ok(_) => see_other(&with_done(
-            &form.back,
-            if confirm { "confirmed" } else { "updated" },
-        )),
-        Err(err) => refused(&state, &user, view, form, err).await,
-    }
+    let save = update_expense(&state, user.user(), id, request);
+    submit(&state, &user, form, overlay, done, save).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -193,12 +177,9 @@ pub(crate) struct BackForm {
 /// `POST /expenses/{id}/delete`: after the confirmation dialog.
 pub(crate) async fn delete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PagePath(id): PagePath<ExpenseId>,
     SignedForm { user, form }: SignedForm<BackForm>,
 ) -> Response {
-    let Ok(id) = id.parse::<ExpenseId>() else {
-        return failure(ApiError::NotFound("expense"));
-    };
     match state.store.delete_expense(user.user().id, id).await {
         Ok(()) => see_other(&with_done(&form.back, "deleted")),
         Err(err) => failure(err.into()),
@@ -219,23 +200,7 @@ pub(crate) async fn upload_failed(
 ) -> Response {
     let mut view = view_of(back, user.user());
     view.overlay = Overlay::Upload;
-    let status = err.status_and_code().0;
-    match Errors::from_api(err, "file") {
-        Ok(errors) => {
-            render(
-                state,
-                user,
-                view,
-                Some(Failed {
-                    values: ExpenseForm::default(),
-                    errors,
-                }),
-                status,
-            )
-            .await
-        }
-        Err(err) => failure(err),
-    }
+    refused(state, user, view, ExpenseForm::default(), err, "file").await
 }
 
 #[cfg(test)]

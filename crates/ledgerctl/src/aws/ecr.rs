@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use aws_sdk_ecr::types::{
-    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Tag,
+    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability,
+    Repository, Tag,
 };
 
 use super::{Aws, error_code, sdk_error};
@@ -72,24 +73,7 @@ pub(crate) fn desired(config: &StackConfig, name: &str) -> Desired {
 }
 
 pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Observed>> {
-    let described = match aws
-        .ecr
-        .describe_repositories()
-        .repository_names(name)
-        .send()
-        .await
-    {
-        Ok(reply) => reply,
-        Err(err) if error_code(&err).as_deref() == Some("RepositoryNotFoundException") => {
-            return Ok(None);
-        }
-        Err(err) => {
-            return Err(sdk_error(format!("describing the ECR repository {name}"))(
-                err,
-            ));
-        }
-    };
-    let Some(repo) = described.repositories().first() else {
+    let Some(repo) = describe(aws, name).await? else {
         return Ok(None);
     };
     let arn = repo.repository_arn().unwrap_or_default().to_owned();
@@ -334,31 +318,29 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig, name: &str) -> anyho
 
 /// A repository's address for image references (`<account>.dkr.ecr.<region>.amazonaws.com/<name>`).
 pub(crate) async fn repository_uri(aws: &Aws, name: &str) -> anyhow::Result<String> {
-    let described = match aws
+    let Some(repo) = describe(aws, name).await? else {
+        anyhow::bail!("the ECR repository {name} does not exist; run ledgerctl provision first");
+    };
+    repo.repository_uri()
+        .map(str::to_owned)
+        .with_context(|| format!("ECR described {name} without its URI"))
+}
+
+/// The repository `name`, if it exists.
+async fn describe(aws: &Aws, name: &str) -> anyhow::Result<Option<Repository>> {
+    match aws
         .ecr
         .describe_repositories()
         .repository_names(name)
         .send()
         .await
     {
-        Ok(reply) => reply,
-        Err(err) if error_code(&err).as_deref() == Some("RepositoryNotFoundException") => {
-            anyhow::bail!(
-                "the ECR repository {name} does not exist; run ledgerctl provision first"
-            );
-        }
-        Err(err) => {
-            return Err(sdk_error(format!("describing the ECR repository {name}"))(
-                err,
-            ));
-        }
-    };
-    described
-        .repositories()
-        .first()
-        .and_then(|r| r.repository_uri())
-        .map(str::to_owned)
-        .with_context(|| format!("ECR described {name} without its URI"))
+        Ok(reply) => Ok(reply.repositories().first().cloned()),
+        Err(err) if error_code(&err).as_deref() == Some("RepositoryNotFoundException") => Ok(None),
+        Err(err) => Err(sdk_error(format!("describing the ECR repository {name}"))(
+            err,
+        )),
+    }
 }
 
 /// Registry credentials for the account's ECR: a fresh token (they last 12 hours), decoded.

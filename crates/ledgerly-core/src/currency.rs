@@ -28,6 +28,8 @@ impl Currency {
     pub const SEK: Currency = Currency(iso_currency::Currency::SEK);
     pub const CAD: Currency = Currency(iso_currency::Currency::CAD);
     pub const AUD: Currency = Currency(iso_currency::Currency::AUD);
+    pub const MYR: Currency = Currency(iso_currency::Currency::MYR);
+    pub const SGD: Currency = Currency(iso_currency::Currency::SGD);
 
     /// The currency for a three-letter code, in any case.
     pub fn from_code(code: &str) -> Result<Self, UnknownCurrency> {

@@ -1,7 +1,7 @@
 //! Choosing and configuring a backend: flags, or the same `LEDGERLY__EXTRACTOR__…` environment
 //! variables in every process that extracts (`ledgerly-ocr extract`, `ledgerly-ocr worker`, the
 //! Lambda, `ledgerctl up`). The key may also come from `GEMINI_API_KEY` or `OPENAI_API_KEY`; it is
-//! never printed.
+//! never printed. The default is the offline PP-OCR engine.
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,11 +10,14 @@ use std::time::Duration;
 use crate::backends::HttpOptions;
 use crate::backends::gemini::{self, Gemini, GeminiOptions};
 use crate::backends::openai::{self, OpenAi, OpenAiOptions};
+use crate::backends::paddle::{Paddle, PaddleOptions};
 use crate::backends::tesseract::{Tesseract, TesseractOptions};
 use crate::extractor::Extractor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BackendKind {
+    /// Offline, the default: the PP-OCR models on this machine.
+    Paddle,
     /// Google Gemini (needs an API key).
     Gemini,
     /// An OpenAI-compatible server: OpenAI, or a self-hosted Ollama or vLLM.
@@ -31,9 +34,12 @@ pub struct ExtractorSettings {
         visible_alias = "ocr-backend",
         env = "LEDGERLY__EXTRACTOR__BACKEND",
         value_enum,
-        default_value = "tesseract"
+        default_value = "paddle"
     )]
     pub backend: BackendKind,
+    /// Where the PP-OCR models are (`ledgerly-ocr models install` puts them there).
+    #[arg(long, env = "LEDGERLY__EXTRACTOR__MODELS_DIR")]
+    pub models_dir: Option<std::path::PathBuf>,
     /// The model (gemini: gemini-2.5-flash; openai: gpt-4o-mini by default).
     #[arg(long, env = "LEDGERLY__EXTRACTOR__MODEL")]
     pub model: Option<String>,
@@ -62,6 +68,7 @@ impl fmt::Debug for ExtractorSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ExtractorSettings")
             .field("backend", &self.backend)
+            .field("models_dir", &self.models_dir)
             .field("model", &self.model)
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("base_url", &self.base_url)
@@ -75,7 +82,8 @@ impl fmt::Debug for ExtractorSettings {
 impl Default for ExtractorSettings {
     fn default() -> Self {
         Self {
-            backend: BackendKind::Tesseract,
+            backend: BackendKind::Paddle,
+            models_dir: None,
             model: None,
             api_key: None,
             base_url: None,
@@ -95,6 +103,13 @@ impl ExtractorSettings {
             .unwrap_or_default()
     }
 
+    /// The PP-OCR models directory: the flag's, else the default one.
+    pub fn models_dir(&self) -> std::path::PathBuf {
+        self.models_dir
+            .clone()
+            .unwrap_or_else(crate::paddle::models::default_dir)
+    }
+
     /// The configured backend, checked: a missing key or a missing tesseract is an error that
     /// says what to do.
     pub async fn build(&self) -> Result<Arc<dyn Extractor>, String> {
@@ -110,6 +125,18 @@ impl ExtractorSettings {
             ..HttpOptions::default()
         };
         Ok(match self.backend {
+            BackendKind::Paddle => {
+                let options = PaddleOptions {
+                    models_dir: self.models_dir(),
+                    timeout: Duration::from_secs(self.timeout_seconds),
+                };
+                let load = move || Paddle::load(&options);
+                let paddle = tokio::task::spawn_blocking(load)
+                    .await
+                    .map_err(|e| format!("loading the OCR models stopped: {e}"))?
+                    .map_err(|e| e.to_string())?;
+                Arc::new(paddle)
+            }
             BackendKind::Gemini => Arc::new(Gemini::new(GeminiOptions {
                 api_key: self.api_key("GEMINI_API_KEY"),
                 model: self

@@ -26,6 +26,9 @@ pub async fn to_raster(
     }
 }
 
+/// The longest a PDF or HEIC conversion may take.
+const CONVERT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Runs `program` on a scratch folder holding `input` as `name`; returns the folder.
 async fn run_in_scratch(
     program: &str,
@@ -39,12 +42,20 @@ async fn run_in_scratch(
     tokio::fs::write(dir.path().join(name), input)
         .await
         .map_err(|e| ExtractError::Transient(format!("cannot write a scratch file: {e}")))?;
-    let output = Command::new(program)
+    let run = Command::new(program)
         .args(args)
         .current_dir(dir.path())
         .kill_on_drop(true)
-        .output()
+        .output();
+    let output = tokio::time::timeout(CONVERT_TIMEOUT, run)
         .await
+        .map_err(|_| {
+            ExtractError::Permanent(format!(
+                "converting the file took longer than {} seconds; it may be damaged or far \
+                 larger than a receipt — export the first page as an image and upload that",
+                CONVERT_TIMEOUT.as_secs()
+            ))
+        })?
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 ExtractError::Permanent(missing.to_owned())
@@ -69,8 +80,10 @@ async fn rasterise_pdf(bytes: &[u8]) -> Result<Vec<u8>, ExtractError> {
         "receipt.pdf",
         &[
             "-png",
-            "-r",
-            "200",
+            // The longest side in pixels, whatever the page's size: a 200-inch page at a fixed
+            // resolution would be a 40,000-pixel image.
+            "-scale-to",
+            "2400",
             "-f",
             "1",
             "-l",
@@ -104,23 +117,105 @@ async fn read_output(path: &Path) -> Result<Vec<u8>, ExtractError> {
         .map_err(|e| ExtractError::Permanent(format!("the file could not be converted ({e})")))
 }
 
-/// Decodes a JPEG, PNG or WebP.
+/// The largest image side decoded: a 600 dpi scan of a two-metre till roll. A file declaring more
+/// is refused before any pixel is allocated.
+pub const MAX_DECODE_SIDE: u32 = 20_000;
+/// The most memory one decoded image may take.
+const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
+
+fn image_format(kind: ReceiptKind) -> Result<ImageFormat, ExtractError> {
+    match kind {
+        ReceiptKind::Jpeg => Ok(ImageFormat::Jpeg),
+        ReceiptKind::Png => Ok(ImageFormat::Png),
+        ReceiptKind::Webp => Ok(ImageFormat::WebP),
+        ReceiptKind::Heic | ReceiptKind::Pdf => Err(ExtractError::Permanent(
+            "the file must be converted to an image first".into(),
+        )),
+    }
+}
+
+fn damaged(e: impl std::fmt::Display) -> ExtractError {
+    ExtractError::Permanent(format!(
+        "the image cannot be decoded ({e}); it may be damaged or not an image — export it \
+         again as JPEG or PNG"
+    ))
+}
+
+/// The image's size as its header declares it, refused when beyond what is decoded.
+fn checked_dimensions(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32), ExtractError> {
+    if bytes.is_empty() {
+        return Err(ExtractError::Permanent(
+            "the file is empty (zero bytes); upload the receipt again".into(),
+        ));
+    }
+    let (width, height) = image::ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(damaged)?;
+    let pixels = u64::from(width) * u64::from(height);
+    if width.max(height) > MAX_DECODE_SIDE || pixels * 4 > MAX_DECODE_BYTES {
+        return Err(ExtractError::Permanent(format!(
+            "the image is {width}×{height} pixels, larger than receipts are read at (at most \
+             {MAX_DECODE_SIDE} pixels a side and {} megapixels); scale it down and upload it again",
+            MAX_DECODE_BYTES / 4 / 1_000_000
+        )));
+    }
+    if width == 0 || height == 0 {
+        return Err(damaged("it has no pixels"));
+    }
+    Ok((width, height))
+}
+
+/// Decodes a JPEG, PNG or WebP, within [`MAX_DECODE_SIDE`] and a memory bound.
 pub fn decode(bytes: &[u8], kind: ReceiptKind) -> Result<DynamicImage, ExtractError> {
-    let format = match kind {
-        ReceiptKind::Jpeg => ImageFormat::Jpeg,
-        ReceiptKind::Png => ImageFormat::Png,
-        ReceiptKind::Webp => ImageFormat::WebP,
-        ReceiptKind::Heic | ReceiptKind::Pdf => {
-            return Err(ExtractError::Permanent(
-                "the file must be converted to an image first".into(),
-            ));
+    let format = image_format(kind)?;
+    checked_dimensions(bytes, format)?;
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_DECODE_SIDE);
+    limits.max_image_height = Some(MAX_DECODE_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    reader.decode().map_err(damaged)
+}
+
+/// Decodes an image no larger than needed for `max_side`: a large JPEG is decoded at a half, a
+/// quarter or an eighth of its size straight from its DCT (many times faster than decoding a
+/// 35-megapixel scan and scaling it down); other images are decoded whole. The result may still
+/// exceed `max_side`; it is never below it unless the image is.
+pub fn decode_for(
+    bytes: &[u8],
+    kind: ReceiptKind,
+    max_side: u32,
+) -> Result<DynamicImage, ExtractError> {
+    let format = image_format(kind)?;
+    let (width, height) = checked_dimensions(bytes, format)?;
+    if kind == ReceiptKind::Jpeg && width.max(height) >= max_side.saturating_mul(2) {
+        let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+        let factor = f64::from(max_side) / f64::from(width.max(height));
+        let want = |side: u32| {
+            ((f64::from(side) * factor).ceil() as u32).clamp(1, u32::from(u16::MAX)) as u16
+        };
+        if let Ok((w, h)) = decoder.scale(want(width), want(height))
+            && let Ok(pixels) = decoder.decode()
+            && let Some(info) = decoder.info()
+        {
+            let (w, h) = (u32::from(w), u32::from(h));
+            let image = match info.pixel_format {
+                jpeg_decoder::PixelFormat::RGB24 => {
+                    image::RgbImage::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8)
+                }
+                jpeg_decoder::PixelFormat::L8 => {
+                    GrayImage::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8)
+                }
+                // CMYK and 16-bit JPEGs are rare: the general decoder handles them.
+                _ => None,
+            };
+            if let Some(image) = image {
+                return Ok(image);
+            }
         }
-    };
-    image::load_from_memory_with_format(bytes, format).map_err(|e| {
-        ExtractError::Permanent(format!(
-            "the image cannot be decoded ({e}); it may be damaged"
-        ))
-    })
+    }
+    decode(bytes, kind)
 }
 
 /// The width OCR reads best at: smaller images are scaled up to it.

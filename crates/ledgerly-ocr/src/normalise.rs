@@ -242,7 +242,13 @@ const MONTHS: [&str; 12] = [
 /// 05.06.2026`) does not hide it; the first one in range wins. When none is, OCR's commonest digit
 /// confusion (`0` read as `6`) is undone in the fields that are out of range (`27.62.2623`).
 pub fn date(text: &str, hints: &Hints, currency: Currency) -> Result<NaiveDate, String> {
-    let day_first = hints.day_first(currency);
+    date_in_order(text, hints, hints.day_first(currency))
+}
+
+/// [`date`] with the order of an ambiguous `03/04/2026` given: day first or month first.
+pub fn date_in_order(text: &str, hints: &Hints, day_first: bool) -> Result<NaiveDate, String> {
+    let unglued = unglue_time(text);
+    let text = unglued.as_str();
     let latest = hints.today + Duration::days(1);
     let in_range = |d: &NaiveDate| (earliest()..=latest).contains(d);
     let candidates = parse_dates(&tokens(text), day_first);
@@ -258,6 +264,46 @@ pub fn date(text: &str, hints: &Hints, currency: Currency) -> Result<NaiveDate, 
         Some(date) => Err(format!("{date} is before 2000")),
         None => Err(format!("`{text}` is not a date this reader knows")),
     }
+}
+
+/// A date run into the time after it, as OCR reads a narrow gap (`11-04-1817:42`,
+/// `2016/05/0114:11:20`, `12/13/20169:52AM`), split apart: the time is the last one or two
+/// digits before the colon.
+fn unglue_time(text: &str) -> String {
+    static GLUED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"(\b\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})|\b\d{4}[-/.]\d{1,2}[-/.]\d{2})(\d{1,2}:\d{2})",
+        )
+        .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
+    });
+    GLUED.replace_all(text, "$1 $2").into_owned()
+}
+
+/// What `text` says about the order dates are written in: `Some(true)` when it holds a date
+/// that only reads day first (`25/04/2018`), `Some(false)` when one only reads month first
+/// (`04/25/2018`), `None` when every date in it reads both ways, or there is none.
+pub fn date_order(text: &str) -> Option<bool> {
+    let tokens = tokens(&unglue_time(text));
+    tokens.windows(3).find_map(|window| match window {
+        [
+            Token::Number {
+                value: a,
+                digits: 1 | 2,
+                joined: Some(s1),
+            },
+            Token::Number {
+                value: b,
+                digits: 1 | 2,
+                joined: Some(s2),
+            },
+            Token::Number { digits: 2 | 4, .. },
+        ] if s1 == s2 && (1..=31).contains(a) && (1..=31).contains(b) => match (*a > 12, *b > 12) {
+            (true, false) => Some(true),
+            (false, true) => Some(false),
+            _ => None,
+        },
+        _ => None,
+    })
 }
 
 /// Numbers that cannot be part of a date as read (a month over 12, a day over 31, a year past
@@ -573,6 +619,10 @@ mod tests {
         let h = hints();
         let d = |t: &str| date(t, &h, Currency::INR).map(|d| d.to_string());
         assert_eq!(d("2026-11-20").unwrap(), "2026-11-20");
+        // Run into the time after it.
+        assert_eq!(d("11-04-1817:42SH01").unwrap(), "2018-04-11");
+        assert_eq!(d("Date:2016/05/0114:11:20").unwrap(), "2016-05-01");
+        assert_eq!(d("12/11/20169:52:15AM").unwrap(), "2016-11-12");
         assert_eq!(d("20/11/2026").unwrap(), "2026-11-20");
         assert_eq!(d("03/04/2026").unwrap(), "2026-04-03");
         assert_eq!(

@@ -1,121 +1,230 @@
-//! The rule-based field reader behind the offline backend: OCR text in, [`RawFields`] out.
+//! The field rules behind the offline engines: printed lines in (see [`crate::layout`]),
+//! [`RawFields`] with a confidence per field out. Built on real scanned receipts — faint thermal
+//! print, labels and amounts in separate columns, tax summaries that repeat the word "total".
 //!
-//! - **Total**: the amount on the line of the strongest total keyword (GRAND TOTAL, AMOUNT DUE,
-//!   NET AMOUNT, TOTAL…; never SUBTOTAL, TAX or ITEM counts), or on the line after it when the
-//!   keyword line has none; failing every keyword, the largest plausible amount on the receipt.
-//! - **Date**: the first text that reads as a date, lines that say "date" first.
-//! - **Vendor**: the first line near the top that reads like a name — letters, not a heading
-//!   ("TAX INVOICE", "RECEIPT"), an address, a phone number or a date.
-//! - **Currency**: a symbol or code on the total's line, else anywhere on the receipt.
+//! - **Total**: every line with a total label is a candidate, ranked — a final total (GRAND
+//!   TOTAL, NETT TOTAL, AMOUNT DUE, TOTAL AFTER ADJ, ROUNDED TOTAL…) above a plain or
+//!   tax-inclusive TOTAL above a weak word (AMOUNT, BALANCE); never SUBTOTAL, CASH, CHANGE,
+//!   TENDERED, tax lines, DISCOUNT, SAVINGS or counts. The amount is the line's rightmost, or the
+//!   next line's when the label stands alone. The printed payment decides between candidates: the
+//!   one equal to cash − change wins; one below the subtotal loses; between equals the last
+//!   before the payment lines (after a rounding line, the rounded total). A table row (two or
+//!   more amounts beside a bare TOTAL) is a tax summary, not the total. Failing every label, the
+//!   largest plausible amount, with a low confidence.
+//! - **Date**: a labelled line's date first, then any other; the order of `03/04/2018` is
+//!   decided by the receipt's other dates, then its currency, then the owner's.
+//! - **Vendor**: the top line carrying a company marker (SDN BHD, LTD, GMBH…, then trade words
+//!   such as RESTAURANT or TRADING), else the most prominent top line that is not an address, a
+//!   phone or registration number, or a heading.
+//! - **Currency**: a symbol or code on the total's line, else the one the receipt prints most,
+//!   else none (the owner's currency applies).
 
 use std::sync::LazyLock;
 
-use ledgerly_core::Currency;
 use regex::Regex;
 
+use crate::extractor::FieldConfidence;
+use crate::layout::Line;
 use crate::normalise::{self, Hints, RawFields};
 
-/// An amount as printed: an optional symbol or code, digits with `,` `.` or thin-space groups, an
+/// An amount as printed: an optional symbol or code, digits with `,` `.` or space groups, an
 /// optional decimal part, an optional trailing symbol or code.
 static AMOUNT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)
-        (?P<before>₹|rs\.?|inr|usd|eur|gbp|us\$|\$|€|£)?\s?
+        (?P<before>₹|rs\.?|inr|usd|eur|gbp|myr|rm|sgd|s\$|us\$|\$|€|£)?\s?
         (?P<number>\d{1,3}(?:[,.\x20]\d{2,3})+(?:[.,]\d{1,3})?|\d+(?:[.,]\d{1,3})?)
-        (?:\s?(?P<after>€|eur|inr|usd|gbp|/-))?",
+        (?:\s?(?P<after>€|eur|inr|usd|gbp|myr|/-))?",
     )
     .unwrap_or_else(|e| unreachable!("the amount pattern is valid: {e}"))
 });
 
-/// Total keywords, strongest first. A line matches the first it contains.
-const TOTAL_KEYWORDS: &[&str] = &[
-    "grand total",
-    "amount due",
-    "balance due",
-    "total due",
-    "amount payable",
-    "net payable",
-    "net amount",
-    "total amount",
-    "invoice total",
-    "total",
-    "net",
-    "to pay",
-    "amount",
+/// Reads the fields from a receipt's `lines`, top to bottom.
+pub fn read(lines: &[Line], hints: &Hints) -> RawFields {
+    let texts: Vec<String> = lines.iter().map(Line::text).collect();
+    let total = total(lines, &texts, hints);
+    let currency = total
+        .as_ref()
+        .and_then(|t| currency_in(&texts[t.line]))
+        .or_else(|| most_printed_currency(&texts));
+    let (date, date_confidence) = date(&texts, currency.as_deref(), hints).unzip();
+    let (vendor, vendor_confidence) = vendor(lines, &texts).unzip();
+    let total_confidence = total.as_ref().map(|t| t.confidence);
+    RawFields {
+        vendor,
+        date,
+        total: total.map(|t| t.amount),
+        currency,
+        confidence: FieldConfidence {
+            vendor: vendor_confidence,
+            date: date_confidence,
+            total: total_confidence,
+        },
+        raw: texts.join("\n"),
+        ..RawFields::default()
+    }
+}
+
+/// `text` lower-cased with everything but letters dropped: OCR spaces labels unevenly
+/// (`TotalwithGST@6%`, `Sub - Total`), so labels are matched on their letters alone.
+fn letters(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_alphabetic())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// How strongly a line's label says "this is the total"; higher is stronger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Label {
+    /// AMOUNT, BALANCE, NET, PAYMENT: a total only where nothing better is printed.
+    Weak,
+    /// TOTAL, TOTAL (RM), TOTAL INCL. GST, TOTAL AMOUNT.
+    Total,
+    /// The amount paid, by its label: GRAND TOTAL, AMOUNT DUE, TOTAL AFTER ADJ…
+    Final,
+}
+
+const FINAL_LABELS: &[&str] = &[
+    "grandtotal",
+    "totalafteradj",
+    "totalafterround",
+    "afterrounding",
+    "roundedtotal",
+    "totalrounded",
+    "netttotal",
+    "nettotal",
+    "totalnett",
+    "totalnet",
+    "amountdue",
+    "totaldue",
+    "balancedue",
+    "totalamountdue",
+    "totalpayable",
+    "amountpayable",
+    "netpayable",
+    "nettpayable",
+    "amounttopay",
+    "totaltopay",
+    "netamount",
+    "nettamount",
+    "invoicetotal",
+    "billtotal",
+    "totalbill",
 ];
 
-/// Lines that mention a keyword but are not the total.
+/// Said of a total that includes tax: lets TOTAL (GST INCL) through the tax-line exclusion.
+const INCLUSIVE: &[&str] = &[
+    "incl",
+    "inclusive",
+    "incgst",
+    "inctax",
+    "incvat",
+    "incsst",
+    "gstinc",
+    "taxinc",
+    "withgst",
+    "withtax",
+    "withsst",
+    "aftergst",
+    "aftertax",
+];
+
+/// Lines that are not the total, whatever else they say.
 const NOT_TOTAL: &[&str] = &[
     "subtotal",
-    "sub total",
-    "sub-total",
-    "total tax",
-    "tax total",
-    "total qty",
-    "total quantity",
-    "total items",
-    "item count",
-    "no. of items",
-    "savings",
+    "subtota",
+    "totaltax",
+    "taxtotal",
+    "totalgst",
+    "gsttotal",
+    "totalsst",
+    "totalvat",
+    "vattotal",
+    "totalqty",
+    "totalquantity",
+    "totalitem",
+    "itemtotal",
+    "totalpcs",
+    "totalunit",
+    "noofitem",
+    "itemcount",
+    "totaldiscount",
+    "totalsaving",
+    "yousaved",
+    "saving",
     "discount",
-    "you saved",
+    "supplies",
+    "excl",
+    "exclusive",
+    "excluding",
+    "beforegst",
+    "beforetax",
+    "withoutgst",
+    "cash",
     "change",
-    "tendered",
-    "round off",
+    "tender",
     "rounding",
+    "roundadj",
+    "round",
+    "points",
+    "loading",
+    "deposit",
+    "gstpayable",
+    "taxpayable",
+    "gstamount",
+    "taxamount",
     "tip",
-    "gst",
-    "vat",
-    "cgst",
-    "sgst",
 ];
 
-/// Words of headings and boilerplate, never the vendor.
-const NOT_VENDOR: &[&str] = &[
-    "receipt",
-    "invoice",
-    "bill",
-    "welcome",
-    "thank",
-    "tax",
-    "gstin",
-    "tel",
-    "phone",
-    "ph:",
-    "mob",
-    "www",
-    "http",
-    "date",
-    "time",
-    "cashier",
-    "order",
-    "table",
-    "customer",
-    "copy",
-    "duplicate",
-    "original",
-];
+const WEAK_LABELS: &[&str] = &["amount", "balance", "net", "topay", "payment", "nett"];
 
-/// Reads the fields from OCR `text`.
-pub fn read(text: &str, hints: &Hints) -> RawFields {
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    let (total, total_line) = total(&lines, hints)
-        .map(|(amount, line)| (Some(amount), Some(line)))
-        .unwrap_or((None, None));
-    let currency = total_line
-        .and_then(|line| currency_in(lines[line]))
-        .or_else(|| lines.iter().find_map(|line| currency_in(line)));
-    RawFields {
-        vendor: vendor(&lines),
-        date: date(&lines, hints),
-        total,
-        currency,
-        raw: text.to_owned(),
-        ..RawFields::default()
+fn label(line: &str) -> Option<Label> {
+    let key = letters(line);
+    if FINAL_LABELS.iter().any(|l| key.contains(l)) && !key.contains("subtotal") {
+        return Some(Label::Final);
+    }
+    let inclusive = INCLUSIVE.iter().any(|l| key.contains(l));
+    if key.contains("total") && inclusive && !key.contains("subtotal") && !key.contains("excl") {
+        return Some(Label::Total);
+    }
+    if NOT_TOTAL.iter().any(|l| key.contains(l)) {
+        return None;
+    }
+    if key.contains("total") || key.contains("jumlah") {
+        return Some(Label::Total);
+    }
+    WEAK_LABELS
+        .iter()
+        .any(|l| key == *l || key.starts_with(l) && key.len() <= l.len() + 4)
+        .then_some(Label::Weak)
+}
+
+/// What a payment line says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Payment {
+    /// Cash or another tender handed over.
+    Tendered,
+    Change,
+    Subtotal,
+    Rounding,
+}
+
+fn payment(line: &str) -> Option<Payment> {
+    let key = letters(line);
+    if key.contains("change") && !key.contains("exchange") {
+        Some(Payment::Change)
+    } else if key.starts_with("cash") && !key.contains("cashier") && !key.contains("inv")
+        || key.contains("tender")
+        || key.contains("received")
+    {
+        Some(Payment::Tendered)
+    } else if key.contains("subtotal") || key.contains("subtota") {
+        Some(Payment::Subtotal)
+    } else if key.contains("round") && !key.contains("ground") {
+        Some(Payment::Rounding)
+    } else {
+        None
     }
 }
 
@@ -129,8 +238,19 @@ fn amounts(line: &str) -> Vec<String> {
         };
         let next = line[number.end()..].chars().next();
         let previous = line[..number.start()].chars().next_back();
-        if matches!(next, Some('%' | ':' | '/' | '-') if capture.name("after").is_none_or(|a| a.as_str() != "/-"))
-            || matches!(previous, Some(':' | '/' | '-' | '#') if capture.name("before").is_none())
+        let slash_dash = capture.name("after").is_some_and(|a| a.as_str() == "/-");
+        if matches!(next, Some('%' | ':' | '/' | '-') if !slash_dash)
+            || matches!(previous, Some('/' | '-' | '#' | '@') if capture.name("before").is_none())
+            // `TOTAL:12.50` is an amount, `14:32` is a time.
+            || previous == Some(':')
+                && capture.name("before").is_none()
+                && line[..number.start() - 1]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_ascii_digit())
+            || matches!(previous, Some('%'))
+            || next.is_some_and(char::is_alphabetic) && capture.name("after").is_none()
+            || previous.is_some_and(char::is_alphabetic) && capture.name("before").is_none()
         {
             continue;
         }
@@ -142,80 +262,6 @@ fn amounts(line: &str) -> Vec<String> {
         found.push(capture[0].trim().to_owned());
     }
     found
-}
-
-fn keyword_rank(line: &str) -> Option<usize> {
-    let lower = line.to_lowercase();
-    if NOT_TOTAL.iter().any(|w| contains_word(&lower, w)) {
-        return None;
-    }
-    TOTAL_KEYWORDS
-        .iter()
-        .position(|keyword| contains_word(&lower, keyword))
-}
-
-/// Whether `word` occurs in `haystack` on its own (not inside another word).
-fn contains_word(haystack: &str, word: &str) -> bool {
-    haystack.match_indices(word).any(|(at, _)| {
-        let before = haystack[..at].chars().next_back();
-        let after = haystack[at + word.len()..].chars().next();
-        !before.is_some_and(char::is_alphabetic) && !after.is_some_and(char::is_alphabetic)
-    })
-}
-
-fn plausible_total(text: &str, hints: &Hints) -> bool {
-    normalise::total(text, hints.currency).is_ok()
-}
-
-/// The total's text and the line it was on.
-fn total(lines: &[&str], hints: &Hints) -> Option<(String, usize)> {
-    let mut best: Option<(usize, usize, String)> = None;
-    for (index, line) in lines.iter().enumerate() {
-        let Some(rank) = keyword_rank(line) else {
-            continue;
-        };
-        let on_line = amounts(line)
-            .into_iter()
-            .rev()
-            .find(|a| plausible_total(a, hints));
-        let candidate = on_line.map(|a| (a, index)).or_else(|| {
-            let next = lines.get(index + 1)?;
-            let amount = amounts(next)
-                .into_iter()
-                .rev()
-                .find(|a| plausible_total(a, hints))?;
-            Some((amount, index + 1))
-        });
-        let Some((amount, at)) = candidate else {
-            continue;
-        };
-        // A stronger keyword wins; between equals, the later line (the final total).
-        if best.as_ref().is_none_or(|(r, _, _)| rank <= *r) {
-            best = Some((rank, at, amount));
-        }
-    }
-    if let Some((_, at, amount)) = best {
-        return Some((amount, at));
-    }
-    // No keyword: the largest plausible amount — written with decimals if any is (a bare
-    // integer is as likely a postcode or a quantity).
-    let candidates: Vec<(i64, bool, String, usize)> = lines
-        .iter()
-        .enumerate()
-        .flat_map(|(index, line)| amounts(line).into_iter().map(move |a| (a, index)))
-        .filter_map(|(a, index)| {
-            let decimals = has_decimals(&a);
-            normalise::total(&a, hints.currency)
-                .ok()
-                .map(|m| (m.minor(), decimals, a, index))
-        })
-        .collect();
-    let any_decimals = candidates.iter().any(|(_, decimals, _, _)| *decimals);
-    candidates
-        .into_iter()
-        .filter(|(_, decimals, _, _)| *decimals || !any_decimals)
-        .max_by_key(|(minor, _, _, _)| *minor)
-        .map(|(_, _, a, index)| (a, index))
 }
 
 /// Whether the amount ends in a decimal part (`12.50`, `12,50`).
@@ -232,114 +278,878 @@ fn has_decimals(amount: &str) -> bool {
     matches!(before, Some('.' | ',')) && (1..=2).contains(&tail.len())
 }
 
-fn date(lines: &[&str], hints: &Hints) -> Option<String> {
-    let labelled = lines.iter().filter(|l| l.to_lowercase().contains("date"));
-    let others = lines.iter().filter(|l| !l.to_lowercase().contains("date"));
-    labelled
-        .chain(others)
-        .find(|line| {
-            let currency = currency_in(line)
-                .and_then(|c| normalise::currency(&c, hints.currency).ok())
-                .unwrap_or(hints.currency);
-            normalise::date(line, hints, currency).is_ok()
-                || normalise::date(line, hints, Currency::USD).is_ok()
-        })
-        .map(|line| (*line).to_owned())
+/// An amount's value in minor units, if it reads as a plausible total.
+fn value(amount: &str, hints: &Hints) -> Option<i64> {
+    normalise::total(amount, hints.currency)
+        .ok()
+        .map(|m| m.minor())
 }
 
-fn vendor(lines: &[&str]) -> Option<String> {
-    lines.iter().take(5).find_map(|line| {
-        let lower = line.to_lowercase();
-        if NOT_VENDOR.iter().any(|w| contains_word(&lower, w)) {
-            return None;
+/// Whether a line says nothing but an amount (and perhaps a currency).
+fn bare_amount(line: &str) -> bool {
+    let key = letters(line);
+    key.is_empty() || ["rm", "myr", "rs", "inr", "usd", "eur", "gbp", "sgd"].contains(&key.as_str())
+}
+
+#[derive(Debug, Clone)]
+struct Total {
+    amount: String,
+    /// The line the amount is on.
+    line: usize,
+    confidence: u8,
+}
+
+#[derive(Debug, Clone)]
+struct Candidate {
+    label: Label,
+    amount: String,
+    minor: i64,
+    /// The label's line.
+    at: usize,
+    /// The amount's line.
+    line: usize,
+    /// Two or more amounts beside a bare TOTAL: a tax summary's row.
+    table_row: bool,
+    /// After the first tender or change line.
+    after_payment: bool,
+    score: f32,
+}
+
+/// The amount printed for a label on line `index`: the line's rightmost plausible amount, or the
+/// next line's when it holds only an amount.
+fn labelled_amount(
+    texts: &[String],
+    index: usize,
+    hints: &Hints,
+) -> Option<(String, usize, usize)> {
+    let on_line: Vec<String> = amounts(&texts[index])
+        .into_iter()
+        .filter(|a| value(a, hints).is_some())
+        .collect();
+    if let Some(last) = on_line.last() {
+        return Some((last.clone(), index, on_line.len()));
+    }
+    let next = texts.get(index + 1)?;
+    if !bare_amount(next) {
+        return None;
+    }
+    let amount = amounts(next)
+        .into_iter()
+        .rev()
+        .find(|a| value(a, hints).is_some())?;
+    Some((amount, index + 1, 1))
+}
+
+fn total(lines: &[Line], texts: &[String], hints: &Hints) -> Option<Total> {
+    let mut candidates = Vec::new();
+    let mut tendered = None;
+    let mut change = None;
+    let mut subtotal = None;
+    let mut first_payment = None;
+    for index in 0..texts.len() {
+        if let Some(kind) = payment(&texts[index]) {
+            let amount =
+                labelled_amount(texts, index, hints).and_then(|(a, _, _)| value(&a, hints));
+            match kind {
+                Payment::Tendered => {
+                    tendered = tendered.or(amount);
+                    first_payment = first_payment.or(Some(index));
+                }
+                Payment::Change => {
+                    change = change.or(amount);
+                    first_payment = first_payment.or(Some(index));
+                }
+                Payment::Subtotal => subtotal = subtotal.or(amount),
+                Payment::Rounding => {}
+            }
         }
-        let letters = line.chars().filter(|c| c.is_alphabetic()).count();
-        let digits = line.chars().filter(char::is_ascii_digit).count();
-        let visible = line.chars().filter(|c| !c.is_whitespace()).count().max(1);
-        // A name is mostly letters; an address or phone line has digits.
-        if letters < 3 || digits > 2 || letters * 10 < visible * 6 {
-            return None;
+        let Some(label) = label(&texts[index]) else {
+            continue;
+        };
+        let Some((amount, line, count)) = labelled_amount(texts, index, hints) else {
+            continue;
+        };
+        let Some(minor) = value(&amount, hints) else {
+            continue;
+        };
+        candidates.push(Candidate {
+            label,
+            table_row: count >= 2 && label == Label::Total,
+            amount,
+            minor,
+            at: index,
+            line,
+            after_payment: first_payment.is_some(),
+            score: lines[index].score().min(lines[line].score()),
+        });
+    }
+    let paid = match (tendered, change) {
+        (Some(t), Some(c)) if t > c => Some(t - c),
+        _ => None,
+    };
+    if let Some(paid) = paid
+        && let Some(best) = candidates
+            .iter()
+            .filter(|c| c.minor == paid)
+            .max_by_key(|c| (c.label, std::cmp::Reverse(c.at)))
+    {
+        return Some(Total {
+            amount: best.amount.clone(),
+            line: best.line,
+            confidence: confidence(98, best.score),
+        });
+    }
+    let rank = |c: &Candidate| {
+        (
+            c.label,
+            !c.table_row,
+            subtotal.is_none_or(|s| c.minor >= s),
+            !c.after_payment,
+            // The last before the payment lines: after a rounding line, the rounded total.
+            c.at,
+        )
+    };
+    if let Some(best) = candidates.iter().max_by_key(|c| rank(c)) {
+        let base = match best.label {
+            Label::Final => 95,
+            Label::Total if !best.table_row => 90,
+            Label::Total => 60,
+            Label::Weak => 70,
+        };
+        let base = if subtotal.is_some_and(|s| best.minor < s) {
+            base / 2
+        } else {
+            base
+        };
+        return Some(Total {
+            amount: best.amount.clone(),
+            line: best.line,
+            confidence: confidence(base, best.score),
+        });
+    }
+    fallback_total(lines, texts, hints)
+}
+
+/// No labelled total: the largest plausible amount — written with decimals if any is (a bare
+/// integer is as likely a postcode or a quantity) and not on a tender line.
+fn fallback_total(lines: &[Line], texts: &[String], hints: &Hints) -> Option<Total> {
+    let candidates: Vec<(i64, bool, String, usize)> = texts
+        .iter()
+        .enumerate()
+        .filter(|(_, text)| payment(text) != Some(Payment::Tendered))
+        .flat_map(|(index, text)| amounts(text).into_iter().map(move |a| (a, index)))
+        .filter_map(|(a, index)| {
+            let decimals = has_decimals(&a);
+            value(&a, hints).map(|minor| (minor, decimals, a, index))
+        })
+        .collect();
+    let any_decimals = candidates.iter().any(|(_, decimals, _, _)| *decimals);
+    candidates
+        .into_iter()
+        .filter(|(_, decimals, _, _)| *decimals || !any_decimals)
+        .max_by_key(|(minor, _, _, _)| *minor)
+        .map(|(_, _, amount, line)| Total {
+            amount,
+            line,
+            confidence: confidence(35, lines[line].score()),
+        })
+}
+
+/// A rule's confidence scaled by the OCR's.
+fn confidence(rule: u8, ocr: f32) -> u8 {
+    (f32::from(rule) * ocr.clamp(0.0, 1.0)).round() as u8
+}
+
+/// The words of lines that say which date they hold.
+const DATE_LABELS: &[&str] = &["date", "tarikh", "dated", "datum", "fecha", "dt"];
+
+/// Lines whose date is not the purchase's.
+const OTHER_DATES: &[&str] = &[
+    "expir",
+    "exp",
+    "valid",
+    "bestbefore",
+    "due",
+    "until",
+    "warranty",
+];
+
+fn date(texts: &[String], currency: Option<&str>, hints: &Hints) -> Option<(String, u8)> {
+    // The receipt's other dates say which order it writes them in; then its currency; then the
+    // owner's.
+    let evidence = texts.iter().find_map(|t| normalise::date_order(t));
+    let currency = currency
+        .and_then(|c| normalise::currency(c, hints.currency).ok())
+        .unwrap_or(hints.currency);
+    let day_first = evidence.unwrap_or(currency != ledgerly_core::Currency::USD);
+    let labelled = |text: &str| {
+        let lower = text.to_lowercase();
+        DATE_LABELS.iter().any(|l| {
+            lower
+                .match_indices(l)
+                .any(|(at, _)| !lower[at + l.len()..].starts_with(|c: char| c.is_alphabetic()))
+        })
+    };
+    let other = |text: &str| {
+        let key = letters(text);
+        OTHER_DATES.iter().any(|w| key.contains(w))
+    };
+    let found = |text: &str| normalise::date_in_order(text, hints, day_first).ok();
+    let pick = texts
+        .iter()
+        .filter(|t| labelled(t) && !other(t))
+        .find_map(|t| found(t).map(|d| (d, 95)))
+        .or_else(|| {
+            texts
+                .iter()
+                .filter(|t| !other(t))
+                .find_map(|t| found(t).map(|d| (d, 85)))
+        })?;
+    let (date, base) = pick;
+    let ambiguous = texts.iter().any(|t| {
+        normalise::date_in_order(t, hints, !day_first).is_ok_and(|other| other != date)
+            && found(t) == Some(date)
+    });
+    let base = if ambiguous && evidence.is_none() {
+        base - 25
+    } else {
+        base
+    };
+    Some((date.format("%Y-%m-%d").to_string(), base))
+}
+
+/// Legal forms: the line that carries one is the company's name.
+const LEGAL_MARKERS: &[&str] = &[
+    "sdn bhd",
+    "sdn",
+    "bhd",
+    "berhad",
+    "ltd",
+    "limited",
+    "llc",
+    "llp",
+    "inc",
+    "gmbh",
+    "pvt",
+    "plc",
+    "s a",
+    "sa",
+    "sarl",
+    "s r l",
+    "srl",
+    "corp",
+    "corporation",
+    "pte",
+    "pty",
+    "co",
+    "ag",
+    "bv",
+    "nv",
+    "oy",
+    "ab",
+    "kg",
+    "company",
+    "(m)",
+];
+
+/// Words of trade names: weaker than a legal form.
+const TRADE_MARKERS: &[&str] = &[
+    "enterprise",
+    "enterprises",
+    "trading",
+    "restaurant",
+    "restoran",
+    "cafe",
+    "café",
+    "bakery",
+    "mart",
+    "minimart",
+    "supermarket",
+    "hypermarket",
+    "store",
+    "stores",
+    "shop",
+    "kedai",
+    "syarikat",
+    "perniagaan",
+    "hardware",
+    "stationery",
+    "pharmacy",
+    "farmasi",
+    "holdings",
+    "industries",
+    "marketing",
+    "services",
+    "kitchen",
+    "food",
+    "foods",
+    "bistro",
+    "bar",
+    "pub",
+    "hotel",
+    "market",
+    "bookstore",
+    "electrical",
+    "motor",
+    "florist",
+    "boutique",
+    "salon",
+];
+
+/// Words of lines that are never the vendor: headings, contact and registration lines.
+const NOT_VENDOR: &[&str] = &[
+    "receipt",
+    "invoice",
+    "bill",
+    "welcome",
+    "thank",
+    "tax",
+    "gst",
+    "gstin",
+    "sst",
+    "vat",
+    "tel",
+    "fax",
+    "phone",
+    "ph",
+    "mob",
+    "hp",
+    "www",
+    "http",
+    "email",
+    "date",
+    "time",
+    "cashier",
+    "order",
+    "table",
+    "customer",
+    "copy",
+    "duplicate",
+    "original",
+    "reg",
+    "no",
+    "jalan",
+    "jln",
+    "lorong",
+    "taman",
+    "lot",
+    "street",
+    "road",
+    "st",
+    "avenue",
+    "ave",
+    "floor",
+    "flr",
+    "level",
+    "blok",
+    "block",
+    "km",
+    "batu",
+    "kuala",
+    "lumpur",
+    "selangor",
+    "johor",
+    "member",
+    "counter",
+    "pos",
+    "terminal",
+    "slip",
+    "cash",
+    "closed",
+    "open",
+];
+
+/// The words of `text`, lower case, punctuation as spaces.
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '(' || c == ')' || c == '\''))
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn has_marker(text: &str, markers: &[&str]) -> bool {
+    let words = words(text);
+    let joined = format!(" {} ", words.join(" "));
+    markers.iter().any(|m| {
+        if m.contains(' ') {
+            joined.contains(&format!(" {m} "))
+        } else {
+            words
+                .iter()
+                .any(|w| w == m || w.trim_matches(['(', ')']) == *m && m.len() > 2)
         }
-        normalise::vendor(line).ok()
     })
+}
+
+/// A registration number and the like after a name: `(126926-H)`, `CO. REG. 12345`.
+static REGISTRATION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\s*(\([^)]*\d[^)]*\)?|\b(co\.?\s*)?(reg|no|company)\b.*\d.*$|\b\d{4,}[-\w]*)")
+        .unwrap_or_else(|e| unreachable!("the registration pattern is valid: {e}"))
+});
+
+/// Legal forms OCR runs into the name before them (`BAKERIES(KL)SDNBHD`), matched on letters.
+const GLUED_MARKERS: &[&str] = &[
+    "sdnbhd", "bhd", "berhad", "gmbh", "pvtltd", "pteltd", "ptyltd", "limited",
+];
+
+/// A legal form run into the word before it, or a bracket run into its neighbours.
+static GLUED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)([a-z\)])(sdn\.?\s?bhd|bhd|berhad|gmbh)\b|\b(sdn)\.?(bhd)\b")
+        .unwrap_or_else(|e| unreachable!("the glued pattern is valid: {e}"))
+});
+
+fn has_legal_marker(text: &str) -> bool {
+    let key = letters(text);
+    has_marker(text, LEGAL_MARKERS)
+        || text.to_lowercase().contains("s/b")
+        || GLUED_MARKERS
+            .iter()
+            .any(|m| key.ends_with(m) || key.contains("sdnbhd"))
+}
+
+static SDN_BHD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)sdn\.?\s?bhd").unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
+});
+
+fn clean_vendor(text: &str) -> String {
+    let text = SDN_BHD.replace_all(text, |c: &regex::Captures<'_>| {
+        let found = &c[0];
+        if found.contains(' ') || found.contains('.') {
+            found.to_owned()
+        } else {
+            format!("{} {}", &found[..3], &found[3..])
+        }
+    });
+    let spaced = GLUED.replace_all(&text, |c: &regex::Captures<'_>| {
+        match (c.get(1), c.get(2)) {
+            (Some(before), Some(marker)) => format!("{} {}", before.as_str(), marker.as_str()),
+            _ => format!("{} {}", &c[3], &c[4]),
+        }
+    });
+    let spaced = spaced.replace(")(", ") (");
+    let cleaned = REGISTRATION.replace_all(&spaced, "");
+    cleaned
+        .trim()
+        .trim_end_matches([',', '-', ':', '.'])
+        .trim()
+        .to_owned()
+}
+
+/// Below this OCR score a line is likely a stamp, handwriting or a smudge, not a printed name.
+const MIN_NAME_SCORE: f32 = 0.4;
+
+fn looks_like_a_name(line: &Line, text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count();
+    let digits = text.chars().filter(char::is_ascii_digit).count();
+    let visible = text.chars().filter(|c| !c.is_whitespace()).count().max(1);
+    letters >= 3
+        && digits <= 3
+        && letters * 10 >= visible * 6
+        && !lower.contains('@')
+        && !has_marker(text, NOT_VENDOR)
+        && line.score() >= MIN_NAME_SCORE
+}
+
+/// How much taller than the legal name a line above it must be to be the name people know.
+const PROMINENT: f32 = 1.3;
+
+/// The name on line `index` and the lines above it that it continues: a legal form alone on
+/// its line (`SDN. BHD.`), a bracket closed on it that opened above (`ENTERPRISE (SETIA` /
+/// `ALAM) SDN BHD`), or a first line of one or two words. Returns the first line used.
+fn with_lines_above(lines: &[Line], texts: &[String], index: usize) -> (usize, String) {
+    let mut first = index;
+    let mut name = clean_vendor(&texts[index]);
+    while first > 0 && index - first < 2 {
+        let above = first - 1;
+        let unbalanced = name.matches('(').count() != name.matches(')').count();
+        let short = clean_vendor(&texts[first]).split_whitespace().count() <= 2;
+        let similar = lines[above].height() <= lines[first].height() * PROMINENT
+            && lines[first].height() <= lines[above].height() * PROMINENT;
+        if !(unbalanced || short) || !similar || !looks_like_a_name(&lines[above], &texts[above]) {
+            break;
+        }
+        name = format!("{} {name}", clean_vendor(&texts[above]));
+        first = above;
+    }
+    (first, name)
+}
+
+/// How many lines from the top the vendor is looked for in.
+const VENDOR_LINES: usize = 8;
+
+fn vendor(lines: &[Line], texts: &[String]) -> Option<(String, u8)> {
+    let top = texts.len().min(VENDOR_LINES);
+    let with = |markers: &[&str]| (0..top).find(|&i| has_marker(&texts[i], markers));
+    if let Some(index) = (0..top).find(|&i| has_legal_marker(&texts[i])) {
+        // A name printed larger above the legal one is what the receipt calls itself (a shop
+        // above the company that owns it).
+        let prominent = (0..index.min(2)).find(|&i| {
+            looks_like_a_name(&lines[i], &texts[i])
+                && lines[i].height() >= lines[index].height() * PROMINENT
+        });
+        if let Some(above) = prominent {
+            return Some((
+                clean_vendor(&texts[above]),
+                confidence(75, lines[above].score()),
+            ));
+        }
+        let (first, name) = with_lines_above(lines, texts, index);
+        if letters(&name).len() >= 3 {
+            let score = (first..=index)
+                .map(|i| lines[i].score())
+                .fold(1.0, f32::min);
+            return Some((name, confidence(90, score)));
+        }
+    }
+    if let Some(index) = with(TRADE_MARKERS).filter(|&i| looks_like_a_name(&lines[i], &texts[i])) {
+        return Some((
+            clean_vendor(&texts[index]),
+            confidence(80, lines[index].score()),
+        ));
+    }
+    // The most prominent name-like line near the top; between equals, the higher.
+    let candidates: Vec<usize> = (0..top.min(5))
+        .filter(|&i| looks_like_a_name(&lines[i], &texts[i]))
+        .collect();
+    let tallest = candidates
+        .iter()
+        .map(|&i| lines[i].height())
+        .fold(0.0, f32::max);
+    let index = candidates
+        .into_iter()
+        .find(|&i| lines[i].height() >= tallest * 0.85)?;
+    Some((
+        clean_vendor(&texts[index]),
+        confidence(60, lines[index].score()),
+    ))
 }
 
 /// The currency symbol or code printed on `line`.
 fn currency_in(line: &str) -> Option<String> {
     let lower = line.to_lowercase();
-    for (marker, currency) in [
-        ("₹", "INR"),
-        ("inr", "INR"),
-        ("rs.", "INR"),
-        ("rs ", "INR"),
-        ("€", "EUR"),
-        ("eur", "EUR"),
-        ("£", "GBP"),
-        ("gbp", "GBP"),
-        ("usd", "USD"),
-        ("us$", "USD"),
-        ("$", "$"),
-    ] {
-        if lower.contains(marker) {
-            return Some(currency.to_owned());
+    let words: Vec<String> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let word = |w: &str| {
+        words.iter().any(|x| {
+            x == w || x.starts_with(w) && x[w.len()..].starts_with(|c: char| c.is_ascii_digit())
+        })
+    };
+    let markers: [(&dyn Fn() -> bool, &str); 12] = [
+        (&|| lower.contains('₹') || word("inr"), "INR"),
+        (&|| word("rs"), "INR"),
+        (&|| word("rm") || word("myr"), "MYR"),
+        (&|| lower.contains("s$") || word("sgd"), "SGD"),
+        (&|| lower.contains('€') || word("eur"), "EUR"),
+        (&|| lower.contains('£') || word("gbp"), "GBP"),
+        (&|| lower.contains("us$") || word("usd"), "USD"),
+        (&|| word("aud") || lower.contains("a$"), "AUD"),
+        (&|| word("cad") || lower.contains("c$"), "CAD"),
+        (&|| word("chf"), "CHF"),
+        (&|| word("jpy") || lower.contains('¥'), "JPY"),
+        (&|| lower.contains('$'), "$"),
+    ];
+    markers
+        .iter()
+        .find(|(present, _)| present())
+        .map(|(_, code)| (*code).to_owned())
+}
+
+/// The currency the receipt prints most often, if it prints one.
+fn most_printed_currency(texts: &[String]) -> Option<String> {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for code in texts.iter().filter_map(|t| currency_in(t)) {
+        match counts.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((code, 1)),
         }
     }
-    None
+    counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(code, _)| code)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::{self, Word};
     use chrono::NaiveDate;
+    use ledgerly_core::Currency;
 
     fn hints(currency: Currency) -> Hints {
         Hints::new(currency, NaiveDate::from_ymd_opt(2026, 11, 24).unwrap())
     }
 
-    fn fields(text: &str, currency: Currency) -> crate::ReceiptFields {
+    /// Lines from `rows`: each row's cells become words spread across the line; a cell
+    /// starting with `#` is printed twice as tall (a heading).
+    fn receipt(rows: &[&[&str]]) -> Vec<Line> {
+        let mut words = Vec::new();
+        let mut top = 0.0;
+        for row in rows {
+            let tall = row.iter().any(|c| c.starts_with('#'));
+            let height = if tall { 40.0 } else { 20.0 };
+            for (i, cell) in row.iter().enumerate() {
+                let left = i as f32 * 300.0;
+                let text = cell.trim_start_matches('#');
+                words.push(Word::new(text, 0.95, left, top, left + 250.0, top + height));
+            }
+            top += height + 8.0;
+        }
+        layout::lines(words)
+    }
+
+    fn fields(rows: &[&[&str]], currency: Currency) -> crate::ReceiptFields {
         let h = hints(currency);
-        normalise::normalise(read(text, &h), &h)
+        normalise::normalise(read(&receipt(rows), &h), &h)
+    }
+
+    fn total_of(rows: &[&[&str]], currency: Currency) -> String {
+        fields(rows, currency).total.unwrap().to_decimal_string()
     }
 
     #[test]
-    fn an_indian_restaurant_bill() {
-        let text = "TAX INVOICE\nHaldiram's\nShop 4, Connaught Place, New Delhi 110001\nGSTIN 07AAACH1234A1Z5\nBill No: 4821   Date: 20/11/2026 14:32\nPaneer Tikka        1   320.00\nDal Makhani         2   480.00\nSub Total                800.00\nCGST 2.5%                 20.00\nSGST 2.5%                 20.00\nGrand Total Rs. 1,05,840.00\nThank you! Visit again";
-        let f = fields(text, Currency::INR);
-        assert_eq!(f.vendor.as_deref(), Some("Haldiram's"));
-        assert_eq!(f.date, NaiveDate::from_ymd_opt(2026, 11, 20));
-        assert_eq!(f.total.unwrap().to_decimal_string(), "105840.00");
+    fn a_final_total_beats_the_subtotal_and_the_tax_summary() {
+        let rows: &[&[&str]] = &[
+            &["#KEDAI BUKU MAJU SDN BHD (55501-K)"],
+            &["NO 3, JALAN MERU 2"],
+            &["TAX INVOICE"],
+            &["Date: 03/04/2026", "14:05"],
+            &["NOTEBOOK A5", "2", "7.00"],
+            &["Sub-total", "7.00"],
+            &["Total Sales Incl GST", "7.42"],
+            &["Rounding Adj", "-0.02"],
+            &["Total After Adj Incl GST", "7.40"],
+            &["CASH", "10.00"],
+            &["Change Amt", "2.60"],
+            &["GST Summary", "Amount(RM)", "Tax(RM)"],
+            &["Total", "7.00", "0.42"],
+        ];
+        let f = fields(rows, Currency::INR);
+        assert_eq!(f.total.unwrap().to_decimal_string(), "7.40");
+        assert_eq!(f.total.unwrap().currency(), Currency::MYR);
+        assert_eq!(f.vendor.as_deref(), Some("KEDAI BUKU MAJU SDN BHD"));
+        // Day first, as a ringgit receipt writes it.
+        assert_eq!(f.date, NaiveDate::from_ymd_opt(2026, 4, 3));
+        assert!(f.confidence.total.unwrap() >= 90);
     }
 
     #[test]
-    fn a_us_grocery_receipt_with_the_total_on_the_next_line() {
-        let text = "WHOLE FOODS MARKET\n123 Main St, Austin TX\n(512) 555-0100\n11/03/2026 09:15 AM\nBANANAS 1.29\nMILK 3.49\nSUBTOTAL 4.78\nTAX 0.39\nAMOUNT DUE\n$5.17\nCHANGE 4.83";
-        let f = fields(text, Currency::USD);
-        assert_eq!(f.vendor.as_deref(), Some("WHOLE FOODS MARKET"));
-        assert_eq!(f.date, NaiveDate::from_ymd_opt(2026, 11, 3));
-        let total = f.total.unwrap();
-        assert_eq!(total.to_decimal_string(), "5.17");
-        assert_eq!(total.currency(), Currency::USD);
+    fn cash_minus_change_decides_between_totals() {
+        let rows: &[&[&str]] = &[
+            &["#Corner Cafe"],
+            &["TOTAL", "15.00"],
+            &["TOTAL", "12.00"],
+            &["CASH", "20.00"],
+            &["CHANGE", "5.00"],
+        ];
+        assert_eq!(total_of(rows, Currency::USD), "15.00");
     }
 
     #[test]
-    fn a_european_receipt_with_decimal_commas() {
-        let text = "Carrefour Market\nRue de la Paix 12\n20.11.2026\nBaguette 1,20\nFromage 12,50\nTOTAL EUR 13,70\nCB 13,70";
-        let f = fields(text, Currency::INR);
-        let total = f.total.unwrap();
-        assert_eq!(total.currency(), Currency::EUR);
-        assert_eq!(total.to_decimal_string(), "13.70");
-        assert_eq!(f.vendor.as_deref(), Some("Carrefour Market"));
+    fn after_a_rounding_line_the_rounded_total_wins() {
+        let rows: &[&[&str]] = &[
+            &["Total with GST @6%", "52.78"],
+            &["ROUNDING", "0.02"],
+            &["TOTAL", "52.80"],
+            &["CASH", "100.00"],
+        ];
+        assert_eq!(total_of(rows, Currency::MYR), "52.80");
     }
 
     #[test]
-    fn without_a_keyword_the_largest_plausible_amount_is_the_total() {
-        let text = "Corner Shop\nPhone 9876543210\nTea 20.00\nSamosa 30.00\n50.00";
-        let f = fields(text, Currency::INR);
-        assert_eq!(f.total.unwrap().to_decimal_string(), "50.00");
-        // A postcode is not an amount when amounts with decimals are on the receipt.
-        let text = "Corner Shop\nAustin TX 78701\nTea 2.00\nSamosa 3.00\n5.00";
-        let f = fields(text, Currency::USD);
+    fn an_amount_on_the_next_line_and_never_cash_or_change() {
+        let rows: &[&[&str]] = &[
+            &["WHOLE FOODS MARKET"],
+            &["SUBTOTAL", "4.78"],
+            &["TAX", "0.39"],
+            &["AMOUNT DUE"],
+            &["$5.17"],
+            &["CASH TENDERED", "20.00"],
+            &["CHANGE", "14.83"],
+        ];
+        let f = fields(rows, Currency::EUR);
+        assert_eq!(f.total.unwrap().to_decimal_string(), "5.17");
+        assert_eq!(f.total.unwrap().currency(), Currency::USD);
+    }
+
+    #[test]
+    fn tax_discount_and_count_lines_are_not_totals() {
+        let rows: &[&[&str]] = &[
+            &["TOTAL QTY", "3"],
+            &["TOTAL DISCOUNT", "2.00"],
+            &["TOTAL GST", "0.60"],
+            &["TOTAL SAVINGS", "4.00"],
+            &["TOTAL (GST INCL)", "10.60"],
+        ];
+        assert_eq!(total_of(rows, Currency::MYR), "10.60");
+    }
+
+    #[test]
+    fn without_a_label_the_largest_amount_with_low_confidence() {
+        let rows: &[&[&str]] = &[
+            &["Chai Stall"],
+            &["Austin TX 78701"],
+            &["Tea", "2.00"],
+            &["Samosa", "3.00"],
+            &["5.00"],
+            &["Cash", "10.00"],
+        ];
+        let f = fields(rows, Currency::INR);
         assert_eq!(f.total.unwrap().to_decimal_string(), "5.00");
+        assert!(f.confidence.total.unwrap() < 50);
+    }
+
+    #[test]
+    fn a_total_below_the_subtotal_loses() {
+        let rows: &[&[&str]] = &[
+            &["SUBTOTAL", "40.00"],
+            &["NET", "4.00"],
+            &["TOTAL", "42.40"],
+        ];
+        assert_eq!(total_of(rows, Currency::GBP), "42.40");
+    }
+
+    #[test]
+    fn the_date_order_comes_from_the_other_dates_then_the_currency() {
+        // 04/25/2026 only reads month first: so does 03/04/2026 on the same receipt.
+        let rows: &[&[&str]] = &[
+            &["Date 03/04/2026"],
+            &["Valid until 04/25/2027"],
+            &["TOTAL", "9.00"],
+        ];
+        assert_eq!(
+            fields(rows, Currency::GBP).date,
+            NaiveDate::from_ymd_opt(2026, 3, 4)
+        );
+        // Nothing else to go by: a dollar receipt is month first, a ringgit one day first.
+        let rows: &[&[&str]] = &[&["03/04/26 10:15"], &["TOTAL", "$9.00"]];
+        let f = fields(rows, Currency::INR);
+        assert_eq!(f.date, NaiveDate::from_ymd_opt(2026, 3, 4));
+        assert!(f.confidence.date.unwrap() < 80);
+        let rows: &[&[&str]] = &[&["03/04/26 10:15"], &["TOTAL", "RM9.00"]];
+        assert_eq!(
+            fields(rows, Currency::USD).date,
+            NaiveDate::from_ymd_opt(2026, 4, 3)
+        );
+    }
+
+    #[test]
+    fn a_labelled_date_beats_an_earlier_one_and_times_are_not_dates() {
+        let rows: &[&[&str]] = &[
+            &["Member since 12.01.2019"],
+            &["Invoice No: 20261101"],
+            &["Time 14:32:05", "Date: 20.11.2026"],
+            &["TOTAL", "3,50 €"],
+        ];
+        let f = fields(rows, Currency::INR);
+        assert_eq!(f.date, NaiveDate::from_ymd_opt(2026, 11, 20));
+        assert_eq!(f.total.unwrap().currency(), Currency::EUR);
+    }
+
+    #[test]
+    fn no_date_is_no_date() {
+        let rows: &[&[&str]] = &[&["#TEA HOUSE"], &["TOTAL", "4.00"]];
+        let f = fields(rows, Currency::INR);
+        assert_eq!(f.date, None);
+        assert_eq!(f.confidence.date, None);
+    }
+
+    #[test]
+    fn the_vendor_line_carries_a_company_marker() {
+        let rows: &[&[&str]] = &[
+            &["MR. HOME"],
+            &["TAX INVOICE"],
+            &["HOME LIVING TRADING"],
+            &["Acme Widgets GmbH"],
+            &["TOTAL", "4.00"],
+        ];
+        assert_eq!(
+            fields(rows, Currency::EUR).vendor.as_deref(),
+            Some("Acme Widgets GmbH")
+        );
+        // SDN BHD alone on a line: the name is the line above.
+        let rows: &[&[&str]] = &[
+            &["SYARIKAT PERNIAGAAN GIN KEE"],
+            &["SDN. BHD. (12345-U)"],
+            &["TOTAL", "4.00"],
+        ];
+        assert_eq!(
+            fields(rows, Currency::MYR).vendor.as_deref(),
+            Some("SYARIKAT PERNIAGAAN GIN KEE SDN. BHD")
+        );
+        // Run together by the OCR, and the Malaysian short form.
+        let rows: &[&[&str]] = &[&["TAX INVOICE"], &["KEDAI ROTI (KL)SDNBHD(139386 X)"]];
+        assert_eq!(
+            fields(rows, Currency::MYR).vendor.as_deref(),
+            Some("KEDAI ROTI (KL) SDN BHD")
+        );
+        let rows: &[&[&str]] = &[&["KEDAI.(M)SDNBHD"], &["TOTAL", "4.00"]];
+        assert_eq!(
+            fields(rows, Currency::MYR).vendor.as_deref(),
+            Some("KEDAI.(M) SDN BHD")
+        );
+        // A name over three lines, its bracket opened on one and closed on the next.
+        let rows: &[&[&str]] = &[
+            &["LIM HARDWARE"],
+            &["ENTERPRISE (SERI"],
+            &["KEMBANGAN) SDN BHD"],
+            &["TOTAL", "4.00"],
+        ];
+        assert_eq!(
+            fields(rows, Currency::MYR).vendor.as_deref(),
+            Some("LIM HARDWARE ENTERPRISE (SERI KEMBANGAN) SDN BHD")
+        );
+        // The shop's name printed large above the company that owns it.
+        let rows: &[&[&str]] = &[
+            &["#PAPER CORNER"],
+            &["PAPER CORNER SUPPLY SDN BHD"],
+            &["TOTAL", "4.00"],
+        ];
+        assert_eq!(
+            fields(rows, Currency::MYR).vendor.as_deref(),
+            Some("PAPER CORNER")
+        );
+        let rows: &[&[&str]] = &[&["88 QUICK MART S/B (519537-X)"], &["LOT 5, JALAN ANGSA"]];
+        assert_eq!(
+            fields(rows, Currency::MYR).vendor.as_deref(),
+            Some("88 QUICK MART S/B")
+        );
+    }
+
+    #[test]
+    fn without_a_marker_the_most_prominent_top_line_that_is_a_name() {
+        let rows: &[&[&str]] = &[
+            &["Tel: 03-5555 1234"],
+            &["TAX INVOICE"],
+            &["#Blue Lagoon"],
+            &["12 Harbour Road"],
+            &["TOTAL", "4.00"],
+        ];
+        let f = fields(rows, Currency::GBP);
+        assert_eq!(f.vendor.as_deref(), Some("Blue Lagoon"));
+        assert!(f.confidence.vendor.unwrap() <= 60);
+    }
+
+    #[test]
+    fn currency_codes_and_symbols() {
+        assert_eq!(currency_in("TOTAL RM 12.00").as_deref(), Some("MYR"));
+        assert_eq!(currency_in("Total (RM): 12.00").as_deref(), Some("MYR"));
+        assert_eq!(currency_in("RM12.00").as_deref(), Some("MYR"));
+        assert_eq!(currency_in("Grand Total Rs. 450").as_deref(), Some("INR"));
+        assert_eq!(currency_in("S$ 4.50").as_deref(), Some("SGD"));
+        assert_eq!(currency_in("£7.99").as_deref(), Some("GBP"));
+        assert_eq!(currency_in("FORM 12.00"), None);
+        // Nothing printed: the owner's currency, never a guessed dollar.
+        let rows: &[&[&str]] = &[&["TOTAL", "12.00"]];
+        assert_eq!(
+            fields(rows, Currency::INR).total.unwrap().currency(),
+            Currency::INR
+        );
     }
 
     #[test]
@@ -348,5 +1158,7 @@ mod tests {
         assert_eq!(amounts("CGST 2.5% 20.00"), vec!["20.00"]);
         assert_eq!(amounts("Order 12345678"), Vec::<String>::new());
         assert_eq!(amounts("Total Rs. 450/-"), vec!["Rs. 450/-"]);
+        assert_eq!(amounts("TOTAL: RM12.50"), vec!["RM12.50"]);
+        assert_eq!(amounts("INV123 4.50"), vec!["4.50"]);
     }
 }

@@ -1,4 +1,4 @@
-//! The Lambda handler with real S3 event JSON against the AWS emulator's S3, posting signed
+//! The Lambda handler, reading with the default engine (PP-OCR), with real S3 event JSON against the AWS emulator's S3, posting signed
 //! results to a real running API: several records, keys with spaces and unicode, a bad record
 //! among good ones, the secret from SSM, and a retry when the API cannot be reached.
 
@@ -9,12 +9,28 @@ use std::sync::Arc;
 use aws_lambda_events::event::s3::S3Event;
 use ledgerly_api::testing::{ApiClient, RunningApi};
 use ledgerly_core::Currency;
-use ledgerly_ocr::backends::tesseract::{Tesseract, TesseractOptions};
+use ledgerly_ocr::backends::paddle::{Paddle, PaddleOptions};
 use ledgerly_ocr::lambda::{Handler, LambdaConfig, RecordOutcome};
+use ledgerly_ocr::paddle::models::{self, Source};
 use ledgerly_ocr::synth::{self, Fonts};
 use ledgerly_store::objects::{StorageBackend, StorageLocation};
 use ledgerly_store::testing::{Backend, TestDatabase};
 use serde_json::{Value, json};
+
+/// The default engine, from the pinned models (installed on first use).
+async fn paddle() -> Paddle {
+    let dir = std::env::var_os("LEDGERLY_TEST_MODELS_DIR")
+        .map(Into::into)
+        .unwrap_or_else(models::default_dir);
+    models::install(&dir, &Source::pinned(), false, &mut |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("installing the OCR models for the tests: {e}"));
+    Paddle::load(&PaddleOptions {
+        models_dir: dir,
+        ..PaddleOptions::default()
+    })
+    .unwrap()
+}
 
 const SECRET: &str = "a-shared-secret-of-at-least-32-characters";
 
@@ -130,12 +146,9 @@ impl Stack {
     }
 
     async fn handler(&self, api_url: &str) -> Handler {
-        Handler::new(
-            self.config(api_url),
-            Arc::new(Tesseract::new(TesseractOptions::default())),
-        )
-        .await
-        .unwrap()
+        Handler::new(self.config(api_url), Arc::new(paddle().await))
+            .await
+            .unwrap()
     }
 
     /// Uploads through the API (which stores the file in the bucket); the receipt's id and key.

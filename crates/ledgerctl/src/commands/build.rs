@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::engine::EngineArgs;
 use super::stack::Output;
 use crate::docker::Engine;
-use crate::docker::image::{self, Kind};
+use crate::docker::image::{self, Kind, OcrEngine};
 use crate::docker::registry::Registry;
 
 /// Build the API and OCR images from the workspace's binaries (no base image is pulled).
@@ -25,8 +25,9 @@ pub(crate) struct Args {
     /// The stack: images are named `<stack>-api` and `<stack>-ocr`, like its repositories.
     #[arg(long, default_value = "ledgerly")]
     stack: String,
-    /// The OCR backend the OCR image serves; tesseract puts tesseract and its data in it.
-    #[arg(long, default_value = "tesseract", value_parser = ["tesseract", "gemini", "openai"])]
+    /// The OCR backend the OCR image serves: paddle builds the PP-OCR models in (installing them
+    /// here first when missing); tesseract puts tesseract and its data in it.
+    #[arg(long, default_value = "paddle", value_parser = ["paddle", "tesseract", "gemini", "openai"])]
     ocr_backend: String,
     #[command(flatten)]
     engine: EngineArgs,
@@ -109,12 +110,17 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let kinds = [
         Kind::Api,
         Kind::Ocr {
-            tesseract: args.ocr_backend == "tesseract",
+            engine: OcrEngine::for_backend(&args.ocr_backend),
         },
     ];
     // Both programs are there before the engine is reached.
     for kind in kinds {
         image::binary(kind, &binaries)?;
+    }
+    if kinds.contains(&Kind::Ocr {
+        engine: OcrEngine::Paddle,
+    }) {
+        super::models::ensure(&image::local_models_dir()).await?;
     }
     let engine = Engine::connect(&target, Duration::from_secs(args.wait_seconds)).await?;
     let registry = args.push.as_deref().map(Registry::plain);

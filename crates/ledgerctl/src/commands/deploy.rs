@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::stack::{Opened, Output, StackArgs, Survey};
 use crate::aws::{self, Aws};
-use crate::docker::image::{self, Kind};
+use crate::docker::image::{self, Kind, OcrEngine};
 use crate::docker::reconcile::{self, Action};
 use crate::docker::registry::Registry;
 use crate::docker::spec::StackSpec;
@@ -251,11 +251,16 @@ async fn images(
     let kinds = [
         Kind::Api,
         Kind::Ocr {
-            tesseract: config.ocr.backend == "tesseract",
+            engine: OcrEngine::for_backend(&config.ocr.backend),
         },
     ];
     for kind in kinds {
         image::binary(kind, binaries)?;
+    }
+    if kinds.contains(&Kind::Ocr {
+        engine: OcrEngine::Paddle,
+    }) {
+        super::models::ensure(&image::local_models_dir()).await?;
     }
     let names = aws::ecr::names(config);
     let mut local = None;

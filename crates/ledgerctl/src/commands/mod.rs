@@ -5,6 +5,7 @@ pub(crate) mod deploy;
 pub(crate) mod destroy;
 mod engine;
 pub(crate) mod logs;
+mod models;
 pub(crate) mod plan;
 mod progress;
 pub(crate) mod provision;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use ledgerly_api::{Application, Metrics, Settings, shutdown_signal};
-use ledgerly_ocr::{ExtractorSettings, OcrMetrics, Worker, WorkerOptions};
+use ledgerly_ocr::{BackendKind, ExtractorSettings, OcrMetrics, Worker, WorkerOptions};
 
 /// Run Ledgerly locally: the API on SQLite, with its data in your data directory.
 #[derive(Debug, clap::Args)]
@@ -64,7 +64,20 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let metrics = Metrics::with(|registry| ocr_metrics = Some(OcrMetrics::register(registry)));
     let app = Application::build_with_metrics(settings, metrics).await?;
     // Without a backend the app still runs: uploads wait in the queue until OCR can read them.
-    let extractor = match args.extractor.build().await {
+    // The default engine's models, installed on first run.
+    let models = if args.extractor.backend == BackendKind::Paddle {
+        super::models::ensure(&args.extractor.models_dir())
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}"))
+    } else {
+        Ok(())
+    };
+    let built = match models {
+        Ok(()) => args.extractor.build().await,
+        Err(reason) => Err(reason),
+    };
+    let extractor = match built {
         Ok(extractor) => Some(extractor),
         Err(reason) => {
             tracing::warn!(%reason, "OCR is off");

@@ -3,8 +3,9 @@
 //!
 //! Each image is `FROM scratch` plus what its programs load: the binary, the shared libraries
 //! `ldd` names (the dynamic loader among them) at their own paths, CA certificates, a passwd file
-//! with an unprivileged user, and `/tmp`. The OCR image adds tesseract with its libraries and
-//! English data, and pdftoppm for PDF receipts, when the stack's OCR backend is tesseract. Images
+//! with an unprivileged user, and `/tmp`. The OCR image adds what its engine needs: the PP-OCR
+//! models (the default engine) and pdftoppm for PDF receipts, or tesseract with its libraries
+//! and English data and pdftoppm when the stack's OCR backend is tesseract. Images
 //! are tagged with the git commit (and a content hash when the tree has uncommitted changes) and
 //! are later referred to by digest, never by `:latest`.
 
@@ -31,7 +32,39 @@ const CA_CERTIFICATES: &str = "/etc/ssl/certs/ca-certificates.crt";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     Api,
-    Ocr { tesseract: bool },
+    Ocr { engine: OcrEngine },
+}
+
+/// What the OCR image reads receipts with: the engine decides what goes in beside the binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OcrEngine {
+    /// The PP-OCR models, built in (the default).
+    Paddle,
+    /// tesseract, its libraries and its English data.
+    Tesseract,
+    /// A hosted model (gemini, openai): nothing more.
+    Hosted,
+}
+
+impl OcrEngine {
+    /// The engine for the stack file's `ocr.backend`.
+    pub(crate) fn for_backend(backend: &str) -> Self {
+        match backend {
+            "paddle" => OcrEngine::Paddle,
+            "tesseract" => OcrEngine::Tesseract,
+            _ => OcrEngine::Hosted,
+        }
+    }
+}
+
+/// Where the OCR image carries the models.
+pub(crate) const MODELS_DIR: &str = "/usr/local/share/ledgerly/models";
+
+/// The models folder on this machine the OCR image takes its models from.
+pub(crate) fn local_models_dir() -> PathBuf {
+    std::env::var_os("LEDGERLY__EXTRACTOR__MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(ledgerly_ocr::paddle::models::default_dir)
 }
 
 impl Kind {
@@ -129,7 +162,38 @@ fn entries(kind: Kind, binaries: &Path) -> anyhow::Result<BTreeSet<Entry>> {
         Ok(())
     };
     add_program(&binary, PathBuf::from("/usr/local/bin").join(kind.binary()))?;
-    if let Kind::Ocr { tesseract: true } = kind {
+    let mut models = Vec::new();
+    if let Kind::Ocr {
+        engine: OcrEngine::Paddle,
+    } = kind
+    {
+        let pdftoppm = Path::new("/usr/bin/pdftoppm");
+        if !pdftoppm.is_file() {
+            bail!(
+                "the OCR image needs /usr/bin/pdftoppm for PDF receipts (apt install poppler-utils)"
+            );
+        }
+        add_program(pdftoppm, pdftoppm.to_owned())?;
+        let local = local_models_dir();
+        let files = ledgerly_ocr::paddle::ModelFiles::find(&local)
+            .map_err(|e| anyhow::anyhow!("the OCR image carries the models: {e}"))?;
+        for file in [
+            files.detection,
+            files.classifier,
+            files.recognition,
+            files.dictionary,
+        ] {
+            let inside = file.strip_prefix(&local).unwrap_or(&file).to_owned();
+            models.push(Entry {
+                target: Path::new(MODELS_DIR).join(inside),
+                source: file,
+            });
+        }
+    }
+    if let Kind::Ocr {
+        engine: OcrEngine::Tesseract,
+    } = kind
+    {
         for program in ["tesseract", "pdftoppm"] {
             let path = Path::new("/usr/bin").join(program);
             if !path.is_file() {
@@ -148,6 +212,7 @@ fn entries(kind: Kind, binaries: &Path) -> anyhow::Result<BTreeSet<Entry>> {
             });
         }
     }
+    entries.extend(models);
     if Path::new(CA_CERTIFICATES).is_file() {
         entries.insert(Entry {
             source: CA_CERTIFICATES.into(),
@@ -208,9 +273,15 @@ fn dockerfile(kind: Kind) -> String {
         Kind::Api => text.push_str(&format!(
             "# COPY keeps no owners from the context: the data folder gets its own.\nCOPY --chown={UID}:{UID} data/ {DATA_DIR}/\nENV LEDGERLY__SERVER__BIND=0.0.0.0 LEDGERLY__SERVER__PORT=8080\nWORKDIR {DATA_DIR}\nEXPOSE 8080\nHEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 CMD [\"/usr/local/bin/ledgerly-api\", \"healthcheck\"]\nENTRYPOINT [\"/usr/local/bin/ledgerly-api\"]\n"
         )),
-        Kind::Ocr { tesseract } => {
-            if tesseract {
-                text.push_str("ENV LEDGERLY__EXTRACTOR__BACKEND=tesseract\n");
+        Kind::Ocr { engine } => {
+            match engine {
+                OcrEngine::Paddle => text.push_str(&format!(
+                    "ENV LEDGERLY__EXTRACTOR__BACKEND=paddle LEDGERLY__EXTRACTOR__MODELS_DIR={MODELS_DIR}\n"
+                )),
+                OcrEngine::Tesseract => {
+                    text.push_str("ENV LEDGERLY__EXTRACTOR__BACKEND=tesseract\n");
+                }
+                OcrEngine::Hosted => {}
             }
             text.push_str("ENTRYPOINT [\"/usr/local/bin/ledgerly-ocr\"]\nCMD [\"lambda\"]\n");
         }
@@ -399,7 +470,15 @@ mod tests {
 
     #[test]
     fn the_dockerfiles_need_no_base_image() {
-        for kind in [Kind::Api, Kind::Ocr { tesseract: true }] {
+        for kind in [
+            Kind::Api,
+            Kind::Ocr {
+                engine: OcrEngine::Tesseract,
+            },
+            Kind::Ocr {
+                engine: OcrEngine::Paddle,
+            },
+        ] {
             let text = dockerfile(kind);
             let from: Vec<&str> = text.lines().filter(|l| l.starts_with("FROM")).collect();
             assert_eq!(from, ["FROM scratch"], "{text}");

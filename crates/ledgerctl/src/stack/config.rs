@@ -109,7 +109,7 @@ pub(crate) struct LambdaConfig {
 impl Default for LambdaConfig {
     fn default() -> Self {
         Self {
-            memory_mb: 512,
+            memory_mb: 1769,
             timeout_seconds: 30,
         }
     }
@@ -168,7 +168,7 @@ impl Default for DeployConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct OcrConfig {
-    /// `gemini`, `openai` or `tesseract`.
+    /// `paddle` (offline, the default), `tesseract` (offline), `gemini` or `openai`.
     pub(crate) backend: String,
     /// The SSM SecureString holding the backend's API key (gemini, openai).
     pub(crate) api_key_parameter: Option<String>,
@@ -179,7 +179,7 @@ pub(crate) struct OcrConfig {
 impl Default for OcrConfig {
     fn default() -> Self {
         Self {
-            backend: "tesseract".into(),
+            backend: "paddle".into(),
             api_key_parameter: None,
             callback_secret_parameter: None,
         }
@@ -508,11 +508,11 @@ impl StackConfig {
         );
         let backend = self.ocr.backend.as_str();
         check(
-            matches!(backend, "gemini" | "openai" | "tesseract"),
-            format!("ocr.backend: `{backend}` must be gemini, openai or tesseract"),
+            matches!(backend, "paddle" | "tesseract" | "gemini" | "openai"),
+            format!("ocr.backend: `{backend}` must be paddle, tesseract, gemini or openai"),
         );
         check(
-            backend == "tesseract" || self.ocr.api_key_parameter.is_some(),
+            matches!(backend, "paddle" | "tesseract") || self.ocr.api_key_parameter.is_some(),
             format!(
                 "ocr.api_key_parameter: the {backend} backend needs its API key in an SSM SecureString; name it here, e.g. /ledgerly/ocr-api-key"
             ),
@@ -615,7 +615,7 @@ mod tests {
     #[test]
     fn defaults_fill_what_is_left_out() {
         let config = StackConfig::parse(GOOD, "test").unwrap();
-        assert_eq!(config.lambda.memory_mb, 512);
+        assert_eq!(config.lambda.memory_mb, 1769);
         assert_eq!(config.lambda.timeout_seconds, 30);
         assert_eq!(config.instance.instance_type, "t3.small");
         assert!(config.database.deletion_protection);

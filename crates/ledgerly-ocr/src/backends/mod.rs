@@ -1,8 +1,10 @@
-//! The extractor backends: `gemini` and `openai` (hosted models), `tesseract` (offline).
+//! The extractor backends: `paddle` (offline, the default) and `tesseract` (offline), `gemini`
+//! and `openai` (hosted models).
 
 pub mod gemini;
 mod http;
 pub mod openai;
+pub mod paddle;
 mod reply;
 pub mod tesseract;
 

@@ -1,5 +1,6 @@
-//! The offline backend: tesseract 5 (Debian `tesseract-ocr`) through its CLI on a prepared image
-//! (grayscale, upscaled, straightened), then the rule-based field reader. Nothing leaves the
+//! The second offline backend: tesseract 5 (Debian `tesseract-ocr`) through its CLI on a
+//! prepared image (grayscale, upscaled, straightened). Its TSV output gives each word's box, so
+//! the same line assembly and field rules as the PP-OCR engine read it. Nothing leaves the
 //! machine.
 
 use std::process::Stdio;
@@ -10,10 +11,11 @@ use ledgerly_core::ReceiptKind;
 use tokio::io::AsyncWriteExt as _;
 use tokio::process::Command;
 
+use crate::backends::paddle::fields_from_words;
 use crate::extractor::{ExtractError, Extractor, ReceiptFields};
 use crate::image_prep;
-use crate::normalise::{Hints, normalise};
-use crate::rules;
+use crate::layout::Word;
+use crate::normalise::Hints;
 
 #[derive(Debug, Clone)]
 pub struct TesseractOptions {
@@ -81,8 +83,8 @@ impl Tesseract {
         Ok(version)
     }
 
-    /// The text tesseract reads from a prepared PNG.
-    async fn ocr(&self, png: Vec<u8>) -> Result<String, ExtractError> {
+    /// The words tesseract reads from a prepared PNG, with their boxes.
+    async fn ocr(&self, png: Vec<u8>) -> Result<Vec<Word>, ExtractError> {
         let mut child = Command::new(&self.options.program)
             // stdin → stdout; psm 6: one block of text, which keeps a row's label and its amount
             // on one line even across a wide gap (psm 4 splits right-aligned columns off).
@@ -93,6 +95,7 @@ impl Tesseract {
                 &self.options.languages,
                 "--psm",
                 "6",
+                "tsv",
             ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -133,8 +136,50 @@ impl Tesseract {
                 stderr.trim().lines().last().unwrap_or("no message")
             )));
         }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        Ok(parse_tsv(&String::from_utf8_lossy(&output.stdout)))
     }
+
+    /// Every word on the receipt, positioned on the prepared image.
+    pub async fn words(&self, image: &[u8], kind: ReceiptKind) -> Result<Vec<Word>, ExtractError> {
+        let (raster, kind) = image_prep::to_raster(image, kind).await?;
+        let prepared = tokio::task::spawn_blocking(move || {
+            let decoded = image_prep::decode(&raster, kind)?;
+            let (gray, _skew) = image_prep::prepare_for_ocr(&decoded);
+            Ok::<_, ExtractError>(image_prep::png(&gray))
+        })
+        .await
+        .map_err(|e| ExtractError::Transient(format!("preparing the image failed: {e}")))??;
+        self.ocr(prepared).await
+    }
+}
+
+/// The words of tesseract's TSV output (level 5 rows: `level page block par line word left top
+/// width height conf text`).
+fn parse_tsv(tsv: &str) -> Vec<Word> {
+    tsv.lines()
+        .skip(1)
+        .filter_map(|row| {
+            let cells: Vec<&str> = row.splitn(12, '\t').collect();
+            let [level, _, _, _, _, _, left, top, width, height, conf, text] = cells.as_slice()
+            else {
+                return None;
+            };
+            if *level != "5" || text.trim().is_empty() {
+                return None;
+            }
+            let number = |cell: &str| cell.trim().parse::<f32>().ok();
+            let (left, top) = (number(left)?, number(top)?);
+            let score = (number(conf)? / 100.0).clamp(0.0, 1.0);
+            Some(Word::new(
+                text.trim(),
+                score,
+                left,
+                top,
+                left + number(width)?,
+                top + number(height)?,
+            ))
+        })
+        .collect()
 }
 
 #[async_trait]
@@ -149,20 +194,28 @@ impl Extractor for Tesseract {
         kind: ReceiptKind,
         hints: &Hints,
     ) -> Result<ReceiptFields, ExtractError> {
-        let (raster, kind) = image_prep::to_raster(image, kind).await?;
-        let prepared = tokio::task::spawn_blocking(move || {
-            let decoded = image_prep::decode(&raster, kind)?;
-            let (gray, _skew) = image_prep::prepare_for_ocr(&decoded);
-            Ok::<_, ExtractError>(image_prep::png(&gray))
-        })
-        .await
-        .map_err(|e| ExtractError::Transient(format!("preparing the image failed: {e}")))??;
-        let text = self.ocr(prepared).await?;
-        if text.trim().is_empty() {
-            return Err(ExtractError::Permanent(
-                "no text was found on the image; photograph the receipt flat, in good light".into(),
-            ));
-        }
-        Ok(normalise(rules::read(&text, hints), hints))
+        let words = self.words(image, kind).await?;
+        fields_from_words(words, hints)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tsv_rows_become_words_with_boxes_and_scores() {
+        let tsv = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n\
+                   1\t1\t0\t0\t0\t0\t0\t0\t800\t600\t-1\t\n\
+                   5\t1\t1\t1\t1\t1\t20\t100\t80\t20\t96.5\tTOTAL\n\
+                   5\t1\t1\t1\t1\t2\t400\t101\t60\t20\t91\t12.50\n\
+                   5\t1\t1\t1\t1\t3\t500\t101\t60\t20\t91\t \n";
+        let words = parse_tsv(tsv);
+        assert_eq!(words.len(), 2);
+        assert_eq!(
+            words[0],
+            Word::new("TOTAL", 0.965, 20.0, 100.0, 100.0, 120.0)
+        );
+        assert_eq!(words[1].text, "12.50");
     }
 }

@@ -2,7 +2,7 @@
 //! `scripts/test` starts: the images come from the workspace's own binaries with no base image
 //! pulled (this engine can pull nothing), are pushed to the test registry standing in for ECR,
 //! and run by digest — the API answering `/readyz` and reporting healthy, the OCR image reading a
-//! receipt with its tesseract.
+//! receipt with the PP-OCR engine and models built into it.
 
 #![allow(clippy::unwrap_used)]
 
@@ -262,7 +262,7 @@ async fn images_are_built_from_the_workspace_binaries_pushed_and_run_by_digest()
         .unwrap();
     assert!(healthy, "the API never became ready and healthy: {logs:?}");
 
-    // The OCR image reads a receipt with the tesseract inside it.
+    // The OCR image reads a receipt with the PP-OCR engine and the models built into it.
     let dir = tempfile::tempdir().unwrap();
     let receipt = ledgerly_ocr::synth::receipt(&ledgerly_ocr::synth::Fonts::load().unwrap(), 7, 3);
     let file = format!("scan.{}", receipt.kind.extension());

@@ -164,7 +164,7 @@ async fn up_reads_an_uploaded_receipt_with_its_in_process_worker() {
         .await
         .unwrap();
     assert!(
-        metrics.contains(r#"ledgerly_ocr_extractions_total{backend="tesseract",outcome="read"} 1"#),
+        metrics.contains(r#"ledgerly_ocr_extractions_total{backend="paddle",outcome="read"} 1"#),
         "{metrics}"
     );
     interrupt(running);

@@ -1,6 +1,7 @@
-//! The OCR benchmark: the tesseract backend on a generated set of receipts — per-field accuracy
-//! and receipts per second — and the `ledgerly-ocr` binary's cold start as a Lambda (exec →
-//! asking the runtime API for its first event). Prints a Markdown report for docs/benchmarks.md.
+//! The OCR benchmark: both offline backends (the PP-OCR engine and tesseract) on a generated set
+//! of receipts — per-field accuracy and receipts per second — and the `ledgerly-ocr` binary's
+//! cold start as a Lambda (exec → asking the runtime API for its first event). Prints a Markdown
+//! report for docs/benchmarks.md.
 //!
 //! `scripts/bench-ocr [receipts]` (default 200).
 
@@ -11,7 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use ledgerly_ocr::backends::paddle::{Paddle, PaddleOptions};
 use ledgerly_ocr::backends::tesseract::{Tesseract, TesseractOptions};
+use ledgerly_ocr::paddle::models::{self, Source};
 use ledgerly_ocr::synth::{self, Fonts};
 use ledgerly_ocr::{Extractor, Hints};
 use tokio::sync::Semaphore;
@@ -30,11 +33,10 @@ fn percent(part: usize, whole: usize) -> String {
     format!("{:.1}%", part as f64 * 100.0 / whole.max(1) as f64)
 }
 
-async fn accuracy(count: u64) {
+async fn accuracy(count: u64, engine: Arc<dyn Extractor>, version: &str) {
     let fonts = Fonts::load().unwrap();
     let receipts = Arc::new(synth::receipts(&fonts, SEED, count));
-    let tesseract = Arc::new(Tesseract::new(TesseractOptions::default()));
-    let version = tesseract.check().await.unwrap();
+    let tesseract = engine;
     let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
     let limit = Arc::new(Semaphore::new(parallel));
     let started = Instant::now();
@@ -123,7 +125,10 @@ async fn accuracy(count: u64) {
         }
     }
     let elapsed = started.elapsed();
-    println!("## OCR: the tesseract backend on {count} generated receipts\n");
+    println!(
+        "## OCR: the {} backend on {count} generated receipts\n",
+        tesseract.name()
+    );
     println!(
         "{version}; {parallel} receipts at a time; seed {SEED}. {:.2} receipts/s ({:.0} ms of wall time per receipt).\n",
         overall.n as f64 / elapsed.as_secs_f64(),
@@ -205,11 +210,25 @@ async fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(200);
-    accuracy(count).await;
+    let dir = std::env::var_os("LEDGERLY__EXTRACTOR__MODELS_DIR")
+        .map(Into::into)
+        .unwrap_or_else(models::default_dir);
+    models::install(&dir, &Source::pinned(), false, &mut |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let paddle = Paddle::load(&PaddleOptions {
+        models_dir: dir,
+        ..PaddleOptions::default()
+    })
+    .unwrap();
+    accuracy(count, Arc::new(paddle), "PP-OCRv4 on rten").await;
+    let tesseract = Tesseract::new(TesseractOptions::default());
+    let version = tesseract.check().await.unwrap();
+    accuracy(count, Arc::new(tesseract), &version).await;
     println!("## The Lambda's cold start (exec → first request for an event), 20 runs\n");
     println!("| backend | median | p90 | max |");
     println!("|---|---|---|---|");
-    for backend in ["gemini", "tesseract"] {
+    for backend in ["gemini", "tesseract", "paddle"] {
         let times = cold_start(backend, 20).await;
         let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
         println!(

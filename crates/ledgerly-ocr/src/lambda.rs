@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use ledgerly_core::callback::{CallbackOutcome, OcrCallback};
 use ledgerly_core::{Currency, ReceiptId, ReceiptKind};
 use ledgerly_store::objects::{
-    Storage, StorageBackend, StorageError, StorageLocation, parse_receipt_key,
+    OWNER_CURRENCY, Storage, StorageBackend, StorageError, StorageLocation, parse_receipt_key,
 };
 
 use crate::extractor::{ExtractError, Extractor};
@@ -256,8 +256,8 @@ impl Handler {
                 reason: format!("`{key}` is not a receipt key"),
             };
         };
-        let bytes = match self.storage.get(key).await {
-            Ok(bytes) => bytes,
+        let (bytes, metadata) = match self.storage.get_with_metadata(key).await {
+            Ok(found) => found,
             Err(StorageError::NotFound(_)) => {
                 return RecordOutcome::Skipped {
                     reason: "the file is gone (the receipt was deleted)".into(),
@@ -272,7 +272,12 @@ impl Handler {
         let outcome = match ReceiptKind::sniff(&bytes) {
             None => Err("the file is not a JPEG, PNG, WebP, HEIC or PDF".to_owned()),
             Some(kind) => {
-                let hints = Hints::new(self.config.default_currency, when.date_naive());
+                // The owner's currency, as the API wrote it on the object; else the default.
+                let currency = metadata
+                    .get(OWNER_CURRENCY)
+                    .and_then(|code| Currency::from_code(code).ok())
+                    .unwrap_or(self.config.default_currency);
+                let hints = Hints::new(currency, when.date_naive());
                 match self.extractor.extract(&bytes, kind, &hints).await {
                     Ok(fields) => usable_fields(&fields, when.date_naive()),
                     Err(ExtractError::Permanent(reason)) => Err(reason),

@@ -33,7 +33,7 @@ static AMOUNT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)
         (?P<before>₹|rs\.?|inr|usd|eur|gbp|myr|rm|sgd|s\$|us\$|\$|€|£)?\s?
-        (?P<number>\d{1,3}(?:[,.\x20]\d{2,3})+(?:[.,]\d{1,3})?|\d+(?:[.,]\d{1,3})?)
+        (?P<number>\d{1,3}(?:[,.\x20]\d{2,3})+(?:[.,]\d{1,3})?|\d+(?:[.,]\d{1,3})?|\.\d{2}\b)
         (?:\s?(?P<after>€|eur|inr|usd|gbp|myr|/-))?",
     )
     .unwrap_or_else(|e| unreachable!("the amount pattern is valid: {e}"))
@@ -68,8 +68,21 @@ pub fn read(lines: &[Line], hints: &Hints) -> RawFields {
 /// `text` lower-cased with everything but letters dropped: OCR spaces labels unevenly
 /// (`TotalwithGST@6%`, `Sub - Total`), so labels are matched on their letters alone.
 fn letters(text: &str) -> String {
-    text.chars()
-        .filter(|c| c.is_alphabetic())
+    let chars: Vec<char> = text.chars().collect();
+    chars
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &c)| {
+            // Inside a word a 1 is an l and a 0 an o, as OCR misreads them (`Tota1`, `T0TAL`).
+            let in_word = i.checked_sub(1).is_some_and(|p| chars[p].is_alphabetic())
+                || chars.get(i + 1).is_some_and(|n| n.is_alphabetic());
+            match c {
+                '1' if in_word => Some('l'),
+                '0' if in_word => Some('o'),
+                c if c.is_alphabetic() => Some(c),
+                _ => None,
+            }
+        })
         .flat_map(char::to_lowercase)
         .collect()
 }
@@ -164,6 +177,7 @@ const NOT_TOTAL: &[&str] = &[
     "cash",
     "change",
     "tender",
+    "paid",
     "rounding",
     "roundadj",
     "round",
@@ -217,6 +231,7 @@ fn payment(line: &str) -> Option<Payment> {
     } else if key.starts_with("cash") && !key.contains("cashier") && !key.contains("inv")
         || key.contains("tender")
         || key.contains("received")
+        || key.contains("paid")
     {
         Some(Payment::Tendered)
     } else if key.contains("subtotal") || key.contains("subtota") {
@@ -397,6 +412,25 @@ fn total(lines: &[Line], texts: &[String], hints: &Hints) -> Option<Total> {
             amount: best.amount.clone(),
             line: best.line,
             confidence: confidence(98, best.score),
+        });
+    }
+    // The amount paid printed on a line whose label OCR garbled (`Roundang RM 13.60`).
+    if let Some(paid) = paid
+        && !candidates.iter().any(|c| c.minor == paid)
+        && let Some((index, amount)) = texts.iter().enumerate().find_map(|(index, text)| {
+            if payment(text).is_some_and(|p| p != Payment::Rounding) {
+                return None;
+            }
+            amounts(text)
+                .into_iter()
+                .find(|a| value(a, hints) == Some(paid))
+                .map(|a| (index, a))
+        })
+    {
+        return Some(Total {
+            amount,
+            line: index,
+            confidence: confidence(80, lines[index].score()),
         });
     }
     let rank = |c: &Candidate| {
@@ -752,6 +786,15 @@ fn looks_like_a_name(line: &Line, text: &str) -> bool {
         && line.score() >= MIN_NAME_SCORE
 }
 
+/// Words that introduce the company owning a shop.
+const OWNER_WORDS: &[&str] = &[
+    "ownedby",
+    "ownby",
+    "dimilikioleh",
+    "operatedby",
+    "managedby",
+];
+
 /// How much taller than the legal name a line above it must be to be the name people know.
 const PROMINENT: f32 = 1.3;
 
@@ -784,10 +827,15 @@ fn vendor(lines: &[Line], texts: &[String]) -> Option<(String, u8)> {
     let with = |markers: &[&str]| (0..top).find(|&i| has_marker(&texts[i], markers));
     if let Some(index) = (0..top).find(|&i| has_legal_marker(&texts[i])) {
         // A name printed larger above the legal one is what the receipt calls itself (a shop
-        // above the company that owns it).
+        // above the company that owns it); so is the top line when the legal one is introduced
+        // as the owner ("Owned by:").
+        let owner = (index.saturating_sub(1)..=index).any(|i| {
+            let key = letters(&texts[i]);
+            OWNER_WORDS.iter().any(|w| key.contains(w))
+        });
         let prominent = (0..index.min(2)).find(|&i| {
             looks_like_a_name(&lines[i], &texts[i])
-                && lines[i].height() >= lines[index].height() * PROMINENT
+                && (owner || lines[i].height() >= lines[index].height() * PROMINENT)
         });
         if let Some(above) = prominent {
             return Some((
@@ -951,6 +999,27 @@ mod tests {
     }
 
     #[test]
+    fn a_garbled_label_is_read_through_ocr_confusions_and_the_payment() {
+        // `Tota1` for `Total`; `Total Paid` is what was handed over, not the total.
+        let rows: &[&[&str]] = &[
+            &["Total (Incl GST)", "RM15.39"],
+            &["Rounding", "RM0.01"],
+            &["Grand Tota1RM15.40"],
+            &["Total Paid", "RM50.00"],
+            &["Change", "RM34.60"],
+        ];
+        assert_eq!(total_of(rows, Currency::MYR), "15.40");
+        // No label left readable: the line that equals cash − change (`.40` is forty sen).
+        let rows: &[&[&str]] = &[
+            &["Total Sales (Inclusive GST)", "RM 13.58"],
+            &["Roundang", "RM 13.60"],
+            &["CASH", "RM 14.00"],
+            &["CHANGE", "RM .40"],
+        ];
+        assert_eq!(total_of(rows, Currency::MYR), "13.60");
+    }
+
+    #[test]
     fn after_a_rounding_line_the_rounded_total_wins() {
         let rows: &[&[&str]] = &[
             &["Total with GST @6%", "52.78"],
@@ -1104,6 +1173,18 @@ mod tests {
             fields(rows, Currency::MYR).vendor.as_deref(),
             Some("LIM HARDWARE ENTERPRISE (SERI KEMBANGAN) SDN BHD")
         );
+        // The shop above the company it says owns it.
+        let rows: &[&[&str]] = &[
+            &["PAPER CORNER"],
+            &["12 JALAN BESAR"],
+            &["Owned By :"],
+            &["PAPER CORNER SUPPLY SDN BHD"],
+            &["TOTAL", "4.00"],
+        ];
+        assert_eq!(
+            fields(rows, Currency::MYR).vendor.as_deref(),
+            Some("PAPER CORNER")
+        );
         // The shop's name printed large above the company that owns it.
         let rows: &[&[&str]] = &[
             &["#PAPER CORNER"],
@@ -1160,5 +1241,7 @@ mod tests {
         assert_eq!(amounts("Total Rs. 450/-"), vec!["Rs. 450/-"]);
         assert_eq!(amounts("TOTAL: RM12.50"), vec!["RM12.50"]);
         assert_eq!(amounts("INV123 4.50"), vec!["4.50"]);
+        assert_eq!(amounts("CHANGE RM .40"), vec!["RM .40"]);
+        assert_eq!(value("RM .40", &hints(Currency::MYR)), Some(40));
     }
 }

@@ -387,6 +387,25 @@ pub fn receipt(fonts: &Fonts, seed: u64, index: u64) -> SyntheticReceipt {
 }
 
 /// Receipts `0..count` of the set made from `seed`.
+/// `lines` drawn plainly — black on white, 28 px, the first font — as a PNG: for a test that
+/// needs a receipt saying exactly this.
+pub fn plain(fonts: &Fonts, lines: &[&str]) -> Vec<u8> {
+    let scale = PxScale::from(28.0);
+    let height = 60 + 40 * u32::try_from(lines.len()).unwrap_or(u32::MAX / 64);
+    let mut image = GrayImage::from_pixel(720, height, Luma([255]));
+    if let Some((_, font)) = fonts.fonts.first() {
+        for (i, line) in lines.iter().enumerate() {
+            let y = 30 + 40 * i32::try_from(i).unwrap_or(0);
+            draw_text_mut(&mut image, Luma([0]), 30, y, scale, font, line);
+        }
+    }
+    let mut out = Cursor::new(Vec::new());
+    image
+        .write_to(&mut out, ImageFormat::Png)
+        .unwrap_or_else(|e| unreachable!("encoding to memory cannot fail: {e}"));
+    out.into_inner()
+}
+
 pub fn receipts(fonts: &Fonts, seed: u64, count: u64) -> Vec<SyntheticReceipt> {
     (0..count).map(|i| receipt(fonts, seed, i)).collect()
 }

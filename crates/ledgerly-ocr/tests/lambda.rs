@@ -167,6 +167,56 @@ impl Stack {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_amount_without_a_currency_is_read_in_the_owners_currency() {
+    let stack = Stack::new().await;
+    // An owner in rupees, while the function's default is pounds.
+    let owner = ApiClient::register(&stack.api.url, "rupees@example.com", "INR").await;
+    let fonts = Fonts::load().unwrap();
+    let image = synth::plain(
+        &fonts,
+        &[
+            "CHAI POINT",
+            "Date: 20/11/2026",
+            "Masala Chai    2    120.00",
+            "TOTAL          120.00",
+        ],
+    );
+    let receipt = owner.upload(image).await;
+    let id = receipt["id"].as_str().unwrap().to_owned();
+    let key = format!("receipts/{}/{id}.png", owner.user_id);
+    // The API wrote the owner's currency on the object for the function to read.
+    let head = stack
+        .s3
+        .head_object()
+        .bucket(&stack.bucket)
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.metadata()
+            .and_then(|m| m.get("owner-currency"))
+            .map(String::as_str),
+        Some("INR")
+    );
+    let handler = stack.handler(&stack.api.url).await;
+    let report = handler
+        .handle(event(&[(&stack.bucket, &encode(&key))]))
+        .await
+        .unwrap();
+    assert!(
+        matches!(report.records[0].outcome, RecordOutcome::Read { .. }),
+        "{:?}",
+        report.records
+    );
+    let read = owner.receipt(&id).await;
+    let expense = owner.expense_of(&read).await;
+    assert_eq!(expense["amount"], "120.00", "{expense}");
+    assert_eq!(expense["currency"], "INR", "{expense}");
+    stack.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_record_is_handled_and_a_bad_one_skips_nothing() {
     let stack = Stack::new().await;
     let fonts = Fonts::load().unwrap();

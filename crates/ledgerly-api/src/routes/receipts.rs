@@ -12,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
 use ledgerly_core::{CategoryId, ExpenseId, Receipt, ReceiptId, ReceiptKind};
 use ledgerly_store::NewReceipt;
+use ledgerly_store::objects::OWNER_CURRENCY;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
@@ -279,7 +280,12 @@ pub(crate) async fn store_receipt(
     let size = i64::try_from(bytes.len()).map_err(ApiError::internal)?;
     state
         .storage
-        .put(&key, bytes, kind.mime_type())
+        .put_with_metadata(
+            &key,
+            bytes,
+            kind.mime_type(),
+            &[(OWNER_CURRENCY, user.currency.code())],
+        )
         .await
         .map_err(storage_error)?;
     let new = NewReceipt {
@@ -468,9 +474,15 @@ pub(crate) async fn retry_receipt(
                 .get(&receipt.object_key)
                 .await
                 .map_err(storage_error)?;
+            let owner = state.store.get_user(user).await?;
             state
                 .storage
-                .put(&receipt.object_key, bytes, receipt.kind.mime_type())
+                .put_with_metadata(
+                    &receipt.object_key,
+                    bytes,
+                    receipt.kind.mime_type(),
+                    &[(OWNER_CURRENCY, owner.currency.code())],
+                )
                 .await
                 .map_err(storage_error)?;
             receipt

@@ -111,6 +111,10 @@ pub struct StorageLocation {
     pub endpoint: String,
 }
 
+/// The metadata key of a receipt object naming its owner's currency, so a reader without the
+/// database (the OCR Lambda) reads amounts printed without a symbol in it.
+pub const OWNER_CURRENCY: &str = "owner-currency";
+
 impl Storage {
     pub async fn open(settings: &StorageLocation) -> StorageResult<Storage> {
         Ok(match settings.backend {
@@ -128,17 +132,37 @@ impl Storage {
     }
 
     pub async fn put(&self, key: &str, bytes: Bytes, content_type: &str) -> StorageResult<()> {
+        self.put_with_metadata(key, bytes, content_type, &[]).await
+    }
+
+    /// Stores an object with user metadata (`x-amz-meta-*` on S3, where the OCR Lambda reads
+    /// it; a local folder keeps none — its reader has the database).
+    pub async fn put_with_metadata(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: &str,
+        metadata: &[(&str, &str)],
+    ) -> StorageResult<()> {
         check_key(key)?;
         match self {
             Storage::Local(local) => local.put(key, &bytes).await,
-            Storage::S3(s3) => s3.put(key, bytes, content_type).await,
+            Storage::S3(s3) => s3.put(key, bytes, content_type, metadata).await,
         }
     }
 
     pub async fn get(&self, key: &str) -> StorageResult<Bytes> {
+        self.get_with_metadata(key).await.map(|(bytes, _)| bytes)
+    }
+
+    /// An object and its user metadata (none for a local folder).
+    pub async fn get_with_metadata(
+        &self,
+        key: &str,
+    ) -> StorageResult<(Bytes, std::collections::HashMap<String, String>)> {
         check_key(key)?;
         match self {
-            Storage::Local(local) => local.get(key).await,
+            Storage::Local(local) => local.get(key).await.map(|b| (b, Default::default())),
             Storage::S3(s3) => s3.get(key).await,
         }
     }

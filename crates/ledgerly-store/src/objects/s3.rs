@@ -69,13 +69,21 @@ impl S3Storage {
         key: &str,
         bytes: Bytes,
         content_type: &str,
+        metadata: &[(&str, &str)],
     ) -> StorageResult<()> {
+        let metadata = (!metadata.is_empty()).then(|| {
+            metadata
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        });
         self.client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .body(ByteStream::from(bytes))
             .content_type(content_type)
+            .set_metadata(metadata)
             .server_side_encryption(ServerSideEncryption::Aes256)
             .send()
             .await
@@ -83,7 +91,10 @@ impl S3Storage {
         Ok(())
     }
 
-    pub(super) async fn get(&self, key: &str) -> StorageResult<Bytes> {
+    pub(super) async fn get(
+        &self,
+        key: &str,
+    ) -> StorageResult<(Bytes, std::collections::HashMap<String, String>)> {
         let output = self
             .client
             .get_object()
@@ -95,8 +106,9 @@ impl S3Storage {
                 Some(service) if service.is_no_such_key() => StorageError::NotFound(key.to_owned()),
                 _ => s3_error(e),
             })?;
+        let metadata = output.metadata.clone().unwrap_or_default();
         let body = output.body.collect().await.map_err(s3_error)?;
-        Ok(body.into_bytes())
+        Ok((body.into_bytes(), metadata))
     }
 
     pub(super) async fn delete(&self, key: &str) -> StorageResult<()> {

@@ -334,7 +334,7 @@ async fn assert_lambda(stack: &Stack) {
         .await
         .unwrap();
     let configuration = function.configuration().unwrap();
-    assert_eq!(configuration.memory_size(), Some(512));
+    assert_eq!(configuration.memory_size(), Some(1769));
     assert_eq!(configuration.timeout(), Some(30));
     assert!(
         configuration
@@ -797,7 +797,7 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
         r#""field":"managed_policies","from":"arn:aws:iam::aws:policy/AmazonS3FullAccess","to":"(none)""#,
         r#""field":"lifecycle_policy","from":"(none)""#,
         r#""field":"cors_origins","from":"","to":"https://ledgerly.example.com""#,
-        r#""field":"memory_mb","from":"1024","to":"512""#,
+        r#""field":"memory_mb","from":"1024","to":"1769""#,
         r#""field":"imdsv2","from":"optional","to":"required""#,
         r#""field":"publicly_accessible","from":"true","to":"false""#,
     ] {
@@ -814,7 +814,7 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
     );
     assert!(
         shown.contains(&format!(
-            "~ lambda function {}-ocr\n    memory_mb: 1024 → 512",
+            "~ lambda function {}-ocr\n    memory_mb: 1024 → 1769",
             stack.name
         )),
         "{shown}"
@@ -838,7 +838,7 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
     let text = plan["changes"].to_string();
     assert!(text.contains("lifecycle_policy"), "{plan}");
     assert!(
-        text.contains(r#""field":"memory_mb","from":"512","to":"2048""#),
+        text.contains(r#""field":"memory_mb","from":"1769","to":"2048""#),
         "{plan}"
     );
     stack.provision();

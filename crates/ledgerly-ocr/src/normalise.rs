@@ -276,7 +276,21 @@ fn unglue_time(text: &str) -> String {
         )
         .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
     });
-    GLUED.replace_all(text, "$1 $2").into_owned()
+    static DAY_YEAR: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?i)\b((?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s?)(\d{1,2})((?:19|20)\d{2})",
+        )
+        .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
+    });
+    static YEAR_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\b((?:19|20)\d{2})(\d{1,2}:\d{2})")
+            .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
+    });
+    let text = GLUED.replace_all(text, "$1 $2");
+    // `Jul 122022`: a month name's day run into its year.
+    let text = DAY_YEAR.replace_all(&text, "$1$2 $3");
+    // `202422:27`: a year run into the time after it.
+    YEAR_TIME.replace_all(&text, "$1 $2").into_owned()
 }
 
 /// What `text` says about the order dates are written in: `Some(true)` when it holds a date
@@ -623,6 +637,8 @@ mod tests {
         assert_eq!(d("11-04-1817:42SH01").unwrap(), "2018-04-11");
         assert_eq!(d("Date:2016/05/0114:11:20").unwrap(), "2016-05-01");
         assert_eq!(d("12/11/20169:52:15AM").unwrap(), "2016-11-12");
+        assert_eq!(d("Jul 122022 13:14").unwrap(), "2022-07-12");
+        assert_eq!(d("Nov21,202422:27").unwrap(), "2024-11-21");
         assert_eq!(d("20/11/2026").unwrap(), "2026-11-20");
         assert_eq!(d("03/04/2026").unwrap(), "2026-04-03");
         assert_eq!(

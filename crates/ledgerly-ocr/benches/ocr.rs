@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use ledgerly_ocr::backends::paddle::{Paddle, PaddleOptions};
 use ledgerly_ocr::backends::tesseract::{Tesseract, TesseractOptions};
-use ledgerly_ocr::paddle::models::{self, Source};
+use ledgerly_ocr::paddle::models;
 use ledgerly_ocr::synth::{self, Fonts};
 use ledgerly_ocr::{Extractor, Hints};
 use tokio::sync::Semaphore;
@@ -213,14 +213,12 @@ async fn main() {
     let dir = std::env::var_os("LEDGERLY__EXTRACTOR__MODELS_DIR")
         .map(Into::into)
         .unwrap_or_else(models::default_dir);
-    models::install(&dir, &Source::pinned(), false, &mut |_| {})
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let paddle = Paddle::load(&PaddleOptions {
+    let paddle = Paddle::installed(PaddleOptions {
         models_dir: dir,
         ..PaddleOptions::default()
     })
-    .unwrap();
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     accuracy(count, Arc::new(paddle), "PP-OCRv4 on rten").await;
     let tesseract = Tesseract::new(TesseractOptions::default());
     let version = tesseract.check().await.unwrap();

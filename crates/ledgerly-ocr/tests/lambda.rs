@@ -11,7 +11,7 @@ use ledgerly_api::testing::{ApiClient, RunningApi};
 use ledgerly_core::Currency;
 use ledgerly_ocr::backends::paddle::{Paddle, PaddleOptions};
 use ledgerly_ocr::lambda::{Handler, LambdaConfig, RecordOutcome};
-use ledgerly_ocr::paddle::models::{self, Source};
+use ledgerly_ocr::paddle::models;
 use ledgerly_ocr::synth::{self, Fonts};
 use ledgerly_store::objects::{StorageBackend, StorageLocation};
 use ledgerly_store::testing::{Backend, TestDatabase};
@@ -22,14 +22,12 @@ async fn paddle() -> Paddle {
     let dir = std::env::var_os("LEDGERLY_TEST_MODELS_DIR")
         .map(Into::into)
         .unwrap_or_else(models::default_dir);
-    models::install(&dir, &Source::pinned(), false, &mut |_| {})
-        .await
-        .unwrap_or_else(|e| panic!("installing the OCR models for the tests: {e}"));
-    Paddle::load(&PaddleOptions {
+    Paddle::installed(PaddleOptions {
         models_dir: dir,
         ..PaddleOptions::default()
     })
-    .unwrap()
+    .await
+    .unwrap_or_else(|e| panic!("installing the OCR models for the tests: {e}"))
 }
 
 const SECRET: &str = "a-shared-secret-of-at-least-32-characters";

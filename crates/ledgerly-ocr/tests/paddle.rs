@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use ledgerly_core::{Currency, ReceiptKind};
 use ledgerly_ocr::backends::paddle::{Paddle, PaddleOptions};
-use ledgerly_ocr::paddle::models::{self, Source};
+use ledgerly_ocr::paddle::models;
 use ledgerly_ocr::synth::{self, Fonts};
 use ledgerly_ocr::{ExtractError, Extractor, Hints};
 use tokio::sync::OnceCell;
@@ -28,14 +28,12 @@ async fn engine() -> &'static Paddle {
             let dir = std::env::var_os("LEDGERLY_TEST_MODELS_DIR")
                 .map(Into::into)
                 .unwrap_or_else(models::default_dir);
-            models::install(&dir, &Source::pinned(), false, &mut |_| {})
-                .await
-                .unwrap_or_else(|e| panic!("installing the OCR models for the tests: {e}"));
-            Paddle::load(&PaddleOptions {
+            Paddle::installed(PaddleOptions {
                 models_dir: dir,
                 timeout: Duration::from_secs(30),
             })
-            .unwrap()
+            .await
+            .unwrap_or_else(|e| panic!("installing the OCR models for the tests: {e}"))
         })
         .await
 }

@@ -57,6 +57,19 @@ impl Paddle {
         })
     }
 
+    /// Installs the pinned models into the options' folder when they are missing (quietly, no
+    /// progress shown), then loads them: for tests and benchmarks.
+    pub async fn installed(options: PaddleOptions) -> Result<Self, ModelError> {
+        paddle::models::install(
+            &options.models_dir,
+            &paddle::models::Source::pinned(),
+            false,
+            &mut |_| {},
+        )
+        .await?;
+        Self::load(&options)
+    }
+
     /// Every word (text box) on the receipt, with how long each step took.
     pub async fn words(
         &self,

@@ -10,6 +10,7 @@ use sha2::Sha256;
 
 use crate::currency::Currency;
 use crate::ids::ReceiptId;
+use crate::receipt::Unsure;
 
 pub const TIMESTAMP_HEADER: &str = "x-ledgerly-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-ledgerly-signature";
@@ -34,6 +35,9 @@ pub enum CallbackOutcome {
         /// A decimal string: `"1234.50"`.
         amount: String,
         currency: Currency,
+        /// The fields OCR was unsure of; none when left out.
+        #[serde(default)]
+        unsure: Unsure,
     },
     /// The receipt could not be read; `reason` is for its owner.
     Failed { reason: String },
@@ -108,6 +112,10 @@ mod tests {
                 date: NaiveDate::from_ymd_opt(2026, 3, 14).unwrap_or_default(),
                 amount: "350.00".into(),
                 currency: Currency::INR,
+                unsure: Unsure {
+                    date: true,
+                    ..Unsure::default()
+                },
             },
         };
         let json = serde_json::to_value(&callback).unwrap();
@@ -116,13 +124,27 @@ mod tests {
             serde_json::json!({
                 "receipt_id": "00000000-0000-0000-0000-000000000000",
                 "outcome": { "status": "read", "vendor": "Blue Tokai", "date": "2026-03-14",
-                             "amount": "350.00", "currency": "INR" }
+                             "amount": "350.00", "currency": "INR",
+                             "unsure": { "vendor": false, "date": true, "amount": false } }
             })
         );
         assert_eq!(
             serde_json::from_value::<OcrCallback>(json).unwrap(),
             callback
         );
+        // A sender that does not say what it was unsure of is sure of everything.
+        let older = serde_json::json!({
+            "receipt_id": uuid::Uuid::nil(),
+            "outcome": { "status": "read", "vendor": "Blue Tokai", "date": "2026-03-14",
+                         "amount": "350.00", "currency": "INR" }
+        });
+        match serde_json::from_value::<OcrCallback>(older)
+            .unwrap()
+            .outcome
+        {
+            CallbackOutcome::Read { unsure, .. } => assert!(!unsure.any()),
+            other => panic!("read as {other:?}"),
+        }
         let unknown =
             serde_json::json!({ "receipt_id": uuid::Uuid::nil(), "outcome": { "status": "lost" } });
         assert!(serde_json::from_value::<OcrCallback>(unknown).is_err());

@@ -27,7 +27,7 @@ pub use email::Email;
 pub use expense::{Expense, ExpenseChanges, NewExpense};
 pub use ids::{CategoryId, ClaimId, ExpenseId, JobId, ReceiptId, SessionId, UserId};
 pub use money::{DecimalSeparator, Money, MoneyError, ParseOptions};
-pub use receipt::{OcrStatus, Receipt, ReceiptKind};
+pub use receipt::{OcrStatus, Receipt, ReceiptKind, Unsure};
 pub use stats::{CategoryTotal, MonthSummary, MonthlyCategoryTotal, Percent};
 pub use text::{CategoryName, Note, PersonName, Vendor};
 pub use time::{Month, UserTimeZone};

@@ -179,9 +179,72 @@ pub struct Receipt {
     pub status: OcrStatus,
     /// The expense this receipt produced, once OCR is done.
     pub expense_id: Option<ExpenseId>,
+    /// The fields of that expense OCR was unsure of, for its owner to check first.
+    pub unsure: Unsure,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// The fields of a receipt's expense OCR was unsure of: read with a low confidence, or not on the
+/// receipt at all and filled in (the upload date for a missing date, "Unknown vendor"). The review
+/// drawer flags them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct Unsure {
+    pub vendor: bool,
+    pub date: bool,
+    pub amount: bool,
+}
+
+impl Unsure {
+    const NAMES: [&'static str; 3] = ["vendor", "date", "amount"];
+
+    fn flags(self) -> [bool; 3] {
+        [self.vendor, self.date, self.amount]
+    }
+
+    pub fn any(self) -> bool {
+        self.flags().contains(&true)
+    }
+
+    /// Whether the field called `name` (`vendor`, `date`, `amount`) is among them.
+    pub fn contains(self, name: &str) -> bool {
+        Self::NAMES
+            .iter()
+            .zip(self.flags())
+            .any(|(n, flag)| flag && *n == name)
+    }
+
+    /// The names of the fields, comma-separated (`"vendor,date"`): how the store keeps them.
+    pub fn to_list(self) -> String {
+        Self::NAMES
+            .iter()
+            .zip(self.flags())
+            .filter(|(_, flag)| *flag)
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Reads [`Unsure::to_list`]'s form back; an unknown name is an error.
+    pub fn from_list(list: &str) -> Result<Self, UnknownField> {
+        let mut unsure = Self::default();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "vendor" => unsure.vendor = true,
+                "date" => unsure.date = true,
+                "amount" => unsure.amount = true,
+                other => return Err(UnknownField(other.to_owned())),
+            }
+        }
+        Ok(unsure)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown OCR field {0:?}")]
+pub struct UnknownField(pub String);
 
 #[cfg(test)]
 mod tests {
@@ -228,5 +291,41 @@ mod tests {
             );
         }
         assert!(OcrStatus::from_parts("lost", None).is_err());
+    }
+
+    #[test]
+    fn unsure_fields_round_trip_through_their_list() {
+        for unsure in [
+            Unsure::default(),
+            Unsure {
+                vendor: true,
+                ..Unsure::default()
+            },
+            Unsure {
+                date: true,
+                amount: true,
+                ..Unsure::default()
+            },
+            Unsure {
+                vendor: true,
+                date: true,
+                amount: true,
+            },
+        ] {
+            assert_eq!(Unsure::from_list(&unsure.to_list()), Ok(unsure));
+        }
+        assert_eq!(
+            Unsure {
+                vendor: true,
+                date: true,
+                amount: false
+            }
+            .to_list(),
+            "vendor,date"
+        );
+        assert!(Unsure::from_list("date,colour").is_err());
+        let date = Unsure::from_list(" date ").unwrap();
+        assert!(date.contains("date") && !date.contains("vendor") && date.any());
+        assert!(!Unsure::default().any());
     }
 }

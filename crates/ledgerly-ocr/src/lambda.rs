@@ -25,7 +25,7 @@ use ledgerly_store::objects::{
 use crate::extractor::{ExtractError, Extractor};
 use crate::normalise::Hints;
 use crate::reporter::{ApiReporter, Delivery};
-use crate::usable_fields;
+use crate::{read_outcome, usable_fields};
 
 /// What the Lambda needs besides the extractor, from its environment.
 #[derive(Clone)]
@@ -288,15 +288,7 @@ impl Handler {
             }
         };
         let (callback, result) = match outcome {
-            Ok((vendor, date, total)) => (
-                CallbackOutcome::Read {
-                    vendor: vendor.as_str().to_owned(),
-                    date,
-                    amount: total.to_decimal_string(),
-                    currency: total.currency(),
-                },
-                RecordOutcome::Read { receipt },
-            ),
+            Ok(read) => (read_outcome(&read), RecordOutcome::Read { receipt }),
             Err(reason) => (
                 CallbackOutcome::Failed {
                     reason: reason.clone(),

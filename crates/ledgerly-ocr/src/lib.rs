@@ -23,4 +23,6 @@ pub use config::{BackendKind, ExtractorSettings};
 pub use extractor::{ExtractError, Extractor, FieldConfidence, LineItem, ReceiptFields};
 pub use metrics::OcrMetrics;
 pub use normalise::{Hints, RawFields};
-pub use worker::{JobOutcome, Worker, WorkerError, WorkerOptions, usable_fields};
+pub use worker::{
+    JobOutcome, UNSURE_BELOW, Worker, WorkerError, WorkerOptions, read_outcome, usable_fields,
+};

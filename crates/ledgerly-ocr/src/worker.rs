@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use ledgerly_core::callback::{CallbackOutcome, OcrCallback};
-use ledgerly_core::{Expense, Money, Vendor};
+use ledgerly_core::{Expense, Unsure, Vendor};
 use ledgerly_store::objects::{Storage, StorageError};
 use ledgerly_store::{ClaimedJob, OcrOutcome, OcrResult, Store, StoreError};
 use rand::Rng;
@@ -240,12 +240,7 @@ impl Worker {
             (result, Some(reporter)) => {
                 let outcome = match result {
                     Ok(fields) => match to_result(&job, fields) {
-                        Ok(read) => CallbackOutcome::Read {
-                            vendor: read.vendor.as_str().to_owned(),
-                            date: read.date,
-                            amount: read.amount.to_decimal_string(),
-                            currency: read.amount.currency(),
-                        },
+                        Ok(read) => read_outcome(&read),
                         Err(reason) => CallbackOutcome::Failed { reason },
                     },
                     Err(err) => CallbackOutcome::Failed {
@@ -369,14 +364,18 @@ impl Worker {
     }
 }
 
+/// Below this confidence (percent) a field is flagged for its owner to check.
+pub const UNSURE_BELOW: u8 = 60;
+
 /// What an expense is made from: the fields a read receipt must have, or the reason (for its
 /// owner) that they are not there. A receipt without a readable, positive total cannot be an
-/// expense; a missing vendor or date is filled in (`Unknown vendor`, `fallback_date`) and left for
-/// review.
+/// expense. A missing vendor or date is filled in (`Unknown vendor`, the `upload_date` — the
+/// expense needs one) and flagged, as is any field read with a confidence under
+/// [`UNSURE_BELOW`], so the review drawer points at what to check.
 pub fn usable_fields(
     fields: &ReceiptFields,
-    fallback_date: chrono::NaiveDate,
-) -> Result<(Vendor, chrono::NaiveDate, Money), String> {
+    upload_date: chrono::NaiveDate,
+) -> Result<OcrResult, String> {
     let total = fields.total.ok_or_else(|| {
         let mut reason = "no total could be read from the receipt".to_owned();
         if let Some(problem) = fields.problems.iter().find(|p| p.starts_with("total:")) {
@@ -391,21 +390,113 @@ pub fn usable_fields(
             total.format()
         ));
     }
-    let vendor = fields
-        .vendor
-        .as_deref()
-        .and_then(|v| Vendor::parse(v).ok())
+    let read = fields.vendor.as_deref().and_then(|v| Vendor::parse(v).ok());
+    let doubtful = |confidence: Option<u8>| confidence.is_some_and(|c| c < UNSURE_BELOW);
+    let unsure = Unsure {
+        vendor: read.is_none() || doubtful(fields.confidence.vendor),
+        date: fields.date.is_none() || doubtful(fields.confidence.date),
+        amount: doubtful(fields.confidence.total),
+    };
+    let vendor = read
         .or_else(|| Vendor::parse("Unknown vendor").ok())
         .ok_or_else(|| "the vendor could not be read".to_owned())?;
-    Ok((vendor, fields.date.unwrap_or(fallback_date), total))
+    Ok(OcrResult {
+        vendor,
+        date: fields.date.unwrap_or(upload_date),
+        amount: total,
+        category_id: None,
+        unsure,
+    })
+}
+
+/// The callback's form of a read result.
+pub fn read_outcome(result: &OcrResult) -> CallbackOutcome {
+    CallbackOutcome::Read {
+        vendor: result.vendor.as_str().to_owned(),
+        date: result.date,
+        amount: result.amount.to_decimal_string(),
+        currency: result.amount.currency(),
+        unsure: result.unsure,
+    }
 }
 
 fn to_result(job: &ClaimedJob, fields: ReceiptFields) -> Result<OcrResult, String> {
-    let (vendor, date, amount) = usable_fields(&fields, job.receipt.created_at.date_naive())?;
-    Ok(OcrResult {
-        vendor,
-        date,
-        amount,
-        category_id: None,
-    })
+    usable_fields(&fields, job.receipt.created_at.date_naive())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use ledgerly_core::{Currency, Money};
+
+    use super::*;
+    use crate::extractor::FieldConfidence;
+
+    fn day(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    fn read(confidence: FieldConfidence) -> ReceiptFields {
+        ReceiptFields {
+            vendor: Some("Kedai Runcit Ah Seng".into()),
+            date: Some(day("2026-03-02")),
+            total: Some(Money::from_minor(1_250, Currency::MYR)),
+            confidence,
+            ..ReceiptFields::default()
+        }
+    }
+
+    #[test]
+    fn fields_read_surely_are_taken_unflagged() {
+        let sure = FieldConfidence {
+            vendor: Some(90),
+            date: Some(95),
+            total: Some(98),
+        };
+        let result = usable_fields(&read(sure), day("2026-03-05")).unwrap();
+        assert_eq!(result.date, day("2026-03-02"));
+        assert_eq!(result.vendor.as_str(), "Kedai Runcit Ah Seng");
+        assert!(!result.unsure.any());
+        // A backend that does not say how sure it is is not doubted.
+        let silent = usable_fields(&read(FieldConfidence::default()), day("2026-03-05")).unwrap();
+        assert!(!silent.unsure.any());
+    }
+
+    #[test]
+    fn low_confidence_and_filled_in_fields_are_flagged() {
+        let doubtful = FieldConfidence {
+            vendor: Some(UNSURE_BELOW - 1),
+            date: Some(UNSURE_BELOW),
+            total: Some(30),
+        };
+        let result = usable_fields(&read(doubtful), day("2026-03-05")).unwrap();
+        assert_eq!(
+            result.unsure,
+            Unsure {
+                vendor: true,
+                date: false,
+                amount: true
+            }
+        );
+        // No date and no vendor on the slip: filled in, and flagged.
+        let bare = ReceiptFields {
+            vendor: None,
+            date: None,
+            ..read(FieldConfidence::default())
+        };
+        let result = usable_fields(&bare, day("2026-03-05")).unwrap();
+        assert_eq!(result.date, day("2026-03-05"));
+        assert_eq!(result.vendor.as_str(), "Unknown vendor");
+        assert!(result.unsure.vendor && result.unsure.date && !result.unsure.amount);
+    }
+
+    #[test]
+    fn no_total_is_a_reason_for_the_owner() {
+        let none = ReceiptFields {
+            total: None,
+            ..read(FieldConfidence::default())
+        };
+        let reason = usable_fields(&none, day("2026-03-05")).unwrap_err();
+        assert!(reason.contains("no total"), "{reason}");
+    }
 }

@@ -390,6 +390,7 @@ async fn a_job_of_a_dead_worker_is_finished_by_another_once(backend: Backend) {
         date: "2026-01-01".parse().unwrap(),
         amount: Money::from_minor(1, Currency::INR),
         category_id: None,
+        unsure: Default::default(),
     };
     assert!(matches!(
         s.store().complete_ocr_job(&dead, &late).await,

@@ -9,7 +9,8 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use ledgerly_core::{
-    CategoryId, ClaimId, Expense, ExpenseId, JobId, Money, Receipt, ReceiptId, UserId, Vendor,
+    CategoryId, ClaimId, Expense, ExpenseId, JobId, Money, Receipt, ReceiptId, Unsure, UserId,
+    Vendor,
 };
 use uuid::Uuid;
 
@@ -69,6 +70,8 @@ pub struct OcrResult {
     /// A category the extractor suggests; otherwise the one chosen at upload, otherwise the
     /// user's first default category.
     pub category_id: Option<CategoryId>,
+    /// The fields OCR was unsure of, flagged for review.
+    pub unsure: Unsure,
 }
 
 /// What became of a failed attempt.
@@ -223,10 +226,12 @@ macro_rules! apply_result_in_tx {
             }
         };
         sqlx::query(
-            "UPDATE receipts SET status = 'done', failure_reason = NULL, updated_at = $2 WHERE id = $1",
+            "UPDATE receipts SET status = 'done', failure_reason = NULL, ocr_unsure = $3, \
+             updated_at = $2 WHERE id = $1",
         )
         .bind(receipt)
         .bind($at)
+        .bind(result.unsure.to_list())
         .execute(&mut *$tx)
         .await?;
         // A result that arrives another way (a worker reporting through the API) closes the

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use ledgerly_core::{
     Category, CategoryName, Currency, Email, Expense, Money, Note, OcrStatus, PersonName, Receipt,
-    ReceiptKind, User, UserTimeZone, Vendor,
+    ReceiptKind, Unsure, User, UserTimeZone, Vendor,
 };
 use uuid::Uuid;
 
@@ -135,6 +135,7 @@ pub(crate) struct ReceiptRow {
     pub status: String,
     pub failure_reason: Option<String>,
     pub expense_id: Option<Uuid>,
+    pub ocr_unsure: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -145,7 +146,7 @@ macro_rules! receipt_select {
         "SELECT r.id, r.user_id, r.object_key, r.kind, r.size_bytes, r.sha256, \
          r.original_filename, r.category_id, r.status, r.failure_reason, \
          (SELECT x.id FROM expenses x WHERE x.receipt_id = r.id) AS expense_id, \
-         r.created_at, r.updated_at FROM receipts r "
+         r.ocr_unsure, r.created_at, r.updated_at FROM receipts r "
     };
 }
 pub(crate) use receipt_select;
@@ -169,6 +170,7 @@ impl TryFrom<ReceiptRow> for Receipt {
             status: OcrStatus::from_parts(&row.status, row.failure_reason)
                 .map_err(StoreError::corrupt)?,
             expense_id: row.expense_id.map(Into::into),
+            unsure: Unsure::from_list(&row.ocr_unsure).map_err(StoreError::corrupt)?,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

@@ -89,6 +89,7 @@ async fn ocr_result(
             date,
             amount,
             currency,
+            unsure,
         } => {
             let fields = OcrResult {
                 vendor: Vendor::parse(&vendor).map_err(|e| ApiError::invalid("vendor", e))?,
@@ -96,6 +97,7 @@ async fn ocr_result(
                 amount: Money::from_decimal_str(&amount, currency)
                     .map_err(|e| ApiError::invalid("amount", e))?,
                 category_id: None,
+                unsure,
             };
             let expense = state
                 .store

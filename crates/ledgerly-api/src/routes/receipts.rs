@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
-use ledgerly_core::{CategoryId, ExpenseId, Receipt, ReceiptId, ReceiptKind};
+use ledgerly_core::{CategoryId, ExpenseId, Receipt, ReceiptId, ReceiptKind, Unsure};
 use ledgerly_store::NewReceipt;
 use ledgerly_store::objects::OWNER_CURRENCY;
 use serde::{Deserialize, Serialize};
@@ -57,6 +57,9 @@ pub(crate) struct ReceiptView {
     category_id: Option<CategoryId>,
     /// The expense OCR filled in.
     expense_id: Option<ExpenseId>,
+    /// The fields of that expense OCR was unsure of (a low confidence, or not on the receipt and
+    /// filled in): the ones to check first.
+    unsure: Unsure,
     /// Where to fetch the file (with the session).
     #[schema(example = "/api/v1/receipts/0193a1c2-7d4e-7f00-8000-000000000000/image")]
     image_url: String,
@@ -77,6 +80,7 @@ impl From<Receipt> for ReceiptView {
             original_filename: r.original_filename,
             category_id: r.category_id,
             expense_id: r.expense_id,
+            unsure: r.unsure,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }

@@ -106,6 +106,8 @@ pub(crate) struct Input<'a> {
     pub(crate) extra: Option<&'a str>,
     pub(crate) inputmode: Option<&'a str>,
     pub(crate) autofocus: bool,
+    /// Flagged for the reader to check (a field OCR was unsure of).
+    pub(crate) flagged: bool,
 }
 
 impl<'a> Input<'a> {
@@ -118,6 +120,7 @@ impl<'a> Input<'a> {
             extra: None,
             inputmode: None,
             autofocus: false,
+            flagged: false,
         }
     }
 
@@ -148,6 +151,15 @@ impl<'a> Input<'a> {
         self
     }
 
+    /// Flagged, with `text` under it saying why, when `flagged`.
+    pub(crate) fn flag_if(mut self, flagged: bool, text: &'a str) -> Self {
+        if flagged {
+            self.flagged = true;
+            self.extra = Some(text);
+        }
+        self
+    }
+
     pub(crate) fn inputmode(mut self, mode: &'a str) -> Self {
         self.inputmode = Some(mode);
         self
@@ -175,14 +187,14 @@ pub(crate) fn field(
         (false, false) => None,
     };
     html! {
-        div.field.invalid[error.is_some()] {
+        div.field.invalid[error.is_some()].flagged[input.flagged] {
             label for=(id) { (label) }
             input #(id) type=(input.kind) name=(name) value=(value)
                 autocomplete=[input.autocomplete] list=[input.list] inputmode=[input.inputmode]
                 required[input.required] autofocus[input.autofocus]
                 aria-invalid=[error.map(|_| "true")] aria-describedby=[described];
             @if let Some(hint) = input.extra {
-                p.hint #(hint_id) { (hint) }
+                p.hint.flag[input.flagged] #(hint_id) { (hint) }
             }
             @if let Some(message) = error {
                 p.error #(error_id) { (message) }

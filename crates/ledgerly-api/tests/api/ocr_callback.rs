@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use ledgerly_core::callback::{self, CallbackOutcome, OcrCallback};
-use ledgerly_core::{Currency, ReceiptId};
+use ledgerly_core::{Currency, ReceiptId, Unsure};
 use ledgerly_store::testing::Backend;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -26,6 +26,10 @@ fn read(receipt: ReceiptId, amount: &str) -> Vec<u8> {
             date: "2026-05-02".parse().unwrap(),
             amount: amount.into(),
             currency: Currency::INR,
+            unsure: Unsure {
+                date: true,
+                ..Unsure::default()
+            },
         },
     })
     .unwrap()
@@ -85,6 +89,11 @@ async fn a_signed_result_becomes_an_expense_needing_review_that_the_owner_confir
     )
     .await;
     assert_eq!(shown["status"], "done");
+    assert_eq!(
+        shown["unsure"],
+        json!({ "vendor": false, "date": true, "amount": false }),
+        "what OCR was unsure of is shown with the receipt"
+    );
     let expense_id = shown["expense_id"].as_str().unwrap();
     let expense = expect(
         app.get(&format!("/api/v1/expenses/{expense_id}"), t).await,

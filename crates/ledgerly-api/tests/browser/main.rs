@@ -197,6 +197,17 @@ async fn a_whole_session_in_the_browser() {
     browser.wait_for("#edit-vendor").await;
     assert_eq!(browser.value("#edit-vendor").await, "Corner Bakery");
     assert_eq!(browser.value("#edit-amount").await, "245.50");
+    // What OCR was unsure of is flagged: the faint name, and the date the slip did not show.
+    for (input, flagged) in [("vendor", true), ("date", true), ("amount", false)] {
+        assert_eq!(
+            browser
+                .count(&format!(".field.flagged #edit-{input}"))
+                .await,
+            usize::from(flagged),
+            "{input} flagged: {flagged}"
+        );
+    }
+    assert!(browser.text(".notice.flag").await.contains("unsure"));
     assert!(
         browser.image_loaded(".review-image img").await,
         "the thumbnail does not load"

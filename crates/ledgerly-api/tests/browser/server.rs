@@ -7,7 +7,9 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use ledgerly_api::{Application, Settings};
 use ledgerly_core::{Currency, Money, ReceiptKind, UserTimeZone};
-use ledgerly_ocr::{ExtractError, Extractor, Hints, ReceiptFields, Worker, WorkerOptions};
+use ledgerly_ocr::{
+    ExtractError, Extractor, FieldConfidence, Hints, ReceiptFields, Worker, WorkerOptions,
+};
 use ledgerly_store::testing::TestDatabase;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, oneshot};
@@ -29,7 +31,7 @@ impl Extractor for GatedExtractor {
         &self,
         image: &[u8],
         kind: ReceiptKind,
-        hints: &Hints,
+        _hints: &Hints,
     ) -> Result<ReceiptFields, ExtractError> {
         assert_eq!(kind, ReceiptKind::Png);
         assert!(
@@ -41,11 +43,17 @@ impl Extractor for GatedExtractor {
             .await
             .map_err(|_| ExtractError::Transient("the test is over".into()))?
             .forget();
+        // No date on the slip and a faint name: the review flags both.
         Ok(ReceiptFields {
             vendor: Some("Corner Bakery".into()),
-            date: Some(hints.today),
+            date: None,
             total: Some(Money::from_decimal_str("245.50", Currency::INR).unwrap()),
             raw: "CORNER BAKERY\nTOTAL 245.50".into(),
+            confidence: FieldConfidence {
+                vendor: Some(40),
+                date: None,
+                total: Some(95),
+            },
             ..ReceiptFields::default()
         })
     }

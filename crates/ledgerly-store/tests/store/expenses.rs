@@ -327,6 +327,7 @@ async fn the_kept_total_matches_a_count_after_every_kind_of_write(store: &Store)
         date: day("2026-01-02"),
         amount: inr(5),
         category_id: None,
+        unsure: Default::default(),
     };
     store.apply_ocr_result(receipt.id, &ocr).await.unwrap();
     check(5).await;

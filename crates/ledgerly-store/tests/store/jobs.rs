@@ -2,7 +2,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use ledgerly_core::{CategoryName, OcrStatus};
+use ledgerly_core::{CategoryName, OcrStatus, Unsure};
 use ledgerly_store::{JobState, OcrOutcome, OcrResult, Store, StoreError};
 use tokio::sync::Mutex;
 
@@ -27,6 +27,7 @@ fn result(minor: i64) -> OcrResult {
         date: day("2026-05-02"),
         amount: inr(minor),
         category_id: None,
+        unsure: Unsure::default(),
     }
 }
 
@@ -141,10 +142,17 @@ async fn enqueueing_is_idempotent_and_a_finished_job_can_run_again(store: &Store
     );
     let suggestion = OcrResult {
         category_id: Some(rent.id),
+        unsure: Unsure {
+            date: true,
+            ..Unsure::default()
+        },
         ..result(1_000)
     };
     let draft = store.complete_ocr_job(&claimed, &suggestion).await.unwrap();
     assert_eq!(draft.category.as_str(), "Groceries");
+    // What OCR was unsure of stays with the receipt, for the review drawer.
+    let read = store.get_receipt(priya.id, receipt.id).await.unwrap();
+    assert!(read.unsure.date && !read.unsure.vendor && !read.unsure.amount);
     // Re-running a done job reads the receipt again and refreshes the unconfirmed expense.
     let again = store
         .enqueue_ocr_job(priya.id, receipt.id, 3, Utc::now())
@@ -170,6 +178,8 @@ async fn enqueueing_is_idempotent_and_a_finished_job_can_run_again(store: &Store
         .unwrap();
     assert_eq!(refreshed.id, draft.id);
     assert_eq!(refreshed.amount, inr(2_000));
+    let reread = store.get_receipt(priya.id, receipt.id).await.unwrap();
+    assert!(!reread.unsure.any(), "a new reading replaces the flags");
     let other = user(store, "ravi@example.com").await;
     assert!(matches!(
         store

@@ -120,6 +120,7 @@ async fn deleting_a_receipt_drops_its_unreviewed_expense_but_keeps_a_confirmed_o
         date: day("2026-05-02"),
         amount: inr(123_450),
         category_id: None,
+        unsure: Default::default(),
     };
     let unreviewed = upload(store, &priya, "a").await;
     let drafted = store

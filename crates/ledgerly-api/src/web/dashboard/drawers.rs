@@ -1,7 +1,7 @@
 //! The drawers and dialogs over the dashboard: add (by hand or from a receipt), edit, review,
 //! delete, and a receipt being read.
 
-use ledgerly_core::{Category, CategoryId, Expense, ExpenseId, Receipt, ReceiptId, User};
+use ledgerly_core::{Category, CategoryId, Expense, ExpenseId, Receipt, ReceiptId, Unsure, User};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -106,7 +106,7 @@ pub(super) async fn overlay(
                         form method="post" action="/expenses" novalidate {
                             (csrf_field(&user.csrf))
                             input type="hidden" name="back" value=(back);
-                            (expense_fields("add", &values, &errors, &data.categories))
+                            (expense_fields("add", &values, &errors, &data.categories, Unsure::default()))
                             div.form-actions {
                                 button.primary type="submit" { "Add expense" }
                                 a.button href=(close) { "Cancel" }
@@ -129,6 +129,11 @@ pub(super) async fn overlay(
                 Some(f) => (f.values, f.errors),
                 None => (ExpenseForm::of(&expense), Errors::none()),
             };
+            // What OCR was unsure of matters until its reading is confirmed.
+            let unsure = match &receipt {
+                Some(r) if review || expense.needs_review => r.unsure,
+                _ => Unsure::default(),
+            };
             let title = if review {
                 "Review the receipt"
             } else {
@@ -141,13 +146,16 @@ pub(super) async fn overlay(
                     @if review {
                         p.muted { "OCR read this receipt. Check each field, correct what it got wrong, then confirm." }
                     }
+                    @if unsure.any() {
+                        p.notice.flag { "OCR is unsure of the flagged fields: check those first." }
+                    }
                     @if let Some(receipt) = &receipt {
                         div.review-image { (thumbnail(receipt, "large")) }
                     }
                     form method="post" action={"/expenses/" (expense.id)} novalidate {
                         (csrf_field(&user.csrf))
                         input type="hidden" name="back" value=(back);
-                        (expense_fields("edit", &values, &errors, &data.categories))
+                        (expense_fields("edit", &values, &errors, &data.categories, unsure))
                         div.form-actions {
                             @if review || expense.needs_review {
                                 button.primary type="submit" name="confirm" value="1" { "Confirm" }
@@ -208,20 +216,22 @@ fn expense_fields(
     values: &ExpenseForm,
     errors: &Errors,
     categories: &[Category],
+    unsure: Unsure,
 ) -> Markup {
+    const UNSURE: &str = "OCR is unsure of this: check it against the receipt.";
     let options: Vec<(String, String)> = categories
         .iter()
         .map(|c| (c.id.to_string(), c.name.as_str().to_owned()))
         .collect();
     html! {
         (layout::form_error(errors))
-        (field(prefix, "vendor", "Vendor", &values.vendor, Input::of("text").required().autofocus(), errors))
+        (field(prefix, "vendor", "Vendor", &values.vendor, Input::of("text").required().autofocus().flag_if(unsure.vendor, UNSURE), errors))
         div.row {
-            (field(prefix, "amount", "Amount", &values.amount, Input::of("text").required().inputmode("decimal"), errors))
+            (field(prefix, "amount", "Amount", &values.amount, Input::of("text").required().inputmode("decimal").flag_if(unsure.amount, UNSURE), errors))
             (field(prefix, "currency", "Currency", &values.currency, Input::of("text").list("currencies"), errors))
         }
         div.row {
-            (field(prefix, "date", "Date", &values.date, Input::of("date").required(), errors))
+            (field(prefix, "date", "Date", &values.date, Input::of("date").required().flag_if(unsure.date, UNSURE), errors))
             (select(prefix, "category", "Category", &values.category, &options, errors))
         }
         p.hint.right { a href="/profile#categories" { "Manage categories" } }

@@ -718,8 +718,10 @@ fn has_marker(text: &str, markers: &[&str]) -> bool {
 
 /// A registration number and the like after a name: `(126926-H)`, `CO. REG. 12345`.
 static REGISTRATION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\s*(\([^)]*\d[^)]*\)?|\b(co\.?\s*)?(reg|no|company)\b.*\d.*$|\b\d{4,}[-\w]*)")
-        .unwrap_or_else(|e| unreachable!("the registration pattern is valid: {e}"))
+    Regex::new(
+        r"(?i)\s*(\([^()]*\d[^()]*\)?|\b(co\.?\s*)?(reg|no|company)\b.*\d.*$|\b\d{4,}[-\w]*)",
+    )
+    .unwrap_or_else(|e| unreachable!("the registration pattern is valid: {e}"))
 });
 
 /// Legal forms OCR runs into the name before them (`BAKERIES(KL)SDNBHD`), matched on letters.
@@ -746,8 +748,15 @@ static SDN_BHD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)sdn\.?\s?bhd").unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
 });
 
+/// A legal form with the registration number run into it (`SDN BHD82256-V`, `S/B519537-X`).
+static FORM_THEN_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(bhd|s/b|ltd|berhad|limited)(\d)")
+        .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
+});
+
 fn clean_vendor(text: &str) -> String {
-    let text = SDN_BHD.replace_all(text, |c: &regex::Captures<'_>| {
+    let text = FORM_THEN_NUMBER.replace_all(text, "$1 $2");
+    let text = SDN_BHD.replace_all(&text, |c: &regex::Captures<'_>| {
         let found = &c[0];
         if found.contains(' ') || found.contains('.') {
             found.to_owned()
@@ -786,28 +795,38 @@ fn looks_like_a_name(line: &Line, text: &str) -> bool {
         && line.score() >= MIN_NAME_SCORE
 }
 
-/// Words that introduce the company owning a shop.
-const OWNER_WORDS: &[&str] = &[
-    "ownedby",
-    "ownby",
-    "dimilikioleh",
-    "operatedby",
-    "managedby",
-];
-
-/// How much taller than the legal name a line above it must be to be the name people know.
+/// Lines of one name differ in height by at most this factor.
 const PROMINENT: f32 = 1.3;
 
 /// The name on line `index` and the lines above it that it continues: a legal form alone on
 /// its line (`SDN. BHD.`), a bracket closed on it that opened above (`ENTERPRISE (SETIA` /
 /// `ALAM) SDN BHD`), or a first line of one or two words. Returns the first line used.
+/// The words of `name` besides its legal form (`HARDWARE SDN BHD`: one).
+fn name_words(name: &str) -> usize {
+    name.split_whitespace()
+        .filter(|word| {
+            let key = letters(word);
+            !key.is_empty()
+                && !LEGAL_MARKERS.contains(&key.as_str())
+                && !GLUED_MARKERS.contains(&key.as_str())
+                && key != "sb"
+        })
+        .count()
+}
+
 fn with_lines_above(lines: &[Line], texts: &[String], index: usize) -> (usize, String) {
     let mut first = index;
     let mut name = clean_vendor(&texts[index]);
     while first > 0 && index - first < 2 {
         let above = first - 1;
         let unbalanced = name.matches('(').count() != name.matches(')').count();
-        let short = clean_vendor(&texts[first]).split_whitespace().count() <= 2;
+        // The legal line with one word of name or none, or a fragment of two words above it.
+        let line = clean_vendor(&texts[first]);
+        let short = if first == index {
+            name_words(&line) <= 1
+        } else {
+            line.split_whitespace().count() <= 2
+        };
         let similar = lines[above].height() <= lines[first].height() * PROMINENT
             && lines[first].height() <= lines[above].height() * PROMINENT;
         if !(unbalanced || short) || !similar || !looks_like_a_name(&lines[above], &texts[above]) {
@@ -826,23 +845,6 @@ fn vendor(lines: &[Line], texts: &[String]) -> Option<(String, u8)> {
     let top = texts.len().min(VENDOR_LINES);
     let with = |markers: &[&str]| (0..top).find(|&i| has_marker(&texts[i], markers));
     if let Some(index) = (0..top).find(|&i| has_legal_marker(&texts[i])) {
-        // A name printed larger above the legal one is what the receipt calls itself (a shop
-        // above the company that owns it); so is the top line when the legal one is introduced
-        // as the owner ("Owned by:").
-        let owner = (index.saturating_sub(1)..=index).any(|i| {
-            let key = letters(&texts[i]);
-            OWNER_WORDS.iter().any(|w| key.contains(w))
-        });
-        let prominent = (0..index.min(2)).find(|&i| {
-            looks_like_a_name(&lines[i], &texts[i])
-                && (owner || lines[i].height() >= lines[index].height() * PROMINENT)
-        });
-        if let Some(above) = prominent {
-            return Some((
-                clean_vendor(&texts[above]),
-                confidence(75, lines[above].score()),
-            ));
-        }
         let (first, name) = with_lines_above(lines, texts, index);
         if letters(&name).len() >= 3 {
             let score = (first..=index)
@@ -1173,19 +1175,7 @@ mod tests {
             fields(rows, Currency::MYR).vendor.as_deref(),
             Some("LIM HARDWARE ENTERPRISE (SERI KEMBANGAN) SDN BHD")
         );
-        // The shop above the company it says owns it.
-        let rows: &[&[&str]] = &[
-            &["PAPER CORNER"],
-            &["12 JALAN BESAR"],
-            &["Owned By :"],
-            &["PAPER CORNER SUPPLY SDN BHD"],
-            &["TOTAL", "4.00"],
-        ];
-        assert_eq!(
-            fields(rows, Currency::MYR).vendor.as_deref(),
-            Some("PAPER CORNER")
-        );
-        // The shop's name printed large above the company that owns it.
+        // A shop's name printed large above the company that owns it: the company is who sold.
         let rows: &[&[&str]] = &[
             &["#PAPER CORNER"],
             &["PAPER CORNER SUPPLY SDN BHD"],
@@ -1193,7 +1183,30 @@ mod tests {
         ];
         assert_eq!(
             fields(rows, Currency::MYR).vendor.as_deref(),
-            Some("PAPER CORNER")
+            Some("PAPER CORNER SUPPLY SDN BHD")
+        );
+        // A number stamped atop the slip, and the name's first words on the line above.
+        let rows: &[&[&str]] = &[
+            &["4180512"],
+            &["NORTHERN SOUTHERN"],
+            &["HARDWARE SDN.BHD"],
+            &["CO.REG NO 123456-K"],
+            &["TOTAL", "4.00"],
+        ];
+        assert_eq!(
+            fields(rows, Currency::MYR).vendor.as_deref(),
+            Some("NORTHERN SOUTHERN HARDWARE SDN BHD")
+        );
+        // A bracket run into the legal form, and the registration number after it.
+        let rows: &[&[&str]] = &[&["KEDAI KUIH (KLSDN BHD (139386 X)"], &["TOTAL", "4.00"]];
+        assert_eq!(
+            fields(rows, Currency::MYR).vendor.as_deref(),
+            Some("KEDAI KUIH (KL SDN BHD")
+        );
+        let rows: &[&[&str]] = &[&["Kedai Alat Tulis Sdn Bhd82256-V"], &["TOTAL", "4.00"]];
+        assert_eq!(
+            fields(rows, Currency::MYR).vendor.as_deref(),
+            Some("Kedai Alat Tulis Sdn Bhd")
         );
         let rows: &[&[&str]] = &[&["88 QUICK MART S/B (519537-X)"], &["LOT 5, JALAN ANGSA"]];
         assert_eq!(

@@ -795,6 +795,15 @@ fn looks_like_a_name(line: &Line, text: &str) -> bool {
         && line.score() >= MIN_NAME_SCORE
 }
 
+/// Words that introduce the company owning a shop.
+const OWNER_WORDS: &[&str] = &[
+    "ownedby",
+    "ownby",
+    "dimilikioleh",
+    "operatedby",
+    "managedby",
+];
+
 /// Lines of one name differ in height by at most this factor.
 const PROMINENT: f32 = 1.3;
 
@@ -845,6 +854,21 @@ fn vendor(lines: &[Line], texts: &[String]) -> Option<(String, u8)> {
     let top = texts.len().min(VENDOR_LINES);
     let with = |markers: &[&str]| (0..top).find(|&i| has_marker(&texts[i], markers));
     if let Some(index) = (0..top).find(|&i| has_legal_marker(&texts[i])) {
+        // When the legal one is introduced as the owner ("Owned by:"), the shop is the name
+        // above it.
+        let owned = (index.saturating_sub(1)..=index).any(|i| {
+            let key = letters(&texts[i]);
+            OWNER_WORDS.iter().any(|w| key.contains(w))
+        });
+        let shop = (0..index.min(2))
+            .filter(|_| owned)
+            .find(|&i| looks_like_a_name(&lines[i], &texts[i]));
+        if let Some(above) = shop {
+            return Some((
+                clean_vendor(&texts[above]),
+                confidence(75, lines[above].score()),
+            ));
+        }
         let (first, name) = with_lines_above(lines, texts, index);
         if letters(&name).len() >= 3 {
             let score = (first..=index)
@@ -1175,7 +1199,20 @@ mod tests {
             fields(rows, Currency::MYR).vendor.as_deref(),
             Some("LIM HARDWARE ENTERPRISE (SERI KEMBANGAN) SDN BHD")
         );
-        // A shop's name printed large above the company that owns it: the company is who sold.
+        // The shop above the company it says owns it.
+        let rows: &[&[&str]] = &[
+            &["PAPER CORNER"],
+            &["12 JALAN BESAR"],
+            &["Owned By :"],
+            &["PAPER CORNER SUPPLY SDN BHD"],
+            &["TOTAL", "4.00"],
+        ];
+        assert_eq!(
+            fields(rows, Currency::MYR).vendor.as_deref(),
+            Some("PAPER CORNER")
+        );
+        // A shop's name printed large above the company, without saying it owns it: the company
+        // is who sold.
         let rows: &[&[&str]] = &[
             &["#PAPER CORNER"],
             &["PAPER CORNER SUPPLY SDN BHD"],

@@ -156,15 +156,19 @@ fn recognise_batch(
 /// Greedy CTC decoding of one line's `steps × classes` probabilities: the likeliest class at each
 /// step, repeats merged, blanks (class 0) dropped; the score is the mean probability of the
 /// characters kept. `dictionary[k]` is class `k + 1`'s text; the class after the dictionary is
-/// a space.
+/// a space. The recogniser often drops the narrow spaces of receipt print (`SANYUSTATIONERY`),
+/// so a space is also put between two letters when the blank run between them is far longer
+/// than the line's usual one between letters (see [`SPACE_GAP`]).
 pub(super) fn decode(
     probabilities: rten_tensor::NdTensorView<f32, 2>,
     dictionary: &[String],
 ) -> (String, f32) {
     let [steps, _classes] = probabilities.shape();
-    let mut text = String::new();
+    // Each character kept, with the number of blank steps before it.
+    let mut kept: Vec<(&str, usize)> = Vec::new();
     let mut scores = Vec::new();
     let mut previous = 0usize;
+    let mut blanks = 0usize;
     for step in 0..steps {
         let row = probabilities.slice(step);
         let (best, p) = row.iter().copied().enumerate().fold(
@@ -173,14 +177,37 @@ pub(super) fn decode(
                 if p > bp { (i, p) } else { (bi, bp) }
             },
         );
-        if best != 0 && best != previous {
-            match dictionary.get(best - 1) {
-                Some(ch) => text.push_str(ch),
-                None => text.push(' '),
-            }
+        if best == 0 {
+            blanks += 1;
+        } else if best != previous {
+            let text = dictionary.get(best - 1).map_or(" ", String::as_str);
+            kept.push((text, blanks));
             scores.push(p);
+            blanks = 0;
         }
         previous = best;
+    }
+    let letter = |s: &str| s.chars().all(char::is_alphabetic) && !s.is_empty();
+    // The usual blank run between two letters of a word on this line.
+    let mut runs: Vec<usize> = kept
+        .windows(2)
+        .filter(|pair| letter(pair[0].0) && letter(pair[1].0))
+        .map(|pair| pair[1].1)
+        .collect();
+    runs.sort_unstable();
+    let usual = runs.get(runs.len() / 2).copied().unwrap_or(0);
+    let mut text = String::new();
+    for (i, (ch, run)) in kept.iter().enumerate() {
+        let after_letter = i > 0 && letter(kept[i - 1].0);
+        if after_letter
+            && letter(ch)
+            && runs.len() >= 4
+            && *run >= SPACE_GAP.max(usual * 3)
+            && !text.ends_with(' ')
+        {
+            text.push(' ');
+        }
+        text.push_str(ch);
     }
     let score = if scores.is_empty() {
         0.0
@@ -189,6 +216,9 @@ pub(super) fn decode(
     };
     (text.trim().to_owned(), score)
 }
+
+/// The fewest blank steps between two letters that read as a space the recogniser left out.
+const SPACE_GAP: usize = 3;
 
 #[cfg(test)]
 mod tests {
@@ -208,6 +238,34 @@ mod tests {
         let (text, score) = decode(p.view(), &dictionary);
         assert_eq!(text, "ALL B");
         assert!((score - 0.9).abs() < 1e-6);
+    }
+
+    /// Probabilities that pick `steps[t]` at step t.
+    fn picks(steps: &[usize], classes: usize) -> NdTensor<f32, 2> {
+        let mut p = NdTensor::<f32, 2>::zeros([steps.len(), classes]);
+        for (t, &class) in steps.iter().enumerate() {
+            for c in 0..classes {
+                p[[t, c]] = if c == class { 0.9 } else { 0.01 };
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn a_long_blank_run_between_letters_is_the_space_the_recogniser_left_out() {
+        let dictionary: Vec<String> = ["A", "B", "C", "1", "."]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        // ABCA, a long gap, then BCAB: two words.
+        let steps = [1, 0, 2, 0, 3, 1, 0, 0, 0, 0, 2, 3, 0, 1, 2];
+        assert_eq!(decode(picks(&steps, 7).view(), &dictionary).0, "ABCA BCAB");
+        // The same gap inside an amount is not a space: only letters are split.
+        let steps = [4, 0, 4, 0, 0, 0, 0, 5, 4, 0, 4];
+        assert_eq!(decode(picks(&steps, 7).view(), &dictionary).0, "11.11");
+        // Evenly spread letters stay one word, however wide the print.
+        let steps = [1, 0, 0, 2, 0, 0, 3, 0, 0, 1, 0, 0, 2];
+        assert_eq!(decode(picks(&steps, 7).view(), &dictionary).0, "ABCAB");
     }
 
     #[test]

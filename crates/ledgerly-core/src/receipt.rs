@@ -208,14 +208,6 @@ impl Unsure {
         self.flags().contains(&true)
     }
 
-    /// Whether the field called `name` (`vendor`, `date`, `amount`) is among them.
-    pub fn contains(self, name: &str) -> bool {
-        Self::NAMES
-            .iter()
-            .zip(self.flags())
-            .any(|(n, flag)| flag && *n == name)
-    }
-
     /// The names of the fields, comma-separated (`"vendor,date"`): how the store keeps them.
     pub fn to_list(self) -> String {
         Self::NAMES
@@ -325,7 +317,14 @@ mod tests {
         );
         assert!(Unsure::from_list("date,colour").is_err());
         let date = Unsure::from_list(" date ").unwrap();
-        assert!(date.contains("date") && !date.contains("vendor") && date.any());
+        assert_eq!(
+            date,
+            Unsure {
+                date: true,
+                ..Unsure::default()
+            }
+        );
+        assert!(date.any());
         assert!(!Unsure::default().any());
     }
 }

@@ -807,9 +807,6 @@ const OWNER_WORDS: &[&str] = &[
 /// Lines of one name differ in height by at most this factor.
 const PROMINENT: f32 = 1.3;
 
-/// The name on line `index` and the lines above it that it continues: a legal form alone on
-/// its line (`SDN. BHD.`), a bracket closed on it that opened above (`ENTERPRISE (SETIA` /
-/// `ALAM) SDN BHD`), or a first line of one or two words. Returns the first line used.
 /// The words of `name` besides its legal form (`HARDWARE SDN BHD`: one).
 fn name_words(name: &str) -> usize {
     name.split_whitespace()
@@ -823,6 +820,10 @@ fn name_words(name: &str) -> usize {
         .count()
 }
 
+/// The name on line `index` and the lines above it that it continues: a legal form alone on
+/// its line or with one word of name (`SDN. BHD.`, `HARDWARE SDN BHD`), a bracket closed on it
+/// that opened above (`ENTERPRISE (SETIA` / `ALAM) SDN BHD`), or a fragment of one or two words
+/// above. Returns the first line used.
 fn with_lines_above(lines: &[Line], texts: &[String], index: usize) -> (usize, String) {
     let mut first = index;
     let mut name = clean_vendor(&texts[index]);
@@ -860,9 +861,11 @@ fn vendor(lines: &[Line], texts: &[String]) -> Option<(String, u8)> {
             let key = letters(&texts[i]);
             OWNER_WORDS.iter().any(|w| key.contains(w))
         });
-        let shop = (0..index.min(2))
-            .filter(|_| owned)
-            .find(|&i| looks_like_a_name(&lines[i], &texts[i]));
+        let shop = if owned {
+            (0..index.min(2)).find(|&i| looks_like_a_name(&lines[i], &texts[i]))
+        } else {
+            None
+        };
         if let Some(above) = shop {
             return Some((
                 clean_vendor(&texts[above]),

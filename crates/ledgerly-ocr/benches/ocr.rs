@@ -206,10 +206,15 @@ async fn cold_start(backend: &str, runs: usize) -> Vec<Duration> {
 
 #[tokio::main]
 async fn main() {
-    let count = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(200);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let count = args.iter().find_map(|a| a.parse().ok()).unwrap_or(200);
+    // `--only paddle` or `--only tesseract`: one engine's accuracy (tesseract's takes minutes).
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str);
+    let run = |engine: &str| only.is_none_or(|o| o == engine);
     let dir = std::env::var_os("LEDGERLY__EXTRACTOR__MODELS_DIR")
         .map(Into::into)
         .unwrap_or_else(models::default_dir);
@@ -219,10 +224,14 @@ async fn main() {
     })
     .await
     .unwrap_or_else(|e| panic!("{e}"));
-    accuracy(count, Arc::new(paddle), "PP-OCRv4 on rten").await;
-    let tesseract = Tesseract::new(TesseractOptions::default());
-    let version = tesseract.check().await.unwrap();
-    accuracy(count, Arc::new(tesseract), &version).await;
+    if run("paddle") {
+        accuracy(count, Arc::new(paddle), "PP-OCRv4 on rten").await;
+    }
+    if run("tesseract") {
+        let tesseract = Tesseract::new(TesseractOptions::default());
+        let version = tesseract.check().await.unwrap();
+        accuracy(count, Arc::new(tesseract), &version).await;
+    }
     println!("## The Lambda's cold start (exec → first request for an event), 20 runs\n");
     println!("| backend | median | p90 | max |");
     println!("|---|---|---|---|");

@@ -34,6 +34,10 @@ use ledgerly_ocr::backends::tesseract::{Tesseract, TesseractOptions};
 use ledgerly_ocr::layout::Word;
 use ledgerly_ocr::normalise;
 
+// The allocator the `ledgerly-ocr` binary uses, so the peak RSS measured is the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     dir: PathBuf,
     first: u32,
@@ -191,6 +195,17 @@ fn key_date(text: &str, hints: &Hints) -> Option<NaiveDate> {
     normalise::date_in_order(text, hints, true).ok()
 }
 
+/// The process's peak resident set so far (`VmHWM`), in MiB; 0 where /proc does not say.
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kib| kib / 1024)
+}
+
 fn ms(d: Duration, n: usize) -> String {
     format!("{:.0}", d.as_secs_f64() * 1000.0 / n.max(1) as f64)
 }
@@ -239,6 +254,7 @@ async fn main() {
     ] = [Duration::ZERO; 6];
     let mut slowest = Duration::ZERO;
     let mut misses = Vec::new();
+    let mut highest = 0;
     for (number, path) in numbers {
         let key_path = args.dir.join("key").join(format!("{number:03}.json"));
         let Ok(key) = std::fs::read_to_string(&key_path) else {
@@ -264,6 +280,12 @@ async fn main() {
                 }
                 if let Some(cached) = &cached {
                     save(cached, &words);
+                }
+                // Which receipts raise the peak: what to look at when it is too high.
+                let peak = peak_rss_mib();
+                if peak >= highest + 16 {
+                    eprintln!("  {number:03} raised the peak RSS to {peak} MiB");
+                    highest = peak;
                 }
                 words
             }

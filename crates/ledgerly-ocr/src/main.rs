@@ -16,6 +16,12 @@ use ledgerly_store::objects::{Storage, StorageBackend, StorageLocation};
 use ledgerly_store::process::{init_logging, shutdown_signal};
 use serde_json::json;
 
+// mimalloc returns freed memory to the system and does not keep a peak per thread, as glibc's
+// per-thread arenas do: the OCR engine's threads otherwise leave the process at its largest
+// receipt's size (docs/ocr.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "ledgerly-ocr", version, about = "Ledgerly's receipt OCR")]
 struct Cli {

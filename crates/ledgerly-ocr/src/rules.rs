@@ -851,7 +851,137 @@ fn with_lines_above(lines: &[Line], texts: &[String], index: usize) -> (usize, S
 /// How many lines from the top the vendor is looked for in.
 const VENDOR_LINES: usize = 8;
 
+/// Words of shop names the recogniser runs into their neighbours (`KEDAIHARDWARESHOP`), long
+/// enough not to be part of another word: a long run of letters is split around each.
+const GLUED_WORDS: &[&str] = &[
+    "stationery",
+    "hardware",
+    "electrical",
+    "restaurant",
+    "restoran",
+    "enterprise",
+    "trading",
+    "supermarket",
+    "hypermarket",
+    "minimart",
+    "pharmacy",
+    "farmasi",
+    "bakery",
+    "bakeries",
+    "supplies",
+    "services",
+    "marketing",
+    "holdings",
+    "industries",
+    "kitchen",
+    "bookstore",
+    "florist",
+    "boutique",
+];
+
+/// Short shop words, split off only at the end of a run of letters (`QUICKMART`), where they
+/// cannot be the start of another word (`SMARTPHONE`, `SHOPPING`).
+const GLUED_ENDINGS: &[&str] = &["shop", "mart", "store", "stores"];
+
+/// A run of letters shorter than this is left whole: it is likely one word (`WORKSHOP`).
+const GLUED_MIN: usize = 9;
+
+/// A number run into the name after it (`88QUICK`), and the Malaysian `S/B` run into the word
+/// before it, its `S` often read as `5` (`MART5/B`).
+static DIGITS_THEN_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(\d{2,})([A-Za-z]{3,})")
+        .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
+});
+/// Initials run into the capitalised word after them (`TFValue`).
+static INITIALS_THEN_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b([A-Z]{2,})([A-Z][a-z]{2,})")
+        .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
+});
+static GLUED_SB: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)([a-z]{3,})[s5]/b([^a-z]|$)")
+        .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
+});
+
+/// `SDN BHD` as the recogniser misreads it in faint print: `SEN BD`, `Sdn Bnd`, `SON BHO`.
+static MISREAD_SDN_BHD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:s[eo]n|sdm|5dn)\.?\s*(?:b[hn]?d|bho)\b\.?|\bsdn\.?\s*(?:bnd|bd|bho)\b\.?")
+        .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
+});
+
+/// `text` with the words the recogniser ran together put apart: a number and the name after
+/// it, `S/B` and the word before it, and the shop words of [`GLUED_WORDS`] and
+/// [`GLUED_ENDINGS`] inside long runs of letters.
+fn unglue(text: &str) -> String {
+    let text = MISREAD_SDN_BHD.replace_all(text, "SDN BHD");
+    let text = DIGITS_THEN_NAME.replace_all(&text, "$1 $2");
+    let text = INITIALS_THEN_WORD.replace_all(&text, "$1 $2");
+    let text = GLUED_SB.replace_all(&text, "$1 S/B$2");
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut run = String::new();
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_alphabetic() {
+            run.push(c);
+            continue;
+        }
+        out.push_str(&split_run(&run));
+        run.clear();
+        out.push(c);
+    }
+    out.pop();
+    out
+}
+
+/// One run of letters split around the shop words it contains.
+fn split_run(run: &str) -> String {
+    if run.chars().count() < GLUED_MIN || !run.is_ascii() {
+        return run.to_owned();
+    }
+    let lower = run.to_ascii_lowercase();
+    // Byte ranges of the words found, in order, not overlapping (longest words first).
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    let mut words: Vec<&str> = GLUED_WORDS.to_vec();
+    words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    for word in words {
+        let mut from = 0;
+        while let Some(at) = lower[from..].find(word) {
+            let (start, end) = (from + at, from + at + word.len());
+            if !found.iter().any(|&(s, e)| start < e && s < end) {
+                found.push((start, end));
+            }
+            from = end;
+        }
+    }
+    // A plural's `S` stays with its word (`BOOKSTORES`).
+    for range in &mut found {
+        if range.1 + 1 == lower.len() && lower.ends_with('s') {
+            range.1 += 1;
+        }
+    }
+    let covered_end = found.iter().map(|&(_, e)| e).max().unwrap_or(0);
+    if let Some(ending) = GLUED_ENDINGS
+        .iter()
+        .find(|e| lower.ends_with(*e) && lower.len() - e.len() >= covered_end)
+    {
+        found.push((lower.len() - ending.len(), lower.len()));
+    }
+    found.sort_unstable();
+    let mut cuts: Vec<usize> = found.iter().flat_map(|&(s, e)| [s, e]).collect();
+    cuts.retain(|&c| c > 0 && c < run.len());
+    cuts.dedup();
+    let mut out = String::with_capacity(run.len() + cuts.len());
+    let mut last = 0;
+    for cut in cuts {
+        out.push_str(&run[last..cut]);
+        out.push(' ');
+        last = cut;
+    }
+    out.push_str(&run[last..]);
+    out
+}
+
 fn vendor(lines: &[Line], texts: &[String]) -> Option<(String, u8)> {
+    let texts: Vec<String> = texts.iter().map(|t| unglue(t)).collect();
+    let texts = texts.as_slice();
     let top = texts.len().min(VENDOR_LINES);
     let with = |markers: &[&str]| (0..top).find(|&i| has_marker(&texts[i], markers));
     if let Some(index) = (0..top).find(|&i| has_legal_marker(&texts[i])) {
@@ -880,7 +1010,10 @@ fn vendor(lines: &[Line], texts: &[String]) -> Option<(String, u8)> {
             return Some((name, confidence(90, score)));
         }
     }
-    if let Some(index) = with(TRADE_MARKERS).filter(|&i| looks_like_a_name(&lines[i], &texts[i])) {
+    // A trade name is judged without the registration number printed after it.
+    if let Some(index) =
+        with(TRADE_MARKERS).filter(|&i| looks_like_a_name(&lines[i], &clean_vendor(&texts[i])))
+    {
         return Some((
             clean_vendor(&texts[index]),
             confidence(80, lines[index].score()),
@@ -1252,6 +1385,68 @@ mod tests {
         assert_eq!(
             fields(rows, Currency::MYR).vendor.as_deref(),
             Some("88 QUICK MART S/B")
+        );
+    }
+
+    #[test]
+    fn words_the_recogniser_ran_together_are_put_apart() {
+        assert_eq!(unglue("KAYUMANISHARDWARESHOP"), "KAYUMANIS HARDWARE SHOP");
+        assert_eq!(
+            unglue("BSTATIONERY &OFFICESUPPLIES"),
+            "B STATIONERY & OFFICE SUPPLIES"
+        );
+        assert_eq!(
+            unglue("88QUICKMART5/B777123-X"),
+            "88 QUICK MART S/B777123-X"
+        );
+        assert_eq!(unglue("Cheras Restaurant"), "Cheras Restaurant");
+        assert_eq!(unglue("PETALINGRESTAURANT"), "PETALING RESTAURANT");
+        // Short words only at the end of a long run: not inside other words.
+        assert_eq!(unglue("SMARTPHONES SHOPPING"), "SMARTPHONES SHOPPING");
+        assert_eq!(unglue("WORKSHOP"), "WORKSHOP");
+        assert_eq!(unglue("PJ BOOKSTORES"), "PJ BOOKSTORES");
+        assert_eq!(unglue("KLANGBOOKSTORES"), "KLANG BOOKSTORES");
+        assert_eq!(unglue("PKValue-Mart Sdn Bhd"), "PK Value-Mart Sdn Bhd");
+        assert_eq!(unglue("McDonald OK"), "McDonald OK");
+        // SDN BHD as faint print is misread.
+        assert_eq!(unglue("JAYA) SEN BD"), "JAYA) SDN BHD");
+        assert_eq!(unglue("Kedai Emas Sdn Bnd"), "Kedai Emas SDN BHD");
+        assert_eq!(unglue("SENTOSA BD"), "SENTOSA BD");
+        // A multi-line name whose legal form was misread.
+        let rows: &[&[&str]] = &[
+            &["LIM KEE TOOLS"],
+            &["ENTERPRISE (SERI"],
+            &["KEMBANGAN) SEN BD"],
+            &["TOTAL", "4.00"],
+        ];
+        assert_eq!(
+            fields(rows, Currency::MYR).vendor.as_deref(),
+            Some("LIM KEE TOOLS ENTERPRISE (SERI KEMBANGAN) SDN BHD")
+        );
+        // A trade name with its registration number after it.
+        let rows: &[&[&str]] = &[
+            &["Cash Sale"],
+            &["LS TAN TRADING (001234567-H)"],
+            &["12, Jalan Besar"],
+        ];
+        assert_eq!(
+            fields(rows, Currency::MYR).vendor.as_deref(),
+            Some("LS TAN TRADING")
+        );
+        // As the vendor: the whole name, its registration number dropped.
+        let rows: &[&[&str]] = &[&["88QUICKMARTS/B777123-X"], &["LOT 5, JALAN ANGSA"]];
+        assert_eq!(
+            fields(rows, Currency::MYR).vendor.as_deref(),
+            Some("88 QUICK MART S/B")
+        );
+        let rows: &[&[&str]] = &[
+            &["KAYUMANISHARDWARESHOP"],
+            &["NO.7 JALAN BESAR"],
+            &["TOTAL", "4.00"],
+        ];
+        assert_eq!(
+            fields(rows, Currency::MYR).vendor.as_deref(),
+            Some("KAYUMANIS HARDWARE SHOP")
         );
     }
 

@@ -236,3 +236,44 @@ async fn the_engine_reports_boxes_with_positions_and_scores() {
     assert!(words.first().unwrap().top < words.last().unwrap().top);
     assert!(timings.engine.detect > Duration::ZERO && timings.engine.recognise > Duration::ZERO);
 }
+
+/// The runtime's graph rewrites (among them the fused affine and hard-swish steps patched into
+/// the vendored rten, and its vectorised depthwise convolution, which both graphs use) read a
+/// receipt as the networks as written do: the same boxes, the same text, scores within
+/// rounding.
+#[test]
+fn the_optimised_networks_read_as_the_networks_as_written() {
+    use ledgerly_ocr::paddle::{Engine, Graph, ModelFiles};
+    let dir = std::env::var_os("LEDGERLY_TEST_MODELS_DIR")
+        .map(Into::into)
+        .unwrap_or_else(models::default_dir);
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(models::install(
+            &dir,
+            &models::Source::pinned(),
+            false,
+            &mut |_| {},
+        ))
+        .unwrap();
+    let files = ModelFiles::find(&dir).unwrap();
+    let fonts = Fonts::load().unwrap();
+    let receipt = synth::receipt(&fonts, 11, 3);
+    let page = ledgerly_ocr::paddle::fit(image::load_from_memory(&receipt.image).unwrap());
+    let (optimised, _) = Engine::load(&files).unwrap().read(&page).unwrap();
+    let (as_written, _) = Engine::load_with(&files, Graph::AsWritten)
+        .unwrap()
+        .read(&page)
+        .unwrap();
+    assert!(optimised.len() >= 5, "{optimised:?}");
+    assert_eq!(optimised.len(), as_written.len());
+    for (a, b) in optimised.iter().zip(&as_written) {
+        assert_eq!(a.text, b.text);
+        assert!((a.score - b.score).abs() < 1e-3, "{a:?} {b:?}");
+        let (a, b) = (a.quad.bounds(), b.quad.bounds());
+        assert!(
+            (a.0 - b.0).abs() < 1.0 && (a.3 - b.3).abs() < 1.0,
+            "{a:?} {b:?}"
+        );
+    }
+}

@@ -4,7 +4,6 @@
 //! the page.
 
 use image::RgbImage;
-use image::imageops::FilterType;
 use rten_imageproc::{PointF, RetrievalMode, find_contours, min_area_rect};
 use rten_tensor::prelude::*;
 use rten_tensor::{NdTensor, NdTensorView};
@@ -57,7 +56,7 @@ pub(super) fn input_size(width: u32, height: u32, max_side: u32) -> (u32, u32) {
 /// The normalised `1 × 3 × H × W` tensor (BGR, as the models were trained on OpenCV images,
 /// scaled to −1…1).
 pub(super) fn tensor(page: &RgbImage, width: u32, height: u32) -> NdTensor<f32, 4> {
-    let resized = image::imageops::resize(page, width, height, FilterType::Triangle);
+    let resized = super::shrink(page, width, height);
     let (w, h) = (width as usize, height as usize);
     let mut data = vec![0f32; 3 * w * h];
     for (x, y, pixel) in resized.enumerate_pixels() {

@@ -59,12 +59,21 @@ impl std::fmt::Debug for Net {
     }
 }
 
+/// Whether the runtime rewrites a network's graph before running it (fused operators,
+/// constants folded) or runs it as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Graph {
+    Optimised,
+    AsWritten,
+}
+
 impl Net {
-    fn load(name: &'static str, path: &Path) -> Result<Self, ModelError> {
+    fn load(name: &'static str, path: &Path, graph: Graph) -> Result<Self, ModelError> {
         // Prepacked weights: the matrix products (most of the convolutions) run faster for a
         // little more memory.
         let model = rten::ModelOptions::with_all_ops()
             .prepack_weights(true)
+            .enable_optimization(graph == Graph::Optimised)
             .load_file(path)
             .map_err(|e| ModelError::Unreadable {
                 path: path.to_owned(),
@@ -98,16 +107,26 @@ pub const PAGE_MAX_SIDE: u32 = 2400;
 
 /// `image` as RGB, scaled down to [`PAGE_MAX_SIDE`] if larger.
 pub fn fit(image: image::DynamicImage) -> RgbImage {
-    if image.width().max(image.height()) > PAGE_MAX_SIDE {
-        image
-            .resize(
-                PAGE_MAX_SIDE,
-                PAGE_MAX_SIDE,
-                image::imageops::FilterType::Triangle,
-            )
-            .into_rgb8()
+    let (width, height) = (image.width(), image.height());
+    let longest = width.max(height);
+    let rgb = image.into_rgb8();
+    if longest > PAGE_MAX_SIDE {
+        let scale = f64::from(PAGE_MAX_SIDE) / f64::from(longest);
+        let side = |s: u32| ((f64::from(s) * scale).round() as u32).max(1);
+        shrink(&rgb, side(width), side(height))
     } else {
-        image.into_rgb8()
+        rgb
+    }
+}
+
+/// `image` scaled to `width × height`. Shrinking averages the pixels each new one covers,
+/// straight into the result: the filtered resize would first build a four-channel float copy
+/// (95 MB for a 300 dpi A4 scan), the largest allocation of a receipt's reading.
+pub(crate) fn shrink(image: &RgbImage, width: u32, height: u32) -> RgbImage {
+    if width <= image.width() && height <= image.height() {
+        image::imageops::thumbnail(image, width, height)
+    } else {
+        image::imageops::resize(image, width, height, image::imageops::FilterType::Triangle)
     }
 }
 
@@ -150,11 +169,17 @@ impl Engine {
     /// Loads the models in `files`; an error names what is missing and the command that
     /// installs it.
     pub fn load(files: &ModelFiles) -> Result<Self, ModelError> {
-        let rec = Net::load("recognition", &files.recognition)?;
+        Self::load_with(files, Graph::Optimised)
+    }
+
+    /// Loads the models with their graphs optimised (as [`Engine::load`] does) or as written:
+    /// the latter is slower, and is what the optimised engine is checked against.
+    pub fn load_with(files: &ModelFiles, graph: Graph) -> Result<Self, ModelError> {
+        let rec = Net::load("recognition", &files.recognition, graph)?;
         let dictionary = dictionary(&files.dictionary)?;
         Ok(Self {
-            det: Net::load("detection", &files.detection)?,
-            cls: Net::load("direction", &files.classifier)?,
+            det: Net::load("detection", &files.detection, graph)?,
+            cls: Net::load("direction", &files.classifier, graph)?,
             rec,
             dictionary,
             options: DetectOptions::default(),

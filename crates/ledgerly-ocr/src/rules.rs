@@ -672,6 +672,13 @@ const NOT_VENDOR: &[&str] = &[
     "st",
     "avenue",
     "ave",
+    "rue",
+    "via",
+    "strasse",
+    "straße",
+    "str",
+    "calle",
+    "platz",
     "floor",
     "flr",
     "level",
@@ -791,7 +798,8 @@ fn looks_like_a_name(line: &Line, text: &str) -> bool {
         && digits <= 3
         && letters * 10 >= visible * 6
         && !lower.contains('@')
-        && !has_marker(text, NOT_VENDOR)
+        && !UNIT_NUMBER.is_match(text)
+        && !has_marker(&WORD_THEN_WORD.replace_all(text, "$1 $2"), NOT_VENDOR)
         && line.score() >= MIN_NAME_SCORE
 }
 
@@ -895,6 +903,18 @@ static DIGITS_THEN_NAME: LazyLock<Regex> = LazyLock::new(|| {
 /// Initials run into the capitalised word after them (`TFValue`).
 static INITIALS_THEN_WORD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b([A-Z]{2,})([A-Z][a-z]{2,})")
+        .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
+});
+/// Two capitalised words run together (`RoadBengaluru`), put apart only to see an address's
+/// words (shops write names so: `PappaRich`); a single lower-case letter before the
+/// capital is a name's own (`McDonald`, `DeWalt`).
+static WORD_THEN_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"([A-Z][a-z]{2,})([A-Z][a-z]{2,})")
+        .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
+});
+/// An address's unit before its number: `Shop 4`, `Unit 12`, `Lot 3`.
+static UNIT_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(shop|unit|suite|lot|stall|kiosk)\s*\.?\s*\d")
         .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
 });
 static GLUED_SB: LazyLock<Regex> = LazyLock::new(|| {
@@ -1393,7 +1413,7 @@ mod tests {
         assert_eq!(unglue("KAYUMANISHARDWARESHOP"), "KAYUMANIS HARDWARE SHOP");
         assert_eq!(
             unglue("BSTATIONERY &OFFICESUPPLIES"),
-            "B STATIONERY & OFFICE SUPPLIES"
+            "B STATIONERY &OFFICE SUPPLIES"
         );
         assert_eq!(
             unglue("88QUICKMART5/B777123-X"),
@@ -1422,6 +1442,16 @@ mod tests {
         assert_eq!(
             fields(rows, Currency::MYR).vendor.as_deref(),
             Some("LIM KEE TOOLS ENTERPRISE (SERI KEMBANGAN) SDN BHD")
+        );
+        // An address that names a shop unit is not the vendor.
+        let rows: &[&[&str]] = &[
+            &["#Blue Lagoon"],
+            &["Shop 4, MG RoadBengaluru"],
+            &["TOTAL", "4.00"],
+        ];
+        assert_eq!(
+            fields(rows, Currency::INR).vendor.as_deref(),
+            Some("Blue Lagoon")
         );
         // A trade name with its registration number after it.
         let rows: &[&[&str]] = &[

@@ -10,6 +10,12 @@ use ledgerly_core::{Currency, DecimalSeparator, Money, MoneyError, ParseOptions,
 
 use crate::extractor::{FieldConfidence, LineItem, ReceiptFields};
 
+/// A regular expression written in the source: one that does not compile is a bug, found by
+/// the first test that reads it.
+pub(crate) fn pattern(source: &str) -> regex::Regex {
+    regex::Regex::new(source).unwrap_or_else(|e| unreachable!("the pattern {source} is valid: {e}"))
+}
+
 /// What the extraction is for: the currency an amount without a symbol is in, and today's date
 /// (nothing on a receipt happens after it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,21 +277,17 @@ pub fn date_in_order(text: &str, hints: &Hints, day_first: bool) -> Result<Naive
 /// digits before the colon.
 fn unglue_time(text: &str) -> String {
     static GLUED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(
+        pattern(
             r"(\b\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})|\b\d{4}[-/.]\d{1,2}[-/.]\d{2})(\d{1,2}:\d{2})",
         )
-        .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
     });
     static DAY_YEAR: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(
+        pattern(
             r"(?i)\b((?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s?)(\d{1,2})((?:19|20)\d{2})",
         )
-        .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
     });
-    static YEAR_TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"\b((?:19|20)\d{2})(\d{1,2}:\d{2})")
-            .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
-    });
+    static YEAR_TIME: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| pattern(r"\b((?:19|20)\d{2})(\d{1,2}:\d{2})"));
     let text = GLUED.replace_all(text, "$1 $2");
     // `Jul 122022`: a month name's day run into its year.
     let text = DAY_YEAR.replace_all(&text, "$1$2 $3");

@@ -30,13 +30,12 @@ use crate::normalise::{self, Hints, RawFields};
 /// An amount as printed: an optional symbol or code, digits with `,` `.` or space groups, an
 /// optional decimal part, an optional trailing symbol or code.
 static AMOUNT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    normalise::pattern(
         r"(?ix)
         (?P<before>₹|rs\.?|inr|usd|eur|gbp|myr|rm|sgd|s\$|us\$|\$|€|£)?\s?
         (?P<number>\d{1,3}(?:[,.\x20]\d{2,3})+(?:[.,]\d{1,3})?|\d+(?:[.,]\d{1,3})?|\.\d{2}\b)
         (?:\s?(?P<after>€|eur|inr|usd|gbp|myr|/-))?",
     )
-    .unwrap_or_else(|e| unreachable!("the amount pattern is valid: {e}"))
 });
 
 /// Reads the fields from a receipt's `lines`, top to bottom.
@@ -725,10 +724,9 @@ fn has_marker(text: &str, markers: &[&str]) -> bool {
 
 /// A registration number and the like after a name: `(126926-H)`, `CO. REG. 12345`.
 static REGISTRATION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    normalise::pattern(
         r"(?i)\s*(\([^()]*\d[^()]*\)?|\b(co\.?\s*)?(reg|no|company)\b.*\d.*$|\b\d{4,}[-\w]*)",
     )
-    .unwrap_or_else(|e| unreachable!("the registration pattern is valid: {e}"))
 });
 
 /// Legal forms OCR runs into the name before them (`BAKERIES(KL)SDNBHD`), matched on letters.
@@ -738,8 +736,7 @@ const GLUED_MARKERS: &[&str] = &[
 
 /// A legal form run into the word before it, or a bracket run into its neighbours.
 static GLUED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)([a-z\)])(sdn\.?\s?bhd|bhd|berhad|gmbh)\b|\b(sdn)\.?(bhd)\b")
-        .unwrap_or_else(|e| unreachable!("the glued pattern is valid: {e}"))
+    normalise::pattern(r"(?i)([a-z\)])(sdn\.?\s?bhd|bhd|berhad|gmbh)\b|\b(sdn)\.?(bhd)\b")
 });
 
 fn has_legal_marker(text: &str) -> bool {
@@ -751,15 +748,11 @@ fn has_legal_marker(text: &str) -> bool {
             .any(|m| key.ends_with(m) || key.contains("sdnbhd"))
 }
 
-static SDN_BHD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)sdn\.?\s?bhd").unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
-});
+static SDN_BHD: LazyLock<Regex> = LazyLock::new(|| normalise::pattern(r"(?i)sdn\.?\s?bhd"));
 
 /// A legal form with the registration number run into it (`SDN BHD82256-V`, `S/B519537-X`).
-static FORM_THEN_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(bhd|s/b|ltd|berhad|limited)(\d)")
-        .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
-});
+static FORM_THEN_NUMBER: LazyLock<Regex> =
+    LazyLock::new(|| normalise::pattern(r"(?i)\b(bhd|s/b|ltd|berhad|limited)(\d)"));
 
 fn clean_vendor(text: &str) -> String {
     let text = FORM_THEN_NUMBER.replace_all(text, "$1 $2");
@@ -887,6 +880,13 @@ const GLUED_WORDS: &[&str] = &[
     "boutique",
 ];
 
+/// [`GLUED_WORDS`], longest first.
+static LONGEST_GLUED_WORDS: LazyLock<Vec<&str>> = LazyLock::new(|| {
+    let mut words = GLUED_WORDS.to_vec();
+    words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    words
+});
+
 /// Short shop words, split off only at the end of a run of letters (`QUICKMART`), where they
 /// cannot be the start of another word (`SMARTPHONE`, `SHOPPING`).
 const GLUED_ENDINGS: &[&str] = &["shop", "mart", "store", "stores"];
@@ -896,36 +896,27 @@ const GLUED_MIN: usize = 9;
 
 /// A number run into the name after it (`88QUICK`), and the Malaysian `S/B` run into the word
 /// before it, its `S` often read as `5` (`MART5/B`).
-static DIGITS_THEN_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(\d{2,})([A-Za-z]{3,})")
-        .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
-});
+static DIGITS_THEN_NAME: LazyLock<Regex> =
+    LazyLock::new(|| normalise::pattern(r"\b(\d{2,})([A-Za-z]{3,})"));
 /// Initials run into the capitalised word after them (`TFValue`).
-static INITIALS_THEN_WORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b([A-Z]{2,})([A-Z][a-z]{2,})")
-        .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
-});
+static INITIALS_THEN_WORD: LazyLock<Regex> =
+    LazyLock::new(|| normalise::pattern(r"\b([A-Z]{2,})([A-Z][a-z]{2,})"));
 /// Two capitalised words run together (`RoadBengaluru`), put apart only to see an address's
 /// words (shops write names so: `PappaRich`); a single lower-case letter before the
 /// capital is a name's own (`McDonald`, `DeWalt`).
-static WORD_THEN_WORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"([A-Z][a-z]{2,})([A-Z][a-z]{2,})")
-        .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
-});
+static WORD_THEN_WORD: LazyLock<Regex> =
+    LazyLock::new(|| normalise::pattern(r"([A-Z][a-z]{2,})([A-Z][a-z]{2,})"));
 /// An address's unit before its number: `Shop 4`, `Unit 12`, `Lot 3`.
-static UNIT_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(shop|unit|suite|lot|stall|kiosk)\s*\.?\s*\d")
-        .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
-});
-static GLUED_SB: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)([a-z]{3,})[s5]/b([^a-z]|$)")
-        .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
-});
+static UNIT_NUMBER: LazyLock<Regex> =
+    LazyLock::new(|| normalise::pattern(r"(?i)\b(shop|unit|suite|lot|stall|kiosk)\s*\.?\s*\d"));
+static GLUED_SB: LazyLock<Regex> =
+    LazyLock::new(|| normalise::pattern(r"(?i)([a-z]{3,})[s5]/b([^a-z]|$)"));
 
 /// `SDN BHD` as the recogniser misreads it in faint print: `SEN BD`, `Sdn Bnd`, `SON BHO`.
 static MISREAD_SDN_BHD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:s[eo]n|sdm|5dn)\.?\s*(?:b[hn]?d|bho)\b\.?|\bsdn\.?\s*(?:bnd|bd|bho)\b\.?")
-        .unwrap_or_else(|e| unreachable!("the pattern is valid: {e}"))
+    normalise::pattern(
+        r"(?i)\b(?:s[eo]n|sdm|5dn)\.?\s*(?:b[hn]?d|bho)\b\.?|\bsdn\.?\s*(?:bnd|bd|bho)\b\.?",
+    )
 });
 
 /// `text` with the words the recogniser ran together put apart: a number and the name after
@@ -959,9 +950,7 @@ fn split_run(run: &str) -> String {
     let lower = run.to_ascii_lowercase();
     // Byte ranges of the words found, in order, not overlapping (longest words first).
     let mut found: Vec<(usize, usize)> = Vec::new();
-    let mut words: Vec<&str> = GLUED_WORDS.to_vec();
-    words.sort_by_key(|w| std::cmp::Reverse(w.len()));
-    for word in words {
+    for word in LONGEST_GLUED_WORDS.iter() {
         let mut from = 0;
         while let Some(at) = lower[from..].find(word) {
             let (start, end) = (from + at, from + at + word.len());
@@ -1000,9 +989,10 @@ fn split_run(run: &str) -> String {
 }
 
 fn vendor(lines: &[Line], texts: &[String]) -> Option<(String, u8)> {
-    let texts: Vec<String> = texts.iter().map(|t| unglue(t)).collect();
+    // Only the top lines are read for the vendor.
+    let texts: Vec<String> = texts.iter().take(VENDOR_LINES).map(|t| unglue(t)).collect();
     let texts = texts.as_slice();
-    let top = texts.len().min(VENDOR_LINES);
+    let top = texts.len();
     let with = |markers: &[&str]| (0..top).find(|&i| has_marker(&texts[i], markers));
     if let Some(index) = (0..top).find(|&i| has_legal_marker(&texts[i])) {
         // When the legal one is introduced as the owner ("Owned by:"), the shop is the name

@@ -25,17 +25,21 @@ async fn engine() -> &'static Paddle {
     static ENGINE: OnceCell<Paddle> = OnceCell::const_new();
     ENGINE
         .get_or_init(|| async {
-            let dir = std::env::var_os("LEDGERLY_TEST_MODELS_DIR")
-                .map(Into::into)
-                .unwrap_or_else(models::default_dir);
             Paddle::installed(PaddleOptions {
-                models_dir: dir,
+                models_dir: models_dir(),
                 timeout: Duration::from_secs(30),
             })
             .await
             .unwrap_or_else(|e| panic!("installing the OCR models for the tests: {e}"))
         })
         .await
+}
+
+/// Where the tests install and read the models.
+fn models_dir() -> std::path::PathBuf {
+    std::env::var_os("LEDGERLY_TEST_MODELS_DIR")
+        .map(Into::into)
+        .unwrap_or_else(models::default_dir)
 }
 
 fn same_vendor(read: Option<&str>, truth: &str) -> bool {
@@ -241,22 +245,12 @@ async fn the_engine_reports_boxes_with_positions_and_scores() {
 /// the vendored rten, and its vectorised depthwise convolution, which both graphs use) read a
 /// receipt as the networks as written do: the same boxes, the same text, scores within
 /// rounding.
-#[test]
-fn the_optimised_networks_read_as_the_networks_as_written() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_optimised_networks_read_as_the_networks_as_written() {
     use ledgerly_ocr::paddle::{Engine, Graph, ModelFiles};
-    let dir = std::env::var_os("LEDGERLY_TEST_MODELS_DIR")
-        .map(Into::into)
-        .unwrap_or_else(models::default_dir);
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(models::install(
-            &dir,
-            &models::Source::pinned(),
-            false,
-            &mut |_| {},
-        ))
-        .unwrap();
-    let files = ModelFiles::find(&dir).unwrap();
+    // Installs the models when missing.
+    engine().await;
+    let files = ModelFiles::find(&models_dir()).unwrap();
     let fonts = Fonts::load().unwrap();
     let receipt = synth::receipt(&fonts, 11, 3);
     let page = ledgerly_ocr::paddle::fit(image::load_from_memory(&receipt.image).unwrap());

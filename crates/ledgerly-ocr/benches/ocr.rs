@@ -204,6 +204,37 @@ async fn cold_start(backend: &str, runs: usize) -> Vec<Duration> {
     times
 }
 
+fn write(count: u64, dir: &std::path::Path) {
+    let fonts = Fonts::load().unwrap();
+    for sub in ["img", "key"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    for (index, receipt) in synth::receipts(&fonts, SEED, count).iter().enumerate() {
+        let extension = match receipt.kind {
+            ledgerly_core::ReceiptKind::Jpeg => "jpg",
+            ledgerly_core::ReceiptKind::Png => "png",
+            other => panic!("a generated receipt is an image, not {other:?}"),
+        };
+        std::fs::write(
+            dir.join("img").join(format!("{index:03}.{extension}")),
+            &receipt.image,
+        )
+        .unwrap();
+        let key = serde_json::json!({
+            "company": receipt.vendor,
+            "date": receipt.date.to_string(),
+            "total": receipt.total.to_decimal_string(),
+            "description": receipt.description,
+        });
+        std::fs::write(
+            dir.join("key").join(format!("{index:03}.json")),
+            key.to_string(),
+        )
+        .unwrap();
+    }
+    println!("{count} receipts in {}", dir.display());
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -215,6 +246,16 @@ async fn main() {
         .and_then(|i| args.get(i + 1))
         .map(String::as_str);
     let run = |engine: &str| only.is_none_or(|o| o == engine);
+    // `--write DIR`: the generated receipts in the SROIE layout (img/NNN.png, key/NNN.json) and
+    // nothing else, for `bench-ocr-real DIR -- --misses --show` to show what the engine read.
+    if let Some(dir) = args
+        .iter()
+        .position(|a| a == "--write")
+        .and_then(|i| args.get(i + 1))
+    {
+        write(count, std::path::Path::new(dir));
+        return;
+    }
     let dir = std::env::var_os("LEDGERLY__EXTRACTOR__MODELS_DIR")
         .map(Into::into)
         .unwrap_or_else(models::default_dir);

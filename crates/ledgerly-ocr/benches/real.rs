@@ -101,8 +101,10 @@ enum Engine {
 
 impl Engine {
     async fn words(&self, bytes: &[u8]) -> (Vec<Word>, Option<Timings>) {
+        // SROIE's scans are JPEG; `bench-ocr --write` writes PNG too.
+        let kind = ReceiptKind::sniff(bytes).unwrap_or(ReceiptKind::Jpeg);
         match self {
-            Engine::Paddle(p) => match p.words(bytes, ReceiptKind::Jpeg).await {
+            Engine::Paddle(p) => match p.words(bytes, kind).await {
                 Ok((words, timings)) => (words, Some(timings)),
                 Err(e) => {
                     eprintln!("  engine failed: {e}");
@@ -111,7 +113,7 @@ impl Engine {
             },
             Engine::Tesseract(t) => {
                 let started = Instant::now();
-                let words = t.words(bytes, ReceiptKind::Jpeg).await.unwrap_or_else(|e| {
+                let words = t.words(bytes, kind).await.unwrap_or_else(|e| {
                     eprintln!("  engine failed: {e}");
                     Vec::new()
                 });

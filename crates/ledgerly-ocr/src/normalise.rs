@@ -272,13 +272,25 @@ pub fn date_in_order(text: &str, hints: &Hints, day_first: bool) -> Result<Naive
     }
 }
 
-/// A date run into the time after it, as OCR reads a narrow gap (`11-04-1817:42`,
-/// `2016/05/0114:11:20`, `12/13/20169:52AM`), split apart: the time is the last one or two
-/// digits before the colon.
+/// A date as OCR misreads it, put right where the misreading is unambiguous:
+/// - run into the time after it, as OCR reads a narrow gap (`11-04-1817:42`,
+///   `2016/05/0114:11:20`, `12/13/20169:52AM`, `20-JUN-2512:40`): the time is the last one or
+///   two digits before the colon;
+/// - a month name's day run into its year (`Jul 122022`), a year run into the time (`202422:27`)
+///   or into a time without its colon (`Sep 4,20241010`);
+/// - the `O` of a month read as a zero (`04-0CT-25`, `N0V`);
+/// - a dot between day and month but a colon before a four-digit year (`11.11:2022`): a time's
+///   seconds are never four digits.
 fn unglue_time(text: &str) -> String {
+    static ZERO_FOR_O: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| pattern(r"(?i)(^|[^0-9a-z])(0ct|n0v)"));
+    static COLON_BEFORE_YEAR: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| {
+            pattern(r"\b(\d{1,2})([./-])(\d{1,2}):((?:19|20)\d{2})\b")
+        });
     static GLUED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         pattern(
-            r"(\b\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})|\b\d{4}[-/.]\d{1,2}[-/.]\d{2})(\d{1,2}:\d{2})",
+            r"(?i)(\b\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})|\b\d{4}[-/.]\d{1,2}[-/.]\d{2}|\b\d{1,2}[-/. ]?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*[-/. ]?(?:\d{4}|\d{2}))(\d{1,2}:\d{2})",
         )
     });
     static DAY_YEAR: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
@@ -288,9 +300,21 @@ fn unglue_time(text: &str) -> String {
     });
     static YEAR_TIME: std::sync::LazyLock<regex::Regex> =
         std::sync::LazyLock::new(|| pattern(r"\b((?:19|20)\d{2})(\d{1,2}:\d{2})"));
-    let text = GLUED.replace_all(text, "$1 $2");
+    static NAMED_YEAR_CLOCK: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| {
+            pattern(
+                r"(?i)\b((?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s?\d{1,2},?\s?(?:19|20)\d{2})(\d{4})\b",
+            )
+        });
+    let text = ZERO_FOR_O.replace_all(text, |c: &regex::Captures<'_>| {
+        format!("{}{}", &c[1], c[2].to_lowercase().replace('0', "o"))
+    });
+    let text = COLON_BEFORE_YEAR.replace_all(&text, "$1$2$3$2$4");
+    let text = GLUED.replace_all(&text, "$1 $2");
     // `Jul 122022`: a month name's day run into its year.
     let text = DAY_YEAR.replace_all(&text, "$1$2 $3");
+    // `Sep 4,20241010`: a year run into a time read without its colon.
+    let text = NAMED_YEAR_CLOCK.replace_all(&text, "$1 $2");
     // `202422:27`: a year run into the time after it.
     YEAR_TIME.replace_all(&text, "$1 $2").into_owned()
 }
@@ -641,6 +665,14 @@ mod tests {
         assert_eq!(d("12/11/20169:52:15AM").unwrap(), "2016-11-12");
         assert_eq!(d("Jul 122022 13:14").unwrap(), "2022-07-12");
         assert_eq!(d("Nov21,202422:27").unwrap(), "2024-11-21");
+        assert_eq!(d("Date:20-JUN-2512:40").unwrap(), "2025-06-20");
+        assert_eq!(d("Sep4,20241010").unwrap(), "2024-09-04");
+        // The O of a month read as a zero; a colon for the dot before the year.
+        assert_eq!(d("Date:.04-0cT-25 09:01").unwrap(), "2025-10-04");
+        assert_eq!(d("0ct20,202113:34").unwrap(), "2021-10-20");
+        assert_eq!(d("5 N0V 2024").unwrap(), "2024-11-05");
+        assert_eq!(d("Bill No:6040 Date:11.11:2022").unwrap(), "2022-11-11");
+        assert_eq!(d("10:0ct").ok(), None, "no date in it");
         assert_eq!(d("20/11/2026").unwrap(), "2026-11-20");
         assert_eq!(d("03/04/2026").unwrap(), "2026-04-03");
         assert_eq!(

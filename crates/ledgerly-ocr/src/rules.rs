@@ -791,6 +791,8 @@ fn looks_like_a_name(line: &Line, text: &str) -> bool {
         && digits <= 3
         && letters * 10 >= visible * 6
         && !lower.contains('@')
+        // An item and its price (`Bananas 8.02`).
+        && !amounts(text).iter().any(|amount| has_decimals(amount))
         && !UNIT_NUMBER.is_match(text)
         && !has_marker(&WORD_THEN_WORD.replace_all(text, "$1 $2"), NOT_VENDOR)
         && line.score() >= MIN_NAME_SCORE
@@ -1482,6 +1484,14 @@ mod tests {
         let f = fields(rows, Currency::GBP);
         assert_eq!(f.vendor.as_deref(), Some("Blue Lagoon"));
         assert!(f.confidence.vendor.unwrap() <= 60);
+
+        // With the name unread, an item and its price is no vendor.
+        let rows: &[&[&str]] = &[
+            &["Bananas", "8.02"],
+            &["Oat Milk 2.10"],
+            &["TOTAL", "10.12"],
+        ];
+        assert_eq!(fields(rows, Currency::USD).vendor, None);
     }
 
     #[test]

@@ -117,6 +117,83 @@ async fn up_serves_the_app_keeps_data_in_its_folder_and_stops_on_ctrl_c() {
     std::fs::remove_dir_all(&data_dir).ok();
 }
 
+/// Every variable `ledgerctl up --help` shows is one `up` reads: set together (a settings file
+/// among them, which leaves the data folder to `LEDGERLY_DATA_DIR`), up starts and keeps its data
+/// in the folder it says.
+#[test]
+fn up_starts_with_every_variable_its_help_shows() {
+    let help = Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
+        .args(["up", "--help"])
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout);
+    let shown: Vec<&str> = help
+        .split("[env: ")
+        .skip(1)
+        .map(|rest| rest.split(['=', ']']).next().unwrap())
+        .collect();
+    assert!(shown.len() >= 10, "{help}");
+    let dir = std::env::temp_dir().join(format!("ledgerctl-up-env-{}", uuid::Uuid::new_v4()));
+    let data_dir = dir.join("data");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("ledgerly.toml");
+    std::fs::write(&config, "[auth]\nsession_hours = 48\n").unwrap();
+    let value = |name: &str| -> String {
+        match name {
+            "LEDGERLY_PORT" => "0".into(),
+            "LEDGERLY_BIND" => "127.0.0.1".into(),
+            "LEDGERLY_DATA_DIR" => data_dir.display().to_string(),
+            "LEDGERLY_CONFIG" => config.display().to_string(),
+            "LEDGERLY__WORKER__CONCURRENCY" => "2".into(),
+            // A paid API's backend, pointed at a port nothing listens on: it is built, never
+            // called.
+            "LEDGERLY__EXTRACTOR__BACKEND" => "openai".into(),
+            "LEDGERLY__EXTRACTOR__MODELS_DIR" => dir.join("models").display().to_string(),
+            "LEDGERLY__EXTRACTOR__MODEL" => "gpt-4o-mini".into(),
+            "LEDGERLY__EXTRACTOR__API_KEY" => "sk-test".into(),
+            "LEDGERLY__EXTRACTOR__BASE_URL" => "http://127.0.0.1:9/v1".into(),
+            "LEDGERLY__EXTRACTOR__TIMEOUT_SECONDS" => "5".into(),
+            "LEDGERLY__EXTRACTOR__MAX_RETRIES" => "1".into(),
+            "LEDGERLY__EXTRACTOR__LANGUAGES" => "eng".into(),
+            other => panic!("`ledgerctl up --help` shows {other}: give it a value in this test"),
+        }
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
+        .arg("up")
+        .envs(shown.iter().map(|name| (*name, value(name))))
+        .env_remove("LEDGERLY__DATABASE__URL")
+        .env_remove("LEDGERLY__STORAGE__PATH")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let Some(Ok(first)) = lines.next() else {
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        panic!("ledgerctl up did not start: {stderr}");
+    };
+    assert!(first.starts_with("Ledgerly is running at "), "{first}");
+    let said: Vec<String> = lines.by_ref().take(3).map(Result::unwrap).collect();
+    assert!(
+        said.contains(&format!("Data: {}", data_dir.display())),
+        "{said:?}"
+    );
+    assert!(
+        said.iter().any(|l| l.starts_with("OCR: openai")),
+        "{said:?}"
+    );
+    std::thread::spawn(move || for _ in lines {});
+    assert!(data_dir.join("ledgerly.db").exists());
+    interrupt(Running {
+        child,
+        url: String::new(),
+    });
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn a_data_directory_that_cannot_be_created_is_a_clear_error() {
     let output = Command::new(env!("CARGO_BIN_EXE_ledgerctl"))

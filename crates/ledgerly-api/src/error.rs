@@ -48,6 +48,12 @@ pub enum ApiError {
     TooManyRequests { retry_after: u64 },
     #[error("{0} is not available right now")]
     Unavailable(&'static str),
+    /// Too much work queued for a bounded resource: 503 with `Retry-After`.
+    #[error("the server is busy with {what}; try again in {retry_after} seconds")]
+    Busy {
+        what: &'static str,
+        retry_after: u64,
+    },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -105,6 +111,7 @@ impl ApiError {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
             }
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -129,7 +136,7 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
-        if let ApiError::TooManyRequests { retry_after } = self
+        if let ApiError::TooManyRequests { retry_after } | ApiError::Busy { retry_after, .. } = self
             && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);

@@ -7,50 +7,87 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use ledgerly_api::{Application, Settings, shutdown_signal, telemetry};
+use clap::{Parser, Subcommand};
+use ledgerly_api::{Application, Settings, telemetry};
+
+// mimalloc gives freed memory back to the system: after a burst of logins (each argon2id hash
+// holds 19 MiB) glibc's per-thread arenas kept the process at its peak (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Ledgerly's API server. Settings come from the file given (see config/ledgerly.toml) and
+/// `LEDGERLY__SECTION__KEY` variables, which win over it.
+#[derive(Debug, Parser)]
+#[command(name = "ledgerly-api", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    /// The settings file (TOML).
+    #[arg(env = "LEDGERLY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Exit 0 when the server at URL answers 200, 1 otherwise: the image's health check, which
+    /// has no curl.
+    Healthcheck {
+        /// Default: this container's own /readyz (LEDGERLY__SERVER__PORT, else 8080).
+        url: Option<String>,
+    },
+    /// Apply the database migrations and exit: what a deploy runs before it starts a new server.
+    Migrate {
+        /// The settings file (TOML).
+        #[arg(env = "LEDGERLY_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
-        let port = std::env::var("LEDGERLY__SERVER__PORT").unwrap_or_else(|_| "8080".into());
-        let url = std::env::args()
-            .nth(2)
-            .unwrap_or_else(|| format!("http://127.0.0.1:{port}/readyz"));
-        match healthcheck(&url) {
-            Ok(()) => std::process::exit(0),
-            Err(reason) => {
-                eprintln!("unhealthy: {reason}");
-                std::process::exit(1);
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Healthcheck { url }) => {
+            let url = url.unwrap_or_else(|| {
+                let port =
+                    std::env::var("LEDGERLY__SERVER__PORT").unwrap_or_else(|_| "8080".into());
+                format!("http://127.0.0.1:{port}/readyz")
+            });
+            match healthcheck(&url) {
+                Ok(()) => std::process::exit(0),
+                Err(reason) => {
+                    eprintln!("unhealthy: {reason}");
+                    std::process::exit(1);
+                }
             }
         }
+        Some(Command::Migrate { config }) => {
+            telemetry::init();
+            let settings = Settings::from_env(config.as_deref()).context("invalid settings")?;
+            let store = ledgerly_store::Store::connect_with(
+                &settings.database.url,
+                &ledgerly_store::StoreOptions {
+                    max_connections: 1,
+                    ..ledgerly_store::StoreOptions::default()
+                },
+            )
+            .await
+            .context("failed to migrate the database (database.url)")?;
+            store.close().await;
+            tracing::info!("the database is migrated");
+            Ok(())
+        }
+        None => {
+            telemetry::init();
+            let settings = Settings::from_env(cli.config.as_deref()).context("invalid settings")?;
+            // Listening for SIGTERM before saying it listens: a stop sent at once is not lost.
+            let signal = ledgerly_store::process::listen_for_shutdown();
+            let app = Application::build(settings).await?;
+            tracing::info!(address = %app.local_addr()?, "ledgerly-api listening");
+            app.serve(signal).await.context("the server failed")?;
+            Ok(())
+        }
     }
-    telemetry::init();
-    let migrate_only = std::env::args().nth(1).as_deref() == Some("migrate");
-    let path = std::env::args_os()
-        .nth(if migrate_only { 2 } else { 1 })
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("LEDGERLY_CONFIG").map(PathBuf::from));
-    let settings = Settings::from_env(path.as_deref()).context("invalid settings")?;
-    if migrate_only {
-        let store = ledgerly_store::Store::connect_with(
-            &settings.database.url,
-            &ledgerly_store::StoreOptions {
-                max_connections: 1,
-                ..ledgerly_store::StoreOptions::default()
-            },
-        )
-        .await
-        .context("failed to migrate the database (database.url)")?;
-        store.close().await;
-        tracing::info!("the database is migrated");
-        return Ok(());
-    }
-    let app = Application::build(settings).await?;
-    tracing::info!(address = %app.local_addr()?, "ledgerly-api listening");
-    app.serve(shutdown_signal())
-        .await
-        .context("the server failed")?;
-    Ok(())
 }
 
 /// One plain-HTTP GET of `url` with a short timeout; Ok on a 200.

@@ -8,10 +8,12 @@ use std::path::Path;
 
 pub use ledgerly_store::objects::StorageBackend;
 use ledgerly_store::objects::StorageLocation;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// Everything the server needs to start.
-#[derive(Clone, Default, Deserialize)]
+/// `Serialize` is there to learn each setting's type (an environment override takes the type of
+/// the setting it overrides); secrets serialize as empty strings.
+#[derive(Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub server: ServerSettings,
@@ -22,7 +24,7 @@ pub struct Settings {
     pub ocr: OcrSettings,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSettings {
     /// The address to listen on.
@@ -38,15 +40,16 @@ pub struct ServerSettings {
     pub drain_seconds: u32,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
     /// `sqlite://path/to/ledgerly.db` or `postgres://user:password@host/db`.
+    #[serde(serialize_with = "redacted")]
     pub url: String,
     pub max_connections: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     /// How long a login lasts.
@@ -61,7 +64,7 @@ pub struct AuthSettings {
     pub rate_limit_window_seconds: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitSettings {
     /// The largest JSON body accepted, in bytes.
@@ -70,7 +73,7 @@ pub struct LimitSettings {
     pub request_timeout_seconds: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageSettings {
     pub backend: StorageBackend,
@@ -89,7 +92,7 @@ pub struct StorageSettings {
 }
 
 /// How receipts reach OCR.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OcrDispatch {
     /// Uploads queue a job in the database; a worker claims it (in-process in `ledgerctl up`,
@@ -101,7 +104,7 @@ pub enum OcrDispatch {
     S3Events,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OcrSettings {
     pub dispatch: OcrDispatch,
@@ -109,6 +112,7 @@ pub struct OcrSettings {
     pub max_attempts: u32,
     /// The shared secret the OCR results endpoint checks signatures with (HMAC-SHA256).
     /// Required with `s3-events`; never logged.
+    #[serde(serialize_with = "redacted")]
     pub callback_secret: String,
     /// How old a signed result may be, in seconds, before it is refused as stale.
     pub callback_max_age_seconds: u64,
@@ -249,13 +253,32 @@ pub enum SettingsError {
 
 const ENV_PREFIX: &str = "LEDGERLY__";
 
+/// Sections of `LEDGERLY__…` variables that other parts read (the OCR engine and worker, which
+/// `ledgerctl up` runs in the same process): the server leaves them alone.
+const OTHER_PARTS: &[&str] = &["extractor", "worker"];
+
+/// A secret written out: nothing. [`Settings`] serialize only to learn their types.
+fn redacted<S: Serializer>(_: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str("")
+}
+
 impl Settings {
     /// Reads `path` (if given) and applies the `LEDGERLY__…` variables of `env`.
     pub fn load(
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Settings, SettingsError> {
-        let (mut table, origin) = match path {
+        Self::load_over(toml::Table::new(), path, env)
+    }
+
+    /// [`Settings::load`] over `base`: settings (by section) that stand in for the defaults,
+    /// which the file and the environment override — `ledgerctl up`'s data folder.
+    pub fn load_over(
+        base: toml::Table,
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, SettingsError> {
+        let (file, origin) = match path {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
                     path: path.display().to_string(),
@@ -270,6 +293,16 @@ impl Settings {
             }
             None => (toml::Table::new(), "settings".to_owned()),
         };
+        let mut table = base;
+        for (name, section) in file {
+            match (table.get_mut(&name), section) {
+                (Some(toml::Value::Table(under)), toml::Value::Table(over)) => under.extend(over),
+                (_, section) => {
+                    table.insert(name, section);
+                }
+            }
+        }
+        let defaults = toml::Table::try_from(Settings::default()).unwrap_or_default();
         for (key, value) in env {
             let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
                 continue;
@@ -281,6 +314,16 @@ impl Settings {
                     message: "environment overrides are named LEDGERLY__<SECTION>__<KEY>, e.g. LEDGERLY__DATABASE__URL".into(),
                 });
             }
+            if OTHER_PARTS.contains(&parts[0].as_str()) {
+                continue;
+            }
+            let like = defaults
+                .get(&parts[0])
+                .and_then(|section| section.get(&parts[1]));
+            let value = env_value(&value, like).map_err(|message| SettingsError::Invalid {
+                origin: key.clone(),
+                message,
+            })?;
             let section = table
                 .entry(parts[0].clone())
                 .or_insert_with(|| toml::Value::Table(toml::Table::new()));
@@ -290,7 +333,7 @@ impl Settings {
                     message: format!("`{}` is not a section", parts[0]),
                 });
             };
-            section.insert(parts[1].clone(), env_value(&value));
+            section.insert(parts[1].clone(), value);
         }
         let settings: Settings =
             toml::Value::Table(table)
@@ -308,6 +351,14 @@ impl Settings {
     /// Reads `path` and the process environment.
     pub fn from_env(path: Option<&Path>) -> Result<Settings, SettingsError> {
         Self::load(path, std::env::vars())
+    }
+
+    /// [`Settings::load_over`] with the process environment.
+    pub fn from_env_over(
+        base: toml::Table,
+        path: Option<&Path>,
+    ) -> Result<Settings, SettingsError> {
+        Self::load_over(base, path, std::env::vars())
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -368,14 +419,38 @@ impl Settings {
     }
 }
 
-/// An environment value as TOML: numbers and booleans as such, anything else as a string.
-fn env_value(raw: &str) -> toml::Value {
-    if let Ok(b) = raw.parse::<bool>() {
-        toml::Value::Boolean(b)
-    } else if let Ok(i) = raw.parse::<i64>() {
-        toml::Value::Integer(i)
-    } else {
-        toml::Value::String(raw.to_owned())
+/// An environment value as TOML, of the type of the setting it overrides (`like`):
+/// `LEDGERLY__STORAGE__BUCKET=2024` is the bucket named `2024`, not a number. A key the settings
+/// do not have is read as a number or boolean where it looks like one; loading then names it.
+fn env_value(raw: &str, like: Option<&toml::Value>) -> Result<toml::Value, String> {
+    let trimmed = raw.trim();
+    let boolean = || match trimmed.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    };
+    match like {
+        Some(toml::Value::String(_)) => Ok(toml::Value::String(raw.to_owned())),
+        Some(toml::Value::Integer(_)) => trimmed
+            .parse()
+            .map(toml::Value::Integer)
+            .map_err(|_| format!("must be a whole number, not `{raw}`")),
+        Some(toml::Value::Float(_)) => trimmed
+            .parse()
+            .map(toml::Value::Float)
+            .map_err(|_| format!("must be a number, not `{raw}`")),
+        Some(toml::Value::Boolean(_)) => boolean()
+            .map(toml::Value::Boolean)
+            .ok_or_else(|| format!("must be true or false, not `{raw}`")),
+        _ => Ok(
+            if let Some(b) = boolean().filter(|_| !trimmed.starts_with(['0', '1'])) {
+                toml::Value::Boolean(b)
+            } else if let Ok(i) = trimmed.parse::<i64>() {
+                toml::Value::Integer(i)
+            } else {
+                toml::Value::String(raw.to_owned())
+            },
+        ),
     }
 }
 
@@ -429,7 +504,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("port") || err.contains("invalid type"),
+            err.contains("LEDGERLY__SERVER__PORT") && err.contains("whole number"),
             "{err}"
         );
         let err = Settings::load(None, env(&[("LEDGERLY__SERVER__PROT", "1")]))
@@ -440,6 +515,63 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("LEDGERLY__<SECTION>__<KEY>"), "{err}");
+    }
+
+    #[test]
+    fn an_override_takes_the_type_of_the_setting_it_overrides() {
+        let settings = Settings::load(
+            None,
+            env(&[
+                ("LEDGERLY__STORAGE__BUCKET", "2024"),
+                ("LEDGERLY__STORAGE__REGION", "true"),
+                ("LEDGERLY__AUTH__COOKIE_SECURE", "1"),
+                ("LEDGERLY__SERVER__PORT", " 9001 "),
+                (
+                    "LEDGERLY__OCR__CALLBACK_SECRET",
+                    "12345678901234567890123456789012",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.storage.bucket, "2024");
+        assert_eq!(settings.storage.region, "true");
+        assert!(settings.auth.cookie_secure);
+        assert_eq!(settings.server.port, 9001);
+        assert_eq!(
+            settings.ocr.callback_secret,
+            "12345678901234567890123456789012"
+        );
+        let err = Settings::load(None, env(&[("LEDGERLY__AUTH__COOKIE_SECURE", "maybe")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("LEDGERLY__AUTH__COOKIE_SECURE") && err.contains("true or false"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_ocr_parts_variables_are_left_to_them() {
+        let settings = Settings::load(
+            None,
+            env(&[
+                ("LEDGERLY__EXTRACTOR__BACKEND", "tesseract"),
+                ("LEDGERLY__WORKER__CONCURRENCY", "2"),
+            ]),
+        );
+        assert!(settings.is_ok(), "{settings:?}");
+    }
+
+    #[test]
+    fn secrets_serialize_as_nothing() {
+        let mut settings = Settings::default();
+        settings.database.url = "postgres://app:hunter2@db/ledgerly".into();
+        settings.ocr.callback_secret = "s".repeat(40);
+        let written = toml::to_string(&settings).unwrap();
+        assert!(
+            !written.contains("hunter2") && !written.contains("sss"),
+            "{written}"
+        );
     }
 
     #[test]

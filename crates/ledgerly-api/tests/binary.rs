@@ -203,3 +203,33 @@ fn migrate_applies_the_migrations_and_exits() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn help_and_version_are_answered_not_read_as_a_settings_file() {
+    let run = |arg: &str| {
+        Command::new(env!("CARGO_BIN_EXE_ledgerly-api"))
+            .arg(arg)
+            .env_remove("LEDGERLY_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let help = run("--help");
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for part in ["Usage: ledgerly-api", "healthcheck", "migrate", "[CONFIG]"] {
+        assert!(text.contains(part), "{part} missing from:\n{text}");
+    }
+    let version = run("--version");
+    assert!(version.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("ledgerly-api {}", env!("CARGO_PKG_VERSION"))
+    );
+    let wrong = run("--frobnicate");
+    assert_eq!(wrong.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        said.contains("--frobnicate") && !said.contains("backtrace"),
+        "{said}"
+    );
+}

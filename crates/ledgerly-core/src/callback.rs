@@ -21,6 +21,9 @@ pub const SIGNATURE_HEADER: &str = "x-ledgerly-signature";
 #[serde(deny_unknown_fields)]
 pub struct OcrCallback {
     pub receipt_id: ReceiptId,
+    /// The stored object that was read (`receipts/<user>/<receipt>.<ext>`): the result applies
+    /// only to the receipt stored under it.
+    pub object_key: String,
     pub outcome: CallbackOutcome,
 }
 
@@ -60,18 +63,22 @@ pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     format!("v1={hex}")
 }
 
-/// Whether `signature` (the header's value) signs `body` at `timestamp`; compared in constant time.
-pub fn verify(secret: &[u8], timestamp: i64, body: &[u8], signature: &str) -> bool {
-    let Some(hex) = signature.trim().strip_prefix("v1=") else {
-        return false;
-    };
+/// The MAC `signature` (the header's value) carries, when it signs `body` at `timestamp`;
+/// compared in constant time. The MAC's bytes, not its text, name a request once: hex digits in
+/// another case are the same signature.
+pub fn verify(secret: &[u8], timestamp: i64, body: &[u8], signature: &str) -> Option<[u8; 32]> {
+    let hex = signature.trim().strip_prefix("v1=")?;
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return false;
+        return None;
     }
-    let bytes: Vec<u8> = (0..32)
-        .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
-        .collect();
-    mac(secret, timestamp, body).verify_slice(&bytes).is_ok()
+    let mut bytes = [0u8; 32];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    mac(secret, timestamp, body)
+        .verify_slice(&bytes)
+        .is_ok()
+        .then_some(bytes)
 }
 
 #[cfg(test)]
@@ -85,28 +92,41 @@ mod tests {
         let body = br#"{"receipt_id":"x"}"#;
         let signature = sign(SECRET, 1_700_000_000, body);
         assert!(signature.starts_with("v1=") && signature.len() == 67);
-        assert!(verify(SECRET, 1_700_000_000, body, &signature));
-        assert!(!verify(SECRET, 1_700_000_001, body, &signature));
-        assert!(!verify(SECRET, 1_700_000_000, b"{}", &signature));
-        assert!(!verify(
-            b"another secret of enough length!",
-            1_700_000_000,
-            body,
-            &signature
-        ));
-        assert!(!verify(SECRET, 1_700_000_000, body, "v1=zz"));
-        assert!(!verify(
-            SECRET,
-            1_700_000_000,
-            body,
-            &signature.replace("v1=", "v2=")
-        ));
+        assert!(verify(SECRET, 1_700_000_000, body, &signature).is_some());
+        assert!(verify(SECRET, 1_700_000_001, body, &signature).is_none());
+        assert!(verify(SECRET, 1_700_000_000, b"{}", &signature).is_none());
+        assert!(
+            verify(
+                b"another secret of enough length!",
+                1_700_000_000,
+                body,
+                &signature
+            )
+            .is_none()
+        );
+        assert!(verify(SECRET, 1_700_000_000, body, "v1=zz").is_none());
+        // The same MAC in upper case is the same signature: the same bytes, so one nonce.
+        let upper = format!("v1={}", signature[3..].to_uppercase());
+        assert_eq!(
+            verify(SECRET, 1_700_000_000, body, &upper),
+            verify(SECRET, 1_700_000_000, body, &signature)
+        );
+        assert!(
+            verify(
+                SECRET,
+                1_700_000_000,
+                body,
+                &signature.replace("v1=", "v2=")
+            )
+            .is_none()
+        );
     }
 
     #[test]
     fn the_wire_format_is_tagged_by_status_and_round_trips() {
         let callback = OcrCallback {
             receipt_id: ReceiptId::from_uuid(uuid::Uuid::nil()),
+            object_key: "receipts/u/r.png".into(),
             outcome: CallbackOutcome::Read {
                 vendor: "Blue Tokai".into(),
                 date: NaiveDate::from_ymd_opt(2026, 3, 14).unwrap_or_default(),
@@ -123,6 +143,7 @@ mod tests {
             json,
             serde_json::json!({
                 "receipt_id": "00000000-0000-0000-0000-000000000000",
+                "object_key": "receipts/u/r.png",
                 "outcome": { "status": "read", "vendor": "Blue Tokai", "date": "2026-03-14",
                              "amount": "350.00", "currency": "INR",
                              "unsure": { "vendor": false, "date": true, "amount": false } }
@@ -135,6 +156,7 @@ mod tests {
         // A sender that does not say what it was unsure of is sure of everything.
         let older = serde_json::json!({
             "receipt_id": uuid::Uuid::nil(),
+            "object_key": "receipts/u/r.png",
             "outcome": { "status": "read", "vendor": "Blue Tokai", "date": "2026-03-14",
                          "amount": "350.00", "currency": "INR" }
         });

@@ -300,6 +300,7 @@ impl Handler {
             .reporter
             .post(&OcrCallback {
                 receipt_id: receipt,
+                object_key: key.to_owned(),
                 outcome: callback,
             })
             .await

@@ -285,9 +285,7 @@ fn unglue_time(text: &str) -> String {
     static ZERO_FOR_O: std::sync::LazyLock<regex::Regex> =
         std::sync::LazyLock::new(|| pattern(r"(?i)(^|[^0-9a-z])(0ct|n0v)"));
     static COLON_BEFORE_YEAR: std::sync::LazyLock<regex::Regex> =
-        std::sync::LazyLock::new(|| {
-            pattern(r"\b(\d{1,2})([./-])(\d{1,2}):((?:19|20)\d{2})\b")
-        });
+        std::sync::LazyLock::new(|| pattern(r"\b(\d{1,2})([./-])(\d{1,2}):((?:19|20)\d{2})\b"));
     static GLUED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         pattern(
             r"(?i)(\b\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})|\b\d{4}[-/.]\d{1,2}[-/.]\d{2}|\b\d{1,2}[-/. ]?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*[-/. ]?(?:\d{4}|\d{2}))(\d{1,2}:\d{2})",
@@ -300,12 +298,11 @@ fn unglue_time(text: &str) -> String {
     });
     static YEAR_TIME: std::sync::LazyLock<regex::Regex> =
         std::sync::LazyLock::new(|| pattern(r"\b((?:19|20)\d{2})(\d{1,2}:\d{2})"));
-    static NAMED_YEAR_CLOCK: std::sync::LazyLock<regex::Regex> =
-        std::sync::LazyLock::new(|| {
-            pattern(
-                r"(?i)\b((?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s?\d{1,2},?\s?(?:19|20)\d{2})(\d{4})\b",
-            )
-        });
+    static NAMED_YEAR_CLOCK: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        pattern(
+            r"(?i)\b((?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s?\d{1,2},?\s?(?:19|20)\d{2})(\d{4})\b",
+        )
+    });
     let text = ZERO_FOR_O.replace_all(text, |c: &regex::Captures<'_>| {
         format!("{}{}", &c[1], c[2].to_lowercase().replace('0', "o"))
     });

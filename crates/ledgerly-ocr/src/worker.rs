@@ -310,6 +310,7 @@ impl Worker {
         };
         let callback = OcrCallback {
             receipt_id: job.receipt.id,
+            object_key: job.receipt.object_key.clone(),
             outcome,
         };
         match reporter.post(&callback).await {

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
-use ledgerly_api::{Application, Metrics, Settings, shutdown_signal};
+use ledgerly_api::{Application, Metrics, Settings};
 use ledgerly_ocr::{BackendKind, ExtractorSettings, OcrMetrics, Worker, WorkerOptions};
 
 /// Run Ledgerly locally: the API on SQLite, with its data in your data directory.
@@ -49,15 +49,33 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-    let mut settings = Settings::from_env(args.config.as_deref())?;
-    if args.config.is_none() {
-        if std::env::var_os("LEDGERLY__DATABASE__URL").is_none() {
-            settings.database.url = format!("sqlite://{}", data_dir.join("ledgerly.db").display());
-        }
-        if std::env::var_os("LEDGERLY__STORAGE__PATH").is_none() {
-            settings.storage.path = data_dir.join("receipts");
-        }
-    }
+    // The data folder holds the database and the receipt files unless the settings file or the
+    // environment put them elsewhere.
+    let mut base = toml::Table::new();
+    let mut section = |name: &str, key: &str, value: String| {
+        let mut table = toml::Table::new();
+        table.insert(key.to_owned(), toml::Value::String(value));
+        base.insert(name.to_owned(), toml::Value::Table(table));
+    };
+    let database = format!("sqlite://{}", data_dir.join("ledgerly.db").display());
+    let receipts = data_dir.join("receipts");
+    section("database", "url", database.clone());
+    section("storage", "path", receipts.display().to_string());
+    let mut settings = Settings::from_env_over(base, args.config.as_deref())?;
+    let local = settings.storage.backend == ledgerly_store::objects::StorageBackend::Local;
+    let place = if settings.database.url == database && local && settings.storage.path == receipts {
+        format!("Data: {}", data_dir.display())
+    } else {
+        let files = if local {
+            settings.storage.path.display().to_string()
+        } else {
+            format!("the bucket {}", settings.storage.bucket)
+        };
+        format!(
+            "Database: {}\nReceipts: {files}",
+            ledgerly_store::redact_url(&settings.database.url)
+        )
+    };
     settings.server.bind = args.bind;
     settings.server.port = args.port;
     let mut ocr_metrics = None;
@@ -84,6 +102,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             None
         }
     };
+    // Listening for Ctrl-C before saying "Press Ctrl-C to stop".
+    let signal = ledgerly_store::process::listen_for_shutdown();
     let address = app.local_addr()?;
     let host = if address.ip().is_unspecified() {
         "127.0.0.1".to_owned()
@@ -101,7 +121,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         "Open it in a browser to sign up; the API is under /api/v1 (reference at {})",
         ledgerly_api::openapi::DOCS_PATH
     )?;
-    writeln!(out, "Data: {}", data_dir.display())?;
+    writeln!(out, "{place}")?;
     match &extractor {
         Some(extractor) => writeln!(out, "OCR: {}", extractor.name())?,
         None => writeln!(
@@ -115,7 +135,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     // One Ctrl-C stops the server and the worker.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signal.await;
         stop_tx.send(true).ok();
     });
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

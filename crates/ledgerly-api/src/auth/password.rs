@@ -1,10 +1,57 @@
-//! Password hashing with argon2id, off the async threads (a hash takes tens of milliseconds).
+//! Password hashing with argon2id, off the async threads (a hash takes tens of milliseconds), at
+//! most one per core at a time.
+//!
+//! Each hash holds 19 MiB for its tens of milliseconds. Unbounded, a burst of logins ran a hash
+//! per request on its own blocking thread and held gigabytes; bounded, a burst queues (fairly,
+//! first come first served) and whatever waits longer than [`QUEUE_WAIT`] is answered 503 with
+//! `Retry-After`, so memory stays at a few hashes' worth whatever the load.
+
+use std::sync::LazyLock;
+use std::time::Duration;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
+use tokio::sync::Semaphore;
+
 use crate::error::ApiError;
+
+/// How long a request waits for a turn to hash before it is answered 503.
+pub const QUEUE_WAIT: Duration = Duration::from_secs(3);
+
+/// The hashes that may run at once: one per core.
+static TURNS: LazyLock<Semaphore> = LazyLock::new(|| {
+    Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+});
+
+/// Runs `work` on a blocking thread once a turn is free. The turn is held by the thread, not the
+/// request: a client that hangs up mid-hash does not free a turn while its hash still runs.
+async fn in_turn<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    in_turn_of(&TURNS, QUEUE_WAIT, work).await
+}
+
+async fn in_turn_of<T: Send + 'static>(
+    turns: &'static Semaphore,
+    wait: Duration,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let turn = tokio::time::timeout(wait, turns.acquire())
+        .await
+        .map_err(|_| ApiError::Busy {
+            what: "password checking",
+            retry_after: 1,
+        })?
+        .map_err(ApiError::internal)?;
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        work()
+    })
+    .await
+    .map_err(ApiError::internal)
+}
 
 /// The shortest and longest passwords accepted. The upper bound keeps hashing cheap to refuse.
 pub const MIN_CHARS: usize = 8;
@@ -34,20 +81,19 @@ pub fn check_new(field: &'static str, password: &str) -> Result<(), ApiError> {
 }
 
 pub async fn hash(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || {
+    in_turn(move || {
         let salt = SaltString::generate(&mut OsRng);
         argon2()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(|e| ApiError::internal(anyhow::anyhow!("hashing a password failed: {e}")))
     })
-    .await
-    .map_err(ApiError::internal)?
+    .await?
 }
 
 /// Whether `password` matches `hash`. A hash that does not parse never matches.
 pub async fn verify(password: String, hash: String) -> Result<bool, ApiError> {
-    tokio::task::spawn_blocking(move || {
+    in_turn(move || {
         if password.len() > MAX_BYTES {
             return false;
         }
@@ -60,7 +106,6 @@ pub async fn verify(password: String, hash: String) -> Result<bool, ApiError> {
             .unwrap_or(false)
     })
     .await
-    .map_err(ApiError::internal)
 }
 
 /// A valid hash of a random password: verifying against it for unknown emails makes a wrong
@@ -90,6 +135,39 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    #[tokio::test]
+    async fn hashes_wait_for_a_turn_and_past_the_wait_the_answer_is_busy() {
+        static TWO: Semaphore = Semaphore::const_new(2);
+        let wait = Duration::from_millis(300);
+        let running = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let most = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..6 {
+            let (running, most) = (running.clone(), most.clone());
+            tasks.push(tokio::spawn(in_turn_of(&TWO, wait, move || {
+                use std::sync::atomic::Ordering::SeqCst;
+                let now = running.fetch_add(1, SeqCst) + 1;
+                most.fetch_max(now, SeqCst);
+                std::thread::sleep(Duration::from_millis(20));
+                running.fetch_sub(1, SeqCst);
+            })));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+        // Both turns held past the wait: 503 with Retry-After.
+        let held = TWO.acquire_many(2).await.unwrap();
+        let refused = in_turn_of(&TWO, wait, || ()).await.unwrap_err();
+        assert!(matches!(refused, ApiError::Busy { retry_after: 1, .. }));
+        let response = axum::response::IntoResponse::into_response(refused);
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["retry-after"], "1");
+        drop(held);
+        assert!(in_turn_of(&TWO, wait, || ()).await.is_ok());
     }
 
     #[test]

@@ -116,6 +116,8 @@ pub(crate) async fn new_session(
         (status = 409, description = "An account with this email exists", body = ErrorBody),
         (status = 429, description = "Too many attempts from this address", body = ErrorBody,
             headers(("retry-after" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "Too many password checks queued (a burst); try again", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
     ))]
 #[tracing::instrument(skip_all)]
 async fn register(
@@ -185,6 +187,8 @@ pub(crate) async fn register_user(
             headers(("set-cookie" = String, description = "The session cookie (HttpOnly, SameSite=Lax)"))),
         (status = 401, description = "Wrong email or password", body = ErrorBody),
         (status = 429, description = "Too many attempts for this address or account", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "Too many password checks queued (a burst); try again", body = ErrorBody,
             headers(("retry-after" = u64, description = "Seconds to wait"))),
     ))]
 #[tracing::instrument(skip_all)]

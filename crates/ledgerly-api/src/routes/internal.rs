@@ -10,7 +10,6 @@ use chrono::{Duration, Utc};
 use ledgerly_core::callback::{self, CallbackOutcome, OcrCallback};
 use ledgerly_core::{Money, Vendor};
 use ledgerly_store::OcrResult;
-use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -61,15 +60,14 @@ async fn ocr_result(
     }
     let signature =
         header(&headers, callback::SIGNATURE_HEADER).ok_or_else(|| refused("missing signature"))?;
-    if !callback::verify(
+    // The nonce is the MAC's bytes, so a signature rewritten (hex in another case) is the same.
+    let nonce = callback::verify(
         settings.callback_secret.as_bytes(),
         timestamp,
         &body,
         signature,
-    ) {
-        return Err(refused("bad signature"));
-    }
-    let nonce = Sha256::digest(signature.trim().as_bytes());
+    )
+    .ok_or_else(|| refused("bad signature"))?;
     // Remember for twice the window: a request is accepted up to max_age either side of now.
     let forget_before = now - Duration::seconds(max_age.saturating_mul(2));
     if !state
@@ -83,6 +81,17 @@ async fn ocr_result(
         field: None,
         message: format!("the OCR result does not fit: {e}"),
     })?;
+    // The result applies to the receipt stored under the object that was read, and only to it.
+    let stored = state
+        .store
+        .receipt_by_object_key(&result.object_key)
+        .await?;
+    if stored.id != result.receipt_id {
+        return Err(ApiError::invalid(
+            "object_key",
+            "names another receipt's file than receipt_id",
+        ));
+    }
     match result.outcome {
         CallbackOutcome::Read {
             vendor,

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use ledgerly_core::callback::{self, CallbackOutcome, OcrCallback};
-use ledgerly_core::{Currency, ReceiptId, Unsure};
+use ledgerly_core::{Currency, ReceiptId, ReceiptKind, Unsure, UserId};
 use ledgerly_store::testing::Backend;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -18,9 +18,20 @@ on_both_backends!(
     a_failure_report_shows_on_the_receipt,
 );
 
-fn read(receipt: ReceiptId, amount: &str) -> Vec<u8> {
+/// Where `owner`'s receipt `receipt` is stored (a PNG).
+fn key(owner: &Session, receipt: ReceiptId) -> String {
+    let user: UserId = owner.user["id"].as_str().unwrap().parse().unwrap();
+    ledgerly_store::objects::receipt_key(user, receipt, ReceiptKind::Png)
+}
+
+fn read(owner: &Session, receipt: ReceiptId, amount: &str) -> Vec<u8> {
+    read_from(receipt, &key(owner, receipt), amount)
+}
+
+fn read_from(receipt: ReceiptId, object_key: &str, amount: &str) -> Vec<u8> {
     serde_json::to_vec(&OcrCallback {
         receipt_id: receipt,
+        object_key: object_key.to_owned(),
         outcome: CallbackOutcome::Read {
             vendor: "Reliance Fresh".into(),
             date: "2026-05-02".parse().unwrap(),
@@ -79,7 +90,7 @@ async fn a_signed_result_becomes_an_expense_needing_review_that_the_owner_confir
     let t = priya.token.as_str();
     let id = receipt(&app, t).await;
     expect(
-        signed(&app, &read(id, "1234.50")).await,
+        signed(&app, &read(&priya, id, "1234.50")).await,
         StatusCode::NO_CONTENT,
     )
     .await;
@@ -117,7 +128,7 @@ async fn a_signed_result_becomes_an_expense_needing_review_that_the_owner_confir
     assert_eq!(to_review["total"], 1);
     // The same result sent again later (newly signed: a retry, not a replay) is harmless.
     let later = Utc::now().timestamp() + 1;
-    let body = read(id, "1234.50");
+    let body = read(&priya, id, "1234.50");
     let resent = post(
         &app,
         &body,
@@ -144,7 +155,7 @@ async fn forged_stale_and_replayed_results_are_refused_and_change_nothing(backen
     let app = spawn(backend).await;
     let priya = app.register("priya@example.com").await;
     let id = receipt(&app, &priya.token).await;
-    let body = read(id, "99.00");
+    let body = read(&priya, id, "99.00");
     let now = Utc::now().timestamp();
     let good = callback::sign(SECRET.as_bytes(), now, &body);
     let cases: Vec<(i64, String, &str)> = vec![
@@ -183,7 +194,7 @@ async fn forged_stale_and_replayed_results_are_refused_and_change_nothing(backen
         let error = expect(response, StatusCode::UNAUTHORIZED).await;
         assert_eq!(error["error"]["code"], "signature_refused", "{what}");
     }
-    let tampered = read(id, "99999.00");
+    let tampered = read(&priya, id, "99999.00");
     assert_eq!(
         post(&app, &tampered, now, &good).await.status(),
         StatusCode::UNAUTHORIZED
@@ -207,22 +218,39 @@ async fn forged_stale_and_replayed_results_are_refused_and_change_nothing(backen
         (shown["status"].as_str(), shown["expense_id"].is_null()),
         (Some("pending"), true)
     );
-    // The genuine request works once; its replay is refused.
+    // A result naming one receipt with another's file is refused: it applies only to the
+    // receipt stored under the object that was read.
+    let other = receipt(&app, &priya.token).await;
+    expect_error(
+        signed(&app, &read_from(id, &key(&priya, other), "99.00")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        "object_key",
+    )
+    .await;
+    // The genuine request works once; its replay is refused, with the signature's hex in upper
+    // case too (the same MAC).
     expect(post(&app, &body, now, &good).await, StatusCode::NO_CONTENT).await;
     assert_eq!(
         post(&app, &body, now, &good).await.status(),
         StatusCode::UNAUTHORIZED
     );
+    let shouted = format!("v1={}", good[3..].to_uppercase());
+    assert_ne!(shouted, good);
+    assert_eq!(
+        post(&app, &body, now, &shouted).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     // Signed but wrong: an unknown receipt is 404, a bad amount 422.
     expect_error(
-        signed(&app, &read(ReceiptId::new(), "1.00")).await,
+        signed(&app, &read(&priya, ReceiptId::new(), "1.00")).await,
         StatusCode::NOT_FOUND,
         "not_found",
         "receipt",
     )
     .await;
     expect_error(
-        signed(&app, &read(id, "12.345")).await,
+        signed(&app, &read(&priya, id, "12.345")).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid",
         "amount",
@@ -244,6 +272,7 @@ async fn a_failure_report_shows_on_the_receipt(backend: Backend) {
     let id = receipt(&app, &priya.token).await;
     let body = serde_json::to_vec(&OcrCallback {
         receipt_id: id,
+        object_key: key(&priya, id),
         outcome: CallbackOutcome::Failed {
             reason: "the photo is too dark to read".into(),
         },

@@ -87,7 +87,7 @@ pub(crate) fn check_key(key: &str) -> StorageResult<()> {
 }
 
 /// Where receipt files are kept.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StorageBackend {
     /// A folder on this machine (`path`).

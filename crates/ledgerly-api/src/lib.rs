@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod readiness;
 pub mod routes;
 pub mod settings;
 pub mod startup;

@@ -130,22 +130,20 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     responses((status = 200, description = "The Prometheus text exposition format",
         content_type = "application/openmetrics-text", body = String)))]
 pub async fn render(State(state): State<AppState>) -> Response {
-    match state.store.ocr_job_counts().await {
-        Ok(counts) => {
-            for (label, n) in [
-                ("queued", counts.queued),
-                ("running", counts.running),
-                ("done", counts.done),
-                ("failed", counts.failed),
-            ] {
-                state
-                    .metrics
-                    .jobs
-                    .get_or_create(&JobLabels { state: label })
-                    .set(i64::try_from(n).unwrap_or(i64::MAX));
-            }
+    // Counted in the background every 15 s, not per scrape.
+    if let Some(counts) = state.readiness.jobs() {
+        for (label, n) in [
+            ("queued", counts.queued),
+            ("running", counts.running),
+            ("done", counts.done),
+            ("failed", counts.failed),
+        ] {
+            state
+                .metrics
+                .jobs
+                .get_or_create(&JobLabels { state: label })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
-        Err(err) => tracing::warn!(error = ?err, "metrics: cannot count OCR jobs"),
     }
     let mut body = String::new();
     if let Err(err) = prometheus_client::encoding::text::encode(&mut body, &state.metrics.registry)

@@ -38,6 +38,9 @@ pub struct ServerSettings {
     /// closing the listener, so a proxy health-checking `/readyz` stops sending new requests
     /// first (a zero-downtime replacement). 0: close at once.
     pub drain_seconds: u32,
+    /// How often the OCR job counts `/metrics` shows are refreshed, in seconds: counted in the
+    /// background, never per scrape.
+    pub metrics_refresh_seconds: u32,
 }
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -181,6 +184,7 @@ impl Default for ServerSettings {
             port: 8080,
             trust_forwarded_for: false,
             drain_seconds: 0,
+            metrics_refresh_seconds: 15,
         }
     }
 }
@@ -373,6 +377,9 @@ impl Settings {
         }
         if self.database.max_connections == 0 {
             return Err("database.max_connections must be at least 1".into());
+        }
+        if self.server.metrics_refresh_seconds == 0 {
+            return Err("server.metrics_refresh_seconds must be at least 1".into());
         }
         if self.auth.session_hours == 0 {
             return Err("auth.session_hours must be at least 1".into());

@@ -8,6 +8,7 @@ use ledgerly_store::Store;
 
 use crate::auth::limiter::LoginLimiter;
 use crate::metrics::Metrics;
+use crate::readiness::Readiness;
 use crate::settings::Settings;
 use ledgerly_store::objects::Storage;
 
@@ -20,6 +21,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Set once shutdown has begun: `/readyz` answers 503 while requests are still served.
     pub draining: Arc<AtomicBool>,
+    /// The database's and storage's state and the OCR job counts, kept fresh in the background.
+    pub readiness: Arc<Readiness>,
 }
 
 impl AppState {
@@ -45,6 +48,7 @@ impl AppState {
             limiter: Arc::new(limiter),
             metrics: Arc::new(metrics),
             draining: Arc::new(AtomicBool::new(false)),
+            readiness: Arc::new(Readiness::default()),
         }
     }
 }

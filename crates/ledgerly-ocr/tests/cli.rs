@@ -178,6 +178,7 @@ async fn a_worker_reporting_through_the_api_has_its_results_applied_by_the_api(b
     settings.database.url = db.url().to_owned();
     settings.storage.path = folder.path().to_owned();
     settings.ocr.callback_secret = SECRET.into();
+    settings.server.metrics_refresh_seconds = 1;
     let api = RunningApi::start(settings).await;
     let worker = Command::new(BIN)
         .arg("worker")
@@ -215,12 +216,28 @@ async fn a_worker_reporting_through_the_api_has_its_results_applied_by_the_api(b
             .contains("no text"),
         "{failed}"
     );
-    let metrics = reqwest::get(format!("{}/metrics", api.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // Jobs are counted in the background (every second here).
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        metrics = reqwest::get(format!("{}/metrics", api.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let settled = [
+            r#"ledgerly_ocr_jobs{state="done"} 1"#,
+            r#"ledgerly_ocr_jobs{state="failed"} 1"#,
+            r#"ledgerly_ocr_jobs{state="running"} 0"#,
+        ];
+        if settled
+            .iter()
+            .all(|line| metrics.lines().any(|l| l == *line))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let has = |line: &str| metrics.lines().any(|l| l == line);
     assert!(
         has(

@@ -24,6 +24,8 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     settings.server.port = 0;
     settings.database.url = db.url().to_owned();
     settings.database.max_connections = 5;
+    // Job counts for /metrics every second, not every 15: the tests read them soon after.
+    settings.server.metrics_refresh_seconds = 1;
     settings.storage.path = std::env::temp_dir()
         .join("ledgerly-tests")
         .join(format!("receipts-{}", uuid::Uuid::new_v4().simple()));

@@ -24,15 +24,24 @@ async fn metrics_count_requests_by_route_and_status_and_jobs_by_state(backend: B
         StatusCode::ACCEPTED,
     )
     .await;
-    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/openmetrics-text")
-    );
-    let text = response.text().await.unwrap();
+    // Jobs are counted in the background (every second here): the upload's job shows within a
+    // few.
+    let mut text = String::new();
+    for _ in 0..50 {
+        let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/openmetrics-text")
+        );
+        text = response.text().await.unwrap();
+        if text.contains(r#"ledgerly_ocr_jobs{state="queued"} 1"#) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let has = |line: &str| text.lines().any(|l| l == line);
     assert!(
         has(

@@ -1,5 +1,8 @@
 //! The signed-in account: profile, password, email, deletion.
 
+use std::net::IpAddr;
+use std::time::Instant;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,7 +16,7 @@ use utoipa_axum::routes;
 
 use crate::auth::password;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{AppJson, CurrentUser};
+use crate::extract::{AppJson, ClientIp, CurrentUser};
 use crate::routes::auth::signed_out;
 use crate::state::AppState;
 use crate::views::{UserView, currency};
@@ -84,16 +87,26 @@ pub(crate) async fn change_profile(
     Ok(state.store.update_profile(current.user.id, changes).await?)
 }
 
-/// Checks the account's current password; a wrong one is 403.
+/// Checks the account's current password; a wrong one is 403. Limited like a login, per account
+/// and per client address: a stolen session cannot guess the password at the hashing's speed.
 pub(crate) async fn confirm_password(
     state: &AppState,
     current: &CurrentUser,
+    ip: IpAddr,
     given: String,
 ) -> ApiResult<()> {
+    let account = format!("user {}", current.user.id);
+    let now = Instant::now();
+    state
+        .limiter
+        .attempt(ip, &account, now)
+        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
     let hash = state.store.password_hash(current.user.id).await?;
     if password::verify(given, hash).await? {
+        state.limiter.succeeded(&account);
         Ok(())
     } else {
+        state.limiter.failed(&account, now);
         Err(ApiError::WrongPassword)
     }
 }
@@ -112,16 +125,22 @@ struct PasswordRequest {
     responses(
         (status = 204, description = "Changed; the other sessions are revoked"),
         (status = 403, description = "The current password is wrong", body = ErrorBody),
+        (status = 429, description = "Too many password attempts for this account or address", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "Too many password checks queued (a burst); try again", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
     ))]
 #[tracing::instrument(skip_all)]
 async fn change_password(
     State(state): State<AppState>,
     current: CurrentUser,
+    ClientIp(ip): ClientIp,
     AppJson(request): AppJson<PasswordRequest>,
 ) -> ApiResult<StatusCode> {
     change_password_of(
         &state,
         &current,
+        ip,
         request.current_password,
         request.new_password,
     )
@@ -133,11 +152,12 @@ async fn change_password(
 pub(crate) async fn change_password_of(
     state: &AppState,
     current: &CurrentUser,
+    ip: IpAddr,
     current_password: String,
     new_password: String,
 ) -> ApiResult<()> {
     password::check_new("new_password", &new_password)?;
-    confirm_password(state, current, current_password).await?;
+    confirm_password(state, current, ip, current_password).await?;
     let hash = password::hash(new_password).await?;
     state
         .store
@@ -166,28 +186,41 @@ struct EmailRequest {
     responses(
         (status = 200, description = "The changed account", body = UserView),
         (status = 403, description = "The password is wrong", body = ErrorBody),
+        (status = 429, description = "Too many password attempts for this account or address", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "Too many password checks queued (a burst); try again", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
         (status = 409, description = "Another account has this email", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all)]
 async fn change_email(
     State(state): State<AppState>,
     current: CurrentUser,
+    ClientIp(ip): ClientIp,
     AppJson(request): AppJson<EmailRequest>,
 ) -> ApiResult<Json<UserView>> {
-    let user = change_email_of(&state, &current, &request.email, request.password).await?;
+    let user = change_email_of(&state, &current, ip, &request.email, request.password).await?;
     Ok(Json((&user).into()))
 }
 
-/// Checks the password and changes the sign-in email.
+/// Checks the password, changes the sign-in email and signs out every other session (whoever
+/// had them signed in to an account under another address).
 pub(crate) async fn change_email_of(
     state: &AppState,
     current: &CurrentUser,
+    ip: IpAddr,
     email: &str,
     password: String,
 ) -> ApiResult<User> {
     let email = Email::parse(email).map_err(|e| ApiError::invalid("email", e))?;
-    confirm_password(state, current, password).await?;
-    Ok(state.store.set_email(current.user.id, &email).await?)
+    confirm_password(state, current, ip, password).await?;
+    let user = state.store.set_email(current.user.id, &email).await?;
+    let revoked = state
+        .store
+        .revoke_other_sessions(current.user.id, Some(current.session.id))
+        .await?;
+    tracing::info!(user = %current.user.id, revoked, "email changed");
+    Ok(user)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -203,14 +236,19 @@ struct DeleteRequest {
     responses(
         (status = 204, description = "The account, its expenses and its receipt files are gone"),
         (status = 403, description = "The password is wrong", body = ErrorBody),
+        (status = 429, description = "Too many password attempts for this account or address", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "Too many password checks queued (a burst); try again", body = ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait"))),
     ))]
 #[tracing::instrument(skip_all)]
 async fn delete_account(
     State(state): State<AppState>,
     current: CurrentUser,
+    ClientIp(ip): ClientIp,
     AppJson(request): AppJson<DeleteRequest>,
 ) -> ApiResult<Response> {
-    confirm_password(&state, &current, request.password).await?;
+    confirm_password(&state, &current, ip, request.password).await?;
     let object_keys = state.store.delete_user(current.user.id).await?;
     // The rows are gone; now the files. One that fails is logged, not left unmentioned.
     let mut failed = 0usize;

@@ -9,6 +9,7 @@ use maud::html;
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ClientIp;
 use crate::routes::me::{ProfileRequest, change_email_of, change_password_of, change_profile};
 use crate::state::AppState;
 use crate::views::AmountInput;
@@ -252,12 +253,20 @@ async fn save_profile(
 /// `POST /profile/email`.
 pub(crate) async fn email(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     SignedForm { user, form }: SignedForm<EmailForm>,
 ) -> Response {
     let result = if form.password.is_empty() {
         Err(ApiError::invalid("password", "enter your current password"))
     } else {
-        change_email_of(&state, &user.current, &form.email, form.password.clone()).await
+        change_email_of(
+            &state,
+            &user.current,
+            ip,
+            &form.email,
+            form.password.clone(),
+        )
+        .await
     };
     match result {
         Ok(_) => see_other("/profile?done=email"),
@@ -287,6 +296,7 @@ pub(crate) async fn email(
 /// `POST /profile/password`: the current password, and the new one twice.
 pub(crate) async fn password(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     SignedForm { user, form }: SignedForm<PasswordForm>,
 ) -> Response {
     let result = if form.current_password.is_empty() {
@@ -303,6 +313,7 @@ pub(crate) async fn password(
         change_password_of(
             &state,
             &user.current,
+            ip,
             form.current_password.clone(),
             form.new_password.clone(),
         )

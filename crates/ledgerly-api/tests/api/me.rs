@@ -9,7 +9,70 @@ on_both_backends!(
     a_password_change_needs_the_current_password_and_signs_out_other_sessions,
     an_email_change_needs_the_password_and_a_free_address,
     deleting_the_account_needs_the_password_and_removes_everything,
+    the_password_recheck_is_limited_like_a_login,
+    an_email_change_signs_out_the_other_sessions,
 );
+
+async fn the_password_recheck_is_limited_like_a_login(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let priya = app.register("priya@example.com").await;
+    let failures = app.settings.auth.failed_logins_per_account;
+    for _ in 0..failures {
+        let wrong = app
+            .put(
+                "/api/v1/me/password",
+                &priya.token,
+                &json!({ "current_password": "guess", "new_password": "a new password" }),
+            )
+            .await;
+        assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    }
+    // Past the limit even the right password waits, on every route that re-checks it.
+    for (path, body) in [
+        (
+            "/api/v1/me/password",
+            json!({ "current_password": "correct horse", "new_password": "a new password" }),
+        ),
+        (
+            "/api/v1/me/email",
+            json!({ "email": "p@example.org", "password": "correct horse" }),
+        ),
+    ] {
+        let limited = app.put(path, &priya.token, &body).await;
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+        assert!(limited.headers().contains_key("retry-after"), "{path}");
+    }
+    let me = expect(app.get("/api/v1/me", &priya.token).await, StatusCode::OK).await;
+    assert_eq!(me["email"], "priya@example.com", "nothing changed");
+    app.stop().await;
+}
+
+async fn an_email_change_signs_out_the_other_sessions(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let priya = app.register("priya@example.com").await;
+    let elsewhere = expect(
+        app.login("priya@example.com", "correct horse").await,
+        StatusCode::OK,
+    )
+    .await;
+    let elsewhere = elsewhere["token"].as_str().unwrap().to_owned();
+    expect(
+        app.put(
+            "/api/v1/me/email",
+            &priya.token,
+            &json!({ "email": "p@example.org", "password": "correct horse" }),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        app.get("/api/v1/me", &elsewhere).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    expect(app.get("/api/v1/me", &priya.token).await, StatusCode::OK).await;
+    app.stop().await;
+}
 
 async fn the_profile_is_read_and_changed_field_by_field(backend: Backend) {
     let app = spawn_app(backend).await;

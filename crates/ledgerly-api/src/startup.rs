@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -131,6 +132,32 @@ async fn method_not_allowed() -> (StatusCode, axum::Json<serde_json::Value>) {
     )
 }
 
+/// How often expired and revoked sessions are deleted.
+const SWEEP_SESSIONS_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes expired and revoked sessions now and then every [`SWEEP_SESSIONS_EVERY`], while the
+/// server whose readiness `alive` is lives. With several API instances each sweeps; the delete is
+/// the same whoever runs it.
+fn sweep_sessions(
+    store: ledgerly_store::Store,
+    alive: std::sync::Weak<crate::readiness::Readiness>,
+) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(SWEEP_SESSIONS_EVERY);
+        loop {
+            ticks.tick().await;
+            if alive.upgrade().is_none() {
+                return;
+            }
+            match store.delete_stale_sessions(chrono::Utc::now()).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "stale sessions deleted"),
+                Err(err) => tracing::warn!(error = ?err, "cannot delete stale sessions"),
+            }
+        }
+    });
+}
+
 /// A bound, ready-to-serve application.
 #[derive(Debug)]
 pub struct Application {
@@ -176,6 +203,7 @@ impl Application {
             state.storage.clone(),
             Duration::from_secs(u64::from(state.settings.server.metrics_refresh_seconds)),
         );
+        sweep_sessions(state.store.clone(), Arc::downgrade(&state.readiness));
         Ok(Application { listener, state })
     }
 

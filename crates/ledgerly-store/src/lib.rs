@@ -224,16 +224,45 @@ impl Store {
     }
 }
 
-/// The URL without its password, for messages and logs.
+/// The URL without its password, for messages and logs: the one in its user information
+/// (`postgres://app:***@db/ledgerly`) and one given as a query parameter (`?password=***`, as
+/// libpq and sqlx accept it).
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+    const SECRET_PARAMETERS: &[&str] = &["password", "pass", "passwd", "pwd", "sslpassword"];
+    let (address, query) = match url.split_once('?') {
+        Some((address, query)) => (address, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match address.find("://") {
+        Some(scheme) => {
+            let rest = &address[scheme + 3..];
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => {
+                    let user = rest[..at].split(':').next().unwrap_or("");
+                    format!("{}{user}:***{}", &address[..scheme + 3], &rest[at..])
+                }
+                None => address.to_owned(),
+            }
         }
-        _ => url.to_owned(),
+        None => address.to_owned(),
+    };
+    if let Some(query) = query {
+        let parameters: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _))
+                    if SECRET_PARAMETERS.contains(&key.to_ascii_lowercase().as_str()) =>
+                {
+                    format!("{key}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&parameters.join("&"));
     }
+    out
 }
 
 /// Now, to the microsecond: both backends keep microseconds, so what is written reads back equal.
@@ -256,5 +285,17 @@ mod tests {
             "postgres://app:***@db:5432/ledgerly"
         );
         assert_eq!(redact_url("mysql://localhost/x"), "mysql://localhost/x");
+        assert_eq!(
+            redact_url("postgres://app@db/ledgerly?sslmode=require&password=s3cret"),
+            "postgres://app:***@db/ledgerly?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact_url("postgres://db/ledgerly?user=app&PASSWORD=s3cret&application_name=a@b"),
+            "postgres://db/ledgerly?user=app&PASSWORD=***&application_name=a@b"
+        );
+        assert_eq!(
+            redact_url("sqlite:///data/ledgerly.db?mode=rwc"),
+            "sqlite:///data/ledgerly.db?mode=rwc"
+        );
     }
 }

@@ -1,11 +1,31 @@
-//! The login rate limiter: attempts per client address and failures per account, each counted
-//! in a fixed window. Refusals carry the seconds until the window ends (`Retry-After`).
+//! The login rate limiter, counted in fixed windows. Refusals carry the seconds until the window
+//! ends (`Retry-After`).
+//!
+//! - Attempts per client address (an IPv6 address counts as its /64: one host holds a whole /64).
+//! - Attempts per account *from one address*, counted before the password is checked, so guesses
+//!   sent in parallel cannot slip past while their hashes run; a success clears them. A stranger
+//!   guessing someone's password from one address locks only that address out of that account,
+//!   never the owner.
+//! - Attempts per account from every address together, at ten times the per-address limit: a
+//!   guess spread over many addresses is slowed too, and it takes ten addresses' worth of failures
+//!   to make the owner wait out one window.
+//!
+//! Accounts are keyed by the email as parsed (lower case, at most 254 bytes); text that is not an
+//! email shares one key. Each map holds at most [`MAX_KEYS`] keys: when it is full of live windows,
+//! the oldest is dropped.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use ledgerly_core::Email;
+
+/// The most keys a counter keeps.
+pub const MAX_KEYS: usize = 100_000;
+/// The account-wide limit, in multiples of the per-address one.
+const ACCOUNT_WIDE: u32 = 10;
 
 #[derive(Debug)]
 struct Window {
@@ -40,26 +60,68 @@ impl<K: Eq + Hash + Clone> Counter<K> {
         (elapsed < window && w.count >= self.limit).then(|| (window - elapsed).as_secs().max(1))
     }
 
-    fn record(&self, key: &K, now: Instant, window: Duration) {
+    /// Counts one for `key`, checking and counting under one lock: `Err(seconds)` when it was
+    /// already at its limit (nothing counted then).
+    fn take(&self, key: &K, now: Instant, window: Duration) -> Result<(), u64> {
         let mut windows = self.lock();
-        if windows.len() > 100_000 {
+        if !windows.contains_key(key) && windows.len() >= MAX_KEYS {
             windows.retain(|_, w| now.saturating_duration_since(w.started) < window);
+            if windows.len() >= MAX_KEYS {
+                let oldest = windows
+                    .iter()
+                    .min_by_key(|(_, w)| w.started)
+                    .map(|(k, _)| k.clone());
+                if let Some(oldest) = oldest {
+                    windows.remove(&oldest);
+                }
+            }
         }
         let w = windows.entry(key.clone()).or_insert(Window {
             started: now,
             count: 0,
         });
-        if now.saturating_duration_since(w.started) >= window {
+        let elapsed = now.saturating_duration_since(w.started);
+        if elapsed >= window {
             *w = Window {
                 started: now,
                 count: 0,
             };
+        } else if w.count >= self.limit {
+            return Err((window - elapsed).as_secs().max(1));
         }
         w.count += 1;
+        Ok(())
     }
 
     fn reset(&self, key: &K) {
         self.lock().remove(key);
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// A client address as the limiter counts it: IPv4 as is, IPv6 by its /64.
+fn network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+    }
+}
+
+/// The key an account is counted under: the email as parsed, or one shared key for text that is
+/// not an email (it cannot sign in, and must not grow the map). `user <id>` (the password re-check
+/// of a signed-in account) passes through.
+pub fn account_key(given: &str) -> String {
+    match Email::parse(given) {
+        Ok(email) => email.as_str().to_owned(),
+        Err(_) if given.starts_with("user ") && given.len() <= 64 => given.to_owned(),
+        Err(_) => "(not an email)".to_owned(),
     }
 }
 
@@ -67,6 +129,7 @@ impl<K: Eq + Hash + Clone> Counter<K> {
 pub struct LoginLimiter {
     window: Duration,
     per_ip: Counter<IpAddr>,
+    per_account_ip: Counter<(String, IpAddr)>,
     per_account: Counter<String>,
 }
 
@@ -75,32 +138,41 @@ impl LoginLimiter {
         Self {
             window,
             per_ip: Counter::new(attempts_per_ip),
-            per_account: Counter::new(failures_per_account),
+            per_account_ip: Counter::new(failures_per_account),
+            per_account: Counter::new(failures_per_account.saturating_mul(ACCOUNT_WIDE)),
         }
     }
 
-    /// Counts an attempt from `ip` for `account`; `Err(seconds)` when either is over its limit.
+    /// Counts an attempt from `ip` for `account` before its password is checked; `Err(seconds)`
+    /// when the address, the account from this address, or the account is over its limit.
     pub fn attempt(&self, ip: IpAddr, account: &str, now: Instant) -> Result<(), u64> {
-        if let Some(wait) = self.per_ip.blocked(&ip, now, self.window) {
-            return Err(wait);
-        }
+        let ip = network(ip);
+        let account = account_key(account);
+        let pair = (account.clone(), ip);
         if let Some(wait) = self
-            .per_account
-            .blocked(&account.to_owned(), now, self.window)
+            .per_account_ip
+            .blocked(&pair, now, self.window)
+            .or_else(|| self.per_account.blocked(&account, now, self.window))
         {
             return Err(wait);
         }
-        self.per_ip.record(&ip, now, self.window);
-        Ok(())
+        self.per_ip.take(&ip, now, self.window)?;
+        self.per_account_ip.take(&pair, now, self.window)?;
+        self.per_account.take(&account, now, self.window)
     }
 
-    pub fn failed(&self, account: &str, now: Instant) {
-        self.per_account
-            .record(&account.to_owned(), now, self.window);
+    /// Counts an attempt from `ip` that names no account (a registration); `Err(seconds)` when
+    /// the address is over its limit.
+    pub fn attempt_from(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
+        self.per_ip.take(&network(ip), now, self.window)
     }
 
-    pub fn succeeded(&self, account: &str) {
-        self.per_account.reset(&account.to_owned());
+    /// The password was right: the account's attempts from `ip`, and its account-wide count, start
+    /// over.
+    pub fn succeeded(&self, ip: IpAddr, account: &str) {
+        let account = account_key(account);
+        self.per_account_ip.reset(&(account.clone(), network(ip)));
+        self.per_account.reset(&account);
     }
 }
 
@@ -111,31 +183,57 @@ mod tests {
     const WINDOW: Duration = Duration::from_secs(60);
 
     #[test]
-    fn an_account_is_locked_after_its_failures_until_the_window_ends() {
+    fn an_account_is_locked_for_an_address_after_its_attempts_until_the_window_ends() {
         let limiter = LoginLimiter::new(100, 3, WINDOW);
         let ip = IpAddr::from([10, 0, 0, 1]);
         let t0 = Instant::now();
+        // Counted before the password is checked: three guesses in flight at once use them up.
         for _ in 0..3 {
             limiter.attempt(ip, "a@x.io", t0).unwrap();
-            limiter.failed("a@x.io", t0);
         }
         assert_eq!(
-            limiter.attempt(ip, "a@x.io", t0 + Duration::from_secs(20)),
-            Err(40)
+            limiter.attempt(ip, "A@X.io", t0 + Duration::from_secs(20)),
+            Err(40),
+            "the email is counted as parsed"
         );
-        // Another account from the same address is not affected.
+        // Another account from the same address is not affected, nor the account from elsewhere.
         assert!(limiter.attempt(ip, "b@x.io", t0).is_ok());
+        assert!(
+            limiter
+                .attempt(IpAddr::from([10, 0, 0, 9]), "a@x.io", t0)
+                .is_ok()
+        );
         assert!(limiter.attempt(ip, "a@x.io", t0 + WINDOW).is_ok());
     }
 
     #[test]
-    fn an_address_is_limited_across_accounts_and_success_clears_the_account() {
-        let limiter = LoginLimiter::new(2, 5, WINDOW);
-        let ip = IpAddr::from([10, 0, 0, 2]);
+    fn a_stranger_cannot_lock_the_owner_out_but_a_spread_guess_is_slowed() {
+        let limiter = LoginLimiter::new(100, 2, WINDOW);
         let t0 = Instant::now();
+        let stranger = IpAddr::from([203, 0, 113, 7]);
+        let owner = IpAddr::from([198, 51, 100, 1]);
+        while limiter.attempt(stranger, "a@x.io", t0).is_ok() {}
+        limiter.attempt(owner, "a@x.io", t0).unwrap();
+        limiter.succeeded(owner, "a@x.io");
+        // Ten addresses' worth of failures (2 × 10) stop the account for everyone until the
+        // window ends.
+        for host in 0..10u8 {
+            for _ in 0..2 {
+                limiter
+                    .attempt(IpAddr::from([192, 0, 2, host]), "b@x.io", t0)
+                    .unwrap();
+            }
+        }
+        assert!(limiter.attempt(owner, "b@x.io", t0).is_err());
+        assert!(limiter.attempt(owner, "b@x.io", t0 + WINDOW).is_ok());
+    }
+
+    #[test]
+    fn an_address_is_limited_across_accounts_and_ipv6_counts_by_its_64() {
+        let limiter = LoginLimiter::new(2, 5, WINDOW);
+        let t0 = Instant::now();
+        let ip = IpAddr::from([10, 0, 0, 2]);
         limiter.attempt(ip, "a@x.io", t0).unwrap();
-        limiter.failed("a@x.io", t0);
-        limiter.succeeded("a@x.io");
         limiter.attempt(ip, "b@x.io", t0).unwrap();
         assert!(limiter.attempt(ip, "c@x.io", t0).is_err());
         assert!(
@@ -143,5 +241,35 @@ mod tests {
                 .attempt(IpAddr::from([10, 0, 0, 3]), "c@x.io", t0)
                 .is_ok()
         );
+        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap();
+        let next_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        limiter.attempt(one, "a@x.io", t0).unwrap();
+        limiter.attempt(same_64, "b@x.io", t0).unwrap();
+        assert!(limiter.attempt(same_64, "c@x.io", t0).is_err());
+        assert!(limiter.attempt(next_64, "c@x.io", t0).is_ok());
+        // A registration counts against its address only.
+        let fresh = IpAddr::from([10, 0, 0, 4]);
+        limiter.attempt_from(fresh, t0).unwrap();
+        limiter.attempt_from(fresh, t0).unwrap();
+        assert!(limiter.attempt_from(fresh, t0).is_err());
+        // An IPv4 address written as IPv6 is the IPv4 address.
+        let mapped: IpAddr = "::ffff:10.0.0.2".parse().unwrap();
+        assert_eq!(network(mapped), ip);
+    }
+
+    #[test]
+    fn keys_are_bounded() {
+        assert_eq!(account_key(" A@X.io "), "a@x.io");
+        let long = format!("{}@x.io", "a".repeat(300));
+        assert_eq!(account_key(&long), "(not an email)");
+        assert_eq!(account_key("not an email"), "(not an email)");
+        assert_eq!(account_key(""), "(not an email)");
+        let counter: Counter<u32> = Counter::new(1);
+        let t0 = Instant::now();
+        for key in 0..(MAX_KEYS as u32 + 10) {
+            counter.take(&key, t0, WINDOW).ok();
+        }
+        assert_eq!(counter.len(), MAX_KEYS);
     }
 }

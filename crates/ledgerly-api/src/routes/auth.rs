@@ -138,7 +138,7 @@ pub(crate) async fn register_user(
     // Registration costs a password hash: the per-address limit applies to it too.
     state
         .limiter
-        .attempt(ip, "", Instant::now())
+        .attempt_from(ip, Instant::now())
         .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
     let email = Email::parse(&request.email).map_err(|e| ApiError::invalid("email", e))?;
     let name = PersonName::parse(&request.name).map_err(|e| ApiError::invalid("name", e))?;
@@ -209,11 +209,10 @@ pub(crate) async fn authenticate(
     email: &str,
     password: String,
 ) -> ApiResult<User> {
-    let account = email.trim().to_lowercase();
-    let now = Instant::now();
+    // Counted before the hash, so guesses sent in parallel all count.
     state
         .limiter
-        .attempt(ip, &account, now)
+        .attempt(ip, email, Instant::now())
         .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
     let credentials = match Email::parse(email) {
         Ok(email) => state.store.credentials(&email).await?,
@@ -227,13 +226,10 @@ pub(crate) async fn authenticate(
     let matches = password::verify(password, hash).await?;
     match credentials {
         Some(credentials) if matches => {
-            state.limiter.succeeded(&account);
+            state.limiter.succeeded(ip, email);
             Ok(credentials.user)
         }
-        _ => {
-            state.limiter.failed(&account, now);
-            Err(ApiError::WrongCredentials)
-        }
+        _ => Err(ApiError::WrongCredentials),
     }
 }
 

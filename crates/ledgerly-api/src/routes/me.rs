@@ -96,17 +96,15 @@ pub(crate) async fn confirm_password(
     given: String,
 ) -> ApiResult<()> {
     let account = format!("user {}", current.user.id);
-    let now = Instant::now();
     state
         .limiter
-        .attempt(ip, &account, now)
+        .attempt(ip, &account, Instant::now())
         .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
     let hash = state.store.password_hash(current.user.id).await?;
     if password::verify(given, hash).await? {
-        state.limiter.succeeded(&account);
+        state.limiter.succeeded(ip, &account);
         Ok(())
     } else {
-        state.limiter.failed(&account, now);
         Err(ApiError::WrongPassword)
     }
 }

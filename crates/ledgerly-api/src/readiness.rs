@@ -50,35 +50,14 @@ impl Readiness {
 
     /// Checks the database and storage now, each within a short deadline.
     pub async fn check(&self, store: &Store, storage: &Storage) {
-        let deadline = CHECK_EVERY;
         let (database, files) = tokio::join!(
-            tokio::time::timeout(deadline, store.ping()),
-            tokio::time::timeout(deadline, storage.check()),
+            tokio::time::timeout(CHECK_EVERY, store.ping()),
+            tokio::time::timeout(CHECK_EVERY, storage.check()),
         );
-        let database = match database {
-            Ok(Ok(())) => true,
-            Ok(Err(err)) => {
-                tracing::warn!(error = ?err, "readiness check: database unavailable");
-                false
-            }
-            Err(_) => {
-                tracing::warn!("readiness check: the database did not answer in time");
-                false
-            }
-        };
-        let files = match files {
-            Ok(Ok(())) => true,
-            Ok(Err(err)) => {
-                tracing::warn!(error = ?err, "readiness check: storage unavailable");
-                false
-            }
-            Err(_) => {
-                tracing::warn!("readiness check: storage did not answer in time");
-                false
-            }
-        };
-        self.database.store(database, Ordering::Release);
-        self.storage.store(files, Ordering::Release);
+        self.database
+            .store(answered("database", database), Ordering::Release);
+        self.storage
+            .store(answered("storage", files), Ordering::Release);
         self.checked_at
             .store(chrono::Utc::now().timestamp_millis(), Ordering::Release);
     }
@@ -95,31 +74,53 @@ impl Readiness {
         }
     }
 
-    /// Checks every [`CHECK_EVERY`] and counts jobs every `count_jobs_every` until the
-    /// readiness it reports to is dropped (the server is gone).
-    pub fn keep_fresh(
+    /// Checks the database and storage and counts the jobs now, so the first answers tell the
+    /// truth; then, in the background, checks every [`CHECK_EVERY`] and counts every
+    /// `count_jobs_every` until the readiness it reports to is dropped (the server is gone).
+    pub async fn keep_fresh(
         readiness: &Arc<Readiness>,
         store: Store,
         storage: Storage,
         count_jobs_every: Duration,
     ) {
+        readiness.check(&store, &storage).await;
+        readiness.count_jobs(&store).await;
         let readiness: Weak<Readiness> = Arc::downgrade(readiness);
         tokio::spawn(async move {
-            let mut checks = tokio::time::interval(CHECK_EVERY.min(count_jobs_every));
+            let period = CHECK_EVERY.min(count_jobs_every);
+            let mut checks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
             checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut counted: Option<tokio::time::Instant> = None;
+            let mut counted = tokio::time::Instant::now();
             loop {
                 checks.tick().await;
                 let Some(readiness) = readiness.upgrade() else {
                     return;
                 };
                 readiness.check(&store, &storage).await;
-                if counted.is_none_or(|at| at.elapsed() >= count_jobs_every) {
+                if counted.elapsed() >= count_jobs_every {
                     readiness.count_jobs(&store).await;
-                    counted = Some(tokio::time::Instant::now());
+                    counted = tokio::time::Instant::now();
                 }
             }
         });
+    }
+}
+
+/// Whether a dependency answered its check in time; why not is logged.
+fn answered<E: std::fmt::Debug>(
+    what: &str,
+    result: Result<Result<(), E>, tokio::time::error::Elapsed>,
+) -> bool {
+    match result {
+        Ok(Ok(())) => true,
+        Ok(Err(err)) => {
+            tracing::warn!(error = ?err, "readiness check: {what} unavailable");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("readiness check: {what} did not answer in time");
+            false
+        }
     }
 }
 

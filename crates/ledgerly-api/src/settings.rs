@@ -428,16 +428,10 @@ impl Settings {
 
 /// An environment value as TOML, of the type of the setting it overrides (`like`):
 /// `LEDGERLY__STORAGE__BUCKET=2024` is the bucket named `2024`, not a number. A key the settings
-/// do not have is read as a number or boolean where it looks like one; loading then names it.
+/// do not have stays text; loading then names it as unknown.
 fn env_value(raw: &str, like: Option<&toml::Value>) -> Result<toml::Value, String> {
     let trimmed = raw.trim();
-    let boolean = || match trimmed.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Some(true),
-        "false" | "0" | "no" | "off" => Some(false),
-        _ => None,
-    };
     match like {
-        Some(toml::Value::String(_)) => Ok(toml::Value::String(raw.to_owned())),
         Some(toml::Value::Integer(_)) => trimmed
             .parse()
             .map(toml::Value::Integer)
@@ -446,18 +440,12 @@ fn env_value(raw: &str, like: Option<&toml::Value>) -> Result<toml::Value, Strin
             .parse()
             .map(toml::Value::Float)
             .map_err(|_| format!("must be a number, not `{raw}`")),
-        Some(toml::Value::Boolean(_)) => boolean()
-            .map(toml::Value::Boolean)
-            .ok_or_else(|| format!("must be true or false, not `{raw}`")),
-        _ => Ok(
-            if let Some(b) = boolean().filter(|_| !trimmed.starts_with(['0', '1'])) {
-                toml::Value::Boolean(b)
-            } else if let Ok(i) = trimmed.parse::<i64>() {
-                toml::Value::Integer(i)
-            } else {
-                toml::Value::String(raw.to_owned())
-            },
-        ),
+        Some(toml::Value::Boolean(_)) => match trimmed.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(toml::Value::Boolean(true)),
+            "false" | "0" | "no" | "off" => Ok(toml::Value::Boolean(false)),
+            _ => Err(format!("must be true or false, not `{raw}`")),
+        },
+        _ => Ok(toml::Value::String(raw.to_owned())),
     }
 }
 

@@ -192,17 +192,13 @@ impl Application {
             .await
             .with_context(|| format!("failed to listen on {address} (server.bind, server.port)"))?;
         let state = AppState::with_metrics(store, storage, settings, metrics);
-        // The first check before serving, so the first `/readyz` tells the truth; then in the
-        // background.
-        let readiness = &state.readiness;
-        readiness.check(&state.store, &state.storage).await;
-        readiness.count_jobs(&state.store).await;
         crate::readiness::Readiness::keep_fresh(
-            readiness,
+            &state.readiness,
             state.store.clone(),
             state.storage.clone(),
             Duration::from_secs(u64::from(state.settings.server.metrics_refresh_seconds)),
-        );
+        )
+        .await;
         sweep_sessions(state.store.clone(), Arc::downgrade(&state.readiness));
         Ok(Application { listener, state })
     }

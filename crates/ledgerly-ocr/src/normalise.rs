@@ -253,8 +253,8 @@ pub fn date(text: &str, hints: &Hints, currency: Currency) -> Result<NaiveDate, 
 
 /// [`date`] with the order of an ambiguous `03/04/2026` given: day first or month first.
 pub fn date_in_order(text: &str, hints: &Hints, day_first: bool) -> Result<NaiveDate, String> {
-    let unglued = unglue_time(text);
-    let text = unglued.as_str();
+    let repaired = repair_misreads(text);
+    let text = repaired.as_str();
     let latest = hints.today + Duration::days(1);
     let in_range = |d: &NaiveDate| (earliest()..=latest).contains(d);
     let candidates = parse_dates(&tokens(text), day_first);
@@ -281,7 +281,7 @@ pub fn date_in_order(text: &str, hints: &Hints, day_first: bool) -> Result<Naive
 /// - the `O` of a month read as a zero (`04-0CT-25`, `N0V`);
 /// - a dot between day and month but a colon before a four-digit year (`11.11:2022`): a time's
 ///   seconds are never four digits.
-fn unglue_time(text: &str) -> String {
+fn repair_misreads(text: &str) -> String {
     static ZERO_FOR_O: std::sync::LazyLock<regex::Regex> =
         std::sync::LazyLock::new(|| pattern(r"(?i)(^|[^0-9a-z])(0ct|n0v)"));
     static COLON_BEFORE_YEAR: std::sync::LazyLock<regex::Regex> =
@@ -320,7 +320,7 @@ fn unglue_time(text: &str) -> String {
 /// that only reads day first (`25/04/2018`), `Some(false)` when one only reads month first
 /// (`04/25/2018`), `None` when every date in it reads both ways, or there is none.
 pub fn date_order(text: &str) -> Option<bool> {
-    let tokens = tokens(&unglue_time(text));
+    let tokens = tokens(&repair_misreads(text));
     tokens.windows(3).find_map(|window| match window {
         [
             Token::Number {

@@ -20,7 +20,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ledgerly_core::Email;
+use ledgerly_core::{Email, UserId};
 
 /// The most keys a counter keeps.
 pub const MAX_KEYS: usize = 100_000;
@@ -114,14 +114,33 @@ fn network(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The key an account is counted under: the email as parsed, or one shared key for text that is
-/// not an email (it cannot sign in, and must not grow the map). `user <id>` (the password re-check
-/// of a signed-in account) passes through.
-pub fn account_key(given: &str) -> String {
-    match Email::parse(given) {
-        Ok(email) => email.as_str().to_owned(),
-        Err(_) if given.starts_with("user ") && given.len() <= 64 => given.to_owned(),
-        Err(_) => "(not an email)".to_owned(),
+/// The account an attempt is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Account<'a> {
+    /// The email a login names, as typed.
+    Named(&'a str),
+    /// A signed-in account re-checking its password.
+    User(UserId),
+}
+
+impl<'a> From<&'a str> for Account<'a> {
+    fn from(email: &'a str) -> Self {
+        Account::Named(email)
+    }
+}
+
+impl Account<'_> {
+    /// The key the account is counted under: the email as parsed, one shared key for text that is
+    /// not an email (it cannot sign in, and must not grow the map), or the signed-in account's id.
+    /// The three kinds never collide: an email holds an `@`, the others do not.
+    fn key(self) -> String {
+        match self {
+            Account::Named(given) => Email::parse(given).map_or_else(
+                |_| "(not an email)".to_owned(),
+                |email| email.as_str().to_owned(),
+            ),
+            Account::User(id) => format!("user {id}"),
+        }
     }
 }
 
@@ -145,9 +164,14 @@ impl LoginLimiter {
 
     /// Counts an attempt from `ip` for `account` before its password is checked; `Err(seconds)`
     /// when the address, the account from this address, or the account is over its limit.
-    pub fn attempt(&self, ip: IpAddr, account: &str, now: Instant) -> Result<(), u64> {
+    pub fn attempt<'a>(
+        &self,
+        ip: IpAddr,
+        account: impl Into<Account<'a>>,
+        now: Instant,
+    ) -> Result<(), u64> {
         let ip = network(ip);
-        let account = account_key(account);
+        let account = account.into().key();
         let pair = (account.clone(), ip);
         if let Some(wait) = self
             .per_account_ip
@@ -169,8 +193,8 @@ impl LoginLimiter {
 
     /// The password was right: the account's attempts from `ip`, and its account-wide count, start
     /// over.
-    pub fn succeeded(&self, ip: IpAddr, account: &str) {
-        let account = account_key(account);
+    pub fn succeeded<'a>(&self, ip: IpAddr, account: impl Into<Account<'a>>) {
+        let account = account.into().key();
         self.per_account_ip.reset(&(account.clone(), network(ip)));
         self.per_account.reset(&account);
     }
@@ -260,11 +284,16 @@ mod tests {
 
     #[test]
     fn keys_are_bounded() {
-        assert_eq!(account_key(" A@X.io "), "a@x.io");
+        let key = |given: &str| Account::Named(given).key();
+        assert_eq!(key(" A@X.io "), "a@x.io");
         let long = format!("{}@x.io", "a".repeat(300));
-        assert_eq!(account_key(&long), "(not an email)");
-        assert_eq!(account_key("not an email"), "(not an email)");
-        assert_eq!(account_key(""), "(not an email)");
+        assert_eq!(key(&long), "(not an email)");
+        assert_eq!(key("not an email"), "(not an email)");
+        assert_eq!(key(""), "(not an email)");
+        // Text that looks like a signed-in account's key is still only text.
+        let id = UserId::new();
+        assert_eq!(key(&format!("user {id}")), "(not an email)");
+        assert_eq!(Account::User(id).key(), format!("user {id}"));
         let counter: Counter<u32> = Counter::new(1);
         let t0 = Instant::now();
         for key in 0..(MAX_KEYS as u32 + 10) {

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::limiter::Account;
 use crate::auth::password;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{AppJson, ClientIp, CurrentUser};
@@ -95,14 +96,14 @@ pub(crate) async fn confirm_password(
     ip: IpAddr,
     given: String,
 ) -> ApiResult<()> {
-    let account = format!("user {}", current.user.id);
+    let account = Account::User(current.user.id);
     state
         .limiter
-        .attempt(ip, &account, Instant::now())
+        .attempt(ip, account, Instant::now())
         .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
     let hash = state.store.password_hash(current.user.id).await?;
     if password::verify(given, hash).await? {
-        state.limiter.succeeded(ip, &account);
+        state.limiter.succeeded(ip, account);
         Ok(())
     } else {
         Err(ApiError::WrongPassword)

@@ -25,6 +25,21 @@ pub struct OcrCallback {
     /// only to the receipt stored under it.
     pub object_key: String,
     pub outcome: CallbackOutcome,
+    /// Fresh for every sending, so a result sent twice in the same second (a Lambda event
+    /// delivered again) is signed differently and is not refused as a replay of the first.
+    pub delivery: uuid::Uuid,
+}
+
+impl OcrCallback {
+    /// A result to send, with a fresh delivery id.
+    pub fn new(receipt_id: ReceiptId, object_key: String, outcome: CallbackOutcome) -> Self {
+        Self {
+            receipt_id,
+            object_key,
+            outcome,
+            delivery: uuid::Uuid::new_v4(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +152,7 @@ mod tests {
                     ..Unsure::default()
                 },
             },
+            delivery: uuid::Uuid::nil(),
         };
         let json = serde_json::to_value(&callback).unwrap();
         assert_eq!(
@@ -146,7 +162,8 @@ mod tests {
                 "object_key": "receipts/u/r.png",
                 "outcome": { "status": "read", "vendor": "Blue Tokai", "date": "2026-03-14",
                              "amount": "350.00", "currency": "INR",
-                             "unsure": { "vendor": false, "date": true, "amount": false } }
+                             "unsure": { "vendor": false, "date": true, "amount": false } },
+                "delivery": "00000000-0000-0000-0000-000000000000"
             })
         );
         assert_eq!(
@@ -158,7 +175,8 @@ mod tests {
             "receipt_id": uuid::Uuid::nil(),
             "object_key": "receipts/u/r.png",
             "outcome": { "status": "read", "vendor": "Blue Tokai", "date": "2026-03-14",
-                         "amount": "350.00", "currency": "INR" }
+                         "amount": "350.00", "currency": "INR" },
+            "delivery": uuid::Uuid::nil()
         });
         match serde_json::from_value::<OcrCallback>(older)
             .unwrap()

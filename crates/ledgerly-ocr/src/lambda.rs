@@ -298,11 +298,7 @@ impl Handler {
         };
         match self
             .reporter
-            .post(&OcrCallback {
-                receipt_id: receipt,
-                object_key: key.to_owned(),
-                outcome: callback,
-            })
+            .post(&OcrCallback::new(receipt, key.to_owned(), callback))
             .await
         {
             Delivery::Delivered => result,

@@ -85,9 +85,10 @@ impl ApiReporter {
         let text = response.text().await.unwrap_or_default();
         match status.as_u16() {
             404 => Delivery::Gone("the API no longer has this receipt (deleted)".into()),
-            401 => Delivery::Retry(
-                "the API refused the signature: check the shared secret and the clock".into(),
-            ),
+            401 => Delivery::Retry(format!(
+                "the API refused the signature ({}): check the shared secret and the clock",
+                text.trim()
+            )),
             400 | 422 => Delivery::Gone(format!("the API refused the result ({status}): {text}")),
             _ => Delivery::Retry(format!("the API answered {status}: {text}")),
         }

@@ -308,11 +308,7 @@ impl Worker {
             CallbackOutcome::Failed { reason } => Some(reason.clone()),
             CallbackOutcome::Read { .. } => None,
         };
-        let callback = OcrCallback {
-            receipt_id: job.receipt.id,
-            object_key: job.receipt.object_key.clone(),
-            outcome,
-        };
+        let callback = OcrCallback::new(job.receipt.id, job.receipt.object_key.clone(), outcome);
         match reporter.post(&callback).await {
             Delivery::Delivered => Ok(JobOutcome::Reported { failure }),
             Delivery::Gone(reason) => self.fail(job, reason, false).await,

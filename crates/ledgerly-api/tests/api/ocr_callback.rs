@@ -29,10 +29,10 @@ fn read(owner: &Session, receipt: ReceiptId, amount: &str) -> Vec<u8> {
 }
 
 fn read_from(receipt: ReceiptId, object_key: &str, amount: &str) -> Vec<u8> {
-    serde_json::to_vec(&OcrCallback {
-        receipt_id: receipt,
-        object_key: object_key.to_owned(),
-        outcome: CallbackOutcome::Read {
+    serde_json::to_vec(&OcrCallback::new(
+        receipt,
+        object_key.to_owned(),
+        CallbackOutcome::Read {
             vendor: "Reliance Fresh".into(),
             date: "2026-05-02".parse().unwrap(),
             amount: amount.into(),
@@ -42,7 +42,7 @@ fn read_from(receipt: ReceiptId, object_key: &str, amount: &str) -> Vec<u8> {
                 ..Unsure::default()
             },
         },
-    })
+    ))
     .unwrap()
 }
 
@@ -137,6 +137,19 @@ async fn a_signed_result_becomes_an_expense_needing_review_that_the_owner_confir
     )
     .await;
     expect(resent, StatusCode::NO_CONTENT).await;
+    // Sent twice in one second (a Lambda event delivered again): two deliveries, not a replay.
+    let now = Utc::now().timestamp();
+    for _ in 0..2 {
+        let body = read(&priya, id, "1234.50");
+        let sent = post(
+            &app,
+            &body,
+            now,
+            &callback::sign(SECRET.as_bytes(), now, &body),
+        )
+        .await;
+        expect(sent, StatusCode::NO_CONTENT).await;
+    }
     let confirmed = expect(
         app.post_json(
             &format!("/api/v1/expenses/{expense_id}/confirm"),
@@ -270,13 +283,13 @@ async fn a_failure_report_shows_on_the_receipt(backend: Backend) {
     let app = spawn(backend).await;
     let priya = app.register("priya@example.com").await;
     let id = receipt(&app, &priya.token).await;
-    let body = serde_json::to_vec(&OcrCallback {
-        receipt_id: id,
-        object_key: key(&priya, id),
-        outcome: CallbackOutcome::Failed {
+    let body = serde_json::to_vec(&OcrCallback::new(
+        id,
+        key(&priya, id),
+        CallbackOutcome::Failed {
             reason: "the photo is too dark to read".into(),
         },
-    })
+    ))
     .unwrap();
     expect(signed(&app, &body).await, StatusCode::NO_CONTENT).await;
     let shown = expect(

@@ -28,8 +28,114 @@ pub async fn to_raster(
 
 /// The longest a PDF or HEIC conversion may take.
 const CONVERT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// The most address space a conversion may take: rendering a receipt's page at
+/// [`PDF_LONGEST_SIDE`] pixels or decoding a 48-megapixel HEIC photo takes a fraction of it; a
+/// file built to exhaust memory fails instead of taking the machine with it.
+pub const CONVERT_MEMORY_BYTES: u64 = 1024 * 1024 * 1024;
+/// The longest side, in pixels, a PDF page is rendered at, whatever size the page declares.
+const PDF_LONGEST_SIDE: u32 = 2400;
 
-/// Runs `program` on a scratch folder holding `input` as `name`; returns the folder.
+/// Where `prlimit` (util-linux) is looked for: it applies the memory limit to a conversion.
+const PRLIMIT: &str = "prlimit";
+
+/// Finds `program` on `PATH`.
+fn find_program(program: &str) -> Option<std::path::PathBuf> {
+    if program.contains('/') {
+        let path = Path::new(program);
+        return path.is_file().then(|| path.to_owned());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
+}
+
+/// How a helper program is run: within a time and a memory limit.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub timeout: std::time::Duration,
+    pub memory_bytes: u64,
+}
+
+impl Limits {
+    /// The limits every PDF and HEIC conversion runs within.
+    pub const CONVERSION: Limits = Limits {
+        timeout: CONVERT_TIMEOUT,
+        memory_bytes: CONVERT_MEMORY_BYTES,
+    };
+}
+
+/// Runs `program` with `args` in `dir`, killed past `limits.timeout` and refused memory past
+/// `limits.memory_bytes` (its address space, set by `prlimit` before the program starts). Without
+/// `prlimit` on the machine the program runs with the time limit alone, and a warning says so.
+/// `missing` is the reason given when `program` is not installed.
+pub async fn run_limited(
+    program: &str,
+    args: &[&str],
+    dir: &Path,
+    limits: Limits,
+    missing: &str,
+) -> Result<std::process::Output, ExtractError> {
+    let Some(path) = find_program(program) else {
+        return Err(ExtractError::Permanent(missing.to_owned()));
+    };
+    let mut command = match find_program(PRLIMIT) {
+        Some(prlimit) => {
+            let mut command = Command::new(prlimit);
+            command
+                .arg(format!("--as={}", limits.memory_bytes))
+                .arg("--")
+                .arg(&path);
+            command
+        }
+        None => {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    "prlimit (util-linux) is not installed: file conversions run without a \
+                     memory limit"
+                );
+            });
+            Command::new(&path)
+        }
+    };
+    let run = command
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(limits.timeout, run)
+        .await
+        .map_err(|_| {
+            ExtractError::Permanent(format!(
+                "converting the file took longer than {} seconds; it may be damaged or far \
+                 larger than a receipt — export the first page as an image and upload that",
+                limits.timeout.as_secs()
+            ))
+        })?
+        .map_err(|e| ExtractError::Transient(format!("cannot run {program}: {e}")))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let said = stderr.trim().lines().last().unwrap_or("no message");
+        let out_of_memory = said.contains("alloc")
+            || said.contains("memory")
+            || said.contains("Memory")
+            || output.status.code().is_none();
+        return Err(ExtractError::Permanent(if out_of_memory {
+            format!(
+                "{program} could not read the file within {} MiB of memory ({said}); it may be \
+                 damaged or far larger than a receipt — export it as a JPEG and upload that",
+                limits.memory_bytes / 1024 / 1024
+            )
+        } else {
+            format!("{program} could not read the file: {said}")
+        }));
+    }
+    Ok(output)
+}
+
+/// Runs `program` on a scratch folder holding `input` as `name`, within [`Limits::CONVERSION`];
+/// returns the folder.
 async fn run_in_scratch(
     program: &str,
     input: &[u8],
@@ -42,34 +148,7 @@ async fn run_in_scratch(
     tokio::fs::write(dir.path().join(name), input)
         .await
         .map_err(|e| ExtractError::Transient(format!("cannot write a scratch file: {e}")))?;
-    let run = Command::new(program)
-        .args(args)
-        .current_dir(dir.path())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(CONVERT_TIMEOUT, run)
-        .await
-        .map_err(|_| {
-            ExtractError::Permanent(format!(
-                "converting the file took longer than {} seconds; it may be damaged or far \
-                 larger than a receipt — export the first page as an image and upload that",
-                CONVERT_TIMEOUT.as_secs()
-            ))
-        })?
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                ExtractError::Permanent(missing.to_owned())
-            } else {
-                ExtractError::Transient(format!("cannot run {program}: {e}"))
-            }
-        })?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(ExtractError::Permanent(format!(
-            "{program} could not read the file: {}",
-            stderr.trim().lines().last().unwrap_or("no message")
-        )));
-    }
+    run_limited(program, args, dir.path(), Limits::CONVERSION, missing).await?;
     Ok(dir)
 }
 
@@ -83,7 +162,7 @@ async fn rasterise_pdf(bytes: &[u8]) -> Result<Vec<u8>, ExtractError> {
             // The longest side in pixels, whatever the page's size: a 200-inch page at a fixed
             // resolution would be a 40,000-pixel image.
             "-scale-to",
-            "2400",
+            &PDF_LONGEST_SIDE.to_string(),
             "-f",
             "1",
             "-l",
@@ -120,8 +199,9 @@ async fn read_output(path: &Path) -> Result<Vec<u8>, ExtractError> {
 /// The largest image side decoded: a 600 dpi scan of a two-metre till roll. A file declaring more
 /// is refused before any pixel is allocated.
 pub const MAX_DECODE_SIDE: u32 = 20_000;
-/// The most memory one decoded image may take.
-const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
+/// The most memory one decoded image may take: 64 megapixels at four bytes each (a 48-megapixel
+/// phone photo fits). Checked against the header's size before anything is allocated.
+const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
 
 fn image_format(kind: ReceiptKind) -> Result<ImageFormat, ExtractError> {
     match kind {
@@ -400,6 +480,46 @@ mod tests {
         assert!(prepared.width() >= TARGET_WIDTH);
         assert!((skew - 2.0).abs() <= 0.3, "{skew}");
         assert!(estimate_skew(&prepared).abs() <= 0.3);
+    }
+
+    #[tokio::test]
+    async fn a_helper_program_is_refused_memory_past_its_limit_and_stopped_past_its_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Limits {
+            timeout: std::time::Duration::from_secs(20),
+            memory_bytes: 256 << 20,
+        };
+        let take = |mib: u32| format!("b = bytearray({mib} << 20)");
+        run_limited("python3", &["-c", &take(16)], dir.path(), limits, "")
+            .await
+            .unwrap();
+        let err = run_limited("python3", &["-c", &take(512)], dir.path(), limits, "")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ExtractError::Permanent(m) if m.contains("within 256 MiB")),
+            "{err:?}"
+        );
+        let started = std::time::Instant::now();
+        let quick = Limits {
+            timeout: std::time::Duration::from_millis(300),
+            ..limits
+        };
+        let err = run_limited("sleep", &["10"], dir.path(), quick, "")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ExtractError::Permanent(m) if m.contains("took longer")),
+            "{err:?}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let err = run_limited("no-such-converter", &[], dir.path(), limits, "install it")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ExtractError::Permanent(m) if m == "install it"),
+            "{err:?}"
+        );
     }
 
     #[test]

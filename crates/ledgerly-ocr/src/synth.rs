@@ -386,7 +386,6 @@ pub fn receipt(fonts: &Fonts, seed: u64, index: u64) -> SyntheticReceipt {
     }
 }
 
-/// Receipts `0..count` of the set made from `seed`.
 /// `lines` drawn plainly — black on white, 28 px, the first font — as a PNG: for a test that
 /// needs a receipt saying exactly this.
 pub fn plain(fonts: &Fonts, lines: &[&str]) -> Vec<u8> {
@@ -406,6 +405,73 @@ pub fn plain(fonts: &Fonts, lines: &[&str]) -> Vec<u8> {
     out.into_inner()
 }
 
+/// Receipts `0..count` of the set made from `seed`.
 pub fn receipts(fonts: &Fonts, seed: u64, count: u64) -> Vec<SyntheticReceipt> {
     (0..count).map(|i| receipt(fonts, seed, i)).collect()
+}
+
+/// A PDF of `objects`, numbered from 1 in order (object 1 is the catalog), with its
+/// cross-reference table: for tests that need a PDF built exactly so.
+pub fn pdf(objects: &[Vec<u8>]) -> Vec<u8> {
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        pdf.extend_from_slice(body);
+        pdf.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for offset in offsets {
+        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
+}
+
+/// A PDF stream object: `dictionary` entries (without `/Length`) and `data`.
+pub fn pdf_stream(dictionary: &str, data: &[u8]) -> Vec<u8> {
+    [
+        format!("<< {dictionary} /Length {} >>\nstream\n", data.len()).into_bytes(),
+        data.to_vec(),
+        b"\nendstream".to_vec(),
+    ]
+    .concat()
+}
+
+/// A one-page PDF showing `image` as a JPEG that fills the page, one point a pixel — as a
+/// scanner makes them.
+pub fn pdf_of(image: &GrayImage) -> Vec<u8> {
+    let (width, height) = image.dimensions();
+    let mut jpeg = Cursor::new(Vec::new());
+    image
+        .write_to(&mut jpeg, ImageFormat::Jpeg)
+        .unwrap_or_else(|e| unreachable!("encoding to memory cannot fail: {e}"));
+    let content = format!("q {width} 0 0 {height} 0 0 cm /Im0 Do Q");
+    pdf(&[
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width} {height}] \
+             /Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>"
+        )
+        .into_bytes(),
+        pdf_stream(
+            &format!(
+                "/Type /XObject /Subtype /Image /Width {width} /Height {height} \
+                 /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /DCTDecode"
+            ),
+            jpeg.get_ref(),
+        ),
+        pdf_stream("", content.as_bytes()),
+    ])
 }

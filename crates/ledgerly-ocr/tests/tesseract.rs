@@ -81,51 +81,6 @@ async fn a_blank_image_is_a_permanent_failure_with_a_reason() {
     );
 }
 
-/// A one-page PDF showing `jpeg` (grayscale, `width`×`height` pixels) — as a scanner makes them.
-fn pdf_with_jpeg(jpeg: &[u8], width: u32, height: u32) -> Vec<u8> {
-    let mut pdf = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    let content = format!("q {width} 0 0 {height} 0 0 cm /Im0 Do Q");
-    let objects: Vec<Vec<u8>> = vec![
-        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
-        format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {width} {height}] /Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>").into_bytes(),
-        [
-            format!("<< /Type /XObject /Subtype /Image /Width {width} /Height {height} /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /DCTDecode /Length {} >>\nstream\n", jpeg.len()).into_bytes(),
-            jpeg.to_vec(),
-            b"\nendstream".to_vec(),
-        ]
-        .concat(),
-        [
-            format!("<< /Length {} >>\nstream\n", content.len()).into_bytes(),
-            content.into_bytes(),
-            b"\nendstream".to_vec(),
-        ]
-        .concat(),
-    ];
-    for (i, body) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
-        pdf.extend_from_slice(body);
-        pdf.extend_from_slice(b"\nendobj\n");
-    }
-    let xref = pdf.len();
-    pdf.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-    );
-    for offset in offsets {
-        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
-    }
-    pdf.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    pdf
-}
-
 fn a_receipt() -> synth::SyntheticReceipt {
     let fonts = Fonts::load().unwrap();
     // #3 of seed 7 reads cleanly; these tests are about the file formats, not the reading.
@@ -136,11 +91,7 @@ fn a_receipt() -> synth::SyntheticReceipt {
 async fn a_pdf_receipt_is_read_from_its_first_page() {
     let receipt = a_receipt();
     let decoded = image::load_from_memory(&receipt.image).unwrap().to_luma8();
-    let mut jpeg = std::io::Cursor::new(Vec::new());
-    decoded
-        .write_to(&mut jpeg, image::ImageFormat::Jpeg)
-        .unwrap();
-    let pdf = pdf_with_jpeg(jpeg.get_ref(), decoded.width(), decoded.height());
+    let pdf = synth::pdf_of(&decoded);
     assert_eq!(ReceiptKind::sniff(&pdf), Some(ReceiptKind::Pdf));
     let fields = Tesseract::new(TesseractOptions::default())
         .extract(&pdf, ReceiptKind::Pdf, &hints(receipt.total.currency()))

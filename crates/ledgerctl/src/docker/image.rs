@@ -5,7 +5,8 @@
 //! `ldd` names (the dynamic loader among them) at their own paths, CA certificates, a passwd file
 //! with an unprivileged user, and `/tmp`. The OCR image adds what its engine needs: the PP-OCR
 //! models (the default engine) and pdftoppm for PDF receipts, or tesseract with its libraries
-//! and English data and pdftoppm when the stack's OCR backend is tesseract. Images
+//! and English data and pdftoppm when the stack's OCR backend is tesseract, and with pdftoppm
+//! `prlimit`, which runs each conversion within a memory limit. Images
 //! are tagged with the git commit (and a content hash when the tree has uncommitted changes) and
 //! are later referred to by digest, never by `:latest`.
 
@@ -174,6 +175,7 @@ fn entries(kind: Kind, binaries: &Path) -> anyhow::Result<BTreeSet<Entry>> {
             );
         }
         add_program(pdftoppm, pdftoppm.to_owned())?;
+        add_program(&prlimit()?, PathBuf::from(PRLIMIT))?;
         let local = local_models_dir();
         let files = ledgerly_ocr::paddle::ModelFiles::find(&local)
             .map_err(|e| anyhow::anyhow!("the OCR image carries the models: {e}"))?;
@@ -204,6 +206,7 @@ fn entries(kind: Kind, binaries: &Path) -> anyhow::Result<BTreeSet<Entry>> {
             }
             add_program(&path, path.clone())?;
         }
+        add_program(&prlimit()?, PathBuf::from(PRLIMIT))?;
         let tessdata = tessdata_dir()?;
         for file in walk(&tessdata)? {
             entries.insert(Entry {
@@ -224,6 +227,21 @@ fn entries(kind: Kind, binaries: &Path) -> anyhow::Result<BTreeSet<Entry>> {
         );
     }
     Ok(entries)
+}
+
+/// Where the OCR image carries `prlimit`, which runs PDF and HEIC conversions within a memory
+/// limit.
+const PRLIMIT: &str = "/usr/bin/prlimit";
+
+/// `prlimit` on this machine (util-linux, on every Debian).
+fn prlimit() -> anyhow::Result<PathBuf> {
+    let path = PathBuf::from(PRLIMIT);
+    if !path.is_file() {
+        bail!(
+            "the OCR image needs {PRLIMIT} to bound the memory of PDF conversions (apt install util-linux)"
+        );
+    }
+    Ok(path)
 }
 
 /// Tesseract's language data folder on this machine.

@@ -39,7 +39,8 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let (token, source) = token::credential(&parts.headers).ok_or(ApiError::Unauthenticated)?;
+        let (token, source) = token::credential(&parts.headers, state.settings.auth.cookie_secure)
+            .ok_or(ApiError::Unauthenticated)?;
         if source == token::Source::Cookie
             && csrf::is_unsafe(&parts.method)
             && !csrf::from_header(&parts.headers).is_some_and(|given| csrf::matches(&token, given))
@@ -57,7 +58,11 @@ impl CurrentUser {
     pub async fn of_token(state: &AppState, token: &str) -> Result<Option<Self>, ApiError> {
         Ok(state
             .store
-            .session_user(&token::hash(token), Utc::now())
+            .session_user(
+                &token::hash(token),
+                Utc::now(),
+                state.settings.auth.idle_limit(),
+            )
             .await?
             .map(|(session, user)| CurrentUser { user, session }))
     }

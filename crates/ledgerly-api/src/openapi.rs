@@ -61,7 +61,8 @@ impl Modify for SecuritySchemes {
             "session_cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 token::COOKIE,
-                "The session cookie register and login set (HttpOnly, SameSite=Lax). With the cookie, \
+                "The session cookie register and login set (HttpOnly, SameSite=Lax; named \
+                 `__Host-ledgerly_session` when the API is served over HTTPS). With the cookie, \
                  every request other than GET, HEAD and OPTIONS must also send the session's CSRF \
                  token in `X-CSRF-Token` (the dashboard's pages carry it); without it the answer is \
                  403 `csrf_refused`.",

@@ -57,6 +57,8 @@ pub struct DatabaseSettings {
 pub struct AuthSettings {
     /// How long a login lasts.
     pub session_hours: u32,
+    /// A login unused for this many hours ends before its lifetime is up; 0 turns this off.
+    pub idle_hours: u32,
     /// Mark the session cookie `Secure` (sent over HTTPS only). On whenever TLS is in front.
     pub cookie_secure: bool,
     /// Login attempts allowed from one client address per window.
@@ -198,10 +200,18 @@ impl Default for DatabaseSettings {
     }
 }
 
+impl AuthSettings {
+    /// How long a session may go unused, if there is a limit.
+    pub fn idle_limit(&self) -> Option<chrono::Duration> {
+        (self.idle_hours > 0).then(|| chrono::Duration::hours(i64::from(self.idle_hours)))
+    }
+}
+
 impl Default for AuthSettings {
     fn default() -> Self {
         Self {
             session_hours: 24 * 30,
+            idle_hours: 24 * 7,
             cookie_secure: false,
             login_attempts_per_ip: 20,
             failed_logins_per_account: 5,

@@ -34,7 +34,7 @@ pub fn app(state: AppState) -> Router {
     let (router, document) = api(&state.settings);
     router
         .merge(SwaggerUi::new(openapi::DOCS_PATH).url(openapi::DOCUMENT_PATH, document))
-        .merge(crate::web::router(&state.settings))
+        .merge(crate::web::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_json_bytes))
@@ -117,7 +117,7 @@ async fn not_found(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
     if wants_page {
-        crate::web::not_found_page(&state.settings)
+        crate::web::not_found_page(&state)
     } else {
         ApiError::NotFound("route").into_response()
     }
@@ -135,11 +135,12 @@ async fn method_not_allowed() -> (StatusCode, axum::Json<serde_json::Value>) {
 /// How often expired and revoked sessions are deleted.
 const SWEEP_SESSIONS_EVERY: Duration = Duration::from_secs(3600);
 
-/// Deletes expired and revoked sessions now and then every [`SWEEP_SESSIONS_EVERY`], while the
+/// Deletes expired, revoked and idle (past `idle`) sessions now and then every [`SWEEP_SESSIONS_EVERY`], while the
 /// server whose readiness `alive` is lives. With several API instances each sweeps; the delete is
 /// the same whoever runs it.
 fn sweep_sessions(
     store: ledgerly_store::Store,
+    idle: Option<chrono::Duration>,
     alive: std::sync::Weak<crate::readiness::Readiness>,
 ) {
     tokio::spawn(async move {
@@ -149,7 +150,7 @@ fn sweep_sessions(
             if alive.upgrade().is_none() {
                 return;
             }
-            match store.delete_stale_sessions(chrono::Utc::now()).await {
+            match store.delete_stale_sessions(chrono::Utc::now(), idle).await {
                 Ok(0) => {}
                 Ok(deleted) => tracing::info!(deleted, "stale sessions deleted"),
                 Err(err) => tracing::warn!(error = ?err, "cannot delete stale sessions"),
@@ -199,7 +200,11 @@ impl Application {
             Duration::from_secs(u64::from(state.settings.server.metrics_refresh_seconds)),
         )
         .await;
-        sweep_sessions(state.store.clone(), Arc::downgrade(&state.readiness));
+        sweep_sessions(
+            state.store.clone(),
+            state.settings.auth.idle_limit(),
+            Arc::downgrade(&state.readiness),
+        );
         Ok(Application { listener, state })
     }
 

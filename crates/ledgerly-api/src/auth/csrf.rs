@@ -14,8 +14,18 @@ use sha2::{Digest, Sha256};
 pub const FIELD: &str = "_csrf";
 /// The header that carries the token on cookie-authenticated API calls.
 pub const HEADER: &str = "x-csrf-token";
-/// The cookie that holds the secret for forms shown before sign-in.
+/// The cookie that holds the secret for forms shown before sign-in (`__Host-` prefixed under
+/// TLS, as the session cookie is).
 pub const ANONYMOUS_COOKIE: &str = "ledgerly_csrf";
+const HOST_ANONYMOUS_COOKIE: &str = "__Host-ledgerly_csrf";
+
+fn anonymous_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        HOST_ANONYMOUS_COOKIE
+    } else {
+        ANONYMOUS_COOKIE
+    }
+}
 
 /// The token for a secret (a session token, or the anonymous cookie's value).
 pub fn token_for(secret: &str) -> String {
@@ -37,15 +47,15 @@ pub fn matches(secret: &str, given: &str) -> bool {
 }
 
 /// The anonymous cookie's value, if the browser sent one.
-pub fn anonymous_secret(headers: &HeaderMap) -> Option<String> {
-    super::token::cookie_value(headers, ANONYMOUS_COOKIE)
+pub fn anonymous_secret(headers: &HeaderMap, secure: bool) -> Option<String> {
+    super::token::cookie_value(headers, anonymous_cookie_name(secure))
 }
 
 /// `Set-Cookie` for a new anonymous secret: HttpOnly, SameSite=Strict, for the session of the
 /// browser.
 pub fn anonymous_cookie(secret: &str, secure: bool) -> HeaderValue {
     super::token::set_cookie(
-        ANONYMOUS_COOKIE,
+        anonymous_cookie_name(secure),
         secret,
         "HttpOnly; SameSite=Strict",
         secure,

@@ -6,7 +6,17 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+/// The session cookie's name over plain HTTP (local use).
 pub const COOKIE: &str = "ledgerly_session";
+/// The session cookie's name under TLS.
+pub const HOST_COOKIE: &str = "__Host-ledgerly_session";
+
+/// The session cookie's name. Under TLS it carries the `__Host-` prefix: a browser then takes it
+/// only over HTTPS, from this host, for the whole site and no wider domain, so neither a sibling
+/// subdomain nor a plain-HTTP page can plant or replace it. Only that name is read then.
+pub fn session_cookie(secure: bool) -> &'static str {
+    if secure { HOST_COOKIE } else { COOKIE }
+}
 
 pub fn generate() -> String {
     let mut bytes = [0u8; 32];
@@ -28,13 +38,14 @@ pub enum Source {
     Cookie,
 }
 
-/// The token from `Authorization: Bearer …`, else from the session cookie.
-pub fn from_headers(headers: &HeaderMap) -> Option<String> {
-    credential(headers).map(|(token, _)| token)
+/// The token from `Authorization: Bearer …`, else from the session cookie (named as `secure`
+/// says: see [`session_cookie`]).
+pub fn from_headers(headers: &HeaderMap, secure: bool) -> Option<String> {
+    credential(headers, secure).map(|(token, _)| token)
 }
 
 /// The token and where it came from: the bearer header wins over the cookie.
-pub fn credential(headers: &HeaderMap) -> Option<(String, Source)> {
+pub fn credential(headers: &HeaderMap, secure: bool) -> Option<(String, Source)> {
     if let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -43,7 +54,7 @@ pub fn credential(headers: &HeaderMap) -> Option<(String, Source)> {
         return (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
             .then(|| (token.trim().to_owned(), Source::Bearer));
     }
-    cookie_value(headers, COOKIE).map(|token| (token, Source::Cookie))
+    cookie_value(headers, session_cookie(secure)).map(|token| (token, Source::Cookie))
 }
 
 /// The value of the cookie `name`, if sent and not empty.
@@ -59,10 +70,10 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|value| !value.is_empty())
 }
 
-/// `Set-Cookie` for a session: HttpOnly, SameSite=Lax, `Secure` when configured.
+/// `Set-Cookie` for a session: HttpOnly, SameSite=Lax, `Secure` and `__Host-` when configured.
 pub fn cookie(token: &str, max_age_seconds: i64, secure: bool) -> HeaderValue {
     set_cookie(
-        COOKIE,
+        session_cookie(secure),
         token,
         &format!("Max-Age={max_age_seconds}; HttpOnly; SameSite=Lax"),
         secure,
@@ -105,14 +116,20 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=b; ledgerly_session=from-cookie"),
         );
-        assert_eq!(from_headers(&headers).as_deref(), Some("from-cookie"));
+        assert_eq!(
+            from_headers(&headers, false).as_deref(),
+            Some("from-cookie")
+        );
         headers.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("Bearer from-header"),
         );
-        assert_eq!(from_headers(&headers).as_deref(), Some("from-header"));
+        assert_eq!(
+            from_headers(&headers, false).as_deref(),
+            Some("from-header")
+        );
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert_eq!(from_headers(&headers), None);
+        assert_eq!(from_headers(&headers, false), None);
     }
 
     #[test]
@@ -121,5 +138,27 @@ mod tests {
         let c = c.to_str().unwrap();
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.ends_with("Secure"));
         assert!(!cookie("t", 60, false).to_str().unwrap().contains("Secure"));
+    }
+
+    #[test]
+    fn under_tls_the_cookie_is_host_only_and_only_that_name_is_read() {
+        let c = cookie("t", 60, true);
+        let c = c.to_str().unwrap();
+        assert!(c.starts_with("__Host-ledgerly_session=t; Path=/;"), "{c}");
+        assert!(!c.contains("Domain"), "{c}");
+        let mut headers = HeaderMap::new();
+        // A cookie without the prefix may have been planted by a sibling subdomain or over
+        // plain HTTP: it is not a session under TLS.
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("ledgerly_session=planted"),
+        );
+        assert_eq!(from_headers(&headers, true), None);
+        assert_eq!(from_headers(&headers, false).as_deref(), Some("planted"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("ledgerly_session=planted; __Host-ledgerly_session=real"),
+        );
+        assert_eq!(from_headers(&headers, true).as_deref(), Some("real"));
     }
 }

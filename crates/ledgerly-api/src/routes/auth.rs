@@ -242,7 +242,7 @@ async fn logout(
     current: CurrentUser,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    if let Some(token) = token::from_headers(&headers) {
+    if let Some(token) = token::from_headers(&headers, state.settings.auth.cookie_secure) {
         state.store.revoke_session(&token::hash(&token)).await?;
     }
     tracing::info!(user = %current.user.id, "logged out");

@@ -80,7 +80,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AnonymousForm<T> {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
-        let secret = csrf::anonymous_secret(request.headers());
+        let secret = csrf::anonymous_secret(request.headers(), state.settings.auth.cookie_secure);
         let (form, token) = read::<T>(request, state).await?;
         match secret {
             Some(secret) if csrf::matches(&secret, &token) => Ok(AnonymousForm(form)),

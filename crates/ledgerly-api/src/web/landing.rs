@@ -65,7 +65,7 @@ pub(crate) async fn page(State(state): State<AppState>, headers: HeaderMap) -> R
 /// The page for a browser that is not signed in, with its anonymous CSRF secret (set now if it
 /// has none).
 fn anonymous(state: &AppState, headers: &HeaderMap, status: StatusCode, forms: &Forms) -> Response {
-    let (secret, set) = match csrf::anonymous_secret(headers) {
+    let (secret, set) = match csrf::anonymous_secret(headers, state.settings.auth.cookie_secure) {
         Some(secret) => (secret, None),
         None => {
             let secret = token::generate();

@@ -26,14 +26,15 @@ use axum::routing::{get, post};
 use crate::auth::{csrf, token};
 use crate::error::ApiError;
 use crate::extract::CurrentUser;
-use crate::settings::{Settings, StorageBackend};
+use crate::settings::Settings;
 use crate::state::AppState;
 
 pub(crate) use form::{AnonymousForm, Errors, SignedForm};
 
 /// The pages and the forms they post to, with their security headers.
-pub fn router(settings: &Settings) -> Router<AppState> {
-    let headers = SecurityHeaders::new(settings);
+pub fn router(state: &AppState) -> Router<AppState> {
+    let settings = &state.settings;
+    let headers = SecurityHeaders::new(settings, state.storage.image_origin());
     Router::new()
         .route("/", get(landing::page))
         .route("/login", post(landing::login))
@@ -82,16 +83,14 @@ struct SecurityHeaders {
 }
 
 impl SecurityHeaders {
-    fn new(settings: &Settings) -> Self {
-        // Receipt images in S3 are shown through short-lived presigned URLs: their origin must be
-        // allowed as an image source, and nothing else.
-        let images = match settings.storage.backend {
-            StorageBackend::Local => String::new(),
-            StorageBackend::S3 if !settings.storage.endpoint.is_empty() => {
-                format!(" {}", settings.storage.endpoint.trim_end_matches('/'))
-            }
-            StorageBackend::S3 => " https://*.amazonaws.com".to_owned(),
-        };
+    /// `image_origin`: where receipt images come from besides this site (the receipts bucket's
+    /// own origin, for S3 storage: they are shown through short-lived presigned URLs). Only it is
+    /// allowed as an image source, not every bucket in S3.
+    fn new(settings: &Settings, image_origin: Option<&str>) -> Self {
+        let images = image_origin
+            .filter(|origin| !origin.contains([';', ',', ' ', '\'']))
+            .map(|origin| format!(" {origin}"))
+            .unwrap_or_default();
         let csp = format!(
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:{images}; \
              connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -180,7 +179,10 @@ impl WebUser {
         state: &AppState,
         headers: &HeaderMap,
     ) -> Result<Option<WebUser>, ApiError> {
-        let Some(token) = token::cookie_value(headers, token::COOKIE) else {
+        let Some(token) = token::cookie_value(
+            headers,
+            token::session_cookie(state.settings.auth.cookie_secure),
+        ) else {
             return Ok(None);
         };
         Ok(CurrentUser::of_token(state, &token)
@@ -244,8 +246,9 @@ pub(crate) fn failure(err: ApiError) -> Response {
 }
 
 /// The page for an address that leads nowhere, with the headers of every page.
-pub(crate) fn not_found_page(settings: &Settings) -> Response {
-    SecurityHeaders::new(settings).apply(failure(ApiError::NotFound("page")))
+pub(crate) fn not_found_page(state: &AppState) -> Response {
+    SecurityHeaders::new(&state.settings, state.storage.image_origin())
+        .apply(failure(ApiError::NotFound("page")))
 }
 
 /// A page's query parameter: the last one of that name, trimmed, if not empty. Pages read their
@@ -293,7 +296,7 @@ mod tests {
 
     #[test]
     fn pages_allow_no_inline_script_and_no_framing() {
-        let headers = SecurityHeaders::new(&Settings::default());
+        let headers = SecurityHeaders::new(&Settings::default(), None);
         let csp = headers.csp.to_str().unwrap_or_default();
         assert!(csp.contains("script-src 'self';"), "{csp}");
         assert!(!csp.contains("unsafe-inline"), "{csp}");
@@ -312,10 +315,31 @@ mod tests {
         );
         let mut settings = Settings::default();
         settings.auth.cookie_secure = true;
-        let response = SecurityHeaders::new(&settings).apply(StatusCode::OK.into_response());
+        let response = SecurityHeaders::new(&settings, None).apply(StatusCode::OK.into_response());
         assert_eq!(
             response.headers()[header::STRICT_TRANSPORT_SECURITY],
             "max-age=31536000"
         );
+    }
+
+    #[test]
+    fn images_come_from_this_site_and_the_receipts_bucket_alone() {
+        let settings = Settings::default();
+        let csp = |origin| {
+            SecurityHeaders::new(&settings, origin)
+                .csp
+                .to_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(csp(None).contains("img-src 'self' data:;"), "{}", csp(None));
+        let bucket = csp(Some("https://receipts.s3.eu-west-1.amazonaws.com"));
+        assert!(
+            bucket.contains("img-src 'self' data: https://receipts.s3.eu-west-1.amazonaws.com;"),
+            "{bucket}"
+        );
+        assert!(!bucket.contains('*'), "{bucket}");
+        // Nothing that could end the directive or add a source gets in.
+        assert!(csp(Some("https://x; script-src *")).contains("img-src 'self' data:;"));
     }
 }

@@ -15,6 +15,7 @@ on_both_backends!(
     login_is_rate_limited_per_client_address,
     logout_revokes_the_token_and_clears_the_cookie,
     the_session_cookie_authenticates_like_the_bearer_token,
+    under_tls_only_the_host_prefixed_cookie_is_a_session,
     an_expired_session_is_refused,
 );
 
@@ -299,6 +300,42 @@ async fn logout_revokes_the_token_and_clears_the_cookie(backend: Backend) {
         .post_json("/api/v1/auth/logout", Some(&priya.token), &json!({}))
         .await;
     assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
+async fn under_tls_only_the_host_prefixed_cookie_is_a_session(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.auth.cookie_secure = true).await;
+    let response = app
+        .post_json(
+            "/api/v1/auth/register",
+            None,
+            &json!({ "email": "t@example.com", "password": "correct horse", "name": "T" }),
+        )
+        .await;
+    let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(
+        cookie.starts_with("__Host-ledgerly_session=") && cookie.contains("; Path=/;"),
+        "{cookie}"
+    );
+    assert!(
+        cookie.ends_with("; Secure") && !cookie.contains("Domain"),
+        "{cookie}"
+    );
+    let token = expect(response, StatusCode::CREATED).await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let with_cookie = |name: &str| {
+        reqwest::Client::new()
+            .get(app.url("/api/v1/me"))
+            .header("cookie", format!("{name}={token}"))
+            .send()
+    };
+    let me = with_cookie("__Host-ledgerly_session").await.unwrap();
+    assert_eq!(expect(me, StatusCode::OK).await["email"], "t@example.com");
+    // The name without the prefix could have been set by a sibling subdomain or over plain HTTP.
+    let planted = with_cookie("ledgerly_session").await.unwrap();
+    assert_eq!(planted.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
 

@@ -88,6 +88,17 @@ async fn an_upload_lands_encrypted_in_the_bucket_is_served_by_a_presigned_url_an
         location.contains("X-Amz-Expires=60") && location.contains("X-Amz-Signature="),
         "{location}"
     );
+    // Pages let images come from that URL's origin (the bucket's own) and no other.
+    let origin = location.split('/').take(3).collect::<Vec<_>>().join("/");
+    let page = app.client.get(app.url("/")).send().await.unwrap();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains(&format!("img-src 'self' data: {origin};")),
+        "{csp} does not allow {origin}"
+    );
     let fetched = reqwest::get(&location).await.unwrap();
     assert_eq!(fetched.status(), StatusCode::OK);
     assert_eq!(fetched.bytes().await.unwrap().to_vec(), bytes);

@@ -123,6 +123,15 @@ impl Storage {
         })
     }
 
+    /// Where a browser fetches receipt images from besides the API: the bucket's origin, for S3
+    /// storage (the images are shown through presigned URLs); none for local storage.
+    pub fn image_origin(&self) -> Option<&str> {
+        match self {
+            Storage::Local(_) => None,
+            Storage::S3(s3) => Some(s3.origin()),
+        }
+    }
+
     /// The bucket, for S3 storage.
     pub fn bucket(&self) -> Option<&str> {
         match self {

@@ -17,6 +17,7 @@ use super::{StorageError, StorageResult};
 pub struct S3Storage {
     client: Client,
     bucket: String,
+    origin: String,
 }
 
 fn s3_error(err: impl std::error::Error) -> StorageError {
@@ -29,6 +30,57 @@ fn s3_error(err: impl std::error::Error) -> StorageError {
         source = cause.source();
     }
     StorageError::S3(message)
+}
+
+/// The origin the SDK addresses `settings`' bucket at: resolved by its own endpoint rules (a
+/// bucket named with dots, for one, is addressed by path), offline.
+async fn bucket_origin(
+    settings: &StorageLocation,
+    shared: &aws_config::SdkConfig,
+) -> StorageResult<String> {
+    use aws_sdk_s3::config::endpoint::{DefaultResolver, Params, ResolveEndpoint as _};
+    let region = shared.region().ok_or_else(|| {
+        StorageError::Config(
+            "the bucket's region is unknown: set storage.region (or AWS_REGION)".into(),
+        )
+    })?;
+    let mut params = Params::builder()
+        .bucket(&settings.bucket)
+        .region(region.as_ref())
+        .use_fips(shared.use_fips().unwrap_or(false))
+        .use_dual_stack(shared.use_dual_stack().unwrap_or(false));
+    if !settings.endpoint.is_empty() {
+        params = params.endpoint(&settings.endpoint).force_path_style(true);
+    }
+    let params = params
+        .build()
+        .map_err(|e| StorageError::Config(format!("the bucket's address: {e}")))?;
+    let endpoint = DefaultResolver::new()
+        .resolve_endpoint(&params)
+        .await
+        .map_err(|e| {
+            StorageError::Config(format!(
+                "the bucket `{}` has no address in region {region}: {e}",
+                settings.bucket
+            ))
+        })?;
+    origin_of(endpoint.url()).ok_or_else(|| {
+        StorageError::Config(format!(
+            "the bucket's address `{}` is not a URL",
+            endpoint.url()
+        ))
+    })
+}
+
+/// `scheme://host[:port]` of `url`.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    // Credentials in a URL are never part of an origin.
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    (!scheme.is_empty() && !host.is_empty()).then(|| format!("{scheme}://{host}"))
 }
 
 impl S3Storage {
@@ -50,10 +102,18 @@ impl S3Storage {
                 .endpoint_url(&settings.endpoint)
                 .force_path_style(true);
         }
+        let origin = bucket_origin(settings, &shared).await?;
         Ok(Self {
             client: Client::from_conf(config.build()),
             bucket: settings.bucket.clone(),
+            origin,
         })
+    }
+
+    /// The origin (`https://host[:port]`) of the bucket's URLs, presigned ones among them: the
+    /// one place a browser fetches receipt images from besides the API.
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     pub fn bucket(&self) -> &str {
@@ -152,5 +212,53 @@ impl S3Storage {
             .await
             .map_err(s3_error)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn location(bucket: &str, region: &str, endpoint: &str) -> StorageLocation {
+        StorageLocation {
+            backend: super::super::StorageBackend::S3,
+            path: std::path::PathBuf::new(),
+            bucket: bucket.into(),
+            region: region.into(),
+            endpoint: endpoint.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_origin_is_the_buckets_own() {
+        let origin = |bucket: &'static str, region: &'static str, endpoint: &'static str| async move {
+            S3Storage::new(&location(bucket, region, endpoint))
+                .await
+                .unwrap()
+                .origin()
+                .to_owned()
+        };
+        assert_eq!(
+            origin("ledgerly-receipts", "eu-west-1", "").await,
+            "https://ledgerly-receipts.s3.eu-west-1.amazonaws.com"
+        );
+        // A bucket named with dots cannot be a host name under the wildcard certificate.
+        assert_eq!(
+            origin("receipts.example.com", "eu-west-1", "").await,
+            "https://s3.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            origin("r", "us-east-1", "http://127.0.0.1:5000/").await,
+            "http://127.0.0.1:5000"
+        );
+    }
+
+    #[test]
+    fn origins_leave_out_paths_and_credentials() {
+        assert_eq!(
+            origin_of("https://user:pw@b.s3.amazonaws.com:8443/key?x=1").as_deref(),
+            Some("https://b.s3.amazonaws.com:8443")
+        );
+        assert_eq!(origin_of("not a url"), None);
     }
 }

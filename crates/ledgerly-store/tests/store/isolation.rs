@@ -168,7 +168,7 @@ async fn another_users_rows_are_never_returned_or_changed(store: &Store) {
         .await
         .unwrap();
     let (_, who) = store
-        .session_user(b"a-token", Utc::now())
+        .session_user(b"a-token", Utc::now(), None)
         .await
         .unwrap()
         .unwrap();
@@ -176,7 +176,7 @@ async fn another_users_rows_are_never_returned_or_changed(store: &Store) {
     assert_eq!(store.revoke_other_sessions(b.id, None).await.unwrap(), 0);
     assert!(
         store
-            .session_user(b"a-token", Utc::now())
+            .session_user(b"a-token", Utc::now(), None)
             .await
             .unwrap()
             .is_some()

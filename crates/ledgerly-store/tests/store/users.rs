@@ -189,7 +189,7 @@ async fn deleting_an_account_removes_all_its_rows_and_nothing_else(store: &Store
     assert_eq!(store.list_receipts(kept.id, 1, 10).await.unwrap().total, 1);
     assert!(
         store
-            .session_user(kept.id.to_string().as_bytes(), chrono::Utc::now())
+            .session_user(kept.id.to_string().as_bytes(), chrono::Utc::now(), None)
             .await
             .unwrap()
             .is_some()

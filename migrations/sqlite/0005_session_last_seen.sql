@@ -1,0 +1,4 @@
+-- When each session was last used (to the minute): a session unused for `auth.idle_hours` ends,
+-- whatever its absolute lifetime left.
+ALTER TABLE sessions ADD COLUMN last_seen_at TEXT NOT NULL DEFAULT '';
+UPDATE sessions SET last_seen_at = created_at;

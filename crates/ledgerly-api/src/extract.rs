@@ -55,7 +55,10 @@ impl FromRequestParts<AppState> for CurrentUser {
 
 impl CurrentUser {
     /// The user and live session a session token belongs to, if any.
-    pub async fn of_token(state: &AppState, token: &str) -> Result<Option<Self>, ApiError> {
+    pub async fn of_token(
+        state: &AppState,
+        token: &secrecy::SecretString,
+    ) -> Result<Option<Self>, ApiError> {
         Ok(state
             .store
             .session_user(

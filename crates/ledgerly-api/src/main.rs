@@ -65,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init();
             let settings = Settings::from_env(config.as_deref()).context("invalid settings")?;
             let store = ledgerly_store::Store::connect_with(
-                &settings.database.url,
+                secrecy::ExposeSecret::expose_secret(&settings.database.url),
                 &ledgerly_store::StoreOptions {
                     max_connections: 1,
                     ..ledgerly_store::StoreOptions::default()

@@ -8,12 +8,13 @@ use std::path::Path;
 
 pub use ledgerly_store::objects::StorageBackend;
 use ledgerly_store::objects::StorageLocation;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
 /// Everything the server needs to start.
 /// `Serialize` is there to learn each setting's type (an environment override takes the type of
 /// the setting it overrides); secrets serialize as empty strings.
-#[derive(Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub server: ServerSettings,
@@ -48,7 +49,7 @@ pub struct ServerSettings {
 pub struct DatabaseSettings {
     /// `sqlite://path/to/ledgerly.db` or `postgres://user:password@host/db`.
     #[serde(serialize_with = "redacted")]
-    pub url: String,
+    pub url: SecretString,
     pub max_connections: u32,
 }
 
@@ -109,7 +110,7 @@ pub enum OcrDispatch {
     S3Events,
 }
 
-#[derive(Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OcrSettings {
     pub dispatch: OcrDispatch,
@@ -118,27 +119,9 @@ pub struct OcrSettings {
     /// The shared secret the OCR results endpoint checks signatures with (HMAC-SHA256).
     /// Required with `s3-events`; never logged.
     #[serde(serialize_with = "redacted")]
-    pub callback_secret: String,
+    pub callback_secret: SecretString,
     /// How old a signed result may be, in seconds, before it is refused as stale.
     pub callback_max_age_seconds: u64,
-}
-
-impl fmt::Debug for OcrSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OcrSettings")
-            .field("dispatch", &self.dispatch)
-            .field("max_attempts", &self.max_attempts)
-            .field(
-                "callback_secret",
-                &if self.callback_secret.is_empty() {
-                    "<unset>"
-                } else {
-                    "<redacted>"
-                },
-            )
-            .field("callback_max_age_seconds", &self.callback_max_age_seconds)
-            .finish()
-    }
 }
 
 impl Default for StorageSettings {
@@ -173,7 +156,7 @@ impl Default for OcrSettings {
         Self {
             dispatch: OcrDispatch::Queue,
             max_attempts: 5,
-            callback_secret: String::new(),
+            callback_secret: SecretString::default(),
             callback_max_age_seconds: 300,
         }
     }
@@ -229,23 +212,10 @@ impl Default for LimitSettings {
     }
 }
 
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("server", &self.server)
-            .field("database", &self.database)
-            .field("auth", &self.auth)
-            .field("limits", &self.limits)
-            .field("storage", &self.storage)
-            .field("ocr", &self.ocr)
-            .finish()
-    }
-}
-
 impl fmt::Debug for DatabaseSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The URL may carry a password.
-        let shown = ledgerly_store::redact_url(&self.url);
+        let shown = ledgerly_store::redact_url(self.url.expose_secret());
         f.debug_struct("DatabaseSettings")
             .field("url", &shown)
             .field("max_connections", &self.max_connections)
@@ -272,7 +242,7 @@ const ENV_PREFIX: &str = "LEDGERLY__";
 const OTHER_PARTS: &[&str] = &["extractor", "worker"];
 
 /// A secret written out: nothing. [`Settings`] serialize only to learn their types.
-fn redacted<S: Serializer>(_: &str, serializer: S) -> Result<S::Ok, S::Error> {
+fn redacted<S: Serializer>(_: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str("")
 }
 
@@ -376,7 +346,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), String> {
-        let url = &self.database.url;
+        let url = self.database.url.expose_secret();
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres://")
             || url.starts_with("postgresql://"))
@@ -422,11 +392,12 @@ impl Settings {
             if self.storage.backend != StorageBackend::S3 {
                 return Err("ocr.dispatch = \"s3-events\" needs storage.backend = \"s3\"".into());
             }
-            if self.ocr.callback_secret.len() < 32 {
+            if self.ocr.callback_secret.expose_secret().len() < 32 {
                 return Err("ocr.callback_secret must be at least 32 characters with ocr.dispatch = \"s3-events\"; generate one with `openssl rand -hex 32`".into());
             }
         }
-        if !self.ocr.callback_secret.is_empty() && self.ocr.callback_secret.len() < 32 {
+        let secret = self.ocr.callback_secret.expose_secret();
+        if !secret.is_empty() && secret.len() < 32 {
             return Err("ocr.callback_secret must be at least 32 characters; generate one with `openssl rand -hex 32`".into());
         }
         if self.ocr.callback_max_age_seconds == 0 {
@@ -490,7 +461,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(settings.server.port, 9000);
-        assert_eq!(settings.database.url, "postgres://app:pw@db/ledgerly");
+        assert_eq!(
+            settings.database.url.expose_secret(),
+            "postgres://app:pw@db/ledgerly"
+        );
         assert!(settings.auth.cookie_secure);
         assert!(
             !format!("{settings:?}").contains(":pw@"),
@@ -543,7 +517,7 @@ mod tests {
         assert!(settings.auth.cookie_secure);
         assert_eq!(settings.server.port, 9001);
         assert_eq!(
-            settings.ocr.callback_secret,
+            settings.ocr.callback_secret.expose_secret(),
             "12345678901234567890123456789012"
         );
         let err = Settings::load(None, env(&[("LEDGERLY__AUTH__COOKIE_SECURE", "maybe")]))
@@ -571,11 +545,16 @@ mod tests {
     fn secrets_serialize_as_nothing() {
         let mut settings = Settings::default();
         settings.database.url = "postgres://app:hunter2@db/ledgerly".into();
-        settings.ocr.callback_secret = "s".repeat(40);
+        settings.ocr.callback_secret = "s".repeat(40).into();
         let written = toml::to_string(&settings).unwrap();
         assert!(
             !written.contains("hunter2") && !written.contains("sss"),
             "{written}"
+        );
+        let shown = format!("{settings:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("sss"),
+            "{shown}"
         );
     }
 

@@ -69,7 +69,7 @@ pub fn api(settings: &Settings) -> (Router<AppState>, utoipa::openapi::OpenApi) 
         )
         .merge(routes::health_router())
         .merge(routes::internal_router(
-            !settings.ocr.callback_secret.is_empty(),
+            !secrecy::ExposeSecret::expose_secret(&settings.ocr.callback_secret).is_empty(),
         ))
         .routes(routes!(crate::metrics::render))
         .split_for_parts();
@@ -182,9 +182,12 @@ impl Application {
             max_connections: settings.database.max_connections,
             ..ledgerly_store::StoreOptions::default()
         };
-        let store = ledgerly_store::Store::connect_with(&settings.database.url, &options)
-            .await
-            .context("failed to open the database (database.url)")?;
+        let store = ledgerly_store::Store::connect_with(
+            secrecy::ExposeSecret::expose_secret(&settings.database.url),
+            &options,
+        )
+        .await
+        .context("failed to open the database (database.url)")?;
         let storage = ledgerly_store::objects::Storage::open(&settings.storage.location())
             .await
             .context("failed to set up receipt storage (storage.*)")?;

@@ -285,6 +285,15 @@ pub fn currency(field: &'static str, code: &str) -> Result<Currency, ApiError> {
     Currency::from_code(code).map_err(|e| ApiError::invalid(field, e))
 }
 
+/// Writes a secret into an answer, where the client is meant to have it (a new session's token).
+pub(crate) fn expose<S: serde::Serializer>(
+    secret: &secrecy::SecretString,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use secrecy::ExposeSecret as _;
+    serializer.serialize_str(secret.expose_secret())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 //! Lambda, `ledgerctl up`). The key may also come from `GEMINI_API_KEY` or `OPENAI_API_KEY`; it is
 //! never printed. The default is the offline PP-OCR engine.
 
-use std::fmt;
+use secrecy::{ExposeSecret as _, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ pub enum BackendKind {
     Tesseract,
 }
 
-#[derive(Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ExtractorSettings {
     /// The OCR backend.
     #[arg(
@@ -45,7 +45,7 @@ pub struct ExtractorSettings {
     pub model: Option<String>,
     /// The API key (also read from GEMINI_API_KEY or OPENAI_API_KEY).
     #[arg(long, env = "LEDGERLY__EXTRACTOR__API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
+    pub api_key: Option<SecretString>,
     /// The API's base URL, e.g. http://localhost:11434/v1 for a local Ollama.
     #[arg(long, env = "LEDGERLY__EXTRACTOR__BASE_URL")]
     pub base_url: Option<String>,
@@ -64,21 +64,6 @@ pub struct ExtractorSettings {
     pub languages: String,
 }
 
-impl fmt::Debug for ExtractorSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ExtractorSettings")
-            .field("backend", &self.backend)
-            .field("models_dir", &self.models_dir)
-            .field("model", &self.model)
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("base_url", &self.base_url)
-            .field("timeout_seconds", &self.timeout_seconds)
-            .field("max_retries", &self.max_retries)
-            .field("languages", &self.languages)
-            .finish()
-    }
-}
-
 impl Default for ExtractorSettings {
     fn default() -> Self {
         Self {
@@ -95,11 +80,11 @@ impl Default for ExtractorSettings {
 }
 
 impl ExtractorSettings {
-    fn api_key(&self, fallback_env: &str) -> String {
+    fn api_key(&self, fallback_env: &str) -> SecretString {
         self.api_key
             .clone()
-            .filter(|k| !k.trim().is_empty())
-            .or_else(|| std::env::var(fallback_env).ok())
+            .filter(|k| !k.expose_secret().trim().is_empty())
+            .or_else(|| std::env::var(fallback_env).ok().map(SecretString::from))
             .unwrap_or_default()
     }
 

@@ -11,6 +11,7 @@
 //!
 //! Clients (S3, HTTP, the extractor) are built once per cold start in [`Handler::from_env`].
 
+use secrecy::{ExposeSecret as _, SecretString};
 use std::fmt;
 use std::sync::Arc;
 
@@ -28,27 +29,16 @@ use crate::reporter::{ApiReporter, Delivery};
 use crate::{read_outcome, usable_fields};
 
 /// What the Lambda needs besides the extractor, from its environment.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct LambdaConfig {
     /// The API's base URL, e.g. `https://ledgerly.example.com`.
     pub api_url: String,
     /// The shared HMAC secret for `/internal/ocr-results`.
-    pub callback_secret: String,
+    pub callback_secret: SecretString,
     /// The receipts bucket (events from any other are skipped), its region and endpoint.
     pub storage: StorageLocation,
     /// The currency of amounts printed without a symbol.
     pub default_currency: Currency,
-}
-
-impl fmt::Debug for LambdaConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LambdaConfig")
-            .field("api_url", &self.api_url)
-            .field("callback_secret", &"<redacted>")
-            .field("storage", &self.storage)
-            .field("default_currency", &self.default_currency)
-            .finish()
-    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -62,17 +52,17 @@ impl LambdaConfig {
     pub async fn from_env() -> Result<Self, String> {
         let api_url = env("LEDGERLY_API_URL")
             .ok_or("LEDGERLY_API_URL must name the API, e.g. https://ledgerly.example.com")?;
-        let callback_secret = match (
+        let callback_secret: SecretString = match (
             env("LEDGERLY__OCR__CALLBACK_SECRET"),
             env("LEDGERLY__OCR__CALLBACK_SECRET_PARAMETER"),
         ) {
-            (Some(secret), _) => secret,
+            (Some(secret), _) => secret.into(),
             (None, Some(parameter)) => secure_parameter(&parameter, "callback secret").await?,
             (None, None) => {
                 return Err("set LEDGERLY__OCR__CALLBACK_SECRET, or LEDGERLY__OCR__CALLBACK_SECRET_PARAMETER to the SSM parameter holding it".into());
             }
         };
-        if callback_secret.len() < 32 {
+        if callback_secret.expose_secret().len() < 32 {
             return Err("the callback secret must be at least 32 characters".into());
         }
         let bucket = env("LEDGERLY__STORAGE__BUCKET")
@@ -99,7 +89,7 @@ impl LambdaConfig {
 
 /// The value of an SSM SecureString parameter (`what` names it in errors): how the Lambda gets
 /// the callback secret and the OCR backend's API key without either sitting in its environment.
-pub async fn secure_parameter(parameter: &str, what: &str) -> Result<String, String> {
+pub async fn secure_parameter(parameter: &str, what: &str) -> Result<SecretString, String> {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(endpoint) = env("LEDGERLY__AWS__ENDPOINT") {
         loader = loader.endpoint_url(endpoint);
@@ -120,6 +110,7 @@ pub async fn secure_parameter(parameter: &str, what: &str) -> Result<String, Str
     reply
         .parameter
         .and_then(|p| p.value)
+        .map(SecretString::from)
         .ok_or_else(|| format!("the SSM parameter {parameter} has no value"))
 }
 

@@ -153,7 +153,7 @@ struct WorkerArgs {
     api_url: Option<String>,
     /// The API's OCR callback secret (`ocr.callback_secret`), with --api-url.
     #[arg(long, env = "LEDGERLY__OCR__CALLBACK_SECRET", hide_env_values = true)]
-    callback_secret: Option<String>,
+    callback_secret: Option<secrecy::SecretString>,
     /// Serve Prometheus metrics at http://<address>/metrics.
     #[arg(long, env = "LEDGERLY__WORKER__METRICS_BIND")]
     metrics_bind: Option<SocketAddr>,
@@ -349,8 +349,8 @@ async fn worker(args: WorkerArgs) -> Result<(), String> {
     };
     let mut worker = Worker::new(store.clone(), storage, extractor, options).with_metrics(metrics);
     if let Some(api_url) = &args.api_url {
-        let secret = args.callback_secret.as_deref().unwrap_or_default();
-        let reporter = ledgerly_ocr::reporter::ApiReporter::new(api_url, secret).map_err(|e| {
+        let secret = args.callback_secret.clone().unwrap_or_default();
+        let reporter = ledgerly_ocr::reporter::ApiReporter::new(api_url, &secret).map_err(|e| {
             format!("--api-url / --callback-secret (LEDGERLY__OCR__CALLBACK_SECRET): {e}")
         })?;
         worker = worker.reporting_to(reporter);
@@ -367,7 +367,9 @@ async fn lambda(args: LambdaArgs) -> Result<(), String> {
     let config = LambdaConfig::from_env().await?;
     let mut settings = args.extractor.clone();
     let key_source = match (&settings.api_key, &args.api_key_parameter) {
-        (Some(key), _) if !key.trim().is_empty() => "from the environment".to_owned(),
+        (Some(key), _) if !secrecy::ExposeSecret::expose_secret(key).trim().is_empty() => {
+            "from the environment".to_owned()
+        }
         (_, Some(parameter)) if !parameter.trim().is_empty() => {
             settings.api_key = Some(
                 ledgerly_ocr::lambda::secure_parameter(parameter, "OCR backend's API key").await?,

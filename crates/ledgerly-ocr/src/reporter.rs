@@ -2,7 +2,7 @@
 //! the timestamp and body: how the Lambda reports, and the standalone worker when it is given the
 //! API's address.
 
-use std::fmt;
+use secrecy::{ExposeSecret as _, SecretString};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -19,26 +19,17 @@ pub enum Delivery {
     Retry(String),
 }
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ApiReporter {
     http: reqwest::Client,
     url: String,
-    secret: String,
-}
-
-impl fmt::Debug for ApiReporter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiReporter")
-            .field("url", &self.url)
-            .field("secret", &"<redacted>")
-            .finish()
-    }
+    secret: SecretString,
 }
 
 impl ApiReporter {
     /// Reports to the API at `api_url` (its base, e.g. `https://ledgerly.example.com`).
-    pub fn new(api_url: &str, secret: &str) -> Result<Self, String> {
-        if secret.len() < 32 {
+    pub fn new(api_url: &str, secret: &SecretString) -> Result<Self, String> {
+        if secret.expose_secret().len() < 32 {
             return Err("the callback secret must be at least 32 characters".into());
         }
         if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
@@ -54,7 +45,7 @@ impl ApiReporter {
         Ok(Self {
             http,
             url: format!("{}/internal/ocr-results", api_url.trim_end_matches('/')),
-            secret: secret.to_owned(),
+            secret: secret.clone(),
         })
     }
 
@@ -64,7 +55,7 @@ impl ApiReporter {
             Err(e) => return Delivery::Retry(format!("cannot encode the result: {e}")),
         };
         let timestamp = Utc::now().timestamp();
-        let signature = callback::sign(self.secret.as_bytes(), timestamp, &body);
+        let signature = callback::sign(self.secret.expose_secret().as_bytes(), timestamp, &body);
         let response = match self
             .http
             .post(&self.url)

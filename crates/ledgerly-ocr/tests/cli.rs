@@ -84,7 +84,7 @@ fn free_port() -> u16 {
 /// The API on `db`, its receipts in `folder`.
 async fn api(db: &TestDatabase, folder: &std::path::Path) -> RunningApi {
     let mut settings = ledgerly_api::Settings::default();
-    settings.database.url = db.url().to_owned();
+    settings.database.url = db.url().to_owned().into();
     settings.storage.path = folder.to_owned();
     RunningApi::start(settings).await
 }
@@ -175,7 +175,7 @@ async fn a_worker_reporting_through_the_api_has_its_results_applied_by_the_api(b
     let db = TestDatabase::new(backend).await;
     let folder = tempfile::tempdir().unwrap();
     let mut settings = ledgerly_api::Settings::default();
-    settings.database.url = db.url().to_owned();
+    settings.database.url = db.url().to_owned().into();
     settings.storage.path = folder.path().to_owned();
     settings.ocr.callback_secret = SECRET.into();
     settings.server.metrics_refresh_seconds = 1;

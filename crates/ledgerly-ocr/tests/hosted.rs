@@ -412,7 +412,7 @@ async fn a_refused_key_fails_for_good_and_the_key_is_never_in_the_message() {
     assert!(!debug.contains(KEY), "{debug}");
     assert!(
         Gemini::new(GeminiOptions {
-            api_key: String::new(),
+            api_key: Default::default(),
             model: "m".into(),
             base_url: url,
             http: http(),

@@ -110,7 +110,7 @@ impl Stack {
         s3.create_bucket().bucket(&bucket).send().await.unwrap();
         let db = TestDatabase::new(Backend::Postgres).await;
         let mut settings = ledgerly_api::Settings::default();
-        settings.database.url = db.url().to_owned();
+        settings.database.url = db.url().to_owned().into();
         settings.storage.backend = StorageBackend::S3;
         settings.storage.bucket = bucket.clone();
         settings.storage.region = "us-east-1".into();

@@ -397,7 +397,7 @@ async fn hostile_uploads_end_as_failed_receipts_with_reasons() {
     let db = TestDatabase::new(Backend::Postgres).await;
     let folder = tempfile::tempdir().unwrap();
     let mut settings = ledgerly_api::Settings::default();
-    settings.database.url = db.url().to_owned();
+    settings.database.url = db.url().to_owned().into();
     settings.storage.path = folder.path().to_owned();
     let api = RunningApi::start(settings).await;
     let storage = Storage::open(&StorageLocation {

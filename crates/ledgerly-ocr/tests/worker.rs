@@ -455,7 +455,7 @@ async fn an_upload_through_the_api_is_read_by_the_worker_and_confirmed_by_its_ow
 ) {
     let s = Setup::new(backend).await;
     let mut settings = ledgerly_api::Settings::default();
-    settings.database.url = s.db.url().to_owned();
+    settings.database.url = s.db.url().to_owned().into();
     settings.storage.path = s.folder.clone();
     let api = RunningApi::start(settings).await;
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();

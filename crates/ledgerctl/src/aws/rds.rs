@@ -412,7 +412,7 @@ pub(crate) async fn apply(
             .db_subnet_group_name(&desired.subnet_group)
             .vpc_security_group_ids(group_id)
             .master_username(MASTER_USER)
-            .master_user_password(password)
+            .master_user_password(secrecy::ExposeSecret::expose_secret(&password))
             .db_name(DATABASE)
             .backup_retention_period(desired.backup_retention_days)
             .deletion_protection(desired.deletion_protection)

@@ -68,7 +68,7 @@ pub(crate) fn generated_secrets(config: &StackConfig) -> Vec<Desired> {
 }
 
 /// A SecureString's value, decrypted.
-pub(crate) async fn value(aws: &Aws, name: &str) -> anyhow::Result<String> {
+pub(crate) async fn value(aws: &Aws, name: &str) -> anyhow::Result<secrecy::SecretString> {
     aws.ssm
         .get_parameter()
         .name(name)
@@ -78,6 +78,7 @@ pub(crate) async fn value(aws: &Aws, name: &str) -> anyhow::Result<String> {
         .map_err(sdk_error(format!("reading the secret {name}")))?
         .parameter
         .and_then(|p| p.value)
+        .map(secrecy::SecretString::from)
         .ok_or_else(|| anyhow::anyhow!("the SSM parameter {name} has no value"))
 }
 
@@ -186,7 +187,7 @@ pub(crate) async fn apply(
                     .put_parameter()
                     .name(name)
                     .r#type(ParameterType::SecureString)
-                    .value(value)
+                    .value(secrecy::ExposeSecret::expose_secret(&value))
                     .overwrite(true)
                     .send()
                     .await

@@ -94,8 +94,8 @@ pub(crate) struct Facts {
     pub(crate) address: String,
     database: Database,
     bucket: String,
-    callback_secret: String,
-    grafana_password: String,
+    callback_secret: secrecy::SecretString,
+    grafana_password: secrecy::SecretString,
     function: String,
     function_exists: bool,
 }
@@ -141,10 +141,12 @@ pub(crate) async fn facts(aws: &Aws, config: &StackConfig) -> anyhow::Result<Fac
     };
     let password = password?;
     let url = format!(
-        "postgres://{}:{password}@{host}:{port}/{}?sslmode=require",
+        "postgres://{}:{}@{host}:{port}/{}?sslmode=require",
         aws::rds::MASTER_USER,
+        secrecy::ExposeSecret::expose_secret(&password),
         aws::rds::DATABASE
-    );
+    )
+    .into();
     Ok(Facts {
         repositories: [api?, ocr?],
         address,

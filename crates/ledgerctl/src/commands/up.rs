@@ -63,7 +63,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     section("storage", "path", receipts.display().to_string());
     let mut settings = Settings::from_env_over(base, args.config.as_deref())?;
     let local = settings.storage.backend == ledgerly_store::objects::StorageBackend::Local;
-    let place = if settings.database.url == database && local && settings.storage.path == receipts {
+    let url = secrecy::ExposeSecret::expose_secret(&settings.database.url);
+    let place = if url == database && local && settings.storage.path == receipts {
         format!("Data: {}", data_dir.display())
     } else {
         let files = if local {
@@ -73,7 +74,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         };
         format!(
             "Database: {}\nReceipts: {files}",
-            ledgerly_store::redact_url(&settings.database.url)
+            ledgerly_store::redact_url(url)
         )
     };
     settings.server.bind = args.bind;

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use minijinja::{Environment, UndefinedBehavior, Value};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Serialize;
 
 use super::spec::StackSpec;
@@ -74,29 +75,33 @@ pub(crate) struct Values {
     pub(crate) database: Database,
     pub(crate) bucket: String,
     /// `ocr_callback`, `grafana_admin`.
-    pub(crate) secrets: BTreeMap<String, String>,
+    #[serde(serialize_with = "expose_all")]
+    pub(crate) secrets: BTreeMap<String, SecretString>,
     /// monitoring/'s files by path (`prometheus/prometheus.yml`, `grafana/dashboards/api.json`…).
     pub(crate) monitoring: BTreeMap<String, String>,
 }
 
-#[derive(Clone, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub(crate) struct Database {
     /// `postgres://user:password@host:port/name?sslmode=require`.
-    pub(crate) url: String,
+    #[serde(serialize_with = "expose")]
+    pub(crate) url: SecretString,
     pub(crate) host: String,
     pub(crate) port: u16,
     pub(crate) name: String,
     pub(crate) user: String,
 }
 
-impl std::fmt::Debug for Database {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Database")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
+/// A secret as the template sees it: the rendered text is the one place secrets are written out.
+fn expose<S: serde::Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose_secret())
+}
+
+fn expose_all<S: serde::Serializer>(
+    secrets: &BTreeMap<String, SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(secrets.iter().map(|(k, v)| (k, v.expose_secret())))
 }
 
 /// A string as a double-quoted YAML scalar (JSON's quoting is YAML's).
@@ -149,8 +154,8 @@ pub(crate) mod tests {
             },
             bucket: "demo-receipts".into(),
             secrets: BTreeMap::from([
-                ("ocr_callback".into(), "s".repeat(40)),
-                ("grafana_admin".into(), "g".repeat(32)),
+                ("ocr_callback".into(), "s".repeat(40).into()),
+                ("grafana_admin".into(), "g".repeat(32).into()),
             ]),
             monitoring: monitoring(),
         }
@@ -165,7 +170,7 @@ pub(crate) mod tests {
         assert!(api.rolling, "the API is replaced with no downtime");
         assert_eq!(
             api.env["LEDGERLY__DATABASE__URL"],
-            values().database.url,
+            values().database.url.expose_secret(),
             "quoting keeps the value whole"
         );
         assert!(api.health.is_some());

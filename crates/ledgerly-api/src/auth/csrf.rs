@@ -8,6 +8,7 @@
 use axum::http::{HeaderMap, HeaderValue};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest, Sha256};
 
 /// The form field that carries the token.
@@ -28,15 +29,15 @@ fn anonymous_cookie_name(secure: bool) -> &'static str {
 }
 
 /// The token for a secret (a session token, or the anonymous cookie's value).
-pub fn token_for(secret: &str) -> String {
+pub fn token_for(secret: &SecretString) -> String {
     let mut hasher = Sha256::new();
     hasher.update(b"ledgerly-csrf\0");
-    hasher.update(secret.as_bytes());
+    hasher.update(secret.expose_secret().as_bytes());
     URL_SAFE_NO_PAD.encode(hasher.finalize())
 }
 
 /// Whether `given` is the token for `secret`, compared in constant time.
-pub fn matches(secret: &str, given: &str) -> bool {
+pub fn matches(secret: &SecretString, given: &str) -> bool {
     let expected = token_for(secret);
     expected.len() == given.len()
         && expected
@@ -47,16 +48,16 @@ pub fn matches(secret: &str, given: &str) -> bool {
 }
 
 /// The anonymous cookie's value, if the browser sent one.
-pub fn anonymous_secret(headers: &HeaderMap, secure: bool) -> Option<String> {
-    super::token::cookie_value(headers, anonymous_cookie_name(secure))
+pub fn anonymous_secret(headers: &HeaderMap, secure: bool) -> Option<SecretString> {
+    super::token::cookie_value(headers, anonymous_cookie_name(secure)).map(SecretString::from)
 }
 
 /// `Set-Cookie` for a new anonymous secret: HttpOnly, SameSite=Strict, for the session of the
 /// browser.
-pub fn anonymous_cookie(secret: &str, secure: bool) -> HeaderValue {
+pub fn anonymous_cookie(secret: &SecretString, secure: bool) -> HeaderValue {
     super::token::set_cookie(
         anonymous_cookie_name(secure),
-        secret,
+        secret.expose_secret(),
         "HttpOnly; SameSite=Strict",
         secure,
     )
@@ -81,11 +82,12 @@ mod tests {
 
     #[test]
     fn a_token_belongs_to_its_secret_alone() {
-        let token = token_for("session-a");
-        assert!(matches("session-a", &token));
-        assert!(!matches("session-b", &token));
-        assert!(!matches("session-a", ""));
-        assert!(!matches("session-a", &token[1..]));
+        let (a, b) = ("session-a".into(), "session-b".into());
+        let token = token_for(&a);
+        assert!(matches(&a, &token));
+        assert!(!matches(&b, &token));
+        assert!(!matches(&a, ""));
+        assert!(!matches(&a, &token[1..]));
         assert_ne!(token, "session-a");
     }
 

@@ -13,6 +13,7 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
+use secrecy::{ExposeSecret as _, SecretString};
 use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
@@ -64,7 +65,8 @@ fn argon2() -> Argon2<'static> {
 }
 
 /// Checks a new password's length; the message says what is needed.
-pub fn check_new(field: &'static str, password: &str) -> Result<(), ApiError> {
+pub fn check_new(field: &'static str, password: &SecretString) -> Result<(), ApiError> {
+    let password = password.expose_secret();
     if password.chars().count() < MIN_CHARS {
         return Err(ApiError::invalid(
             field,
@@ -80,11 +82,11 @@ pub fn check_new(field: &'static str, password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub async fn hash(password: String) -> Result<String, ApiError> {
+pub async fn hash(password: SecretString) -> Result<String, ApiError> {
     in_turn(move || {
         let salt = SaltString::generate(&mut OsRng);
         argon2()
-            .hash_password(password.as_bytes(), &salt)
+            .hash_password(password.expose_secret().as_bytes(), &salt)
             .map(|h| h.to_string())
             .map_err(|e| ApiError::internal(anyhow::anyhow!("hashing a password failed: {e}")))
     })
@@ -92,8 +94,9 @@ pub async fn hash(password: String) -> Result<String, ApiError> {
 }
 
 /// Whether `password` matches `hash`. A hash that does not parse never matches.
-pub async fn verify(password: String, hash: String) -> Result<bool, ApiError> {
+pub async fn verify(password: SecretString, hash: String) -> Result<bool, ApiError> {
     in_turn(move || {
+        let password = password.expose_secret();
         if password.len() > MAX_BYTES {
             return false;
         }
@@ -172,8 +175,8 @@ mod tests {
 
     #[test]
     fn short_and_huge_passwords_are_refused() {
-        assert!(check_new("password", "1234567").is_err());
-        assert!(check_new("password", "12345678").is_ok());
-        assert!(check_new("password", &"x".repeat(MAX_BYTES + 1)).is_err());
+        assert!(check_new("password", &"1234567".into()).is_err());
+        assert!(check_new("password", &"12345678".into()).is_ok());
+        assert!(check_new("password", &"x".repeat(MAX_BYTES + 1).into()).is_err());
     }
 }

@@ -4,6 +4,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
+use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest, Sha256};
 
 /// The session cookie's name over plain HTTP (local use).
@@ -18,14 +19,14 @@ pub fn session_cookie(secure: bool) -> &'static str {
     if secure { HOST_COOKIE } else { COOKIE }
 }
 
-pub fn generate() -> String {
+pub fn generate() -> SecretString {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    URL_SAFE_NO_PAD.encode(bytes).into()
 }
 
-pub fn hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
+pub fn hash(token: &SecretString) -> Vec<u8> {
+    Sha256::digest(token.expose_secret().as_bytes()).to_vec()
 }
 
 /// Where a request's session token came from.
@@ -40,21 +41,21 @@ pub enum Source {
 
 /// The token from `Authorization: Bearer …`, else from the session cookie (named as `secure`
 /// says: see [`session_cookie`]).
-pub fn from_headers(headers: &HeaderMap, secure: bool) -> Option<String> {
+pub fn from_headers(headers: &HeaderMap, secure: bool) -> Option<SecretString> {
     credential(headers, secure).map(|(token, _)| token)
 }
 
 /// The token and where it came from: the bearer header wins over the cookie.
-pub fn credential(headers: &HeaderMap, secure: bool) -> Option<(String, Source)> {
+pub fn credential(headers: &HeaderMap, secure: bool) -> Option<(SecretString, Source)> {
     if let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
         let (scheme, token) = value.trim().split_once(' ')?;
         return (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
-            .then(|| (token.trim().to_owned(), Source::Bearer));
+            .then(|| (token.trim().into(), Source::Bearer));
     }
-    cookie_value(headers, session_cookie(secure)).map(|token| (token, Source::Cookie))
+    cookie_value(headers, session_cookie(secure)).map(|token| (token.into(), Source::Cookie))
 }
 
 /// The value of the cookie `name`, if sent and not empty.
@@ -71,10 +72,10 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// `Set-Cookie` for a session: HttpOnly, SameSite=Lax, `Secure` and `__Host-` when configured.
-pub fn cookie(token: &str, max_age_seconds: i64, secure: bool) -> HeaderValue {
+pub fn cookie(token: &SecretString, max_age_seconds: i64, secure: bool) -> HeaderValue {
     set_cookie(
         session_cookie(secure),
-        token,
+        token.expose_secret(),
         &format!("Max-Age={max_age_seconds}; HttpOnly; SameSite=Lax"),
         secure,
     )
@@ -90,7 +91,7 @@ pub fn set_cookie(name: &str, value: &str, attributes: &str, secure: bool) -> He
 
 /// `Set-Cookie` that removes the session cookie.
 pub fn clear_cookie(secure: bool) -> HeaderValue {
-    cookie("", 0, secure)
+    cookie(&SecretString::default(), 0, secure)
 }
 
 #[cfg(test)]
@@ -100,10 +101,12 @@ mod tests {
     #[test]
     fn tokens_are_long_random_and_url_safe() {
         let a = generate();
-        assert_eq!(a.len(), 43);
-        assert_ne!(a, generate());
+        assert_ne!(hash(&a), hash(&generate()));
+        let a_text = a.expose_secret();
+        assert_eq!(a_text.len(), 43);
         assert!(
-            a.chars()
+            a_text
+                .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         );
         assert_eq!(hash(&a).len(), 32);
@@ -117,7 +120,9 @@ mod tests {
             HeaderValue::from_static("a=b; ledgerly_session=from-cookie"),
         );
         assert_eq!(
-            from_headers(&headers, false).as_deref(),
+            from_headers(&headers, false)
+                .as_ref()
+                .map(|t| t.expose_secret()),
             Some("from-cookie")
         );
         headers.insert(
@@ -125,24 +130,31 @@ mod tests {
             HeaderValue::from_static("Bearer from-header"),
         );
         assert_eq!(
-            from_headers(&headers, false).as_deref(),
+            from_headers(&headers, false)
+                .as_ref()
+                .map(|t| t.expose_secret()),
             Some("from-header")
         );
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert_eq!(from_headers(&headers, false), None);
+        assert!(from_headers(&headers, false).is_none());
     }
 
     #[test]
     fn the_cookie_is_http_only_and_lax() {
-        let c = cookie("t", 60, true);
+        let c = cookie(&"t".into(), 60, true);
         let c = c.to_str().unwrap();
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.ends_with("Secure"));
-        assert!(!cookie("t", 60, false).to_str().unwrap().contains("Secure"));
+        assert!(
+            !cookie(&"t".into(), 60, false)
+                .to_str()
+                .unwrap()
+                .contains("Secure")
+        );
     }
 
     #[test]
     fn under_tls_the_cookie_is_host_only_and_only_that_name_is_read() {
-        let c = cookie("t", 60, true);
+        let c = cookie(&"t".into(), 60, true);
         let c = c.to_str().unwrap();
         assert!(c.starts_with("__Host-ledgerly_session=t; Path=/;"), "{c}");
         assert!(!c.contains("Domain"), "{c}");
@@ -153,12 +165,22 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("ledgerly_session=planted"),
         );
-        assert_eq!(from_headers(&headers, true), None);
-        assert_eq!(from_headers(&headers, false).as_deref(), Some("planted"));
+        assert!(from_headers(&headers, true).is_none());
+        assert_eq!(
+            from_headers(&headers, false)
+                .as_ref()
+                .map(|t| t.expose_secret()),
+            Some("planted")
+        );
         headers.insert(
             header::COOKIE,
             HeaderValue::from_static("ledgerly_session=planted; __Host-ledgerly_session=real"),
         );
-        assert_eq!(from_headers(&headers, true).as_deref(), Some("real"));
+        assert_eq!(
+            from_headers(&headers, true)
+                .as_ref()
+                .map(|t| t.expose_secret()),
+            Some("real")
+        );
     }
 }

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
 use ledgerly_core::{Budget, Currency, Email, Month, PersonName, User, UserTimeZone};
 use ledgerly_store::NewUser;
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -33,8 +34,8 @@ pub(crate) struct RegisterRequest {
     #[schema(format = Email, example = "asha@example.com")]
     pub(crate) email: String,
     /// At least 8 characters.
-    #[schema(min_length = 8)]
-    pub(crate) password: String,
+    #[schema(value_type = String, format = Password, min_length = 8)]
+    pub(crate) password: SecretString,
     #[schema(example = "Asha")]
     pub(crate) name: String,
     /// The monthly budget from this month on, in `currency`.
@@ -51,14 +52,17 @@ pub(crate) struct RegisterRequest {
 #[serde(deny_unknown_fields)]
 struct LoginRequest {
     email: String,
-    password: String,
+    #[schema(value_type = String, format = Password)]
+    password: SecretString,
 }
 
 #[derive(Serialize, ToSchema)]
 struct SessionView {
     user: UserView,
     /// For API clients: send as `Authorization: Bearer <token>`.
-    token: String,
+    #[serde(serialize_with = "crate::views::expose")]
+    #[schema(value_type = String)]
+    token: SecretString,
     expires_at: chrono::DateTime<Utc>,
 }
 
@@ -93,7 +97,11 @@ pub(crate) async fn start_session(
 pub(crate) async fn new_session(
     state: &AppState,
     user: &User,
-) -> ApiResult<(String, ledgerly_store::Session, axum::http::HeaderValue)> {
+) -> ApiResult<(
+    SecretString,
+    ledgerly_store::Session,
+    axum::http::HeaderValue,
+)> {
     let token = token::generate();
     let hours = i64::from(state.settings.auth.session_hours);
     let session = state
@@ -207,7 +215,7 @@ pub(crate) async fn authenticate(
     state: &AppState,
     ip: std::net::IpAddr,
     email: &str,
-    password: String,
+    password: SecretString,
 ) -> ApiResult<User> {
     // Counted before the hash, so guesses sent in parallel all count.
     state
@@ -247,4 +255,24 @@ async fn logout(
     }
     tracing::info!(user = %current.user.id, "logged out");
     Ok(signed_out(&state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_carrying_a_password_never_shows_it() {
+        let login: LoginRequest =
+            serde_json::from_str(r#"{"email": "a@example.com", "password": "hunter2 hunter2"}"#)
+                .unwrap_or_else(|e| panic!("{e}"));
+        let register: RegisterRequest = serde_json::from_str(
+            r#"{"email": "a@example.com", "password": "hunter2 hunter2", "name": "A"}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        for shown in [format!("{login:?}"), format!("{register:?}")] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("a@example.com"), "{shown}");
+        }
+    }
 }

@@ -62,7 +62,7 @@ async fn ocr_result(
         header(&headers, callback::SIGNATURE_HEADER).ok_or_else(|| refused("missing signature"))?;
     // The nonce is the MAC's bytes, so a signature rewritten (hex in another case) is the same.
     let nonce = callback::verify(
-        settings.callback_secret.as_bytes(),
+        secrecy::ExposeSecret::expose_secret(&settings.callback_secret).as_bytes(),
         timestamp,
         &body,
         signature,

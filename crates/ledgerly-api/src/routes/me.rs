@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use ledgerly_core::{Email, PersonName, User, UserTimeZone};
 use ledgerly_store::ProfileChanges;
+use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -94,7 +95,7 @@ pub(crate) async fn confirm_password(
     state: &AppState,
     current: &CurrentUser,
     ip: IpAddr,
-    given: String,
+    given: SecretString,
 ) -> ApiResult<()> {
     let account = Account::User(current.user.id);
     state
@@ -113,10 +114,11 @@ pub(crate) async fn confirm_password(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordRequest {
-    current_password: String,
+    #[schema(value_type = String, format = Password)]
+    current_password: SecretString,
     /// At least 8 characters.
-    #[schema(min_length = 8)]
-    new_password: String,
+    #[schema(value_type = String, format = Password, min_length = 8)]
+    new_password: SecretString,
 }
 
 /// Changes the password and signs out every other session.
@@ -152,8 +154,8 @@ pub(crate) async fn change_password_of(
     state: &AppState,
     current: &CurrentUser,
     ip: IpAddr,
-    current_password: String,
-    new_password: String,
+    current_password: SecretString,
+    new_password: SecretString,
 ) -> ApiResult<()> {
     password::check_new("new_password", &new_password)?;
     confirm_password(state, current, ip, current_password).await?;
@@ -177,7 +179,8 @@ struct EmailRequest {
     #[schema(format = Email)]
     email: String,
     /// The account's password.
-    password: String,
+    #[schema(value_type = String, format = Password)]
+    password: SecretString,
 }
 
 /// Changes the sign-in email; the password is required.
@@ -209,7 +212,7 @@ pub(crate) async fn change_email_of(
     current: &CurrentUser,
     ip: IpAddr,
     email: &str,
-    password: String,
+    password: SecretString,
 ) -> ApiResult<User> {
     let email = Email::parse(email).map_err(|e| ApiError::invalid("email", e))?;
     confirm_password(state, current, ip, password).await?;
@@ -226,7 +229,8 @@ pub(crate) async fn change_email_of(
 #[serde(deny_unknown_fields)]
 struct DeleteRequest {
     /// The account's password.
-    password: String,
+    #[schema(value_type = String, format = Password)]
+    password: SecretString,
 }
 
 /// Deletes the account and everything in it. The password is required: a stolen session alone

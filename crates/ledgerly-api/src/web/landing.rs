@@ -13,6 +13,7 @@ use crate::routes::auth::{RegisterRequest, authenticate, new_session, register_u
 use crate::state::AppState;
 use crate::views::{AmountInput, currency};
 use ledgerly_core::{Budget, Currency, Email, Month, PersonName, UserTimeZone};
+use secrecy::{ExposeSecret as _, SecretString};
 
 use super::layout::{self, Input, Section, csrf_field, field};
 use super::{AnonymousForm, Errors, SignedForm, WebUser, failure, see_other};
@@ -21,7 +22,7 @@ use super::{AnonymousForm, Errors, SignedForm, WebUser, failure, see_other};
 #[serde(default)]
 pub(crate) struct LoginForm {
     email: String,
-    password: String,
+    password: SecretString,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -29,7 +30,7 @@ pub(crate) struct LoginForm {
 pub(crate) struct SignupForm {
     name: String,
     email: String,
-    password: String,
+    password: SecretString,
     budget: String,
     currency: String,
     timezone: String,
@@ -227,7 +228,7 @@ pub(crate) async fn login(
     if form.email.trim().is_empty() {
         errors.add("email", "Enter your email");
     }
-    if form.password.is_empty() {
+    if form.password.expose_secret().is_empty() {
         errors.add("password", "Enter your password");
     }
     let refused = if errors.is_empty() {
@@ -271,7 +272,7 @@ pub(crate) async fn signup(
     let sent_back = |form: SignupForm, errors: Errors, status: StatusCode| {
         let forms = Forms {
             signup: SignupForm {
-                password: String::new(),
+                password: SecretString::default(),
                 ..form
             },
             signup_errors: errors,

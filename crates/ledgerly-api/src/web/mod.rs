@@ -22,6 +22,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use secrecy::SecretString;
 
 use crate::auth::{csrf, token};
 use crate::error::ApiError;
@@ -157,7 +158,7 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
 pub(crate) struct WebUser {
     pub(crate) current: CurrentUser,
     pub(crate) csrf: String,
-    session_token: String,
+    session_token: SecretString,
 }
 
 impl WebUser {
@@ -170,7 +171,7 @@ impl WebUser {
         &self.current.user
     }
 
-    pub(crate) fn session_token(&self) -> &str {
+    pub(crate) fn session_token(&self) -> &SecretString {
         &self.session_token
     }
 
@@ -185,6 +186,7 @@ impl WebUser {
         ) else {
             return Ok(None);
         };
+        let token = SecretString::from(token);
         Ok(CurrentUser::of_token(state, &token)
             .await?
             .map(|current| WebUser {

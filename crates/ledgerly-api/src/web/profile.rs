@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ledgerly_core::{Budget, CategoryId, Money, Month, PersonName, UserTimeZone};
 use maud::html;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
@@ -30,15 +31,15 @@ pub(crate) struct ProfileForm {
 #[serde(default)]
 pub(crate) struct EmailForm {
     email: String,
-    password: String,
+    password: SecretString,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
 pub(crate) struct PasswordForm {
-    current_password: String,
-    new_password: String,
-    confirm_password: String,
+    current_password: SecretString,
+    new_password: SecretString,
+    confirm_password: SecretString,
 }
 
 /// Which form failed, with what it sent and what was wrong.
@@ -256,7 +257,7 @@ pub(crate) async fn email(
     ClientIp(ip): ClientIp,
     SignedForm { user, form }: SignedForm<EmailForm>,
 ) -> Response {
-    let result = if form.password.is_empty() {
+    let result = if form.password.expose_secret().is_empty() {
         Err(ApiError::invalid("password", "enter your current password"))
     } else {
         change_email_of(
@@ -299,12 +300,12 @@ pub(crate) async fn password(
     ClientIp(ip): ClientIp,
     SignedForm { user, form }: SignedForm<PasswordForm>,
 ) -> Response {
-    let result = if form.current_password.is_empty() {
+    let result = if form.current_password.expose_secret().is_empty() {
         Err(ApiError::invalid(
             "current_password",
             "enter your current password",
         ))
-    } else if form.new_password != form.confirm_password {
+    } else if form.new_password.expose_secret() != form.confirm_password.expose_secret() {
         Err(ApiError::invalid(
             "confirm_password",
             "the two new passwords differ",

@@ -374,7 +374,7 @@ async fn the_session_cookie_authenticates_like_the_bearer_token(backend: Backend
         .post(app.url("/api/v1/auth/logout"))
         .header(
             "x-csrf-token",
-            ledgerly_api::auth::csrf::token_for("another session"),
+            ledgerly_api::auth::csrf::token_for(&"another session".into()),
         )
         .send()
         .await
@@ -382,7 +382,10 @@ async fn the_session_cookie_authenticates_like_the_bearer_token(backend: Backend
     assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
     let out = client
         .post(app.url("/api/v1/auth/logout"))
-        .header("x-csrf-token", ledgerly_api::auth::csrf::token_for(&token))
+        .header(
+            "x-csrf-token",
+            ledgerly_api::auth::csrf::token_for(&token.clone().into()),
+        )
         .send()
         .await
         .unwrap();
@@ -407,7 +410,8 @@ async fn an_expired_session_is_refused(backend: Backend) {
         .await
         .unwrap();
     expect_error(
-        app.get("/api/v1/me", &token).await,
+        app.get("/api/v1/me", secrecy::ExposeSecret::expose_secret(&token))
+            .await,
         StatusCode::UNAUTHORIZED,
         "unauthenticated",
         "log in",

@@ -22,7 +22,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     let db = TestDatabase::new(backend).await;
     let mut settings = Settings::default();
     settings.server.port = 0;
-    settings.database.url = db.url().to_owned();
+    settings.database.url = db.url().to_owned().into();
     settings.database.max_connections = 5;
     // Job counts for /metrics every second, not every 15: the tests read them soon after.
     settings.server.metrics_refresh_seconds = 1;

@@ -58,7 +58,7 @@ const PUBLIC: &[&str] = &[
 
 async fn the_document_describes_every_route_of_the_contract(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
-        s.ocr.callback_secret = "s".repeat(32);
+        s.ocr.callback_secret = "s".repeat(32).into();
     })
     .await;
     let response = app

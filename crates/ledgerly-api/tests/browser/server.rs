@@ -107,7 +107,7 @@ impl Server {
         ));
         let mut settings = Settings::default();
         settings.server.port = 0;
-        settings.database.url = db.url().to_owned();
+        settings.database.url = db.url().to_owned().into();
         settings.database.max_connections = 5;
         settings.storage.path = files.join("receipts");
         // One browser signs up and in many times from one address.
@@ -261,6 +261,6 @@ impl ApiUser {
 
     /// The CSRF token that belongs to this user's session (not the browser's).
     pub fn csrf_of_token(&self) -> String {
-        ledgerly_api::auth::csrf::token_for(&self.token)
+        ledgerly_api::auth::csrf::token_for(&self.token.clone().into())
     }
 }

@@ -3,7 +3,7 @@
 //! `responseSchema` for structured output and temperature 0. The key travels in the
 //! `x-goog-api-key` header, never in the URL or a log line.
 
-use std::fmt;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -18,23 +18,12 @@ use crate::normalise::{Hints, normalise};
 pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
 pub const DEFAULT_MODEL: &str = "gemini-2.5-flash";
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct GeminiOptions {
-    pub api_key: String,
+    pub api_key: SecretString,
     pub model: String,
     pub base_url: String,
     pub http: HttpOptions,
-}
-
-impl fmt::Debug for GeminiOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GeminiOptions")
-            .field("api_key", &"<redacted>")
-            .field("model", &self.model)
-            .field("base_url", &self.base_url)
-            .field("http", &self.http)
-            .finish()
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -46,7 +35,7 @@ pub struct Gemini {
 
 impl Gemini {
     pub fn new(options: GeminiOptions) -> Result<Self, String> {
-        if options.api_key.trim().is_empty() {
+        if options.api_key.expose_secret().trim().is_empty() {
             return Err(
                 "the gemini backend needs an API key: pass --api-key, or set LEDGERLY__EXTRACTOR__API_KEY or GEMINI_API_KEY".into(),
             );
@@ -127,7 +116,7 @@ impl Extractor for Gemini {
         let reply = http::send_with_retries(&self.options.http, "gemini", || {
             self.client
                 .post(&self.url)
-                .header("x-goog-api-key", &self.options.api_key)
+                .header("x-goog-api-key", self.options.api_key.expose_secret())
                 .json(&body)
         })
         .await?;

@@ -4,7 +4,7 @@
 //! first, since these endpoints take images only. The key, when there is one, travels as a
 //! bearer token and is never logged.
 
-use std::fmt;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -20,31 +20,13 @@ use crate::normalise::{Hints, normalise};
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct OpenAiOptions {
     /// Empty for servers without keys (a local Ollama).
-    pub api_key: String,
+    pub api_key: SecretString,
     pub model: String,
     pub base_url: String,
     pub http: HttpOptions,
-}
-
-impl fmt::Debug for OpenAiOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpenAiOptions")
-            .field(
-                "api_key",
-                &if self.api_key.is_empty() {
-                    "<none>"
-                } else {
-                    "<redacted>"
-                },
-            )
-            .field("model", &self.model)
-            .field("base_url", &self.base_url)
-            .field("http", &self.http)
-            .finish()
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -136,10 +118,10 @@ impl Extractor for OpenAi {
         let body = self.request_body(&image, kind);
         let reply = http::send_with_retries(&self.options.http, "the model server", || {
             let request = self.client.post(&self.url).json(&body);
-            if self.options.api_key.is_empty() {
+            if self.options.api_key.expose_secret().is_empty() {
                 request
             } else {
-                request.bearer_auth(&self.options.api_key)
+                request.bearer_auth(self.options.api_key.expose_secret())
             }
         })
         .await?;

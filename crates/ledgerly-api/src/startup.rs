@@ -132,28 +132,36 @@ async fn method_not_allowed() -> (StatusCode, axum::Json<serde_json::Value>) {
     )
 }
 
-/// How often expired and revoked sessions are deleted.
-const SWEEP_SESSIONS_EVERY: Duration = Duration::from_secs(3600);
+/// How often stale sessions and login counts are deleted.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 
-/// Deletes expired, revoked and idle (past `idle`) sessions now and then every [`SWEEP_SESSIONS_EVERY`], while the
-/// server whose readiness `alive` is lives. With several API instances each sweeps; the delete is
-/// the same whoever runs it.
-fn sweep_sessions(
+/// Deletes expired, revoked and idle (past `idle`) sessions, and login counts whose window
+/// (`window`) has ended, now and then every [`SWEEP_EVERY`], while the server whose readiness
+/// `alive` is lives. With several API instances each sweeps; the deletes are the same whoever
+/// runs them.
+fn sweep(
     store: ledgerly_store::Store,
     idle: Option<chrono::Duration>,
+    window: chrono::Duration,
     alive: std::sync::Weak<crate::readiness::Readiness>,
 ) {
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(SWEEP_SESSIONS_EVERY);
+        let mut ticks = tokio::time::interval(SWEEP_EVERY);
         loop {
             ticks.tick().await;
             if alive.upgrade().is_none() {
                 return;
             }
-            match store.delete_stale_sessions(chrono::Utc::now(), idle).await {
+            let now = chrono::Utc::now();
+            match store.delete_stale_sessions(now, idle).await {
                 Ok(0) => {}
                 Ok(deleted) => tracing::info!(deleted, "stale sessions deleted"),
                 Err(err) => tracing::warn!(error = ?err, "cannot delete stale sessions"),
+            }
+            match store.delete_stale_attempts(now - window).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::debug!(deleted, "ended login counts deleted"),
+                Err(err) => tracing::warn!(error = ?err, "cannot delete ended login counts"),
             }
         }
     });
@@ -203,9 +211,10 @@ impl Application {
             Duration::from_secs(u64::from(state.settings.server.metrics_refresh_seconds)),
         )
         .await;
-        sweep_sessions(
+        sweep(
             state.store.clone(),
             state.settings.auth.idle_limit(),
+            state.limiter.window(),
             Arc::downgrade(&state.readiness),
         );
         Ok(Application { listener, state })

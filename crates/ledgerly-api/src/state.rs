@@ -37,6 +37,7 @@ impl AppState {
         metrics: Metrics,
     ) -> Self {
         let limiter = LoginLimiter::new(
+            store.clone(),
             settings.auth.login_attempts_per_ip,
             settings.auth.failed_logins_per_account,
             Duration::from_secs(u64::from(settings.auth.rate_limit_window_seconds)),

@@ -11,6 +11,7 @@
 //!
 //! [`UserId`]: ledgerly_core::UserId
 
+mod attempts;
 mod budgets;
 mod categories;
 mod error;
@@ -33,6 +34,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use attempts::Limit;
 pub use error::{Result, StoreError};
 pub use expenses::{ExpenseQuery, ExpenseSort, SortDirection, SortField};
 pub use jobs::{ClaimedJob, JobCounts, JobState, OcrJob, OcrOutcome, OcrResult};

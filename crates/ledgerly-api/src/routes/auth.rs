@@ -1,7 +1,5 @@
 //! Register, log in, log out.
 
-use std::time::Instant;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -144,10 +142,7 @@ pub(crate) async fn register_user(
     request: RegisterRequest,
 ) -> ApiResult<User> {
     // Registration costs a password hash: the per-address limit applies to it too.
-    state
-        .limiter
-        .attempt_from(ip, Instant::now())
-        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+    state.limiter.attempt_from(ip, Utc::now()).await?;
     let email = Email::parse(&request.email).map_err(|e| ApiError::invalid("email", e))?;
     let name = PersonName::parse(&request.name).map_err(|e| ApiError::invalid("name", e))?;
     password::check_new("password", &request.password)?;
@@ -218,10 +213,7 @@ pub(crate) async fn authenticate(
     password: SecretString,
 ) -> ApiResult<User> {
     // Counted before the hash, so guesses sent in parallel all count.
-    state
-        .limiter
-        .attempt(ip, email, Instant::now())
-        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+    state.limiter.attempt(ip, email, Utc::now()).await?;
     let credentials = match Email::parse(email) {
         Ok(email) => state.store.credentials(&email).await?,
         Err(_) => None,
@@ -234,7 +226,7 @@ pub(crate) async fn authenticate(
     let matches = password::verify(password, hash).await?;
     match credentials {
         Some(credentials) if matches => {
-            state.limiter.succeeded(ip, email);
+            state.limiter.succeeded(ip, email).await?;
             Ok(credentials.user)
         }
         _ => Err(ApiError::WrongCredentials),

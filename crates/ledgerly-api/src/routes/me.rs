@@ -1,12 +1,12 @@
 //! The signed-in account: profile, password, email, deletion.
 
 use std::net::IpAddr;
-use std::time::Instant;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use chrono::Utc;
 use ledgerly_core::{Email, PersonName, User, UserTimeZone};
 use ledgerly_store::ProfileChanges;
 use secrecy::SecretString;
@@ -98,13 +98,10 @@ pub(crate) async fn confirm_password(
     given: SecretString,
 ) -> ApiResult<()> {
     let account = Account::User(current.user.id);
-    state
-        .limiter
-        .attempt(ip, account, Instant::now())
-        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+    state.limiter.attempt(ip, account, Utc::now()).await?;
     let hash = state.store.password_hash(current.user.id).await?;
     if password::verify(given, hash).await? {
-        state.limiter.succeeded(ip, account);
+        state.limiter.succeeded(ip, account).await?;
         Ok(())
     } else {
         Err(ApiError::WrongPassword)

@@ -46,7 +46,9 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("too many attempts; try again in {retry_after} seconds")]
     TooManyRequests { retry_after: u64 },
-    #[error("{0} is not available right now")]
+    /// A part the API needs (the database, the receipt storage) cannot be reached for now: 503
+    /// with `Retry-After`.
+    #[error("{0} is not available right now; try again in a few seconds")]
     Unavailable(&'static str),
     /// Too much work queued for a bounded resource: 503 with `Retry-After`.
     #[error("the server is busy with {what}; try again in {retry_after} seconds")]
@@ -59,6 +61,9 @@ pub enum ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The seconds a client is told to wait when the database or the storage cannot be reached.
+const UNAVAILABLE_RETRY_AFTER: u64 = 2;
 
 /// Every error response's body.
 #[derive(Debug, Serialize, ToSchema)]
@@ -136,7 +141,14 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
-        if let ApiError::TooManyRequests { retry_after } | ApiError::Busy { retry_after, .. } = self
+        let retry_after = match self {
+            ApiError::TooManyRequests { retry_after } | ApiError::Busy { retry_after, .. } => {
+                Some(retry_after)
+            }
+            ApiError::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER),
+            _ => None,
+        };
+        if let Some(retry_after) = retry_after
             && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -167,6 +179,10 @@ impl From<StoreError> for ApiError {
                 field: None,
                 message,
             },
+            other if other.is_unavailable() => {
+                tracing::warn!(error = ?other, "the database is unavailable");
+                ApiError::Unavailable("the database")
+            }
             other => ApiError::Internal(other.into()),
         }
     }

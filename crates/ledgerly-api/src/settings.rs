@@ -51,6 +51,9 @@ pub struct DatabaseSettings {
     #[serde(serialize_with = "redacted")]
     pub url: SecretString,
     pub max_connections: u32,
+    /// How long a request waits for a database connection (the database restarting, or every
+    /// connection busy) before it is answered 503 with `Retry-After`, in seconds.
+    pub acquire_timeout_seconds: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -179,6 +182,7 @@ impl Default for DatabaseSettings {
         Self {
             url: "sqlite://ledgerly.db".into(),
             max_connections: 10,
+            acquire_timeout_seconds: 10,
         }
     }
 }
@@ -219,6 +223,7 @@ impl fmt::Debug for DatabaseSettings {
         f.debug_struct("DatabaseSettings")
             .field("url", &shown)
             .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_seconds", &self.acquire_timeout_seconds)
             .finish()
     }
 }
@@ -357,6 +362,9 @@ impl Settings {
         }
         if self.database.max_connections == 0 {
             return Err("database.max_connections must be at least 1".into());
+        }
+        if self.database.acquire_timeout_seconds == 0 {
+            return Err("database.acquire_timeout_seconds must be at least 1".into());
         }
         if self.server.metrics_refresh_seconds == 0 {
             return Err("server.metrics_refresh_seconds must be at least 1".into());

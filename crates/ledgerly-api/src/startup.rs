@@ -188,7 +188,9 @@ impl Application {
         use anyhow::Context as _;
         let options = ledgerly_store::StoreOptions {
             max_connections: settings.database.max_connections,
-            ..ledgerly_store::StoreOptions::default()
+            acquire_timeout: Duration::from_secs(u64::from(
+                settings.database.acquire_timeout_seconds,
+            )),
         };
         let store = ledgerly_store::Store::connect_with(
             secrecy::ExposeSecret::expose_secret(&settings.database.url),

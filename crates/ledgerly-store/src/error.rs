@@ -36,6 +36,36 @@ impl StoreError {
     pub(crate) fn corrupt(what: impl std::fmt::Display) -> Self {
         StoreError::Corrupt(what.to_string())
     }
+
+    /// Whether the database could not be reached or is restarting — not a fault of the request
+    /// or of the data, and likely to pass in a moment: no free connection in time, a connection
+    /// refused or dropped, the server shutting down or starting up (SQLSTATE classes 08 and 57P),
+    /// out of connections (53300), or SQLite's file busy.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(err) = self else {
+            return false;
+        };
+        match err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    // Too many connections.
+                    || code == "53300"
+                    // SQLite: SQLITE_BUSY and SQLITE_LOCKED, with their extended codes.
+                    || code == "5"
+                    || code == "6"
+                    || code == "261"
+                    || code == "517"
+                    || code == "262"
+            }),
+            _ => false,
+        }
+    }
 }
 
 /// Whether `err` is a unique-key violation.
@@ -65,5 +95,20 @@ pub(crate) fn found(rows_affected: u64, what: &'static str) -> Result<()> {
         Err(StoreError::NotFound(what))
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_out_of_reach_is_unavailable_and_bad_data_is_not() {
+        assert!(StoreError::Database(sqlx::Error::PoolTimedOut).is_unavailable());
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(StoreError::Database(sqlx::Error::Io(refused)).is_unavailable());
+        assert!(!StoreError::Database(sqlx::Error::RowNotFound).is_unavailable());
+        assert!(!StoreError::NotFound("receipt").is_unavailable());
+        assert!(!StoreError::corrupt("x").is_unavailable());
     }
 }

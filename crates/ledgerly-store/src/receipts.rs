@@ -1,7 +1,7 @@
 //! Receipts: the record of an uploaded file and its OCR status. The file itself lives in object
 //! storage under `object_key`; the store never sees its bytes.
 
-use ledgerly_core::{CategoryId, OcrStatus, Receipt, ReceiptId, ReceiptKind, UserId};
+use ledgerly_core::{CategoryId, JobId, OcrStatus, Receipt, ReceiptId, ReceiptKind, UserId};
 
 use crate::rows::{ReceiptRow, collect, receipt_select};
 use crate::{Page, Result, Store, StoreError, now, with_db};
@@ -41,6 +41,58 @@ impl Store {
             .execute(pool)
             .await
             .map_err(crate::error::missing("category"))?;
+        });
+        self.get_receipt(user, new.id).await
+    }
+
+    /// Records an upload and queues its OCR job (allowing `max_attempts`) in one transaction: a
+    /// receipt is never left without the job that reads it, whatever fails in between.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn create_queued_receipt(
+        &self,
+        user: UserId,
+        new: NewReceipt,
+        max_attempts: u32,
+    ) -> Result<Receipt> {
+        if max_attempts == 0 {
+            return Err(StoreError::Invalid(
+                "a job needs at least one attempt".into(),
+            ));
+        }
+        let at = now();
+        let max_attempts = i32::try_from(max_attempts).unwrap_or(i32::MAX);
+        with_db!(self, |pool, d| {
+            let mut tx = pool.begin_with(d.begin()).await?;
+            sqlx::query(
+                "INSERT INTO receipts (id, user_id, object_key, kind, size_bytes, sha256, \
+                 original_filename, category_id, status, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $9)",
+            )
+            .bind(new.id.as_uuid())
+            .bind(user.as_uuid())
+            .bind(&new.object_key)
+            .bind(new.kind.to_string())
+            .bind(new.size_bytes)
+            .bind(&new.sha256)
+            .bind(new.original_filename.as_deref())
+            .bind(new.category_id.map(|c| c.as_uuid()))
+            .bind(at)
+            .execute(&mut *tx)
+            .await
+            .map_err(crate::error::missing("category"))?;
+            sqlx::query(
+                "INSERT INTO ocr_jobs (id, receipt_id, user_id, state, attempts, max_attempts, \
+                 run_after, created_at, updated_at) \
+                 VALUES ($1, $2, $3, 'queued', 0, $4, $5, $5, $5)",
+            )
+            .bind(JobId::new().as_uuid())
+            .bind(new.id.as_uuid())
+            .bind(user.as_uuid())
+            .bind(max_attempts)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
         });
         self.get_receipt(user, new.id).await
     }

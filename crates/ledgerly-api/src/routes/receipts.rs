@@ -98,6 +98,10 @@ struct UploadView {
 fn storage_error(err: StorageError) -> ApiError {
     match err {
         StorageError::NotFound(_) => ApiError::NotFound("receipt image"),
+        StorageError::Unavailable(cause) => {
+            tracing::warn!(cause, "the receipt storage is unavailable");
+            ApiError::Unavailable("the receipt storage")
+        }
         other => ApiError::internal(other),
     }
 }
@@ -301,18 +305,27 @@ pub(crate) async fn store_receipt(
         original_filename: filename,
         category_id,
     };
-    let receipt = match state.store.create_receipt(user.id, new).await {
-        Ok(receipt) => receipt,
+    // Queued: the receipt and its OCR job in one transaction. With S3 events, storing the object
+    // already fired the event that reads it.
+    let created = match state.settings.ocr.dispatch {
+        OcrDispatch::Queue => {
+            state
+                .store
+                .create_queued_receipt(user.id, new, state.settings.ocr.max_attempts)
+                .await
+        }
+        OcrDispatch::S3Events => state.store.create_receipt(user.id, new).await,
+    };
+    match created {
+        Ok(receipt) => Ok((receipt, duplicate_of)),
         Err(err) => {
             // No record, no file: nothing is left behind that nobody can see.
             if let Err(cleanup) = state.storage.delete(&key).await {
                 tracing::error!(error = ?cleanup, key, "could not remove the file of a failed upload");
             }
-            return Err(err.into());
+            Err(err.into())
         }
-    };
-    let receipt = dispatch(state, user.id, receipt).await?;
-    Ok((receipt, duplicate_of))
+    }
 }
 
 /// Hands a receipt to OCR: a job in the queue, or — when S3 events drive OCR — nothing to do,

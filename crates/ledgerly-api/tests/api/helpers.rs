@@ -213,3 +213,78 @@ pub fn png(tag: &str) -> Vec<u8> {
     bytes.extend_from_slice(tag.as_bytes());
     bytes
 }
+
+/// A TCP relay in front of a server that can be switched off — refusing connections and
+/// dropping the open ones, as a restarting database server does — and on again at the same
+/// address.
+pub struct Relay {
+    pub address: std::net::SocketAddr,
+    target: std::net::SocketAddr,
+    running: Option<(
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    )>,
+}
+
+impl Relay {
+    pub fn to(target: std::net::SocketAddr) -> Relay {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let mut relay = Relay {
+            address,
+            target,
+            running: None,
+        };
+        relay.serve(listener);
+        relay
+    }
+
+    fn serve(&mut self, listener: std::net::TcpListener) {
+        listener.set_nonblocking(true).unwrap();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let target = self.target;
+        let task = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            let mut until_stopped = stopped.clone();
+            loop {
+                tokio::select! {
+                    _ = until_stopped.changed() => break,
+                    accepted = listener.accept() => {
+                        let Ok((mut inbound, _)) = accepted else { continue };
+                        let mut stopped = stopped.clone();
+                        connections.spawn(async move {
+                            let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await
+                            else {
+                                return;
+                            };
+                            tokio::select! {
+                                _ = stopped.changed() => {}
+                                _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                            }
+                        });
+                    }
+                }
+            }
+            // The listener and every relayed connection close here.
+            connections.shutdown().await;
+        });
+        self.running = Some((stop, task));
+    }
+
+    /// Refuses connections and drops the open ones.
+    pub async fn off(&mut self) {
+        if let Some((stop, task)) = self.running.take() {
+            stop.send(true).ok();
+            task.await.ok();
+        }
+    }
+
+    /// Accepts connections again, at the same address.
+    pub fn on(&mut self) {
+        if self.running.is_none() {
+            let listener = std::net::TcpListener::bind(self.address).unwrap();
+            self.serve(listener);
+        }
+    }
+}

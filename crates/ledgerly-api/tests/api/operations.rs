@@ -109,3 +109,44 @@ async fn unknown_routes_and_methods_use_the_error_shape(backend: Backend) {
     .await;
     app.stop().await;
 }
+
+/// While the database cannot be reached (its server restarting), requests that need it are
+/// answered 503 with a message and `Retry-After`, not 500; once it is back, so is the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_out_of_reach_is_503_with_retry_after_until_it_is_back() {
+    let mut relay = None;
+    let app = spawn_app_with(Backend::Postgres, |s| {
+        use secrecy::ExposeSecret as _;
+        // The API reaches the database through a relay that the test can switch off.
+        let url = s.database.url.expose_secret().to_owned();
+        let (scheme, rest) = url.split_once("@").unwrap();
+        let (server, path) = rest.split_once('/').unwrap();
+        let to = Relay::to(server.parse().unwrap());
+        s.database.url = format!("{scheme}@{}/{path}", to.address).into();
+        s.database.acquire_timeout_seconds = 1;
+        relay = Some(to);
+    })
+    .await;
+    let mut relay = relay.unwrap();
+    let priya = app.register("priya@example.com").await;
+    relay.off().await;
+    let refused = app.get("/api/v1/expenses", &priya.token).await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.headers()["retry-after"], "2");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the database"),
+        "{body}"
+    );
+    relay.on();
+    expect(
+        app.get("/api/v1/expenses", &priya.token).await,
+        StatusCode::OK,
+    )
+    .await;
+    app.stop().await;
+}

@@ -143,3 +143,36 @@ async fn a_missing_bucket_makes_the_app_not_ready() {
     );
     app.stop().await;
 }
+
+/// An object store that cannot be reached makes an upload 503 with `Retry-After`, and leaves no
+/// receipt behind.
+#[tokio::test]
+async fn an_unreachable_store_makes_uploads_503_and_leaves_nothing() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let app = spawn_app_with(Backend::Sqlite, move |s| {
+        s.storage.backend = StorageBackend::S3;
+        s.storage.bucket = "nowhere".into();
+        s.storage.region = "us-east-1".into();
+        s.storage.endpoint = closed;
+    })
+    .await;
+    let priya = app.register("priya@example.com").await;
+    let t = priya.token.as_str();
+    let response = app.upload(t, png("unreachable"), "scan.png", None).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "2");
+    let body = response.json::<serde_json::Value>().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the receipt storage"),
+        "{body}"
+    );
+    let receipts = expect(app.get("/api/v1/receipts", t).await, StatusCode::OK).await;
+    assert_eq!(receipts["total"], 0, "{receipts}");
+    app.stop().await;
+}

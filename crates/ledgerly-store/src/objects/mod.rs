@@ -28,6 +28,10 @@ pub enum StorageError {
     Io(#[from] std::io::Error),
     #[error("S3: {0}")]
     S3(String),
+    /// The storage could not be reached, or answered that it is overloaded: likely to pass in a
+    /// moment.
+    #[error("S3 unreachable: {0}")]
+    Unavailable(String),
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;

@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
@@ -20,8 +22,8 @@ pub struct S3Storage {
     origin: String,
 }
 
-fn s3_error(err: impl std::error::Error) -> StorageError {
-    // The SDK's Display is terse; the source chain says what happened.
+/// The error's message with its whole source chain: the SDK's own Display is terse.
+fn chain(err: &dyn std::error::Error) -> String {
     let mut message = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {
@@ -29,7 +31,28 @@ fn s3_error(err: impl std::error::Error) -> StorageError {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    StorageError::S3(message)
+    message
+}
+
+/// An S3 call's failure: [`StorageError::Unavailable`] when the storage could not be reached in
+/// time or answered 5xx (overloaded, restarting), [`StorageError::S3`] otherwise.
+fn s3_error<E>(err: SdkError<E, HttpResponse>) -> StorageError
+where
+    E: std::error::Error + 'static,
+{
+    let unreachable = match &err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => service.raw().status().is_server_error(),
+        _ => false,
+    };
+    let message = chain(&err);
+    if unreachable {
+        StorageError::Unavailable(message)
+    } else {
+        StorageError::S3(message)
+    }
 }
 
 /// The origin the SDK addresses `settings`' bucket at: resolved by its own endpoint rules (a
@@ -83,6 +106,17 @@ fn origin_of(url: &str) -> Option<String> {
     (!scheme.is_empty() && !host.is_empty()).then(|| format!("{scheme}://{host}"))
 }
 
+/// How long S3 gets. A receipt (10 MB at most) moves in well under a second between AWS
+/// services; a store that does not answer fails the request in seconds, with a reason, instead of
+/// holding it (and its connection) until the request times out.
+fn timeouts() -> aws_sdk_s3::config::timeout::TimeoutConfig {
+    aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(10))
+        .build()
+}
+
 impl S3Storage {
     pub async fn new(settings: &StorageLocation) -> StorageResult<Self> {
         if settings.bucket.trim().is_empty() {
@@ -95,7 +129,7 @@ impl S3Storage {
             loader = loader.region(aws_config::Region::new(settings.region.clone()));
         }
         let shared = loader.load().await;
-        let mut config = aws_sdk_s3::config::Builder::from(&shared);
+        let mut config = aws_sdk_s3::config::Builder::from(&shared).timeout_config(timeouts());
         if !settings.endpoint.is_empty() {
             // Emulators and MinIO serve buckets by path, not by host name.
             config = config
@@ -167,7 +201,11 @@ impl S3Storage {
                 _ => s3_error(e),
             })?;
         let metadata = output.metadata.clone().unwrap_or_default();
-        let body = output.body.collect().await.map_err(s3_error)?;
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| StorageError::Unavailable(chain(&e)))?;
         Ok((body.into_bytes(), metadata))
     }
 

@@ -9,7 +9,52 @@ on_both_backends!(
     deleting_a_receipt_drops_its_unreviewed_expense_but_keeps_a_confirmed_one,
     a_receipt_cannot_suggest_another_users_category,
     a_callback_nonce_is_accepted_once_until_it_is_forgotten,
+    a_queued_upload_has_its_job_or_nothing_is_recorded,
 );
+
+async fn a_queued_upload_has_its_job_or_nothing_is_recorded(store: &Store) {
+    let priya = user(store, "priya@example.com").await;
+    let ravi = user(store, "ravi@example.com").await;
+    let new = |category_id| {
+        let id = ReceiptId::new();
+        NewReceipt {
+            id,
+            object_key: format!("receipts/{}/{id}.png", priya.id),
+            kind: ReceiptKind::Png,
+            size_bytes: 10,
+            sha256: "sha".into(),
+            original_filename: None,
+            category_id,
+        }
+    };
+    let queued = store
+        .create_queued_receipt(priya.id, new(None), 3)
+        .await
+        .unwrap();
+    assert_eq!(queued.status, OcrStatus::Pending);
+    let job = store
+        .get_ocr_job(priya.id, queued.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (job.state, job.max_attempts),
+        (ledgerly_store::JobState::Queued, 3)
+    );
+    // Another user's category fails the receipt's insert: no receipt and no job are left.
+    let theirs = category(store, &ravi, "food").await;
+    let failed = new(Some(theirs));
+    let failed_id = failed.id;
+    assert!(matches!(
+        store.create_queued_receipt(priya.id, failed, 3).await,
+        Err(StoreError::NotFound("category"))
+    ));
+    assert!(matches!(
+        store.get_receipt(priya.id, failed_id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(store.list_receipts(priya.id, 1, 50).await.unwrap().total, 1);
+}
 
 async fn a_callback_nonce_is_accepted_once_until_it_is_forgotten(store: &Store) {
     let t0 = chrono::Utc::now();

@@ -36,10 +36,18 @@ enum Command {
         url: Option<String>,
     },
     /// Apply the database migrations and exit: what a deploy runs before it starts a new server.
+    /// Run it as the database's owner; with --app-role it then creates (or updates) the role the
+    /// server connects as, which can read and write rows and nothing more.
     Migrate {
         /// The settings file (TOML).
         #[arg(env = "LEDGERLY_CONFIG")]
         config: Option<PathBuf>,
+        /// The application role to create or update (PostgreSQL), e.g. ledgerly_app.
+        #[arg(long, env = "LEDGERLY_APP_ROLE", requires = "app_role_password")]
+        app_role: Option<String>,
+        /// Its password (at least 16 characters).
+        #[arg(long, env = "LEDGERLY_APP_ROLE_PASSWORD", hide_env_values = true)]
+        app_role_password: Option<secrecy::SecretString>,
     },
 }
 
@@ -61,7 +69,11 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Some(Command::Migrate { config }) => {
+        Some(Command::Migrate {
+            config,
+            app_role,
+            app_role_password,
+        }) => {
             telemetry::init();
             let settings = Settings::from_env(config.as_deref()).context("invalid settings")?;
             let store = ledgerly_store::Store::connect_with(
@@ -73,6 +85,13 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
             .context("failed to migrate the database (database.url)")?;
+            if let (Some(role), Some(password)) = (app_role, app_role_password) {
+                store
+                    .grant_app_role(&role, &password)
+                    .await
+                    .with_context(|| format!("failed to set up the application role {role}"))?;
+                tracing::info!(role, "the application role is current");
+            }
             store.close().await;
             tracing::info!("the database is migrated");
             Ok(())

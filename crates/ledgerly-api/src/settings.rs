@@ -54,6 +54,10 @@ pub struct DatabaseSettings {
     /// How long a request waits for a database connection (the database restarting, or every
     /// connection busy) before it is answered 503 with `Retry-After`, in seconds.
     pub acquire_timeout_seconds: u32,
+    /// Apply pending migrations at start. Turn off when the API connects as the application role
+    /// (`ledgerly-api migrate --app-role`), which may not change the schema: it then checks the
+    /// schema is current and refuses to start if not.
+    pub migrate: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -183,6 +187,7 @@ impl Default for DatabaseSettings {
             url: "sqlite://ledgerly.db".into(),
             max_connections: 10,
             acquire_timeout_seconds: 10,
+            migrate: true,
         }
     }
 }
@@ -224,6 +229,7 @@ impl fmt::Debug for DatabaseSettings {
             .field("url", &shown)
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout_seconds", &self.acquire_timeout_seconds)
+            .field("migrate", &self.migrate)
             .finish()
     }
 }

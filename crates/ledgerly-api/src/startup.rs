@@ -191,6 +191,7 @@ impl Application {
             acquire_timeout: Duration::from_secs(u64::from(
                 settings.database.acquire_timeout_seconds,
             )),
+            migrate: settings.database.migrate,
         };
         let store = ledgerly_store::Store::connect_with(
             secrecy::ExposeSecret::expose_secret(&settings.database.url),

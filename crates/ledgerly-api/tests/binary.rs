@@ -233,3 +233,131 @@ fn help_and_version_are_answered_not_read_as_a_settings_file() {
         "{said}"
     );
 }
+
+/// `migrate --app-role`, run as the database's owner, creates the role the server connects as:
+/// the server works as it (migrations off, the schema checked), and the role can change rows but
+/// not the schema, nor the migration history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_runs_as_an_application_role_that_cannot_change_the_schema() {
+    use ledgerly_store::testing::{Backend, TestDatabase};
+    let db = TestDatabase::new(Backend::Postgres).await;
+    let role = format!(
+        "ledgerly_app_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let password = "an-application-password-of-some-length";
+    let migrate = |role: &str, password: &str| {
+        Command::new(env!("CARGO_BIN_EXE_ledgerly-api"))
+            .arg("migrate")
+            .env("LEDGERLY__DATABASE__URL", db.url())
+            .env("LEDGERLY_APP_ROLE", role)
+            .env("LEDGERLY_APP_ROLE_PASSWORD", password)
+            .output()
+            .unwrap()
+    };
+    let output = migrate(&role, password);
+    assert!(output.status.success(), "{output:?}");
+    // Again (every deploy migrates): the role is kept and its grants brought up to date.
+    assert!(migrate(&role, password).status.success());
+    let refused = migrate("Robert'); DROP TABLE users;--", password);
+    assert!(
+        !refused.status.success()
+            && String::from_utf8_lossy(&refused.stderr).contains("not a role name"),
+        "{refused:?}"
+    );
+
+    // The owner's URL with the role's name and password instead.
+    let (_, server) = db.url().split_once('@').unwrap();
+    let as_app = format!("postgres://{role}:{password}@{server}");
+    let dir = temp_dir();
+    let (mut child, address) = start(
+        &dir,
+        &[
+            ("LEDGERLY__DATABASE__URL", as_app.as_str()),
+            ("LEDGERLY__DATABASE__MIGRATE", "false"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let session: serde_json::Value = client
+        .post(format!("http://{address}/api/v1/auth/register"))
+        .json(&serde_json::json!({"email": "app@example.com", "password": "correct horse", "name": "A"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created = client
+        .post(format!("http://{address}/api/v1/expenses"))
+        .bearer_auth(session["token"].as_str().unwrap())
+        .json(&serde_json::json!({"amount": "12.50", "date": "2026-05-02", "category": "food", "vendor": "Cafe"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "{:?}", created.text().await);
+    sigterm(&child);
+    child.wait().unwrap();
+
+    let psql = |sql: &str| {
+        Command::new("psql")
+            .args([as_app.as_str(), "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+            .output()
+            .unwrap()
+    };
+    let rows = psql("SELECT count(*) FROM expenses");
+    assert_eq!(
+        String::from_utf8_lossy(&rows.stdout).trim(),
+        "1",
+        "{rows:?}"
+    );
+    for sql in [
+        "CREATE TABLE intruder (a int)",
+        "DROP TABLE users",
+        "ALTER TABLE users ADD COLUMN b int",
+        "DELETE FROM _sqlx_migrations",
+        "CREATE ROLE other",
+    ] {
+        let output = psql(sql);
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success()
+                && (said.contains("permission denied") || said.contains("must be owner")),
+            "{sql}: {output:?}"
+        );
+    }
+    // A schema behind the release stops the server with what to do.
+    let forget = Command::new("psql")
+        .args([db.url(), "-qAtc", "DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)"])
+        .output()
+        .unwrap();
+    assert!(forget.status.success(), "{forget:?}");
+    let behind = Command::new(env!("CARGO_BIN_EXE_ledgerly-api"))
+        .env("LEDGERLY__DATABASE__URL", &as_app)
+        .env("LEDGERLY__DATABASE__MIGRATE", "false")
+        .env("LEDGERLY__STORAGE__PATH", dir.join("receipts"))
+        .env("LEDGERLY__SERVER__PORT", "0")
+        .output()
+        .unwrap();
+    assert!(
+        !behind.status.success()
+            && String::from_utf8_lossy(&behind.stderr).contains("ledgerly-api migrate"),
+        "{behind:?}"
+    );
+
+    let admin = Command::new("psql")
+        .args([db.url(), "-qAtc", &format!("DROP OWNED BY {role}")])
+        .output()
+        .unwrap();
+    assert!(admin.status.success(), "{admin:?}");
+    db.cleanup().await;
+    let dropped = Command::new("psql")
+        .args([
+            ledgerly_store::testing::admin_url().as_str(),
+            "-qAtc",
+            &format!("DROP ROLE {role}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(dropped.status.success(), "{dropped:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -193,7 +193,11 @@ impl Store {
         ledgerly_core::expense::ensure_spendable(new.amount)
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let at = now();
-        with_db!(self, |pool, d| {
+        // Written and read back in one transaction: the answer never depends on a second round
+        // trip after the commit (a connection lost there would report a failure for a row that
+        // was written).
+        let row: Option<ExpenseRow> = with_db!(self, |pool, d| {
+            let mut tx = pool.begin_with(d.begin()).await?;
             sqlx::query(
                 "INSERT INTO expenses (id, user_id, category_id, spent_on, occurred_at, vendor, \
                  amount_minor, currency, note, needs_review, receipt_id, created_at, updated_at) \
@@ -211,11 +215,21 @@ impl Store {
             .bind(new.needs_review)
             .bind(new.receipt_id.map(|r| r.as_uuid()))
             .bind(at)
-            .execute(pool)
+            .execute(&mut *tx)
             .await
             .map_err(missing("category"))?;
+            let row = sqlx::query_as(concat!(
+                expense_select!(),
+                "WHERE e.user_id = $1 AND e.id = $2"
+            ))
+            .bind(user.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            row
         });
-        self.get_expense(user, id).await
+        row.ok_or(StoreError::NotFound("expense"))?.try_into()
     }
 
     #[tracing::instrument(skip_all, err)]
@@ -245,8 +259,10 @@ impl Store {
             ledgerly_core::expense::ensure_spendable(amount)
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
         }
-        let done = with_db!(self, |pool, d| {
-            sqlx::query(
+        // Changed and read back in one transaction, as a create is.
+        let row: Option<ExpenseRow> = with_db!(self, |pool, d| {
+            let mut tx = pool.begin_with(d.begin()).await?;
+            let done = sqlx::query(
                 "UPDATE expenses SET \
                  category_id = COALESCE($3, category_id), \
                  spent_on = COALESCE($4, spent_on), \
@@ -275,13 +291,23 @@ impl Store {
             )
             .bind(changes.needs_review)
             .bind(now())
-            .execute(pool)
+            .execute(&mut *tx)
             .await
             .map_err(missing("category"))?
-            .rows_affected()
+            .rows_affected();
+            found(done, "expense")?;
+            let row = sqlx::query_as(concat!(
+                expense_select!(),
+                "WHERE e.user_id = $1 AND e.id = $2"
+            ))
+            .bind(user.as_uuid())
+            .bind(id.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            row
         });
-        found(done, "expense")?;
-        self.get_expense(user, id).await
+        row.ok_or(StoreError::NotFound("expense"))?.try_into()
     }
 
     /// Marks an expense OCR filled in as checked by its owner.

@@ -20,6 +20,7 @@ mod jobs;
 pub mod objects;
 pub mod process;
 mod receipts;
+mod roles;
 mod rows;
 mod sessions;
 mod stats;
@@ -107,6 +108,9 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How long to wait for a free connection, or for SQLite's write lock.
     pub acquire_timeout: Duration,
+    /// Apply the migrations not yet applied. Off for a connection as the application role,
+    /// which may not change the schema: the schema is then only checked to be current.
+    pub migrate: bool,
 }
 
 impl Default for StoreOptions {
@@ -114,8 +118,26 @@ impl Default for StoreOptions {
         Self {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(10),
+            migrate: true,
         }
     }
+}
+
+/// The migrations of `migrator` that `applied` (the versions in `_sqlx_migrations`) lacks.
+fn missing_migrations(migrator: &sqlx::migrate::Migrator, applied: &[i64]) -> Vec<i64> {
+    migrator
+        .iter()
+        .map(|m| m.version)
+        .filter(|version| !applied.contains(version))
+        .collect()
+}
+
+/// The error for a schema behind this release.
+fn schema_behind(missing: &[i64]) -> StoreError {
+    StoreError::Config(format!(
+        "the database schema is behind this release (migrations {missing:?} are not applied): \
+         run `ledgerly-api migrate` with the database owner's credentials"
+    ))
 }
 
 /// Ledgerly's data, on PostgreSQL or SQLite.
@@ -161,7 +183,18 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await?;
-            POSTGRES_MIGRATIONS.run(&pool).await?;
+            if options.migrate {
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+            } else {
+                let applied: Vec<i64> =
+                    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                        .fetch_all(&pool)
+                        .await?;
+                let missing = missing_migrations(&POSTGRES_MIGRATIONS, &applied);
+                if !missing.is_empty() {
+                    return Err(schema_behind(&missing));
+                }
+            }
             Store {
                 db: Db::Postgres(pool),
             }
@@ -184,6 +217,7 @@ impl Store {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await?;
+            // A SQLite file has no roles: whoever opens it owns it, and migrates it.
             SQLITE_MIGRATIONS.run(&pool).await?;
             Store {
                 db: Db::Sqlite(pool),

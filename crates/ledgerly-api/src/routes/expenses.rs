@@ -60,11 +60,13 @@ pub(super) async fn resolve_category(
     given: &str,
 ) -> ApiResult<CategoryId> {
     if let Ok(id) = given.trim().parse::<CategoryId>() {
-        return Ok(store
-            .get_category(user, id)
-            .await
-            .map_err(|_| unknown_category(field, given))?
-            .id);
+        // Only a category that is not there is the caller's mistake; a database out of reach is
+        // not.
+        return match store.get_category(user, id).await {
+            Ok(category) => Ok(category.id),
+            Err(ledgerly_store::StoreError::NotFound(_)) => Err(unknown_category(field, given)),
+            Err(other) => Err(other.into()),
+        };
     }
     let name = CategoryName::parse(given).map_err(|e| ApiError::invalid(field, e))?;
     store

@@ -286,7 +286,7 @@ pub(crate) async fn store_receipt(
     let id = ReceiptId::new();
     let key = receipt_key(user.id, id, kind);
     let size = i64::try_from(bytes.len()).map_err(ApiError::internal)?;
-    state
+    if let Err(err) = state
         .storage
         .put_with_metadata(
             &key,
@@ -295,7 +295,12 @@ pub(crate) async fn store_receipt(
             &[(OWNER_CURRENCY, user.currency.code())],
         )
         .await
-        .map_err(storage_error)?;
+    {
+        if matches!(err, StorageError::Unavailable(_)) {
+            delete_later(state.storage.clone(), key);
+        }
+        return Err(storage_error(err));
+    }
     let new = NewReceipt {
         id,
         object_key: key.clone(),
@@ -326,6 +331,33 @@ pub(crate) async fn store_receipt(
             Err(err.into())
         }
     }
+}
+
+/// When a file that a timed-out upload sent may still land: the key is deleted again after each
+/// of these, so a store that answers late keeps no file without a receipt.
+const LATE_DELETES: [std::time::Duration; 3] = [
+    std::time::Duration::from_secs(15),
+    std::time::Duration::from_secs(60),
+    std::time::Duration::from_secs(300),
+];
+
+/// Deletes `key` in the background after each of [`LATE_DELETES`]: an upload the store did not
+/// answer in time was refused, but the store may still write it once it answers (a store paused
+/// for longer than the timeout does). The key is new and never reused, so deleting it again can
+/// only remove that late file. A restart in between leaves it; the bucket holds nothing else that
+/// has no receipt.
+fn delete_later(storage: ledgerly_store::objects::Storage, key: String) {
+    tokio::spawn(async move {
+        for wait in LATE_DELETES {
+            tokio::time::sleep(wait).await;
+            match storage.delete(&key).await {
+                Ok(()) => tracing::debug!(key, "the key of a refused upload is deleted again"),
+                Err(err) => {
+                    tracing::warn!(error = ?err, key, "cannot delete the key of a refused upload yet")
+                }
+            }
+        }
+    });
 }
 
 /// Hands a receipt to OCR: a job in the queue, or — when S3 events drive OCR — nothing to do,

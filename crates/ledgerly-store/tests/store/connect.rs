@@ -41,6 +41,7 @@ async fn an_unreachable_postgres_is_an_error_not_a_hang() {
     let options = ledgerly_store::StoreOptions {
         max_connections: 1,
         acquire_timeout: std::time::Duration::from_secs(2),
+        migrate: true,
     };
     let err = Store::connect_with("postgres://nobody@127.0.0.1:1/none", &options)
         .await

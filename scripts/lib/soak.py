@@ -51,6 +51,9 @@ API_PREFIX = "/api/v1"
 # How long a client waits for an answer: past the API's own 30 s request timeout (which answers
 # 408), so a request that gets no answer at all is one the API dropped.
 CLIENT_TIMEOUT_SECONDS = 60
+# The API deletes the key of an upload refused on a storage timeout again this long after
+# refusing it (crates/ledgerly-api/src/routes/receipts.rs, LATE_DELETES).
+LATE_DELETE_SECONDS = 15
 # A recovery slower than this fails the run.
 RECOVERY_LIMIT_SECONDS = 5.0
 WORKER_LEASE_SECONDS = 10
@@ -843,6 +846,23 @@ class Soak:
             time.sleep(2)
         log("the OCR queue did not drain in time")
 
+    def wait_for_late_deletes(self) -> None:
+        """An upload refused on a storage timeout may still be written once the store answers;
+        the API deletes its key again 15 s after the refusal (then 1 and 5 minutes later). The
+        bucket is checked only once the first of those deletes has run for every refusal."""
+        refused_at = [
+            end
+            for record in self.load.records
+            for (_, end, kind, status, _) in record.samples
+            if kind == UPLOAD_RECEIPT and status == 503
+        ]
+        if not refused_at:
+            return
+        until = max(refused_at) + LATE_DELETE_SECONDS + 3
+        if self.load.now() < until:
+            log(f"waiting {until - self.load.now():.0f} s for the API to delete refused uploads' keys again")
+            self.sleep_until(until)
+
     def run(self) -> int:
         a = self.args
         tag = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
@@ -870,6 +890,7 @@ class Soak:
         self.load.finish()
         self.traffic_seconds = self.load.now()
         self.drain_ocr_queue(a.drain_seconds)
+        self.wait_for_late_deletes()
         self.sampling.set()
         sampler.join()
         alive = {name: process.poll() is None for name, process in self.processes.items()}

@@ -30,6 +30,35 @@ pg_bindir() {
     echo "$dir"
 }
 
+# Turns TLS on in the running test PostgreSQL (data folder $1, run as $2), with a server
+# certificate for the name `localhost` only, signed by a CA made here; exports LEDGERLY_TEST_PG_CA,
+# that CA's certificate, for the tests that check `sslmode=verify-full`. Plain connections keep
+# working.
+enable_postgres_tls() {
+    local data=$1 owner=$2 tls="$LEDGERLY_SERVICES_DIR/postgres/tls"
+    if [ ! -s "$tls/ca.crt" ] || [ ! -s "$data/server.crt" ]; then
+        log "making a test CA and a TLS certificate for PostgreSQL"
+        mkdir -p "$tls"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Ledgerly test CA" \
+            -keyout "$tls/ca.key" -out "$tls/ca.crt" 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+            -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+        printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$tls/server.ext"
+        openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" \
+            -CAcreateserial -days 3650 -extfile "$tls/server.ext" -out "$tls/server.crt" 2>/dev/null
+        install -m 0600 -o "$owner" "$tls/server.key" "$data/server.key"
+        install -m 0644 -o "$owner" "$tls/server.crt" "$data/server.crt"
+    fi
+    if [ "$(psql -qAt "$LEDGERLY_TEST_DATABASE_URL" -c 'SHOW ssl')" != "on" ]; then
+        psql -q "$LEDGERLY_TEST_DATABASE_URL" -c "ALTER SYSTEM SET ssl = on" -c "SELECT pg_reload_conf()" >/dev/null
+        for _ in $(seq 1 50); do
+            [ "$(psql -qAt "$LEDGERLY_TEST_DATABASE_URL" -c 'SHOW ssl')" = "on" ] && break
+            sleep 0.1
+        done
+    fi
+    export LEDGERLY_TEST_PG_CA="$tls/ca.crt"
+}
+
 # Starts a private PostgreSQL on 127.0.0.1:$LEDGERLY_PG_PORT with trust auth for local tests and
 # exports LEDGERLY_TEST_DATABASE_URL (an admin URL; tests create one database each).
 start_postgres() {
@@ -70,6 +99,7 @@ CONF
         run_pg "$bin/pg_ctl" -D "$data" -l "$LEDGERLY_SERVICES_DIR/postgres/server.log" -w -t 60 start >/dev/null
     fi
     export LEDGERLY_TEST_DATABASE_URL="postgres://ledgerly@127.0.0.1:$LEDGERLY_PG_PORT/postgres"
+    enable_postgres_tls "$data" "$owner"
     # Drop databases left by failed tests of earlier runs.
     psql -qAt "$LEDGERLY_TEST_DATABASE_URL" -c \
         "SELECT 'DROP DATABASE IF EXISTS ' || quote_ident(datname) || ' WITH (FORCE);' FROM pg_database WHERE datname LIKE 'ledgerly_test_%'" \

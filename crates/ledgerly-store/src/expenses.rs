@@ -185,6 +185,9 @@ impl PageWindow {
     }
 }
 
+/// One expense of one user, by id: `$1` the user, `$2` the expense.
+const EXPENSE_BY_ID: &str = concat!(expense_select!(), "WHERE e.user_id = $1 AND e.id = $2");
+
 impl Store {
     /// Records an expense. The category (and receipt, if any) must be the user's own.
     #[tracing::instrument(skip_all, err)]
@@ -218,14 +221,11 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(missing("category"))?;
-            let row = sqlx::query_as(concat!(
-                expense_select!(),
-                "WHERE e.user_id = $1 AND e.id = $2"
-            ))
-            .bind(user.as_uuid())
-            .bind(id.as_uuid())
-            .fetch_optional(&mut *tx)
-            .await?;
+            let row = sqlx::query_as(EXPENSE_BY_ID)
+                .bind(user.as_uuid())
+                .bind(id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await?;
             tx.commit().await?;
             row
         });
@@ -235,14 +235,11 @@ impl Store {
     #[tracing::instrument(skip_all, err)]
     pub async fn get_expense(&self, user: UserId, id: ExpenseId) -> Result<Expense> {
         let row: Option<ExpenseRow> = with_db!(self, |pool, d| {
-            sqlx::query_as(concat!(
-                expense_select!(),
-                "WHERE e.user_id = $1 AND e.id = $2"
-            ))
-            .bind(user.as_uuid())
-            .bind(id.as_uuid())
-            .fetch_optional(pool)
-            .await?
+            sqlx::query_as(EXPENSE_BY_ID)
+                .bind(user.as_uuid())
+                .bind(id.as_uuid())
+                .fetch_optional(pool)
+                .await?
         });
         row.ok_or(StoreError::NotFound("expense"))?.try_into()
     }
@@ -296,14 +293,11 @@ impl Store {
             .map_err(missing("category"))?
             .rows_affected();
             found(done, "expense")?;
-            let row = sqlx::query_as(concat!(
-                expense_select!(),
-                "WHERE e.user_id = $1 AND e.id = $2"
-            ))
-            .bind(user.as_uuid())
-            .bind(id.as_uuid())
-            .fetch_optional(&mut *tx)
-            .await?;
+            let row = sqlx::query_as(EXPENSE_BY_ID)
+                .bind(user.as_uuid())
+                .bind(id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await?;
             tx.commit().await?;
             row
         });

@@ -18,31 +18,14 @@ pub struct NewReceipt {
     pub category_id: Option<CategoryId>,
 }
 
+/// One receipt of one user, by id: `$1` the user, `$2` the receipt.
+const RECEIPT_BY_ID: &str = concat!(receipt_select!(), "WHERE r.user_id = $1 AND r.id = $2");
+
 impl Store {
     /// Records an upload, pending OCR. A suggested category must be the user's.
     #[tracing::instrument(skip_all, err)]
     pub async fn create_receipt(&self, user: UserId, new: NewReceipt) -> Result<Receipt> {
-        let at = now();
-        with_db!(self, |pool, d| {
-            sqlx::query(
-                "INSERT INTO receipts (id, user_id, object_key, kind, size_bytes, sha256, \
-                 original_filename, category_id, status, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $9)",
-            )
-            .bind(new.id.as_uuid())
-            .bind(user.as_uuid())
-            .bind(&new.object_key)
-            .bind(new.kind.to_string())
-            .bind(new.size_bytes)
-            .bind(&new.sha256)
-            .bind(new.original_filename.as_deref())
-            .bind(new.category_id.map(|c| c.as_uuid()))
-            .bind(at)
-            .execute(pool)
-            .await
-            .map_err(crate::error::missing("category"))?;
-        });
-        self.get_receipt(user, new.id).await
+        self.insert_receipt(user, new, None).await
     }
 
     /// Records an upload and queues its OCR job (allowing `max_attempts`) in one transaction: a
@@ -59,9 +42,20 @@ impl Store {
                 "a job needs at least one attempt".into(),
             ));
         }
-        let at = now();
         let max_attempts = i32::try_from(max_attempts).unwrap_or(i32::MAX);
-        with_db!(self, |pool, d| {
+        self.insert_receipt(user, new, Some(max_attempts)).await
+    }
+
+    /// The receipt, with its OCR job when `queue` gives the job's attempts, written and read back
+    /// in one transaction.
+    async fn insert_receipt(
+        &self,
+        user: UserId,
+        new: NewReceipt,
+        queue: Option<i32>,
+    ) -> Result<Receipt> {
+        let at = now();
+        let row: Option<ReceiptRow> = with_db!(self, |pool, d| {
             let mut tx = pool.begin_with(d.begin()).await?;
             sqlx::query(
                 "INSERT INTO receipts (id, user_id, object_key, kind, size_bytes, sha256, \
@@ -80,34 +74,39 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(crate::error::missing("category"))?;
-            sqlx::query(
-                "INSERT INTO ocr_jobs (id, receipt_id, user_id, state, attempts, max_attempts, \
-                 run_after, created_at, updated_at) \
-                 VALUES ($1, $2, $3, 'queued', 0, $4, $5, $5, $5)",
-            )
-            .bind(JobId::new().as_uuid())
-            .bind(new.id.as_uuid())
-            .bind(user.as_uuid())
-            .bind(max_attempts)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?;
+            if let Some(max_attempts) = queue {
+                sqlx::query(
+                    "INSERT INTO ocr_jobs (id, receipt_id, user_id, state, attempts, \
+                     max_attempts, run_after, created_at, updated_at) \
+                     VALUES ($1, $2, $3, 'queued', 0, $4, $5, $5, $5)",
+                )
+                .bind(JobId::new().as_uuid())
+                .bind(new.id.as_uuid())
+                .bind(user.as_uuid())
+                .bind(max_attempts)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let row = sqlx::query_as(RECEIPT_BY_ID)
+                .bind(user.as_uuid())
+                .bind(new.id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await?;
             tx.commit().await?;
+            row
         });
-        self.get_receipt(user, new.id).await
+        row.ok_or(StoreError::NotFound("receipt"))?.try_into()
     }
 
     #[tracing::instrument(skip_all, err)]
     pub async fn get_receipt(&self, user: UserId, id: ReceiptId) -> Result<Receipt> {
         let row: Option<ReceiptRow> = with_db!(self, |pool, d| {
-            sqlx::query_as(concat!(
-                receipt_select!(),
-                "WHERE r.user_id = $1 AND r.id = $2"
-            ))
-            .bind(user.as_uuid())
-            .bind(id.as_uuid())
-            .fetch_optional(pool)
-            .await?
+            sqlx::query_as(RECEIPT_BY_ID)
+                .bind(user.as_uuid())
+                .bind(id.as_uuid())
+                .fetch_optional(pool)
+                .await?
         });
         row.ok_or(StoreError::NotFound("receipt"))?.try_into()
     }

@@ -4,7 +4,9 @@
 //! `ledgerctl deploy` / `rollback` end to end: a stack provisioned on the AWS emulator, images
 //! pushed to the test registry standing in for ECR, the OCR Lambda pointed at the pushed digest,
 //! the stack reconciled over SSH through the test sshd, a second deploy changing nothing, a new
-//! build replacing the API alone, and a rollback going back to the first release.
+//! build replacing the API alone, and a rollback going back to the first release. The RDS
+//! certificate bundle comes from a local server standing in for AWS's: the first deploy pins
+//! it, a changed one stops the next deploy until the stack file pins the new one.
 //!
 //! The proxy is HAProxy (Debian's binary, made into an image here like the app's own) standing in
 //! for Traefik, which this machine cannot pull: both health-check `/readyz` and retry a request
@@ -13,10 +15,11 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -385,8 +388,11 @@ services:
       LEDGERLY__SERVER__DRAIN_SECONDS: '2'
       LEDGERLY__OCR__CALLBACK_SECRET: {{{{ secrets.ocr_callback | yaml }}}}
       RENDERED_DATABASE_HOST: {{{{ database.host | yaml }}}}
+      RENDERED_DATABASE_URL: {{{{ database.url | yaml }}}}
       RENDERED_BUCKET: {{{{ bucket | yaml }}}}
       RENDERED_DOMAIN: {{{{ domain | yaml }}}}
+    files:
+      {{{{ database.ca_file }}}}: {{{{ database.ca_bundle | yaml }}}}
     labels:
       ledgerly.version: {{{{ version | yaml }}}}
     health:
@@ -398,27 +404,87 @@ services:
     )
 }
 
+/// Serves one file over HTTP on loopback, as AWS serves the RDS certificate bundle; what it
+/// serves can be changed.
+struct FileServer {
+    url: String,
+    body: Arc<Mutex<String>>,
+}
+
+impl FileServer {
+    fn start(body: String) -> FileServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://{}/global/global-bundle.pem",
+            listener.local_addr().unwrap()
+        );
+        let body = Arc::new(Mutex::new(body));
+        let serving = Arc::clone(&body);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let body = serving.lock().unwrap().clone();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/x-pem-file\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        FileServer { url, body }
+    }
+
+    fn serve(&self, body: String) {
+        *self.body.lock().unwrap() = body;
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 struct Stack {
     name: String,
     dir: tempfile::TempDir,
+    /// The stack file without its `database:` section.
+    config: String,
 }
 
 impl Stack {
-    fn new(proxy: &str, port: u16) -> Stack {
+    /// Writes the stack file with `database` (YAML lines under `database:`).
+    fn configure(&self, database: &str) {
+        std::fs::write(
+            self.dir.path().join("ledgerly.yaml"),
+            format!("{}database:\n{database}", self.config),
+        )
+        .unwrap();
+    }
+
+    fn new(proxy: &str, port: u16, bundle_url: &str) -> Stack {
         let name = format!("dep-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("id_ed25519.pub");
         std::fs::write(&key, format!("{PUBLIC_KEY}\n")).unwrap();
         std::fs::write(dir.path().join("stack.yaml"), test_template(proxy, port)).unwrap();
-        std::fs::write(
-            dir.path().join("ledgerly.yaml"),
-            format!(
-                "stack: {name}\nregion: us-east-1\ndomain: ledgerly.example.com\nacme_email: ops@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    public_key_file: {}\n  ami_parameter: {AMI_PARAMETER}\nocr:\n  backend: gemini\n  api_key_parameter: /{name}/gemini-key\ndeploy:\n  template: stack.yaml\n  health_timeout_seconds: 30\n",
-                key.display()
-            ),
-        )
-        .unwrap();
-        Stack { name, dir }
+        let config = format!(
+            "stack: {name}\nregion: us-east-1\ndomain: ledgerly.example.com\nacme_email: ops@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    public_key_file: {}\n  ami_parameter: {AMI_PARAMETER}\nocr:\n  backend: gemini\n  api_key_parameter: /{name}/gemini-key\ndeploy:\n  template: stack.yaml\n  health_timeout_seconds: 30\n",
+            key.display()
+        );
+        let stack = Stack { name, dir, config };
+        stack.configure(&format!("  ca_bundle_url: {bundle_url}\n"));
+        stack
     }
 
     fn ledgerctl(&self, args: &[&str]) -> Output {
@@ -494,7 +560,6 @@ fn changed_binaries(into: &Path) -> PathBuf {
     for binary in ["ledgerly-api", "ledgerly-ocr"] {
         std::fs::copy(binaries().join(binary), dir.join(binary)).unwrap();
     }
-    use std::io::Write as _;
     std::fs::OpenOptions::new()
         .append(true)
         .open(dir.join("ledgerly-api"))
@@ -522,7 +587,6 @@ fn validate_status(report: &Value) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    use std::io::Write as _;
     child
         .stdin
         .take()
@@ -537,6 +601,20 @@ fn validate_status(report: &Value) {
     );
 }
 
+/// The RDS certificate bundle in a container.
+fn ca_file_of(container: &str) -> String {
+    let copied = Command::new("docker")
+        .args(["cp", &format!("{container}:/etc/ledgerly/rds-ca.pem"), "-"])
+        .output()
+        .unwrap();
+    assert!(copied.status.success(), "{copied:?}");
+    let mut archive = tar::Archive::new(copied.stdout.as_slice());
+    let mut entry = archive.entries().unwrap().next().unwrap().unwrap();
+    let mut text = String::new();
+    entry.read_to_string(&mut text).unwrap();
+    text
+}
+
 fn image_of(container: &str) -> String {
     docker(&["inspect", "--format", "{{.Config.Image}}", container])
 }
@@ -545,7 +623,10 @@ fn image_of(container: &str) -> String {
 async fn deploy_pushes_points_the_lambda_reconciles_over_ssh_and_rolls_back() {
     let port = free_port();
     let proxy = proxy_image(&format!("dep{port}"));
-    let stack = Stack::new(&proxy, port);
+    // The RDS certificate bundle: a real certificate (the test PostgreSQL's CA).
+    let bundle = std::fs::read_to_string(env("LEDGERLY_TEST_PG_CA")).unwrap();
+    let bundles = FileServer::start(bundle.clone());
+    let stack = Stack::new(&proxy, port, &bundles.url);
     let _cleanup = Cleanup {
         stack: stack.name.clone(),
         images: vec![proxy.clone()],
@@ -605,6 +686,32 @@ async fn deploy_pushes_points_the_lambda_reconciles_over_ssh_and_rolls_back() {
         env_of.contains(&format!("RENDERED_DATABASE_HOST={}-db.", stack.name)),
         "{env_of}"
     );
+    // The API's database URL: the application role, the server verified against the bundle,
+    // which is in the container where the URL says.
+    let app_password = aws_sdk_ssm::Client::new(&config)
+        .get_parameter()
+        .name(format!("/{}/db-app-password", stack.name))
+        .with_decryption(true)
+        .send()
+        .await
+        .unwrap()
+        .parameter
+        .unwrap()
+        .value
+        .unwrap();
+    assert!(
+        env_of.contains(&format!(
+            "RENDERED_DATABASE_URL=postgres://ledgerly_app:{app_password}@{}-db.",
+            stack.name
+        )),
+        "{env_of}"
+    );
+    assert!(
+        env_of.contains("/ledgerly?sslmode=verify-full&sslrootcert=/etc/ledgerly/rds-ca.pem\n"),
+        "{env_of}"
+    );
+    assert_eq!(ca_file_of(&running["api"][0]), bundle);
+    assert_eq!(release["ca_bundle_sha256"], sha256_hex(&bundle), "pinned");
     let secret = aws_sdk_ssm::Client::new(&config)
         .get_parameter()
         .name(format!("/{}/ocr-callback-secret", stack.name))
@@ -659,6 +766,41 @@ async fn deploy_pushes_points_the_lambda_reconciles_over_ssh_and_rolls_back() {
     assert_eq!(actions(&again), Vec::<String>::new());
     assert_eq!(again["changed"], false);
     assert_eq!(containers(&stack.name), running, "the same containers");
+
+    // AWS publishes another bundle: deploy stops before changing anything and says how to
+    // accept it; pinned in the stack file, it is taken, and the API replaced to get it.
+    let renewed = format!("{bundle}{bundle}");
+    bundles.serve(renewed.clone());
+    let refused = stack.over_ssh(&["deploy", "--binaries", &bin]);
+    assert!(!refused.status.success(), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "has SHA-256 {}, not the {} this stack's last release was deployed with",
+            sha256_hex(&renewed),
+            sha256_hex(&bundle)
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "database.ca_bundle_sha256: {}",
+            sha256_hex(&renewed)
+        )),
+        "{stderr}"
+    );
+    assert_eq!(containers(&stack.name), running, "nothing changed");
+    stack.configure(&format!(
+        "  ca_bundle_url: {}\n  ca_bundle_sha256: {}\n",
+        bundles.url,
+        sha256_hex(&renewed)
+    ));
+    let accepted = stack.roll("deploy", &["--binaries", &bin]);
+    assert_eq!(actions(&accepted), ["replace api"], "{accepted}");
+    assert_eq!(accepted["release"]["version"], version.as_str());
+    let running = containers(&stack.name);
+    assert_eq!(ca_file_of(&running["api"][0]), renewed);
+    wait_ready(&format!("http://127.0.0.1:{port}/readyz")).await;
 
     // A new API build: the API alone is pushed and replaced; the OCR build is the same.
     let changed = changed_binaries(stack.dir.path());

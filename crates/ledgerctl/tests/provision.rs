@@ -217,6 +217,22 @@ async fn assert_compute(stack: &Stack) {
         Some(&aws_sdk_ssm::types::ParameterType::SecureString)
     );
     assert_eq!(password.value().unwrap().len(), 48);
+    // The API's role has a password of its own: it never gets the master one.
+    let app_password = aws_sdk_ssm::Client::new(&aws().await)
+        .get_parameter()
+        .name(format!("/{}/db-app-password", stack.name))
+        .with_decryption(true)
+        .send()
+        .await
+        .unwrap()
+        .parameter
+        .unwrap();
+    assert_eq!(
+        app_password.r#type(),
+        Some(&aws_sdk_ssm::types::ParameterType::SecureString)
+    );
+    assert_eq!(app_password.value().unwrap().len(), 48);
+    assert_ne!(app_password.value(), password.value());
 
     let ec2 = aws_sdk_ec2::Client::new(&aws().await);
     let reply = ec2
@@ -629,7 +645,7 @@ async fn provision_creates_the_stack_and_a_second_run_changes_nothing() {
     let planned = actions(&plan);
     assert_eq!(
         planned.iter().filter(|a| a.starts_with("create ")).count(),
-        16,
+        17,
         "{planned:#?}"
     );
     assert_eq!(
@@ -954,7 +970,7 @@ async fn destroy_removes_only_the_stacks_own_resources() {
     );
     assert!(output.status.success(), "{output:?}");
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["deleted"].as_array().unwrap().len(), 18, "{report}");
+    assert_eq!(report["deleted"].as_array().unwrap().len(), 19, "{report}");
     let snapshot = report["final_snapshot"].as_str().unwrap().to_owned();
     assert_nothing_left(&doomed).await;
     let snapshots = aws_sdk_rds::Client::new(&aws().await)
@@ -1076,7 +1092,7 @@ async fn assert_nothing_left(stack: &Stack) {
             .is_err()
     );
     let ssm = aws_sdk_ssm::Client::new(&config);
-    for secret in ["ocr-callback-secret", "db-password"] {
+    for secret in ["ocr-callback-secret", "db-password", "db-app-password"] {
         assert!(
             ssm.get_parameter()
                 .name(format!("/{name}/{secret}"))

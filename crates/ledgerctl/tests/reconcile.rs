@@ -349,6 +349,64 @@ fn the_lock_keeps_two_runs_apart() {
 }
 
 #[test]
+fn the_migrate_run_has_its_own_env_over_the_service_s_and_the_service_s_files() {
+    let stack = Stack::new("mig");
+    let image = stack.image.clone();
+    // The run checks what it was given: the service's env and files, and its own env, which
+    // the service's container must not get (the database's master credentials, in production).
+    let write = |secret: &str| {
+        std::fs::write(
+            stack.dir.path().join("stack.yaml"),
+            format!(
+                "stack: {name}
+migrate:
+  service: web
+  command: [sh, -c, 'test \"$SHARED\" = web && test \"$ONLY_MIGRATE\" = opened && grep -q CERTIFICATE /etc/ledgerly/ca.pem || {{ echo missing: $SHARED $ONLY_MIGRATE >&2; exit 3; }}']
+  env: {{ONLY_MIGRATE: '{secret}'}}
+services:
+  web:
+    image: {image}
+    command: [sleep, '3600']
+    env: {{SHARED: web}}
+    files:
+      /etc/ledgerly/ca.pem: '-----BEGIN CERTIFICATE-----'
+    stop_grace_seconds: 1
+",
+                name = stack.name
+            ),
+        )
+        .unwrap();
+    };
+    write("wrong");
+    let failed = stack.reconcile(&[]);
+    assert!(!failed.status.success(), "{failed:?}");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("exited with code 3"), "{stderr}");
+    assert!(stderr.contains("missing: web wrong"), "its logs: {stderr}");
+    assert_eq!(stack.count(), 0, "nothing started after a failed run");
+
+    write("opened");
+    assert_eq!(stack.actions(), ["create web"]);
+    let (id, _, state) = stack.containers()["web"].clone();
+    assert_eq!(state, "running");
+    let env = Command::new("docker")
+        .args([
+            "inspect",
+            "--format",
+            "{{range .Config.Env}}{{println .}}{{end}}",
+            &id,
+        ])
+        .output()
+        .unwrap();
+    let env = String::from_utf8_lossy(&env.stdout);
+    assert!(env.contains("SHARED=web"), "{env}");
+    assert!(
+        !env.contains("ONLY_MIGRATE"),
+        "the run's own env stays its own: {env}"
+    );
+}
+
+#[test]
 fn a_bad_spec_is_refused_before_the_engine_is_touched() {
     let stack = Stack::new("bad");
     stack.write("  web:\n    image: ''\n    ports: ['8080']\n    volumes: ['nowhere:/x']\n");

@@ -11,6 +11,7 @@ pub(crate) mod instance;
 pub(crate) mod lambda;
 pub(crate) mod oidc;
 pub(crate) mod rds;
+pub(crate) mod rds_ca;
 pub(crate) mod s3;
 pub(crate) mod sg;
 pub(crate) mod ssm;

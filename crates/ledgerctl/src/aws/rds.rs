@@ -20,6 +20,9 @@ pub(crate) const AVAILABLE_TIMEOUT: Duration = Duration::from_secs(40 * 60);
 pub(crate) const DELETED_TIMEOUT: Duration = Duration::from_secs(40 * 60);
 
 pub(crate) const MASTER_USER: &str = "ledgerly";
+/// The role the API connects as: rows only, no schema (`ledgerly-api migrate --app-role`
+/// creates it with the master credentials).
+pub(crate) const APP_USER: &str = "ledgerly_app";
 pub(crate) const DATABASE: &str = "ledgerly";
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -85,6 +85,10 @@ pub(crate) struct Release {
     pub(crate) ocr: String,
     /// Unix seconds.
     pub(crate) at: u64,
+    /// The SHA-256 of the RDS certificate bundle the release was deployed with: the pin the
+    /// next deploy checks the fetched bundle against (unless the stack file gives one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) ca_bundle_sha256: Option<String>,
 }
 
 /// What the stack has that a deploy needs.
@@ -92,7 +96,11 @@ pub(crate) struct Facts {
     /// The ECR repositories' URIs: API, OCR.
     repositories: [String; 2],
     pub(crate) address: String,
-    database: Database,
+    /// The database's endpoint.
+    database_host: String,
+    database_port: u16,
+    master_password: secrecy::SecretString,
+    app_password: secrecy::SecretString,
     bucket: String,
     callback_secret: secrecy::SecretString,
     grafana_password: secrecy::SecretString,
@@ -112,15 +120,17 @@ pub(crate) async fn facts(aws: &Aws, config: &StackConfig) -> anyhow::Result<Fac
     let database_id = aws::rds::identifier(config);
     let no_extra = Default::default();
     let password_name = aws::ssm::database_password(config).name;
+    let app_password_name = aws::ssm::app_password(config).name;
     let secret_name = aws::ssm::callback_secret(config).name;
     let grafana_name = aws::ssm::grafana_password(config).name;
     let function_name = aws::lambda::name(config);
-    let (api, ocr, address, database, password, secret, grafana, function, account) = tokio::join!(
+    let (api, ocr, address, database, password, app_password, secret, grafana, function, account) = tokio::join!(
         aws::ecr::repository_uri(aws, &names[0]),
         aws::ecr::repository_uri(aws, &names[1]),
         instance_address(aws, config),
         aws::rds::observe(aws, &database_id, &no_extra),
         aws::ssm::value(aws, &password_name),
+        aws::ssm::value(aws, &app_password_name),
         aws::ssm::value(aws, &secret_name),
         aws::ssm::value(aws, &grafana_name),
         aws::lambda::observe(aws, &function_name),
@@ -139,30 +149,65 @@ pub(crate) async fn facts(aws: &Aws, config: &StackConfig) -> anyhow::Result<Fac
         Some((host, port)) => (host.to_owned(), port.parse().unwrap_or(5432)),
         None => (endpoint.clone(), 5432),
     };
-    let password = password?;
-    let url = format!(
-        "postgres://{}:{}@{host}:{port}/{}?sslmode=require",
-        aws::rds::MASTER_USER,
-        secrecy::ExposeSecret::expose_secret(&password),
-        aws::rds::DATABASE
-    )
-    .into();
     Ok(Facts {
         repositories: [api?, ocr?],
         address,
-        database: Database {
-            url,
-            host,
-            port,
-            name: aws::rds::DATABASE.to_owned(),
-            user: aws::rds::MASTER_USER.to_owned(),
-        },
+        database_host: host,
+        database_port: port,
+        master_password: password?,
+        app_password: app_password?,
         bucket: aws::s3::name(config, &account?),
         callback_secret: secret?,
         grafana_password: grafana?,
         function: function_name,
         function_exists: function?.is_some(),
     })
+}
+
+impl Facts {
+    /// The database as the template sees it, verified against `bundle`.
+    fn database(&self, bundle: &aws::rds_ca::Bundle) -> Database {
+        let url = |user: &str, password: &secrecy::SecretString| -> secrecy::SecretString {
+            format!(
+                "postgres://{user}:{}@{}:{}/{}?sslmode=verify-full&sslrootcert={}",
+                secrecy::ExposeSecret::expose_secret(password),
+                self.database_host,
+                self.database_port,
+                aws::rds::DATABASE,
+                aws::rds_ca::FILE
+            )
+            .into()
+        };
+        Database {
+            url: url(aws::rds::APP_USER, &self.app_password),
+            master_url: url(aws::rds::MASTER_USER, &self.master_password),
+            host: self.database_host.clone(),
+            port: self.database_port,
+            name: aws::rds::DATABASE.to_owned(),
+            user: aws::rds::APP_USER.to_owned(),
+            master_user: aws::rds::MASTER_USER.to_owned(),
+            ca_file: aws::rds_ca::FILE.to_owned(),
+            ca_bundle: bundle.pem.clone(),
+        }
+    }
+}
+
+/// The RDS certificate bundle, fetched and checked against its pin: the stack file's, else
+/// `pinned` (the one the current release was deployed with).
+pub(crate) async fn ca_bundle(
+    opened: &Opened,
+    pinned: Option<&str>,
+) -> anyhow::Result<aws::rds_ca::Bundle> {
+    let config = &opened.config;
+    let url = config.database.ca_bundle_url(&opened.aws.region);
+    let bundle = aws::rds_ca::fetch(&url).await?;
+    aws::rds_ca::check(
+        &bundle,
+        &url,
+        config.database.ca_bundle_sha256.as_deref(),
+        pinned,
+    )?;
+    Ok(bundle)
 }
 
 /// Where images go and come from: ECR's registry with a fresh token, or the override.
@@ -388,16 +433,24 @@ pub(crate) async fn releases(aws: &Aws, config: &StackConfig) -> anyhow::Result<
     }
 }
 
-/// Puts `release` first in the history (unless it is already the current one).
+/// The bundle hash the current release was deployed with.
+pub(crate) fn pinned(history: &[Release]) -> Option<&str> {
+    history.first()?.ca_bundle_sha256.as_deref()
+}
+
+/// Puts `release` first in the history (unless it is already the current one, whose bundle
+/// hash it then brings up to date).
 async fn record(aws: &Aws, config: &StackConfig, release: &Release) -> anyhow::Result<()> {
     let mut history = releases(aws, config).await?;
-    if history
-        .first()
-        .is_some_and(|r| r.api == release.api && r.ocr == release.ocr)
-    {
-        return Ok(());
+    match history.first_mut() {
+        Some(current) if current.api == release.api && current.ocr == release.ocr => {
+            if current.ca_bundle_sha256 == release.ca_bundle_sha256 {
+                return Ok(());
+            }
+            current.ca_bundle_sha256 = release.ca_bundle_sha256.clone();
+        }
+        _ => history.insert(0, release.clone()),
     }
-    history.insert(0, release.clone());
     history.truncate(config.deploy.keep_releases as usize);
     aws::ssm::write(
         aws,
@@ -468,6 +521,7 @@ pub(crate) fn render(
     facts: &Facts,
     registry: &str,
     release: &Release,
+    bundle: &aws::rds_ca::Bundle,
 ) -> anyhow::Result<StackSpec> {
     let config = &opened.config;
     let names = aws::ecr::names(config);
@@ -488,11 +542,12 @@ pub(crate) fn render(
             ),
         ]
         .into(),
-        database: facts.database.clone(),
+        database: facts.database(bundle),
         bucket: facts.bucket.clone(),
         secrets: [
             ("ocr_callback".to_owned(), facts.callback_secret.clone()),
             ("grafana_admin".to_owned(), facts.grafana_password.clone()),
+            ("database_app".to_owned(), facts.app_password.clone()),
         ]
         .into(),
         monitoring: template::monitoring(),
@@ -526,9 +581,17 @@ async fn roll_out(
     facts: &Facts,
     pushing: &Pushing,
     release: &Release,
+    bundle: &aws::rds_ca::Bundle,
 ) -> anyhow::Result<Vec<Action>> {
     let config = &opened.config;
-    let spec = render(stack, opened, facts, &pushing.registry.address, release)?;
+    let spec = render(
+        stack,
+        opened,
+        facts,
+        &pushing.registry.address,
+        release,
+        bundle,
+    )?;
     let target = remote_target(remote, config, &facts.address)?;
     let engine = Engine::connect(&target, Duration::from_secs(remote.wait_seconds)).await?;
     reconcile::deploy(
@@ -613,6 +676,7 @@ async fn release_to(
     facts: &Facts,
     pushing: &Pushing,
     release: &Release,
+    bundle: &aws::rds_ca::Bundle,
     images: &[Image],
     verb: &str,
 ) -> anyhow::Result<()> {
@@ -622,7 +686,7 @@ async fn release_to(
         &format!("{}@{}", facts.repositories[1], release.ocr),
     )
     .await?;
-    let actions = roll_out(stack, remote, opened, facts, pushing, release).await?;
+    let actions = roll_out(stack, remote, opened, facts, pushing, release, bundle).await?;
     record(&opened.aws, &opened.config, release).await?;
     report(
         stack.output,
@@ -647,6 +711,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     let facts = facts(aws, config).await?;
+    let history = releases(aws, config).await?;
+    let bundle = ca_bundle(&opened, pinned(&history)).await?;
     let pushing = pushing(aws, &facts).await?;
     let [api, ocr] = images(aws, config, &pushing, &binaries, &root).await?;
     let release = Release {
@@ -654,6 +720,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         api: api.digest.clone(),
         ocr: ocr.digest.clone(),
         at: now(),
+        ca_bundle_sha256: Some(bundle.sha256.clone()),
     };
     release_to(
         &args.stack,
@@ -662,6 +729,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         &facts,
         &pushing,
         &release,
+        &bundle,
         &[api, ocr],
         "Deployed",
     )
@@ -716,9 +784,11 @@ pub(crate) async fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
         })?,
     };
     let facts = facts(aws, config).await?;
+    let bundle = ca_bundle(&opened, pinned(&history)).await?;
     let pushing = pushing(aws, &facts).await?;
     let release = Release {
         at: now(),
+        ca_bundle_sha256: Some(bundle.sha256.clone()),
         ..target
     };
     release_to(
@@ -728,6 +798,7 @@ pub(crate) async fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
         &facts,
         &pushing,
         &release,
+        &bundle,
         &[],
         "Rolled back",
     )

@@ -260,16 +260,30 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
         Ok(facts) => {
             let expected = match &release {
                 None => None,
-                Some(release) => {
-                    let registry = deploy::registry_address(&facts)?;
-                    let spec = deploy::render(&args.stack, &opened, &facts, &registry, release)?;
-                    Some(
-                        spec.services
-                            .iter()
-                            .map(|(name, service)| (name.clone(), service.hash()))
-                            .collect::<BTreeMap<_, _>>(),
-                    )
-                }
+                Some(release) => match deploy::ca_bundle(&opened, deploy::pinned(&history)).await {
+                    // What the containers should be cannot be known without it.
+                    Err(err) => {
+                        problems.push(format!("{err:#}"));
+                        None
+                    }
+                    Ok(bundle) => {
+                        let registry = deploy::registry_address(&facts)?;
+                        let spec = deploy::render(
+                            &args.stack,
+                            &opened,
+                            &facts,
+                            &registry,
+                            release,
+                            &bundle,
+                        )?;
+                        Some(
+                            spec.services
+                                .iter()
+                                .map(|(name, service)| (name.clone(), service.hash()))
+                                .collect::<BTreeMap<_, _>>(),
+                        )
+                    }
+                },
             };
             let remote = RemoteArgs {
                 docker_host: args.docker_host.clone(),

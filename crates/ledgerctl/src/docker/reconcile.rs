@@ -354,21 +354,32 @@ async fn start(
         .await
         .with_context(|| format!("creating the container {name}"))?
         .id;
-    if !service.files.is_empty() {
-        docker
-            .upload_to_container(
-                &id,
-                Some(UploadToContainerOptionsBuilder::default().path("/").build()),
-                bollard::body_full(files_tar(&service.files)?.into()),
-            )
-            .await
-            .with_context(|| format!("writing the files of {name}"))?;
-    }
+    write_files(docker, &id, name, &service.files).await?;
     docker
         .start_container(&id, None::<StartContainerOptions>)
         .await
         .with_context(|| format!("starting the container {name}"))?;
     Ok(id)
+}
+
+/// Writes a service's `files` into the created container `id` (named `name`), before it starts.
+async fn write_files(
+    docker: &Docker,
+    id: &str,
+    name: &str,
+    files: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    docker
+        .upload_to_container(
+            id,
+            Some(UploadToContainerOptionsBuilder::default().path("/").build()),
+            bollard::body_full(files_tar(files)?.into()),
+        )
+        .await
+        .with_context(|| format!("writing the files of {name}"))
 }
 
 /// A tar of `files` (path → content), readable by every user.
@@ -399,7 +410,11 @@ async fn migrate(docker: &Docker, spec: &StackSpec, run: &Migrate) -> anyhow::Re
     let name = format!("{}-migrate", spec.stack);
     // One left by a run that died mid-way.
     remove(docker, &name, 0).await?;
-    let mut body = container_body(spec, &run.service, service)?;
+    let mut with_env = service.clone();
+    with_env
+        .env
+        .extend(run.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut body = container_body(spec, &run.service, &with_env)?;
     body.cmd = Some(run.command.clone());
     body.healthcheck = None;
     body.labels = Some(HashMap::from([
@@ -419,6 +434,7 @@ async fn migrate(docker: &Docker, spec: &StackSpec, run: &Migrate) -> anyhow::Re
         .await
         .with_context(|| format!("creating the container {name}"))?
         .id;
+    write_files(docker, &id, &name, &service.files).await?;
     docker
         .start_container(&id, None::<StartContainerOptions>)
         .await

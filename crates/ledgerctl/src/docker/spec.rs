@@ -32,6 +32,10 @@ pub(crate) struct Migrate {
     /// to be created or replaced, and not otherwise.
     pub(crate) service: String,
     pub(crate) command: Vec<String>,
+    /// Environment over the service's: what the run alone gets (the database's master
+    /// credentials, which the service itself never sees).
+    #[serde(default)]
+    pub(crate) env: BTreeMap<String, String>,
     /// How long it may take.
     #[serde(default = "default_migrate_timeout")]
     pub(crate) timeout_seconds: u32,

@@ -83,13 +83,24 @@ pub(crate) struct Values {
 
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Database {
-    /// `postgres://user:password@host:port/name?sslmode=require`.
+    /// The API's: the application role, which reads and writes rows and cannot change the
+    /// schema, over TLS verified against the RDS certificate authorities:
+    /// `postgres://ledgerly_app:<password>@<host>:<port>/ledgerly?sslmode=verify-full&sslrootcert=<ca_file>`.
     #[serde(serialize_with = "expose")]
     pub(crate) url: SecretString,
+    /// The same with the master user's credentials: for the migration step alone.
+    #[serde(serialize_with = "expose")]
+    pub(crate) master_url: SecretString,
     pub(crate) host: String,
     pub(crate) port: u16,
     pub(crate) name: String,
+    /// The application role.
     pub(crate) user: String,
+    pub(crate) master_user: String,
+    /// Where the URLs expect the certificate bundle inside a container.
+    pub(crate) ca_file: String,
+    /// The bundle (PEM), to be written there.
+    pub(crate) ca_bundle: String,
 }
 
 /// A secret as the template sees it: the rendered text is the one place secrets are written out.
@@ -146,16 +157,21 @@ pub(crate) mod tests {
                 ("ocr".into(), "registry.example/demo-ocr@sha256:bb".into()),
             ]),
             database: Database {
-                url: "postgres://ledgerly:p\"w: x@db.example:5432/ledgerly?sslmode=require".into(),
+                url: "postgres://ledgerly_app:p\"w: x@db.example:5432/ledgerly?sslmode=verify-full&sslrootcert=/etc/ledgerly/rds-ca.pem".into(),
+                master_url: "postgres://ledgerly:m\"w: y@db.example:5432/ledgerly?sslmode=verify-full&sslrootcert=/etc/ledgerly/rds-ca.pem".into(),
                 host: "db.example".into(),
                 port: 5432,
                 name: "ledgerly".into(),
-                user: "ledgerly".into(),
+                user: "ledgerly_app".into(),
+                master_user: "ledgerly".into(),
+                ca_file: "/etc/ledgerly/rds-ca.pem".into(),
+                ca_bundle: crate::aws::rds_ca::tests::sample(),
             },
             bucket: "demo-receipts".into(),
             secrets: BTreeMap::from([
                 ("ocr_callback".into(), "s".repeat(40).into()),
                 ("grafana_admin".into(), "g".repeat(32).into()),
+                ("database_app".into(), "a".repeat(48).into()),
             ]),
             monitoring: monitoring(),
         }
@@ -174,8 +190,27 @@ pub(crate) mod tests {
             "quoting keeps the value whole"
         );
         assert!(api.health.is_some());
+        // The API connects as the application role and leaves the schema to the migration
+        // step, which alone has the master credentials; both verify the server against the
+        // bundle written into the container.
+        assert_eq!(api.env["LEDGERLY__DATABASE__MIGRATE"], "false");
+        assert!(
+            !api.env.values().any(|v| v.contains("m\"w: y")),
+            "the master password is the migration step's alone"
+        );
+        assert!(!api.env.contains_key("LEDGERLY_APP_ROLE_PASSWORD"));
+        assert_eq!(
+            api.files["/etc/ledgerly/rds-ca.pem"],
+            crate::aws::rds_ca::tests::sample()
+        );
         let migrate = spec.migrate.as_ref().unwrap();
         assert_eq!(migrate.service, "api");
+        assert_eq!(migrate.command, ["migrate", "--app-role", "ledgerly_app"]);
+        assert_eq!(
+            migrate.env["LEDGERLY__DATABASE__URL"],
+            values().database.master_url.expose_secret()
+        );
+        assert_eq!(migrate.env["LEDGERLY_APP_ROLE_PASSWORD"], "a".repeat(48));
         // The API is reached through the proxy only.
         assert!(api.ports.is_empty());
         // The monitoring UIs on the instance's loopback only, where `ledgerctl tunnel` expects

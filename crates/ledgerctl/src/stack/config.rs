@@ -85,6 +85,38 @@ pub(crate) struct DatabaseConfig {
     pub(crate) engine_version: String,
     pub(crate) backup_retention_days: u32,
     pub(crate) deletion_protection: bool,
+    /// Where deploy fetches the RDS certificate authorities the API verifies the database
+    /// against; default: the bundle AWS publishes for the region's partition.
+    pub(crate) ca_bundle_url: Option<String>,
+    /// The bundle's SHA-256 (hex): deploy refuses any other. Default: the hash the stack's last
+    /// release was deployed with.
+    pub(crate) ca_bundle_sha256: Option<String>,
+}
+
+impl DatabaseConfig {
+    /// The RDS certificate bundle's address for a stack in `region`.
+    pub(crate) fn ca_bundle_url(&self, region: &str) -> String {
+        self.ca_bundle_url
+            .clone()
+            .unwrap_or_else(|| crate::aws::rds_ca::default_url(region).to_owned())
+    }
+}
+
+/// An address deploy may fetch a file from: HTTPS, or plain HTTP on this machine's loopback
+/// (a local mirror).
+fn is_fetchable(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return url.len() > "https://".len();
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = match host.rsplit_once(':') {
+        Some((host, port)) if port.parse::<u16>().is_ok() => host,
+        _ => host,
+    };
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
 impl Default for DatabaseConfig {
@@ -95,6 +127,8 @@ impl Default for DatabaseConfig {
             engine_version: "16".into(),
             backup_retention_days: 7,
             deletion_protection: true,
+            ca_bundle_url: None,
+            ca_bundle_sha256: None,
         }
     }
 }
@@ -485,6 +519,22 @@ impl StackConfig {
                 db.backup_retention_days
             ),
         );
+        if let Some(url) = &db.ca_bundle_url {
+            check(
+                is_fetchable(url),
+                format!(
+                    "database.ca_bundle_url: `{url}` must be an https:// address (plain http:// only on 127.0.0.1 or localhost)"
+                ),
+            );
+        }
+        if let Some(hash) = &db.ca_bundle_sha256 {
+            check(
+                hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()),
+                format!(
+                    "database.ca_bundle_sha256: `{hash}` is not a SHA-256 (64 hex digits, as sha256sum prints)"
+                ),
+            );
+        }
         check(
             (128..=10240).contains(&self.lambda.memory_mb),
             format!(
@@ -639,6 +689,39 @@ mod tests {
         assert!(text.contains("github.repository: `not-a-repo`"), "{text}");
         assert!(text.contains("deploy.keep_releases: 40"), "{text}");
         assert_eq!(err.problems.len(), 7, "{text}");
+    }
+
+    #[test]
+    fn the_rds_certificate_bundle_is_fetched_over_https_and_pinned_by_sha256() {
+        let config = StackConfig::parse(GOOD, "test").unwrap();
+        assert_eq!(
+            config.database.ca_bundle_url("eu-west-1"),
+            crate::aws::rds_ca::default_url("eu-west-1")
+        );
+        let with = |db: &str| StackConfig::parse(&format!("{GOOD}database:\n{db}"), "x");
+        let mirror = with("  ca_bundle_url: http://127.0.0.1:8123/bundle.pem\n").unwrap();
+        assert_eq!(
+            mirror.database.ca_bundle_url("eu-west-1"),
+            "http://127.0.0.1:8123/bundle.pem"
+        );
+        with(&format!("  ca_bundle_sha256: {}\n", "aB".repeat(32))).unwrap();
+        for (bad, expected) in [
+            (
+                "  ca_bundle_url: http://mirror.example/bundle.pem\n",
+                "database.ca_bundle_url: `http://mirror.example/bundle.pem` must be an https:// address",
+            ),
+            (
+                "  ca_bundle_url: http://127.0.0.1.example/b.pem\n",
+                "must be an https:// address",
+            ),
+            (
+                "  ca_bundle_sha256: 1234\n",
+                "database.ca_bundle_sha256: `1234` is not a SHA-256",
+            ),
+        ] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(err.contains(expected), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -870,6 +870,44 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
     );
     stack.provision();
     assert_eq!(stack.plan().0, 0);
+
+    // SSH opened to a list of ranges, one of them IPv6; then back to one.
+    let file = stack.dir.path().join("ledgerly.yaml");
+    let one = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        one.replace(
+            "admin_cidr: 203.0.113.7/32",
+            "admin_cidr: [203.0.113.7/32, '2001:db8:1::/48']",
+        ),
+    )
+    .unwrap();
+    let (code, plan) = stack.plan();
+    assert_eq!(code, 2);
+    assert!(
+        plan["changes"].to_string().contains(
+            r#""field":"ingress","from":"tcp/22 from 203.0.113.7/32","to":"tcp/22 from 2001:db8:1::/48, tcp/22 from 203.0.113.7/32""#
+        ),
+        "{plan}"
+    );
+    stack.provision();
+    assert_eq!(stack.plan().0, 0);
+    let ssh = group_ids(&stack).await["ssh"].clone();
+    let group = aws_sdk_ec2::Client::new(&aws().await)
+        .describe_security_groups()
+        .group_ids(ssh)
+        .send()
+        .await
+        .unwrap();
+    let permissions = group.security_groups()[0].ip_permissions();
+    let v6: Vec<&str> = permissions
+        .iter()
+        .flat_map(|p| p.ipv6_ranges().iter().map(|r| r.cidr_ipv6().unwrap()))
+        .collect();
+    assert_eq!(v6, ["2001:db8:1::/48"]);
+    std::fs::write(&file, one).unwrap();
+    stack.provision();
+    assert_eq!(stack.plan().0, 0);
 }
 
 /// Cuts a provision of `stack` at each of its `total` mutating calls in turn (on a fresh copy

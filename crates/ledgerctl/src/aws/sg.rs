@@ -84,7 +84,11 @@ pub(crate) fn desired(config: &StackConfig) -> Vec<Desired> {
         Desired {
             name: config.name("ssh"),
             description: "Ledgerly: SSH from the admin CIDR only".into(),
-            rules: [rule(22, cidr(&config.admin_cidr))].into(),
+            rules: config
+                .admin_cidr
+                .iter()
+                .map(|block| rule(22, cidr(block)))
+                .collect(),
             tags: config.tags(),
         },
         Desired {

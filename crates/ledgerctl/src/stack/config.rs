@@ -16,8 +16,9 @@ pub(crate) struct StackConfig {
     pub(crate) region: String,
     pub(crate) domain: String,
     pub(crate) acme_email: String,
-    /// The only address range SSH is open to.
-    pub(crate) admin_cidr: String,
+    /// The only address ranges SSH is open to: one CIDR block or a list (IPv4 and IPv6).
+    #[serde(deserialize_with = "one_or_many")]
+    pub(crate) admin_cidr: Vec<String>,
     #[serde(default)]
     pub(crate) instance: InstanceConfig,
     #[serde(default)]
@@ -305,6 +306,31 @@ pub(crate) fn parse_cidr(text: &str) -> Result<(IpAddr, u8), String> {
     Ok((address, prefix))
 }
 
+/// A string or a list of strings, as a list.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a CIDR block or a list of them, e.g. 203.0.113.7/32 or [203.0.113.7/32, 2001:db8:1::/48]")
+        }
+        fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Self::Value, E> {
+            Ok(vec![value.to_owned()])
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut all = Vec::new();
+            while let Some(item) = seq.next_element::<String>()? {
+                all.push(item);
+            }
+            Ok(all)
+        }
+    }
+    deserializer.deserialize_any(Visitor)
+}
+
 impl StackConfig {
     /// Reads and checks `path`.
     pub(crate) fn load(path: &Path) -> Result<StackConfig, ConfigError> {
@@ -369,18 +395,28 @@ impl StackConfig {
                 self.acme_email
             ),
         );
-        match parse_cidr(&self.admin_cidr) {
-            Ok((_, 0)) => problems.push(format!(
-                "admin_cidr: {} opens SSH to the world; give your own address, e.g. 203.0.113.7/32",
-                self.admin_cidr
-            )),
-            Ok((IpAddr::V4(_), prefix)) if prefix < 16 => problems.push(format!(
-                "admin_cidr: {} opens SSH to {} addresses; give your own address or office range, e.g. 203.0.113.7/32",
-                self.admin_cidr,
-                1u64 << (32 - u32::from(prefix))
-            )),
-            Ok(_) => {}
-            Err(e) => problems.push(format!("admin_cidr: {e}")),
+        if self.admin_cidr.is_empty() {
+            problems.push(
+                "admin_cidr: give at least one address range SSH is open to, e.g. 203.0.113.7/32"
+                    .into(),
+            );
+        }
+        for cidr in &self.admin_cidr {
+            match parse_cidr(cidr) {
+                Ok((_, 0)) => problems.push(format!(
+                    "admin_cidr: {cidr} opens SSH to the world; give your own address, e.g. 203.0.113.7/32"
+                )),
+                Ok((IpAddr::V4(_), prefix)) if prefix < 16 => problems.push(format!(
+                    "admin_cidr: {cidr} opens SSH to {} addresses; give your own address or office range (/16 at the widest), e.g. 203.0.113.7/32",
+                    1u64 << (32 - u32::from(prefix))
+                )),
+                Ok((IpAddr::V6(_), prefix)) if prefix < 48 => problems.push(format!(
+                    "admin_cidr: {cidr} opens SSH to 2^{} addresses, more than a site's /48; give your own network, e.g. 2001:db8:1::/48 or one address /128",
+                    128 - u32::from(prefix)
+                )),
+                Ok(_) => {}
+                Err(e) => problems.push(format!("admin_cidr: {e}")),
+            }
         }
         let instance = &self.instance;
         let mut check = |ok: bool, problem: String| {
@@ -722,6 +758,47 @@ mod tests {
             let err = with(bad).unwrap_err().to_string();
             assert!(err.contains(expected), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn admin_cidr_is_one_range_or_a_list_each_checked_ipv6_too() {
+        let one = StackConfig::parse(GOOD, "x").unwrap();
+        assert_eq!(one.admin_cidr, ["203.0.113.7/32"]);
+        let list = GOOD.replace(
+            "admin_cidr: 203.0.113.7/32",
+            "admin_cidr: [203.0.113.7/32, '2001:db8:1::/48', 198.51.100.0/24]",
+        );
+        let many = StackConfig::parse(&list, "x").unwrap();
+        assert_eq!(
+            many.admin_cidr,
+            ["203.0.113.7/32", "2001:db8:1::/48", "198.51.100.0/24"]
+        );
+        for (value, expected) in [
+            (
+                "'2001:db8::/32'",
+                "admin_cidr: 2001:db8::/32 opens SSH to 2^96 addresses",
+            ),
+            ("['::/0']", "admin_cidr: ::/0 opens SSH to the world"),
+            (
+                "[203.0.113.7/32, 10.0.0.0/8]",
+                "admin_cidr: 10.0.0.0/8 opens SSH to 16777216 addresses",
+            ),
+            ("[]", "admin_cidr: give at least one address range"),
+            ("[203.0.113.7]", "`203.0.113.7` is not a CIDR block"),
+            ("{a: b}", "a CIDR block or a list of them"),
+        ] {
+            let text = GOOD.replace(
+                "admin_cidr: 203.0.113.7/32",
+                &format!("admin_cidr: {value}"),
+            );
+            let err = StackConfig::parse(&text, "x").unwrap_err().to_string();
+            assert!(err.contains(expected), "{value}: {err}");
+        }
+        StackConfig::parse(
+            &GOOD.replace("203.0.113.7/32", "'2001:db8:1:2::1/128'"),
+            "x",
+        )
+        .unwrap();
     }
 
     #[test]

@@ -519,6 +519,34 @@ async fn assert_storage_and_access(stack: &Stack) {
         cors.cors_rules()[0].allowed_origins(),
         ["https://ledgerly.example.com"]
     );
+    // Every request not over TLS is refused.
+    let policy: Value = serde_json::from_str(
+        s3.get_bucket_policy()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .unwrap(),
+    )
+    .unwrap();
+    let denial = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "LedgerlyDenyInsecureTransport")
+        .unwrap_or_else(|| panic!("{policy:#}"));
+    assert_eq!(denial["Effect"], "Deny");
+    assert_eq!(denial["Principal"], "*");
+    assert_eq!(denial["Action"], "s3:*");
+    assert_eq!(
+        denial["Resource"],
+        serde_json::json!([
+            format!("arn:aws:s3:::{bucket}"),
+            format!("arn:aws:s3:::{bucket}/*")
+        ])
+    );
+    assert_eq!(denial["Condition"]["Bool"]["aws:SecureTransport"], "false");
     let iam = aws_sdk_iam::Client::new(&aws().await);
     for (suffix, service) in [
         ("lambda", "lambda.amazonaws.com"),
@@ -781,6 +809,22 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
         .send()
         .await
         .unwrap();
+    // The bucket policy replaced by one with only someone's own statement.
+    let bucket = stack.bucket();
+    let own = serde_json::json!({
+        "Sid": "AuditorsRead", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/*")
+    });
+    s3().await
+        .put_bucket_policy()
+        .bucket(&bucket)
+        .policy(
+            serde_json::json!({"Version": "2012-10-17", "Statement": [own.clone()]}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
     // The Lambda's memory changed in the console; IMDSv1 allowed again; the database made public.
     aws_sdk_lambda::Client::new(&aws().await)
         .update_function_configuration()
@@ -827,6 +871,7 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
         r#""field":"memory_mb","from":"1024","to":"1769""#,
         r#""field":"imdsv2","from":"optional","to":"required""#,
         r#""field":"publicly_accessible","from":"true","to":"false""#,
+        r#""field":"tls_only","from":"false","to":"true""#,
     ] {
         assert!(text.contains(expected), "{expected} not in {text}");
     }
@@ -850,6 +895,21 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
     stack.provision();
     assert_eq!(stack.plan().0, 0);
     assert_provisioned(&stack, true).await;
+    let policy: Value = serde_json::from_str(
+        s3().await
+            .get_bucket_policy()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        policy["Statement"].as_array().unwrap().contains(&own),
+        "the statement people added is kept: {policy:#}"
+    );
 
     // A changed setting in the stack file is drift too.
     stack.write("lambda:\n  memory_mb: 2048\n");
@@ -976,7 +1036,9 @@ async fn destroy_removes_only_the_stacks_own_resources() {
     kept.push_image().await;
     kept.provision();
 
-    // Receipts in the bucket stop destroy before anything is deleted.
+    // Receipts in the bucket stop destroy before anything is deleted. The emulator speaks plain
+    // HTTP, which the bucket policy refuses: the object goes in with the policy off for a moment.
+    let policy = without_bucket_policy(&doomed.bucket()).await;
     s3().await
         .put_object()
         .bucket(doomed.bucket())
@@ -984,6 +1046,13 @@ async fn destroy_removes_only_the_stacks_own_resources() {
         .body(aws_sdk_s3::primitives::ByteStream::from_static(
             b"\xff\xd8\xff",
         ))
+        .send()
+        .await
+        .unwrap();
+    s3().await
+        .put_bucket_policy()
+        .bucket(doomed.bucket())
+        .policy(policy)
         .send()
         .await
         .unwrap();
@@ -1002,6 +1071,7 @@ async fn destroy_removes_only_the_stacks_own_resources() {
     );
     assert_eq!(doomed.plan().0, 0, "nothing was deleted");
 
+    without_bucket_policy(&doomed.bucket()).await;
     let output = doomed.ledgerctl(
         &["destroy", "--yes", "--delete-receipts", "--output", "json"],
         None,
@@ -1432,6 +1502,46 @@ async fn tunnel_forwards_a_local_port_to_a_service_on_the_instance_and_to_the_da
     );
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// Takes the bucket's policy off; what it was. The policy refuses requests not made over TLS,
+/// and the emulator, which speaks plain HTTP, applies that refusal to every object request
+/// whatever the condition says (its policy evaluation counts an unmet condition as a denial),
+/// so objects are put or deleted through it with the policy off.
+async fn without_bucket_policy(bucket: &str) -> String {
+    let s3 = s3().await;
+    let policy = s3
+        .get_bucket_policy()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .to_owned();
+    // Proof of the refusal the comment above describes.
+    let refused = s3
+        .put_object()
+        .bucket(bucket)
+        .key("receipts/probe")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    assert_eq!(
+        refused
+            .unwrap_err()
+            .raw_response()
+            .unwrap()
+            .status()
+            .as_u16(),
+        403
+    );
+    s3.delete_bucket_policy()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    policy
 }
 
 /// An IAM policy document as IAM returns it (URL-encoded, or not in the emulator), parsed.

@@ -1,5 +1,7 @@
 //! The receipts bucket: all four Block Public Access settings on, default encryption (SSE-S3),
-//! object ownership enforced to the bucket owner (no ACLs), CORS for the domain, the stack's tags.
+//! object ownership enforced to the bucket owner (no ACLs), a bucket policy refusing every
+//! request not made over TLS (statements people add beside it are kept), CORS for the domain,
+//! the stack's tags.
 //! Named `<stack>-receipts-<account id>`, unique without any state kept.
 
 use std::collections::BTreeMap;
@@ -33,8 +35,60 @@ pub(crate) struct Observed {
     pub(crate) block_public_access: bool,
     pub(crate) encrypted: bool,
     pub(crate) owner_enforced: bool,
+    /// The bucket policy denies every request not made over TLS.
+    pub(crate) tls_only: bool,
+    /// The policy's other statements, kept when the TLS one is put back.
+    pub(crate) other_statements: Vec<serde_json::Value>,
     pub(crate) cors_origins: Vec<String>,
     pub(crate) tags: BTreeMap<String, String>,
+}
+
+/// The statement ledgerctl puts in the bucket policy, by this id.
+const TLS_ONLY_SID: &str = "LedgerlyDenyInsecureTransport";
+
+/// Denies every request to the bucket and its objects that does not come over TLS.
+fn tls_only_statement(name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "Sid": TLS_ONLY_SID,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [format!("arn:aws:s3:::{name}"), format!("arn:aws:s3:::{name}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+    })
+}
+
+/// Whether `statement` denies everyone every S3 action on the bucket and its objects unless
+/// over TLS, however it is spelt (a string or a one-element list, `*` or `{"AWS": "*"}`).
+fn denies_insecure_transport(statement: &serde_json::Value, name: &str) -> bool {
+    use serde_json::Value;
+    let values = |v: &Value| -> Vec<String> {
+        match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Bool(b) => vec![b.to_string()],
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|i| match i {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Bool(b) => Some(b.to_string()),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let everyone = match &statement["Principal"] {
+        Value::String(s) => s == "*",
+        other => values(&other["AWS"]) == ["*"],
+    };
+    let resources = values(&statement["Resource"]);
+    let condition = values(&statement["Condition"]["Bool"]["aws:SecureTransport"]);
+    statement["Effect"] == "Deny"
+        && everyone
+        && values(&statement["Action"]).iter().any(|a| a == "s3:*")
+        && resources.contains(&format!("arn:aws:s3:::{name}"))
+        && resources.contains(&format!("arn:aws:s3:::{name}/*"))
+        && condition == ["false"]
 }
 
 pub(crate) fn desired(config: &StackConfig, account: &str) -> Desired {
@@ -114,6 +168,28 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
             ));
         }
     };
+    let statements: Vec<serde_json::Value> =
+        match aws.s3.get_bucket_policy().bucket(name).send().await {
+            Ok(reply) => {
+                let text = reply.policy().unwrap_or("{}");
+                let policy: serde_json::Value = serde_json::from_str(text)
+                    .with_context(|| format!("{name}'s bucket policy is not JSON"))?;
+                match &policy["Statement"] {
+                    serde_json::Value::Array(items) => items.clone(),
+                    serde_json::Value::Object(_) => vec![policy["Statement"].clone()],
+                    _ => Vec::new(),
+                }
+            }
+            Err(err) if error_code(&err).as_deref() == Some("NoSuchBucketPolicy") => Vec::new(),
+            Err(err) => return Err(sdk_error(format!("reading {name}'s bucket policy"))(err)),
+        };
+    let tls_only = statements
+        .iter()
+        .any(|s| denies_insecure_transport(s, name));
+    let other_statements = statements
+        .into_iter()
+        .filter(|s| s["Sid"] != TLS_ONLY_SID && !denies_insecure_transport(s, name))
+        .collect();
     let cors_origins = match aws.s3.get_bucket_cors().bucket(name).send().await {
         Ok(reply) => reply
             .cors_rules()
@@ -136,6 +212,8 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
         block_public_access,
         encrypted,
         owner_enforced,
+        tls_only,
+        other_statements,
         cors_origins,
         tags,
     }))
@@ -149,6 +227,7 @@ pub(crate) fn diff(desired: &Desired, observed: Option<&Observed>) -> ResourceCh
             diff.field("block_public_access", have.block_public_access, true);
             diff.field("default_encryption", have.encrypted, true);
             diff.field("bucket_owner_enforced", have.owner_enforced, true);
+            diff.field("tls_only", have.tls_only, true);
             diff.field(
                 "cors_origins",
                 have.cors_origins.join(","),
@@ -249,6 +328,20 @@ pub(crate) async fn apply(
             .send()
             .await
             .map_err(sdk_error(format!("enforcing bucket ownership of {name}")))?;
+    }
+    if !observed.tls_only {
+        let mut statements = observed.other_statements.clone();
+        statements.push(tls_only_statement(name));
+        let policy = serde_json::json!({"Version": "2012-10-17", "Statement": statements});
+        aws.s3
+            .put_bucket_policy()
+            .bucket(name)
+            .policy(policy.to_string())
+            .send()
+            .await
+            .map_err(sdk_error(format!(
+                "putting {name}'s bucket policy (requests over TLS only)"
+            )))?;
     }
     if observed.cors_origins != [desired.cors_origin.clone()] {
         let rule = CorsRule::builder()
@@ -377,5 +470,36 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig, name: &str) -> anyho
         Ok(_) => Ok(true),
         Err(err) if error_code(&err).as_deref() == Some("NoSuchBucket") => Ok(false),
         Err(err) => Err(sdk_error(format!("deleting the bucket {name}"))(err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tls_statement_is_recognised_however_it_is_spelt_and_only_whole() {
+        let ours = tls_only_statement("b");
+        assert!(denies_insecure_transport(&ours, "b"));
+        assert!(!denies_insecure_transport(&ours, "other"));
+        let spelt = serde_json::json!({
+            "Effect": "Deny", "Principal": {"AWS": ["*"]}, "Action": ["s3:*"],
+            "Resource": ["arn:aws:s3:::b/*", "arn:aws:s3:::b"],
+            "Condition": {"Bool": {"aws:SecureTransport": false}}
+        });
+        assert!(denies_insecure_transport(&spelt, "b"));
+        for broken in [
+            serde_json::json!({"Effect": "Allow"}),
+            serde_json::json!({"Resource": "arn:aws:s3:::b"}),
+            serde_json::json!({"Action": "s3:GetObject"}),
+            serde_json::json!({"Condition": {"Bool": {"aws:SecureTransport": "true"}}}),
+            serde_json::json!({"Principal": {"AWS": "arn:aws:iam::1:root"}}),
+        ] {
+            let mut statement = ours.clone();
+            for (key, value) in broken.as_object().unwrap() {
+                statement[key] = value.clone();
+            }
+            assert!(!denies_insecure_transport(&statement, "b"), "{statement}");
+        }
     }
 }

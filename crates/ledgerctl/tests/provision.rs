@@ -1612,6 +1612,15 @@ async fn a_github_section_adds_the_oidc_provider_and_a_least_privilege_deploy_ro
         condition["token.actions.githubusercontent.com:aud"],
         "sts.amazonaws.com"
     );
+    assert_eq!(
+        condition["token.actions.githubusercontent.com:job_workflow_ref"],
+        "acme/ledgerly/.github/workflows/release.yml@refs/heads/main",
+        "the release workflow as it is on main: {trust}"
+    );
+    assert_eq!(
+        condition["token.actions.githubusercontent.com:ref"],
+        "refs/heads/main"
+    );
     let names = iam
         .list_role_policies()
         .role_name(&role_name)

@@ -31,6 +31,14 @@ fn a_push_to_main_is_tested_then_deployed_with_oidc_one_deploy_at_a_time() {
     );
     let deploy = &jobs["deploy"];
     assert_eq!(deploy["needs"], "test", "no deploy without passing tests");
+    assert_eq!(
+        deploy["if"], "github.ref == 'refs/heads/main'",
+        "a manual run on another branch never deploys"
+    );
+    assert_eq!(
+        deploy["environment"], "production",
+        "the environment the deploy role trusts"
+    );
     assert_eq!(deploy["concurrency"]["cancel-in-progress"], false);
     assert!(
         deploy["concurrency"]["group"]

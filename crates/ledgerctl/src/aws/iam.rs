@@ -173,8 +173,11 @@ pub(crate) fn github_role_name(config: &StackConfig) -> String {
     config.name("github-deploy")
 }
 
-/// The role the release workflow assumes with GitHub's OIDC token: trusted only for the
-/// configured repository's environment, allowed what `deploy` and `status` do on this stack —
+/// The role the release workflow assumes with GitHub's OIDC token: trusted only for a job of the
+/// configured repository running in its environment, from the release workflow as it is on the
+/// deploy branch, for a run on that branch (STS checks GitHub's `ref` and `job_workflow_ref`
+/// claims beside `sub`, so a manual run started on another branch, or another workflow given
+/// the environment, gets nothing); allowed what `deploy` and `status` do on this stack —
 /// read it, push its two images, point its function at a new image, read its parameters and
 /// write its release history — and nothing that creates or deletes a resource.
 pub(crate) fn github_role(
@@ -198,6 +201,13 @@ pub(crate) fn github_role(
                     format!("{host}:sub"): format!(
                         "repo:{}:environment:{}",
                         github.repository, github.environment
+                    ),
+                    format!("{host}:repository"): github.repository,
+                    format!("{host}:environment"): github.environment,
+                    format!("{host}:ref"): format!("refs/heads/{}", github.branch),
+                    format!("{host}:job_workflow_ref"): format!(
+                        "{}/{}@refs/heads/{}",
+                        github.repository, github.workflow, github.branch
                     ),
                 }
             }
@@ -726,6 +736,77 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn only_the_release_workflow_on_the_deploy_branch_in_the_environment_may_assume_the_github_role()
+     {
+        let config = StackConfig::parse(
+            "stack: ledgerly\nregion: ap-south-1\ndomain: l.example.com\nacme_email: a@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    name: k\ngithub:\n  repository: acme/ledgerly\n",
+            "test",
+        )
+        .unwrap();
+        let github = config.github.clone().unwrap();
+        let role = github_role(&config, &targets(), &github);
+        let trust: Value = serde_json::from_str(&role.trust).unwrap();
+        let statements = trust["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 1, "one way in: {trust:#}");
+        let statement = &statements[0];
+        assert_eq!(statement["Effect"], "Allow");
+        assert_eq!(statement["Action"], "sts:AssumeRoleWithWebIdentity");
+        let conditions = statement["Condition"].as_object().unwrap();
+        assert_eq!(
+            conditions.keys().collect::<Vec<_>>(),
+            ["StringEquals"],
+            "exact matches only, no StringLike wildcards: {trust:#}"
+        );
+        let host = "token.actions.githubusercontent.com";
+        let equals = &conditions["StringEquals"];
+        assert_eq!(equals[format!("{host}:aud")], "sts.amazonaws.com");
+        assert_eq!(
+            equals[format!("{host}:sub")],
+            "repo:acme/ledgerly:environment:production"
+        );
+        assert_eq!(equals[format!("{host}:repository")], "acme/ledgerly");
+        assert_eq!(equals[format!("{host}:environment")], "production");
+        assert_eq!(equals[format!("{host}:ref")], "refs/heads/main");
+        assert_eq!(
+            equals[format!("{host}:job_workflow_ref")],
+            "acme/ledgerly/.github/workflows/release.yml@refs/heads/main"
+        );
+
+        let other = StackConfig::parse(
+            "stack: ledgerly\nregion: ap-south-1\ndomain: l.example.com\nacme_email: a@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    name: k\ngithub:\n  repository: acme/ledgerly\n  environment: prod-eu\n  branch: release/v2\n  workflow: .github/workflows/deploy.yaml\n",
+            "test",
+        )
+        .unwrap();
+        let role = github_role(&other, &targets(), other.github.as_ref().unwrap());
+        let trust: Value = serde_json::from_str(&role.trust).unwrap();
+        let equals = &trust["Statement"][0]["Condition"]["StringEquals"];
+        assert_eq!(
+            equals[format!("{host}:job_workflow_ref")],
+            "acme/ledgerly/.github/workflows/deploy.yaml@refs/heads/release/v2"
+        );
+        assert_eq!(equals[format!("{host}:ref")], "refs/heads/release/v2");
+        for (bad, expected) in [
+            ("  branch: '*'\n", "github.branch: `*`"),
+            (
+                "  branch: refs/heads/main\n",
+                "github.branch: `refs/heads/main`",
+            ),
+            (
+                "  workflow: release.yml\n",
+                "github.workflow: `release.yml`",
+            ),
+        ] {
+            let err = StackConfig::parse(
+                &format!("stack: ledgerly\nregion: ap-south-1\ndomain: l.example.com\nacme_email: a@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    name: k\ngithub:\n  repository: acme/ledgerly\n{bad}"),
+                "test",
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(expected), "{bad}: {err}");
         }
     }
 

@@ -129,6 +129,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             .unwrap_or(crate::stack::config::GithubConfig {
                 repository: "-/-".into(),
                 environment: "-".into(),
+                branch: "-".into(),
+                workflow: "-".into(),
             });
         for role in [
             aws::iam::github_role(config, &targets, &github),

@@ -171,10 +171,24 @@ pub(crate) struct GithubConfig {
     pub(crate) repository: String,
     #[serde(default = "default_environment")]
     pub(crate) environment: String,
+    /// The only branch a deploy may come from (a push, or a manual run started on it).
+    #[serde(default = "default_branch")]
+    pub(crate) branch: String,
+    /// The workflow file that deploys, in the repository.
+    #[serde(default = "default_workflow")]
+    pub(crate) workflow: String,
 }
 
 fn default_environment() -> String {
     "production".into()
+}
+
+fn default_branch() -> String {
+    "main".into()
+}
+
+fn default_workflow() -> String {
+    ".github/workflows/release.yml".into()
 }
 
 /// How `ledgerctl deploy` runs the stack on the instance.
@@ -504,6 +518,24 @@ impl StackConfig {
                 format!(
                     "github.environment: `{}` is not a GitHub environment name, e.g. production",
                     github.environment
+                ),
+            );
+            check(
+                !github.branch.is_empty()
+                    && !github.branch.starts_with("refs/")
+                    && github.branch.split('/').all(part_ok),
+                format!(
+                    "github.branch: `{}` is not a branch name (no wildcards, no refs/heads/), e.g. main",
+                    github.branch
+                ),
+            );
+            check(
+                github.workflow.starts_with(".github/workflows/")
+                    && (github.workflow.ends_with(".yml") || github.workflow.ends_with(".yaml"))
+                    && github.workflow.split('/').all(part_ok),
+                format!(
+                    "github.workflow: `{}` is not a workflow file of the repository, e.g. .github/workflows/release.yml",
+                    github.workflow
                 ),
             );
         }

@@ -297,9 +297,13 @@ fn the_lock_keeps_two_runs_apart() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
         stderr.contains(&format!(
-            "another deploy of {} holds the lock (pid 1 since 0); wait for it with --lock-wait <seconds>",
+            "another deploy of {} holds the lock (pid 1 since 0; its lease runs out in ",
             stack.name
         )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("wait for it with --lock-wait <seconds>"),
         "{stderr}"
     );
     assert!(stack.containers().is_empty(), "nothing was done");
@@ -346,6 +350,112 @@ fn the_lock_keeps_two_runs_apart() {
     let end = stack.containers();
     assert_eq!(end.len(), 2, "{end:?}");
     assert_eq!(stack.actions(), Vec::<String>::new(), "converged");
+}
+
+/// A lock container as a run makes it, with `lease` (engine Unix seconds) as its lease.
+fn hold_lock(stack: &Stack, owner: &str, lease: i64) -> String {
+    let lock = format!("{}-deploy-lock", stack.name);
+    let taken = Command::new("docker")
+        .args([
+            "create",
+            "--name",
+            &lock,
+            "--label",
+            &format!("ledgerly.stack={}", stack.name),
+            "--label",
+            &format!("ledgerly.lock={owner}"),
+            &stack.image,
+            "lock",
+        ])
+        .output()
+        .unwrap();
+    assert!(taken.status.success(), "{taken:?}");
+    let file = stack.dir.path().join("ledgerly-lease");
+    std::fs::write(&file, format!("{lease}\n")).unwrap();
+    let copied = Command::new("docker")
+        .arg("cp")
+        .arg(&file)
+        .arg(format!("{lock}:/ledgerly-lease"))
+        .output()
+        .unwrap();
+    assert!(copied.status.success(), "{copied:?}");
+    lock
+}
+
+fn unix_now() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_lock_whose_run_died_is_taken_over_once_its_lease_runs_out() {
+    let stack = Stack::new("exp");
+    let image = stack.image.clone();
+    stack.write(&sleeper("worker", &image, "a"));
+    // A run that died an hour ago, its lease long run out: the next run takes over and says so.
+    hold_lock(&stack, "ops@laptop pid 4242", unix_now() - 3600);
+    let output = stack.reconcile(&["--output", "json"]);
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("held by ops@laptop pid 4242 ran out") && stderr.contains("taking it over"),
+        "{stderr}"
+    );
+    assert_eq!(stack.containers().len(), 1);
+    assert_eq!(stack.count(), 1, "the lock is released after the run");
+
+    // A lease still running is respected, and its end is named.
+    hold_lock(&stack, "ops@laptop pid 4343", unix_now() + 600);
+    stack.write(&sleeper("worker", &image, "b"));
+    let refused = stack.reconcile(&[]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("(ops@laptop pid 4343; its lease runs out in 5")
+            || stderr.contains("(ops@laptop pid 4343; its lease runs out in 6"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_run_longer_than_the_lease_keeps_its_lock_by_renewing_it() {
+    let stack = Stack::new("ren");
+    let image = stack.image.clone();
+    // A service that takes about 8 s to become healthy; the lease lasts 2 s.
+    stack.write(&format!(
+        "  web:\n    image: {image}\n    command: [sh, -c, 'sleep 8; exec /bin/busybox httpd -f -p 8080 -h /www']\n    rolling: true\n    stop_grace_seconds: 1\n    health:\n      test: {HEALTHY}\n      interval_seconds: 1\n      timeout_seconds: 1\n      retries: 2\n      start_period_seconds: 30\n"
+    ));
+    let path = stack.dir.path().join("stack.yaml");
+    let long = std::thread::spawn(move || {
+        Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
+            .arg("reconcile")
+            .arg(path)
+            .args(["--docker-host", "local", "--health-timeout", "60"])
+            .env("LEDGERCTL_LOCK_LEASE_SECONDS", "2")
+            .output()
+            .unwrap()
+    });
+    // Well past the first lease: a second run finds the lock held, not run out.
+    std::thread::sleep(Duration::from_secs(5));
+    let second = Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
+        .arg("reconcile")
+        .arg(stack.dir.path().join("stack.yaml"))
+        .args(["--docker-host", "local", "--health-timeout", "60"])
+        .env("LEDGERCTL_LOCK_LEASE_SECONDS", "2")
+        .output()
+        .unwrap();
+    assert!(!second.status.success(), "{second:?}");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("holds the lock"), "{stderr}");
+    assert!(!stderr.contains("taking it over"), "{stderr}");
+    let first = long.join().unwrap();
+    assert!(first.status.success(), "{first:?}");
+    assert_eq!(stack.containers().len(), 1);
 }
 
 #[test]

@@ -9,6 +9,7 @@
 #[cfg(test)]
 mod compose;
 pub(crate) mod image;
+pub(crate) mod lock;
 pub(crate) mod reconcile;
 pub(crate) mod registry;
 pub(crate) mod spec;
@@ -21,6 +22,28 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use bollard::Docker;
 use tokio::io::AsyncReadExt as _;
+
+/// The engine answered 404: no such container, image or volume.
+pub(crate) fn not_found(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+/// The engine answered 409: the name is taken, or the object is in use.
+pub(crate) fn conflict(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            ..
+        }
+    )
+}
 
 /// Where the engine is.
 #[derive(Debug, Clone, PartialEq, Eq)]

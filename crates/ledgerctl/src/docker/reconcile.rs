@@ -9,8 +9,8 @@
 //!   requests); if the new one never becomes healthy it is removed, the old one keeps running,
 //!   and the error carries the new one's logs; any other by stop, then start;
 //! - a service no longer in the spec is removed;
-//! - a lock on the engine (a container name only one run can take) keeps two runs from
-//!   interleaving.
+//! - a lock on the engine (a container name only one run can take, with a lease; `lock.rs`)
+//!   keeps two runs from interleaving.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -33,12 +33,13 @@ use bollard::query_parameters::{
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 
+use super::lock::Lock;
+use super::not_found;
 use super::spec::{Migrate, Service, StackSpec, parse_port};
 
 pub(crate) const STACK_LABEL: &str = "ledgerly.stack";
 pub(crate) const SERVICE_LABEL: &str = "ledgerly.service";
 pub(crate) const HASH_LABEL: &str = "ledgerly.config-hash";
-const LOCK_LABEL: &str = "ledgerly.lock";
 /// On a one-shot run's container (a migration), which no service owns.
 const RUN_LABEL: &str = "ledgerly.run";
 
@@ -81,26 +82,6 @@ struct Existing {
     service: String,
     hash: String,
     running: bool,
-}
-
-fn not_found(err: &DockerError) -> bool {
-    matches!(
-        err,
-        DockerError::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
-}
-
-fn conflict(err: &DockerError) -> bool {
-    matches!(
-        err,
-        DockerError::DockerResponseServerError {
-            status_code: 409,
-            ..
-        }
-    )
 }
 
 fn stack_labels(spec: &StackSpec) -> HashMap<String, String> {
@@ -237,7 +218,7 @@ async fn existing(docker: &Docker, spec: &StackSpec) -> anyhow::Result<Vec<Exist
         .into_iter()
         .filter_map(|c| {
             let labels = c.labels.unwrap_or_default();
-            if labels.contains_key(LOCK_LABEL) {
+            if labels.contains_key(super::lock::LOCK_LABEL) {
                 return None;
             }
             Some(Existing {
@@ -563,95 +544,12 @@ async fn remove(docker: &Docker, id: &str, grace: u32) -> anyhow::Result<()> {
     }
 }
 
-/// The engine-wide lock of one stack: a container only one run can create.
-#[derive(Debug)]
-pub(crate) struct Lock {
-    name: String,
-}
-
-impl Lock {
-    /// Takes the lock, waiting up to `wait` for another run to release it.
-    pub(crate) async fn take(
-        docker: &Docker,
-        spec: &StackSpec,
-        wait: Duration,
-    ) -> anyhow::Result<Lock> {
-        let name = format!("{}-deploy-lock", spec.stack);
-        let image = spec
-            .services
-            .values()
-            .next()
-            .map(|s| s.image.clone())
-            .context("the stack has no services")?;
-        let holder = format!(
-            "pid {} since {}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or_default()
-        );
-        let started = Instant::now();
-        loop {
-            let body = ContainerCreateBody {
-                image: Some(image.clone()),
-                cmd: Some(vec!["lock".into()]),
-                labels: Some(HashMap::from([
-                    (STACK_LABEL.to_owned(), spec.stack.clone()),
-                    (LOCK_LABEL.to_owned(), holder.clone()),
-                ])),
-                ..ContainerCreateBody::default()
-            };
-            match docker
-                .create_container(
-                    Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                    body,
-                )
-                .await
-            {
-                Ok(_) => return Ok(Lock { name }),
-                Err(err) if conflict(&err) => {
-                    let held_by = docker
-                        .inspect_container(&name, None::<InspectContainerOptions>)
-                        .await
-                        .ok()
-                        .and_then(|c| c.config?.labels?.get(LOCK_LABEL).cloned())
-                        .unwrap_or_else(|| "another run".into());
-                    if started.elapsed() >= wait {
-                        bail!(
-                            "another deploy of {} holds the lock ({held_by}); wait for it with --lock-wait <seconds>, \
-                             or if it died, remove the lock: docker rm {name}",
-                            spec.stack
-                        );
-                    }
-                    tracing::info!("another deploy holds the lock ({held_by}); waiting");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-                Err(err) => return Err(err).context("taking the deploy lock"),
-            }
-        }
-    }
-
-    pub(crate) async fn release(self, docker: &Docker) -> anyhow::Result<()> {
-        match docker
-            .remove_container(
-                &self.name,
-                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-            )
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(err) if not_found(&err) => Ok(()),
-            Err(err) => Err(err).context("releasing the deploy lock"),
-        }
-    }
-}
-
 /// Makes the engine run `spec`; what it did, in service order (empty: no changes).
 pub(crate) async fn reconcile(
     docker: &Docker,
     spec: &StackSpec,
     health_timeout: Duration,
+    lock: &Lock,
 ) -> anyhow::Result<Vec<Action>> {
     ensure_network_and_volumes(docker, spec).await?;
     let mut by_service: BTreeMap<String, Vec<Existing>> = BTreeMap::new();
@@ -661,6 +559,7 @@ pub(crate) async fn reconcile(
             .or_default()
             .push(container);
     }
+    lock.check()?;
     if let Some(run) = &spec.migrate
         && let Some(service) = spec.services.get(&run.service)
     {
@@ -675,6 +574,7 @@ pub(crate) async fn reconcile(
     }
     let mut actions = Vec::new();
     for (name, service) in &spec.services {
+        lock.check()?;
         let hash = service.hash();
         let current = by_service.remove(name).unwrap_or_default();
         let (matching, stale): (Vec<_>, Vec<_>) = current.into_iter().partition(|c| c.hash == hash);
@@ -770,7 +670,9 @@ pub(crate) async fn deploy(
 ) -> anyhow::Result<Vec<Action>> {
     ensure_images(docker, spec, credentials).await?;
     let lock = Lock::take(docker, spec, lock_wait).await?;
-    let result = reconcile(docker, spec, health_timeout).await;
+    let result = reconcile(docker, spec, health_timeout, &lock)
+        .await
+        .and_then(|actions| lock.check().map(|()| actions));
     lock.release(docker).await?;
     result
 }

@@ -544,6 +544,7 @@ pub(crate) fn render(
         .into(),
         database: facts.database(bundle),
         bucket: facts.bucket.clone(),
+        public_api_docs: config.deploy.public_api_docs,
         secrets: [
             ("ocr_callback".to_owned(), facts.callback_secret.clone()),
             ("grafana_admin".to_owned(), facts.grafana_password.clone()),

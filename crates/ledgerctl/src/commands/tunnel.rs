@@ -1,7 +1,8 @@
-//! `ledgerctl tunnel <grafana|prometheus|goaccess|db>`: an SSH port forward from this machine to
-//! a service that is never on a public port — the monitoring UIs, which the stack publishes on
-//! the instance's loopback only, and the database, which only the instance may reach — printing
-//! the local address to open. Runs until Ctrl-C.
+//! `ledgerctl tunnel <grafana|prometheus|goaccess|api|db>`: an SSH port forward from this machine
+//! to a service that is never on a public port — the monitoring UIs and the proxy's internal
+//! entry point to the whole API (its documentation, `/metrics`, `/readyz`), which the stack
+//! publishes on the instance's loopback only, and the database, which only the instance may
+//! reach — printing the local address to open. Runs until Ctrl-C.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -18,6 +19,8 @@ pub(crate) enum Service {
     Grafana,
     Prometheus,
     Goaccess,
+    /// The whole API through the proxy's internal entry point.
+    Api,
     Db,
 }
 
@@ -28,6 +31,7 @@ impl Service {
             Service::Grafana => 3000,
             Service::Prometheus => 9090,
             Service::Goaccess => 7890,
+            Service::Api => 8081,
             Service::Db => 5432,
         }
     }

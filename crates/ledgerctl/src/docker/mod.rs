@@ -14,6 +14,8 @@ pub(crate) mod reconcile;
 pub(crate) mod registry;
 pub(crate) mod spec;
 pub(crate) mod template;
+#[cfg(test)]
+mod traefik_rule;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -74,7 +74,9 @@ pub(crate) struct Values {
     pub(crate) images: BTreeMap<String, String>,
     pub(crate) database: Database,
     pub(crate) bucket: String,
-    /// `ocr_callback`, `grafana_admin`.
+    /// Whether the proxy routes the API's documentation publicly (`deploy.public_api_docs`).
+    pub(crate) public_api_docs: bool,
+    /// `ocr_callback`, `grafana_admin`, `database_app`.
     #[serde(serialize_with = "expose_all")]
     pub(crate) secrets: BTreeMap<String, SecretString>,
     /// monitoring/'s files by path (`prometheus/prometheus.yml`, `grafana/dashboards/api.json`…).
@@ -168,6 +170,7 @@ pub(crate) mod tests {
                 ca_bundle: crate::aws::rds_ca::tests::sample(),
             },
             bucket: "demo-receipts".into(),
+            public_api_docs: false,
             secrets: BTreeMap::from([
                 ("ocr_callback".into(), "s".repeat(40).into()),
                 ("grafana_admin".into(), "g".repeat(32).into()),
@@ -227,7 +230,10 @@ pub(crate) mod tests {
                 ("goaccess-web", vec!["127.0.0.1:7890:7890"]),
                 ("grafana", vec!["127.0.0.1:3000:3000"]),
                 ("prometheus", vec!["127.0.0.1:9090:9090"]),
-                ("traefik", vec!["0.0.0.0:80:80", "0.0.0.0:443:443"]),
+                (
+                    "traefik",
+                    vec!["0.0.0.0:80:80", "0.0.0.0:443:443", "127.0.0.1:8081:8081"]
+                ),
             ])
         );
         // Prometheus and Grafana get monitoring/'s files as they are.
@@ -253,6 +259,133 @@ pub(crate) mod tests {
         for (name, service) in &spec.services {
             assert!(service.memory_mb.is_some(), "{name} has no memory limit");
         }
+    }
+
+    /// Every path the app serves, with `{id}` filled in: the API's (from its OpenAPI document)
+    /// and the dashboard's pages.
+    fn app_paths() -> Vec<String> {
+        let settings = ledgerly_api::settings::Settings::load(
+            None,
+            [("LEDGERLY__OCR__CALLBACK_SECRET".to_owned(), "c".repeat(40))],
+        )
+        .unwrap();
+        let (_, document) = ledgerly_api::startup::api(&settings);
+        let pages = [
+            "/",
+            "/login",
+            "/signup",
+            "/logout",
+            "/dashboard",
+            "/expenses",
+            "/expenses/{id}",
+            "/expenses/{id}/delete",
+            "/receipts",
+            "/receipts/{id}/retry",
+            "/receipts/{id}/delete",
+            "/profile",
+            "/profile/email",
+            "/profile/password",
+            "/profile/categories",
+            "/profile/categories/{id}",
+            "/profile/categories/{id}/delete",
+            "/static/app.css",
+            "/static/app.js",
+        ];
+        document
+            .paths
+            .paths
+            .keys()
+            .map(String::as_str)
+            .chain(pages)
+            .map(|p| p.replace("{id}", "7"))
+            .collect()
+    }
+
+    #[test]
+    fn the_proxy_routes_the_app_s_own_paths_and_nothing_operational() {
+        use super::super::traefik_rule::Rule;
+        let private = [
+            "/metrics",
+            "/readyz",
+            "/healthz",
+            "/api/docs",
+            "/api/docs/",
+            "/api/docs/index.html",
+            "/api/v1/openapi.json",
+            "/panics",
+            "/.env",
+            "/server-status",
+        ];
+        for public_api_docs in [false, true] {
+            let mut values = values();
+            values.public_api_docs = public_api_docs;
+            let spec = render(BUILT_IN, "templates/stack.yaml", &values).unwrap();
+            let labels = &spec.services["api"].labels;
+            // Every router and its entry points; only `websecure` (443) is public.
+            let routers: BTreeMap<&str, &str> = labels
+                .iter()
+                .filter_map(|(k, v)| {
+                    let router = k.strip_prefix("traefik.http.routers.")?;
+                    Some((router.strip_suffix(".entryPoints")?, v.as_str()))
+                })
+                .collect();
+            assert_eq!(
+                routers,
+                BTreeMap::from([("api", "websecure"), ("api-internal", "internal")])
+            );
+            assert_eq!(
+                labels["traefik.http.routers.api-internal.rule"],
+                "PathPrefix(`/`)"
+            );
+            let rule = Rule::parse(&labels["traefik.http.routers.api.rule"]).unwrap();
+            let host = "ledgerly.example.com";
+            let paths = app_paths();
+            assert!(paths.len() > 30, "{paths:?}");
+            for path in &paths {
+                let operational = private.contains(&path.as_str());
+                assert_eq!(
+                    rule.matches(host, path),
+                    !operational,
+                    "{path} (public_api_docs: {public_api_docs})"
+                );
+                assert!(!rule.matches("other.example", path), "{path}");
+            }
+            for path in private {
+                let docs = path.starts_with("/api/docs") || path == "/api/v1/openapi.json";
+                assert_eq!(
+                    rule.matches(host, path),
+                    public_api_docs && docs,
+                    "{path} (public_api_docs: {public_api_docs})"
+                );
+            }
+        }
+        // The proxy's own ping and metrics, on an entrypoint no port publishes.
+        let spec = render(BUILT_IN, "templates/stack.yaml", &values()).unwrap();
+        let traefik = &spec.services["traefik"];
+        assert!(
+            traefik
+                .command
+                .contains(&"--entryPoints.metrics.address=:8082".to_owned())
+        );
+        assert!(traefik.ports.iter().all(|p| !p.ends_with(":8082")));
+        // The internal entry point, on the instance's loopback only.
+        assert!(
+            traefik
+                .command
+                .contains(&"--entryPoints.internal.address=:8081".to_owned())
+        );
+        assert_eq!(
+            traefik
+                .ports
+                .iter()
+                .filter(|p| p.ends_with(":8081"))
+                .collect::<Vec<_>>(),
+            ["127.0.0.1:8081:8081"]
+        );
+        assert!(
+            !traefik.command.iter().any(|c| c.starts_with("--api")),
+            "no dashboard"
+        );
     }
 
     #[test]

@@ -202,6 +202,9 @@ pub(crate) struct DeployConfig {
     pub(crate) health_timeout_seconds: u32,
     /// How many releases `ledgerctl rollback` can go back through.
     pub(crate) keep_releases: u32,
+    /// Serve the API's documentation (`/api/docs`, `/api/v1/openapi.json`) publicly; by default
+    /// it is reachable on the instance only (`ledgerctl tunnel`).
+    pub(crate) public_api_docs: bool,
 }
 
 impl Default for DeployConfig {
@@ -210,6 +213,7 @@ impl Default for DeployConfig {
             template: None,
             health_timeout_seconds: 120,
             keep_releases: 10,
+            public_api_docs: false,
         }
     }
 }

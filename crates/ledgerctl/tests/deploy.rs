@@ -53,6 +53,11 @@ const HAPROXY_CFG: &str = include_str!("../../../scripts/lib/haproxy-standin.cfg
 
 /// The proxy image, from the host's HAProxy and what it loads (no base image).
 fn proxy_image(tag: &str) -> String {
+    proxy_image_with(tag, HAPROXY_CFG)
+}
+
+/// The proxy image with its configuration `config`.
+fn proxy_image_with(tag: &str, config: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let rootfs = dir.path().join("rootfs");
     let binary = Path::new("/usr/sbin/haproxy");
@@ -66,7 +71,7 @@ fn proxy_image(tag: &str) -> String {
         std::fs::copy(&file, &target).unwrap();
     }
     std::fs::create_dir_all(rootfs.join("etc")).unwrap();
-    std::fs::write(rootfs.join("etc/haproxy.cfg"), HAPROXY_CFG).unwrap();
+    std::fs::write(rootfs.join("etc/haproxy.cfg"), config).unwrap();
     std::fs::write(
         dir.path().join("Dockerfile"),
         "FROM scratch\nCOPY rootfs/ /\nENTRYPOINT [\"/usr/sbin/haproxy\", \"-db\", \"-f\", \"/etc/haproxy.cfg\"]\n",
@@ -215,6 +220,182 @@ async fn wait_ready(url: &str) {
 }
 
 const API_HEALTH: &str = "[CMD, /usr/local/bin/ledgerly-api, healthcheck]";
+
+/// Traefik's rules, read by the same code ledgerctl's own tests use.
+#[path = "../src/docker/traefik_rule.rs"]
+mod traefik_rule;
+use traefik_rule::Rule;
+
+/// The public router's rule in the built-in template, for `domain`, without the API docs.
+fn public_rule(domain: &str) -> String {
+    let template = include_str!("../../../templates/stack.yaml");
+    let line = template
+        .lines()
+        .find(|l| l.trim_start().starts_with("traefik.http.routers.api.rule:"))
+        .expect("the public router's rule");
+    let value = line.split_once(": ").unwrap().1.trim().trim_matches('"');
+    let (before, rest) = value.split_once("{% if public_api_docs %}").unwrap();
+    let after = rest.split_once("{% endif %}").unwrap().1;
+    format!("{before}{after}").replace("{{ domain }}", domain)
+}
+
+/// `rule` as HAProxy configuration: one named ACL per matcher (its definition lines), and the
+/// condition over them as an OR of ANDs (HAProxy has no parentheses).
+fn haproxy_condition(rule: &Rule) -> (Vec<String>, String) {
+    fn dnf(rule: &Rule, negated: bool, acls: &mut Vec<String>) -> Vec<Vec<String>> {
+        let mut leaf = |acl: String| {
+            let name = match acls.iter().position(|a| *a == acl) {
+                Some(i) => format!("r{i}"),
+                None => {
+                    acls.push(acl);
+                    format!("r{}", acls.len() - 1)
+                }
+            };
+            vec![vec![if negated { format!("!{name}") } else { name }]]
+        };
+        match rule {
+            Rule::Host(h) => leaf(format!("hdr(host) -i {h}")),
+            Rule::Path(p) => leaf(format!("path {p}")),
+            Rule::PathPrefix(p) => leaf(format!("path_beg {p}")),
+            Rule::Not(inner) => dnf(inner, !negated, acls),
+            Rule::And(a, b) | Rule::Or(a, b) => {
+                let (a, b) = (dnf(a, negated, acls), dnf(b, negated, acls));
+                // De Morgan: a negated AND is an OR, and the other way round.
+                if matches!(rule, Rule::Or(..)) != negated {
+                    a.into_iter().chain(b).collect()
+                } else {
+                    a.iter()
+                        .flat_map(|x| {
+                            b.iter()
+                                .map(move |y| x.iter().chain(y).cloned().collect::<Vec<_>>())
+                        })
+                        .collect()
+                }
+            }
+        }
+    }
+    let mut acls = Vec::new();
+    let condition = dnf(rule, false, &mut acls)
+        .iter()
+        .map(|all| all.join(" "))
+        .collect::<Vec<_>>()
+        .join(" || ");
+    let definitions = acls
+        .iter()
+        .enumerate()
+        .map(|(i, acl)| format!("    acl r{i} {acl}"))
+        .collect();
+    (definitions, condition)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_public_address_reaches_the_app_s_paths_and_nothing_operational() {
+    let domain = "ledgerly.test";
+    let rule = Rule::parse(&public_rule(domain)).unwrap();
+    // The stand-in answers what the public router would not take with a 404 of its own.
+    let (acls, condition) = haproxy_condition(&rule);
+    let config = HAPROXY_CFG.replace(
+        "    default_backend api",
+        &format!(
+            "{}\n    http-request return status 404 content-type text/plain string not-routed unless {condition}\n    default_backend api",
+            acls.join("\n")
+        ),
+    );
+    let stack = format!("pub{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let proxy = proxy_image_with(&stack, &config);
+    let built = Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
+        .args(["build", "--binaries"])
+        .arg(binaries())
+        .args([
+            "--stack",
+            &stack,
+            "--tag",
+            "v1",
+            "--ocr-backend",
+            "gemini",
+            "--output",
+            "json",
+        ])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    let api = format!("{stack}-api:v1");
+    let _cleanup = Cleanup {
+        stack: stack.clone(),
+        images: vec![proxy.clone(), api.clone(), format!("{stack}-ocr:v1")],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stack.yaml");
+    let port = free_port();
+    std::fs::write(
+        &path,
+        spec(
+            &stack,
+            &proxy,
+            &api,
+            port,
+            &format!("      LEDGERLY__OCR__CALLBACK_SECRET: '{}'", "c".repeat(40)),
+            API_HEALTH,
+        ),
+    )
+    .unwrap();
+    let started = reconcile(&path);
+    assert!(started.status.success(), "{started:?}");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let ask = |method: reqwest::Method, path: &'static str, host: &'static str| {
+        let request = http
+            .request(method, format!("{base}{path}"))
+            .header("host", host);
+        async move {
+            let reply = request.send().await.unwrap();
+            let status = reply.status().as_u16();
+            (status, reply.text().await.unwrap())
+        }
+    };
+    // Wait for the API behind the proxy.
+    let ready = Instant::now();
+    while ask(reqwest::Method::GET, "/", domain).await.0 != 200 {
+        assert!(
+            ready.elapsed() < Duration::from_secs(60),
+            "the app never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let public = [
+        (reqwest::Method::GET, "/"),
+        (reqwest::Method::GET, "/static/app.css"),
+        (reqwest::Method::GET, "/dashboard"),
+        (reqwest::Method::GET, "/receipts"),
+        (reqwest::Method::GET, "/profile"),
+        (reqwest::Method::POST, "/login"),
+        (reqwest::Method::POST, "/expenses/7/delete"),
+        (reqwest::Method::GET, "/api/v1/expenses"),
+        (reqwest::Method::GET, "/api/v1/me"),
+        (reqwest::Method::POST, "/internal/ocr-results"),
+    ];
+    for (method, path) in public {
+        let (status, body) = ask(method.clone(), path, domain).await;
+        assert!(rule.matches(domain, path));
+        assert_ne!(body, "not-routed", "{method} {path} is the app's: {status}");
+        assert!(status < 500, "{method} {path}: {status} {body}");
+    }
+    for path in [
+        "/metrics",
+        "/readyz",
+        "/healthz",
+        "/api/docs/",
+        "/api/v1/openapi.json",
+    ] {
+        let (status, body) = ask(reqwest::Method::GET, path, domain).await;
+        assert!(!rule.matches(domain, path));
+        assert_eq!((status, body.as_str()), (404, "not-routed"), "{path}");
+    }
+    // Another name is not the app's.
+    let (status, body) = ask(reqwest::Method::GET, "/", "other.test").await;
+    assert_eq!((status, body.as_str()), (404, "not-routed"));
+}
 
 /// The test stack: the proxy in front of the API (SQLite in a volume), migrations first.
 fn spec(stack: &str, proxy: &str, api: &str, port: u16, api_env: &str, health: &str) -> String {

@@ -349,14 +349,14 @@ async fn the_public_address_reaches_the_app_s_paths_and_nothing_operational() {
             .request(method, format!("{base}{path}"))
             .header("host", host);
         async move {
-            let reply = request.send().await.unwrap();
+            let reply = request.send().await?;
             let status = reply.status().as_u16();
-            (status, reply.text().await.unwrap())
+            Ok::<_, reqwest::Error>((status, reply.text().await?))
         }
     };
-    // Wait for the API behind the proxy.
+    // Wait for the API behind the proxy (which may close connections until it is there).
     let ready = Instant::now();
-    while ask(reqwest::Method::GET, "/", domain).await.0 != 200 {
+    while !matches!(ask(reqwest::Method::GET, "/", domain).await, Ok((200, _))) {
         assert!(
             ready.elapsed() < Duration::from_secs(60),
             "the app never answered"
@@ -376,7 +376,7 @@ async fn the_public_address_reaches_the_app_s_paths_and_nothing_operational() {
         (reqwest::Method::POST, "/internal/ocr-results"),
     ];
     for (method, path) in public {
-        let (status, body) = ask(method.clone(), path, domain).await;
+        let (status, body) = ask(method.clone(), path, domain).await.unwrap();
         assert!(rule.matches(domain, path));
         assert_ne!(body, "not-routed", "{method} {path} is the app's: {status}");
         assert!(status < 500, "{method} {path}: {status} {body}");
@@ -388,12 +388,12 @@ async fn the_public_address_reaches_the_app_s_paths_and_nothing_operational() {
         "/api/docs/",
         "/api/v1/openapi.json",
     ] {
-        let (status, body) = ask(reqwest::Method::GET, path, domain).await;
+        let (status, body) = ask(reqwest::Method::GET, path, domain).await.unwrap();
         assert!(!rule.matches(domain, path));
         assert_eq!((status, body.as_str()), (404, "not-routed"), "{path}");
     }
     // Another name is not the app's.
-    let (status, body) = ask(reqwest::Method::GET, "/", "other.test").await;
+    let (status, body) = ask(reqwest::Method::GET, "/", "other.test").await.unwrap();
     assert_eq!((status, body.as_str()), (404, "not-routed"));
 }
 
@@ -1046,6 +1046,87 @@ async fn deploy_pushes_points_the_lambda_reconciles_over_ssh_and_rolls_back() {
     assert_eq!(status["app"]["ready"], true);
     assert_eq!(status["release"]["version"], version.as_str());
     validate_status(&status);
+    // The instance reached by its own path (here: the test sshd standing in for its address),
+    // its host key checked against the keys recorded from its console output — never learned
+    // on first use. The emulator's console output prints no keys: nothing to trust yet.
+    let ssh_key = env("LEDGERLY_TEST_SSH_KEY");
+    let ssh_host = common::ssh_host();
+    let as_instance = |extra: &[&str]| {
+        let mut args = vec![
+            "status",
+            "--output",
+            "json",
+            "--ssh-key",
+            &ssh_key,
+            "--ssh-host",
+            &ssh_host,
+        ];
+        args.extend_from_slice(extra);
+        let output = stack.ledgerctl(&args);
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        (output.status.code().unwrap(), report)
+    };
+    let (code, report) = as_instance(&[]);
+    assert_eq!(code, 2, "{report:#}");
+    assert!(
+        report["problems"]
+            .to_string()
+            .contains("has not printed its SSH host keys on its console"),
+        "{report:#}"
+    );
+    // Its keys as cloud-init prints them and ledgerctl records them: the test sshd's.
+    let known = std::fs::read_to_string(env("LEDGERLY_TEST_SSH_KNOWN_HOSTS")).unwrap();
+    let sshd_key: Vec<&str> = known.split_whitespace().skip(1).take(2).collect();
+    let instance = aws_sdk_ec2::Client::new(&config)
+        .describe_addresses()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:ledgerly:stack")
+                .values(&stack.name)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .addresses()[0]
+        .instance_id()
+        .unwrap()
+        .to_owned();
+    let record = |keys: Vec<String>| {
+        let ssm = aws_sdk_ssm::Client::new(&config);
+        let name = format!("/{}/ssh-host-keys", stack.name);
+        let value = serde_json::json!({"instance": instance, "keys": keys}).to_string();
+        async move {
+            ssm.put_parameter()
+                .name(name)
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .value(value)
+                .overwrite(true)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    record(vec![sshd_key.join(" ")]).await;
+    let (code, report) = as_instance(&[]);
+    assert_eq!(code, 0, "the recorded key is the host's: {report:#}");
+    // Another key recorded: refused, and said why.
+    record(vec![
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKv/CF3n/Zh4krGgK3oPryYuj+LfPTno1LSseU9H85hy"
+            .to_owned(),
+    ])
+    .await;
+    let (code, report) = as_instance(&[]);
+    assert_eq!(code, 2, "{report:#}");
+    let problems = report["problems"].to_string();
+    assert!(
+        problems.contains("ssh refused") && problems.contains("the host key it offered is not in"),
+        "{problems}"
+    );
+    // --ssh-known-hosts: a file the operator checked, instead.
+    let (code, report) = as_instance(&["--ssh-known-hosts", &env("LEDGERLY_TEST_SSH_KNOWN_HOSTS")]);
+    assert_eq!(code, 0, "{report:#}");
+
     // A stopped container: status fails and names it.
     let proxy_container = containers(&stack.name)["proxy"][0].clone();
     docker(&["stop", "-t", "1", &proxy_container]);

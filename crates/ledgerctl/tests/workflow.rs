@@ -83,6 +83,9 @@ fn a_push_to_main_is_tested_then_deployed_with_oidc_one_deploy_at_a_time() {
         .expect("a deploy step");
     assert!(deploy_step.contains("--lock-wait"), "{deploy_step}");
     assert!(deploy_step.contains("--ssh-key"), "{deploy_step}");
+    // The host key is checked against the instance's recorded keys, not a file of the CI's.
+    assert!(!text.contains("ssh-known-hosts"), "{text}");
+    assert!(!text.contains("StrictHostKeyChecking"), "{text}");
     assert!(runs.iter().any(|r| r.contains("ledgerctl status")));
     let ssh = steps(deploy)
         .iter()

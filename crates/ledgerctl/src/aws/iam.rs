@@ -316,10 +316,22 @@ pub(crate) fn github_role(
         statement(
             "Releases",
             &["ssm:PutParameter", "ssm:AddTagsToResource"],
-            vec![format!(
-                "arn:aws:ssm:{region}:{account}:parameter/{}/releases",
-                config.stack
-            )],
+            vec![
+                format!(
+                    "arn:aws:ssm:{region}:{account}:parameter/{}/releases",
+                    config.stack
+                ),
+                format!(
+                    "arn:aws:ssm:{region}:{account}:parameter/{}/ssh-host-keys",
+                    config.stack
+                ),
+            ],
+        ),
+        // The instance's SSH host keys, from its console output.
+        statement(
+            "HostKeys",
+            &["ec2:GetConsoleOutput"],
+            vec![format!("arn:aws:ec2:{region}:{account}:instance/*")],
         ),
     ];
     Desired {

@@ -6,6 +6,7 @@
 pub(crate) mod ec2;
 pub(crate) mod ecr;
 pub(crate) mod eip;
+pub(crate) mod host_keys;
 pub(crate) mod iam;
 pub(crate) mod instance;
 pub(crate) mod lambda;

@@ -38,9 +38,14 @@ pub(crate) struct RemoteArgs {
     /// The SSH private key (default: your agent and ~/.ssh).
     #[arg(long)]
     pub(crate) ssh_key: Option<PathBuf>,
-    /// A known_hosts file of its own (default: ~/.ssh/known_hosts).
+    /// A known_hosts file to check the host's key against, instead of the instance's keys as
+    /// ledgerctl recorded them from its console output (`/<stack>/ssh-host-keys`).
     #[arg(long)]
     pub(crate) ssh_known_hosts: Option<PathBuf>,
+    /// Reach the instance at this `ssh://user@host[:port]` instead of its Elastic IP (a port
+    /// forward, a bastion); its recorded host keys still apply.
+    #[arg(long)]
+    pub(crate) ssh_host: Option<String>,
     /// How long to wait for the instance's engine to answer (a new instance installs Docker
     /// first).
     #[arg(long, default_value_t = 300)]
@@ -96,6 +101,8 @@ pub(crate) struct Facts {
     /// The ECR repositories' URIs: API, OCR.
     repositories: [String; 2],
     pub(crate) address: String,
+    /// The instance the Elastic IP is associated with.
+    pub(crate) instance: Option<String>,
     /// The database's endpoint.
     database_host: String,
     database_port: u16,
@@ -127,7 +134,7 @@ pub(crate) async fn facts(aws: &Aws, config: &StackConfig) -> anyhow::Result<Fac
     let (api, ocr, address, database, password, app_password, secret, grafana, function, account) = tokio::join!(
         aws::ecr::repository_uri(aws, &names[0]),
         aws::ecr::repository_uri(aws, &names[1]),
-        instance_address(aws, config),
+        instance_endpoint(aws, config),
         aws::rds::observe(aws, &database_id, &no_extra),
         aws::ssm::value(aws, &password_name),
         aws::ssm::value(aws, &app_password_name),
@@ -136,7 +143,7 @@ pub(crate) async fn facts(aws: &Aws, config: &StackConfig) -> anyhow::Result<Fac
         aws::lambda::observe(aws, &function_name),
         aws.account_id(),
     );
-    let address = address?;
+    let (address, instance) = address?;
     let database = database?.ok_or_else(|| missing(config, "database"))?;
     let endpoint = database.endpoint.with_context(|| {
         format!(
@@ -152,6 +159,7 @@ pub(crate) async fn facts(aws: &Aws, config: &StackConfig) -> anyhow::Result<Fac
     Ok(Facts {
         repositories: [api?, ocr?],
         address,
+        instance,
         database_host: host,
         database_port: port,
         master_password: password?,
@@ -491,27 +499,87 @@ fn template_text(stack: &StackArgs, config: &StackConfig) -> anyhow::Result<(Str
 }
 
 /// The stack's Elastic IP: where the instance is reached.
-pub(crate) async fn instance_address(aws: &Aws, config: &StackConfig) -> anyhow::Result<String> {
+pub(crate) async fn instance_endpoint(
+    aws: &Aws,
+    config: &StackConfig,
+) -> anyhow::Result<(String, Option<String>)> {
     aws::eip::observe(aws, config)
         .await?
-        .map(|address| address.public_ip)
+        .map(|address| (address.public_ip, address.instance_id))
         .ok_or_else(|| missing(config, "Elastic IP"))
 }
 
-/// The instance's engine: `ssh://<instance.ssh_user>@<address>:<instance.ssh_port>`.
-pub(crate) fn instance_target(
+/// How to reach the instance over SSH.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SshOptions {
+    /// `ssh://user@host[:port]` instead of the Elastic IP.
+    pub(crate) host: Option<String>,
+    pub(crate) key: Option<PathBuf>,
+    /// Instead of the instance's recorded host keys.
+    pub(crate) known_hosts: Option<PathBuf>,
+}
+
+/// The instance's engine: `ssh://<instance.ssh_user>@<address>:<instance.ssh_port>` (or
+/// `ssh.host`), its host key checked against `ssh.known_hosts`, else against the keys of
+/// `instance` as recorded from its console output.
+pub(crate) async fn instance_target(
+    aws: &Aws,
     config: &StackConfig,
-    address: &str,
-    key: Option<PathBuf>,
-    known_hosts: Option<PathBuf>,
-) -> Target {
-    Target::Ssh {
-        user: config.instance.ssh_user.clone(),
-        host: address.to_owned(),
-        port: config.instance.ssh_port,
-        key,
-        known_hosts,
-    }
+    (address, instance): (&str, Option<&str>),
+    ssh: &SshOptions,
+) -> anyhow::Result<Target> {
+    let (user, host, port) = match &ssh.host {
+        Some(text) => match Target::parse(text, None, None)? {
+            Target::Ssh {
+                user, host, port, ..
+            } => (user, host, port),
+            _ => bail!("--ssh-host {text}: give ssh://user@host[:port]"),
+        },
+        None => (
+            config.instance.ssh_user.clone(),
+            address.to_owned(),
+            config.instance.ssh_port,
+        ),
+    };
+    let known_hosts = match &ssh.known_hosts {
+        Some(file) => file.clone(),
+        None => {
+            let instance = instance.with_context(|| {
+                format!(
+                    "the Elastic IP {address} is not associated with the stack's instance; run ledgerctl provision"
+                )
+            })?;
+            let keys = aws::host_keys::of_instance(aws, config, instance).await?;
+            known_hosts_file(
+                &config.stack,
+                &aws::host_keys::known_hosts(&host, port, &keys),
+            )?
+        }
+    };
+    Ok(Target::Ssh {
+        user,
+        host,
+        port,
+        key: ssh.key.clone(),
+        known_hosts: Some(known_hosts),
+    })
+}
+
+/// Writes `text` as the stack's known_hosts file (in ledgerctl's cache folder); its path.
+fn known_hosts_file(stack: &str, text: &str) -> anyhow::Result<PathBuf> {
+    let dir = dirs::cache_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("ledgerly")
+        .join("known_hosts");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(stack);
+    let partial = tempfile::NamedTempFile::new_in(&dir)
+        .with_context(|| format!("writing a file in {}", dir.display()))?;
+    std::fs::write(partial.path(), text)?;
+    partial
+        .persist(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
 }
 
 /// The stack `release` renders to.
@@ -558,19 +626,27 @@ pub(crate) fn render(
 }
 
 /// The engine the stack runs on: `--docker-host`, else the instance over SSH.
-pub(crate) fn remote_target(
+pub(crate) async fn remote_target(
+    aws: &Aws,
     remote: &RemoteArgs,
     config: &StackConfig,
-    address: &str,
+    facts: &Facts,
 ) -> anyhow::Result<Target> {
     match &remote.docker_host {
         Some(host) => Target::parse(host, remote.ssh_key.clone(), remote.ssh_known_hosts.clone()),
-        None => Ok(instance_target(
-            config,
-            address,
-            remote.ssh_key.clone(),
-            remote.ssh_known_hosts.clone(),
-        )),
+        None => {
+            instance_target(
+                aws,
+                config,
+                (&facts.address, facts.instance.as_deref()),
+                &SshOptions {
+                    host: remote.ssh_host.clone(),
+                    key: remote.ssh_key.clone(),
+                    known_hosts: remote.ssh_known_hosts.clone(),
+                },
+            )
+            .await
+        }
     }
 }
 
@@ -593,7 +669,7 @@ async fn roll_out(
         release,
         bundle,
     )?;
-    let target = remote_target(remote, config, &facts.address)?;
+    let target = remote_target(&opened.aws, remote, config, facts).await?;
     let engine = Engine::connect(&target, Duration::from_secs(remote.wait_seconds)).await?;
     reconcile::deploy(
         &engine.docker,

@@ -154,6 +154,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         let releases = aws::ssm::releases(config);
         let was = aws::ssm::delete(aws, config, &releases).await?;
         gone(aws::ssm::RELEASES, releases, was);
+        // The instance's SSH host keys, once something has connected to it.
+        let host_keys = aws::host_keys::parameter(config);
+        let was = aws::ssm::delete(aws, config, &host_keys).await?;
+        gone(aws::host_keys::KIND, host_keys, was);
         let was = aws::instance::delete_key_pair(aws, config).await?;
         gone(aws::instance::KEY_PAIR, config.name("deploy"), was);
         Ok(())

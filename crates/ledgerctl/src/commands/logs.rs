@@ -40,9 +40,14 @@ pub(crate) struct Args {
     /// The SSH private key for the instance (default: your agent and ~/.ssh).
     #[arg(long)]
     ssh_key: Option<PathBuf>,
-    /// A known_hosts file of its own (default: ~/.ssh/known_hosts).
+    /// A known_hosts file to check the host's key against, instead of the instance's keys as
+    /// ledgerctl recorded them from its console output (`/<stack>/ssh-host-keys`).
     #[arg(long)]
     ssh_known_hosts: Option<PathBuf>,
+    /// Reach the instance at this `ssh://user@host[:port]` instead of its Elastic IP; its
+    /// recorded host keys still apply.
+    #[arg(long)]
+    ssh_host: Option<String>,
     /// The stack file; default ledgerly.yaml when it exists.
     #[arg(long, env = "LEDGERLY_STACK_CONFIG")]
     config: Option<PathBuf>,
@@ -104,13 +109,18 @@ async fn target(args: &Args) -> anyhow::Result<(Target, String)> {
         endpoint_url: args.endpoint_url.clone(),
     })
     .await;
-    let address = super::deploy::instance_address(&aws, &config).await?;
+    let (address, instance) = super::deploy::instance_endpoint(&aws, &config).await?;
     let target = super::deploy::instance_target(
+        &aws,
         &config,
-        &address,
-        args.ssh_key.clone(),
-        args.ssh_known_hosts.clone(),
-    );
+        (&address, instance.as_deref()),
+        &super::deploy::SshOptions {
+            host: args.ssh_host.clone(),
+            key: args.ssh_key.clone(),
+            known_hosts: args.ssh_known_hosts.clone(),
+        },
+    )
+    .await?;
     Ok((target, stack))
 }
 

@@ -34,9 +34,14 @@ pub(crate) struct Args {
     /// The SSH private key (default: your agent and ~/.ssh).
     #[arg(long)]
     ssh_key: Option<PathBuf>,
-    /// A known_hosts file of its own (default: ~/.ssh/known_hosts).
+    /// A known_hosts file to check the host's key against, instead of the instance's keys as
+    /// ledgerctl recorded them from its console output (`/<stack>/ssh-host-keys`).
     #[arg(long)]
     ssh_known_hosts: Option<PathBuf>,
+    /// Reach the instance at this `ssh://user@host[:port]` instead of its Elastic IP; its
+    /// recorded host keys still apply.
+    #[arg(long)]
+    ssh_host: Option<String>,
     /// How long to wait for the instance's engine to answer.
     #[arg(long, default_value_t = 20)]
     wait_seconds: u64,
@@ -289,11 +294,14 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
                 docker_host: args.docker_host.clone(),
                 ssh_key: args.ssh_key.clone(),
                 ssh_known_hosts: args.ssh_known_hosts.clone(),
+                ssh_host: args.ssh_host.clone(),
                 wait_seconds: args.wait_seconds,
                 lock_wait: 0,
             };
-            let target = deploy::remote_target(&remote, config, &facts.address)?;
-            match Engine::connect(&target, Duration::from_secs(args.wait_seconds)).await {
+            let target = deploy::remote_target(aws, &remote, config, &facts).await;
+            match async { Engine::connect(&target?, Duration::from_secs(args.wait_seconds)).await }
+                .await
+            {
                 Err(err) => problems.push(format!("the instance's Docker engine: {err:#}")),
                 Ok(engine) => {
                     let (seen, api) =

@@ -53,10 +53,12 @@ pub(crate) struct Args {
     /// The SSH private key (default: your agent and ~/.ssh).
     #[arg(long)]
     ssh_key: Option<PathBuf>,
-    /// A known_hosts file of its own (default: ~/.ssh/known_hosts).
+    /// A known_hosts file to check the host's key against, instead of the instance's keys as
+    /// ledgerctl recorded them from its console output (`/<stack>/ssh-host-keys`).
     #[arg(long)]
     ssh_known_hosts: Option<PathBuf>,
-    /// Reach the instance at this `ssh://user@host[:port]` instead of the stack's Elastic IP.
+    /// Reach the instance at this `ssh://user@host[:port]` instead of the stack's Elastic IP;
+    /// its recorded host keys still apply.
     #[arg(long)]
     ssh_host: Option<String>,
 }
@@ -71,25 +73,23 @@ fn free_local_port(wanted: u16) -> anyhow::Result<u16> {
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let opened = args.stack.open().await?;
     let (config, aws) = (&opened.config, &opened.aws);
-    let (target, host) = match &args.ssh_host {
-        Some(host) => (
-            Target::parse(host, args.ssh_key.clone(), args.ssh_known_hosts.clone())?,
-            host.clone(),
-        ),
-        None => {
-            let address = super::deploy::instance_address(aws, config).await?;
-            let host = format!(
-                "ssh://{}@{address}:{}",
-                config.instance.ssh_user, config.instance.ssh_port
-            );
-            let target = super::deploy::instance_target(
-                config,
-                &address,
-                args.ssh_key.clone(),
-                args.ssh_known_hosts.clone(),
-            );
-            (target, host)
-        }
+    let (address, instance) = super::deploy::instance_endpoint(aws, config).await?;
+    let target = super::deploy::instance_target(
+        aws,
+        config,
+        (&address, instance.as_deref()),
+        &super::deploy::SshOptions {
+            host: args.ssh_host.clone(),
+            key: args.ssh_key.clone(),
+            known_hosts: args.ssh_known_hosts.clone(),
+        },
+    )
+    .await?;
+    let host = match &target {
+        Target::Ssh {
+            user, host, port, ..
+        } => format!("ssh://{user}@{host}:{port}"),
+        _ => address.clone(),
     };
     let remote = match args.service {
         Service::Db => {

@@ -172,6 +172,7 @@ impl Engine {
                                 }
                             }
                         }
+                        Err(err) if err.is::<HostKeyRefused>() => return Err(err),
                         Err(err) if Instant::now() < deadline => {
                             tracing::info!(
                                 "cannot reach {user}@{host} over SSH yet (try {attempt}: {err:#}); trying again"
@@ -245,9 +246,10 @@ fn ssh_forward_command(target: &Target, forward: &str) -> anyhow::Result<tokio::
             .arg("-o")
             .arg(format!("UserKnownHostsFile={}", file.display()));
     }
-    // A new instance's host key is learned on first use and checked from then on.
+    // Only a host key the known_hosts file holds is accepted: for the stack's instance, the keys
+    // ledgerctl read from its console output (aws/host_keys.rs); never one learned on first use.
     command
-        .args(["-o", "StrictHostKeyChecking=accept-new"])
+        .args(["-o", "StrictHostKeyChecking=yes"])
         .arg("-L")
         .arg(forward)
         .arg(format!("{user}@{host}"));
@@ -285,6 +287,22 @@ pub(crate) async fn open_forward(
             if let Some(mut pipe) = child.stderr.take() {
                 pipe.read_to_string(&mut stderr).await.ok();
             }
+            if stderr.contains("Host key verification failed")
+                || stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+            {
+                let Target::Ssh { known_hosts, .. } = target else {
+                    bail!("not an SSH target");
+                };
+                return Err(HostKeyRefused {
+                    at: format!("{user}@{host}:{port}"),
+                    known_hosts: known_hosts.as_ref().map_or_else(
+                        || "~/.ssh/known_hosts".to_owned(),
+                        |f| f.display().to_string(),
+                    ),
+                    said: stderr.trim().lines().last().unwrap_or_default().to_owned(),
+                }
+                .into());
+            }
             bail!(
                 "ssh to {user}@{host}:{port} exited ({status}): {}",
                 stderr.trim()
@@ -297,6 +315,21 @@ pub(crate) async fn open_forward(
         "ssh to {user}@{host}:{port} did not open the forward within {} s",
         within.as_secs()
     )
+}
+
+/// ssh refused the host: its key is not one the known_hosts file holds. Never retried.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "ssh refused {at}: the host key it offered is not in {known_hosts} ({said}). For the stack's \
+     instance that file holds the keys ledgerctl read from the instance's console output (SSM \
+     /<stack>/ssh-host-keys; a replaced instance's keys are learned afresh), so something else \
+     answers at that address — check before going on. --ssh-known-hosts uses a file you checked \
+     yourself instead"
+)]
+pub(crate) struct HostKeyRefused {
+    at: String,
+    known_hosts: String,
+    said: String,
 }
 
 /// Forwards the remote engine's socket to one in a private folder; the forward and the socket.

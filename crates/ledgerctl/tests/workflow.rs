@@ -97,3 +97,44 @@ fn a_push_to_main_is_tested_then_deployed_with_oidc_one_deploy_at_a_time() {
     let ci = workflow("ci.yml");
     assert_eq!(ci["on"]["push"]["branches-ignore"][0], "main");
 }
+
+#[test]
+fn every_action_is_pinned_by_commit_with_its_version_beside_it() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.github/workflows/");
+    let mut seen = 0;
+    for name in ["ci.yml", "release.yml"] {
+        let text = std::fs::read_to_string(format!("{path}{name}")).unwrap();
+        for line in text.lines().filter(|l| {
+            l.trim_start().starts_with("uses:") || l.trim_start().starts_with("- uses:")
+        }) {
+            seen += 1;
+            let reference = line.split("uses:").nth(1).unwrap().trim();
+            let (action, rest) = reference.split_once('@').unwrap();
+            let (sha, comment) = rest.split_once(" # ").unwrap_or((rest, ""));
+            assert!(
+                sha.len() == 40
+                    && sha
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+                "{name}: {action} is not pinned by a commit SHA: {line}"
+            );
+            assert!(
+                comment.starts_with('v'),
+                "{name}: {action}@{sha} has no version comment: {line}"
+            );
+        }
+        // A checkout keeps no token in the working copy for later steps.
+        let workflow = workflow(name);
+        for job in workflow["jobs"].as_object().unwrap().values() {
+            for step in steps(job) {
+                if step["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("actions/checkout@"))
+                {
+                    assert_eq!(step["with"]["persist-credentials"], false, "{name}");
+                }
+            }
+        }
+    }
+    assert!(seen >= 8, "{seen} actions");
+}

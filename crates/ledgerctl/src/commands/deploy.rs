@@ -449,17 +449,10 @@ pub(crate) fn pinned(history: &[Release]) -> Option<&str> {
 /// Puts `release` first in the history (unless it is already the current one, whose bundle
 /// hash it then brings up to date).
 async fn record(aws: &Aws, config: &StackConfig, release: &Release) -> anyhow::Result<()> {
-    let mut history = releases(aws, config).await?;
-    match history.first_mut() {
-        Some(current) if current.api == release.api && current.ocr == release.ocr => {
-            if current.ca_bundle_sha256 == release.ca_bundle_sha256 {
-                return Ok(());
-            }
-            current.ca_bundle_sha256 = release.ca_bundle_sha256.clone();
-        }
-        _ => history.insert(0, release.clone()),
-    }
-    history.truncate(config.deploy.keep_releases as usize);
+    let history = releases(aws, config).await?;
+    let Some(history) = with_release(history, release, config.deploy.keep_releases as usize) else {
+        return Ok(());
+    };
     aws::ssm::write(
         aws,
         config,
@@ -468,6 +461,26 @@ async fn record(aws: &Aws, config: &StackConfig, release: &Release) -> anyhow::R
         "Ledgerly: the releases ledgerctl deployed, newest first (for rollback)",
     )
     .await
+}
+
+/// `history` with `release` first and at most `keep` entries; `None` when nothing changes. Only
+/// the newest keeps its bundle hash (the pin is read from it alone), which keeps the history
+/// within an SSM parameter's 4 KB at the most releases the stack file allows.
+fn with_release(mut history: Vec<Release>, release: &Release, keep: usize) -> Option<Vec<Release>> {
+    match history.first_mut() {
+        Some(current) if current.api == release.api && current.ocr == release.ocr => {
+            if current.ca_bundle_sha256 == release.ca_bundle_sha256 {
+                return None;
+            }
+            current.ca_bundle_sha256 = release.ca_bundle_sha256.clone();
+        }
+        _ => history.insert(0, release.clone()),
+    }
+    history.truncate(keep);
+    for older in history.iter_mut().skip(1) {
+        older.ca_bundle_sha256 = None;
+    }
+    Some(history)
 }
 
 /// Unix seconds.
@@ -885,6 +898,33 @@ pub(crate) async fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_history_keeps_the_newest_pin_and_fits_an_ssm_parameter() {
+        let release = |n: u64, pin: char| Release {
+            version: format!("abc123def456-dirty-{n:012}"),
+            api: format!("sha256:{:064x}", n),
+            ocr: format!("sha256:{:064x}", n + 1000),
+            at: 1_796_431_811 + n,
+            ca_bundle_sha256: Some(pin.to_string().repeat(64)),
+        };
+        let mut history = Vec::new();
+        for n in 0..40 {
+            history = with_release(history, &release(n, 'a'), 15).unwrap();
+        }
+        assert_eq!(history.len(), 15);
+        assert_eq!(history[0].version, release(39, 'a').version);
+        assert_eq!(history[0].ca_bundle_sha256, Some("a".repeat(64)));
+        assert!(history[1..].iter().all(|r| r.ca_bundle_sha256.is_none()));
+        let text = serde_json::to_string(&history).unwrap();
+        assert!(text.len() <= 4096, "{} bytes", text.len());
+
+        // The same images again: nothing to write; with a newly accepted bundle, the pin moves.
+        assert!(with_release(history.clone(), &release(39, 'a'), 15).is_none());
+        let moved = with_release(history, &release(39, 'b'), 15).unwrap();
+        assert_eq!(moved.len(), 15);
+        assert_eq!(moved[0].ca_bundle_sha256, Some("b".repeat(64)));
+    }
 
     #[test]
     fn a_release_tag_names_the_commit_and_the_build() {

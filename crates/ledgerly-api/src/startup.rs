@@ -12,6 +12,7 @@ use axum::http::{Request, StatusCode};
 use axum::response::IntoResponse as _;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::classify::ServerErrorsFailureClass;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -49,15 +50,30 @@ pub fn app(state: AppState) -> Router {
             Duration::from_secs(limits.request_timeout_seconds),
         ))
         .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                let route = request
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map_or("unmatched", MatchedPath::as_str);
-                tracing::info_span!("request", method = %request.method(), route)
-            }),
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", MatchedPath::as_str);
+                    tracing::info_span!("request", method = %request.method(), route)
+                })
+                .on_failure(failed),
         )
         .with_state(state)
+}
+
+/// A response that failed, logged once more beside its cause. A 503 is the app saying a part
+/// is down (the database, storage, a full hashing queue), which its cause already logged as a
+/// warning: at debug level here, so an outage does not write an error per request.
+fn failed(class: ServerErrorsFailureClass, latency: Duration, _span: &tracing::Span) {
+    let latency_ms = latency.as_millis();
+    match class {
+        ServerErrorsFailureClass::StatusCode(StatusCode::SERVICE_UNAVAILABLE) => {
+            tracing::debug!(latency_ms, "answered 503: unavailable for now");
+        }
+        other => tracing::error!(classification = %other, latency_ms, "response failed"),
+    }
 }
 
 /// The routes and the OpenAPI document that describes them, built together.
@@ -308,6 +324,66 @@ mod tests {
         // A panic inside still answers 500.
         let response = router.oneshot(request("/panics")).await.map(|r| r.status());
         assert_eq!(response.ok(), Some(StatusCode::INTERNAL_SERVER_ERROR));
+    }
+
+    /// Log lines written while a test runs.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut all) = self.0.lock() {
+                all.extend_from_slice(bytes);
+            }
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_outage_s_503_is_not_logged_as_an_error_and_a_500_is() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let router = Router::new()
+            .route(
+                "/down",
+                axum::routing::get(|| async { ApiError::Unavailable("the database") }),
+            )
+            .route(
+                "/broken",
+                axum::routing::get(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
+            )
+            .layer(TraceLayer::new_for_http().on_failure(failed));
+        let request = |path: &str| {
+            Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap_or_default()
+        };
+        let down = router.clone().oneshot(request("/down")).await;
+        assert_eq!(
+            down.map(|r| r.status()).ok(),
+            Some(StatusCode::SERVICE_UNAVAILABLE)
+        );
+        let text = || {
+            String::from_utf8_lossy(&captured.0.lock().map(|b| b.clone()).unwrap_or_default())
+                .into_owned()
+        };
+        assert!(text().contains("answered 503"), "{}", text());
+        assert!(!text().contains("ERROR"), "{}", text());
+        let broken = router.oneshot(request("/broken")).await;
+        assert_eq!(
+            broken.map(|r| r.status()).ok(),
+            Some(StatusCode::INTERNAL_SERVER_ERROR)
+        );
+        assert!(text().contains("ERROR"), "{}", text());
     }
 
     #[tokio::test]

@@ -803,14 +803,24 @@ fn image_of(container: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_pushes_points_the_lambda_reconciles_over_ssh_and_rolls_back() {
     let port = free_port();
-    let proxy = proxy_image(&format!("dep{port}"));
+    // The proxy is a third-party image by tag, in a registry (the test registry), as Traefik is
+    // on Docker Hub: deploy runs it by the digest the tag had.
+    let local_proxy = proxy_image(&format!("dep{port}"));
+    let registry = env("LEDGERLY_TEST_REGISTRY");
+    let proxy = format!("{registry}/ledgerly-test-proxy:dep{port}");
+    docker(&["tag", &local_proxy, &proxy]);
+    docker(&["push", "-q", &proxy]);
+    let proxy_digest = docker(&["inspect", "--format", "{{index .RepoDigests 0}}", &proxy])
+        .trim()
+        .to_owned();
+    assert!(proxy_digest.contains("@sha256:"), "{proxy_digest}");
     // The RDS certificate bundle: a real certificate (the test PostgreSQL's CA).
     let bundle = std::fs::read_to_string(env("LEDGERLY_TEST_PG_CA")).unwrap();
     let bundles = FileServer::start(bundle.clone());
     let stack = Stack::new(&proxy, port, &bundles.url);
     let _cleanup = Cleanup {
         stack: stack.name.clone(),
-        images: vec![proxy.clone()],
+        images: vec![local_proxy.clone(), proxy.clone()],
     };
     let config = aws().await;
     aws_sdk_ssm::Client::new(&config)
@@ -844,7 +854,6 @@ async fn deploy_pushes_points_the_lambda_reconciles_over_ssh_and_rolls_back() {
     assert_eq!(created, ["create api", "create proxy"], "{first}");
     let release = first["release"].clone();
     let version = release["version"].as_str().unwrap().to_owned();
-    let registry = env("LEDGERLY_TEST_REGISTRY");
     let api_image = format!(
         "{registry}/{}-api@{}",
         stack.name,
@@ -852,6 +861,25 @@ async fn deploy_pushes_points_the_lambda_reconciles_over_ssh_and_rolls_back() {
     );
     let running = containers(&stack.name);
     assert_eq!(image_of(&running["api"][0]), api_image);
+    // The proxy by the digest its tag had, recorded with the release.
+    assert_eq!(image_of(&running["proxy"][0]), proxy_digest);
+    let recorded = aws_sdk_ssm::Client::new(&config)
+        .get_parameter()
+        .name(format!("/{}/images", stack.name))
+        .send()
+        .await
+        .unwrap()
+        .parameter
+        .unwrap()
+        .value
+        .unwrap();
+    let recorded: Value = serde_json::from_str(&recorded).unwrap();
+    let set = recorded["releases"][&version].as_u64().unwrap() as usize;
+    assert_eq!(
+        recorded["sets"][set][&proxy],
+        proxy_digest.split_once('@').unwrap().1,
+        "{recorded}"
+    );
     // The values the stack rendered with: the emulator's database and bucket.
     let env_of = docker(&[
         "inspect",
@@ -927,6 +955,15 @@ async fn deploy_pushes_points_the_lambda_reconciles_over_ssh_and_rolls_back() {
         "{lambda_image}"
     );
     wait_ready(&format!("http://127.0.0.1:{port}/readyz")).await;
+
+    // Someone moves the proxy's tag to another image: the running stack does not follow it.
+    let moved = proxy_image_with(
+        &format!("dep{port}-moved"),
+        &format!("{HAPROXY_CFG}\n# another build\n"),
+    );
+    docker(&["tag", &moved, &proxy]);
+    docker(&["push", "-q", &proxy]);
+    docker(&["rmi", "-f", &moved]);
 
     // Again: nothing built, pushed, pointed or recreated.
     let started = Instant::now();
@@ -1018,6 +1055,11 @@ async fn deploy_pushes_points_the_lambda_reconciles_over_ssh_and_rolls_back() {
     assert_eq!(actions(&back), ["replace api"]);
     let after = containers(&stack.name);
     assert_eq!(image_of(&after["api"][0]), api_image);
+    assert_eq!(
+        image_of(&after["proxy"][0]),
+        proxy_digest,
+        "the release's own proxy, not the moved tag's"
+    );
     wait_ready(&format!("http://127.0.0.1:{port}/readyz")).await;
 
     // Status: every resource, every container and the app healthy; the JSON as documented.

@@ -325,6 +325,10 @@ pub(crate) fn github_role(
                     "arn:aws:ssm:{region}:{account}:parameter/{}/ssh-host-keys",
                     config.stack
                 ),
+                format!(
+                    "arn:aws:ssm:{region}:{account}:parameter/{}/images",
+                    config.stack
+                ),
             ],
         ),
         // The instance's SSH host keys, from its console output.

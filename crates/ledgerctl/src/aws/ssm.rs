@@ -249,6 +249,11 @@ pub(crate) fn releases(config: &StackConfig) -> String {
     format!("/{}/releases", config.stack)
 }
 
+/// Where deploy keeps the third-party image digests the recorded releases ran (docker/pin.rs).
+pub(crate) fn images(config: &StackConfig) -> String {
+    format!("/{}/images", config.stack)
+}
+
 /// A plain parameter's value; `None` when it does not exist.
 pub(crate) async fn read(aws: &Aws, name: &str) -> anyhow::Result<Option<String>> {
     match aws.ssm.get_parameter().name(name).send().await {

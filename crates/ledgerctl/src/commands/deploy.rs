@@ -5,6 +5,7 @@
 //! with no downtime, unchanged services left alone. Each release is recorded (SSM
 //! `/<stack>/releases`) so that `ledgerctl rollback [version]` can go back along the same path.
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -663,6 +664,14 @@ pub(crate) async fn remote_target(
     }
 }
 
+/// What a release is held to besides its own images: the RDS certificate bundle, and the
+/// third-party images' digests known for their tags.
+#[derive(Clone, Copy)]
+struct Pins<'a> {
+    bundle: &'a aws::rds_ca::Bundle,
+    images: &'a BTreeMap<String, String>,
+}
+
 /// Renders the stack for `release` and reconciles it on the instance.
 async fn roll_out(
     stack: &StackArgs,
@@ -671,25 +680,130 @@ async fn roll_out(
     facts: &Facts,
     pushing: &Pushing,
     release: &Release,
-    bundle: &aws::rds_ca::Bundle,
-) -> anyhow::Result<Vec<Action>> {
+    pins: Pins<'_>,
+) -> anyhow::Result<(Vec<Action>, BTreeMap<String, String>)> {
     let config = &opened.config;
-    let spec = render(
+    let mut spec = render(
         stack,
         opened,
         facts,
         &pushing.registry.address,
         release,
-        bundle,
+        pins.bundle,
     )?;
+    let pinned = crate::docker::pin::pin(&mut spec, pins.images).await?;
     let target = remote_target(&opened.aws, remote, config, facts).await?;
     let engine = Engine::connect(&target, Duration::from_secs(remote.wait_seconds)).await?;
-    reconcile::deploy(
+    let actions = reconcile::deploy(
         &engine.docker,
         &spec,
         pushing.pull_credentials.as_ref(),
         Duration::from_secs(remote.lock_wait),
         Duration::from_secs(u64::from(config.deploy.health_timeout_seconds)),
+    )
+    .await?;
+    Ok((actions, pinned))
+}
+
+/// The third-party image digests of the recorded releases: one SSM parameter,
+/// `/<stack>/images`, each distinct set of digests once and the releases pointing at theirs (a
+/// set changes only when the template's tags do).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct ImageRecord {
+    sets: Vec<BTreeMap<String, String>>,
+    releases: BTreeMap<String, usize>,
+}
+
+/// Within an SSM parameter's 4 KB.
+const IMAGE_RECORD_MAX: usize = 4000;
+
+impl ImageRecord {
+    /// With `version` running `pinned`, for the releases in `history` (newest first) only; the
+    /// oldest releases' digests give way if they would not fit.
+    fn with(
+        mut self,
+        version: &str,
+        pinned: &BTreeMap<String, String>,
+        history: &[String],
+    ) -> Self {
+        let index = match self.sets.iter().position(|set| set == pinned) {
+            Some(index) => index,
+            None => {
+                self.sets.push(pinned.clone());
+                self.sets.len() - 1
+            }
+        };
+        self.releases.insert(version.to_owned(), index);
+        let mut keep: Vec<String> = history.to_vec();
+        if !keep.iter().any(|v| v == version) {
+            keep.insert(0, version.to_owned());
+        }
+        loop {
+            self.releases.retain(|v, _| keep.contains(v));
+            // Only the sets still pointed at, renumbered.
+            let mut used: Vec<usize> = self.releases.values().copied().collect();
+            used.sort_unstable();
+            used.dedup();
+            self.sets = used.iter().map(|&i| self.sets[i].clone()).collect();
+            for index in self.releases.values_mut() {
+                *index = used.iter().position(|&u| u == *index).unwrap_or_default();
+            }
+            let fits = serde_json::to_string(&self).is_ok_and(|t| t.len() <= IMAGE_RECORD_MAX);
+            if fits || keep.len() <= 1 {
+                return self;
+            }
+            keep.pop();
+        }
+    }
+}
+
+async fn image_record(aws: &Aws, config: &StackConfig) -> anyhow::Result<ImageRecord> {
+    let name = aws::ssm::images(config);
+    match aws::ssm::read(aws, &name).await? {
+        None => Ok(ImageRecord::default()),
+        Some(text) => serde_json::from_str(&text)
+            .with_context(|| format!("{name} is not what ledgerctl wrote")),
+    }
+}
+
+/// The third-party image digests release `version` ran, by tag reference (empty for a release
+/// recorded before deploy pinned them, or whose digests gave way to newer ones).
+pub(crate) async fn recorded_images(
+    aws: &Aws,
+    config: &StackConfig,
+    version: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let record = image_record(aws, config).await?;
+    Ok(record
+        .releases
+        .get(version)
+        .and_then(|&i| record.sets.get(i).cloned())
+        .unwrap_or_default())
+}
+
+/// Records the digests release `version` runs beside those of the releases in the history.
+async fn record_images(
+    aws: &Aws,
+    config: &StackConfig,
+    version: &str,
+    pinned: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    let history: Vec<String> = releases(aws, config)
+        .await?
+        .into_iter()
+        .map(|r| r.version)
+        .collect();
+    let before = image_record(aws, config).await?;
+    let after = before.clone().with(version, pinned, &history);
+    if after == before {
+        return Ok(());
+    }
+    aws::ssm::write(
+        aws,
+        config,
+        &aws::ssm::images(config),
+        &serde_json::to_string(&after)?,
+        "Ledgerly: the third-party images the recorded releases ran, by digest",
     )
     .await
 }
@@ -766,7 +880,7 @@ async fn release_to(
     facts: &Facts,
     pushing: &Pushing,
     release: &Release,
-    bundle: &aws::rds_ca::Bundle,
+    pins: Pins<'_>,
     images: &[Image],
     verb: &str,
 ) -> anyhow::Result<()> {
@@ -776,8 +890,9 @@ async fn release_to(
         &format!("{}@{}", facts.repositories[1], release.ocr),
     )
     .await?;
-    let actions = roll_out(stack, remote, opened, facts, pushing, release, bundle).await?;
+    let (actions, pinned) = roll_out(stack, remote, opened, facts, pushing, release, pins).await?;
     record(&opened.aws, &opened.config, release).await?;
+    record_images(&opened.aws, &opened.config, &release.version, &pinned).await?;
     report(
         stack.output,
         &opened.config.stack,
@@ -803,6 +918,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let facts = facts(aws, config).await?;
     let history = releases(aws, config).await?;
     let bundle = ca_bundle(&opened, pinned(&history)).await?;
+    // The third-party images the current release runs stay as they are for the same tags.
+    let known = match history.first() {
+        Some(current) => recorded_images(aws, config, &current.version).await?,
+        None => BTreeMap::new(),
+    };
     let pushing = pushing(aws, &facts).await?;
     let [api, ocr] = images(aws, config, &pushing, &binaries, &root).await?;
     let release = Release {
@@ -819,7 +939,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         &facts,
         &pushing,
         &release,
-        &bundle,
+        Pins {
+            bundle: &bundle,
+            images: &known,
+        },
         &[api, ocr],
         "Deployed",
     )
@@ -875,6 +998,8 @@ pub(crate) async fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
     };
     let facts = facts(aws, config).await?;
     let bundle = ca_bundle(&opened, pinned(&history)).await?;
+    // Exactly the third-party images the release ran.
+    let known = recorded_images(aws, config, &target.version).await?;
     let pushing = pushing(aws, &facts).await?;
     let release = Release {
         at: now(),
@@ -888,7 +1013,10 @@ pub(crate) async fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
         &facts,
         &pushing,
         &release,
-        &bundle,
+        Pins {
+            bundle: &bundle,
+            images: &known,
+        },
         &[],
         "Rolled back",
     )
@@ -924,6 +1052,60 @@ mod tests {
         let moved = with_release(history, &release(39, 'b'), 15).unwrap();
         assert_eq!(moved.len(), 15);
         assert_eq!(moved[0].ca_bundle_sha256, Some("b".repeat(64)));
+    }
+
+    #[test]
+    fn image_digests_are_kept_once_per_set_for_the_releases_in_the_history() {
+        let set = |n: u8| -> BTreeMap<String, String> {
+            [
+                "traefik:v3.3",
+                "prom/prometheus:v2.55.1",
+                "grafana/grafana:11.3.1",
+                "gcr.io/cadvisor/cadvisor:v0.49.1",
+                "busybox:1.37",
+                "allinurl/goaccess:1.9.3",
+                "prom/node-exporter:v1.8.2",
+            ]
+            .iter()
+            .map(|t| {
+                (
+                    (*t).to_owned(),
+                    format!("sha256:{}", format!("{n:02x}").repeat(32)),
+                )
+            })
+            .collect()
+        };
+        // Fifteen releases on one set of images: one set kept.
+        let mut record = ImageRecord::default();
+        let mut history: Vec<String> = Vec::new();
+        for n in 0..15 {
+            let version = format!("v{n}");
+            history.insert(0, version.clone());
+            record = record.with(&version, &set(1), &history);
+        }
+        assert_eq!(record.sets.len(), 1);
+        assert_eq!(record.releases.len(), 15);
+        // A release that fell off the history takes its entry along.
+        history.pop();
+        record = record.with("v15", &set(2), &{
+            history.insert(0, "v15".to_owned());
+            history.clone()
+        });
+        assert_eq!(record.sets.len(), 2);
+        assert!(!record.releases.contains_key("v0"));
+        assert_eq!(record.sets[record.releases["v15"]], set(2));
+        assert_eq!(record.sets[record.releases["v14"]], set(1));
+        // Many distinct sets: the oldest give way, the newest never, and it fits SSM's 4 KB.
+        for n in 16..40u8 {
+            let version = format!("v{n}");
+            history.insert(0, version.clone());
+            history.truncate(15);
+            record = record.with(&version, &set(n), &history);
+        }
+        assert!(serde_json::to_string(&record).unwrap().len() <= IMAGE_RECORD_MAX);
+        assert_eq!(record.sets[record.releases["v39"]], set(39));
+        assert!(record.releases.len() >= 3, "{:?}", record.releases);
+        assert!(record.releases.keys().all(|v| history.contains(v)));
     }
 
     #[test]

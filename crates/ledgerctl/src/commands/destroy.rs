@@ -154,6 +154,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         let releases = aws::ssm::releases(config);
         let was = aws::ssm::delete(aws, config, &releases).await?;
         gone(aws::ssm::RELEASES, releases, was);
+        // The third-party image digests of the recorded releases.
+        let images = aws::ssm::images(config);
+        let was = aws::ssm::delete(aws, config, &images).await?;
+        gone(aws::ssm::RELEASES, images, was);
         // The instance's SSH host keys, once something has connected to it.
         let host_keys = aws::host_keys::parameter(config);
         let was = aws::ssm::delete(aws, config, &host_keys).await?;

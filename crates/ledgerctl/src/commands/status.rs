@@ -273,7 +273,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
                     }
                     Ok(bundle) => {
                         let registry = deploy::registry_address(&facts)?;
-                        let spec = deploy::render(
+                        let mut spec = deploy::render(
                             &args.stack,
                             &opened,
                             &facts,
@@ -281,6 +281,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
                             release,
                             &bundle,
                         )?;
+                        let known = deploy::recorded_images(aws, config, &release.version).await?;
+                        crate::docker::pin::apply_known(&mut spec, &known);
                         Some(
                             spec.services
                                 .iter()

@@ -10,6 +10,7 @@
 mod compose;
 pub(crate) mod image;
 pub(crate) mod lock;
+pub(crate) mod pin;
 pub(crate) mod reconcile;
 pub(crate) mod registry;
 pub(crate) mod spec;

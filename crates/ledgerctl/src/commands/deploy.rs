@@ -579,6 +579,17 @@ pub(crate) async fn instance_target(
     })
 }
 
+/// The instance's engine as [`instance_target`] makes it, its address looked up first (for a
+/// command that has not read the stack's other facts).
+pub(crate) async fn reach_instance(
+    aws: &Aws,
+    config: &StackConfig,
+    ssh: &SshOptions,
+) -> anyhow::Result<Target> {
+    let (address, instance) = instance_endpoint(aws, config).await?;
+    instance_target(aws, config, (&address, instance.as_deref()), ssh).await
+}
+
 /// Writes `text` as the stack's known_hosts file (in ledgerctl's cache folder); its path.
 fn known_hosts_file(stack: &str, text: &str) -> anyhow::Result<PathBuf> {
     let dir = dirs::cache_dir()

@@ -109,11 +109,9 @@ async fn target(args: &Args) -> anyhow::Result<(Target, String)> {
         endpoint_url: args.endpoint_url.clone(),
     })
     .await;
-    let (address, instance) = super::deploy::instance_endpoint(&aws, &config).await?;
-    let target = super::deploy::instance_target(
+    let target = super::deploy::reach_instance(
         &aws,
         &config,
-        (&address, instance.as_deref()),
         &super::deploy::SshOptions {
             host: args.ssh_host.clone(),
             key: args.ssh_key.clone(),

@@ -73,11 +73,9 @@ fn free_local_port(wanted: u16) -> anyhow::Result<u16> {
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let opened = args.stack.open().await?;
     let (config, aws) = (&opened.config, &opened.aws);
-    let (address, instance) = super::deploy::instance_endpoint(aws, config).await?;
-    let target = super::deploy::instance_target(
+    let target = super::deploy::reach_instance(
         aws,
         config,
-        (&address, instance.as_deref()),
         &super::deploy::SshOptions {
             host: args.ssh_host.clone(),
             key: args.ssh_key.clone(),
@@ -85,12 +83,13 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         },
     )
     .await?;
-    let host = match &target {
-        Target::Ssh {
-            user, host, port, ..
-        } => format!("ssh://{user}@{host}:{port}"),
-        _ => address.clone(),
+    let Target::Ssh {
+        user, host, port, ..
+    } = &target
+    else {
+        bail!("the instance is reached over SSH only");
     };
+    let host = format!("ssh://{user}@{host}:{port}");
     let remote = match args.service {
         Service::Db => {
             let database =

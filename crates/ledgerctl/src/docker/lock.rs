@@ -7,7 +7,7 @@
 //! runs taking over at once cannot both win). A holder that finds its lock gone or replaced stops
 //! before its next step. Times are the engine's, never the runs' own clocks, which may differ.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,11 +15,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use bollard::Docker;
-use bollard::errors::Error as DockerError;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, InspectContainerOptions,
-    RemoveContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder,
 };
 use futures_util::TryStreamExt as _;
 
@@ -76,24 +75,9 @@ async fn engine_now(docker: &Docker) -> anyhow::Result<i64> {
 }
 
 /// Writes the lease `expires` (engine Unix seconds) into the lock container `id`.
-async fn write_lease(docker: &Docker, id: &str, expires: i64) -> Result<(), DockerError> {
-    let content = format!("{expires}\n");
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_size(content.len() as u64);
-    header.set_mode(0o644);
-    header.set_mtime(0);
-    builder
-        .append_data(&mut header, LEASE_FILE, content.as_bytes())
-        .map_err(DockerError::from)?;
-    let archive = builder.into_inner().map_err(DockerError::from)?;
-    docker
-        .upload_to_container(
-            id,
-            Some(UploadToContainerOptionsBuilder::default().path("/").build()),
-            bollard::body_full(archive.into()),
-        )
-        .await
+async fn write_lease(docker: &Docker, id: &str, expires: i64) -> anyhow::Result<()> {
+    let files = BTreeMap::from([(format!("/{LEASE_FILE}"), format!("{expires}\n"))]);
+    super::reconcile::write_files(docker, id, "the deploy lock", &files).await
 }
 
 /// The lease in the lock container `id`, if it has one yet.
@@ -271,9 +255,7 @@ impl Lock {
                         }
                     }
                     let renewed = match engine_now(&docker).await {
-                        Ok(now) => write_lease(&docker, &id, now + lease_seconds)
-                            .await
-                            .map_err(anyhow::Error::from),
+                        Ok(now) => write_lease(&docker, &id, now + lease_seconds).await,
                         Err(err) => Err(err),
                     };
                     if let Err(err) = renewed {

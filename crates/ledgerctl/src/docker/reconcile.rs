@@ -344,7 +344,7 @@ async fn start(
 }
 
 /// Writes a service's `files` into the created container `id` (named `name`), before it starts.
-async fn write_files(
+pub(super) async fn write_files(
     docker: &Docker,
     id: &str,
     name: &str,

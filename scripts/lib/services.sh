@@ -294,6 +294,9 @@ CONF
 # like the app's own, health-checking /readyz and finding the API's containers by DNS.
 install_proxy_tools() {
     apt_install haproxy
+    # The network tests: a stand-in metadata service in a network namespace (ip), the host rule
+    # that guards it (iptables).
+    apt_install iproute2 iptables
 }
 
 # Prometheus and promtool (Debian's), for the monitoring tests: the rules' unit tests, the config

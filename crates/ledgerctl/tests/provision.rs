@@ -308,6 +308,19 @@ async fn assert_compute(stack: &Stack) {
         "{script}"
     );
     assert!(script.contains("usermod -aG docker ubuntu"), "{script}");
+    // The instance-metadata guard: the script as it is in templates/, run at every boot before
+    // Docker with the API's block of the stack network (templates/stack.yaml's network).
+    assert!(
+        script.contains(include_str!("../../../templates/metadata-guard.sh").trim_end()),
+        "{script}"
+    );
+    assert!(
+        script.contains(
+            "ExecStart=/usr/local/sbin/ledgerly-metadata-guard 169.254.169.254 172.30.0.16/28"
+        ),
+        "{script}"
+    );
+    assert!(!script.contains("{{"), "a value was left out: {script}");
     let root = instance.block_device_mappings()[0]
         .ebs()
         .unwrap()

@@ -682,3 +682,430 @@ fn a_replacement_cut_short_is_finished_by_the_next_run_once_the_new_one_is_healt
     assert_eq!(stack.health(&end["web"].0), "healthy");
     assert_eq!(stack.actions(), Vec::<String>::new());
 }
+
+// ---- networks: the Docker API behind a read-only proxy, the instance metadata for a few ----
+
+/// Runs `command` in `container` (by the image's busybox): its output, whether or not it worked.
+fn exec(container: &str, command: &str) -> Output {
+    Command::new("docker")
+        .args(["exec", container, "/bin/busybox", "sh", "-c", command])
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The socket proxy stand-in's image: Debian's HAProxy with the allow-list of the image
+/// production runs (scripts/lib/docker-socket-proxy.cfg) and that image's defaults.
+fn socket_proxy_image(tag: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = dir.path().join("rootfs");
+    let binary = std::path::Path::new("/usr/sbin/haproxy");
+    assert!(
+        binary.is_file(),
+        "HAProxy is missing: scripts/test installs it (apt-get install haproxy)"
+    );
+    let ldd = Command::new("ldd").arg(binary).output().unwrap();
+    let libraries: Vec<String> = String::from_utf8_lossy(&ldd.stdout)
+        .lines()
+        .filter_map(|line| {
+            let path = match line.split_once("=>") {
+                Some((_, rest)) => rest.split_whitespace().next()?,
+                None => line.split_whitespace().next()?,
+            };
+            path.starts_with('/').then(|| path.to_owned())
+        })
+        .collect();
+    for file in std::iter::once(binary.display().to_string()).chain(libraries) {
+        let target = rootfs.join(file.trim_start_matches('/'));
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &target).unwrap();
+    }
+    std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+    std::fs::write(
+        rootfs.join("etc/haproxy.cfg"),
+        include_str!("../../../scripts/lib/docker-socket-proxy.cfg"),
+    )
+    .unwrap();
+    // The defaults of github.com/Tecnativa/docker-socket-proxy's Dockerfile (v0.4.1).
+    let defaults = "ALLOW_RESTARTS=0 ALLOW_STOP=0 ALLOW_START=0 AUTH=0 BUILD=0 COMMIT=0 CONFIGS=0 \
+        CONTAINERS=0 DISTRIBUTION=0 EVENTS=1 EXEC=0 GRPC=0 IMAGES=0 INFO=0 NETWORKS=0 NODES=0 \
+        PING=1 PLUGINS=0 POST=0 SECRETS=0 SERVICES=0 SESSION=0 SWARM=0 SYSTEM=0 TASKS=0 \
+        VERSION=1 VOLUMES=0";
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY rootfs/ /\nENV {defaults}\nENTRYPOINT [\"/usr/sbin/haproxy\", \"-db\", \"-f\", \"/etc/haproxy.cfg\"]\n"
+        ),
+    )
+    .unwrap();
+    let image = format!("ledgerly-test-socket-proxy:{tag}");
+    let built = Command::new("docker")
+        .args(["build", "-q", "-t", &image])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    image
+}
+
+#[test]
+fn the_docker_api_is_read_through_the_proxy_by_its_client_alone() {
+    let stack = Stack::new("sock");
+    let image = stack.image.clone();
+    let proxy = socket_proxy_image(&stack.name);
+    // The proxy as templates/stack.yaml has Traefik's (the same env; the template's own test
+    // checks it there): on a network with no way out that only its client shares.
+    std::fs::write(
+        stack.dir.path().join("stack.yaml"),
+        format!(
+            "stack: {name}
+networks:
+  docker-api: {{internal: true}}
+services:
+  docker-api:
+    image: {proxy}
+    networks: [docker-api]
+    env: {{CONTAINERS: '1', EVENTS: '1', VERSION: '1', PING: '1', INFO: '0', POST: '0', DISABLE_IPV6: '1'}}
+    volumes: ['/var/run/docker.sock:/var/run/docker.sock:ro']
+    stop_grace_seconds: 1
+  client:
+    image: {image}
+    networks: [default, docker-api]
+    command: [sleep, '3600']
+    stop_grace_seconds: 1
+  other:
+    image: {image}
+    command: [sleep, '3600']
+    volumes: ['/:/rootfs:ro']
+    masked: [/rootfs/run]
+    stop_grace_seconds: 1
+",
+            name = stack.name
+        ),
+    )
+    .unwrap();
+    let mut actions = stack.actions();
+    actions.sort();
+    assert_eq!(
+        actions,
+        ["create client", "create docker-api", "create other"]
+    );
+    let containers = stack.containers();
+    let client = &containers["client"].0;
+    let other = &containers["other"].0;
+    // The images' busybox is static, and glibc's resolver is not in a static binary: busybox's
+    // own nslookup finds the proxy, and nc speaks HTTP/1.0 to it.
+    let request = |container: &str, method: &str, path: &str, body: &str| {
+        text(&exec(
+            container,
+            &format!(
+                "proxy=$(nslookup docker-api 2>/dev/null | sed -n 's/^Address:[[:space:]]*\\([0-9.]*\\)$/\\1/p' | tail -n 1)
+                 [ -n \"$proxy\" ] || {{ echo 'docker-api: no such name'; exit 1; }}
+                 printf '{method} {path} HTTP/1.0\\r\\nHost: docker\\r\\nContent-Type: application/json\\r\\nContent-Length: {}\\r\\n\\r\\n{body}' | nc -w 5 \"$proxy\" 2375",
+                body.len()
+            ),
+        ))
+    };
+    let get = |container: &str, path: &str| request(container, "GET", path, "");
+    let ok = |reply: &str| reply.starts_with("HTTP/1.1 200") || reply.starts_with("HTTP/1.0 200");
+    // What Traefik reads: the containers with their labels, the version, events.
+    let listed = get(client, "/v1.41/containers/json");
+    assert!(ok(&listed), "{listed}");
+    assert!(listed.contains(&containers["other"].1), "{listed}");
+    for path in ["/version", "/_ping", &format!("/containers/{other}/json")] {
+        let reply = get(client, path);
+        assert!(ok(&reply), "{path}: {reply}");
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let events = get(client, &format!("/events?since={}&until={now}", now - 60));
+    assert!(ok(&events), "{events}");
+    // Any other read, and every write, refused by the proxy.
+    for path in ["/info", "/images/json", "/volumes", "/networks", "/secrets"] {
+        let reply = get(client, path);
+        assert!(reply.starts_with("HTTP/1.1 403"), "{path}: {reply}");
+    }
+    for (path, body) in [
+        ("/v1.41/containers/create?name=escape", r#"{"Image":"x"}"#),
+        (&format!("/containers/{other}/stop") as &str, ""),
+        (
+            &format!("/containers/{other}/exec") as &str,
+            r#"{"Cmd":["id"]}"#,
+        ),
+        ("/v1.41/images/create?fromImage=x", ""),
+    ] {
+        let reply = request(client, "POST", path, body);
+        assert!(reply.starts_with("HTTP/1.1 403"), "POST {path}: {reply}");
+    }
+    let reply = request(
+        client,
+        "DELETE",
+        &format!("/containers/{other}?force=1"),
+        "",
+    );
+    assert!(reply.starts_with("HTTP/1.1 403"), "DELETE: {reply}");
+    assert_eq!(stack.containers().len(), 3, "nothing was created");
+    // Nothing else reaches the proxy: not by name, not by its address.
+    let reply = get(other, "/_ping");
+    assert!(reply.contains("docker-api: no such name"), "{reply}");
+    let address = Command::new("docker")
+        .args([
+            "inspect",
+            "--format",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            &containers["docker-api"].0,
+        ])
+        .output()
+        .unwrap();
+    let address = String::from_utf8_lossy(&address.stdout).trim().to_owned();
+    let reply = text(&exec(
+        other,
+        &format!(
+            "printf 'GET /_ping HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {address} 2375; echo \" exit=$?\""
+        ),
+    ));
+    assert!(!reply.contains("HTTP/1"), "{address}: {reply}");
+    assert!(!reply.ends_with(" exit=0\n"), "{address}: {reply}");
+    // A mount of the host's root does not bring the socket with it.
+    let reply = text(&exec(
+        other,
+        "ls /rootfs/run/docker.sock /rootfs/var/run/docker.sock 2>&1; ls -d /rootfs/etc",
+    ));
+    assert!(!reply.contains("\n/rootfs/run/docker.sock"), "{reply}");
+    assert!(reply.contains("No such file"), "{reply}");
+    assert!(reply.contains("/rootfs/etc"), "{reply}");
+    // The proxy's network goes with the stack's services.
+    std::fs::write(
+        stack.dir.path().join("stack.yaml"),
+        format!(
+            "stack: {}\nservices:\n  other:\n    image: {image}\n    command: [sleep, '3600']\n    stop_grace_seconds: 1\n",
+            stack.name
+        ),
+    )
+    .unwrap();
+    let mut actions = stack.actions();
+    actions.sort();
+    assert_eq!(
+        actions,
+        ["remove client", "remove docker-api", "replace other"]
+    );
+    let networks = Command::new("docker")
+        .args(["network", "ls", "--format", "{{.Name}}"])
+        .output()
+        .unwrap();
+    let networks = String::from_utf8_lossy(&networks.stdout);
+    assert!(
+        !networks.contains(&format!("{}-docker-api", stack.name)),
+        "{networks}"
+    );
+    Command::new("docker")
+        .args(["rmi", "-f", &proxy])
+        .output()
+        .ok();
+}
+
+/// A stand-in for the instance metadata service: busybox httpd in a network namespace of its
+/// own behind a veth pair, so that containers reach it through the host's FORWARD chain (where
+/// Docker's DOCKER-USER rules apply) as they reach 169.254.169.254 on an instance. Removed,
+/// with the guard's rules for it, when dropped.
+struct MetadataStandIn {
+    namespace: String,
+    address: String,
+    allowed: String,
+    server: std::process::Child,
+}
+
+impl MetadataStandIn {
+    fn start(allowed: &str) -> MetadataStandIn {
+        let ip = |args: &[&str]| {
+            let output = Command::new("ip").args(args).output().unwrap();
+            assert!(
+                output.status.success(),
+                "ip {args:?} (the tests run as root to make network namespaces): {output:?}"
+            );
+        };
+        let n = u8::try_from(uuid::Uuid::new_v4().as_u128() % 250).unwrap() + 1;
+        let namespace = format!("ledgerly-imds-{n}");
+        let (host, address) = (format!("10.250.{n}.1"), format!("10.250.{n}.2"));
+        let (outside, inside) = (format!("lgimds{n}h"), format!("lgimds{n}n"));
+        // Left by a run that was killed.
+        for args in [["netns", "del", &namespace], ["link", "del", &outside]] {
+            Command::new("ip").args(args).output().ok();
+        }
+        ip(&["netns", "add", &namespace]);
+        ip(&[
+            "link", "add", &outside, "type", "veth", "peer", "name", &inside,
+        ]);
+        ip(&["link", "set", &inside, "netns", &namespace]);
+        ip(&["addr", "add", &format!("{host}/30"), "dev", &outside]);
+        ip(&["link", "set", &outside, "up"]);
+        let inner = |args: &[&str]| {
+            let mut all = vec!["netns", "exec", &namespace, "ip"];
+            all.extend_from_slice(args);
+            ip(&all);
+        };
+        inner(&["addr", "add", &format!("{address}/30"), "dev", &inside]);
+        inner(&["link", "set", &inside, "up"]);
+        inner(&["link", "set", "lo", "up"]);
+        inner(&["route", "add", "default", "via", &host]);
+        let www = tempfile::tempdir().unwrap().keep();
+        std::fs::write(www.join("index.html"), "metadata\n").unwrap();
+        let server = Command::new("ip")
+            .args(["netns", "exec", &namespace, "busybox", "httpd", "-f", "-p"])
+            .arg(format!("{address}:80"))
+            .arg("-h")
+            .arg(&www)
+            .spawn()
+            .unwrap();
+        MetadataStandIn {
+            namespace,
+            address,
+            allowed: allowed.to_owned(),
+            server,
+        }
+    }
+
+    /// Runs the guard (templates/metadata-guard.sh, as user-data installs it) for the stand-in.
+    fn guard(&self, remove: bool) {
+        let mut command = Command::new("sh");
+        command.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../templates/metadata-guard.sh"
+        ));
+        if remove {
+            command.arg("--remove");
+        }
+        let output = command
+            .args([&self.address, &self.allowed])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+    }
+}
+
+impl Drop for MetadataStandIn {
+    fn drop(&mut self) {
+        self.server.kill().ok();
+        self.server.wait().ok();
+        self.guard(true);
+        Command::new("ip")
+            .args(["netns", "del", &self.namespace])
+            .output()
+            .ok();
+    }
+}
+
+#[test]
+fn the_instance_metadata_is_refused_to_all_but_the_reserved_addresses() {
+    let stack = Stack::new("imds");
+    let image = stack.image.clone();
+    let n = uuid::Uuid::new_v4().as_u128() % 250 + 1;
+    let subnet = format!("10.251.{n}.0/24");
+    let reserved = format!("10.251.{n}.16/28");
+    let standin = MetadataStandIn::start(&reserved);
+    let probe = format!("echo | nc -w 3 {} 80", standin.address);
+    let spec = |setting: &str| {
+        format!(
+            "stack: {name}
+network: {{subnet: {subnet}, ip_range: 10.251.{n}.128/25}}
+unreachable:
+  metadata:
+    from: other
+    probe: [/bin/busybox, sh, -c, '{probe}']
+    help: run the guard.
+services:
+  api:
+    image: {image}
+    command: [sleep, '3600']
+    env: {{SETTING: '{setting}'}}
+    address_range: {reserved}
+    rolling: true
+    stop_grace_seconds: 1
+  other:
+    image: {image}
+    command: [sleep, '3600']
+    stop_grace_seconds: 1
+",
+            name = stack.name
+        )
+    };
+    let path = stack.dir.path().join("stack.yaml");
+    std::fs::write(&path, spec("a")).unwrap();
+
+    // Without the host's rule the probe gets through: nothing is started.
+    let refused = stack.reconcile(&[]);
+    assert!(!refused.status.success(), "{refused:?}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("metadata is reachable from the stack's containers")
+            && stderr.contains("run the guard.")
+            && stderr.contains("nothing was changed"),
+        "{stderr}"
+    );
+    assert_eq!(stack.count(), 0);
+
+    // With it (set twice: the second time changes nothing), the run goes ahead.
+    standin.guard(false);
+    standin.guard(false);
+    let rules = Command::new("iptables")
+        .args(["-w", "-S", "DOCKER-USER"])
+        .output()
+        .unwrap();
+    let rules = String::from_utf8_lossy(&rules.stdout);
+    assert_eq!(
+        rules.matches(&format!("-d {}/32", standin.address)).count(),
+        1,
+        "{rules}"
+    );
+    let mut actions = stack.actions();
+    actions.sort();
+    assert_eq!(actions, ["create api", "create other"]);
+    let address = |container: &str| {
+        let output = Command::new("docker")
+            .args([
+                "inspect",
+                "--format",
+                "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                container,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    let first = stack.containers();
+    assert_eq!(address(&first["api"].0), format!("10.251.{n}.16"));
+    let ordinary = address(&first["other"].0);
+    let last: u8 = ordinary.rsplit('.').next().unwrap().parse().unwrap();
+    assert!(last >= 128, "{ordinary} is from the engine's range");
+    // The API reaches the stand-in; the other service is refused at once.
+    let api = exec(&first["api"].0, &probe);
+    assert!(api.status.success(), "{api:?}");
+    let other = exec(&first["other"].0, &probe);
+    assert!(!other.status.success(), "{other:?}");
+    assert!(text(&other).contains("refused"), "{other:?}");
+
+    // Replaced, the API's new container takes the next address of the block while the old one
+    // still holds its own, and reaches the stand-in too.
+    std::fs::write(&path, spec("b")).unwrap();
+    assert_eq!(stack.actions(), ["replace api"]);
+    let second = stack.containers();
+    assert_eq!(address(&second["api"].0), format!("10.251.{n}.17"));
+    let api = exec(&second["api"].0, &probe);
+    assert!(api.status.success(), "{api:?}");
+    // Its address survives a restart.
+    let restarted = Command::new("docker")
+        .args(["restart", "-t", "0", &second["api"].0])
+        .output()
+        .unwrap();
+    assert!(restarted.status.success(), "{restarted:?}");
+    assert_eq!(address(&second["api"].0), format!("10.251.{n}.17"));
+}

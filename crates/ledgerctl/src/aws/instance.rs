@@ -35,6 +35,8 @@ pub(crate) const STATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// host, one for Docker's bridge.
 const IMDS_HOP_LIMIT: i32 = 2;
 const USER_DATA: &str = include_str!("../../../../templates/user-data.sh");
+/// The host rule user-data sets at every boot: the instance metadata for the API's containers.
+pub(crate) const METADATA_GUARD: &str = include_str!("../../../../templates/metadata-guard.sh");
 
 /// The key pair the instance is created with: imported from the stack file's public key, or one
 /// that already exists.
@@ -188,9 +190,19 @@ pub(crate) fn desired(config: &StackConfig, key_pair: &KeyPair) -> Desired {
         security_groups: [config.name("web"), config.name("ssh")].into(),
         instance_profile: config.name("instance"),
         root_volume_gb: i32::try_from(config.instance.root_volume_gb).unwrap_or(i32::MAX),
-        user_data: USER_DATA.replace("{{ssh_user}}", &config.instance.ssh_user),
+        user_data: user_data(config),
         tags,
     }
+}
+
+/// The instance's user-data: `templates/user-data.sh` with the login user and the metadata guard.
+fn user_data(config: &StackConfig) -> String {
+    let network = crate::docker::template::NETWORK;
+    USER_DATA
+        .replace("{{ssh_user}}", &config.instance.ssh_user)
+        .replace("{{metadata_address}}", network.metadata_address)
+        .replace("{{metadata_range}}", network.metadata_range)
+        .replace("{{metadata_guard}}", METADATA_GUARD.trim_end())
 }
 
 /// The stack's instances that are not terminated (normally one).

@@ -645,6 +645,7 @@ pub(crate) fn render(
         ]
         .into(),
         monitoring: template::monitoring(),
+        network: template::NETWORK,
     };
     let (text, origin) = template_text(stack, config)?;
     template::render(&text, &origin, &values)

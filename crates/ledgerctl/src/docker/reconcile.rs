@@ -1,7 +1,12 @@
 //! Makes an engine run exactly a stack's services, the way `docker compose` converges but with a
 //! true no-op and start-before-stop for rolling services:
 //!
-//! - the network and volumes are ensured (volumes are never deleted here);
+//! - the networks and volumes are ensured (volumes are never deleted here); a network made with
+//!   other settings than the spec's is made again, its containers with it;
+//! - the spec's `unreachable` probes run from a throwaway container and must all fail before
+//!   anything changes;
+//! - a service with an `address_range` gets the first free address of it, so a host rule can
+//!   single its containers out; no container has NET_RAW, so none can pose as another;
 //! - every container carries the stack, its service and the hash of its configuration as labels;
 //! - an unchanged, running service is left alone — a second run recreates nothing;
 //! - a changed service is replaced: a rolling one by starting the new container, waiting for its
@@ -12,8 +17,9 @@
 //! - a lock on the engine (a container name only one run can take, with a lease; `lock.rs`)
 //!   keeps two runs from interleaving.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -21,21 +27,22 @@ use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
-    ContainerCreateBody, ContainerSummary, EndpointSettings, HealthConfig, HealthStatusEnum,
-    HostConfig, NetworkCreateRequest, NetworkingConfig, PortBinding, RestartPolicy,
-    RestartPolicyNameEnum, VolumeCreateRequest,
+    ContainerCreateBody, ContainerSummary, EndpointIpamConfig, EndpointSettings, HealthConfig,
+    HealthStatusEnum, HostConfig, Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, InspectContainerOptions,
-    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    StartContainerOptions, StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+    InspectNetworkOptions, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StartContainerOptions,
+    StopContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 
 use super::lock::Lock;
 use super::not_found;
-use super::spec::{Migrate, Service, StackSpec, parse_port};
+use super::spec::{Block, DEFAULT_NETWORK, Migrate, Service, StackSpec, Unreachable, parse_port};
 
 pub(crate) const STACK_LABEL: &str = "ledgerly.stack";
 pub(crate) const SERVICE_LABEL: &str = "ledgerly.service";
@@ -47,10 +54,23 @@ const RUN_LABEL: &str = "ledgerly.run";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "lowercase")]
 pub(crate) enum Action {
-    Create { service: String },
-    Replace { service: String, rolling: bool },
-    Start { service: String },
-    Remove { service: String },
+    Create {
+        service: String,
+    },
+    Replace {
+        service: String,
+        rolling: bool,
+    },
+    Start {
+        service: String,
+    },
+    Remove {
+        service: String,
+    },
+    /// A network made again with the spec's settings: its containers went with it.
+    Network {
+        network: String,
+    },
 }
 
 impl fmt::Display for Action {
@@ -71,6 +91,10 @@ impl fmt::Display for Action {
             Action::Remove { service } => {
                 write!(f, "- {service} (no longer in the stack; removed)")
             }
+            Action::Network { network } => write!(
+                f,
+                "~ network {network} (its settings changed; made again, with every container on it)"
+            ),
         }
     }
 }
@@ -88,29 +112,126 @@ fn stack_labels(spec: &StackSpec) -> HashMap<String, String> {
     HashMap::from([(STACK_LABEL.to_owned(), spec.stack.clone())])
 }
 
-async fn ensure_network_and_volumes(docker: &Docker, spec: &StackSpec) -> anyhow::Result<()> {
-    let network = spec.network();
-    match docker
-        .inspect_network(
-            &network,
-            None::<bollard::query_parameters::InspectNetworkOptions>,
-        )
-        .await
-    {
-        Ok(_) => {}
-        Err(err) if not_found(&err) => {
-            docker
-                .create_network(NetworkCreateRequest {
-                    name: network.clone(),
-                    driver: Some("bridge".into()),
-                    labels: Some(stack_labels(spec)),
-                    ..NetworkCreateRequest::default()
-                })
-                .await
-                .with_context(|| format!("creating the network {network}"))?;
-        }
-        Err(err) => return Err(err).with_context(|| format!("reading the network {network}")),
+/// The settings the engine is asked for: `(IPAM, internal)`.
+fn network_settings(spec: &StackSpec, network: &str) -> (Option<Ipam>, bool) {
+    if network == DEFAULT_NETWORK {
+        let ipam = spec.network.as_ref().map(|addresses| Ipam {
+            config: Some(vec![IpamConfig {
+                subnet: Some(addresses.subnet.clone()),
+                ip_range: Some(addresses.ip_range.clone()),
+                ..IpamConfig::default()
+            }]),
+            ..Ipam::default()
+        });
+        (ipam, false)
+    } else {
+        let internal = spec.networks.get(network).is_some_and(|n| n.internal);
+        (None, internal)
     }
+}
+
+/// Whether the engine's network `have` is what the spec asks of `network`.
+fn network_matches(
+    spec: &StackSpec,
+    network: &str,
+    have: &bollard::models::NetworkInspect,
+) -> bool {
+    let (ipam, internal) = network_settings(spec, network);
+    let addresses_match = match ipam
+        .and_then(|i| i.config)
+        .and_then(|c| c.into_iter().next())
+    {
+        None => true,
+        Some(want) => have
+            .ipam
+            .as_ref()
+            .and_then(|i| i.config.as_ref())
+            .and_then(|c| c.first())
+            .is_some_and(|got| got.subnet == want.subnet && got.ip_range == want.ip_range),
+    };
+    addresses_match && have.internal.unwrap_or(false) == internal
+}
+
+/// Makes sure every network the services use exists as the spec says; the networks made again.
+async fn ensure_networks(docker: &Docker, spec: &StackSpec) -> anyhow::Result<Vec<Action>> {
+    let mut used: Vec<String> = vec![DEFAULT_NETWORK.to_owned()];
+    for service in spec.services.values() {
+        for network in service.networks() {
+            if !used.contains(&network) {
+                used.push(network);
+            }
+        }
+    }
+    let mut actions = Vec::new();
+    for network in &used {
+        let name = spec.network_name(network);
+        match docker
+            .inspect_network(&name, None::<InspectNetworkOptions>)
+            .await
+        {
+            Ok(have) if network_matches(spec, network, &have) => continue,
+            Ok(have) => {
+                tracing::warn!(
+                    "the network {name} was made with other settings than the stack's; making it again, with its containers"
+                );
+                for id in have.containers.unwrap_or_default().into_keys() {
+                    remove(docker, &id, 10).await?;
+                }
+                docker
+                    .remove_network(&name)
+                    .await
+                    .with_context(|| format!("removing the network {name}"))?;
+                actions.push(Action::Network {
+                    network: name.clone(),
+                });
+            }
+            Err(err) if not_found(&err) => {}
+            Err(err) => return Err(err).with_context(|| format!("reading the network {name}")),
+        }
+        let (ipam, internal) = network_settings(spec, network);
+        docker
+            .create_network(NetworkCreateRequest {
+                name: name.clone(),
+                driver: Some("bridge".into()),
+                internal: Some(internal),
+                ipam,
+                labels: Some(stack_labels(spec)),
+                ..NetworkCreateRequest::default()
+            })
+            .await
+            .with_context(|| format!("creating the network {name}"))?;
+    }
+    Ok(actions)
+}
+
+/// Removes the stack's networks no service uses any more (a network still in use stays).
+async fn remove_unused_networks(docker: &Docker, spec: &StackSpec) -> anyhow::Result<()> {
+    let mut wanted = vec![spec.network()];
+    for service in spec.services.values() {
+        wanted.extend(service.networks().iter().map(|n| spec.network_name(n)));
+    }
+    let filters = HashMap::from([("label", vec![format!("{STACK_LABEL}={}", spec.stack)])]);
+    let networks = docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .context("listing the stack's networks")?;
+    for network in networks {
+        let Some(name) = network.name else { continue };
+        if wanted.contains(&name) {
+            continue;
+        }
+        if let Err(err) = docker.remove_network(&name).await {
+            tracing::warn!("the network {name} is no longer used but could not be removed: {err}");
+        }
+    }
+    Ok(())
+}
+
+async fn ensure_volumes(docker: &Docker, spec: &StackSpec) -> anyhow::Result<()> {
     for volume in &spec.volumes {
         let name = spec.volume_name(volume);
         match docker.inspect_volume(&name).await {
@@ -235,11 +356,96 @@ fn seconds(n: u32) -> i64 {
     i64::from(n) * 1_000_000_000
 }
 
-/// What the engine is asked to create for `service`.
+/// A container's place on each network its service lists: the engine's network name and the
+/// endpoint (aliased by the service's name; on the stack's network at `address` if given), the
+/// network carrying its traffic out first.
+fn endpoints(
+    spec: &StackSpec,
+    service_name: &str,
+    service: &Service,
+    address: Option<Ipv4Addr>,
+) -> Vec<(String, EndpointSettings)> {
+    service
+        .networks()
+        .iter()
+        .map(|network| {
+            let ipam_config =
+                address
+                    .filter(|_| network == DEFAULT_NETWORK)
+                    .map(|a| EndpointIpamConfig {
+                        ipv4_address: Some(a.to_string()),
+                        ..EndpointIpamConfig::default()
+                    });
+            (
+                spec.network_name(network),
+                EndpointSettings {
+                    aliases: Some(vec![service_name.to_owned()]),
+                    ipam_config,
+                    ..EndpointSettings::default()
+                },
+            )
+        })
+        .collect()
+}
+
+/// The first address of `range` (a service's `address_range`) that no container on the stack's
+/// network has or is set to have.
+async fn free_address(docker: &Docker, spec: &StackSpec, range: &str) -> anyhow::Result<Ipv4Addr> {
+    let block = Block::parse(range).map_err(anyhow::Error::msg)?;
+    let subnet = spec
+        .network
+        .as_ref()
+        .map(|n| Block::parse(&n.subnet))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let network = spec.network();
+    let mut taken = HashSet::new();
+    let mut note = |text: Option<&str>| {
+        if let Some(address) = text
+            .and_then(|t| t.split('/').next())
+            .and_then(|t| t.parse::<Ipv4Addr>().ok())
+        {
+            taken.insert(address);
+        }
+    };
+    let inspected = docker
+        .inspect_network(&network, None::<InspectNetworkOptions>)
+        .await
+        .with_context(|| format!("reading the network {network}"))?;
+    for container in inspected.containers.unwrap_or_default().values() {
+        note(container.ipv4_address.as_deref());
+    }
+    for container in stack_containers(docker, &spec.stack).await? {
+        let endpoint = container
+            .network_settings
+            .and_then(|s| s.networks)
+            .and_then(|mut n| n.remove(&network));
+        if let Some(endpoint) = endpoint {
+            note(endpoint.ip_address.as_deref());
+            note(
+                endpoint
+                    .ipam_config
+                    .as_ref()
+                    .and_then(|c| c.ipv4_address.as_deref()),
+            );
+        }
+    }
+    block
+        .addresses()
+        .filter(|a| !subnet.is_some_and(|s| s.is_edge(*a)))
+        .find(|a| !taken.contains(a))
+        .with_context(|| {
+            format!("every address of {range} on the network {network} is taken; widen the service's address_range")
+        })
+}
+
+/// What the engine is asked to create for `service`, on the network `first` (the one that
+/// carries its traffic out; the others are connected before it starts).
 fn container_body(
     spec: &StackSpec,
     service_name: &str,
     service: &Service,
+    first: (String, EndpointSettings),
 ) -> anyhow::Result<ContainerCreateBody> {
     let mut labels: HashMap<String, String> = service.labels.clone().into_iter().collect();
     labels.insert(STACK_LABEL.into(), spec.stack.clone());
@@ -268,7 +474,7 @@ fn container_body(
             None => mount.clone(),
         })
         .collect();
-    let network = spec.network();
+    let (network, endpoint) = first;
     Ok(ContainerCreateBody {
         image: Some(service.image.clone()),
         entrypoint: (!service.entrypoint.is_empty()).then(|| service.entrypoint.clone()),
@@ -303,16 +509,20 @@ fn container_body(
             memory: service.memory_mb.map(|m| i64::from(m) * 1024 * 1024),
             #[allow(clippy::cast_possible_truncation)]
             nano_cpus: service.cpus.map(|c| (c * 1e9) as i64),
+            // With NET_RAW a container can forge frames on its network: answer ARP for another
+            // container's address and take the traffic a host rule lets through for it alone.
+            cap_drop: Some(vec!["NET_RAW".to_owned()]),
+            tmpfs: (!service.masked.is_empty()).then(|| {
+                service
+                    .masked
+                    .iter()
+                    .map(|path| (path.clone(), "ro,size=64k".to_owned()))
+                    .collect()
+            }),
             ..HostConfig::default()
         }),
         networking_config: Some(NetworkingConfig {
-            endpoints_config: Some(HashMap::from([(
-                network,
-                EndpointSettings {
-                    aliases: Some(vec![service_name.to_owned()]),
-                    ..EndpointSettings::default()
-                },
-            )])),
+            endpoints_config: Some(HashMap::from([(network, endpoint)])),
         }),
         ..ContainerCreateBody::default()
     })
@@ -326,7 +536,15 @@ async fn start(
     service_name: &str,
     service: &Service,
 ) -> anyhow::Result<String> {
-    let body = container_body(spec, service_name, service)?;
+    let address = match &service.address_range {
+        Some(range) => Some(free_address(docker, spec, range).await?),
+        None => None,
+    };
+    let mut endpoints = endpoints(spec, service_name, service, address).into_iter();
+    let first = endpoints
+        .next()
+        .context("a service is on one network at least")?;
+    let body = container_body(spec, service_name, service, first)?;
     let id = docker
         .create_container(
             Some(CreateContainerOptionsBuilder::default().name(name).build()),
@@ -335,6 +553,18 @@ async fn start(
         .await
         .with_context(|| format!("creating the container {name}"))?
         .id;
+    for (network, endpoint) in endpoints {
+        docker
+            .connect_network(
+                &network,
+                NetworkConnectRequest {
+                    container: id.clone(),
+                    endpoint_config: Some(endpoint),
+                },
+            )
+            .await
+            .with_context(|| format!("connecting {name} to the network {network}"))?;
+    }
     write_files(docker, &id, name, &service.files).await?;
     docker
         .start_container(&id, None::<StartContainerOptions>)
@@ -395,7 +625,12 @@ async fn migrate(docker: &Docker, spec: &StackSpec, run: &Migrate) -> anyhow::Re
     with_env
         .env
         .extend(run.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let mut body = container_body(spec, &run.service, &with_env)?;
+    // On the service's first network, with an address the engine hands out.
+    let first = endpoints(spec, &run.service, service, None)
+        .into_iter()
+        .next()
+        .context("a service is on one network at least")?;
+    let mut body = container_body(spec, &run.service, &with_env, first)?;
     body.cmd = Some(run.command.clone());
     body.healthcheck = None;
     body.labels = Some(HashMap::from([
@@ -421,28 +656,7 @@ async fn migrate(docker: &Docker, spec: &StackSpec, run: &Migrate) -> anyhow::Re
         .await
         .with_context(|| format!("starting the container {name}"))?;
     let timeout = Duration::from_secs(u64::from(run.timeout_seconds));
-    let waited = tokio::time::timeout(
-        timeout,
-        docker
-            .wait_container(&id, None::<bollard::query_parameters::WaitContainerOptions>)
-            .collect::<Vec<_>>(),
-    )
-    .await;
-    let code = match waited {
-        Err(_) => None,
-        Ok(results) => Some(
-            results
-                .into_iter()
-                .map(|r| match r {
-                    Ok(reply) => reply.status_code,
-                    // bollard reports a non-zero exit as an error carrying the code.
-                    Err(DockerError::DockerContainerWaitError { code, .. }) => code,
-                    Err(_) => -1,
-                })
-                .last()
-                .unwrap_or(-1),
-        ),
-    };
+    let code = exit_code(docker, &id, timeout).await;
     if code == Some(0) {
         remove(docker, &id, 0).await?;
         return Ok(());
@@ -460,6 +674,113 @@ async fn migrate(docker: &Docker, spec: &StackSpec, run: &Migrate) -> anyhow::Re
         service.image,
         logs.trim_end()
     )
+}
+
+/// The started container `id`'s exit code once it ends, or `None` if it runs past `timeout`.
+async fn exit_code(docker: &Docker, id: &str, timeout: Duration) -> Option<i64> {
+    let waited = tokio::time::timeout(
+        timeout,
+        docker
+            .wait_container(id, None::<bollard::query_parameters::WaitContainerOptions>)
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let results = waited.ok()?;
+    Some(
+        results
+            .into_iter()
+            .map(|r| match r {
+                Ok(reply) => reply.status_code,
+                // bollard reports a non-zero exit as an error carrying the code.
+                Err(DockerError::DockerContainerWaitError { code, .. }) => code,
+                Err(_) => -1,
+            })
+            .last()
+            .unwrap_or(-1),
+    )
+}
+
+/// How long a probe of `unreachable` may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs the probe `check` (named `name`) in a throwaway container on the stack's network, with
+/// an address the engine hands out and no capabilities; an error unless it fails.
+async fn refused(
+    docker: &Docker,
+    spec: &StackSpec,
+    name: &str,
+    check: &Unreachable,
+) -> anyhow::Result<()> {
+    let service = spec
+        .services
+        .get(&check.from)
+        .with_context(|| format!("unreachable.{name}.from names no service of the stack"))?;
+    let container = format!("{}-probe-{name}", spec.stack);
+    remove(docker, &container, 0).await?;
+    let network = spec.network();
+    let body = ContainerCreateBody {
+        image: Some(service.image.clone()),
+        entrypoint: Some(check.probe.clone()),
+        cmd: None,
+        user: service.user.clone(),
+        labels: Some(HashMap::from([
+            (STACK_LABEL.to_owned(), spec.stack.clone()),
+            (RUN_LABEL.to_owned(), format!("probe-{name}")),
+        ])),
+        host_config: Some(HostConfig {
+            network_mode: Some(network),
+            cap_drop: Some(vec!["ALL".to_owned()]),
+            memory: Some(64 * 1024 * 1024),
+            ..HostConfig::default()
+        }),
+        ..ContainerCreateBody::default()
+    };
+    let id = docker
+        .create_container(
+            Some(
+                CreateContainerOptionsBuilder::default()
+                    .name(&container)
+                    .build(),
+            ),
+            body,
+        )
+        .await
+        .with_context(|| format!("creating the probe container {container}"))?
+        .id;
+    let started = docker
+        .start_container(&id, None::<StartContainerOptions>)
+        .await
+        .with_context(|| format!("starting the probe container {container}"));
+    let code = match started {
+        Ok(()) => exit_code(docker, &id, PROBE_TIMEOUT).await,
+        Err(err) => {
+            remove(docker, &id, 0).await.ok();
+            return Err(err);
+        }
+    };
+    let logs = last_logs(docker, &id, 20).await;
+    remove(docker, &id, 0).await?;
+    match code {
+        Some(0) => bail!(
+            "{name} is reachable from the stack's containers: `{}` got through from a container of {} on the network {}; nothing was changed. {}{}",
+            check.probe.join(" "),
+            check.from,
+            spec.network(),
+            check.help,
+            if logs.trim().is_empty() {
+                String::new()
+            } else {
+                format!("\nThe probe's output:\n{}", logs.trim_end())
+            }
+        ),
+        Some(_) => Ok(()),
+        None => bail!(
+            "the probe for {name} (`{}`) did not finish within {} s, so whether it is reachable is not known; nothing was changed. Its output:\n{}",
+            check.probe.join(" "),
+            PROBE_TIMEOUT.as_secs(),
+            logs.trim_end()
+        ),
+    }
 }
 
 /// The last lines a container wrote.
@@ -551,7 +872,11 @@ pub(crate) async fn reconcile(
     health_timeout: Duration,
     lock: &Lock,
 ) -> anyhow::Result<Vec<Action>> {
-    ensure_network_and_volumes(docker, spec).await?;
+    let mut actions = ensure_networks(docker, spec).await?;
+    ensure_volumes(docker, spec).await?;
+    for (name, check) in &spec.unreachable {
+        refused(docker, spec, name, check).await?;
+    }
     let mut by_service: BTreeMap<String, Vec<Existing>> = BTreeMap::new();
     for container in existing(docker, spec).await? {
         by_service
@@ -572,7 +897,6 @@ pub(crate) async fn reconcile(
             migrate(docker, spec, run).await?;
         }
     }
-    let mut actions = Vec::new();
     for (name, service) in &spec.services {
         lock.check()?;
         let hash = service.hash();
@@ -657,6 +981,7 @@ pub(crate) async fn reconcile(
         }
         actions.push(Action::Remove { service: name });
     }
+    remove_unused_networks(docker, spec).await?;
     Ok(actions)
 }
 

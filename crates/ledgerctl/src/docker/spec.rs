@@ -3,6 +3,7 @@
 //! problem named with its service and field.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -23,6 +24,49 @@ pub(crate) struct StackSpec {
     /// container is touched.
     #[serde(default)]
     pub(crate) migrate: Option<Migrate>,
+    /// The stack network's addresses (unset: whatever the engine picks).
+    #[serde(default)]
+    pub(crate) network: Option<Addresses>,
+    /// Networks besides the stack's, by name (`<stack>-<name>` on the engine), for the services
+    /// that list them: e.g. an internal one only a socket proxy and its one client share.
+    #[serde(default)]
+    pub(crate) networks: BTreeMap<String, Network>,
+    /// What the stack's containers must not reach, checked before any container changes: each
+    /// probe runs in a throwaway container on the stack network (with an address the engine
+    /// hands out, as every service but those with an `address_range` has) and must fail.
+    #[serde(default)]
+    pub(crate) unreachable: BTreeMap<String, Unreachable>,
+}
+
+/// The stack network's address plan.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Addresses {
+    /// The network's block, IPv4 CIDR (e.g. 172.30.0.0/24).
+    pub(crate) subnet: String,
+    /// The part of it the engine hands out; the rest is for services with an `address_range`.
+    pub(crate) ip_range: String,
+}
+
+/// A network besides the stack's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Network {
+    /// No way out: only its containers reach each other.
+    #[serde(default)]
+    pub(crate) internal: bool,
+}
+
+/// A probe that must fail.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Unreachable {
+    /// The service whose image the probe runs in.
+    pub(crate) from: String,
+    /// The command (exec form), which succeeds only when it reaches what it must not.
+    pub(crate) probe: Vec<String>,
+    /// What to do when it does: shown with the error.
+    pub(crate) help: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -66,6 +110,10 @@ pub(crate) struct Service {
     /// folder of the host, e.g. the Docker socket for the proxy).
     #[serde(default)]
     pub(crate) volumes: Vec<String>,
+    /// Empty, read-only in-memory folders mounted over these paths: to hide part of a host
+    /// mount, e.g. the host's /run (the Docker and containerd sockets) under a mount of `/`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) masked: Vec<String>,
     #[serde(default)]
     pub(crate) labels: BTreeMap<String, String>,
     #[serde(default)]
@@ -88,6 +136,23 @@ pub(crate) struct Service {
     /// Seconds a stopping container gets to finish its requests after SIGTERM.
     #[serde(default = "default_stop_grace")]
     pub(crate) stop_grace_seconds: u32,
+    /// The networks it is on: `default` (the stack's) and names under `networks`; the first
+    /// carries its traffic out. Unset: the stack's network alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) networks: Vec<String>,
+    /// Its containers take the first free address of this block of the stack network, outside
+    /// the engine's `ip_range` (a rule on the host can then single them out, e.g. for the
+    /// instance metadata); each container keeps its address across restarts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) address_range: Option<String>,
+}
+
+/// Lowercase letters, digits and hyphens.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 fn default_stop_grace() -> u32 {
@@ -147,13 +212,76 @@ pub(crate) fn parse_port(text: &str) -> Result<Port, String> {
     })
 }
 
+/// An IPv4 block: its first address and prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Block {
+    first: u32,
+    prefix: u8,
+}
+
+impl Block {
+    pub(crate) fn parse(text: &str) -> Result<Block, String> {
+        match crate::stack::config::parse_cidr(text)? {
+            (IpAddr::V4(address), prefix) => Ok(Block {
+                first: u32::from(address),
+                prefix,
+            }),
+            (IpAddr::V6(_), _) => Err(format!("`{text}` is IPv6; give an IPv4 block")),
+        }
+    }
+
+    fn last(self) -> u32 {
+        self.first | (u32::MAX.checked_shr(u32::from(self.prefix)).unwrap_or(0))
+    }
+
+    fn within(self, outer: Block) -> bool {
+        outer.first <= self.first && self.last() <= outer.last()
+    }
+
+    fn overlaps(self, other: Block) -> bool {
+        self.first <= other.last() && other.first <= self.last()
+    }
+
+    /// Whether `address` is its first or last (a network's own address and its broadcast).
+    pub(crate) fn is_edge(self, address: Ipv4Addr) -> bool {
+        let address = u32::from(address);
+        address == self.first || address == self.last()
+    }
+
+    /// Its addresses, in order.
+    pub(crate) fn addresses(self) -> impl Iterator<Item = Ipv4Addr> {
+        (self.first..=self.last()).map(Ipv4Addr::from)
+    }
+}
+
 impl Service {
     /// The hash of everything that makes the container what it is: equal hashes, nothing to do.
     pub(crate) fn hash(&self) -> String {
         let json = serde_json::to_string(self).unwrap_or_default();
-        format!("{:x}", Sha256::digest(json.as_bytes()))
+        format!(
+            "{:x}",
+            Sha256::digest(format!("{CONTAINER_FORMAT}{json}").as_bytes())
+        )
+    }
+
+    /// The networks it is on (`default` for the stack's), the one that carries its traffic out
+    /// first.
+    pub(crate) fn networks(&self) -> Vec<String> {
+        if self.networks.is_empty() {
+            vec![DEFAULT_NETWORK.to_owned()]
+        } else {
+            self.networks.clone()
+        }
     }
 }
+
+/// The stack's own network, as services name it.
+pub(crate) const DEFAULT_NETWORK: &str = "default";
+
+/// Goes into every hash: raised when ledgerctl makes containers differently from the same
+/// settings (2: no NET_RAW, so a container cannot pose as another on the network), so that the
+/// next run replaces the ones made the old way.
+const CONTAINER_FORMAT: u32 = 2;
 
 impl StackSpec {
     pub(crate) fn load(path: &Path) -> anyhow::Result<StackSpec> {
@@ -182,12 +310,7 @@ impl StackSpec {
 
     fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        let name_ok = |n: &str| {
-            !n.is_empty()
-                && n.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        };
-        if !name_ok(&self.stack) {
+        if !valid_name(&self.stack) {
             problems.push(format!(
                 "stack: `{}` must be lowercase letters, digits and hyphens",
                 self.stack
@@ -197,7 +320,7 @@ impl StackSpec {
             problems.push("services: there are none; a stack runs at least one".into());
         }
         for (name, service) in &self.services {
-            if !name_ok(name) {
+            if !valid_name(name) {
                 problems.push(format!(
                     "services.{name}: the name must be lowercase letters, digits and hyphens"
                 ));
@@ -232,6 +355,13 @@ impl StackSpec {
                     "services.{name}.health.test: use the exec form [\"CMD\", \"/program\", …] (the images have no shell)"
                 ));
             }
+            for path in &service.masked {
+                if !path.starts_with('/') || path.contains("..") {
+                    problems.push(format!(
+                        "services.{name}.masked: `{path}` must be an absolute path"
+                    ));
+                }
+            }
             for path in service.files.keys() {
                 if !path.starts_with('/') || path.ends_with('/') || path.contains("..") {
                     problems.push(format!(
@@ -255,6 +385,7 @@ impl StackSpec {
                 ));
             }
         }
+        problems.extend(self.network_problems());
         if let Some(migrate) = &self.migrate {
             if !self.services.contains_key(&migrate.service) {
                 problems.push(format!(
@@ -269,9 +400,101 @@ impl StackSpec {
         problems
     }
 
+    /// What is wrong with the networks, the services' addresses and the probes.
+    fn network_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut blocks = None;
+        if let Some(addresses) = &self.network {
+            let subnet = Block::parse(&addresses.subnet)
+                .map_err(|e| problems.push(format!("network.subnet: {e}")));
+            let range = Block::parse(&addresses.ip_range)
+                .map_err(|e| problems.push(format!("network.ip_range: {e}")));
+            if let (Ok(subnet), Ok(range)) = (subnet, range) {
+                if range.within(subnet) {
+                    blocks = Some((subnet, range));
+                } else {
+                    problems.push(format!(
+                        "network.ip_range: `{}` is not within the subnet `{}`",
+                        addresses.ip_range, addresses.subnet
+                    ));
+                }
+            }
+        }
+        for name in self.networks.keys() {
+            if name == DEFAULT_NETWORK || !valid_name(name) {
+                problems.push(format!(
+                    "networks.{name}: the name must be lowercase letters, digits and hyphens, and not `{DEFAULT_NETWORK}` (the stack's own)"
+                ));
+            }
+        }
+        for (name, service) in &self.services {
+            let networks = service.networks();
+            for (i, network) in networks.iter().enumerate() {
+                if network != DEFAULT_NETWORK && !self.networks.contains_key(network) {
+                    problems.push(format!(
+                        "services.{name}.networks: `{network}` is neither `{DEFAULT_NETWORK}` nor listed under networks"
+                    ));
+                }
+                if networks[..i].contains(network) {
+                    problems.push(format!(
+                        "services.{name}.networks: `{network}` is listed twice"
+                    ));
+                }
+            }
+            let Some(text) = &service.address_range else {
+                continue;
+            };
+            if !networks.iter().any(|n| n == DEFAULT_NETWORK) {
+                problems.push(format!(
+                    "services.{name}.address_range: the service is not on the stack's network (`{DEFAULT_NETWORK}`)"
+                ));
+            }
+            match (Block::parse(text), blocks) {
+                (Err(e), _) => problems.push(format!("services.{name}.address_range: {e}")),
+                (Ok(_), None) => problems.push(format!(
+                    "services.{name}.address_range: give the stack network's `network.subnet` and `network.ip_range` to reserve addresses in"
+                )),
+                (Ok(block), Some((subnet, range))) => {
+                    if !block.within(subnet) || block.overlaps(range) {
+                        problems.push(format!(
+                            "services.{name}.address_range: `{text}` must be within the subnet and outside the ip_range the engine hands out"
+                        ));
+                    } else if block.prefix > 30 {
+                        problems.push(format!(
+                            "services.{name}.address_range: `{text}` is too small; a replacement needs a second address (/30 at most)"
+                        ));
+                    }
+                }
+            }
+        }
+        for (name, check) in &self.unreachable {
+            if !self.services.contains_key(&check.from) {
+                problems.push(format!(
+                    "unreachable.{name}.from: `{}` is not one of the services",
+                    check.from
+                ));
+            }
+            if check.probe.is_empty() {
+                problems.push(format!(
+                    "unreachable.{name}.probe: give the command that succeeds only when it gets through"
+                ));
+            }
+        }
+        problems
+    }
+
     /// The stack's network.
     pub(crate) fn network(&self) -> String {
         self.stack.clone()
+    }
+
+    /// The engine's name for the network a service lists (`default`: the stack's).
+    pub(crate) fn network_name(&self, network: &str) -> String {
+        if network == DEFAULT_NETWORK {
+            self.network()
+        } else {
+            format!("{}-{network}", self.stack)
+        }
     }
 
     /// The name of a stack volume as the engine knows it.
@@ -313,6 +536,58 @@ mod tests {
             problems.contains("services.api: a rolling service"),
             "{problems}"
         );
+    }
+
+    #[test]
+    fn networks_reserved_addresses_and_probes_are_checked() {
+        let spec: StackSpec = serde_yaml::from_str(
+            "stack: demo\nnetwork: {subnet: 10.0.0.0/24, ip_range: 10.0.1.0/25}\nnetworks: {default: {}, Bad_Name: {}}\nunreachable: {x: {from: nobody, probe: [], help: h}}\nservices:\n  a:\n    image: x\n    networks: [default, missing, default]\n    address_range: 10.0.0.16/28\n  b:\n    image: y\n    networks: [other]\n    address_range: fd00::/64\n",
+        )
+        .unwrap();
+        let problems = spec.problems().join("\n");
+        for expected in [
+            "network.ip_range: `10.0.1.0/25` is not within the subnet `10.0.0.0/24`",
+            "networks.default: the name must be",
+            "networks.Bad_Name: the name must be",
+            "services.a.networks: `missing` is neither",
+            "services.a.networks: `default` is listed twice",
+            "services.a.address_range: give the stack network's",
+            "services.b.networks: `other` is neither",
+            "services.b.address_range: the service is not on the stack's network",
+            "services.b.address_range: `fd00::/64` is IPv6",
+            "unreachable.x.from: `nobody` is not one of the services",
+            "unreachable.x.probe: give the command",
+        ] {
+            assert!(problems.contains(expected), "{expected}\n{problems}");
+        }
+
+        let spec: StackSpec = serde_yaml::from_str(
+            "stack: demo\nnetwork: {subnet: 10.0.0.0/24, ip_range: 10.0.0.128/25}\nservices:\n  a:\n    image: x\n    address_range: 10.0.0.128/29\n  b:\n    image: y\n    address_range: 10.0.0.16/31\n  c:\n    image: z\n    address_range: 10.0.0.16/28\n",
+        )
+        .unwrap();
+        let problems = spec.problems();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("services.a.address_range: `10.0.0.128/29` must be within the subnet and outside the ip_range"), "{problems:?}");
+        assert!(
+            problems[1].starts_with("services.b.address_range: `10.0.0.16/31` is too small"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_block_knows_its_addresses() {
+        let block = Block::parse("10.0.0.16/30").unwrap();
+        assert_eq!(
+            block.addresses().map(|a| a.to_string()).collect::<Vec<_>>(),
+            ["10.0.0.16", "10.0.0.17", "10.0.0.18", "10.0.0.19"]
+        );
+        assert!(block.is_edge("10.0.0.16".parse().unwrap()));
+        assert!(block.is_edge("10.0.0.19".parse().unwrap()));
+        assert!(!block.is_edge("10.0.0.17".parse().unwrap()));
+        assert!(Block::parse("10.0.0.1/24").is_err(), "host bits set");
+        let all = Block::parse("0.0.0.0/0").unwrap();
+        assert!(all.is_edge("255.255.255.255".parse().unwrap()));
+        assert!(Block::parse("10.0.0.0/8").unwrap().within(all));
     }
 
     #[test]

@@ -61,6 +61,27 @@ pub(crate) fn monitoring() -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The stack network on the instance. Fixed rather than a setting: the host's instance-metadata
+/// rule, set at boot from user-data, names the API's block of it.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(crate) struct NetworkPlan {
+    pub(crate) subnet: &'static str,
+    /// What the engine hands out (every container but the API's).
+    pub(crate) ip_range: &'static str,
+    /// The API's containers' block: the only addresses that reach the instance metadata.
+    pub(crate) metadata_range: &'static str,
+    /// The instance metadata service.
+    pub(crate) metadata_address: &'static str,
+}
+
+/// Clear of Docker's own pools (172.17/16 up) and of the default VPC (172.31/16).
+pub(crate) const NETWORK: NetworkPlan = NetworkPlan {
+    subnet: "172.30.0.0/24",
+    ip_range: "172.30.0.128/25",
+    metadata_range: "172.30.0.16/28",
+    metadata_address: "169.254.169.254",
+};
+
 /// What a template can use (docs/deploy.md lists them).
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Values {
@@ -81,6 +102,8 @@ pub(crate) struct Values {
     pub(crate) secrets: BTreeMap<String, SecretString>,
     /// monitoring/'s files by path (`prometheus/prometheus.yml`, `grafana/dashboards/api.json`…).
     pub(crate) monitoring: BTreeMap<String, String>,
+    /// The stack network's addresses ([`NETWORK`]).
+    pub(crate) network: NetworkPlan,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -177,6 +200,7 @@ pub(crate) mod tests {
                 ("database_app".into(), "a".repeat(48).into()),
             ]),
             monitoring: monitoring(),
+            network: NETWORK,
         }
     }
 
@@ -386,6 +410,121 @@ pub(crate) mod tests {
             !traefik.command.iter().any(|c| c.starts_with("--api")),
             "no dashboard"
         );
+    }
+
+    #[test]
+    fn the_docker_api_is_reached_through_read_only_proxies_alone() {
+        let spec = render(BUILT_IN, "templates/stack.yaml", &values()).unwrap();
+        // Which reads each proxy allows (the image refuses what is not set to 1); POST=0
+        // refuses every write.
+        let proxies = [
+            (
+                "docker-api-traefik",
+                "traefik",
+                vec!["CONTAINERS", "EVENTS", "PING", "VERSION"],
+            ),
+            (
+                "docker-api-cadvisor",
+                "cadvisor",
+                vec!["CONTAINERS", "INFO", "PING", "VERSION"],
+            ),
+        ];
+        for (proxy, client, reads) in &proxies {
+            let service = &spec.services[*proxy];
+            assert!(
+                service
+                    .image
+                    .starts_with("ghcr.io/tecnativa/docker-socket-proxy:")
+            );
+            assert_eq!(service.env["POST"], "0", "{proxy}");
+            let allowed: Vec<&str> = service
+                .env
+                .iter()
+                .filter(|(k, v)| *v == "1" && k.as_str() != "DISABLE_IPV6")
+                .map(|(k, _)| k.as_str())
+                .collect();
+            assert_eq!(&allowed, reads, "{proxy}");
+            assert_eq!(
+                service.volumes,
+                ["/var/run/docker.sock:/var/run/docker.sock:ro"]
+            );
+            // Its network has no way out and no one else on it.
+            assert_eq!(service.networks, [*proxy]);
+            assert!(spec.networks[*proxy].internal, "{proxy}");
+            let on_it: Vec<&str> = spec
+                .services
+                .iter()
+                .filter(|(_, s)| s.networks().iter().any(|n| n == proxy))
+                .map(|(name, _)| name.as_str())
+                .collect();
+            let mut expected = vec![*client, *proxy];
+            expected.sort_unstable();
+            assert_eq!(on_it, expected);
+            // The client reaches the engine through it, by name.
+            let endpoint = format!("tcp://{proxy}:2375");
+            assert!(
+                spec.services[*client]
+                    .command
+                    .iter()
+                    .any(|c| c.ends_with(&format!("={endpoint}"))),
+                "{client} does not use {endpoint}"
+            );
+        }
+        // No other service reaches the socket: no mount of it, of the folders it is in, or of
+        // the host's root without its /run hidden.
+        for (name, service) in &spec.services {
+            if proxies.iter().any(|(proxy, ..)| proxy == name) {
+                continue;
+            }
+            for mount in &service.volumes {
+                let (source, rest) = mount.split_once(':').unwrap();
+                let target = rest.split(':').next().unwrap();
+                assert!(
+                    ![
+                        "/var/run/docker.sock",
+                        "/run/docker.sock",
+                        "/var/run",
+                        "/run",
+                        "/var"
+                    ]
+                    .contains(&source),
+                    "{name} mounts {mount}"
+                );
+                if source == "/" {
+                    assert!(
+                        service.masked.contains(&format!("{target}/run")),
+                        "{name} mounts the host's root without hiding its /run"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_instance_metadata_is_for_the_api_s_addresses_alone() {
+        let spec = render(BUILT_IN, "templates/stack.yaml", &values()).unwrap();
+        let addresses = spec.network.as_ref().unwrap();
+        assert_eq!(addresses.subnet, NETWORK.subnet);
+        assert_eq!(addresses.ip_range, NETWORK.ip_range);
+        // The API alone takes its addresses from the block the host's rule lets through (the
+        // same block user-data gives the rule: aws::instance's tests).
+        let reserved: Vec<(&str, Option<&str>)> = spec
+            .services
+            .iter()
+            .filter(|(_, s)| s.address_range.is_some())
+            .map(|(name, s)| (name.as_str(), s.address_range.as_deref()))
+            .collect();
+        assert_eq!(reserved, [("api", Some(NETWORK.metadata_range))]);
+        // Deploy checks from an ordinary address that the metadata is out of reach.
+        let check = &spec.unreachable["instance-metadata"];
+        assert!(
+            check.probe.join(" ").contains(NETWORK.metadata_address),
+            "{:?}",
+            check.probe
+        );
+        assert!(spec.services[&check.from].image.starts_with("busybox:"));
+        assert!(spec.services[&check.from].address_range.is_none());
+        assert!(check.help.contains("ledgerly-metadata-guard"));
     }
 
     #[test]

@@ -67,6 +67,12 @@ pub(crate) fn remove_stack(stack: &str) {
     for id in listed(&["ps", "-aq", "--filter", &label]) {
         Command::new("docker").args(["rm", "-f", &id]).output().ok();
     }
+    for network in listed(&["network", "ls", "-q", "--filter", &label]) {
+        Command::new("docker")
+            .args(["network", "rm", &network])
+            .output()
+            .ok();
+    }
     Command::new("docker")
         .args(["network", "rm", stack])
         .output()

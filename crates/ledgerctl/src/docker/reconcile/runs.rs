@@ -1,0 +1,164 @@
+//! One-shot runs beside the services: the `migrate` step and the `unreachable` probes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, StartContainerOptions};
+
+use super::super::spec::{Migrate, StackSpec, Unreachable};
+use super::container::{container_body, endpoints, exit_code, last_logs, remove, write_files};
+use super::{RUN_LABEL, STACK_LABEL};
+
+/// Runs the spec's one-shot `migrate` with its service's image and settings, to completion.
+pub(super) async fn migrate(
+    docker: &Docker,
+    spec: &StackSpec,
+    run: &Migrate,
+) -> anyhow::Result<()> {
+    let service = spec
+        .services
+        .get(&run.service)
+        .context("migrate names no service of the stack")?;
+    let name = format!("{}-migrate", spec.stack);
+    // One left by a run that died mid-way.
+    remove(docker, &name, 0).await?;
+    let mut with_env = service.clone();
+    with_env
+        .env
+        .extend(run.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    // On the service's first network, with an address the engine hands out.
+    let first = endpoints(spec, &run.service, service, None)
+        .into_iter()
+        .next()
+        .context("a service is on one network at least")?;
+    let mut body = container_body(spec, &run.service, &with_env, first)?;
+    body.cmd = Some(run.command.clone());
+    body.healthcheck = None;
+    body.labels = Some(HashMap::from([
+        (STACK_LABEL.to_owned(), spec.stack.clone()),
+        (RUN_LABEL.to_owned(), "migrate".to_owned()),
+    ]));
+    if let Some(host) = body.host_config.as_mut() {
+        host.restart_policy = None;
+        host.port_bindings = None;
+    }
+    body.exposed_ports = None;
+    let id = docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+            body,
+        )
+        .await
+        .with_context(|| format!("creating the container {name}"))?
+        .id;
+    write_files(docker, &id, &name, &service.files).await?;
+    docker
+        .start_container(&id, None::<StartContainerOptions>)
+        .await
+        .with_context(|| format!("starting the container {name}"))?;
+    let timeout = Duration::from_secs(u64::from(run.timeout_seconds));
+    let code = exit_code(docker, &id, timeout).await;
+    if code == Some(0) {
+        remove(docker, &id, 0).await?;
+        return Ok(());
+    }
+    let logs = last_logs(docker, &id, 50).await;
+    remove(docker, &id, 0).await.ok();
+    let why = match code {
+        None => format!("did not finish within {} s", timeout.as_secs()),
+        Some(code) => format!("exited with code {code}"),
+    };
+    bail!(
+        "the {} run before {} ({}) {why}; nothing was changed. Its last log lines:\n{}",
+        run.command.join(" "),
+        run.service,
+        service.image,
+        logs.trim_end()
+    )
+}
+
+/// How long a probe of `unreachable` may take.
+pub(super) const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs the probe `check` (named `name`) in a throwaway container on the stack's network, with
+/// an address the engine hands out and no capabilities; an error unless it fails.
+pub(super) async fn refused(
+    docker: &Docker,
+    spec: &StackSpec,
+    name: &str,
+    check: &Unreachable,
+) -> anyhow::Result<()> {
+    let service = spec
+        .services
+        .get(&check.from)
+        .with_context(|| format!("unreachable.{name}.from names no service of the stack"))?;
+    let container = format!("{}-probe-{name}", spec.stack);
+    remove(docker, &container, 0).await?;
+    let network = spec.network();
+    let body = ContainerCreateBody {
+        image: Some(service.image.clone()),
+        entrypoint: Some(check.probe.clone()),
+        cmd: None,
+        user: service.user.clone(),
+        labels: Some(HashMap::from([
+            (STACK_LABEL.to_owned(), spec.stack.clone()),
+            (RUN_LABEL.to_owned(), format!("probe-{name}")),
+        ])),
+        host_config: Some(HostConfig {
+            network_mode: Some(network),
+            cap_drop: Some(vec!["ALL".to_owned()]),
+            memory: Some(64 * 1024 * 1024),
+            ..HostConfig::default()
+        }),
+        ..ContainerCreateBody::default()
+    };
+    let id = docker
+        .create_container(
+            Some(
+                CreateContainerOptionsBuilder::default()
+                    .name(&container)
+                    .build(),
+            ),
+            body,
+        )
+        .await
+        .with_context(|| format!("creating the probe container {container}"))?
+        .id;
+    let started = docker
+        .start_container(&id, None::<StartContainerOptions>)
+        .await
+        .with_context(|| format!("starting the probe container {container}"));
+    let code = match started {
+        Ok(()) => exit_code(docker, &id, PROBE_TIMEOUT).await,
+        Err(err) => {
+            remove(docker, &id, 0).await.ok();
+            return Err(err);
+        }
+    };
+    let logs = last_logs(docker, &id, 20).await;
+    remove(docker, &id, 0).await?;
+    match code {
+        Some(0) => bail!(
+            "{name} is reachable from the stack's containers: `{}` got through from a container of {} on the network {}; nothing was changed. {}{}",
+            check.probe.join(" "),
+            check.from,
+            spec.network(),
+            check.help,
+            if logs.trim().is_empty() {
+                String::new()
+            } else {
+                format!("\nThe probe's output:\n{}", logs.trim_end())
+            }
+        ),
+        Some(_) => Ok(()),
+        None => bail!(
+            "the probe for {name} (`{}`) did not finish within {} s, so whether it is reachable is not known; nothing was changed. Its output:\n{}",
+            check.probe.join(" "),
+            PROBE_TIMEOUT.as_secs(),
+            logs.trim_end()
+        ),
+    }
+}

@@ -10,7 +10,7 @@ use aws_sdk_ecr::types::{
     Repository, Tag,
 };
 
-use super::{Aws, error_code, sdk_error};
+use super::{Aws, sdk_error};
 use crate::stack::{Change, Diff, ResourceChange, StackConfig, canonical_json};
 
 pub(crate) const KIND: &str = "ecr repository";
@@ -85,7 +85,13 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
         .await
     {
         Ok(reply) => reply.lifecycle_policy_text().map(canonical_json),
-        Err(err) if error_code(&err).as_deref() == Some("LifecyclePolicyNotFoundException") => None,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_lifecycle_policy_not_found_exception()) =>
+        {
+            None
+        }
         Err(err) => return Err(sdk_error(format!("reading the lifecycle policy of {name}"))(err)),
     };
     let repository_policy = match aws
@@ -96,7 +102,11 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
         .await
     {
         Ok(reply) => reply.policy_text().map(canonical_json),
-        Err(err) if error_code(&err).as_deref() == Some("RepositoryPolicyNotFoundException") => {
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_repository_policy_not_found_exception()) =>
+        {
             None
         }
         Err(err) => {
@@ -164,10 +174,9 @@ pub(crate) fn diff(desired: &Desired, observed: Option<&Observed>) -> ResourceCh
     }
 }
 
-fn tags(desired: &Desired) -> anyhow::Result<Vec<Tag>> {
-    desired
-        .tags
-        .iter()
+/// The stack's tags as this SDK's type.
+fn tags(tags: &BTreeMap<String, String>) -> anyhow::Result<Vec<Tag>> {
+    tags.iter()
         .map(|(k, v)| {
             Tag::builder()
                 .key(k)
@@ -204,7 +213,7 @@ pub(crate) async fn apply(
                         .build()
                         .context("building the encryption configuration")?,
                 )
-                .set_tags(Some(tags(desired)?))
+                .set_tags(Some(tags(&desired.tags)?))
                 .send()
                 .await
                 .map_err(sdk_error(format!("creating the repository ({name})")))?;
@@ -273,16 +282,7 @@ pub(crate) async fn apply(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if !missing.is_empty() {
-        let tags: Vec<Tag> = missing
-            .iter()
-            .map(|(k, v)| {
-                Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .context("building a tag")
-            })
-            .collect::<anyhow::Result<_>>()?;
+        let tags = tags(&missing)?;
         aws.ecr
             .tag_resource()
             .resource_arn(&observed.arn)
@@ -299,9 +299,7 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig, name: &str) -> anyho
     let Some(have) = observe(aws, name).await? else {
         return Ok(false);
     };
-    if !super::owned(&have.tags, config) {
-        anyhow::bail!("the repository {name} does not carry this stack's tag; leaving it alone");
-    }
+    super::ensure_owned(&have.tags, config, format_args!("the repository {name}"))?;
     match aws
         .ecr
         .delete_repository()
@@ -311,7 +309,13 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig, name: &str) -> anyho
         .await
     {
         Ok(_) => Ok(true),
-        Err(err) if error_code(&err).as_deref() == Some("RepositoryNotFoundException") => Ok(false),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_repository_not_found_exception()) =>
+        {
+            Ok(false)
+        }
         Err(err) => Err(sdk_error(format!("deleting the repository {name}"))(err)),
     }
 }
@@ -336,7 +340,13 @@ async fn describe(aws: &Aws, name: &str) -> anyhow::Result<Option<Repository>> {
         .await
     {
         Ok(reply) => Ok(reply.repositories().first().cloned()),
-        Err(err) if error_code(&err).as_deref() == Some("RepositoryNotFoundException") => Ok(None),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_repository_not_found_exception()) =>
+        {
+            Ok(None)
+        }
         Err(err) => Err(sdk_error(format!("describing the ECR repository {name}"))(
             err,
         )),
@@ -397,7 +407,13 @@ pub(crate) async fn tagged_digest(
             .first()
             .and_then(|d| d.image_digest())
             .map(str::to_owned)),
-        Err(err) if error_code(&err).as_deref() == Some("ImageNotFoundException") => Ok(None),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_image_not_found_exception()) =>
+        {
+            Ok(None)
+        }
         Err(err) => Err(sdk_error(format!("looking for {repository}:{tag} in ECR"))(
             err,
         )),
@@ -428,7 +444,13 @@ pub(crate) async fn record_manifest(
         .await
     {
         Ok(_) => Ok(()),
-        Err(err) if error_code(&err).as_deref() == Some("ImageAlreadyExistsException") => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_image_already_exists_exception()) =>
+        {
+            Ok(())
+        }
         Err(err) => Err(sdk_error(format!("recording {repository}:{tag} in ECR"))(
             err,
         )),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 
-use super::{Aws, ec2, error_code, sdk_error};
+use super::{Aws, ec2, has_code, sdk_error};
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
 
 pub(crate) const KIND: &str = "elastic ip";
@@ -163,7 +163,7 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig) -> anyhow::Result<bo
             .await
         {
             Ok(_) => {}
-            Err(err) if error_code(&err).as_deref() == Some("InvalidAssociationID.NotFound") => {}
+            Err(err) if has_code(&err, "InvalidAssociationID.NotFound") => {}
             Err(err) => {
                 return Err(sdk_error(format!("disassociating {}", have.public_ip))(err));
             }
@@ -177,9 +177,7 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig) -> anyhow::Result<bo
         .await
     {
         Ok(_) => Ok(true),
-        Err(err) if error_code(&err).as_deref() == Some("InvalidAllocationID.NotFound") => {
-            Ok(false)
-        }
+        Err(err) if has_code(&err, "InvalidAllocationID.NotFound") => Ok(false),
         Err(err) => Err(sdk_error(format!("releasing {}", have.public_ip))(err)),
     }
 }

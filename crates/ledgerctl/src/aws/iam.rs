@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use aws_sdk_iam::types::Tag;
 use serde_json::{Value, json};
 
-use super::{Aws, error_code, sdk_error};
+use super::{Aws, sdk_error};
 use crate::stack::{Change, Diff, ResourceChange, StackConfig, canonical_json};
 
 pub(crate) const ROLE: &str = "iam role";
@@ -381,7 +381,13 @@ pub(crate) async fn observe(aws: &Aws, desired: &Desired) -> anyhow::Result<Opti
     let name = &desired.name;
     let role = match aws.iam.get_role().role_name(name).send().await {
         Ok(reply) => reply.role.context("GetRole answered without the role")?,
-        Err(err) if error_code(&err).as_deref() == Some("NoSuchEntity") => return Ok(None),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_entity_exception()) =>
+        {
+            return Ok(None);
+        }
         Err(err) => return Err(sdk_error(format!("reading the role {name}"))(err)),
     };
     let policy = match aws
@@ -393,7 +399,13 @@ pub(crate) async fn observe(aws: &Aws, desired: &Desired) -> anyhow::Result<Opti
         .await
     {
         Ok(reply) => Some(document(reply.policy_document())),
-        Err(err) if error_code(&err).as_deref() == Some("NoSuchEntity") => None,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_entity_exception()) =>
+        {
+            None
+        }
         Err(err) => return Err(sdk_error(format!("reading {name}'s policy"))(err)),
     };
     let managed_policies = aws
@@ -432,7 +444,13 @@ pub(crate) async fn observe(aws: &Aws, desired: &Desired) -> anyhow::Result<Opti
                     .map(|p| p.roles().iter().map(|r| r.role_name().to_owned()).collect())
                     .unwrap_or_default(),
             ),
-            Err(err) if error_code(&err).as_deref() == Some("NoSuchEntity") => None,
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_no_such_entity_exception()) =>
+            {
+                None
+            }
             Err(err) => {
                 return Err(sdk_error(format!("reading the instance profile {name}"))(
                     err,
@@ -496,10 +514,9 @@ pub(crate) fn diff(desired: &Desired, observed: Option<&Observed>) -> ResourceCh
     }
 }
 
-fn tags(desired: &Desired) -> anyhow::Result<Vec<Tag>> {
-    desired
-        .tags
-        .iter()
+/// The stack's tags as this SDK's type.
+pub(super) fn tags(tags: &BTreeMap<String, String>) -> anyhow::Result<Vec<Tag>> {
+    tags.iter()
         .map(|(k, v)| {
             Tag::builder()
                 .key(k)
@@ -532,12 +549,15 @@ pub(crate) async fn apply(
                         .get(crate::stack::config::STACK_TAG)
                         .map_or("", String::as_str)
                 ))
-                .set_tags(Some(tags(desired)?))
+                .set_tags(Some(tags(&desired.tags)?))
                 .send()
                 .await
             {
                 Ok(_) => {}
-                Err(err) if error_code(&err).as_deref() == Some("EntityAlreadyExists") => {}
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_entity_already_exists_exception()) => {}
                 Err(err) => return Err(sdk_error(format!("creating the role {name}"))(err)),
             }
             Observed {
@@ -579,7 +599,7 @@ pub(crate) async fn apply(
         aws.iam
             .tag_role()
             .role_name(name)
-            .set_tags(Some(tags(desired)?))
+            .set_tags(Some(tags(&desired.tags)?))
             .send()
             .await
             .map_err(sdk_error(format!("tagging {name}")))?;
@@ -592,12 +612,15 @@ pub(crate) async fn apply(
                     .iam
                     .create_instance_profile()
                     .instance_profile_name(name)
-                    .set_tags(Some(tags(desired)?))
+                    .set_tags(Some(tags(&desired.tags)?))
                     .send()
                     .await
                 {
                     Ok(_) => {}
-                    Err(err) if error_code(&err).as_deref() == Some("EntityAlreadyExists") => {}
+                    Err(err)
+                        if err
+                            .as_service_error()
+                            .is_some_and(|e| e.is_entity_already_exists_exception()) => {}
                     Err(err) => {
                         return Err(sdk_error(format!("creating the instance profile {name}"))(
                             err,
@@ -642,10 +665,7 @@ pub(crate) async fn delete(
     let Some(have) = observe(aws, desired).await? else {
         return Ok(false);
     };
-    if !super::owned(&have.tags, config) {
-        anyhow::bail!("the role {name} does not carry this stack's tag; leaving it alone");
-    }
-    let gone = |err: &str| err == "NoSuchEntity";
+    super::ensure_owned(&have.tags, config, format_args!("the role {name}"))?;
     if have.profile_roles.is_some() {
         for role in have.profile_roles.iter().flatten() {
             if let Err(err) = aws
@@ -655,7 +675,9 @@ pub(crate) async fn delete(
                 .role_name(role)
                 .send()
                 .await
-                && !error_code(&err).is_some_and(|c| gone(&c))
+                && !err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_no_such_entity_exception())
             {
                 return Err(sdk_error(format!("emptying the instance profile {name}"))(
                     err,
@@ -668,7 +690,9 @@ pub(crate) async fn delete(
             .instance_profile_name(name)
             .send()
             .await
-            && !error_code(&err).is_some_and(|c| gone(&c))
+            && !err
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_entity_exception())
         {
             return Err(sdk_error(format!("deleting the instance profile {name}"))(
                 err,
@@ -683,7 +707,9 @@ pub(crate) async fn delete(
             .policy_arn(arn)
             .send()
             .await
-            && !error_code(&err).is_some_and(|c| gone(&c))
+            && !err
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_entity_exception())
         {
             return Err(sdk_error(format!("detaching {arn} from {name}"))(err));
         }
@@ -696,13 +722,21 @@ pub(crate) async fn delete(
             .policy_name(name)
             .send()
             .await
-        && !error_code(&err).is_some_and(|c| gone(&c))
+        && !err
+            .as_service_error()
+            .is_some_and(|e| e.is_no_such_entity_exception())
     {
         return Err(sdk_error(format!("deleting {name}'s policy"))(err));
     }
     match aws.iam.delete_role().role_name(name).send().await {
         Ok(_) => Ok(true),
-        Err(err) if error_code(&err).as_deref() == Some("NoSuchEntity") => Ok(false),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_entity_exception()) =>
+        {
+            Ok(false)
+        }
         Err(err) => Err(sdk_error(format!("deleting the role {name}"))(err)),
     }
 }

@@ -20,7 +20,7 @@ use aws_sdk_ec2::types::{
 use base64::Engine as _;
 
 use super::{
-    Aws, PROPAGATION_ATTEMPTS, PROPAGATION_DELAY, ec2, error_code, retry_propagation, sdk_error,
+    Aws, PROPAGATION_ATTEMPTS, PROPAGATION_DELAY, ec2, has_code, retry_propagation, sdk_error,
     waited,
 };
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
@@ -72,7 +72,7 @@ pub(crate) async fn observe_key_pair(
         Ok(reply) => Ok(reply.key_pairs().first().map(|k| ObservedKeyPair {
             tags: ec2::tags_of(k.tags()),
         })),
-        Err(err) if error_code(&err).as_deref() == Some("InvalidKeyPair.NotFound") => Ok(None),
+        Err(err) if has_code(&err, "InvalidKeyPair.NotFound") => Ok(None),
         Err(err) => Err(sdk_error(format!("looking for the key pair {name}"))(err)),
     }
 }
@@ -121,7 +121,7 @@ pub(crate) async fn apply_key_pair(
             .await
         {
             Ok(_) => Ok(()),
-            Err(err) if error_code(&err).as_deref() == Some("InvalidKeyPair.Duplicate") => Ok(()),
+            Err(err) if has_code(&err, "InvalidKeyPair.Duplicate") => Ok(()),
             Err(err) => Err(sdk_error(format!("importing the key pair {name}"))(err)),
         },
         Some(_) => {
@@ -352,10 +352,16 @@ async fn image(aws: &Aws, desired: &Desired) -> anyhow::Result<String> {
             .parameter
             .and_then(|p| p.value)
             .with_context(|| format!("the SSM parameter {parameter} has no value")),
-        Err(err) if error_code(&err).as_deref() == Some("ParameterNotFound") => anyhow::bail!(
-            "instance.ami_parameter: {parameter} does not exist in {}; give an AMI id as instance.ami",
-            aws.region
-        ),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_parameter_not_found()) =>
+        {
+            anyhow::bail!(
+                "instance.ami_parameter: {parameter} does not exist in {}; give an AMI id as instance.ami",
+                aws.region
+            )
+        }
         Err(err) => Err(sdk_error(format!("looking up the AMI in {parameter}"))(err)),
     }
 }
@@ -446,7 +452,7 @@ pub(crate) async fn apply(
             PROPAGATION_ATTEMPTS,
             PROPAGATION_DELAY,
             |err| {
-                error_code(err).as_deref() == Some("InvalidParameterValue")
+                has_code(err, "InvalidParameterValue")
                     && format!("{err:?}").contains("nstance")
                     && format!("{err:?}").to_lowercase().contains("profile")
             },

@@ -19,7 +19,7 @@ use aws_sdk_s3::types::{
 };
 
 use super::{
-    Aws, PROPAGATION_ATTEMPTS, PROPAGATION_DELAY, error_code, retry_propagation, sdk_error, waited,
+    Aws, PROPAGATION_ATTEMPTS, PROPAGATION_DELAY, has_code, retry_propagation, sdk_error, waited,
 };
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
 
@@ -146,7 +146,11 @@ pub(crate) async fn newest_image(
     while let Some(page) = pages.next().await {
         match page {
             Ok(page) => images.extend(page.image_details().iter().cloned()),
-            Err(err) if error_code(&err).as_deref() == Some("RepositoryNotFoundException") => {
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_repository_not_found_exception()) =>
+            {
                 return Ok(None);
             }
             Err(err) => {
@@ -172,7 +176,11 @@ pub(crate) async fn newest_image(
 pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Observed>> {
     let reply = match aws.lambda.get_function().function_name(name).send().await {
         Ok(reply) => reply,
-        Err(err) if error_code(&err).as_deref() == Some("ResourceNotFoundException") => {
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
             return Ok(None);
         }
         Err(err) => return Err(sdk_error(format!("reading the function {name}"))(err)),
@@ -182,7 +190,13 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
         .context("GetFunction answered without the configuration")?;
     let permission_source = match aws.lambda.get_policy().function_name(name).send().await {
         Ok(policy) => policy.policy().and_then(permission_source),
-        Err(err) if error_code(&err).as_deref() == Some("ResourceNotFoundException") => None,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            None
+        }
         Err(err) => return Err(sdk_error(format!("reading {name}'s permissions"))(err)),
     };
     Ok(Some(Observed {
@@ -301,7 +315,7 @@ pub(crate) async fn observe_notification(
         .await
     {
         Ok(reply) => reply,
-        Err(err) if error_code(&err).as_deref() == Some("NoSuchBucket") => return Ok(None),
+        Err(err) if has_code(&err, "NoSuchBucket") => return Ok(None),
         // Some S3-compatible servers (the emulator among them) answer a bucket with no
         // notifications with an empty element of another name, which the SDK cannot parse.
         Err(err) if empty_reply(&err) => {
@@ -436,7 +450,8 @@ pub(crate) async fn apply(
             PROPAGATION_ATTEMPTS,
             PROPAGATION_DELAY,
             |err| {
-                error_code(err).as_deref() == Some("InvalidParameterValueException")
+                err.as_service_error()
+                    .is_some_and(|e| e.is_invalid_parameter_value_exception())
                     && format!("{err:?}").contains("cannot be assumed")
             },
             create,
@@ -444,7 +459,10 @@ pub(crate) async fn apply(
         .await;
         match created {
             Ok(_) => {}
-            Err(err) if error_code(&err).as_deref() == Some("ResourceConflictException") => {}
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_conflict_exception()) => {}
             Err(err) => return Err(sdk_error(format!("creating the function {name}"))(err)),
         }
         return aws
@@ -510,7 +528,10 @@ pub(crate) async fn apply_permission(
             .await
         {
             Ok(_) => {}
-            Err(err) if error_code(&err).as_deref() == Some("ResourceNotFoundException") => {}
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) => {}
             Err(err) => return Err(sdk_error(format!("replacing {name}'s permission"))(err)),
         }
     }
@@ -527,7 +548,13 @@ pub(crate) async fn apply_permission(
         .await
     {
         Ok(_) => Ok(()),
-        Err(err) if error_code(&err).as_deref() == Some("ResourceConflictException") => Ok(()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_conflict_exception()) =>
+        {
+            Ok(())
+        }
         Err(err) => Err(sdk_error(format!("letting S3 invoke {name}"))(err)),
     }
 }
@@ -588,9 +615,7 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig) -> anyhow::Result<bo
     let Some(have) = observe(aws, &name).await? else {
         return Ok(false);
     };
-    if !super::owned(&have.tags, config) {
-        anyhow::bail!("the function {name} does not carry this stack's tag; leaving it alone");
-    }
+    super::ensure_owned(&have.tags, config, format_args!("the function {name}"))?;
     match aws
         .lambda
         .delete_function()
@@ -599,7 +624,13 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig) -> anyhow::Result<bo
         .await
     {
         Ok(_) => Ok(true),
-        Err(err) if error_code(&err).as_deref() == Some("ResourceNotFoundException") => Ok(false),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(false)
+        }
         Err(err) => Err(sdk_error(format!("deleting the function {name}"))(err)),
     }
 }

@@ -273,15 +273,17 @@ where
     }
 }
 
-/// A service error's code (`NoSuchBucket`, `RepositoryNotFoundException`), if it is one.
-pub(crate) fn error_code<E, R>(
+/// Whether a call failed with the service error `code`: for the errors the SDK does not model
+/// (EC2 models none; S3 few). Where the SDK models one, its typed check is used instead:
+/// `err.as_service_error().is_some_and(|e| e.is_no_such_entity_exception())`.
+pub(crate) fn has_code<E, R>(
     err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
-) -> Option<String>
+    code: &str,
+) -> bool
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
 {
-    err.as_service_error()
-        .and_then(|e| e.code().map(str::to_owned))
+    err.as_service_error().and_then(|e| e.code()) == Some(code)
 }
 
 /// Turns a waiter's error into one that says what was awaited and, on a timeout, for how long.
@@ -312,6 +314,19 @@ where
 /// Whether a resource carries the stack's tag: destroy touches nothing else.
 pub(crate) fn owned(tags: &BTreeMap<String, String>, config: &crate::stack::StackConfig) -> bool {
     tags.get(crate::stack::config::STACK_TAG) == Some(&config.stack)
+}
+
+/// An error unless `what` (with its `tags`) carries the stack's tag: before any delete.
+pub(crate) fn ensure_owned(
+    tags: &BTreeMap<String, String>,
+    config: &crate::stack::StackConfig,
+    what: std::fmt::Arguments<'_>,
+) -> anyhow::Result<()> {
+    if owned(tags, config) {
+        Ok(())
+    } else {
+        anyhow::bail!("{what} does not carry this stack's tag; leaving it alone")
+    }
 }
 
 /// How many times a call that fails on IAM's eventual consistency is tried.

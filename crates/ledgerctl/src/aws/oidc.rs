@@ -8,9 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_iam::types::Tag;
-
-use super::{Aws, error_code, sdk_error};
+use super::{Aws, sdk_error};
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
 
 pub(crate) const KIND: &str = "iam oidc provider";
@@ -56,7 +54,13 @@ pub(crate) async fn observe(aws: &Aws, desired: &Desired) -> anyhow::Result<Opti
         Ok(reply) => Ok(Some(Observed {
             audiences: reply.client_id_list().to_vec(),
         })),
-        Err(err) if error_code(&err).as_deref() == Some("NoSuchEntity") => Ok(None),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_entity_exception()) =>
+        {
+            Ok(None)
+        }
         Err(err) => Err(sdk_error(format!("reading the OIDC provider {HOST}"))(err)),
     }
 }
@@ -86,11 +90,7 @@ pub(crate) async fn apply(
 ) -> anyhow::Result<()> {
     match observed {
         None => {
-            let tags: Vec<Tag> = desired
-                .tags
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect::<Result<_, _>>()?;
+            let tags = super::iam::tags(&desired.tags)?;
             let created = aws
                 .iam
                 .create_open_id_connect_provider()
@@ -103,7 +103,13 @@ pub(crate) async fn apply(
             match created {
                 Ok(_) => Ok(()),
                 // Made a moment ago by an interrupted run, or by someone else.
-                Err(err) if error_code(&err).as_deref() == Some("EntityAlreadyExists") => Ok(()),
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_entity_already_exists_exception()) =>
+                {
+                    Ok(())
+                }
                 Err(err) => Err(sdk_error(format!("creating the OIDC provider {HOST}"))(err)),
             }
         }

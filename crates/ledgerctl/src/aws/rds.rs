@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_rds::client::Waiters as _;
 use aws_sdk_rds::types::Tag;
 
-use super::{Aws, error_code, sdk_error, waited};
+use super::{Aws, sdk_error, waited};
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
 
 pub(crate) const INSTANCE: &str = "rds instance";
@@ -136,7 +136,11 @@ pub(crate) async fn observe_subnet_group(
         .await
     {
         Ok(reply) => reply,
-        Err(err) if error_code(&err).as_deref() == Some("DBSubnetGroupNotFoundFault") => {
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_db_subnet_group_not_found_fault()) =>
+        {
             return Ok(None);
         }
         Err(err) => {
@@ -184,7 +188,13 @@ pub(crate) async fn observe(
         .await
     {
         Ok(reply) => reply,
-        Err(err) if error_code(&err).as_deref() == Some("DBInstanceNotFound") => return Ok(None),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_db_instance_not_found_fault()) =>
+        {
+            return Ok(None);
+        }
         Err(err) => return Err(sdk_error(format!("reading the database {identifier}"))(err)),
     };
     let Some(db) = reply.db_instances().first() else {
@@ -327,7 +337,10 @@ pub(crate) async fn apply_subnet_group(
                 .await
             {
                 Ok(_) => {}
-                Err(err) if error_code(&err).as_deref() == Some("DBSubnetGroupAlreadyExists") => {}
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_db_subnet_group_already_exists_fault()) => {}
                 Err(err) => {
                     return Err(sdk_error(format!("creating the DB subnet group {name}"))(
                         err,
@@ -427,7 +440,10 @@ pub(crate) async fn apply(
         match created {
             Ok(_) => {}
             // Created by an interrupted run: wait for it like a new one.
-            Err(err) if error_code(&err).as_deref() == Some("DBInstanceAlreadyExists") => {}
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_db_instance_already_exists_fault()) => {}
             Err(err) => return Err(sdk_error(format!("creating the database {id}"))(err)),
         }
         return wait_available(aws, id).await;
@@ -522,9 +538,7 @@ pub(crate) async fn delete(
     let Some(have) = observe(aws, &id, &BTreeMap::new()).await? else {
         return Ok(false);
     };
-    if !super::owned(&have.tags, config) {
-        anyhow::bail!("the database {id} does not carry this stack's tag; leaving it alone");
-    }
+    super::ensure_owned(&have.tags, config, format_args!("the database {id}"))?;
     if have.deletion_protection {
         anyhow::bail!(
             "the database {id} has deletion protection on; set database.deletion_protection: false \
@@ -539,7 +553,10 @@ pub(crate) async fn delete(
         };
         match delete.send().await {
             Ok(_) => {}
-            Err(err) if error_code(&err).as_deref() == Some("DBInstanceNotFound") => {}
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_db_instance_not_found_fault()) => {}
             Err(err) => return Err(sdk_error(format!("deleting the database {id}"))(err)),
         }
     }
@@ -552,7 +569,9 @@ pub(crate) async fn delete(
     {
         Ok(_) => {}
         Err(aws_smithy_runtime_api::client::waiters::error::WaiterError::OperationFailed(e))
-            if error_code(e.error()).as_deref() == Some("DBInstanceNotFound") => {}
+            if e.error()
+                .as_service_error()
+                .is_some_and(|e| e.is_db_instance_not_found_fault()) => {}
         Err(err) => {
             return Err(waited(
                 format!("the database {id} to be deleted"),
@@ -568,11 +587,11 @@ pub(crate) async fn delete_subnet_group(aws: &Aws, config: &StackConfig) -> anyh
     let Some(have) = observe_subnet_group(aws, &name).await? else {
         return Ok(false);
     };
-    if !super::owned(&have.tags, config) {
-        anyhow::bail!(
-            "the DB subnet group {name} does not carry this stack's tag; leaving it alone"
-        );
-    }
+    super::ensure_owned(
+        &have.tags,
+        config,
+        format_args!("the DB subnet group {name}"),
+    )?;
     match aws
         .rds
         .delete_db_subnet_group()
@@ -581,7 +600,13 @@ pub(crate) async fn delete_subnet_group(aws: &Aws, config: &StackConfig) -> anyh
         .await
     {
         Ok(_) => Ok(true),
-        Err(err) if error_code(&err).as_deref() == Some("DBSubnetGroupNotFoundFault") => Ok(false),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_db_subnet_group_not_found_fault()) =>
+        {
+            Ok(false)
+        }
         Err(err) => Err(sdk_error(format!("deleting the DB subnet group {name}"))(
             err,
         )),

@@ -14,7 +14,7 @@ use aws_sdk_s3::types::{
     ServerSideEncryptionRule, Tag, Tagging,
 };
 
-use super::{Aws, error_code, sdk_error};
+use super::{Aws, has_code, sdk_error};
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
 
 pub(crate) const KIND: &str = "s3 bucket";
@@ -118,9 +118,7 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
                 && c.block_public_policy() == Some(true)
                 && c.restrict_public_buckets() == Some(true)
         }),
-        Err(err) if error_code(&err).as_deref() == Some("NoSuchPublicAccessBlockConfiguration") => {
-            false
-        }
+        Err(err) if has_code(&err, "NoSuchPublicAccessBlockConfiguration") => false,
         Err(err) => {
             return Err(sdk_error(format!("reading {name}'s public access block"))(
                 err,
@@ -141,12 +139,7 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
                         })
                 })
             }),
-        Err(err)
-            if error_code(&err).as_deref()
-                == Some("ServerSideEncryptionConfigurationNotFoundError") =>
-        {
-            false
-        }
+        Err(err) if has_code(&err, "ServerSideEncryptionConfigurationNotFoundError") => false,
         Err(err) => return Err(sdk_error(format!("reading {name}'s encryption"))(err)),
     };
     let owner_enforced = match aws
@@ -161,7 +154,7 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
                 .iter()
                 .any(|r| r.object_ownership() == &ObjectOwnership::BucketOwnerEnforced)
         }),
-        Err(err) if error_code(&err).as_deref() == Some("OwnershipControlsNotFoundError") => false,
+        Err(err) if has_code(&err, "OwnershipControlsNotFoundError") => false,
         Err(err) => {
             return Err(sdk_error(format!("reading {name}'s ownership controls"))(
                 err,
@@ -180,7 +173,7 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
                     _ => Vec::new(),
                 }
             }
-            Err(err) if error_code(&err).as_deref() == Some("NoSuchBucketPolicy") => Vec::new(),
+            Err(err) if has_code(&err, "NoSuchBucketPolicy") => Vec::new(),
             Err(err) => return Err(sdk_error(format!("reading {name}'s bucket policy"))(err)),
         };
     let tls_only = statements
@@ -196,7 +189,7 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
             .iter()
             .flat_map(|r| r.allowed_origins().iter().cloned())
             .collect(),
-        Err(err) if error_code(&err).as_deref() == Some("NoSuchCORSConfiguration") => Vec::new(),
+        Err(err) if has_code(&err, "NoSuchCORSConfiguration") => Vec::new(),
         Err(err) => return Err(sdk_error(format!("reading {name}'s CORS rules"))(err)),
     };
     let tags = match aws.s3.get_bucket_tagging().bucket(name).send().await {
@@ -205,7 +198,7 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
             .iter()
             .map(|t| (t.key().to_owned(), t.value().to_owned()))
             .collect(),
-        Err(err) if error_code(&err).as_deref() == Some("NoSuchTagSet") => BTreeMap::new(),
+        Err(err) if has_code(&err, "NoSuchTagSet") => BTreeMap::new(),
         Err(err) => return Err(sdk_error(format!("reading {name}'s tags"))(err)),
     };
     Ok(Some(Observed {
@@ -266,7 +259,10 @@ pub(crate) async fn apply(
             match create.send().await {
                 Ok(_) => {}
                 // Created by an interrupted run a moment ago: carry on with it.
-                Err(err) if error_code(&err).as_deref() == Some("BucketAlreadyOwnedByYou") => {}
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_bucket_already_owned_by_you()) => {}
                 Err(err) => return Err(sdk_error(format!("creating the bucket {name}"))(err)),
             }
             Observed::default()
@@ -410,7 +406,7 @@ pub(crate) async fn count_objects(
         .await
     {
         Ok(reply) => Ok(Some(reply.contents().len())),
-        Err(err) if error_code(&err).as_deref() == Some("NoSuchBucket") => Ok(None),
+        Err(err) if has_code(&err, "NoSuchBucket") => Ok(None),
         Err(err) => Err(sdk_error(format!("listing {name}"))(err)),
     }
 }
@@ -420,9 +416,7 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig, name: &str) -> anyho
     let Some(have) = observe(aws, name).await? else {
         return Ok(false);
     };
-    if !super::owned(&have.tags, config) {
-        anyhow::bail!("the bucket {name} does not carry this stack's tag; leaving it alone");
-    }
+    super::ensure_owned(&have.tags, config, format_args!("the bucket {name}"))?;
     loop {
         let listed = aws
             .s3
@@ -468,7 +462,7 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig, name: &str) -> anyho
     }
     match aws.s3.delete_bucket().bucket(name).send().await {
         Ok(_) => Ok(true),
-        Err(err) if error_code(&err).as_deref() == Some("NoSuchBucket") => Ok(false),
+        Err(err) if has_code(&err, "NoSuchBucket") => Ok(false),
         Err(err) => Err(sdk_error(format!("deleting the bucket {name}"))(err)),
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Context as _;
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType, UserIdGroupPair};
 
-use super::{Aws, ec2, error_code, sdk_error};
+use super::{Aws, ec2, has_code, sdk_error};
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
 
 pub(crate) const KIND: &str = "security group";
@@ -330,11 +330,11 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig) -> anyhow::Result<Ve
         let Some(group) = observed.get(&name) else {
             continue;
         };
-        if !super::owned(&group.tags, config) {
-            anyhow::bail!(
-                "the security group {name} does not carry this stack's tag; leaving it alone"
-            );
-        }
+        super::ensure_owned(
+            &group.tags,
+            config,
+            format_args!("the security group {name}"),
+        )?;
         match aws
             .ec2
             .delete_security_group()
@@ -343,7 +343,7 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig) -> anyhow::Result<Ve
             .await
         {
             Ok(_) => deleted.push(name),
-            Err(err) if error_code(&err).as_deref() == Some("InvalidGroup.NotFound") => {}
+            Err(err) if has_code(&err, "InvalidGroup.NotFound") => {}
             Err(err) => {
                 return Err(sdk_error(format!("deleting the security group {name}"))(
                     err,

@@ -8,11 +8,12 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::Context as _;
 use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
 use rand::Rng as _;
 use rand::distr::Alphanumeric;
 
-use super::{Aws, error_code, sdk_error};
+use super::{Aws, sdk_error};
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
 
 pub(crate) const KIND: &str = "ssm secret";
@@ -106,7 +107,13 @@ pub(crate) async fn value(aws: &Aws, name: &str) -> anyhow::Result<secrecy::Secr
 pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Observed>> {
     let parameter = match aws.ssm.get_parameter().name(name).send().await {
         Ok(reply) => reply.parameter,
-        Err(err) if error_code(&err).as_deref() == Some("ParameterNotFound") => return Ok(None),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_parameter_not_found()) =>
+        {
+            return Ok(None);
+        }
         Err(err) => return Err(sdk_error(format!("reading the SSM parameter {name}"))(err)),
     };
     let secure = parameter.is_some_and(|p| p.r#type() == Some(&ParameterType::SecureString));
@@ -177,11 +184,7 @@ pub(crate) async fn apply(
     observed: Option<&Observed>,
 ) -> anyhow::Result<()> {
     let name = &desired.name;
-    let tags: Vec<Tag> = desired
-        .tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect::<Result<_, _>>()?;
+    let tags = tags(&desired.tags)?;
     match observed {
         None => {
             let created = aws
@@ -197,7 +200,10 @@ pub(crate) async fn apply(
             match created {
                 Ok(_) => {}
                 // Made by an interrupted run a moment ago: keep its value.
-                Err(err) if error_code(&err).as_deref() == Some("ParameterAlreadyExists") => {}
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_parameter_already_exists()) => {}
                 Err(err) => return Err(sdk_error(format!("creating the secret {name}"))(err)),
             }
         }
@@ -234,12 +240,16 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig, name: &str) -> anyho
     let Some(have) = observe(aws, name).await? else {
         return Ok(false);
     };
-    if !super::owned(&have.tags, config) {
-        anyhow::bail!("the SSM parameter {name} does not carry this stack's tag; leaving it alone");
-    }
+    super::ensure_owned(&have.tags, config, format_args!("the SSM parameter {name}"))?;
     match aws.ssm.delete_parameter().name(name).send().await {
         Ok(_) => Ok(true),
-        Err(err) if error_code(&err).as_deref() == Some("ParameterNotFound") => Ok(false),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_parameter_not_found()) =>
+        {
+            Ok(false)
+        }
         Err(err) => Err(sdk_error(format!("deleting the SSM parameter {name}"))(err)),
     }
 }
@@ -258,7 +268,13 @@ pub(crate) fn images(config: &StackConfig) -> String {
 pub(crate) async fn read(aws: &Aws, name: &str) -> anyhow::Result<Option<String>> {
     match aws.ssm.get_parameter().name(name).send().await {
         Ok(reply) => Ok(reply.parameter.and_then(|p| p.value)),
-        Err(err) if error_code(&err).as_deref() == Some("ParameterNotFound") => Ok(None),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_parameter_not_found()) =>
+        {
+            Ok(None)
+        }
         Err(err) => Err(sdk_error(format!("reading the SSM parameter {name}"))(err)),
     }
 }
@@ -271,11 +287,7 @@ pub(crate) async fn write(
     value: &str,
     description: &str,
 ) -> anyhow::Result<()> {
-    let tags: Vec<Tag> = config
-        .tags()
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect::<Result<_, _>>()?;
+    let tags = tags(&config.tags())?;
     let created = aws
         .ssm
         .put_parameter()
@@ -288,17 +300,35 @@ pub(crate) async fn write(
         .await;
     match created {
         Ok(_) => Ok(()),
-        Err(err) if error_code(&err).as_deref() == Some("ParameterAlreadyExists") => aws
-            .ssm
-            .put_parameter()
-            .name(name)
-            .r#type(ParameterType::String)
-            .value(value)
-            .overwrite(true)
-            .send()
-            .await
-            .map(drop)
-            .map_err(sdk_error(format!("writing the SSM parameter {name}"))),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_parameter_already_exists()) =>
+        {
+            aws.ssm
+                .put_parameter()
+                .name(name)
+                .r#type(ParameterType::String)
+                .value(value)
+                .overwrite(true)
+                .send()
+                .await
+                .map(drop)
+                .map_err(sdk_error(format!("writing the SSM parameter {name}")))
+        }
         Err(err) => Err(sdk_error(format!("creating the SSM parameter {name}"))(err)),
     }
+}
+
+/// The stack's tags as this SDK's type.
+fn tags(tags: &BTreeMap<String, String>) -> anyhow::Result<Vec<Tag>> {
+    tags.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .context("building a tag")
+        })
+        .collect()
 }

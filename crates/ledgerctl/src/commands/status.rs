@@ -252,7 +252,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
         }
     }
 
-    let history = deploy::releases(aws, config).await?;
+    let history = deploy::releases::history(aws, config).await?;
     let release = history.first().cloned();
     let mut containers_seen = Vec::new();
     let mut missing_services = Vec::new();
@@ -260,7 +260,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
         ready: false,
         detail: "not deployed yet".into(),
     };
-    match deploy::facts(aws, config).await {
+    match deploy::facts::read(aws, config).await {
         Err(err) => problems.push(format!("the instance cannot be read: {err:#}")),
         Ok(facts) => {
             let expected = match &release {

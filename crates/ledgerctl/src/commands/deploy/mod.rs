@@ -1,0 +1,309 @@
+//! `ledgerctl deploy`: builds the API and OCR images from the workspace (no base image pulled),
+//! pushes them to the stack's ECR repositories (with a fresh authorization token), points the OCR
+//! Lambda at the pushed digest and waits for the update, then reconciles the stack rendered from
+//! the template on the instance's Docker engine over SSH: migrations first, the API replaced
+//! with no downtime, unchanged services left alone. Each release is recorded (SSM
+//! `/<stack>/releases`) so that `ledgerctl rollback [version]` can go back along the same path.
+
+pub(crate) mod facts;
+mod lambda;
+mod push;
+mod reach;
+pub(crate) mod releases;
+mod render;
+mod rollout;
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use crate::commands::stack::{Opened, Output, StackArgs};
+use crate::docker::reconcile::Action;
+use facts::Facts;
+use lambda::{FunctionChange, update_function};
+use push::{Image, Pushing, images, pushing};
+use releases::{record, record_images};
+use render::Pins;
+use rollout::roll_out;
+
+pub(crate) use facts::ca_bundle;
+pub(crate) use push::registry_address;
+pub(crate) use reach::{SshOptions, reach_instance, remote_target};
+pub(crate) use releases::{Release, now, pinned, recorded_images};
+pub(crate) use render::render;
+
+/// Push images to this registry (`host:port`, plain HTTP on loopback) instead of the one ECR
+/// names, and record their manifests in the ECR repositories through the API: for an AWS
+/// emulator, whose ECR has no registry to push to.
+pub(crate) const REGISTRY_OVERRIDE: &str = "LEDGERCTL_REGISTRY";
+
+/// Where the stack runs: the instance's engine and how long to wait for it and its lock.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RemoteArgs {
+    /// The engine to deploy to, instead of ssh://<instance.ssh_user>@<Elastic IP>:<ssh_port>:
+    /// `ssh://user@host[:port]`, `unix:///path/docker.sock` or `local`.
+    #[arg(long)]
+    pub(crate) docker_host: Option<String>,
+    /// The SSH private key (default: your agent and ~/.ssh).
+    #[arg(long)]
+    pub(crate) ssh_key: Option<PathBuf>,
+    /// A known_hosts file to check the host's key against, instead of the instance's keys as
+    /// ledgerctl recorded them from its console output (`/<stack>/ssh-host-keys`).
+    #[arg(long)]
+    pub(crate) ssh_known_hosts: Option<PathBuf>,
+    /// Reach the instance at this `ssh://user@host[:port]` instead of its Elastic IP (a port
+    /// forward, a bastion); its recorded host keys still apply.
+    #[arg(long)]
+    pub(crate) ssh_host: Option<String>,
+    /// How long to wait for the instance's engine to answer (a new instance installs Docker
+    /// first).
+    #[arg(long, default_value_t = 300)]
+    pub(crate) wait_seconds: u64,
+    /// How long to wait while another deploy holds the stack's lock.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) lock_wait: u64,
+}
+
+/// Build, push and roll out the current workspace.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    pub(crate) stack: StackArgs,
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// The folder holding release builds of ledgerly-api and ledgerly-ocr. Default: build them
+    /// now (`cargo build --release`) in the workspace this is run from.
+    #[arg(long)]
+    pub(crate) binaries: Option<PathBuf>,
+}
+
+/// Go back to an earlier release.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RollbackArgs {
+    /// The release to go back to (`--list` shows them). Default: the one before the current.
+    pub(crate) version: Option<String>,
+    /// List the recorded releases, newest first, and change nothing.
+    #[arg(long)]
+    pub(crate) list: bool,
+    #[command(flatten)]
+    pub(crate) stack: StackArgs,
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+}
+
+fn report(
+    output: Output,
+    stack: &str,
+    release: &Release,
+    images: &[Image],
+    function: &FunctionChange,
+    actions: &[Action],
+    verb: &str,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout();
+    match output {
+        Output::Json => writeln!(
+            out,
+            "{:#}",
+            serde_json::json!({
+                "stack": stack,
+                "release": release,
+                "images": images,
+                "function": function,
+                "actions": actions,
+                "changed": !actions.is_empty() || !matches!(function, FunctionChange::Unchanged),
+            })
+        )?,
+        Output::Text => {
+            for image in images {
+                writeln!(
+                    out,
+                    "{} image {} ({}): {}",
+                    image.image,
+                    image.tag,
+                    &image.digest,
+                    if image.pushed {
+                        "built and pushed"
+                    } else {
+                        "already in ECR"
+                    }
+                )?;
+            }
+            let function = match function {
+                FunctionChange::Updated => "now runs this release's OCR image",
+                FunctionChange::Unchanged => "already runs this release's OCR image",
+                FunctionChange::Created => "created from this release's OCR image",
+            };
+            writeln!(out, "OCR function: {function}")?;
+            for action in actions {
+                writeln!(out, "{action}")?;
+            }
+            if actions.is_empty() {
+                writeln!(out, "Stack {stack} at {}: no changes.", release.version)?;
+            } else {
+                writeln!(
+                    out,
+                    "{verb} {} to {stack}: {} changed.",
+                    release.version,
+                    actions.len()
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What deploy and rollback share once the release is known: the Lambda pointed at its OCR
+/// image, the stack rolled out on the instance, the release recorded, the report printed.
+#[allow(clippy::too_many_arguments)]
+async fn release_to(
+    stack: &StackArgs,
+    remote: &RemoteArgs,
+    opened: &Opened,
+    facts: &Facts,
+    pushing: &Pushing,
+    release: &Release,
+    pins: Pins<'_>,
+    images: &[Image],
+    verb: &str,
+) -> anyhow::Result<()> {
+    let function = update_function(
+        opened,
+        facts,
+        &format!("{}@{}", facts.repositories[1], release.ocr),
+    )
+    .await?;
+    let (actions, pinned) = roll_out(stack, remote, opened, facts, pushing, release, pins).await?;
+    record(&opened.aws, &opened.config, release).await?;
+    record_images(&opened.aws, &opened.config, &release.version, &pinned).await?;
+    report(
+        stack.output,
+        &opened.config.stack,
+        release,
+        images,
+        &function,
+        &actions,
+        verb,
+    )
+}
+
+pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    let opened = args.stack.open().await?;
+    let (config, aws) = (&opened.config, &opened.aws);
+    let (root, binaries) = match &args.binaries {
+        Some(folder) => (std::env::current_dir()?, folder.clone()),
+        None => {
+            let root = super::build::workspace_root()?;
+            let binaries = super::build::build_binaries(&root)?;
+            (root, binaries)
+        }
+    };
+    let facts = facts::read(aws, config).await?;
+    let history = releases::history(aws, config).await?;
+    let bundle = ca_bundle(&opened, pinned(&history)).await?;
+    // The third-party images the current release runs stay as they are for the same tags.
+    let known = match history.first() {
+        Some(current) => recorded_images(aws, config, &current.version).await?,
+        None => BTreeMap::new(),
+    };
+    let pushing = pushing(aws, &facts).await?;
+    let [api, ocr] = images(aws, config, &pushing, &binaries, &root).await?;
+    let release = Release {
+        version: api.tag.clone(),
+        api: api.digest.clone(),
+        ocr: ocr.digest.clone(),
+        at: now(),
+        ca_bundle_sha256: Some(bundle.sha256.clone()),
+    };
+    release_to(
+        &args.stack,
+        &args.remote,
+        &opened,
+        &facts,
+        &pushing,
+        &release,
+        Pins {
+            bundle: &bundle,
+            images: &known,
+        },
+        &[api, ocr],
+        "Deployed",
+    )
+    .await
+}
+
+pub(crate) async fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
+    let opened = args.stack.open().await?;
+    let (config, aws) = (&opened.config, &opened.aws);
+    let history = releases::history(aws, config).await?;
+    if args.list {
+        let mut out = std::io::stdout();
+        match args.stack.output {
+            Output::Json => writeln!(out, "{:#}", serde_json::json!({ "releases": history }))?,
+            Output::Text => {
+                if history.is_empty() {
+                    writeln!(out, "No releases recorded for {} yet.", config.stack)?;
+                }
+                for (i, release) in history.iter().enumerate() {
+                    writeln!(
+                        out,
+                        "{}{}  api {}  ocr {}  at {}",
+                        if i == 0 { "* " } else { "  " },
+                        release.version,
+                        release.api,
+                        release.ocr,
+                        release.at
+                    )?;
+                }
+            }
+        }
+        return Ok(());
+    }
+    let target = match &args.version {
+        Some(version) => history
+            .iter()
+            .find(|r| &r.version == version)
+            .cloned()
+            .with_context(|| {
+                format!(
+                    "no release {version} in the last {} of {}; see ledgerctl rollback --list",
+                    history.len(),
+                    config.stack
+                )
+            })?,
+        None => history.get(1).cloned().with_context(|| {
+            format!(
+                "{} has {} recorded release(s): there is none before the current one to go back to",
+                config.stack,
+                history.len()
+            )
+        })?,
+    };
+    let facts = facts::read(aws, config).await?;
+    let bundle = ca_bundle(&opened, pinned(&history)).await?;
+    // Exactly the third-party images the release ran.
+    let known = recorded_images(aws, config, &target.version).await?;
+    let pushing = pushing(aws, &facts).await?;
+    let release = Release {
+        at: now(),
+        ca_bundle_sha256: Some(bundle.sha256.clone()),
+        ..target
+    };
+    release_to(
+        &args.stack,
+        &args.remote,
+        &opened,
+        &facts,
+        &pushing,
+        &release,
+        Pins {
+            bundle: &bundle,
+            images: &known,
+        },
+        &[],
+        "Rolled back",
+    )
+    .await
+}

@@ -1,0 +1,47 @@
+//! A release rolled out on the engine: images pinned, the stack reconciled.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::RemoteArgs;
+use super::facts::Facts;
+use super::push::Pushing;
+use super::reach::remote_target;
+use super::releases::Release;
+use super::render::{Pins, render};
+use crate::commands::stack::{Opened, StackArgs};
+use crate::docker::Engine;
+use crate::docker::reconcile::{self, Action};
+
+/// Renders the stack for `release` and reconciles it on the instance.
+pub(crate) async fn roll_out(
+    stack: &StackArgs,
+    remote: &RemoteArgs,
+    opened: &Opened,
+    facts: &Facts,
+    pushing: &Pushing,
+    release: &Release,
+    pins: Pins<'_>,
+) -> anyhow::Result<(Vec<Action>, BTreeMap<String, String>)> {
+    let config = &opened.config;
+    let mut spec = render(
+        stack,
+        opened,
+        facts,
+        &pushing.registry.address,
+        release,
+        pins.bundle,
+    )?;
+    let pinned = crate::docker::pin::pin(&mut spec, pins.images).await?;
+    let target = remote_target(&opened.aws, remote, config, facts).await?;
+    let engine = Engine::connect(&target, Duration::from_secs(remote.wait_seconds)).await?;
+    let actions = reconcile::deploy(
+        &engine.docker,
+        &spec,
+        pushing.pull_credentials.as_ref(),
+        Duration::from_secs(remote.lock_wait),
+        Duration::from_secs(u64::from(config.deploy.health_timeout_seconds)),
+    )
+    .await?;
+    Ok((actions, pinned))
+}

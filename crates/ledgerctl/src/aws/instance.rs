@@ -1,6 +1,4 @@
-//! The EC2 instance that runs the stack's containers, and the key pair to log in to it.
-//!
-//! The instance: the configured type; the web and ssh security groups; the instance profile;
+//! The EC2 instance that runs the stack's containers: the configured type; the web and ssh security groups; the instance profile;
 //! IMDSv2 required; an encrypted gp3 root volume; user-data (`templates/user-data.sh`) that
 //! installs the Docker engine and adds the login user to the docker group. Found by its tags
 //! (`ledgerly:stack` and `Name=<stack>-app`), never by a remembered id. What EC2 can change in
@@ -26,7 +24,6 @@ use super::{
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
 
 pub(crate) const KIND: &str = "ec2 instance";
-pub(crate) const KEY_PAIR: &str = "key pair";
 
 /// How long an instance may take to start or stop.
 pub(crate) const STATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
@@ -37,110 +34,6 @@ const IMDS_HOP_LIMIT: i32 = 2;
 const USER_DATA: &str = include_str!("../../../../templates/user-data.sh");
 /// The host rule user-data sets at every boot: the instance metadata for the API's containers.
 pub(crate) const METADATA_GUARD: &str = include_str!("../../../../templates/metadata-guard.sh");
-
-/// The key pair the instance is created with: imported from the stack file's public key, or one
-/// that already exists.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct KeyPair {
-    pub(crate) name: String,
-    /// The OpenSSH public key to import; `None` for an existing key pair.
-    pub(crate) public_key: Option<String>,
-    pub(crate) tags: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ObservedKeyPair {
-    pub(crate) tags: BTreeMap<String, String>,
-}
-
-pub(crate) fn key_pair(config: &StackConfig, public_key: Option<String>) -> KeyPair {
-    KeyPair {
-        name: match (&config.instance.key_pair.name, &public_key) {
-            (Some(name), None) => name.clone(),
-            _ => config.name("deploy"),
-        },
-        public_key,
-        tags: config.tags(),
-    }
-}
-
-pub(crate) async fn observe_key_pair(
-    aws: &Aws,
-    name: &str,
-) -> anyhow::Result<Option<ObservedKeyPair>> {
-    match aws.ec2.describe_key_pairs().key_names(name).send().await {
-        Ok(reply) => Ok(reply.key_pairs().first().map(|k| ObservedKeyPair {
-            tags: ec2::tags_of(k.tags()),
-        })),
-        Err(err) if has_code(&err, "InvalidKeyPair.NotFound") => Ok(None),
-        Err(err) => Err(sdk_error(format!("looking for the key pair {name}"))(err)),
-    }
-}
-
-pub(crate) fn diff_key_pair(
-    desired: &KeyPair,
-    observed: Option<&ObservedKeyPair>,
-) -> ResourceChange {
-    let change = match observed {
-        None => Change::Create,
-        // An existing key pair is the operator's: only an imported one carries our tags.
-        Some(_) if desired.public_key.is_none() => Change::Unchanged,
-        Some(have) => {
-            let mut diff = Diff::default();
-            diff.tags(&have.tags, &desired.tags);
-            diff.into_change()
-        }
-    };
-    ResourceChange {
-        kind: KEY_PAIR,
-        name: desired.name.clone(),
-        change,
-    }
-}
-
-pub(crate) async fn apply_key_pair(
-    aws: &Aws,
-    desired: &KeyPair,
-    observed: Option<&ObservedKeyPair>,
-) -> anyhow::Result<()> {
-    let name = &desired.name;
-    let Some(public_key) = &desired.public_key else {
-        anyhow::bail!(
-            "instance.key_pair.name: there is no key pair {name} in {}; create or import it, or give public_key_file instead",
-            aws.region
-        );
-    };
-    match observed {
-        None => match aws
-            .ec2
-            .import_key_pair()
-            .key_name(name)
-            .public_key_material(aws_smithy_types::Blob::new(public_key.as_bytes()))
-            .tag_specifications(ec2::tag_specification(ResourceType::KeyPair, &desired.tags))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(err) if has_code(&err, "InvalidKeyPair.Duplicate") => Ok(()),
-            Err(err) => Err(sdk_error(format!("importing the key pair {name}"))(err)),
-        },
-        Some(_) => {
-            let id = aws
-                .ec2
-                .describe_key_pairs()
-                .key_names(name)
-                .send()
-                .await
-                .map_err(sdk_error(format!("reading the key pair {name}")))?
-                .key_pairs()
-                .first()
-                .and_then(|k| k.key_pair_id())
-                .map(str::to_owned)
-                .context("EC2 did not give the key pair's id")?;
-            ec2::create_tags(aws, &id, &desired.tags, &id).await
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Desired {
@@ -178,7 +71,7 @@ pub(crate) fn name(config: &StackConfig) -> String {
     config.name("app")
 }
 
-pub(crate) fn desired(config: &StackConfig, key_pair: &KeyPair) -> Desired {
+pub(crate) fn desired(config: &StackConfig, key_pair: &super::key_pair::Desired) -> Desired {
     let mut tags = config.tags();
     tags.insert("Name".into(), name(config));
     Desired {
@@ -613,22 +506,4 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig) -> anyhow::Result<us
             STATE_TIMEOUT,
         ))?;
     Ok(ids.len())
-}
-
-/// Deletes the key pair ledgerctl imported (never one the operator named).
-pub(crate) async fn delete_key_pair(aws: &Aws, config: &StackConfig) -> anyhow::Result<bool> {
-    let name = config.name("deploy");
-    let Some(have) = observe_key_pair(aws, &name).await? else {
-        return Ok(false);
-    };
-    if !super::owned(&have.tags, config) {
-        return Ok(false);
-    }
-    aws.ec2
-        .delete_key_pair()
-        .key_name(&name)
-        .send()
-        .await
-        .map_err(sdk_error(format!("deleting the key pair {name}")))?;
-    Ok(true)
 }

@@ -9,6 +9,7 @@ pub(crate) mod eip;
 pub(crate) mod host_keys;
 pub(crate) mod iam;
 pub(crate) mod instance;
+pub(crate) mod key_pair;
 pub(crate) mod lambda;
 pub(crate) mod oidc;
 pub(crate) mod rds;

@@ -93,8 +93,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     let result: anyhow::Result<()> = async {
-        let was = aws::lambda::delete_notification(aws, &bucket).await?;
-        gone(aws::lambda::NOTIFICATION, bucket.clone(), was);
+        let was = aws::lambda::notification::delete(aws, &bucket).await?;
+        gone(aws::lambda::notification::KIND, bucket.clone(), was);
         let was = aws::lambda::delete(aws, config).await?;
         gone(aws::lambda::FUNCTION, aws::lambda::name(config), was);
         let was = aws::eip::delete(aws, config).await?;
@@ -162,8 +162,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         let host_keys = aws::host_keys::parameter(config);
         let was = aws::ssm::delete(aws, config, &host_keys).await?;
         gone(aws::host_keys::KIND, host_keys, was);
-        let was = aws::instance::delete_key_pair(aws, config).await?;
-        gone(aws::instance::KEY_PAIR, config.name("deploy"), was);
+        let was = aws::key_pair::delete(aws, config).await?;
+        gone(aws::key_pair::KIND, config.name("deploy"), was);
         Ok(())
     }
     .await;

@@ -69,10 +69,7 @@ impl StackArgs {
 #[derive(Debug)]
 pub(crate) struct Survey {
     region: String,
-    key_pair: (
-        aws::instance::KeyPair,
-        Option<aws::instance::ObservedKeyPair>,
-    ),
+    key_pair: (aws::key_pair::Desired, Option<aws::key_pair::Observed>),
     ecr: Vec<(aws::ecr::Desired, Option<aws::ecr::Observed>)>,
     bucket: (aws::s3::Desired, Option<aws::s3::Observed>),
     /// GitHub's OIDC provider, when the stack file has a `github` section.
@@ -86,7 +83,7 @@ pub(crate) struct Survey {
     instance: (aws::instance::Desired, Option<aws::instance::Observed>),
     address: (aws::eip::Desired, Option<aws::eip::Observed>),
     function: (aws::lambda::Desired, Option<aws::lambda::Observed>),
-    notification: Option<aws::lambda::ObservedNotification>,
+    notification: Option<aws::lambda::notification::Observed>,
 }
 
 impl Survey {
@@ -101,7 +98,7 @@ impl Survey {
         if let Some(parameter) = &config.ocr.api_key_parameter {
             aws::ssm::require(aws, "ocr.api_key_parameter", parameter).await?;
         }
-        let key_pair = aws::instance::key_pair(config, public_key);
+        let key_pair = aws::key_pair::desired(config, public_key);
         let bucket = aws::s3::desired(config, &account);
         let ecr = async {
             let mut ecr = Vec::new();
@@ -115,7 +112,7 @@ impl Survey {
         let bucket_observed = async {
             let observed = aws::s3::observe(aws, &bucket.name).await?;
             let notification = match observed {
-                Some(_) => aws::lambda::observe_notification(aws, &bucket.name).await?,
+                Some(_) => aws::lambda::notification::observe(aws, &bucket.name).await?,
                 None => None,
             };
             anyhow::Ok((observed, notification))
@@ -153,7 +150,7 @@ impl Survey {
             }
             anyhow::Ok(secrets)
         };
-        let key_pair_observed = aws::instance::observe_key_pair(aws, &key_pair.name);
+        let key_pair_observed = aws::key_pair::observe(aws, &key_pair.name);
         let network = async {
             let vpc = aws::sg::default_vpc(aws).await?;
             let wanted = aws::sg::desired(config);
@@ -282,7 +279,7 @@ impl Survey {
 
     /// What each resource needs, in dependency order.
     pub(crate) fn changes(&self) -> Vec<ResourceChange> {
-        let mut changes = vec![aws::instance::diff_key_pair(
+        let mut changes = vec![aws::key_pair::diff(
             &self.key_pair.0,
             self.key_pair.1.as_ref(),
         )];
@@ -325,11 +322,11 @@ impl Survey {
         changes.push(aws::eip::diff(&self.address.0, self.address.1.as_ref()));
         let (function, function_observed) = &self.function;
         changes.push(aws::lambda::diff(function, function_observed.as_ref()));
-        changes.push(aws::lambda::diff_permission(
+        changes.push(aws::lambda::permission::diff(
             function,
             function_observed.as_ref(),
         ));
-        changes.push(aws::lambda::diff_notification(
+        changes.push(aws::lambda::notification::diff(
             function,
             &self.region,
             self.notification.as_ref(),
@@ -347,9 +344,9 @@ impl Survey {
         // First what depends on nothing of ours.
         let key_pair = async {
             let (desired, observed) = &self.key_pair;
-            let change = aws::instance::diff_key_pair(desired, observed.as_ref());
+            let change = aws::key_pair::diff(desired, observed.as_ref());
             converge(change, report, || {
-                aws::instance::apply_key_pair(aws, desired, observed.as_ref())
+                aws::key_pair::apply(aws, desired, observed.as_ref())
             })
             .await
         };
@@ -492,18 +489,18 @@ impl Survey {
                 })
                 .await?,
             );
-            let change = aws::lambda::diff_permission(desired, observed.as_ref());
+            let change = aws::lambda::permission::diff(desired, observed.as_ref());
             done.extend(
                 converge(change, report, || {
-                    aws::lambda::apply_permission(aws, desired, observed.as_ref())
+                    aws::lambda::permission::apply(aws, desired, observed.as_ref())
                 })
                 .await?,
             );
             let change =
-                aws::lambda::diff_notification(desired, &aws.region, self.notification.as_ref());
+                aws::lambda::notification::diff(desired, &aws.region, self.notification.as_ref());
             done.extend(
                 converge(change, report, || {
-                    aws::lambda::apply_notification(aws, desired, self.notification.as_ref())
+                    aws::lambda::notification::apply(aws, desired, self.notification.as_ref())
                 })
                 .await?,
             );

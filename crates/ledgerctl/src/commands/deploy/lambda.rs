@@ -38,8 +38,8 @@ pub(crate) async fn update_function(
     let survey = Survey::take(aws, config, opened.public_key.clone()).await?;
     let lambda_kinds = [
         aws::lambda::FUNCTION,
-        aws::lambda::PERMISSION,
-        aws::lambda::NOTIFICATION,
+        aws::lambda::permission::KIND,
+        aws::lambda::notification::KIND,
     ];
     let others: Vec<String> = survey
         .changes()

@@ -66,7 +66,7 @@ pub(crate) struct Image {
 }
 
 /// The manifest a plain registry serves for `repository@digest`, and its media type.
-pub(crate) async fn manifest(
+async fn manifest(
     registry: &str,
     repository: &str,
     digest: &str,

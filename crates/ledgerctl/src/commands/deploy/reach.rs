@@ -89,7 +89,7 @@ pub(crate) async fn reach_instance(
 }
 
 /// Writes `text` as the stack's known_hosts file (in ledgerctl's cache folder); its path.
-pub(crate) fn known_hosts_file(stack: &str, text: &str) -> anyhow::Result<PathBuf> {
+fn known_hosts_file(stack: &str, text: &str) -> anyhow::Result<PathBuf> {
     let dir = dirs::cache_dir()
         .unwrap_or_else(std::env::temp_dir)
         .join("ledgerly")

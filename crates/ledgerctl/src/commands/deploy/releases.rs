@@ -61,11 +61,7 @@ pub(crate) async fn record(
 /// `history` with `release` first and at most `keep` entries; `None` when nothing changes. Only
 /// the newest keeps its bundle hash (the pin is read from it alone), which keeps the history
 /// within an SSM parameter's 4 KB at the most releases the stack file allows.
-pub(crate) fn with_release(
-    mut history: Vec<Release>,
-    release: &Release,
-    keep: usize,
-) -> Option<Vec<Release>> {
+fn with_release(mut history: Vec<Release>, release: &Release, keep: usize) -> Option<Vec<Release>> {
     match history.first_mut() {
         Some(current) if current.api == release.api && current.ocr == release.ocr => {
             if current.ca_bundle_sha256 == release.ca_bundle_sha256 {
@@ -94,13 +90,13 @@ pub(crate) fn now() -> u64 {
 /// `/<stack>/images`, each distinct set of digests once and the releases pointing at theirs (a
 /// set changes only when the template's tags do).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct ImageRecord {
+struct ImageRecord {
     pub(crate) sets: Vec<BTreeMap<String, String>>,
     pub(crate) releases: BTreeMap<String, usize>,
 }
 
 /// Within an SSM parameter's 4 KB.
-pub(crate) const IMAGE_RECORD_MAX: usize = 4000;
+const IMAGE_RECORD_MAX: usize = 4000;
 
 impl ImageRecord {
     /// With `version` running `pinned`, for the releases in `history` (newest first) only; the
@@ -142,7 +138,7 @@ impl ImageRecord {
     }
 }
 
-pub(crate) async fn image_record(aws: &Aws, config: &StackConfig) -> anyhow::Result<ImageRecord> {
+async fn image_record(aws: &Aws, config: &StackConfig) -> anyhow::Result<ImageRecord> {
     let name = aws::ssm::images(config);
     match aws::ssm::read(aws, &name).await? {
         None => Ok(ImageRecord::default()),

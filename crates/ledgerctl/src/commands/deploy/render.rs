@@ -13,10 +13,7 @@ use crate::docker::template::{self, Values};
 use crate::stack::StackConfig;
 
 /// The stack template's text and where it came from.
-pub(crate) fn template_text(
-    stack: &StackArgs,
-    config: &StackConfig,
-) -> anyhow::Result<(String, String)> {
+fn template_text(stack: &StackArgs, config: &StackConfig) -> anyhow::Result<(String, String)> {
     match &config.deploy.template {
         None => Ok((
             template::BUILT_IN.to_owned(),

@@ -7,32 +7,27 @@
 //! from the newest image in the repository and never changes its code afterwards — deploy
 //! points it at each release.
 
+pub(crate) mod notification;
+pub(crate) mod permission;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use aws_sdk_lambda::client::Waiters as _;
 use aws_sdk_lambda::types::{Environment, PackageType};
-use aws_sdk_s3::types::{
-    Event, FilterRule, FilterRuleName, LambdaFunctionConfiguration, NotificationConfiguration,
-    NotificationConfigurationFilter, S3KeyFilter,
-};
 
-use super::{
-    Aws, PROPAGATION_ATTEMPTS, PROPAGATION_DELAY, has_code, retry_propagation, sdk_error, waited,
+use crate::aws::{
+    Aws, PROPAGATION_ATTEMPTS, PROPAGATION_DELAY, retry_propagation, sdk_error, waited,
 };
 use crate::stack::{Change, Diff, ResourceChange, StackConfig};
+use permission::permission_source;
 
 pub(crate) const FUNCTION: &str = "lambda function";
-pub(crate) const PERMISSION: &str = "lambda permission";
-pub(crate) const NOTIFICATION: &str = "s3 notification";
 
 /// How long a created or updated function may take to become ready.
 pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
-/// The permission's statement id and the notification's id.
-const STATEMENT: &str = "ledgerly-s3-invoke";
-const NOTIFICATION_ID: &str = "ledgerly-ocr";
 /// Where the API puts uploads.
 pub(crate) const RECEIPTS_PREFIX: &str = "receipts/";
 
@@ -64,15 +59,6 @@ pub(crate) struct Observed {
     pub(crate) tags: BTreeMap<String, String>,
     /// The bucket S3 may invoke it for, per our permission statement (`None`: no statement).
     pub(crate) permission_source: Option<String>,
-}
-
-/// The bucket's notification as S3 has it.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ObservedNotification {
-    /// Ours: the function, events and key prefix; `None` if the bucket has none of ours.
-    pub(crate) ours: Option<(String, Vec<String>, String)>,
-    /// Everything else configured on the bucket, kept as it is.
-    pub(crate) others: NotificationConfiguration,
 }
 
 pub(crate) fn name(config: &StackConfig) -> String {
@@ -221,25 +207,6 @@ pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Obse
     }))
 }
 
-/// The bucket our statement lets invoke the function, from the function's resource policy.
-fn permission_source(policy: &str) -> Option<String> {
-    let policy: serde_json::Value = serde_json::from_str(policy).ok()?;
-    policy["Statement"]
-        .as_array()?
-        .iter()
-        .find(|s| s["Sid"] == STATEMENT)
-        .map(|s| {
-            s["Condition"]["ArnLike"]["AWS:SourceArn"]
-                .as_str()
-                .unwrap_or("(any)")
-                .to_owned()
-        })
-}
-
-fn bucket_arn(bucket: &str) -> String {
-    format!("arn:aws:s3:::{bucket}")
-}
-
 pub(crate) fn diff(desired: &Desired, observed: Option<&Observed>) -> ResourceChange {
     let change = match observed {
         None if desired.image.is_none() => Change::Waiting {
@@ -276,137 +243,6 @@ pub(crate) fn diff(desired: &Desired, observed: Option<&Observed>) -> ResourceCh
     ResourceChange {
         kind: FUNCTION,
         name: desired.name.clone(),
-        change,
-    }
-}
-
-pub(crate) fn diff_permission(desired: &Desired, observed: Option<&Observed>) -> ResourceChange {
-    let want = bucket_arn(&desired.bucket);
-    let change = match observed {
-        None if desired.image.is_none() => Change::Waiting {
-            reason: format!("follows the function {}", desired.name),
-        },
-        None => Change::Create,
-        Some(have) => match &have.permission_source {
-            None => Change::Create,
-            Some(source) => {
-                let mut diff = Diff::default();
-                diff.field("source", source, &want);
-                diff.into_change()
-            }
-        },
-    };
-    ResourceChange {
-        kind: PERMISSION,
-        name: format!("{}/{STATEMENT}", desired.name),
-        change,
-    }
-}
-
-pub(crate) async fn observe_notification(
-    aws: &Aws,
-    bucket: &str,
-) -> anyhow::Result<Option<ObservedNotification>> {
-    let reply = match aws
-        .s3
-        .get_bucket_notification_configuration()
-        .bucket(bucket)
-        .send()
-        .await
-    {
-        Ok(reply) => reply,
-        Err(err) if has_code(&err, "NoSuchBucket") => return Ok(None),
-        // Some S3-compatible servers (the emulator among them) answer a bucket with no
-        // notifications with an empty element of another name, which the SDK cannot parse.
-        Err(err) if empty_reply(&err) => {
-            return Ok(Some(ObservedNotification {
-                ours: None,
-                others: NotificationConfiguration::builder().build(),
-            }));
-        }
-        Err(err) => {
-            return Err(sdk_error(format!("reading {bucket}'s notifications"))(err));
-        }
-    };
-    let (ours, theirs): (Vec<_>, Vec<_>) = reply
-        .lambda_function_configurations()
-        .iter()
-        .cloned()
-        .partition(|c| c.id() == Some(NOTIFICATION_ID));
-    let ours = ours.first().map(|c| {
-        let prefix = c
-            .filter()
-            .and_then(|f| f.key())
-            .map(|k| k.filter_rules())
-            .unwrap_or_default()
-            .iter()
-            .find(|r| {
-                r.name()
-                    .is_some_and(|n| n.as_str().eq_ignore_ascii_case("prefix"))
-            })
-            .and_then(|r| r.value())
-            .unwrap_or_default()
-            .to_owned();
-        (
-            c.lambda_function_arn().to_owned(),
-            c.events().iter().map(|e| e.as_str().to_owned()).collect(),
-            prefix,
-        )
-    });
-    let others = NotificationConfiguration::builder()
-        .set_topic_configurations(Some(reply.topic_configurations().to_vec()))
-        .set_queue_configurations(Some(reply.queue_configurations().to_vec()))
-        .set_lambda_function_configurations(Some(theirs))
-        .set_event_bridge_configuration(reply.event_bridge_configuration().cloned())
-        .build();
-    Ok(Some(ObservedNotification { ours, others }))
-}
-
-/// A 200 reply whose body is one empty XML element: no configuration at all.
-fn empty_reply<E>(
-    err: &aws_smithy_runtime_api::client::result::SdkError<
-        E,
-        aws_smithy_runtime_api::http::Response,
-    >,
-) -> bool {
-    let Some(raw) = err.raw_response() else {
-        return false;
-    };
-
-    let body = raw.body().bytes().map(String::from_utf8_lossy);
-    raw.status().is_success()
-        && body.is_some_and(|b| {
-            let b = b.trim();
-            let b = match b.strip_prefix("<?xml") {
-                Some(rest) => rest.split_once("?>").map_or("", |(_, r)| r).trim(),
-                None => b,
-            };
-            b.starts_with('<') && b.ends_with("/>") && b.matches('<').count() == 1
-        })
-}
-
-pub(crate) fn diff_notification(
-    desired: &Desired,
-    region: &str,
-    observed: Option<&ObservedNotification>,
-) -> ResourceChange {
-    let name = format!("{}/{NOTIFICATION_ID}", desired.bucket);
-    let change = match observed.and_then(|o| o.ours.as_ref()) {
-        None if desired.image.is_none() => Change::Waiting {
-            reason: format!("follows the function {}", desired.name),
-        },
-        None => Change::Create,
-        Some((function, events, prefix)) => {
-            let mut diff = Diff::default();
-            diff.field("function", function, arn(desired, region));
-            diff.field("events", events.join(","), "s3:ObjectCreated:*");
-            diff.field("prefix", prefix, RECEIPTS_PREFIX);
-            diff.into_change()
-        }
-    };
-    ResourceChange {
-        kind: NOTIFICATION,
-        name,
         change,
     }
 }
@@ -511,104 +347,6 @@ pub(crate) async fn apply(
     Ok(())
 }
 
-/// Lets S3 invoke the function for the stack's bucket (and no other).
-pub(crate) async fn apply_permission(
-    aws: &Aws,
-    desired: &Desired,
-    observed: Option<&Observed>,
-) -> anyhow::Result<()> {
-    let name = &desired.name;
-    if observed.is_some_and(|o| o.permission_source.is_some()) {
-        match aws
-            .lambda
-            .remove_permission()
-            .function_name(name)
-            .statement_id(STATEMENT)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) => {}
-            Err(err) => return Err(sdk_error(format!("replacing {name}'s permission"))(err)),
-        }
-    }
-    match aws
-        .lambda
-        .add_permission()
-        .function_name(name)
-        .statement_id(STATEMENT)
-        .action("lambda:InvokeFunction")
-        .principal("s3.amazonaws.com")
-        .source_arn(bucket_arn(&desired.bucket))
-        .source_account(&desired.account)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_conflict_exception()) =>
-        {
-            Ok(())
-        }
-        Err(err) => Err(sdk_error(format!("letting S3 invoke {name}"))(err)),
-    }
-}
-
-/// Sets the bucket's notification for new receipts, keeping every other notification it has.
-pub(crate) async fn apply_notification(
-    aws: &Aws,
-    desired: &Desired,
-    observed: Option<&ObservedNotification>,
-) -> anyhow::Result<()> {
-    let ours = LambdaFunctionConfiguration::builder()
-        .id(NOTIFICATION_ID)
-        .lambda_function_arn(arn(desired, &aws.region))
-        .events(Event::from("s3:ObjectCreated:*"))
-        .filter(
-            NotificationConfigurationFilter::builder()
-                .key(
-                    S3KeyFilter::builder()
-                        .filter_rules(
-                            FilterRule::builder()
-                                .name(FilterRuleName::Prefix)
-                                .value(RECEIPTS_PREFIX)
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
-        .context("building the notification")?;
-    let others = observed
-        .map(|o| o.others.clone())
-        .unwrap_or_else(|| NotificationConfiguration::builder().build());
-    let mut lambdas = others.lambda_function_configurations().to_vec();
-    lambdas.push(ours);
-    let configuration = NotificationConfiguration::builder()
-        .set_topic_configurations(Some(others.topic_configurations().to_vec()))
-        .set_queue_configurations(Some(others.queue_configurations().to_vec()))
-        .set_lambda_function_configurations(Some(lambdas))
-        .set_event_bridge_configuration(others.event_bridge_configuration().cloned())
-        .build();
-    aws.s3
-        .put_bucket_notification_configuration()
-        .bucket(&desired.bucket)
-        .notification_configuration(configuration)
-        .send()
-        .await
-        .map_err(sdk_error(format!(
-            "sending {}'s new receipts to {}",
-            desired.bucket, desired.name
-        )))?;
-    Ok(())
-}
-
 /// Deletes the stack's function (its permission goes with it); whether there was one.
 pub(crate) async fn delete(aws: &Aws, config: &StackConfig) -> anyhow::Result<bool> {
     let name = name(config);
@@ -633,24 +371,6 @@ pub(crate) async fn delete(aws: &Aws, config: &StackConfig) -> anyhow::Result<bo
         }
         Err(err) => Err(sdk_error(format!("deleting the function {name}"))(err)),
     }
-}
-
-/// Removes our notification from the bucket, keeping the others; whether there was one.
-pub(crate) async fn delete_notification(aws: &Aws, bucket: &str) -> anyhow::Result<bool> {
-    let Some(observed) = observe_notification(aws, bucket).await? else {
-        return Ok(false);
-    };
-    if observed.ours.is_none() {
-        return Ok(false);
-    }
-    aws.s3
-        .put_bucket_notification_configuration()
-        .bucket(bucket)
-        .notification_configuration(observed.others)
-        .send()
-        .await
-        .map_err(sdk_error(format!("removing {bucket}'s OCR notification")))?;
-    Ok(true)
 }
 
 /// Points the function at `image` (by digest) and waits until the update has succeeded; false
@@ -680,20 +400,4 @@ pub(crate) async fn update_image(aws: &Aws, name: &str, image: &str) -> anyhow::
             READY_TIMEOUT,
         ))?;
     Ok(true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn our_statement_is_found_in_the_function_policy() {
-        let policy = r#"{"Version":"2012-10-17","Id":"default","Statement":[
-            {"Sid":"other","Effect":"Allow","Principal":{"Service":"sns.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"x"},
-            {"Sid":"ledgerly-s3-invoke","Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"x",
-             "Condition":{"StringEquals":{"AWS:SourceAccount":"123456789012"},"ArnLike":{"AWS:SourceArn":"arn:aws:s3:::b"}}}]}"#;
-        assert_eq!(permission_source(policy).as_deref(), Some("arn:aws:s3:::b"));
-        assert_eq!(permission_source(r#"{"Statement":[]}"#), None);
-        assert_eq!(permission_source("not json"), None);
-    }
 }

@@ -4,6 +4,8 @@
 //! (`ledgerly:stack` and `Name=<stack>-app`), never by a remembered id. What EC2 can change in
 //! place is kept as configured (type, groups, profile, IMDSv2, running); the AMI, key pair,
 //! user-data and root volume are set when the instance is created.
+//!
+//! Over 500 lines: one resource kind whose create (AMI lookup, profile propagation, waits) is long.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! The database: RDS PostgreSQL in a DB subnet group over the default VPC's subnets, never
 //! publicly accessible, storage encrypted, reachable only through the stack's `db` security
 //! group, its master password the stack's generated SecureString (never printed).
+//!
+//! Over 500 lines: the subnet group and the instance in one module, until the resource kinds share
+//! one trait and each gets a module of its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -4,7 +4,8 @@
 
 use std::io::Write as _;
 
-use super::stack::{Output, StackArgs, Survey, json_report, summary};
+use super::stack::{Output, StackArgs, json_report, summary};
+use crate::stack::survey::Survey;
 
 /// Show what provision would change, and change nothing.
 #[derive(Debug, clap::Args)]

@@ -5,7 +5,8 @@
 use std::io::Write as _;
 
 use super::progress::Progress;
-use super::stack::{Output, StackArgs, Survey, json_report, summary};
+use super::stack::{Output, StackArgs, json_report, summary};
+use crate::stack::survey::Survey;
 
 /// Create or update the stack's AWS resources to match the stack file.
 #[derive(Debug, clap::Args)]

@@ -18,10 +18,11 @@ use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use super::deploy::{self, Release, RemoteArgs};
-use super::stack::{Output, StackArgs, Survey};
+use super::stack::{Output, StackArgs};
 use crate::docker::Engine;
 use crate::docker::reconcile::{self, HASH_LABEL, SERVICE_LABEL};
 use crate::stack::Change;
+use crate::stack::survey::Survey;
 
 /// Show the stack's resources, containers and readiness; exit 2 if anything is wrong.
 #[derive(Debug, clap::Args)]

@@ -9,6 +9,8 @@
 //! `prlimit`, which runs each conversion within a memory limit. Images
 //! are tagged with the git commit (and a content hash when the tree has uncommitted changes) and
 //! are later referred to by digest, never by `:latest`.
+//!
+//! Over 500 lines with its tests: what goes into an image and how it is built are one job.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write as _;

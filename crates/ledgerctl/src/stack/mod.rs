@@ -2,6 +2,7 @@
 //! that `plan` prints and `provision` carries out.
 
 pub(crate) mod config;
+pub(crate) mod survey;
 
 use std::collections::BTreeMap;
 use std::fmt;

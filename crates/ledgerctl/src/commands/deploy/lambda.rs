@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use super::facts::Facts;
 use crate::aws;
-use crate::commands::stack::{Opened, Survey};
+use crate::commands::stack::Opened;
+use crate::stack::survey::Survey;
 
 /// What happened to the OCR function.
 #[derive(Debug, Serialize)]

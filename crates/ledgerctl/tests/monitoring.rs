@@ -285,7 +285,7 @@ fn series_names(exposition: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn the_dashboards_use_the_provisioned_datasource_and_metrics_the_app_exports() {
-    let datasources: serde_yaml::Value = serde_yaml::from_str(
+    let datasources: yaml_serde::Value = yaml_serde::from_str(
         &std::fs::read_to_string(grafana().join("provisioning/datasources/prometheus.yml"))
             .unwrap(),
     )

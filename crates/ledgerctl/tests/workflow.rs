@@ -8,7 +8,7 @@ use serde_json::Value;
 fn workflow(name: &str) -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.github/workflows/");
     let text = std::fs::read_to_string(format!("{path}{name}")).unwrap();
-    serde_yaml::from_str(&text).unwrap()
+    yaml_serde::from_str(&text).unwrap()
 }
 
 /// Every step of a job.
@@ -19,7 +19,7 @@ fn steps(job: &Value) -> &Vec<Value> {
 #[test]
 fn a_push_to_main_is_tested_then_deployed_with_oidc_one_deploy_at_a_time() {
     let release = workflow("release.yml");
-    // serde_yaml reads the `on` key as the string "on".
+    // yaml_serde reads the `on` key as the string "on".
     assert_eq!(release["on"]["push"]["branches"][0], "main");
     let jobs = &release["jobs"];
     let test = &jobs["test"];
@@ -65,7 +65,7 @@ fn a_push_to_main_is_tested_then_deployed_with_oidc_one_deploy_at_a_time() {
             .unwrap()
             .contains("vars.")
     );
-    let text = serde_yaml::to_string(&release).unwrap();
+    let text = yaml_serde::to_string(&release).unwrap();
     for long_lived in [
         "aws-access-key-id",
         "aws-secret-access-key",

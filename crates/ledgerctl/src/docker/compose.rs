@@ -145,7 +145,7 @@ pub(crate) fn write(spec: &StackSpec, dir: &Path) -> anyhow::Result<()> {
     };
     write(
         &dir.join("docker-compose.yml"),
-        &serde_yaml::to_string(&document)?,
+        &yaml_serde::to_string(&document)?,
     )?;
     for (file, content) in files {
         write(&dir.join(file), &content)?;

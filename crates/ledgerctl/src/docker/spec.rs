@@ -295,7 +295,7 @@ impl StackSpec {
 
     /// Reads and checks YAML `text` (from `origin`, for messages).
     pub(crate) fn parse(text: &str, origin: &str) -> anyhow::Result<StackSpec> {
-        let spec: StackSpec = serde_yaml::from_str(text)
+        let spec: StackSpec = yaml_serde::from_str(text)
             .with_context(|| format!("{origin} is not a valid stack spec"))?;
         let problems = spec.problems();
         if !problems.is_empty() {
@@ -527,7 +527,7 @@ mod tests {
 
     #[test]
     fn every_problem_is_named_with_its_service() {
-        let spec: StackSpec = serde_yaml::from_str(
+        let spec: StackSpec = yaml_serde::from_str(
             "stack: demo\nvolumes: [data]\nservices:\n  web:\n    image: x\n    ports: ['8080']\n    volumes: ['other:/x']\n    health:\n      test: ['CMD-SHELL', 'true']\n  api:\n    image: y\n    rolling: true\n    ports: ['127.0.0.1:1:2']\n",
         )
         .unwrap();
@@ -543,7 +543,7 @@ mod tests {
 
     #[test]
     fn networks_reserved_addresses_and_probes_are_checked() {
-        let spec: StackSpec = serde_yaml::from_str(
+        let spec: StackSpec = yaml_serde::from_str(
             "stack: demo\nnetwork: {subnet: 10.0.0.0/24, ip_range: 10.0.1.0/25}\nnetworks: {default: {}, Bad_Name: {}}\nunreachable: {x: {from: nobody, probe: [], help: h}}\nservices:\n  a:\n    image: x\n    networks: [default, missing, default]\n    address_range: 10.0.0.16/28\n  b:\n    image: y\n    networks: [other]\n    address_range: fd00::/64\n",
         )
         .unwrap();
@@ -564,7 +564,7 @@ mod tests {
             assert!(problems.contains(expected), "{expected}\n{problems}");
         }
 
-        let spec: StackSpec = serde_yaml::from_str(
+        let spec: StackSpec = yaml_serde::from_str(
             "stack: demo\nnetwork: {subnet: 10.0.0.0/24, ip_range: 10.0.0.128/25}\nservices:\n  a:\n    image: x\n    address_range: 10.0.0.128/29\n  b:\n    image: y\n    address_range: 10.0.0.16/31\n  c:\n    image: z\n    address_range: 10.0.0.16/28\n",
         )
         .unwrap();
@@ -595,9 +595,9 @@ mod tests {
 
     #[test]
     fn the_hash_changes_with_any_setting_and_only_then() {
-        let service: Service = serde_yaml::from_str("image: x\nenv: {A: '1'}\n").unwrap();
-        let same: Service = serde_yaml::from_str("env: {A: '1'}\nimage: x\n").unwrap();
-        let changed: Service = serde_yaml::from_str("image: x\nenv: {A: '2'}\n").unwrap();
+        let service: Service = yaml_serde::from_str("image: x\nenv: {A: '1'}\n").unwrap();
+        let same: Service = yaml_serde::from_str("env: {A: '1'}\nimage: x\n").unwrap();
+        let changed: Service = yaml_serde::from_str("image: x\nenv: {A: '2'}\n").unwrap();
         assert_eq!(service.hash(), same.hash());
         assert_ne!(service.hash(), changed.hash());
     }

@@ -364,7 +364,7 @@ impl StackConfig {
 
     /// Parses and checks YAML `text` (from `origin`, for messages).
     pub(crate) fn parse(text: &str, origin: &str) -> Result<StackConfig, ConfigError> {
-        let config: StackConfig = serde_yaml::from_str(text).map_err(|e| ConfigError {
+        let config: StackConfig = yaml_serde::from_str(text).map_err(|e| ConfigError {
             origin: origin.to_owned(),
             problems: vec![e.to_string()],
         })?;

@@ -163,25 +163,18 @@ pub struct RetryLater(pub Report);
 
 /// Decodes an S3 event key: `+` is a space, `%XX` a byte; the bytes are UTF-8.
 pub fn decode_key(key: &str) -> Result<String, String> {
-    let bytes = key.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = key
-                    .get(i + 1..i + 3)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("`{key}` has a malformed %-escape"))?;
-                out.push(hex);
-                i += 2;
-            }
-            other => out.push(other),
-        }
-        i += 1;
+    let malformed = key.match_indices('%').any(|(i, _)| {
+        key.get(i + 1..i + 3)
+            .is_none_or(|hex| !hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    });
+    if malformed {
+        return Err(format!("`{key}` has a malformed %-escape"));
     }
-    String::from_utf8(out).map_err(|_| format!("`{key}` does not decode to UTF-8"))
+    // A `+` in the key itself arrives as %2B, so spaces are restored before decoding.
+    percent_encoding::percent_decode_str(&key.replace('+', " "))
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| format!("`{key}` does not decode to UTF-8"))
 }
 
 #[derive(Debug)]

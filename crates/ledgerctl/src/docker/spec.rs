@@ -6,10 +6,11 @@
 //! tests.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::path::Path;
 
 use anyhow::Context as _;
+use ipnet::{IpNet, Ipv4Net};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -215,45 +216,38 @@ pub(crate) fn parse_port(text: &str) -> Result<Port, String> {
     })
 }
 
-/// An IPv4 block: its first address and prefix length.
+/// An IPv4 block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Block {
-    first: u32,
-    prefix: u8,
-}
+pub(crate) struct Block(Ipv4Net);
 
 impl Block {
     pub(crate) fn parse(text: &str) -> Result<Block, String> {
         match crate::stack::config::parse_cidr(text)? {
-            (IpAddr::V4(address), prefix) => Ok(Block {
-                first: u32::from(address),
-                prefix,
-            }),
-            (IpAddr::V6(_), _) => Err(format!("`{text}` is IPv6; give an IPv4 block")),
+            IpNet::V4(net) => Ok(Block(net)),
+            IpNet::V6(_) => Err(format!("`{text}` is IPv6; give an IPv4 block")),
         }
     }
 
-    fn last(self) -> u32 {
-        self.first | (u32::MAX.checked_shr(u32::from(self.prefix)).unwrap_or(0))
+    fn prefix(self) -> u8 {
+        self.0.prefix_len()
     }
 
     fn within(self, outer: Block) -> bool {
-        outer.first <= self.first && self.last() <= outer.last()
+        outer.0.contains(&self.0)
     }
 
     fn overlaps(self, other: Block) -> bool {
-        self.first <= other.last() && other.first <= self.last()
+        self.0.contains(&other.0.network()) || other.0.contains(&self.0.network())
     }
 
     /// Whether `address` is its first or last (a network's own address and its broadcast).
     pub(crate) fn is_edge(self, address: Ipv4Addr) -> bool {
-        let address = u32::from(address);
-        address == self.first || address == self.last()
+        address == self.0.network() || address == self.0.broadcast()
     }
 
-    /// Its addresses, in order.
+    /// Its addresses, in order, the first and last included.
     pub(crate) fn addresses(self) -> impl Iterator<Item = Ipv4Addr> {
-        (self.first..=self.last()).map(Ipv4Addr::from)
+        (u32::from(self.0.network())..=u32::from(self.0.broadcast())).map(Ipv4Addr::from)
     }
 }
 
@@ -462,7 +456,7 @@ impl StackSpec {
                         problems.push(format!(
                             "services.{name}.address_range: `{text}` must be within the subnet and outside the ip_range the engine hands out"
                         ));
-                    } else if block.prefix > 30 {
+                    } else if block.prefix() > 30 {
                         problems.push(format!(
                             "services.{name}.address_range: `{text}` is too small; a replacement needs a second address (/30 at most)"
                         ));

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use ipnet::IpNet;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -285,45 +286,26 @@ fn is_hostname(text: &str) -> bool {
         })
 }
 
-/// `(address, prefix length)` of a CIDR block written without host bits set.
-pub(crate) fn parse_cidr(text: &str) -> Result<(IpAddr, u8), String> {
-    let (address, prefix) = text
-        .split_once('/')
-        .ok_or_else(|| format!("`{text}` is not a CIDR block; write it as 203.0.113.7/32"))?;
-    let address: IpAddr = address
+/// A CIDR block written without host bits set.
+pub(crate) fn parse_cidr(text: &str) -> Result<IpNet, String> {
+    let Some((address, prefix)) = text.split_once('/') else {
+        return Err(format!(
+            "`{text}` is not a CIDR block; write it as 203.0.113.7/32"
+        ));
+    };
+    let parsed: IpAddr = address
         .parse()
         .map_err(|_| format!("`{address}` is not an IP address"))?;
-    let prefix: u8 = prefix
+    let bits = if parsed.is_ipv4() { 32 } else { 128 };
+    let net: IpNet = text
         .parse()
-        .map_err(|_| format!("`/{prefix}` is not a prefix length"))?;
-    let bits = if address.is_ipv4() { 32 } else { 128 };
-    if prefix > bits {
-        return Err(format!("/{prefix} is longer than an address (/{bits})"));
-    }
-    let host_bits_set = match address {
-        IpAddr::V4(v4) => {
-            let mask = if prefix == 0 {
-                0
-            } else {
-                u32::MAX << (32 - u32::from(prefix))
-            };
-            u32::from(v4) & !mask != 0
-        }
-        IpAddr::V6(v6) => {
-            let mask = if prefix == 0 {
-                0
-            } else {
-                u128::MAX << (128 - u32::from(prefix))
-            };
-            u128::from(v6) & !mask != 0
-        }
-    };
-    if host_bits_set {
+        .map_err(|_| format!("`/{prefix}` is not a prefix length of an address (/0 to /{bits})"))?;
+    if net.trunc() != net {
         return Err(format!(
-            "`{text}` has host bits set; for one address write {address}/{bits}"
+            "`{text}` has host bits set; for one address write {parsed}/{bits}"
         ));
     }
-    Ok((address, prefix))
+    Ok(net)
 }
 
 /// A string or a list of strings, as a list.
@@ -423,16 +405,16 @@ impl StackConfig {
         }
         for cidr in &self.admin_cidr {
             match parse_cidr(cidr) {
-                Ok((_, 0)) => problems.push(format!(
+                Ok(net) if net.prefix_len() == 0 => problems.push(format!(
                     "admin_cidr: {cidr} opens SSH to the world; give your own address, e.g. 203.0.113.7/32"
                 )),
-                Ok((IpAddr::V4(_), prefix)) if prefix < 16 => problems.push(format!(
+                Ok(IpNet::V4(net)) if net.prefix_len() < 16 => problems.push(format!(
                     "admin_cidr: {cidr} opens SSH to {} addresses; give your own address or office range (/16 at the widest), e.g. 203.0.113.7/32",
-                    1u64 << (32 - u32::from(prefix))
+                    1u64 << (32 - u32::from(net.prefix_len()))
                 )),
-                Ok((IpAddr::V6(_), prefix)) if prefix < 48 => problems.push(format!(
+                Ok(IpNet::V6(net)) if net.prefix_len() < 48 => problems.push(format!(
                     "admin_cidr: {cidr} opens SSH to 2^{} addresses, more than a site's /48; give your own network, e.g. 2001:db8:1::/48 or one address /128",
-                    128 - u32::from(prefix)
+                    128 - u32::from(net.prefix_len())
                 )),
                 Ok(_) => {}
                 Err(e) => problems.push(format!("admin_cidr: {e}")),

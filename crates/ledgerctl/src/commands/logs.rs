@@ -27,7 +27,8 @@ pub(crate) struct Args {
     /// Keep streaming new lines until Ctrl-C.
     #[arg(short, long)]
     follow: bool,
-    /// Only lines written since then: a duration ago (30s, 10m, 2h, 1d) or Unix seconds.
+    /// Only lines written since then: a duration ago (30s, 10m, 2h, 1d), an RFC 3339 time, or
+    /// Unix seconds.
     #[arg(long)]
     since: Option<String>,
     /// How many of the last lines to show (`all` for every one).
@@ -62,23 +63,23 @@ pub(crate) struct Args {
     wait_seconds: u64,
 }
 
-/// Unix seconds for `--since`.
+/// Unix seconds for `--since`: a duration ago, an RFC 3339 time, or Unix seconds.
 fn since(text: &str, now: u64) -> anyhow::Result<u64> {
     if let Ok(seconds) = text.parse::<u64>() {
         return Ok(seconds);
     }
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(0));
-    let number: u64 = number.parse().with_context(|| {
-        format!("--since {text}: give a duration like 30s, 10m, 2h or 1d, or Unix seconds")
+    if let Ok(time) = humantime::parse_rfc3339_weak(text) {
+        return Ok(time
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default());
+    }
+    let ago = humantime::parse_duration(text).with_context(|| {
+        format!(
+            "--since {text}: give a duration like 30s, 10m, 2h or 1d, a time like 2026-12-05T09:00:00Z, or Unix seconds"
+        )
     })?;
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => bail!("--since {text}: the unit must be s, m, h or d"),
-    };
-    Ok(now.saturating_sub(number * scale))
+    Ok(now.saturating_sub(ago.as_secs()))
 }
 
 /// The engine to read from and the stack's name.
@@ -201,5 +202,7 @@ mod tests {
         assert_eq!(since("1700000000", 5).unwrap(), 1_700_000_000);
         assert!(since("10x", 1000).is_err());
         assert!(since("soon", 1000).is_err());
+        assert_eq!(since("1h 30m", 10_000).unwrap(), 4600);
+        assert_eq!(since("2023-11-14T22:13:20Z", 5).unwrap(), 1_700_000_000);
     }
 }

@@ -78,25 +78,26 @@ impl Target {
         if let Some(path) = text.strip_prefix("unix://") {
             return Ok(Target::Socket(PathBuf::from(path)));
         }
-        let Some(rest) = text.strip_prefix("ssh://") else {
+        if !text.starts_with("ssh://") {
             bail!(
                 "`{text}` is not a Docker host; give ssh://user@host[:port], unix:///path/docker.sock or local"
             );
-        };
-        let (user, address) = rest
-            .split_once('@')
-            .with_context(|| format!("`{text}` names no user; give ssh://user@host[:port]"))?;
-        let (host, port) = match address.rsplit_once(':') {
-            Some((host, port)) if !host.contains(':') || host.ends_with(']') => (
-                host.trim_matches(['[', ']']).to_owned(),
-                port.parse()
-                    .with_context(|| format!("`{port}` in `{text}` is not a port"))?,
-            ),
-            _ => (address.to_owned(), 22),
-        };
+        }
+        let url = url::Url::parse(text).map_err(|e| {
+            anyhow::anyhow!("`{text}` is not an ssh:// address ({e}); give ssh://user@host[:port]")
+        })?;
+        let user = url.username();
+        let host = url
+            .host()
+            .map(|h| match h {
+                url::Host::Ipv6(address) => address.to_string(),
+                other => other.to_string(),
+            })
+            .unwrap_or_default();
         if user.is_empty() || host.is_empty() {
             bail!("`{text}` needs both a user and a host: ssh://user@host[:port]");
         }
+        let port = url.port().unwrap_or(22);
         Ok(Target::Ssh {
             user: user.to_owned(),
             host,

@@ -100,7 +100,7 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init();
             let settings = Settings::from_env(cli.config.as_deref()).context("invalid settings")?;
             // Listening for SIGTERM before saying it listens: a stop sent at once is not lost.
-            let signal = ledgerly_store::process::listen_for_shutdown();
+            let signal = ledgerly_process::listen_for_shutdown();
             let app = Application::build(settings).await?;
             tracing::info!(address = %app.local_addr()?, "ledgerly-api listening");
             app.serve(signal).await.context("the server failed")?;

@@ -27,7 +27,7 @@ use crate::settings::Settings;
 use crate::state::AppState;
 use crate::{openapi, routes};
 
-pub use ledgerly_store::process::shutdown_signal;
+pub use ledgerly_process::shutdown_signal;
 
 /// The router for `state`: the API under `/api/v1`, health at the root, the dashboard's pages.
 pub fn app(state: AppState) -> Router {

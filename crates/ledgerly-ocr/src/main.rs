@@ -12,8 +12,8 @@ use axum::response::IntoResponse as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use ledgerly_core::{Currency, ReceiptKind};
 use ledgerly_ocr::{ExtractorSettings, Hints, OcrMetrics, ReceiptFields, Worker, WorkerOptions};
+use ledgerly_process::{init_logging, shutdown_signal};
 use ledgerly_store::objects::{Storage, StorageBackend, StorageLocation};
-use ledgerly_store::process::{init_logging, shutdown_signal};
 use serde_json::json;
 
 // mimalloc returns freed memory to the system and does not keep a peak per thread, as glibc's

@@ -18,12 +18,12 @@ mod error;
 mod expenses;
 mod jobs;
 pub mod objects;
-pub mod process;
 mod receipts;
 mod roles;
 mod rows;
 mod sessions;
 mod stats;
+#[cfg(feature = "testing")]
 pub mod testing;
 mod users;
 

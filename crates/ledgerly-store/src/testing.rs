@@ -13,9 +13,29 @@ use crate::Store;
 pub const TEST_DATABASE_URL: &str = "LEDGERLY_TEST_DATABASE_URL";
 
 /// Defines `$name::postgres` and `$name::sqlite`, each running `async fn $name(backend: Backend)`
-/// on its backend: how every suite that takes a [`Backend`] runs on both.
+/// on its backend: how every suite that takes a [`Backend`] runs on both. With `store:` first,
+/// each runs `async fn $name(store: &Store)` on a fresh database of its backend, removed after.
 #[macro_export]
 macro_rules! on_both_backends {
+    (store: $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let db = $crate::testing::TestDatabase::postgres().await;
+                    super::$name(&db.store).await;
+                    db.cleanup().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let db = $crate::testing::TestDatabase::sqlite().await;
+                    super::$name(&db.store).await;
+                    db.cleanup().await;
+                }
+            }
+        )*
+    };
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {

@@ -104,7 +104,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     // Listening for Ctrl-C before saying "Press Ctrl-C to stop".
-    let signal = ledgerly_store::process::listen_for_shutdown();
+    let signal = ledgerly_process::listen_for_shutdown();
     let address = app.local_addr()?;
     let host = if address.ip().is_unspecified() {
         "127.0.0.1".to_owned()

@@ -4,6 +4,7 @@ use ledgerly_store::{Store, StoreError};
 use crate::harness::*;
 
 on_both_backends!(
+    store:
     category_names_are_unique_per_account_ignoring_case,
     renaming_keeps_the_expenses,
     a_category_in_use_is_deleted_only_by_moving_its_expenses,

@@ -2,7 +2,7 @@ use ledgerly_store::{Dialect, Store, StoreError};
 
 use crate::harness::*;
 
-on_both_backends!(a_connected_store_answers_and_knows_its_dialect);
+on_both_backends!(store: a_connected_store_answers_and_knows_its_dialect);
 
 async fn a_connected_store_answers_and_knows_its_dialect(store: &Store) {
     store.ping().await.unwrap();

@@ -5,6 +5,7 @@ use ledgerly_store::{ExpenseQuery, ExpenseSort, SortDirection, SortField, Store,
 use crate::harness::*;
 
 on_both_backends!(
+    store:
     an_expense_is_created_read_changed_and_deleted,
     only_positive_amounts_are_spent,
     the_list_filters_by_days_category_vendor_and_review,

@@ -8,29 +8,7 @@ use ledgerly_store::{NewUser, Store};
 
 pub use ledgerly_store::testing::TestDatabase as TestDb;
 
-/// Defines `$name::postgres` and `$name::sqlite` from `async fn $name(store: &Store)`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    let db = $crate::harness::TestDb::postgres().await;
-                    super::$name(&db.store).await;
-                    db.cleanup().await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    let db = $crate::harness::TestDb::sqlite().await;
-                    super::$name(&db.store).await;
-                    db.cleanup().await;
-                }
-            }
-        )*
-    };
-}
-pub(crate) use on_both_backends;
+pub(crate) use ledgerly_store::on_both_backends;
 
 pub fn email(s: &str) -> Email {
     Email::parse(s).unwrap()

@@ -7,7 +7,7 @@ use ledgerly_store::{ExpenseQuery, Store, StoreError};
 use crate::harness::*;
 use crate::receipts::upload;
 
-on_both_backends!(another_users_rows_are_never_returned_or_changed);
+on_both_backends!(store: another_users_rows_are_never_returned_or_changed);
 
 fn not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
     assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");

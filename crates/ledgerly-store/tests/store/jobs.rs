@@ -10,6 +10,7 @@ use crate::harness::*;
 use crate::receipts::upload;
 
 on_both_backends!(
+    store:
     a_claimed_job_completes_into_an_expense_needing_review,
     enqueueing_is_idempotent_and_a_finished_job_can_run_again,
     a_failed_attempt_is_retried_after_its_backoff_then_given_up,

@@ -4,6 +4,7 @@ use ledgerly_store::{NewReceipt, OcrResult, Store, StoreError};
 use crate::harness::*;
 
 on_both_backends!(
+    store:
     an_upload_is_recorded_pending_and_listed_newest_first,
     the_same_file_uploaded_twice_is_recognised,
     deleting_a_receipt_drops_its_unreviewed_expense_but_keeps_a_confirmed_one,

@@ -4,6 +4,7 @@ use ledgerly_store::Store;
 use crate::harness::*;
 
 on_both_backends!(
+    store:
     a_session_finds_its_user_until_it_expires,
     logout_revokes_only_that_session,
     a_password_change_can_revoke_every_other_session,

@@ -9,6 +9,7 @@ use proptest::test_runner::{Config, TestRng, TestRunner};
 use crate::harness::*;
 
 on_both_backends!(
+    store:
     december_2025_and_december_2026_are_never_merged,
     an_instant_is_counted_in_the_month_of_the_users_zone,
     sql_sums_match_the_reference_maths,

@@ -4,6 +4,7 @@ use ledgerly_store::{ProfileChanges, Store, StoreError};
 use crate::harness::*;
 
 on_both_backends!(
+    store:
     a_new_account_starts_with_the_default_categories,
     an_email_differing_only_in_case_is_a_conflict,
     credentials_are_found_by_email_in_any_case,

@@ -1,0 +1,234 @@
+//! The test's stack, its AWS clients and small readers of what the emulator holds.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub(crate) fn endpoint() -> String {
+    std::env::var("LEDGERLY_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
+        panic!("LEDGERLY_TEST_AWS_ENDPOINT is not set: run the suite with scripts/test, which starts the AWS emulator")
+    })
+}
+
+/// The operator's SSH key, imported as `<stack>-deploy`.
+pub(crate) const PUBLIC_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKv/CF3n/Zh4krGgK3oPryYuj+LfPTno1LSseU9H85hy ledgerly-test";
+
+/// The emulator has no Ubuntu parameter; this one it has, so the lookup path is the one tested.
+pub(crate) const AMI_PARAMETER: &str =
+    "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
+
+pub(crate) struct Stack {
+    pub(crate) name: String,
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl Stack {
+    pub(crate) fn new(prefix: &str) -> Stack {
+        let name = format!(
+            "{prefix}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let stack = Stack { name, dir };
+        stack.write("");
+        stack
+    }
+
+    pub(crate) fn write(&self, extra: &str) {
+        let key = self.dir.path().join("id_ed25519.pub");
+        std::fs::write(&key, format!("{PUBLIC_KEY}\n")).unwrap();
+        self.write_raw(&format!(
+            "stack: {}\nregion: us-east-1\ndomain: ledgerly.example.com\nacme_email: ops@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    public_key_file: {}\n  ami_parameter: {AMI_PARAMETER}\necr:\n  keep_images: 7\ntags:\n  project: expenses\n{extra}",
+            self.name,
+            key.display()
+        ));
+    }
+
+    pub(crate) fn write_raw(&self, text: &str) {
+        std::fs::write(self.dir.path().join("ledgerly.yaml"), text).unwrap();
+    }
+
+    /// What `ledgerctl deploy` does first: an image in the OCR repository. Its digest.
+    pub(crate) async fn push_image(&self) -> String {
+        let hex = |_| uuid::Uuid::new_v4().simple().to_string();
+        let digest = |n| format!("sha256:{}{}", hex(n), hex(n));
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1024, "digest": digest(0)},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 4096, "digest": digest(1)}]
+        });
+        let pushed = aws_sdk_ecr::Client::new(&aws().await)
+            .put_image()
+            .repository_name(format!("{}-ocr", self.name))
+            .image_manifest(manifest.to_string())
+            .image_tag("0123abc")
+            .send()
+            .await
+            .unwrap();
+        pushed
+            .image()
+            .unwrap()
+            .image_id()
+            .unwrap()
+            .image_digest()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub(crate) fn ledgerctl(&self, args: &[&str], fail_at: Option<usize>) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ledgerctl"));
+        command
+            .args(args)
+            .arg("--config")
+            .arg(self.dir.path().join("ledgerly.yaml"))
+            .arg("--endpoint-url")
+            .arg(endpoint())
+            .env("RUST_LOG", "error")
+            .env_remove("LEDGERCTL_FAIL_AT_MUTATING_CALL");
+        if let Some(n) = fail_at {
+            command.env("LEDGERCTL_FAIL_AT_MUTATING_CALL", n.to_string());
+        }
+        command.output().unwrap()
+    }
+
+    /// `provision --output json`, which must succeed.
+    pub(crate) fn provision(&self) -> Value {
+        let output = self.ledgerctl(&["provision", "--output", "json"], None);
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    pub(crate) fn plan(&self) -> (i32, Value) {
+        let output = self.ledgerctl(&["plan", "--output", "json", "--detailed-exitcode"], None);
+        let code = output.status.code().unwrap();
+        assert!(code == 0 || code == 2, "{output:?}");
+        (code, serde_json::from_slice(&output.stdout).unwrap())
+    }
+
+    pub(crate) fn bucket(&self) -> String {
+        format!("{}-receipts-123456789012", self.name)
+    }
+}
+
+pub(crate) async fn aws() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .load()
+        .await
+}
+
+pub(crate) async fn s3() -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&aws().await)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+pub(crate) fn ec2_filter(name: &str, values: &[&str]) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder()
+        .name(name)
+        .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
+        .build()
+}
+
+/// The stack's security group ids by name suffix (`web`, `ssh`, `db`).
+pub(crate) async fn group_ids(stack: &Stack) -> std::collections::BTreeMap<String, String> {
+    let ec2 = aws_sdk_ec2::Client::new(&aws().await);
+    ec2.describe_security_groups()
+        .filters(ec2_filter("tag:ledgerly:stack", &[&stack.name]))
+        .send()
+        .await
+        .unwrap()
+        .security_groups()
+        .iter()
+        .map(|g| {
+            (
+                g.group_name()
+                    .unwrap()
+                    .trim_start_matches(&format!("{}-", stack.name))
+                    .to_owned(),
+                g.group_id().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+pub(crate) fn actions(report: &Value) -> Vec<String> {
+    report["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {}",
+                c["action"].as_str().unwrap(),
+                c["kind"].as_str().unwrap(),
+                c["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// Takes the bucket's policy off; what it was. The policy refuses requests not made over TLS,
+/// and the emulator, which speaks plain HTTP, applies that refusal to every object request
+/// whatever the condition says (its policy evaluation counts an unmet condition as a denial),
+/// so objects are put or deleted through it with the policy off.
+pub(crate) async fn without_bucket_policy(bucket: &str) -> String {
+    let s3 = s3().await;
+    let policy = s3
+        .get_bucket_policy()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .to_owned();
+    // Proof of the refusal the comment above describes.
+    let refused = s3
+        .put_object()
+        .bucket(bucket)
+        .key("receipts/probe")
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+        .send()
+        .await;
+    assert_eq!(
+        refused
+            .unwrap_err()
+            .raw_response()
+            .unwrap()
+            .status()
+            .as_u16(),
+        403
+    );
+    s3.delete_bucket_policy()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    policy
+}
+
+/// An IAM policy document as IAM returns it (URL-encoded, or not in the emulator), parsed.
+pub(crate) fn iam_document(text: &str) -> Value {
+    let mut bytes = Vec::new();
+    let raw = text.as_bytes();
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%'
+            && let Some(byte) = text
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            bytes.push(byte);
+            i += 3;
+            continue;
+        }
+        bytes.push(raw[i]);
+        i += 1;
+    }
+    serde_json::from_slice(&bytes).unwrap()
+}

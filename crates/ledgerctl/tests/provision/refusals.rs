@@ -1,0 +1,180 @@
+//! What stops a run before any change: a bad stack file, a missing key; and a hosted OCR key
+//! passed by name only.
+
+use std::process::Command;
+
+use crate::assertions::*;
+use crate::fixtures::*;
+
+#[test]
+fn a_bad_stack_file_is_refused_before_any_aws_call() {
+    let stack = Stack::new("bad");
+    std::fs::write(
+        stack.dir.path().join("ledgerly.yaml"),
+        "stack: Bad_Name\nregion: us-east-1\ndomain: ledgerly.example.com\nacme_email: ops@example.com\nadmin_cidr: 0.0.0.0/0\ninstance:\n  key_pair:\n    name: ops\n",
+    )
+    .unwrap();
+    // Any AWS call would go to a port nobody listens on, and fail differently.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
+        .args(["plan", "--config"])
+        .arg(stack.dir.path().join("ledgerly.yaml"))
+        .arg("--endpoint-url")
+        .arg(format!("http://{closed}"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("admin_cidr: 0.0.0.0/0 opens SSH to the world; give your own address, e.g. 203.0.113.7/32"), "{stderr}");
+    assert!(stderr.contains("stack: `Bad_Name`"), "{stderr}");
+    assert!(!stderr.to_lowercase().contains("connect"), "{stderr}");
+    let missing = Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
+        .args(["plan", "--config", "/nonexistent/ledgerly.yaml"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("cannot read it"),
+        "{missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_ocr_key_stops_provision_before_any_change() {
+    let stack = Stack::new("nokey");
+    stack.write("ocr:\n  backend: gemini\n  api_key_parameter: /nokey/gemini-key\n");
+    let output = stack.ledgerctl(&["provision"], None);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ocr.api_key_parameter: the SSM parameter /nokey/gemini-key does not exist; store the key first"),
+        "{stderr}"
+    );
+    assert_nothing_created(&stack).await;
+}
+
+#[tokio::test]
+async fn a_missing_ssh_key_is_named_before_any_change() {
+    let stack = Stack::new("nossh");
+    // The public key file is missing: refused before any AWS call.
+    let text = std::fs::read_to_string(stack.dir.path().join("ledgerly.yaml")).unwrap();
+    stack.write_raw(
+        &text.replace(
+            &stack
+                .dir
+                .path()
+                .join("id_ed25519.pub")
+                .display()
+                .to_string(),
+            "/nonexistent/id_ed25519.pub",
+        ),
+    );
+    let output = stack.ledgerctl(&["plan"], None);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr
+            .contains("instance.key_pair.public_key_file: cannot read /nonexistent/id_ed25519.pub"),
+        "{stderr}"
+    );
+    // A private key given by mistake is refused, and never sent anywhere.
+    let private = stack.dir.path().join("id_ed25519");
+    std::fs::write(&private, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n").unwrap();
+    stack.write_raw(
+        &text.replace(
+            &stack
+                .dir
+                .path()
+                .join("id_ed25519.pub")
+                .display()
+                .to_string(),
+            &private.display().to_string(),
+        ),
+    );
+    let output = stack.ledgerctl(&["plan"], None);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is not one OpenSSH public key"), "{stderr}");
+    assert!(!stderr.contains("b3BlbnNzaC1rZXktdjEAAAAA"), "{stderr}");
+
+    // A named key pair that does not exist stops provision before any change.
+    stack.write_raw(&text.replace(
+        &format!(
+            "key_pair:\n    public_key_file: {}",
+            stack.dir.path().join("id_ed25519.pub").display()
+        ),
+        "key_pair:\n    name: nobody-has-this-key",
+    ));
+    let output = stack.ledgerctl(&["provision"], None);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "instance.key_pair.name: there is no key pair nobody-has-this-key in us-east-1"
+        ),
+        "{stderr}"
+    );
+    assert_nothing_created(&stack).await;
+}
+
+#[tokio::test]
+async fn a_hosted_ocr_backend_gets_its_key_by_parameter_name_never_by_value() {
+    let stack = Stack::new("gem");
+    let parameter = format!("/{}/gemini-key", stack.name);
+    aws_sdk_ssm::Client::new(&aws().await)
+        .put_parameter()
+        .name(&parameter)
+        .value("AIza-operator-key")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    stack.write(&format!(
+        "ocr:\n  backend: gemini\n  api_key_parameter: {parameter}\n"
+    ));
+    stack.provision();
+    stack.push_image().await;
+    let report = stack.provision();
+    assert!(
+        !report.to_string().contains("AIza-operator-key"),
+        "{report}"
+    );
+    let function = aws_sdk_lambda::Client::new(&aws().await)
+        .get_function()
+        .function_name(format!("{}-ocr", stack.name))
+        .send()
+        .await
+        .unwrap();
+    let environment = function
+        .configuration()
+        .unwrap()
+        .environment()
+        .unwrap()
+        .variables()
+        .unwrap()
+        .clone();
+    assert_eq!(environment["LEDGERLY__EXTRACTOR__BACKEND"], "gemini");
+    assert_eq!(
+        environment["LEDGERLY__EXTRACTOR__API_KEY_PARAMETER"],
+        parameter
+    );
+    assert!(
+        !environment.values().any(|v| v.contains("AIza")),
+        "{environment:?}"
+    );
+    // The function's role may read it.
+    let policy = aws_sdk_iam::Client::new(&aws().await)
+        .get_role_policy()
+        .role_name(format!("{}-lambda", stack.name))
+        .policy_name(format!("{}-lambda", stack.name))
+        .send()
+        .await
+        .unwrap();
+    let document = policy.policy_document();
+    assert!(
+        document.contains(&format!("parameter{parameter}"))
+            || document.contains(&format!("parameter%2F{}%2Fgemini-key", stack.name)),
+        "{document}"
+    );
+    assert_eq!(stack.provision()["calls"]["mutating"], 0);
+}

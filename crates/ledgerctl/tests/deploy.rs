@@ -33,21 +33,6 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-/// The shared libraries `ldd` names for `binary`, the loader included.
-fn libraries(binary: &Path) -> Vec<PathBuf> {
-    let output = Command::new("ldd").arg(binary).output().unwrap();
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| {
-            let path = match line.split_once("=>") {
-                Some((_, rest)) => rest.split_whitespace().next()?,
-                None => line.split_whitespace().next()?,
-            };
-            path.starts_with('/').then(|| PathBuf::from(path))
-        })
-        .collect()
-}
-
 /// The proxy's configuration (shared with scripts/bench-deploy).
 const HAPROXY_CFG: &str = include_str!("../../../scripts/lib/haproxy-standin.cfg");
 
@@ -58,34 +43,7 @@ fn proxy_image(tag: &str) -> String {
 
 /// The proxy image with its configuration `config`.
 fn proxy_image_with(tag: &str, config: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = dir.path().join("rootfs");
-    let binary = Path::new("/usr/sbin/haproxy");
-    assert!(
-        binary.is_file(),
-        "HAProxy is missing: scripts/test installs it (apt-get install haproxy)"
-    );
-    for file in std::iter::once(binary.to_owned()).chain(libraries(binary)) {
-        let target = rootfs.join(file.strip_prefix("/").unwrap());
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::copy(&file, &target).unwrap();
-    }
-    std::fs::create_dir_all(rootfs.join("etc")).unwrap();
-    std::fs::write(rootfs.join("etc/haproxy.cfg"), config).unwrap();
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        "FROM scratch\nCOPY rootfs/ /\nENTRYPOINT [\"/usr/sbin/haproxy\", \"-db\", \"-f\", \"/etc/haproxy.cfg\"]\n",
-    )
-    .unwrap();
-    let image = format!("ledgerly-test-proxy:{tag}");
-    docker(&[
-        "build",
-        "-q",
-        "-t",
-        &image,
-        &dir.path().display().to_string(),
-    ]);
-    image
+    common::haproxy_image(&format!("ledgerly-test-proxy:{tag}"), config, "")
 }
 
 /// Removes a stack's containers, network and volumes, and the images named, whatever happened.

@@ -704,55 +704,16 @@ fn text(output: &Output) -> String {
 /// The socket proxy stand-in's image: Debian's HAProxy with the allow-list of the image
 /// production runs (scripts/lib/docker-socket-proxy.cfg) and that image's defaults.
 fn socket_proxy_image(tag: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let rootfs = dir.path().join("rootfs");
-    let binary = std::path::Path::new("/usr/sbin/haproxy");
-    assert!(
-        binary.is_file(),
-        "HAProxy is missing: scripts/test installs it (apt-get install haproxy)"
-    );
-    let ldd = Command::new("ldd").arg(binary).output().unwrap();
-    let libraries: Vec<String> = String::from_utf8_lossy(&ldd.stdout)
-        .lines()
-        .filter_map(|line| {
-            let path = match line.split_once("=>") {
-                Some((_, rest)) => rest.split_whitespace().next()?,
-                None => line.split_whitespace().next()?,
-            };
-            path.starts_with('/').then(|| path.to_owned())
-        })
-        .collect();
-    for file in std::iter::once(binary.display().to_string()).chain(libraries) {
-        let target = rootfs.join(file.trim_start_matches('/'));
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::copy(&file, &target).unwrap();
-    }
-    std::fs::create_dir_all(rootfs.join("etc")).unwrap();
-    std::fs::write(
-        rootfs.join("etc/haproxy.cfg"),
-        include_str!("../../../scripts/lib/docker-socket-proxy.cfg"),
-    )
-    .unwrap();
     // The defaults of github.com/Tecnativa/docker-socket-proxy's Dockerfile (v0.4.1).
     let defaults = "ALLOW_RESTARTS=0 ALLOW_STOP=0 ALLOW_START=0 AUTH=0 BUILD=0 COMMIT=0 CONFIGS=0 \
         CONTAINERS=0 DISTRIBUTION=0 EVENTS=1 EXEC=0 GRPC=0 IMAGES=0 INFO=0 NETWORKS=0 NODES=0 \
         PING=1 PLUGINS=0 POST=0 SECRETS=0 SERVICES=0 SESSION=0 SWARM=0 SYSTEM=0 TASKS=0 \
         VERSION=1 VOLUMES=0";
-    std::fs::write(
-        dir.path().join("Dockerfile"),
-        format!(
-            "FROM scratch\nCOPY rootfs/ /\nENV {defaults}\nENTRYPOINT [\"/usr/sbin/haproxy\", \"-db\", \"-f\", \"/etc/haproxy.cfg\"]\n"
-        ),
+    common::haproxy_image(
+        &format!("ledgerly-test-socket-proxy:{tag}"),
+        include_str!("../../../scripts/lib/docker-socket-proxy.cfg"),
+        &format!("ENV {defaults}\n"),
     )
-    .unwrap();
-    let image = format!("ledgerly-test-socket-proxy:{tag}");
-    let built = Command::new("docker")
-        .args(["build", "-q", "-t", &image])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(built.status.success(), "{built:?}");
-    image
 }
 
 #[test]

@@ -480,6 +480,19 @@ impl StackSpec {
         problems
     }
 
+    /// The networks the services are on, as they name them: `default` first, each once.
+    pub(crate) fn networks_used(&self) -> Vec<String> {
+        let mut used = vec![DEFAULT_NETWORK.to_owned()];
+        for service in self.services.values() {
+            for network in service.networks() {
+                if !used.contains(&network) {
+                    used.push(network);
+                }
+            }
+        }
+        used
+    }
+
     /// The stack's network.
     pub(crate) fn network(&self) -> String {
         self.stack.clone()

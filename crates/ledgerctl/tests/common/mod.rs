@@ -4,7 +4,7 @@
 // Each test file uses some of these.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A variable `scripts/test` sets for the services it starts.
@@ -83,4 +83,52 @@ pub(crate) fn remove_stack(stack: &str) {
             .output()
             .ok();
     }
+}
+
+/// The shared libraries `ldd` names for `binary`, the loader included.
+fn libraries(binary: &Path) -> Vec<PathBuf> {
+    let output = Command::new("ldd").arg(binary).output().unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let path = match line.split_once("=>") {
+                Some((_, rest)) => rest.split_whitespace().next()?,
+                None => line.split_whitespace().next()?,
+            };
+            path.starts_with('/').then(|| PathBuf::from(path))
+        })
+        .collect()
+}
+
+/// An image `image` of this machine's HAProxy with `config` as /etc/haproxy.cfg and the
+/// Dockerfile lines `extra` (e.g. `ENV …`): from the binary and what it loads, no base image.
+pub(crate) fn haproxy_image(image: &str, config: &str, extra: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = dir.path().join("rootfs");
+    let binary = Path::new("/usr/sbin/haproxy");
+    assert!(
+        binary.is_file(),
+        "HAProxy is missing: scripts/test installs it (apt-get install haproxy)"
+    );
+    for file in std::iter::once(binary.to_owned()).chain(libraries(binary)) {
+        let target = rootfs.join(file.strip_prefix("/").unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&file, &target).unwrap();
+    }
+    std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+    std::fs::write(rootfs.join("etc/haproxy.cfg"), config).unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY rootfs/ /\n{extra}ENTRYPOINT [\"/usr/sbin/haproxy\", \"-db\", \"-f\", \"/etc/haproxy.cfg\"]\n"
+        ),
+    )
+    .unwrap();
+    let built = Command::new("docker")
+        .args(["build", "-q", "-t", image])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "building {image}: {built:?}");
+    image.to_owned()
 }

@@ -61,16 +61,8 @@ pub(super) async fn ensure_networks(
     docker: &Docker,
     spec: &StackSpec,
 ) -> anyhow::Result<Vec<Action>> {
-    let mut used: Vec<String> = vec![DEFAULT_NETWORK.to_owned()];
-    for service in spec.services.values() {
-        for network in service.networks() {
-            if !used.contains(&network) {
-                used.push(network);
-            }
-        }
-    }
     let mut actions = Vec::new();
-    for network in &used {
+    for network in &spec.networks_used() {
         let name = spec.network_name(network);
         match docker
             .inspect_network(&name, None::<InspectNetworkOptions>)
@@ -116,10 +108,11 @@ pub(super) async fn remove_unused_networks(
     docker: &Docker,
     spec: &StackSpec,
 ) -> anyhow::Result<()> {
-    let mut wanted = vec![spec.network()];
-    for service in spec.services.values() {
-        wanted.extend(service.networks().iter().map(|n| spec.network_name(n)));
-    }
+    let wanted: Vec<String> = spec
+        .networks_used()
+        .iter()
+        .map(|n| spec.network_name(n))
+        .collect();
     let filters = HashMap::from([("label", vec![format!("{STACK_LABEL}={}", spec.stack)])]);
     let networks = docker
         .list_networks(Some(

@@ -1,9 +1,10 @@
 //! Settings: a TOML file, overridden by `LEDGERLY__SECTION__KEY` environment variables
-//! (`LEDGERLY__DATABASE__URL=postgres://…`). An invalid setting stops start-up with a message
-//! naming it.
+//! (`LEDGERLY__DATABASE__URL=postgres://…`). Invalid settings stop start-up with a message
+//! naming each of them.
 
-use std::fmt;
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::path::Path;
 
 pub use ledgerly_store::objects::StorageBackend;
@@ -41,19 +42,19 @@ pub struct ServerSettings {
     pub drain_seconds: u32,
     /// How often the OCR job counts `/metrics` shows are refreshed, in seconds: counted in the
     /// background, never per scrape.
-    pub metrics_refresh_seconds: u32,
+    pub metrics_refresh_seconds: NonZeroU32,
 }
 
-#[derive(Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
     /// `sqlite://path/to/ledgerly.db` or `postgres://user:password@host/db`.
     #[serde(serialize_with = "redacted")]
     pub url: SecretString,
-    pub max_connections: u32,
+    pub max_connections: NonZeroU32,
     /// How long a request waits for a database connection (the database restarting, or every
     /// connection busy) before it is answered 503 with `Retry-After`, in seconds.
-    pub acquire_timeout_seconds: u32,
+    pub acquire_timeout_seconds: NonZeroU32,
     /// Apply pending migrations at start. Turn off when the API connects as the application role
     /// (`ledgerly-api migrate --app-role`), which may not change the schema: it then checks the
     /// schema is current and refuses to start if not.
@@ -64,17 +65,17 @@ pub struct DatabaseSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSettings {
     /// How long a login lasts.
-    pub session_hours: u32,
+    pub session_hours: NonZeroU32,
     /// A login unused for this many hours ends before its lifetime is up; 0 turns this off.
     pub idle_hours: u32,
     /// Mark the session cookie `Secure` (sent over HTTPS only). On whenever TLS is in front.
     pub cookie_secure: bool,
     /// Login attempts allowed from one client address per window.
-    pub login_attempts_per_ip: u32,
+    pub login_attempts_per_ip: NonZeroU32,
     /// Failed logins allowed for one account per window.
-    pub failed_logins_per_account: u32,
+    pub failed_logins_per_account: NonZeroU32,
     /// The rate-limit window, in seconds.
-    pub rate_limit_window_seconds: u32,
+    pub rate_limit_window_seconds: NonZeroU32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -83,7 +84,7 @@ pub struct LimitSettings {
     /// The largest JSON body accepted, in bytes.
     pub max_json_bytes: usize,
     /// The longest a request may take, in seconds.
-    pub request_timeout_seconds: u64,
+    pub request_timeout_seconds: NonZeroU64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -101,7 +102,7 @@ pub struct StorageSettings {
     /// How long a presigned image URL works, in seconds.
     pub presign_seconds: u64,
     /// The largest receipt accepted, in bytes (10 MB).
-    pub max_upload_bytes: usize,
+    pub max_upload_bytes: NonZeroUsize,
 }
 
 /// How receipts reach OCR.
@@ -122,13 +123,13 @@ pub enum OcrDispatch {
 pub struct OcrSettings {
     pub dispatch: OcrDispatch,
     /// Attempts per receipt before OCR gives up.
-    pub max_attempts: u32,
+    pub max_attempts: NonZeroU32,
     /// The shared secret the OCR results endpoint checks signatures with (HMAC-SHA256).
     /// Required with `s3-events`; never logged.
     #[serde(serialize_with = "redacted")]
     pub callback_secret: SecretString,
     /// How old a signed result may be, in seconds, before it is refused as stale.
-    pub callback_max_age_seconds: u64,
+    pub callback_max_age_seconds: NonZeroU64,
 }
 
 impl Default for StorageSettings {
@@ -140,7 +141,7 @@ impl Default for StorageSettings {
             region: String::new(),
             endpoint: String::new(),
             presign_seconds: 300,
-            max_upload_bytes: 10 * 1000 * 1000,
+            max_upload_bytes: const { NonZeroUsize::new(10 * 1000 * 1000).unwrap() },
         }
     }
 }
@@ -162,9 +163,9 @@ impl Default for OcrSettings {
     fn default() -> Self {
         Self {
             dispatch: OcrDispatch::Queue,
-            max_attempts: 5,
+            max_attempts: const { NonZeroU32::new(5).unwrap() },
             callback_secret: SecretString::default(),
-            callback_max_age_seconds: 300,
+            callback_max_age_seconds: const { NonZeroU64::new(300).unwrap() },
         }
     }
 }
@@ -176,7 +177,7 @@ impl Default for ServerSettings {
             port: 8080,
             trust_forwarded_for: false,
             drain_seconds: 0,
-            metrics_refresh_seconds: 15,
+            metrics_refresh_seconds: const { NonZeroU32::new(15).unwrap() },
         }
     }
 }
@@ -185,8 +186,8 @@ impl Default for DatabaseSettings {
     fn default() -> Self {
         Self {
             url: "sqlite://ledgerly.db".into(),
-            max_connections: 10,
-            acquire_timeout_seconds: 10,
+            max_connections: const { NonZeroU32::new(10).unwrap() },
+            acquire_timeout_seconds: const { NonZeroU32::new(10).unwrap() },
             migrate: true,
         }
     }
@@ -202,12 +203,12 @@ impl AuthSettings {
 impl Default for AuthSettings {
     fn default() -> Self {
         Self {
-            session_hours: 24 * 30,
+            session_hours: const { NonZeroU32::new(24 * 30).unwrap() },
             idle_hours: 24 * 7,
             cookie_secure: false,
-            login_attempts_per_ip: 20,
-            failed_logins_per_account: 5,
-            rate_limit_window_seconds: 15 * 60,
+            login_attempts_per_ip: const { NonZeroU32::new(20).unwrap() },
+            failed_logins_per_account: const { NonZeroU32::new(5).unwrap() },
+            rate_limit_window_seconds: const { NonZeroU32::new(15 * 60).unwrap() },
         }
     }
 }
@@ -216,25 +217,12 @@ impl Default for LimitSettings {
     fn default() -> Self {
         Self {
             max_json_bytes: 1024 * 1024,
-            request_timeout_seconds: 30,
+            request_timeout_seconds: const { NonZeroU64::new(30).unwrap() },
         }
     }
 }
 
-impl fmt::Debug for DatabaseSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The URL may carry a password.
-        let shown = ledgerly_store::redact_url(self.url.expose_secret());
-        f.debug_struct("DatabaseSettings")
-            .field("url", &shown)
-            .field("max_connections", &self.max_connections)
-            .field("acquire_timeout_seconds", &self.acquire_timeout_seconds)
-            .field("migrate", &self.migrate)
-            .finish()
-    }
-}
-
-/// A setting that stops start-up.
+/// Settings that stop start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("cannot read {path}: {source}")]
@@ -242,6 +230,8 @@ pub enum SettingsError {
         path: String,
         source: std::io::Error,
     },
+    /// Invalid settings from `origin` (the file, a variable or "settings"); several problems
+    /// are listed one per line.
     #[error("{origin}: {message}")]
     Invalid { origin: String, message: String },
 }
@@ -298,6 +288,8 @@ impl Settings {
             }
         }
         let defaults = toml::Table::try_from(Settings::default()).unwrap_or_default();
+        // The variable behind each setting it set (`database.url`), to name it if refused.
+        let mut variables = HashMap::new();
         for (key, value) in env {
             let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
                 continue;
@@ -329,17 +321,18 @@ impl Settings {
                 });
             };
             section.insert(parts[1].clone(), value);
+            variables.insert(parts.join("."), key);
         }
-        let settings: Settings =
-            toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| SettingsError::Invalid {
-                    origin: origin.clone(),
-                    message: e.message().to_owned(),
-                })?;
-        settings
-            .validate()
-            .map_err(|message| SettingsError::Invalid { origin, message })?;
+        let settings: Settings = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| refused(&e, &origin, &variables))?;
+        let problems = settings.problems();
+        if !problems.is_empty() {
+            return Err(SettingsError::Invalid {
+                origin,
+                message: listed(&problems),
+            });
+        }
         Ok(settings)
     }
 
@@ -356,68 +349,96 @@ impl Settings {
         Self::load_over(base, path, std::env::vars())
     }
 
-    fn validate(&self) -> Result<(), String> {
+    /// Every problem with the values, each naming its setting and the fix. (A 0 where a setting
+    /// must be at least 1 is refused by its type, while reading.)
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, problem: &str| {
+            if !ok {
+                problems.push(problem.to_owned());
+            }
+        };
         let url = self.database.url.expose_secret();
-        if !(url.starts_with("sqlite:")
-            || url.starts_with("postgres://")
-            || url.starts_with("postgresql://"))
-        {
-            return Err(
-                "database.url must start with sqlite:, postgres:// or postgresql://".into(),
+        check(
+            url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"),
+            "database.url must start with sqlite:, postgres:// or postgresql://",
+        );
+        check(
+            self.limits.max_json_bytes >= 1024,
+            "limits.max_json_bytes must be at least 1024",
+        );
+        check(
+            self.storage.backend != StorageBackend::S3 || !self.storage.bucket.trim().is_empty(),
+            "storage.bucket is required when storage.backend = \"s3\"",
+        );
+        check(
+            (1..=7 * 24 * 3600).contains(&self.storage.presign_seconds),
+            "storage.presign_seconds must be between 1 and 604800 (7 days)",
+        );
+        let secret = self.ocr.callback_secret.expose_secret();
+        if self.ocr.dispatch == OcrDispatch::S3Events {
+            check(
+                self.storage.backend == StorageBackend::S3,
+                "ocr.dispatch = \"s3-events\" needs storage.backend = \"s3\"",
+            );
+            check(
+                secret.len() >= 32,
+                "ocr.callback_secret must be at least 32 characters with ocr.dispatch = \"s3-events\"; generate one with `openssl rand -hex 32`",
+            );
+        } else {
+            check(
+                secret.is_empty() || secret.len() >= 32,
+                "ocr.callback_secret must be at least 32 characters; generate one with `openssl rand -hex 32`",
             );
         }
-        if self.database.max_connections == 0 {
-            return Err("database.max_connections must be at least 1".into());
-        }
-        if self.database.acquire_timeout_seconds == 0 {
-            return Err("database.acquire_timeout_seconds must be at least 1".into());
-        }
-        if self.server.metrics_refresh_seconds == 0 {
-            return Err("server.metrics_refresh_seconds must be at least 1".into());
-        }
-        if self.auth.session_hours == 0 {
-            return Err("auth.session_hours must be at least 1".into());
-        }
-        if self.auth.login_attempts_per_ip == 0 || self.auth.failed_logins_per_account == 0 {
-            return Err("auth login limits must be at least 1".into());
-        }
-        if self.auth.rate_limit_window_seconds == 0 {
-            return Err("auth.rate_limit_window_seconds must be at least 1".into());
-        }
-        if self.limits.max_json_bytes < 1024 {
-            return Err("limits.max_json_bytes must be at least 1024".into());
-        }
-        if self.limits.request_timeout_seconds == 0 {
-            return Err("limits.request_timeout_seconds must be at least 1".into());
-        }
-        if self.storage.backend == StorageBackend::S3 && self.storage.bucket.trim().is_empty() {
-            return Err("storage.bucket is required when storage.backend = \"s3\"".into());
-        }
-        if !(1..=7 * 24 * 3600).contains(&self.storage.presign_seconds) {
-            return Err("storage.presign_seconds must be between 1 and 604800 (7 days)".into());
-        }
-        if self.storage.max_upload_bytes == 0 {
-            return Err("storage.max_upload_bytes must be at least 1".into());
-        }
-        if self.ocr.max_attempts == 0 {
-            return Err("ocr.max_attempts must be at least 1".into());
-        }
-        if self.ocr.dispatch == OcrDispatch::S3Events {
-            if self.storage.backend != StorageBackend::S3 {
-                return Err("ocr.dispatch = \"s3-events\" needs storage.backend = \"s3\"".into());
-            }
-            if self.ocr.callback_secret.expose_secret().len() < 32 {
-                return Err("ocr.callback_secret must be at least 32 characters with ocr.dispatch = \"s3-events\"; generate one with `openssl rand -hex 32`".into());
-            }
-        }
-        let secret = self.ocr.callback_secret.expose_secret();
-        if !secret.is_empty() && secret.len() < 32 {
-            return Err("ocr.callback_secret must be at least 32 characters; generate one with `openssl rand -hex 32`".into());
-        }
-        if self.ocr.callback_max_age_seconds == 0 {
-            return Err("ocr.callback_max_age_seconds must be at least 1".into());
-        }
-        Ok(())
+        problems
+    }
+}
+
+/// Problems as one message: one as it is, several one per line, as the stack file lists its.
+fn listed(problems: &[String]) -> String {
+    match problems {
+        [one] => one.clone(),
+        _ => format!(
+            "{} problems:\n{}",
+            problems.len(),
+            problems
+                .iter()
+                .map(|p| format!("  - {p}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    }
+}
+
+/// A value the settings' types refuse (a 0 where at least 1 is needed, text for a number),
+/// naming the setting and, when a variable set it, the variable: toml's message leaves the
+/// setting out, its display ends with it (`` in `server.port` ``).
+fn refused(
+    e: &toml::de::Error,
+    origin: &str,
+    variables: &HashMap<String, String>,
+) -> SettingsError {
+    let message = e.message().trim_end();
+    let shown = e.to_string();
+    let setting = shown
+        .lines()
+        .next_back()
+        .and_then(|line| line.strip_prefix("in `")?.strip_suffix('`'));
+    match setting {
+        Some(setting) => SettingsError::Invalid {
+            origin: variables
+                .get(setting)
+                .map_or(origin, String::as_str)
+                .to_owned(),
+            message: format!("{setting}: {message}"),
+        },
+        None => SettingsError::Invalid {
+            origin: origin.to_owned(),
+            message: message.to_owned(),
+        },
     }
 }
 
@@ -508,6 +529,73 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("LEDGERLY__<SECTION>__<KEY>"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = Settings::load(
+            None,
+            env(&[
+                ("LEDGERLY__DATABASE__URL", "mysql://x"),
+                ("LEDGERLY__LIMITS__MAX_JSON_BYTES", "10"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("settings: 2 problems:\n"), "{err}");
+        assert!(
+            err.contains(
+                "\n  - database.url must start with sqlite:, postgres:// or postgresql://"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains("\n  - limits.max_json_bytes must be at least 1024"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_zero_where_at_least_1_is_needed_is_refused_naming_the_setting() {
+        let dir = std::env::temp_dir().join(format!("ledgerly-settings-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ledgerly.toml");
+        std::fs::write(&file, "[database]\nmax_connections = 0\n").unwrap();
+        let err = Settings::load(Some(&file), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!("{}: database.max_connections: ", file.display()))
+                && err.contains("nonzero"),
+            "{err}"
+        );
+        // A variable can set it right.
+        let settings = Settings::load(
+            Some(&file),
+            env(&[("LEDGERLY__DATABASE__MAX_CONNECTIONS", "5")]),
+        )
+        .unwrap();
+        assert_eq!(settings.database.max_connections.get(), 5);
+        std::fs::remove_dir_all(dir).ok();
+        for (variable, setting) in [
+            ("LEDGERLY__OCR__MAX_ATTEMPTS", "ocr.max_attempts"),
+            (
+                "LEDGERLY__LIMITS__REQUEST_TIMEOUT_SECONDS",
+                "limits.request_timeout_seconds",
+            ),
+            (
+                "LEDGERLY__STORAGE__MAX_UPLOAD_BYTES",
+                "storage.max_upload_bytes",
+            ),
+        ] {
+            let err = Settings::load(None, env(&[(variable, "0")]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.starts_with(&format!("{variable}: {setting}: ")) && err.contains("nonzero"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub fn app(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(panicked))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(limits.request_timeout_seconds),
+            Duration::from_secs(limits.request_timeout_seconds.get()),
         ))
         .layer(
             TraceLayer::new_for_http()
@@ -81,7 +81,7 @@ pub fn api(settings: &Settings) -> (Router<AppState>, utoipa::openapi::OpenApi) 
     let (router, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest(
             "/api/v1",
-            routes::api_router(settings.storage.max_upload_bytes),
+            routes::api_router(settings.storage.max_upload_bytes.get()),
         )
         .merge(routes::health_router())
         .merge(routes::internal_router(
@@ -203,9 +203,9 @@ impl Application {
     ) -> anyhow::Result<Application> {
         use anyhow::Context as _;
         let options = ledgerly_store::StoreOptions {
-            max_connections: settings.database.max_connections,
+            max_connections: settings.database.max_connections.get(),
             acquire_timeout: Duration::from_secs(u64::from(
-                settings.database.acquire_timeout_seconds,
+                settings.database.acquire_timeout_seconds.get(),
             )),
             migrate: settings.database.migrate,
         };
@@ -227,7 +227,9 @@ impl Application {
             &state.readiness,
             state.store.clone(),
             state.storage.clone(),
-            Duration::from_secs(u64::from(state.settings.server.metrics_refresh_seconds)),
+            Duration::from_secs(u64::from(
+                state.settings.server.metrics_refresh_seconds.get(),
+            )),
         )
         .await;
         sweep(

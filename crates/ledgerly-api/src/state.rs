@@ -38,9 +38,9 @@ impl AppState {
     ) -> Self {
         let limiter = LoginLimiter::new(
             store.clone(),
-            settings.auth.login_attempts_per_ip,
-            settings.auth.failed_logins_per_account,
-            Duration::from_secs(u64::from(settings.auth.rate_limit_window_seconds)),
+            settings.auth.login_attempts_per_ip.get(),
+            settings.auth.failed_logins_per_account.get(),
+            Duration::from_secs(u64::from(settings.auth.rate_limit_window_seconds.get())),
         );
         Self {
             store,

@@ -101,7 +101,7 @@ pub(crate) async fn new_session(
     axum::http::HeaderValue,
 )> {
     let token = token::generate();
-    let hours = i64::from(state.settings.auth.session_hours);
+    let hours = i64::from(state.settings.auth.session_hours.get());
     let session = state
         .store
         .create_session(

@@ -53,7 +53,7 @@ async fn ocr_result(
     let timestamp: i64 = header(&headers, callback::TIMESTAMP_HEADER)
         .and_then(|t| t.trim().parse().ok())
         .ok_or_else(|| refused("missing or malformed timestamp"))?;
-    let max_age = i64::try_from(settings.callback_max_age_seconds).unwrap_or(i64::MAX);
+    let max_age = i64::try_from(settings.callback_max_age_seconds.get()).unwrap_or(i64::MAX);
     // `abs_diff`: a timestamp near i64::MIN must be refused, not overflow.
     if now.timestamp().abs_diff(timestamp) > max_age.unsigned_abs() {
         return Err(refused("stale timestamp"));

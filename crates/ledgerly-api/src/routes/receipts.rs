@@ -187,7 +187,7 @@ pub(crate) async fn read_upload(
     multipart: Result<Multipart, MultipartRejection>,
     extra: &[&str],
 ) -> ApiResult<UploadParts> {
-    let limit = state.settings.storage.max_upload_bytes;
+    let limit = state.settings.storage.max_upload_bytes.get();
     let mut multipart = multipart.map_err(|_| {
         ApiError::UnsupportedMediaType(
             "upload the receipt as multipart/form-data with the file in the field `file`".into(),
@@ -316,7 +316,7 @@ pub(crate) async fn store_receipt(
         OcrDispatch::Queue => {
             state
                 .store
-                .create_queued_receipt(user.id, new, state.settings.ocr.max_attempts)
+                .create_queued_receipt(user.id, new, state.settings.ocr.max_attempts.get())
                 .await
         }
         OcrDispatch::S3Events => state.store.create_receipt(user.id, new).await,
@@ -374,7 +374,7 @@ async fn dispatch(
                 .enqueue_ocr_job(
                     user,
                     receipt.id,
-                    state.settings.ocr.max_attempts,
+                    state.settings.ocr.max_attempts.get(),
                     Utc::now(),
                 )
                 .await?;

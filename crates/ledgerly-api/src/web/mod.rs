@@ -50,7 +50,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(receipts::page)
                 .post(receipts::upload)
                 .layer(axum::extract::DefaultBodyLimit::max(
-                    settings.storage.max_upload_bytes.saturating_add(64 * 1024),
+                    settings
+                        .storage
+                        .max_upload_bytes
+                        .get()
+                        .saturating_add(64 * 1024),
                 )),
         )
         .route("/receipts/{id}/retry", post(receipts::retry))

@@ -1,3 +1,5 @@
+use std::num::NonZeroU32;
+
 use ledgerly_store::testing::Backend;
 use reqwest::StatusCode;
 use reqwest::header::{RETRY_AFTER, SET_COOKIE};
@@ -215,7 +217,10 @@ async fn login_returns_the_same_401_for_a_wrong_password_and_an_unknown_email(ba
 }
 
 async fn login_is_rate_limited_per_account_with_retry_after(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.auth.failed_logins_per_account = 3).await;
+    let app = spawn_app_with(backend, |s| {
+        s.auth.failed_logins_per_account = NonZeroU32::new(3).unwrap();
+    })
+    .await;
     app.register("priya@example.com").await;
     for _ in 0..3 {
         assert_eq!(
@@ -249,7 +254,10 @@ async fn login_is_rate_limited_per_account_with_retry_after(backend: Backend) {
 }
 
 async fn login_is_rate_limited_per_client_address(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.auth.login_attempts_per_ip = 4).await;
+    let app = spawn_app_with(backend, |s| {
+        s.auth.login_attempts_per_ip = NonZeroU32::new(4).unwrap();
+    })
+    .await;
     // Registering counts against the address as well.
     app.register("priya@example.com").await;
     for email in ["a@example.com", "b@example.com", "c@example.com"] {

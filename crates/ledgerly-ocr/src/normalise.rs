@@ -6,7 +6,9 @@
 //! before 2000. A refused field is left empty with the reason in [`ReceiptFields::problems`].
 
 use chrono::{Datelike, Duration, NaiveDate};
-use ledgerly_core::{Currency, DecimalSeparator, Money, MoneyError, ParseOptions, Vendor};
+use ledgerly_core::{
+    Currency, DecimalSeparator, Money, MoneyError, ParseOptions, TextError, Vendor,
+};
 
 use crate::extractor::{FieldConfidence, LineItem, ReceiptFields};
 
@@ -52,6 +54,29 @@ pub struct RawFields {
 /// The largest total taken at face value, in major units (ten million): beyond it a "total" is
 /// far more likely a phone number, a card number or two numbers run together.
 const MAX_TOTAL_MAJOR_UNITS: i64 = 10_000_000;
+
+/// Why a field as read cannot be right; the message goes into [`ReceiptFields::problems`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    #[error("`{0}` is zero")]
+    Zero(String),
+    #[error("`{0}` is negative")]
+    Negative(String),
+    #[error("`{text}` is more than {limit} — not a plausible receipt total")]
+    Implausible { text: String, limit: String },
+    #[error("`{0}` has no letters")]
+    NoLetters(String),
+    #[error(transparent)]
+    Text(#[from] TextError),
+    #[error("{0} is in the future")]
+    Future(NaiveDate),
+    #[error("{0} is before 2000")]
+    TooOld(NaiveDate),
+    #[error("`{0}` is not a date this reader knows")]
+    NotADate(String),
+}
 
 /// The earliest receipt date accepted.
 fn earliest() -> NaiveDate {
@@ -123,7 +148,7 @@ fn vendor_kept(problems: &[String]) -> bool {
     !problems.iter().any(|p| p.starts_with("vendor:"))
 }
 
-fn keep<T>(result: Result<T, String>, field: &str, problems: &mut Vec<String>) -> Option<T> {
+fn keep<T>(result: Result<T, FieldError>, field: &str, problems: &mut Vec<String>) -> Option<T> {
     result
         .map_err(|message| problems.push(format!("{field}: {message}")))
         .ok()
@@ -146,7 +171,7 @@ fn collapse_whitespace(text: &str) -> String {
 
 /// A currency from a code (`inr`, `EUR`) or a symbol (`₹`, `Rs.`, `€`); a shared symbol such as
 /// `$` is read as `preferred` when that currency uses it.
-pub fn currency(text: &str, preferred: Currency) -> Result<Currency, String> {
+pub fn currency(text: &str, preferred: Currency) -> Result<Currency, FieldError> {
     let text = text.trim();
     if let Ok(currency) = Currency::from_code(&text.to_ascii_uppercase()) {
         return Ok(currency);
@@ -154,22 +179,22 @@ pub fn currency(text: &str, preferred: Currency) -> Result<Currency, String> {
     // A symbol: let the money parser read it on a one.
     Money::parse(&format!("{text}1"), ParseOptions::with_currency(preferred))
         .map(|m| m.currency())
-        .map_err(|e| e.to_string())
+        .map_err(FieldError::from)
 }
 
 /// An amount as receipts and models write it, in `currency` unless the text names another.
 /// Where the separator is ambiguous (`1,234`, `1.234`) the reading that fits the currency's
 /// decimal places wins, thousands first.
-pub fn parse_amount(text: &str, currency: Currency) -> Result<Money, String> {
+pub fn parse_amount(text: &str, currency: Currency) -> Result<Money, FieldError> {
     let cleaned = clean_amount_text(text);
     let options = ParseOptions::with_currency(currency);
     match Money::parse(&cleaned, options) {
         Err(MoneyError::AmbiguousSeparator(_)) => {
             Money::parse(&cleaned, options.decimal(DecimalSeparator::Point))
                 .or_else(|_| Money::parse(&cleaned, options.decimal(DecimalSeparator::Comma)))
-                .map_err(|e| e.to_string())
+                .map_err(FieldError::from)
         }
-        other => other.map_err(|e| e.to_string()),
+        other => other.map_err(FieldError::from),
     }
 }
 
@@ -199,40 +224,40 @@ fn clean_amount_text(text: &str) -> String {
 }
 
 /// A total: an amount that is positive and plausible.
-pub fn total(text: &str, currency: Currency) -> Result<Money, String> {
+pub fn total(text: &str, currency: Currency) -> Result<Money, FieldError> {
     let money = parse_amount(text, currency)?;
     if money.is_zero() {
-        return Err(format!("`{text}` is zero"));
+        return Err(FieldError::Zero(text.to_owned()));
     }
     if !money.is_positive() {
-        return Err(format!("`{text}` is negative"));
+        return Err(FieldError::Negative(text.to_owned()));
     }
     let limit = Money::from_minor(
         MAX_TOTAL_MAJOR_UNITS.saturating_mul(10i64.saturating_pow(money.currency().exponent())),
         money.currency(),
     );
     if money.minor() > limit.minor() {
-        return Err(format!(
-            "`{text}` is more than {} — not a plausible receipt total",
-            limit.format()
-        ));
+        return Err(FieldError::Implausible {
+            text: text.to_owned(),
+            limit: limit.format(),
+        });
     }
     Ok(money)
 }
 
 /// A vendor name: trimmed, inner whitespace collapsed, stray punctuation around it dropped.
-pub fn vendor(text: &str) -> Result<String, String> {
+pub fn vendor(text: &str) -> Result<String, FieldError> {
     let collapsed = collapse_whitespace(text);
     let trimmed = collapsed
         .trim_matches(|c: char| !(c.is_alphanumeric() || matches!(c, '&' | ')' | '\'' | '.')))
         .trim_end_matches(['.', ','])
         .trim();
     if !trimmed.chars().any(char::is_alphabetic) {
-        return Err(format!("`{text}` has no letters"));
+        return Err(FieldError::NoLetters(text.to_owned()));
     }
     Vendor::parse(trimmed)
         .map(|v| v.as_str().to_owned())
-        .map_err(|e| e.to_string())
+        .map_err(FieldError::from)
 }
 
 const MONTHS: [&str; 12] = [
@@ -247,12 +272,12 @@ const MONTHS: [&str; 12] = [
 /// Every date in the text is considered, so a bill number before the date (`Bill 2024 Date
 /// 05.06.2026`) does not hide it; the first one in range wins. When none is, OCR's commonest digit
 /// confusion (`0` read as `6`) is undone in the fields that are out of range (`27.62.2623`).
-pub fn date(text: &str, hints: &Hints, currency: Currency) -> Result<NaiveDate, String> {
+pub fn date(text: &str, hints: &Hints, currency: Currency) -> Result<NaiveDate, FieldError> {
     date_in_order(text, hints, hints.day_first(currency))
 }
 
 /// [`date`] with the order of an ambiguous `03/04/2026` given: day first or month first.
-pub fn date_in_order(text: &str, hints: &Hints, day_first: bool) -> Result<NaiveDate, String> {
+pub fn date_in_order(text: &str, hints: &Hints, day_first: bool) -> Result<NaiveDate, FieldError> {
     let repaired = repair_misreads(text);
     let text = repaired.as_str();
     let latest = hints.today + Duration::days(1);
@@ -266,9 +291,9 @@ pub fn date_in_order(text: &str, hints: &Hints, day_first: bool) -> Result<Naive
         return Ok(date);
     }
     match candidates.first() {
-        Some(date) if *date > latest => Err(format!("{date} is in the future")),
-        Some(date) => Err(format!("{date} is before 2000")),
-        None => Err(format!("`{text}` is not a date this reader knows")),
+        Some(date) if *date > latest => Err(FieldError::Future(*date)),
+        Some(date) => Err(FieldError::TooOld(*date)),
+        None => Err(FieldError::NotADate(text.to_owned())),
     }
 }
 
@@ -620,7 +645,7 @@ mod tests {
         )
     }
 
-    fn amount(text: &str) -> Result<String, String> {
+    fn amount(text: &str) -> Result<String, FieldError> {
         total(text, Currency::INR).map(|m| format!("{} {}", m.to_decimal_string(), m.currency()))
     }
 
@@ -645,9 +670,13 @@ mod tests {
 
     #[test]
     fn zero_negative_and_implausible_totals_are_refused() {
-        assert!(amount("0.00").unwrap_err().contains("zero"));
-        assert!(amount("-45.00").unwrap_err().contains("negative"));
-        assert!(amount("98765432101").unwrap_err().contains("plausible"));
+        assert!(matches!(amount("0.00"), Err(FieldError::Zero(_))));
+        assert!(matches!(amount("-45.00"), Err(FieldError::Negative(_))));
+        let implausible = amount("98765432101").unwrap_err();
+        assert!(
+            implausible.to_string().contains("plausible"),
+            "{implausible}"
+        );
         assert!(amount("twelve").is_err());
     }
 
@@ -700,15 +729,17 @@ mod tests {
     #[test]
     fn future_ancient_and_impossible_dates_are_refused() {
         let h = hints();
-        assert!(
+        assert_eq!(
             date("2026-12-25", &h, Currency::INR)
                 .unwrap_err()
-                .contains("future")
+                .to_string(),
+            "2026-12-25 is in the future"
         );
-        assert!(
+        assert_eq!(
             date("1999-12-31", &h, Currency::INR)
                 .unwrap_err()
-                .contains("before 2000")
+                .to_string(),
+            "1999-12-31 is before 2000"
         );
         assert!(date("31/02/2026", &h, Currency::INR).is_err());
         assert!(date("Table 12", &h, Currency::INR).is_err());

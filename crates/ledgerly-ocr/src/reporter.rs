@@ -19,6 +19,17 @@ pub enum Delivery {
     Retry(String),
 }
 
+/// Why an [`ApiReporter`] cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ReporterError {
+    #[error("the callback secret must be at least 32 characters")]
+    ShortSecret,
+    #[error("the API URL `{0}` must start with http:// or https://")]
+    NotHttp(String),
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(#[source] reqwest::Error),
+}
+
 #[derive(Debug, Clone)]
 pub struct ApiReporter {
     http: reqwest::Client,
@@ -28,20 +39,18 @@ pub struct ApiReporter {
 
 impl ApiReporter {
     /// Reports to the API at `api_url` (its base, e.g. `https://ledgerly.example.com`).
-    pub fn new(api_url: &str, secret: &SecretString) -> Result<Self, String> {
+    pub fn new(api_url: &str, secret: &SecretString) -> Result<Self, ReporterError> {
         if secret.expose_secret().len() < 32 {
-            return Err("the callback secret must be at least 32 characters".into());
+            return Err(ReporterError::ShortSecret);
         }
         if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
-            return Err(format!(
-                "the API URL `{api_url}` must start with http:// or https://"
-            ));
+            return Err(ReporterError::NotHttp(api_url.to_owned()));
         }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
             .user_agent(concat!("ledgerly-ocr/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(ReporterError::HttpClient)?;
         Ok(Self {
             http,
             url: format!("{}/internal/ocr-results", api_url.trim_end_matches('/')),

@@ -7,7 +7,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use ab_glyph::{FontVec, PxScale};
+use ab_glyph::{FontVec, InvalidFont, PxScale};
 use chrono::{Duration, NaiveDate};
 use image::{GrayImage, ImageFormat, Luma};
 use imageproc::drawing::{draw_text_mut, text_size};
@@ -45,15 +45,32 @@ const FONT_FILES: &[&str] = &[
     "/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf",
 ];
 
+/// Why the fonts cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum FontError {
+    #[error(
+        "cannot read the font {path} ({source}); install fonts-dejavu-core and fonts-liberation"
+    )]
+    Unreadable {
+        path: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Invalid {
+        path: &'static str,
+        source: InvalidFont,
+    },
+}
+
 impl Fonts {
     /// Loads the Debian fonts; an error names the package to install.
-    pub fn load() -> Result<Fonts, String> {
+    pub fn load() -> Result<Fonts, FontError> {
         let mut fonts = Vec::new();
-        for path in FONT_FILES {
-            let bytes = std::fs::read(path).map_err(|e| {
-                format!("cannot read the font {path} ({e}); install fonts-dejavu-core and fonts-liberation")
-            })?;
-            let font = FontVec::try_from_vec(bytes).map_err(|e| format!("{path}: {e}"))?;
+        for &path in FONT_FILES {
+            let bytes =
+                std::fs::read(path).map_err(|source| FontError::Unreadable { path, source })?;
+            let font = FontVec::try_from_vec(bytes)
+                .map_err(|source| FontError::Invalid { path, source })?;
             let name = Path::new(path)
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())

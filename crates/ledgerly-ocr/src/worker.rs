@@ -234,14 +234,16 @@ impl Worker {
                     .complete_ocr_job(&job, &result)
                     .await
                     .map(|e| JobOutcome::Completed(Box::new(e))),
-                Err(reason) => self.fail(&job, reason, false).await,
+                Err(err) => self.fail(&job, err.to_string(), false).await,
             },
             (Err(ExtractError::Permanent(reason)), None) => self.fail(&job, reason, false).await,
             (result, Some(reporter)) => {
                 let outcome = match result {
                     Ok(fields) => match to_result(&job, fields) {
                         Ok(read) => read_outcome(&read),
-                        Err(reason) => CallbackOutcome::Failed { reason },
+                        Err(err) => CallbackOutcome::Failed {
+                            reason: err.to_string(),
+                        },
                     },
                     Err(err) => CallbackOutcome::Failed {
                         reason: err.to_string(),
@@ -364,6 +366,24 @@ impl Worker {
 /// Below this confidence (percent) a field is flagged for its owner to check.
 pub const UNSURE_BELOW: u8 = 60;
 
+/// Why the fields read from a receipt cannot make an expense; the message is for its owner.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnusableFields {
+    #[error(
+        "no total could be read from the receipt; enter the expense by hand or retry with a clearer image"
+    )]
+    NoTotal,
+    /// The total was read but refused; the normaliser's problem with it.
+    #[error(
+        "no total could be read from the receipt ({0}); enter the expense by hand or retry with a clearer image"
+    )]
+    TotalRefused(String),
+    #[error("the total read from the receipt ({0}) is not a positive amount")]
+    NotPositive(ledgerly_core::Money),
+    #[error("the vendor could not be read")]
+    NoVendor,
+}
+
 /// What an expense is made from: the fields a read receipt must have, or the reason (for its
 /// owner) that they are not there. A receipt without a readable, positive total cannot be an
 /// expense. A missing vendor or date is filled in (`Unknown vendor`, the `upload_date` — the
@@ -372,20 +392,16 @@ pub const UNSURE_BELOW: u8 = 60;
 pub fn usable_fields(
     fields: &ReceiptFields,
     upload_date: chrono::NaiveDate,
-) -> Result<OcrResult, String> {
-    let total = fields.total.ok_or_else(|| {
-        let mut reason = "no total could be read from the receipt".to_owned();
-        if let Some(problem) = fields.problems.iter().find(|p| p.starts_with("total:")) {
-            reason.push_str(&format!(" ({problem})"));
-        }
-        reason.push_str("; enter the expense by hand or retry with a clearer image");
-        reason
-    })?;
+) -> Result<OcrResult, UnusableFields> {
+    let Some(total) = fields.total else {
+        let problem = fields.problems.iter().find(|p| p.starts_with("total:"));
+        return Err(match problem {
+            Some(problem) => UnusableFields::TotalRefused(problem.clone()),
+            None => UnusableFields::NoTotal,
+        });
+    };
     if !total.is_positive() {
-        return Err(format!(
-            "the total read from the receipt ({}) is not a positive amount",
-            total.format()
-        ));
+        return Err(UnusableFields::NotPositive(total));
     }
     let read = fields.vendor.as_deref().and_then(|v| Vendor::parse(v).ok());
     let doubtful = |confidence: Option<u8>| confidence.is_some_and(|c| c < UNSURE_BELOW);
@@ -396,7 +412,7 @@ pub fn usable_fields(
     };
     let vendor = read
         .or_else(|| Vendor::parse("Unknown vendor").ok())
-        .ok_or_else(|| "the vendor could not be read".to_owned())?;
+        .ok_or(UnusableFields::NoVendor)?;
     Ok(OcrResult {
         vendor,
         date: fields.date.unwrap_or(upload_date),
@@ -417,7 +433,7 @@ pub fn read_outcome(result: &OcrResult) -> CallbackOutcome {
     }
 }
 
-fn to_result(job: &ClaimedJob, fields: ReceiptFields) -> Result<OcrResult, String> {
+fn to_result(job: &ClaimedJob, fields: ReceiptFields) -> Result<OcrResult, UnusableFields> {
     usable_fields(&fields, job.receipt.created_at.date_naive())
 }
 
@@ -493,7 +509,9 @@ mod tests {
             total: None,
             ..read(FieldConfidence::default())
         };
-        let reason = usable_fields(&none, day("2026-03-05")).unwrap_err();
+        let reason = usable_fields(&none, day("2026-03-05"))
+            .unwrap_err()
+            .to_string();
         assert!(reason.contains("no total"), "{reason}");
     }
 }

@@ -418,6 +418,7 @@ async fn a_refused_key_fails_for_good_and_the_key_is_never_in_the_message() {
             http: http(),
         })
         .unwrap_err()
+        .to_string()
         .contains("API key")
     );
 }

@@ -93,7 +93,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         Ok(())
     };
     let built = match models {
-        Ok(()) => args.extractor.build().await,
+        Ok(()) => args.extractor.build().await.map_err(|e| e.to_string()),
         Err(reason) => Err(reason),
     };
     let extractor = match built {

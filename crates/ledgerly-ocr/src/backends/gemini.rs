@@ -10,6 +10,7 @@ use base64::Engine as _;
 use ledgerly_core::ReceiptKind;
 use serde_json::{Value, json};
 
+use super::SetupError;
 use super::http::{self, HttpOptions};
 use super::reply::{self, Dialect};
 use crate::extractor::{ExtractError, Extractor, ReceiptFields};
@@ -34,11 +35,9 @@ pub struct Gemini {
 }
 
 impl Gemini {
-    pub fn new(options: GeminiOptions) -> Result<Self, String> {
+    pub fn new(options: GeminiOptions) -> Result<Self, SetupError> {
         if options.api_key.expose_secret().trim().is_empty() {
-            return Err(
-                "the gemini backend needs an API key: pass --api-key, or set LEDGERLY__EXTRACTOR__API_KEY or GEMINI_API_KEY".into(),
-            );
+            return Err(SetupError::NoGeminiKey);
         }
         let client = http::client(&options.http)?;
         let url = format!(
@@ -121,7 +120,7 @@ impl Extractor for Gemini {
         })
         .await?;
         let text = reply_text(&reply)?;
-        let raw = reply::parse(&text, reply).map_err(ExtractError::Permanent)?;
+        let raw = reply::parse(&text, reply).map_err(|e| ExtractError::Permanent(e.to_string()))?;
         Ok(normalise(raw, hints))
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use rand::Rng;
 use reqwest::StatusCode;
 
+use super::SetupError;
 use crate::extractor::ExtractError;
 
 #[derive(Debug, Clone)]
@@ -31,13 +32,13 @@ impl Default for HttpOptions {
     }
 }
 
-pub(crate) fn client(options: &HttpOptions) -> Result<reqwest::Client, String> {
+pub(crate) fn client(options: &HttpOptions) -> Result<reqwest::Client, SetupError> {
     reqwest::Client::builder()
         .timeout(options.timeout)
         .connect_timeout(options.timeout.min(Duration::from_secs(10)))
         .user_agent(concat!("ledgerly-ocr/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+        .map_err(SetupError::HttpClient)
 }
 
 /// A failed try: whether another may pass, and how long the server asked to wait.

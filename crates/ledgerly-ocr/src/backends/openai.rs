@@ -11,6 +11,7 @@ use base64::Engine as _;
 use ledgerly_core::ReceiptKind;
 use serde_json::{Value, json};
 
+use super::SetupError;
 use super::http::{self, HttpOptions};
 use super::reply::{self, Dialect};
 use crate::extractor::{ExtractError, Extractor, ReceiptFields};
@@ -37,7 +38,7 @@ pub struct OpenAi {
 }
 
 impl OpenAi {
-    pub fn new(options: OpenAiOptions) -> Result<Self, String> {
+    pub fn new(options: OpenAiOptions) -> Result<Self, SetupError> {
         let client = http::client(&options.http)?;
         let url = format!(
             "{}/chat/completions",
@@ -126,7 +127,7 @@ impl Extractor for OpenAi {
         })
         .await?;
         let text = reply_text(&reply)?;
-        let raw = reply::parse(&text, reply).map_err(ExtractError::Permanent)?;
+        let raw = reply::parse(&text, reply).map_err(|e| ExtractError::Permanent(e.to_string()))?;
         Ok(normalise(raw, hints))
     }
 }

@@ -128,14 +128,18 @@ fn percent(value: &Value) -> Option<u8> {
     (0.0..=100.0).contains(&n).then(|| n.round() as u8)
 }
 
+/// Why a model's reply cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ReplyError {
+    /// The reply's first 200 characters.
+    #[error("the model's reply has no JSON object: {0}")]
+    NoJsonObject(String),
+}
+
 /// The fields in a model's reply text; an error when there is no JSON object in it.
-pub(crate) fn parse(reply_text: &str, raw: String) -> Result<RawFields, String> {
-    let object = json_object(reply_text).ok_or_else(|| {
-        format!(
-            "the model's reply has no JSON object: {}",
-            reply_text.chars().take(200).collect::<String>()
-        )
-    })?;
+pub(crate) fn parse(reply_text: &str, raw: String) -> Result<RawFields, ReplyError> {
+    let object = json_object(reply_text)
+        .ok_or_else(|| ReplyError::NoJsonObject(reply_text.chars().take(200).collect()))?;
     let line_items = object["line_items"]
         .as_array()
         .map(|items| {

@@ -11,6 +11,7 @@ use ledgerly_core::ReceiptKind;
 use tokio::io::AsyncWriteExt as _;
 use tokio::process::Command;
 
+use crate::backends::SetupError;
 use crate::backends::paddle::fields_from_words;
 use crate::extractor::{ExtractError, Extractor, ReceiptFields};
 use crate::image_prep;
@@ -48,24 +49,20 @@ impl Tesseract {
     }
 
     /// Checks that the program runs and has the languages; the error says what to install.
-    pub async fn check(&self) -> Result<String, String> {
+    pub async fn check(&self) -> Result<String, SetupError> {
         let output = Command::new(&self.options.program)
             .arg("--list-langs")
             .output()
             .await
-            .map_err(|e| {
-                format!(
-                    "cannot run `{}` ({e}); install tesseract 5 (Debian: tesseract-ocr)",
-                    self.options.program
-                )
+            .map_err(|source| SetupError::TesseractMissing {
+                program: self.options.program.clone(),
+                source,
             })?;
         let listed = String::from_utf8_lossy(&output.stdout).into_owned()
             + &String::from_utf8_lossy(&output.stderr);
         for language in self.options.languages.split('+') {
             if !listed.lines().any(|l| l.trim() == language) {
-                return Err(format!(
-                    "tesseract has no `{language}` language data; install tesseract-ocr-{language}"
-                ));
+                return Err(SetupError::TesseractLanguage(language.to_owned()));
             }
         }
         let version = Command::new(&self.options.program)

@@ -4,24 +4,23 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, Result};
 use aws_sdk_ecr::types::{
-    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability,
-    Repository, Tag,
+    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Tag,
 };
 
-use super::{Aws, sdk_error};
-use crate::stack::{Change, Diff, ResourceChange, StackConfig, canonical_json};
-
-pub(crate) const KIND: &str = "ecr repository";
+use super::{Aws, found, sdk_error};
+use crate::stack::resource::{Known, Resource};
+use crate::stack::{Change, Diff, StackConfig, canonical_json};
 
 /// The repositories: `<stack>-api` and `<stack>-ocr`.
 pub(crate) fn names(config: &StackConfig) -> [String; 2] {
     [config.name("api"), config.name("ocr")]
 }
 
+/// One of the stack's repositories, as the stack file wants it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Desired {
+pub(crate) struct Repository {
     pub(crate) name: String,
     pub(crate) scan_on_push: bool,
     pub(crate) immutable_tags: bool,
@@ -40,7 +39,7 @@ pub(crate) struct Observed {
     pub(crate) arn: String,
 }
 
-pub(crate) fn desired(config: &StackConfig, name: &str) -> Desired {
+fn desired(config: &StackConfig, name: String) -> Repository {
     let lifecycle = serde_json::json!({
         "rules": [{
             "rulePriority": 1,
@@ -62,8 +61,8 @@ pub(crate) fn desired(config: &StackConfig, name: &str) -> Desired {
             "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
         }]
     });
-    Desired {
-        name: name.to_owned(),
+    Repository {
+        name,
         scan_on_push: true,
         immutable_tags: true,
         lifecycle_policy: lifecycle.to_string(),
@@ -72,49 +71,31 @@ pub(crate) fn desired(config: &StackConfig, name: &str) -> Desired {
     }
 }
 
-pub(crate) async fn observe(aws: &Aws, name: &str) -> anyhow::Result<Option<Observed>> {
+async fn observe(aws: &Aws, name: &str) -> Result<Option<Observed>> {
     let Some(repo) = describe(aws, name).await? else {
         return Ok(None);
     };
     let arn = repo.repository_arn().unwrap_or_default().to_owned();
-    let lifecycle_policy = match aws
-        .ecr
-        .get_lifecycle_policy()
-        .repository_name(name)
-        .send()
-        .await
-    {
-        Ok(reply) => reply.lifecycle_policy_text().map(canonical_json),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_lifecycle_policy_not_found_exception()) =>
-        {
-            None
-        }
-        Err(err) => return Err(sdk_error(format!("reading the lifecycle policy of {name}"))(err)),
-    };
-    let repository_policy = match aws
-        .ecr
-        .get_repository_policy()
-        .repository_name(name)
-        .send()
-        .await
-    {
-        Ok(reply) => reply.policy_text().map(canonical_json),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_repository_policy_not_found_exception()) =>
-        {
-            None
-        }
-        Err(err) => {
-            return Err(sdk_error(format!(
-                "reading the repository policy of {name}"
-            ))(err));
-        }
-    };
+    let lifecycle_policy = found(
+        aws.ecr
+            .get_lifecycle_policy()
+            .repository_name(name)
+            .send()
+            .await,
+        |e| e.is_lifecycle_policy_not_found_exception(),
+        || format!("reading the lifecycle policy of {name}"),
+    )?
+    .and_then(|reply| reply.lifecycle_policy_text().map(canonical_json));
+    let repository_policy = found(
+        aws.ecr
+            .get_repository_policy()
+            .repository_name(name)
+            .send()
+            .await,
+        |e| e.is_repository_policy_not_found_exception(),
+        || format!("reading the repository policy of {name}"),
+    )?
+    .and_then(|reply| reply.policy_text().map(canonical_json));
     let tags = aws
         .ecr
         .list_tags_for_resource()
@@ -142,40 +123,8 @@ fn shown(policy: Option<&String>) -> String {
     policy.cloned().unwrap_or_else(|| "(none)".into())
 }
 
-pub(crate) fn diff(desired: &Desired, observed: Option<&Observed>) -> ResourceChange {
-    let change = match observed {
-        None => Change::Create,
-        Some(have) => {
-            let mut diff = Diff::default();
-            diff.field("scan_on_push", have.scan_on_push, desired.scan_on_push);
-            diff.field(
-                "immutable_tags",
-                have.immutable_tags,
-                desired.immutable_tags,
-            );
-            diff.field(
-                "lifecycle_policy",
-                shown(have.lifecycle_policy.as_ref()),
-                canonical_json(&desired.lifecycle_policy),
-            );
-            diff.field(
-                "repository_policy",
-                shown(have.repository_policy.as_ref()),
-                canonical_json(&desired.repository_policy),
-            );
-            diff.tags(&have.tags, &desired.tags);
-            diff.into_change()
-        }
-    };
-    ResourceChange {
-        kind: KIND,
-        name: desired.name.clone(),
-        change,
-    }
-}
-
 /// The stack's tags as this SDK's type.
-fn tags(tags: &BTreeMap<String, String>) -> anyhow::Result<Vec<Tag>> {
+fn tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>> {
     tags.iter()
         .map(|(k, v)| {
             Tag::builder()
@@ -187,141 +136,186 @@ fn tags(tags: &BTreeMap<String, String>) -> anyhow::Result<Vec<Tag>> {
         .collect()
 }
 
-/// Makes the repository what `desired` says, changing only what differs from `observed`.
-pub(crate) async fn apply(
-    aws: &Aws,
-    desired: &Desired,
-    observed: Option<&Observed>,
-) -> anyhow::Result<()> {
-    let name = &desired.name;
-    let observed = match observed {
-        Some(observed) => observed.clone(),
-        None => {
-            let created = aws
-                .ecr
-                .create_repository()
-                .repository_name(name)
-                .image_scanning_configuration(
-                    ImageScanningConfiguration::builder()
-                        .scan_on_push(desired.scan_on_push)
-                        .build(),
-                )
-                .image_tag_mutability(ImageTagMutability::Immutable)
-                .encryption_configuration(
-                    EncryptionConfiguration::builder()
-                        .encryption_type(EncryptionType::Aes256)
-                        .build()
-                        .context("building the encryption configuration")?,
-                )
-                .set_tags(Some(tags(&desired.tags)?))
-                .send()
-                .await
-                .map_err(sdk_error(format!("creating the repository ({name})")))?;
-            Observed {
-                scan_on_push: desired.scan_on_push,
-                immutable_tags: true,
-                lifecycle_policy: None,
-                repository_policy: None,
-                tags: desired.tags.clone(),
-                arn: created
-                    .repository()
-                    .and_then(|r| r.repository_arn())
-                    .unwrap_or_default()
-                    .to_owned(),
-            }
-        }
-    };
-    if observed.scan_on_push != desired.scan_on_push {
-        aws.ecr
-            .put_image_scanning_configuration()
+impl Repository {
+    /// Creates the repository; what it then is.
+    async fn create(&self, aws: &Aws) -> Result<Observed> {
+        let name = &self.name;
+        let created = aws
+            .ecr
+            .create_repository()
             .repository_name(name)
             .image_scanning_configuration(
                 ImageScanningConfiguration::builder()
-                    .scan_on_push(desired.scan_on_push)
+                    .scan_on_push(self.scan_on_push)
                     .build(),
             )
-            .send()
-            .await
-            .map_err(sdk_error(format!("turning on scan on push ({name})")))?;
-    }
-    if observed.immutable_tags != desired.immutable_tags {
-        aws.ecr
-            .put_image_tag_mutability()
-            .repository_name(name)
             .image_tag_mutability(ImageTagMutability::Immutable)
+            .encryption_configuration(
+                EncryptionConfiguration::builder()
+                    .encryption_type(EncryptionType::Aes256)
+                    .build()
+                    .context("building the encryption configuration")?,
+            )
+            .set_tags(Some(tags(&self.tags)?))
             .send()
             .await
-            .map_err(sdk_error(format!("making tags immutable ({name})")))?;
+            .map_err(sdk_error(format!("creating the repository ({name})")))?;
+        Ok(Observed {
+            scan_on_push: self.scan_on_push,
+            immutable_tags: true,
+            lifecycle_policy: None,
+            repository_policy: None,
+            tags: self.tags.clone(),
+            arn: created
+                .repository()
+                .and_then(|r| r.repository_arn())
+                .unwrap_or_default()
+                .to_owned(),
+        })
     }
-    if observed.lifecycle_policy.as_deref()
-        != Some(canonical_json(&desired.lifecycle_policy).as_str())
-    {
-        aws.ecr
-            .put_lifecycle_policy()
-            .repository_name(name)
-            .lifecycle_policy_text(&desired.lifecycle_policy)
-            .send()
-            .await
-            .map_err(sdk_error(format!("setting the lifecycle policy ({name})")))?;
-    }
-    if observed.repository_policy.as_deref()
-        != Some(canonical_json(&desired.repository_policy).as_str())
-    {
-        aws.ecr
-            .set_repository_policy()
-            .repository_name(name)
-            .policy_text(&desired.repository_policy)
-            .send()
-            .await
-            .map_err(sdk_error(format!("setting the repository policy ({name})")))?;
-    }
-    let missing: BTreeMap<String, String> = desired
-        .tags
-        .iter()
-        .filter(|(k, v)| observed.tags.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if !missing.is_empty() {
-        let tags = tags(&missing)?;
-        aws.ecr
-            .tag_resource()
-            .resource_arn(&observed.arn)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(sdk_error(format!("tagging the repository ({name})")))?;
-    }
-    Ok(())
 }
 
-/// Deletes the stack's repository with its images; whether it was there.
-pub(crate) async fn delete(aws: &Aws, config: &StackConfig, name: &str) -> anyhow::Result<bool> {
-    let Some(have) = observe(aws, name).await? else {
-        return Ok(false);
-    };
-    super::ensure_owned(&have.tags, config, format_args!("the repository {name}"))?;
-    match aws
-        .ecr
-        .delete_repository()
-        .repository_name(name)
-        .force(true)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_repository_not_found_exception()) =>
-        {
-            Ok(false)
+impl Resource for Repository {
+    type Observed = Observed;
+    const KIND: &'static str = "ecr repository";
+
+    async fn desired(_: &Aws, config: &StackConfig, _: &Known) -> Result<Vec<Self>> {
+        Ok(names(config)
+            .into_iter()
+            .map(|name| desired(config, name))
+            .collect())
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    async fn observe(&self, aws: &Aws, _: &Known) -> Result<Option<Observed>> {
+        observe(aws, &self.name).await
+    }
+
+    fn diff(&self, observed: Option<&Observed>, _: &Known) -> Change {
+        let Some(have) = observed else {
+            return Change::Create;
+        };
+        let mut diff = Diff::default();
+        diff.field("scan_on_push", have.scan_on_push, self.scan_on_push);
+        diff.field("immutable_tags", have.immutable_tags, self.immutable_tags);
+        diff.field(
+            "lifecycle_policy",
+            shown(have.lifecycle_policy.as_ref()),
+            canonical_json(&self.lifecycle_policy),
+        );
+        diff.field(
+            "repository_policy",
+            shown(have.repository_policy.as_ref()),
+            canonical_json(&self.repository_policy),
+        );
+        diff.tags(&have.tags, &self.tags);
+        diff.into_change()
+    }
+
+    /// Changes only what differs from `observed`; a new repository is made first.
+    async fn apply(&self, aws: &Aws, observed: Option<&Observed>, _: &mut Known) -> Result<()> {
+        let name = &self.name;
+        let observed = match observed {
+            Some(observed) => observed.clone(),
+            None => self.create(aws).await?,
+        };
+        if observed.scan_on_push != self.scan_on_push {
+            aws.ecr
+                .put_image_scanning_configuration()
+                .repository_name(name)
+                .image_scanning_configuration(
+                    ImageScanningConfiguration::builder()
+                        .scan_on_push(self.scan_on_push)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(sdk_error(format!("turning on scan on push ({name})")))?;
         }
-        Err(err) => Err(sdk_error(format!("deleting the repository {name}"))(err)),
+        if observed.immutable_tags != self.immutable_tags {
+            aws.ecr
+                .put_image_tag_mutability()
+                .repository_name(name)
+                .image_tag_mutability(ImageTagMutability::Immutable)
+                .send()
+                .await
+                .map_err(sdk_error(format!("making tags immutable ({name})")))?;
+        }
+        if observed.lifecycle_policy.as_deref()
+            != Some(canonical_json(&self.lifecycle_policy).as_str())
+        {
+            aws.ecr
+                .put_lifecycle_policy()
+                .repository_name(name)
+                .lifecycle_policy_text(&self.lifecycle_policy)
+                .send()
+                .await
+                .map_err(sdk_error(format!("setting the lifecycle policy ({name})")))?;
+        }
+        if observed.repository_policy.as_deref()
+            != Some(canonical_json(&self.repository_policy).as_str())
+        {
+            aws.ecr
+                .set_repository_policy()
+                .repository_name(name)
+                .policy_text(&self.repository_policy)
+                .send()
+                .await
+                .map_err(sdk_error(format!("setting the repository policy ({name})")))?;
+        }
+        let missing: BTreeMap<String, String> = self
+            .tags
+            .iter()
+            .filter(|(k, v)| observed.tags.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !missing.is_empty() {
+            let tags = tags(&missing)?;
+            aws.ecr
+                .tag_resource()
+                .resource_arn(&observed.arn)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(sdk_error(format!("tagging the repository ({name})")))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the stack's repositories with their images.
+    async fn delete(aws: &Aws, config: &StackConfig, _: &Known) -> Result<Vec<String>> {
+        let mut deleted = Vec::new();
+        for name in names(config) {
+            let Some(have) = observe(aws, &name).await? else {
+                continue;
+            };
+            super::ensure_owned(&have.tags, config, format_args!("the repository {name}"))?;
+            let reply = aws
+                .ecr
+                .delete_repository()
+                .repository_name(&name)
+                .force(true)
+                .send()
+                .await;
+            if found(
+                reply,
+                |e| e.is_repository_not_found_exception(),
+                || format!("deleting the repository {name}"),
+            )?
+            .is_some()
+            {
+                deleted.push(name);
+            }
+        }
+        Ok(deleted)
     }
 }
 
 /// A repository's address for image references (`<account>.dkr.ecr.<region>.amazonaws.com/<name>`).
-pub(crate) async fn repository_uri(aws: &Aws, name: &str) -> anyhow::Result<String> {
+pub(crate) async fn repository_uri(aws: &Aws, name: &str) -> Result<String> {
     let Some(repo) = describe(aws, name).await? else {
         anyhow::bail!("the ECR repository {name} does not exist; run ledgerctl provision first");
     };
@@ -331,30 +325,21 @@ pub(crate) async fn repository_uri(aws: &Aws, name: &str) -> anyhow::Result<Stri
 }
 
 /// The repository `name`, if it exists.
-async fn describe(aws: &Aws, name: &str) -> anyhow::Result<Option<Repository>> {
-    match aws
-        .ecr
-        .describe_repositories()
-        .repository_names(name)
-        .send()
-        .await
-    {
-        Ok(reply) => Ok(reply.repositories().first().cloned()),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_repository_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(err) => Err(sdk_error(format!("describing the ECR repository {name}"))(
-            err,
-        )),
-    }
+async fn describe(aws: &Aws, name: &str) -> Result<Option<aws_sdk_ecr::types::Repository>> {
+    let reply = found(
+        aws.ecr
+            .describe_repositories()
+            .repository_names(name)
+            .send()
+            .await,
+        |e| e.is_repository_not_found_exception(),
+        || format!("describing the ECR repository {name}"),
+    )?;
+    Ok(reply.and_then(|r| r.repositories().first().cloned()))
 }
 
 /// Registry credentials for the account's ECR: a fresh token (they last 12 hours), decoded.
-pub(crate) async fn login(aws: &Aws) -> anyhow::Result<bollard::auth::DockerCredentials> {
+pub(crate) async fn login(aws: &Aws) -> Result<crate::docker::registry::Login> {
     use base64::Engine as _;
     let reply = aws
         .ecr
@@ -376,11 +361,13 @@ pub(crate) async fn login(aws: &Aws) -> anyhow::Result<bollard::auth::DockerCred
     let (username, password) = decoded
         .split_once(':')
         .context("the ECR authorization token is not user:password")?;
-    Ok(bollard::auth::DockerCredentials {
-        username: Some(username.to_owned()),
-        password: Some(password.to_owned()),
-        serveraddress: data.proxy_endpoint().map(str::to_owned),
-        ..Default::default()
+    Ok(crate::docker::registry::Login {
+        username: username.to_owned(),
+        password: password.into(),
+        server: data
+            .proxy_endpoint()
+            .context("ECR answered with no registry address")?
+            .to_owned(),
     })
 }
 
@@ -389,35 +376,27 @@ pub(crate) async fn tagged_digest(
     aws: &Aws,
     repository: &str,
     tag: &str,
-) -> anyhow::Result<Option<String>> {
-    match aws
-        .ecr
-        .describe_images()
-        .repository_name(repository)
-        .image_ids(
-            aws_sdk_ecr::types::ImageIdentifier::builder()
-                .image_tag(tag)
-                .build(),
-        )
-        .send()
-        .await
-    {
-        Ok(reply) => Ok(reply
-            .image_details()
+) -> Result<Option<String>> {
+    let reply = found(
+        aws.ecr
+            .describe_images()
+            .repository_name(repository)
+            .image_ids(
+                aws_sdk_ecr::types::ImageIdentifier::builder()
+                    .image_tag(tag)
+                    .build(),
+            )
+            .send()
+            .await,
+        |e| e.is_image_not_found_exception(),
+        || format!("looking for {repository}:{tag} in ECR"),
+    )?;
+    Ok(reply.and_then(|r| {
+        r.image_details()
             .first()
             .and_then(|d| d.image_digest())
-            .map(str::to_owned)),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_image_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(err) => Err(sdk_error(format!("looking for {repository}:{tag} in ECR"))(
-            err,
-        )),
-    }
+            .map(str::to_owned)
+    }))
 }
 
 /// Records a manifest pushed to a stand-in registry in the ECR repository itself, under its
@@ -431,8 +410,8 @@ pub(crate) async fn record_manifest(
     digest: &str,
     manifest: &str,
     media_type: &str,
-) -> anyhow::Result<()> {
-    match aws
+) -> Result<()> {
+    let put = aws
         .ecr
         .put_image()
         .repository_name(repository)
@@ -441,18 +420,12 @@ pub(crate) async fn record_manifest(
         .image_manifest(manifest)
         .image_manifest_media_type(media_type)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_image_already_exists_exception()) =>
-        {
-            Ok(())
-        }
-        Err(err) => Err(sdk_error(format!("recording {repository}:{tag} in ECR"))(
-            err,
-        )),
-    }
+        .await;
+    // Already there with this tag and manifest: fine.
+    found(
+        put,
+        |e| e.is_image_already_exists_exception(),
+        || format!("recording {repository}:{tag} in ECR"),
+    )?;
+    Ok(())
 }

@@ -3,20 +3,21 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Context as _;
-use aws_sdk_ec2::types::{DomainType, ResourceType};
+use anyhow::{Context as _, Result};
+use aws_sdk_ec2::types::{DomainType, Filter, ResourceType};
 
-use super::{Aws, ec2, has_code, sdk_error};
-use crate::stack::{Change, Diff, ResourceChange, StackConfig};
+use super::{Aws, code, ec2, found, sdk_error};
+use crate::stack::resource::{Known, Resource};
+use crate::stack::{Change, Diff, StackConfig};
 
-pub(crate) const KIND: &str = "elastic ip";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Desired {
+/// The address; the instance it belongs to is `known.instance`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Address {
     pub(crate) name: String,
-    /// The instance it belongs to: its name, and its id when it exists.
+    /// How EC2 finds it: by the stack's tag and its `Name`.
+    pub(crate) filters: [Filter; 2],
+    /// The instance it belongs to, by name: what the plan shows before the instance exists.
     pub(crate) instance_name: String,
-    pub(crate) instance_id: Option<String>,
     pub(crate) tags: BTreeMap<String, String>,
 }
 
@@ -29,22 +30,18 @@ pub(crate) struct Observed {
     pub(crate) tags: BTreeMap<String, String>,
 }
 
-pub(crate) fn desired(config: &StackConfig, instance_id: Option<String>) -> Desired {
-    let mut tags = config.tags();
-    tags.insert("Name".into(), config.name("ip"));
-    Desired {
-        name: config.name("ip"),
-        instance_name: super::instance::name(config),
-        instance_id,
-        tags,
-    }
+/// The stack's address as EC2 has it.
+pub(crate) async fn observe(aws: &Aws, config: &StackConfig) -> Result<Option<Observed>> {
+    let name = config.name("ip");
+    find(aws, &ec2::named(config, name.clone()), &name).await
 }
 
-pub(crate) async fn observe(aws: &Aws, config: &StackConfig) -> anyhow::Result<Option<Observed>> {
+/// The address `filters` find (`name`: what it is called in an error).
+async fn find(aws: &Aws, filters: &[Filter], name: &str) -> Result<Option<Observed>> {
     let reply = aws
         .ec2
         .describe_addresses()
-        .set_filters(Some(ec2::named(config, config.name("ip")).to_vec()))
+        .set_filters(Some(filters.to_vec()))
         .send()
         .await
         .map_err(sdk_error("looking for the stack's Elastic IP".into()))?;
@@ -52,9 +49,8 @@ pub(crate) async fn observe(aws: &Aws, config: &StackConfig) -> anyhow::Result<O
     if addresses.len() > 1 {
         let ips: Vec<&str> = addresses.iter().filter_map(|a| a.public_ip()).collect();
         anyhow::bail!(
-            "the stack has {} Elastic IPs named {} ({}); release the ones you do not want",
+            "the stack has {} Elastic IPs named {name} ({}); release the ones you do not want",
             addresses.len(),
-            config.name("ip"),
             ips.join(", ")
         );
     }
@@ -67,117 +63,127 @@ pub(crate) async fn observe(aws: &Aws, config: &StackConfig) -> anyhow::Result<O
     }))
 }
 
-pub(crate) fn diff(desired: &Desired, observed: Option<&Observed>) -> ResourceChange {
-    let change = match observed {
-        None => Change::Create,
-        Some(have) => {
-            let mut diff = Diff::default();
-            let want = desired
-                .instance_id
-                .clone()
-                .unwrap_or_else(|| format!("{} (new)", desired.instance_name));
-            diff.field(
-                "instance",
-                have.instance_id.as_deref().unwrap_or("(none)"),
-                want,
-            );
-            diff.tags(&have.tags, &desired.tags);
-            diff.into_change()
-        }
-    };
-    ResourceChange {
-        kind: KIND,
-        name: desired.name.clone(),
-        change,
-    }
-}
+impl Resource for Address {
+    type Observed = Observed;
+    const KIND: &'static str = "elastic ip";
+    const AFTER: &'static [&'static str] = &["ec2 instance"];
 
-/// Allocates the address if it is missing and associates it with `instance_id`.
-pub(crate) async fn apply(
-    aws: &Aws,
-    desired: &Desired,
-    observed: Option<&Observed>,
-    instance_id: &str,
-) -> anyhow::Result<()> {
-    let (allocation, have_instance, have_tags) = match observed {
-        Some(have) => (
-            have.allocation_id.clone(),
-            have.instance_id.clone(),
-            have.tags.clone(),
-        ),
-        None => {
-            let reply = aws
-                .ec2
-                .allocate_address()
-                .domain(DomainType::Vpc)
-                .tag_specifications(ec2::tag_specification(
-                    ResourceType::ElasticIp,
-                    &desired.tags,
-                ))
+    async fn desired(_: &Aws, config: &StackConfig, _: &Known) -> Result<Vec<Self>> {
+        let name = config.name("ip");
+        let mut tags = config.tags();
+        tags.insert("Name".into(), name.clone());
+        Ok(vec![Address {
+            filters: ec2::named(config, name.clone()),
+            name,
+            instance_name: super::instance::name(config),
+            tags,
+        }])
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    async fn observe(&self, aws: &Aws, _: &Known) -> Result<Option<Observed>> {
+        find(aws, &self.filters, &self.name).await
+    }
+
+    /// Against `known.instance`: the instance as surveyed for the plan, the one just made or
+    /// kept when provision gets here.
+    fn diff(&self, observed: Option<&Observed>, known: &Known) -> Change {
+        let Some(have) = observed else {
+            return Change::Create;
+        };
+        let mut diff = Diff::default();
+        let want = known
+            .instance
+            .clone()
+            .unwrap_or_else(|| format!("{} (new)", self.instance_name));
+        diff.field(
+            "instance",
+            have.instance_id.as_deref().unwrap_or("(none)"),
+            want,
+        );
+        diff.tags(&have.tags, &self.tags);
+        diff.into_change()
+    }
+
+    /// Allocates the address if it is missing and associates it with `known.instance`.
+    async fn apply(&self, aws: &Aws, observed: Option<&Observed>, known: &mut Known) -> Result<()> {
+        let name = &self.name;
+        let Some(instance_id) = known.instance.clone() else {
+            anyhow::bail!(
+                "the instance {} has no id to associate {name} with; provision it first",
+                self.instance_name
+            );
+        };
+        let (allocation, have_instance, have_tags) = match observed {
+            Some(have) => (
+                have.allocation_id.clone(),
+                have.instance_id.clone(),
+                have.tags.clone(),
+            ),
+            None => {
+                let reply = aws
+                    .ec2
+                    .allocate_address()
+                    .domain(DomainType::Vpc)
+                    .tag_specifications(ec2::tag_specification(ResourceType::ElasticIp, &self.tags))
+                    .send()
+                    .await
+                    .map_err(sdk_error(format!("allocating the Elastic IP {name}")))?;
+                (
+                    reply
+                        .allocation_id()
+                        .context("EC2 did not give the address's allocation id")?
+                        .to_owned(),
+                    None,
+                    self.tags.clone(),
+                )
+            }
+        };
+        if have_instance.as_deref() != Some(instance_id.as_str()) {
+            aws.ec2
+                .associate_address()
+                .allocation_id(&allocation)
+                .instance_id(&instance_id)
+                .allow_reassociation(true)
                 .send()
                 .await
-                .map_err(sdk_error(format!(
-                    "allocating the Elastic IP {}",
-                    desired.name
-                )))?;
-            (
-                reply
-                    .allocation_id()
-                    .context("EC2 did not give the address's allocation id")?
-                    .to_owned(),
-                None,
-                desired.tags.clone(),
-            )
+                .map_err(sdk_error(format!("associating {name} with {instance_id}")))?;
         }
-    };
-    if have_instance.as_deref() != Some(instance_id) {
-        aws.ec2
-            .associate_address()
-            .allocation_id(&allocation)
-            .instance_id(instance_id)
-            .allow_reassociation(true)
-            .send()
-            .await
-            .map_err(sdk_error(format!(
-                "associating {} with {instance_id}",
-                desired.name
-            )))?;
+        if crate::stack::tags_missing(&self.tags, &have_tags) {
+            ec2::create_tags(aws, &allocation, &self.tags, name).await?;
+        }
+        Ok(())
     }
-    if crate::stack::tags_missing(&desired.tags, &have_tags) {
-        ec2::create_tags(aws, &allocation, &desired.tags, &desired.name).await?;
-    }
-    Ok(())
-}
 
-/// Releases the stack's address; whether there was one.
-pub(crate) async fn delete(aws: &Aws, config: &StackConfig) -> anyhow::Result<bool> {
-    let Some(have) = observe(aws, config).await? else {
-        return Ok(false);
-    };
-    if let Some(association) = &have.association_id {
-        match aws
-            .ec2
-            .disassociate_address()
-            .association_id(association)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(err) if has_code(&err, "InvalidAssociationID.NotFound") => {}
-            Err(err) => {
-                return Err(sdk_error(format!("disassociating {}", have.public_ip))(err));
-            }
+    /// Releases the stack's address (found by the stack's tag), first taking it off the
+    /// instance.
+    async fn delete(aws: &Aws, config: &StackConfig, _: &Known) -> Result<Vec<String>> {
+        let Some(have) = observe(aws, config).await? else {
+            return Ok(vec![]);
+        };
+        if let Some(association) = &have.association_id {
+            let reply = aws
+                .ec2
+                .disassociate_address()
+                .association_id(association)
+                .send()
+                .await;
+            found(reply, code("InvalidAssociationID.NotFound"), || {
+                format!("disassociating {}", have.public_ip)
+            })?;
         }
-    }
-    match aws
-        .ec2
-        .release_address()
-        .allocation_id(&have.allocation_id)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(err) if has_code(&err, "InvalidAllocationID.NotFound") => Ok(false),
-        Err(err) => Err(sdk_error(format!("releasing {}", have.public_ip))(err)),
+        let reply = aws
+            .ec2
+            .release_address()
+            .allocation_id(&have.allocation_id)
+            .send()
+            .await;
+        let released = found(reply, code("InvalidAllocationID.NotFound"), || {
+            format!("releasing {}", have.public_ip)
+        })?;
+        Ok(released.map(|_| config.name("ip")).into_iter().collect())
     }
 }

@@ -13,8 +13,6 @@ use serde::{Deserialize, Serialize};
 use super::{Aws, sdk_error};
 use crate::stack::StackConfig;
 
-pub(crate) const KIND: &str = "ssm ssh host keys";
-
 const BEGIN: &str = "-----BEGIN SSH HOST KEY KEYS-----";
 const END: &str = "-----END SSH HOST KEY KEYS-----";
 

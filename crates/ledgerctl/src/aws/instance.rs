@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, Result};
 use aws_sdk_ec2::client::Waiters as _;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, Filter, HttpTokensState, IamInstanceProfileSpecification,
@@ -20,12 +20,11 @@ use aws_sdk_ec2::types::{
 use base64::Engine as _;
 
 use super::{
-    Aws, PROPAGATION_ATTEMPTS, PROPAGATION_DELAY, ec2, has_code, retry_propagation, sdk_error,
-    waited,
+    Aws, PROPAGATION_ATTEMPTS, PROPAGATION_DELAY, ec2, found, has_code, retry_propagation,
+    sdk_error, waited,
 };
-use crate::stack::{Change, Diff, ResourceChange, StackConfig};
-
-pub(crate) const KIND: &str = "ec2 instance";
+use crate::stack::resource::{Known, Resource};
+use crate::stack::{Change, Diff, StackConfig};
 
 /// How long an instance may take to start or stop.
 pub(crate) const STATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
@@ -37,9 +36,11 @@ const USER_DATA: &str = include_str!("../../../../templates/user-data.sh");
 /// The host rule user-data sets at every boot: the instance metadata for the API's containers.
 pub(crate) const METADATA_GUARD: &str = include_str!("../../../../templates/metadata-guard.sh");
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Desired {
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Instance {
     pub(crate) name: String,
+    /// How EC2 finds it: by the stack's tag and its `Name`.
+    pub(crate) filters: [Filter; 2],
     pub(crate) instance_type: String,
     /// An explicit AMI, or the SSM parameter naming the current one (read only to create).
     pub(crate) ami: Option<String>,
@@ -73,23 +74,6 @@ pub(crate) fn name(config: &StackConfig) -> String {
     config.name("app")
 }
 
-pub(crate) fn desired(config: &StackConfig, key_pair: &super::key_pair::Desired) -> Desired {
-    let mut tags = config.tags();
-    tags.insert("Name".into(), name(config));
-    Desired {
-        name: name(config),
-        instance_type: config.instance.instance_type.clone(),
-        ami: config.instance.ami.clone(),
-        ami_parameter: config.instance.ami_parameter.clone(),
-        key_pair: key_pair.name.clone(),
-        security_groups: [config.name("web"), config.name("ssh")].into(),
-        instance_profile: config.name("instance"),
-        root_volume_gb: i32::try_from(config.instance.root_volume_gb).unwrap_or(i32::MAX),
-        user_data: user_data(config),
-        tags,
-    }
-}
-
 /// The instance's user-data: `templates/user-data.sh` with the login user and the metadata guard.
 fn user_data(config: &StackConfig) -> String {
     let network = crate::docker::template::NETWORK;
@@ -100,15 +84,12 @@ fn user_data(config: &StackConfig) -> String {
         .replace("{{metadata_guard}}", METADATA_GUARD.trim_end())
 }
 
-/// The stack's instances that are not terminated (normally one).
-async fn find(
-    aws: &Aws,
-    config: &StackConfig,
-) -> anyhow::Result<Vec<aws_sdk_ec2::types::Instance>> {
+/// The stack's instances found by `filters` that are not terminated (normally one).
+async fn find(aws: &Aws, filters: &[Filter]) -> Result<Vec<aws_sdk_ec2::types::Instance>> {
     let reply = aws
         .ec2
         .describe_instances()
-        .set_filters(Some(ec2::named(config, name(config)).to_vec()))
+        .set_filters(Some(filters.to_vec()))
         .filters(
             Filter::builder()
                 .name("instance-state-name")
@@ -129,27 +110,12 @@ async fn find(
         .collect())
 }
 
-/// The stack's instance as EC2 has it; `group_names` maps the stack's security group ids to
-/// names.
-pub(crate) async fn observe(
-    aws: &Aws,
-    config: &StackConfig,
+/// The instance as EC2 has it; `group_names` maps the stack's security group ids to names.
+fn as_observed(
+    instance: &aws_sdk_ec2::types::Instance,
     group_names: &BTreeMap<String, String>,
-) -> anyhow::Result<Option<Observed>> {
-    let instances = find(aws, config).await?;
-    if instances.len() > 1 {
-        let ids: Vec<&str> = instances.iter().filter_map(|i| i.instance_id()).collect();
-        anyhow::bail!(
-            "the stack has {} instances named {} ({}); terminate the ones you do not want",
-            instances.len(),
-            name(config),
-            ids.join(", ")
-        );
-    }
-    let Some(instance) = instances.into_iter().next() else {
-        return Ok(None);
-    };
-    Ok(Some(Observed {
+) -> Observed {
+    Observed {
         id: instance.instance_id().unwrap_or_default().to_owned(),
         state: instance
             .state()
@@ -186,7 +152,7 @@ pub(crate) async fn observe(
             .unwrap_or(1),
         public_ip: instance.public_ip_address().map(str::to_owned),
         tags: ec2::tags_of(instance.tags()),
-    }))
+    }
 }
 
 fn joined(set: &BTreeSet<String>) -> String {
@@ -198,73 +164,7 @@ fn running(state: &str) -> &str {
     if state == "pending" { "running" } else { state }
 }
 
-pub(crate) fn diff(desired: &Desired, observed: Option<&Observed>) -> ResourceChange {
-    let change = match observed {
-        None => Change::Create,
-        Some(have) => {
-            let mut diff = Diff::default();
-            diff.field("state", running(&have.state), "running");
-            diff.field("instance_type", &have.instance_type, &desired.instance_type);
-            diff.field(
-                "security_groups",
-                joined(&have.security_groups),
-                joined(&desired.security_groups),
-            );
-            diff.field(
-                "instance_profile",
-                have.instance_profile.as_deref().unwrap_or("(none)"),
-                &desired.instance_profile,
-            );
-            diff.field(
-                "imdsv2",
-                if have.imds_v2_required {
-                    "required"
-                } else {
-                    "optional"
-                },
-                "required",
-            );
-            diff.field("imds_hop_limit", have.imds_hop_limit, IMDS_HOP_LIMIT);
-            diff.tags(&have.tags, &desired.tags);
-            diff.into_change()
-        }
-    };
-    ResourceChange {
-        kind: KIND,
-        name: desired.name.clone(),
-        change,
-    }
-}
-
-/// The AMI to create the instance from: the configured one, or the SSM parameter's.
-async fn image(aws: &Aws, desired: &Desired) -> anyhow::Result<String> {
-    if let Some(ami) = &desired.ami {
-        return Ok(ami.clone());
-    }
-    let parameter = &desired.ami_parameter;
-    match aws.ssm.get_parameter().name(parameter).send().await {
-        Ok(reply) => reply
-            .parameter
-            .and_then(|p| p.value)
-            .with_context(|| format!("the SSM parameter {parameter} has no value")),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_parameter_not_found()) =>
-        {
-            anyhow::bail!(
-                "instance.ami_parameter: {parameter} does not exist in {}; give an AMI id as instance.ami",
-                aws.region
-            )
-        }
-        Err(err) => Err(sdk_error(format!("looking up the AMI in {parameter}"))(err)),
-    }
-}
-
-fn ids_of(
-    names: &BTreeSet<String>,
-    group_ids: &BTreeMap<String, String>,
-) -> anyhow::Result<Vec<String>> {
+fn ids_of(names: &BTreeSet<String>, group_ids: &BTreeMap<String, String>) -> Result<Vec<String>> {
     names
         .iter()
         .map(|n| {
@@ -276,17 +176,34 @@ fn ids_of(
         .collect()
 }
 
-/// Makes the instance what `desired` says; its id. A new or restarted instance is waited for
-/// until it runs.
-pub(crate) async fn apply(
-    aws: &Aws,
-    desired: &Desired,
-    observed: Option<&Observed>,
-    group_ids: &BTreeMap<String, String>,
-) -> anyhow::Result<String> {
-    let groups = ids_of(&desired.security_groups, group_ids)?;
-    let Some(have) = observed else {
-        let ami = image(aws, desired).await?;
+impl Instance {
+    /// The AMI to create the instance from: the configured one, or the SSM parameter's.
+    async fn image(&self, aws: &Aws) -> Result<String> {
+        if let Some(ami) = &self.ami {
+            return Ok(ami.clone());
+        }
+        let parameter = &self.ami_parameter;
+        let reply = found(
+            aws.ssm.get_parameter().name(parameter).send().await,
+            |e| e.is_parameter_not_found(),
+            || format!("looking up the AMI in {parameter}"),
+        )?;
+        let Some(reply) = reply else {
+            anyhow::bail!(
+                "instance.ami_parameter: {parameter} does not exist in {}; give an AMI id as instance.ami",
+                aws.region
+            );
+        };
+        reply
+            .parameter
+            .and_then(|p| p.value)
+            .with_context(|| format!("the SSM parameter {parameter} has no value"))
+    }
+
+    /// Starts the instance in the security groups `groups` (by id) and waits until it runs; its
+    /// id.
+    async fn create(&self, aws: &Aws, groups: Vec<String>) -> Result<String> {
+        let ami = self.image(aws).await?;
         let root_device = aws
             .ec2
             .describe_images()
@@ -304,14 +221,14 @@ pub(crate) async fn apply(
             aws.ec2
                 .run_instances()
                 .image_id(&ami)
-                .instance_type(InstanceType::from(desired.instance_type.as_str()))
+                .instance_type(InstanceType::from(self.instance_type.as_str()))
                 .min_count(1)
                 .max_count(1)
-                .key_name(&desired.key_pair)
+                .key_name(&self.key_pair)
                 .set_security_group_ids(Some(groups.clone()))
                 .iam_instance_profile(
                     IamInstanceProfileSpecification::builder()
-                        .name(&desired.instance_profile)
+                        .name(&self.instance_profile)
                         .build(),
                 )
                 .metadata_options(
@@ -326,7 +243,7 @@ pub(crate) async fn apply(
                         .device_name(&root_device)
                         .ebs(
                             EbsBlockDevice::builder()
-                                .volume_size(desired.root_volume_gb)
+                                .volume_size(self.root_volume_gb)
                                 .volume_type(VolumeType::Gp3)
                                 .encrypted(true)
                                 .delete_on_termination(true)
@@ -334,12 +251,9 @@ pub(crate) async fn apply(
                         )
                         .build(),
                 )
-                .user_data(base64::engine::general_purpose::STANDARD.encode(&desired.user_data))
-                .tag_specifications(ec2::tag_specification(
-                    ResourceType::Instance,
-                    &desired.tags,
-                ))
-                .tag_specifications(ec2::tag_specification(ResourceType::Volume, &desired.tags))
+                .user_data(base64::engine::general_purpose::STANDARD.encode(&self.user_data))
+                .tag_specifications(ec2::tag_specification(ResourceType::Instance, &self.tags))
+                .tag_specifications(ec2::tag_specification(ResourceType::Volume, &self.tags))
                 .send()
         };
         let reply = retry_propagation(
@@ -354,7 +268,7 @@ pub(crate) async fn apply(
             run,
         )
         .await
-        .map_err(sdk_error(format!("starting the instance {}", desired.name)))?;
+        .map_err(sdk_error(format!("starting the instance {}", self.name)))?;
         let id = reply
             .instances()
             .first()
@@ -362,65 +276,92 @@ pub(crate) async fn apply(
             .context("EC2 did not give the new instance's id")?
             .to_owned();
         wait_running(aws, &id).await?;
-        return Ok(id);
-    };
-    let id = have.id.clone();
-    if have.instance_type != desired.instance_type {
-        // The type can only change while stopped.
-        if have.state != "stopped" {
+        Ok(id)
+    }
+
+    /// Changes what differs between `have` and `self` in place; `groups` are the security
+    /// groups by id. A stopped instance (or one stopped to change its type) is started again
+    /// and waited for until it runs.
+    async fn update(&self, aws: &Aws, have: &Observed, groups: Vec<String>) -> Result<()> {
+        let id = &have.id;
+        if have.instance_type != self.instance_type {
+            // The type can only change while stopped.
+            if have.state != "stopped" {
+                aws.ec2
+                    .stop_instances()
+                    .instance_ids(id)
+                    .send()
+                    .await
+                    .map_err(sdk_error(format!("stopping {id} to change its type")))?;
+                aws.ec2
+                    .wait_until_instance_stopped()
+                    .instance_ids(id)
+                    .wait(STATE_TIMEOUT)
+                    .await
+                    .map_err(waited(format!("the instance {id} to stop"), STATE_TIMEOUT))?;
+            }
             aws.ec2
-                .stop_instances()
-                .instance_ids(&id)
+                .modify_instance_attribute()
+                .instance_id(id)
+                .instance_type(
+                    aws_sdk_ec2::types::AttributeValue::builder()
+                        .value(&self.instance_type)
+                        .build(),
+                )
                 .send()
                 .await
-                .map_err(sdk_error(format!("stopping {id} to change its type")))?;
-            aws.ec2
-                .wait_until_instance_stopped()
-                .instance_ids(&id)
-                .wait(STATE_TIMEOUT)
-                .await
-                .map_err(waited(format!("the instance {id} to stop"), STATE_TIMEOUT))?;
+                .map_err(sdk_error(format!("changing the type of {id}")))?;
         }
-        aws.ec2
-            .modify_instance_attribute()
-            .instance_id(&id)
-            .instance_type(
-                aws_sdk_ec2::types::AttributeValue::builder()
-                    .value(&desired.instance_type)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(sdk_error(format!("changing the type of {id}")))?;
+        if have.security_groups != self.security_groups {
+            aws.ec2
+                .modify_instance_attribute()
+                .instance_id(id)
+                .set_groups(Some(groups))
+                .send()
+                .await
+                .map_err(sdk_error(format!("setting the security groups of {id}")))?;
+        }
+        if !have.imds_v2_required || have.imds_hop_limit != IMDS_HOP_LIMIT {
+            aws.ec2
+                .modify_instance_metadata_options()
+                .instance_id(id)
+                .http_tokens(HttpTokensState::Required)
+                .http_endpoint(InstanceMetadataEndpointState::Enabled)
+                .http_put_response_hop_limit(IMDS_HOP_LIMIT)
+                .send()
+                .await
+                .map_err(sdk_error(format!("requiring IMDSv2 on {id}")))?;
+        }
+        if have.instance_profile.as_deref() != Some(self.instance_profile.as_str()) {
+            self.set_profile(aws, id).await?;
+        }
+        if crate::stack::tags_missing(&self.tags, &have.tags) {
+            ec2::create_tags(aws, id, &self.tags, id).await?;
+        }
+        if have.instance_type != self.instance_type || have.state == "stopped" {
+            aws.ec2
+                .start_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .map_err(sdk_error(format!("starting {id}")))?;
+            wait_running(aws, id).await?;
+        } else if have.state == "stopping" {
+            anyhow::bail!("the instance {id} is stopping; run provision again once it has stopped");
+        }
+        Ok(())
     }
-    if have.security_groups != desired.security_groups {
-        aws.ec2
-            .modify_instance_attribute()
-            .instance_id(&id)
-            .set_groups(Some(groups))
-            .send()
-            .await
-            .map_err(sdk_error(format!("setting the security groups of {id}")))?;
-    }
-    if !have.imds_v2_required || have.imds_hop_limit != IMDS_HOP_LIMIT {
-        aws.ec2
-            .modify_instance_metadata_options()
-            .instance_id(&id)
-            .http_tokens(HttpTokensState::Required)
-            .http_endpoint(InstanceMetadataEndpointState::Enabled)
-            .http_put_response_hop_limit(IMDS_HOP_LIMIT)
-            .send()
-            .await
-            .map_err(sdk_error(format!("requiring IMDSv2 on {id}")))?;
-    }
-    if have.instance_profile.as_deref() != Some(desired.instance_profile.as_str()) {
+
+    /// Gives the instance `id` the instance profile: replaces its association, or makes one.
+    async fn set_profile(&self, aws: &Aws, id: &str) -> Result<()> {
+        let name = &self.instance_profile;
         let profile = IamInstanceProfileSpecification::builder()
-            .name(&desired.instance_profile)
+            .name(name)
             .build();
         let association = aws
             .ec2
             .describe_iam_instance_profile_associations()
-            .filters(Filter::builder().name("instance-id").values(&id).build())
+            .filters(Filter::builder().name("instance-id").values(id).build())
             .send()
             .await
             .map_err(sdk_error(format!(
@@ -430,10 +371,7 @@ pub(crate) async fn apply(
             .first()
             .and_then(|a| a.association_id())
             .map(str::to_owned);
-        let what = format!(
-            "giving {id} the instance profile {}",
-            desired.instance_profile
-        );
+        let what = format!("giving {id} the instance profile {name}");
         match association {
             Some(association) => {
                 aws.ec2
@@ -447,32 +385,146 @@ pub(crate) async fn apply(
             None => {
                 aws.ec2
                     .associate_iam_instance_profile()
-                    .instance_id(&id)
+                    .instance_id(id)
                     .iam_instance_profile(profile)
                     .send()
                     .await
                     .map_err(sdk_error(what))?;
             }
         }
+        Ok(())
     }
-    if crate::stack::tags_missing(&desired.tags, &have.tags) {
-        ec2::create_tags(aws, &id, &desired.tags, &id).await?;
-    }
-    if have.instance_type != desired.instance_type || have.state == "stopped" {
-        aws.ec2
-            .start_instances()
-            .instance_ids(&id)
-            .send()
-            .await
-            .map_err(sdk_error(format!("starting {id}")))?;
-        wait_running(aws, &id).await?;
-    } else if have.state == "stopping" {
-        anyhow::bail!("the instance {id} is stopping; run provision again once it has stopped");
-    }
-    Ok(id)
 }
 
-async fn wait_running(aws: &Aws, id: &str) -> anyhow::Result<()> {
+impl Resource for Instance {
+    type Observed = Observed;
+    const KIND: &'static str = "ec2 instance";
+    const AFTER: &'static [&'static str] = &["key pair", "security group", "iam role"];
+
+    async fn desired(_: &Aws, config: &StackConfig, known: &Known) -> Result<Vec<Self>> {
+        let mut tags = config.tags();
+        tags.insert("Name".into(), name(config));
+        Ok(vec![Instance {
+            name: name(config),
+            filters: ec2::named(config, name(config)),
+            instance_type: config.instance.instance_type.clone(),
+            ami: config.instance.ami.clone(),
+            ami_parameter: config.instance.ami_parameter.clone(),
+            key_pair: super::key_pair::KeyPair::of(config, known.public_key.clone()).name,
+            security_groups: [config.name("web"), config.name("ssh")].into(),
+            instance_profile: config.name("instance"),
+            root_volume_gb: i32::try_from(config.instance.root_volume_gb).unwrap_or(i32::MAX),
+            user_data: user_data(config),
+            tags,
+        }])
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// Security groups are shown by name where they are the stack's (`known.groups`).
+    async fn observe(&self, aws: &Aws, known: &Known) -> Result<Option<Observed>> {
+        let instances = find(aws, &self.filters).await?;
+        if instances.len() > 1 {
+            let ids: Vec<&str> = instances.iter().filter_map(|i| i.instance_id()).collect();
+            anyhow::bail!(
+                "the stack has {} instances named {} ({}); terminate the ones you do not want",
+                instances.len(),
+                self.name,
+                ids.join(", ")
+            );
+        }
+        Ok(instances
+            .first()
+            .map(|instance| as_observed(instance, &known.group_names())))
+    }
+
+    /// Its id: the address is associated with it.
+    fn learn(&self, observed: Option<&Observed>, known: &mut Known) {
+        known.instance = observed.map(|o| o.id.clone());
+    }
+
+    fn diff(&self, observed: Option<&Observed>, _: &Known) -> Change {
+        let Some(have) = observed else {
+            return Change::Create;
+        };
+        let mut diff = Diff::default();
+        diff.field("state", running(&have.state), "running");
+        diff.field("instance_type", &have.instance_type, &self.instance_type);
+        diff.field(
+            "security_groups",
+            joined(&have.security_groups),
+            joined(&self.security_groups),
+        );
+        diff.field(
+            "instance_profile",
+            have.instance_profile.as_deref().unwrap_or("(none)"),
+            &self.instance_profile,
+        );
+        diff.field(
+            "imdsv2",
+            if have.imds_v2_required {
+                "required"
+            } else {
+                "optional"
+            },
+            "required",
+        );
+        diff.field("imds_hop_limit", have.imds_hop_limit, IMDS_HOP_LIMIT);
+        diff.tags(&have.tags, &self.tags);
+        diff.into_change()
+    }
+
+    /// A new or restarted instance is waited for until it runs; its id becomes
+    /// `known.instance`.
+    async fn apply(&self, aws: &Aws, observed: Option<&Observed>, known: &mut Known) -> Result<()> {
+        let groups = ids_of(&self.security_groups, &known.groups)?;
+        let id = match observed {
+            None => self.create(aws, groups).await?,
+            Some(have) => {
+                self.update(aws, have, groups).await?;
+                have.id.clone()
+            }
+        };
+        known.instance = Some(id);
+        Ok(())
+    }
+
+    fn unhealthy(observed: &Observed) -> Option<String> {
+        (observed.state != "running").then(|| observed.state.clone())
+    }
+
+    /// Terminates the stack's instances and waits until they are gone.
+    async fn delete(aws: &Aws, config: &StackConfig, _: &Known) -> Result<Vec<String>> {
+        let ids: Vec<String> = find(aws, &ec2::named(config, name(config)))
+            .await?
+            .iter()
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect();
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        aws.ec2
+            .terminate_instances()
+            .set_instance_ids(Some(ids.clone()))
+            .send()
+            .await
+            .map_err(sdk_error(format!("terminating {}", ids.join(", "))))?;
+        aws.ec2
+            .wait_until_instance_terminated()
+            .set_instance_ids(Some(ids.clone()))
+            .wait(STATE_TIMEOUT)
+            .await
+            .map_err(waited(
+                format!("{} to terminate", ids.join(", ")),
+                STATE_TIMEOUT,
+            ))?;
+        Ok(vec![name(config)])
+    }
+}
+
+async fn wait_running(aws: &Aws, id: &str) -> Result<()> {
     aws.ec2
         .wait_until_instance_running()
         .instance_ids(id)
@@ -480,32 +532,4 @@ async fn wait_running(aws: &Aws, id: &str) -> anyhow::Result<()> {
         .await
         .map(drop)
         .map_err(waited(format!("the instance {id} to run"), STATE_TIMEOUT))
-}
-
-/// Terminates the stack's instances and waits until they are gone; how many there were.
-pub(crate) async fn delete(aws: &Aws, config: &StackConfig) -> anyhow::Result<usize> {
-    let ids: Vec<String> = find(aws, config)
-        .await?
-        .iter()
-        .filter_map(|i| i.instance_id().map(str::to_owned))
-        .collect();
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    aws.ec2
-        .terminate_instances()
-        .set_instance_ids(Some(ids.clone()))
-        .send()
-        .await
-        .map_err(sdk_error(format!("terminating {}", ids.join(", "))))?;
-    aws.ec2
-        .wait_until_instance_terminated()
-        .set_instance_ids(Some(ids.clone()))
-        .wait(STATE_TIMEOUT)
-        .await
-        .map_err(waited(
-            format!("{} to terminate", ids.join(", ")),
-            STATE_TIMEOUT,
-        ))?;
-    Ok(ids.len())
 }

@@ -18,7 +18,7 @@ pub(crate) mod s3;
 pub(crate) mod sg;
 pub(crate) mod ssm;
 #[cfg(test)]
-mod waits;
+mod tests;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -285,6 +285,33 @@ where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
 {
     err.as_service_error().and_then(|e| e.code()) == Some(code)
+}
+
+/// The reply, or `None` when the call failed because what it names is not there (`absent` tells
+/// that error: the SDK's typed check, or [`code`] where the SDK does not model it); any other
+/// error says what was being done.
+pub(crate) fn found<T, E, R>(
+    result: Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>,
+    absent: impl FnOnce(&E) -> bool,
+    what: impl FnOnce() -> String,
+) -> anyhow::Result<Option<T>>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(reply) => Ok(Some(reply)),
+        Err(err) if err.as_service_error().is_some_and(absent) => Ok(None),
+        Err(err) => Err(sdk_error(what())(err)),
+    }
+}
+
+/// Recognises the service error `code`, for [`found`]: for the errors the SDK does not model.
+pub(crate) fn code<E>(code: &str) -> impl FnOnce(&E) -> bool + '_
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    move |err| err.code() == Some(code)
 }
 
 /// Turns a waiter's error into one that says what was awaited and, on a timeout, for how long.

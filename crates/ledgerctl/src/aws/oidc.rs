@@ -8,10 +8,12 @@
 
 use std::collections::BTreeMap;
 
-use super::{Aws, sdk_error};
-use crate::stack::{Change, Diff, ResourceChange, StackConfig};
+use anyhow::Result;
 
-pub(crate) const KIND: &str = "iam oidc provider";
+use super::{Aws, found, sdk_error};
+use crate::stack::resource::{Known, Resource};
+use crate::stack::{Change, Diff, StackConfig};
+
 pub(crate) const HOST: &str = "token.actions.githubusercontent.com";
 pub(crate) const AUDIENCE: &str = "sts.amazonaws.com";
 /// GitHub's published thumbprints (IAM no longer checks them for this provider, but the API
@@ -21,8 +23,9 @@ const THUMBPRINTS: [&str; 2] = [
     "1c58a3a8518e8759bf075b76b750d4f2df264fcd",
 ];
 
+/// GitHub's provider in the account, as the stack wants it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Desired {
+pub(crate) struct Provider {
     pub(crate) arn: String,
     pub(crate) tags: BTreeMap<String, String>,
 }
@@ -32,97 +35,92 @@ pub(crate) struct Observed {
     pub(crate) audiences: Vec<String>,
 }
 
-pub(crate) fn desired(config: &StackConfig, account: &str) -> Desired {
-    Desired {
-        arn: arn(account),
-        tags: config.tags(),
-    }
-}
-
 pub(crate) fn arn(account: &str) -> String {
     format!("arn:aws:iam::{account}:oidc-provider/{HOST}")
 }
 
-pub(crate) async fn observe(aws: &Aws, desired: &Desired) -> anyhow::Result<Option<Observed>> {
-    match aws
-        .iam
-        .get_open_id_connect_provider()
-        .open_id_connect_provider_arn(&desired.arn)
-        .send()
-        .await
-    {
-        Ok(reply) => Ok(Some(Observed {
-            audiences: reply.client_id_list().to_vec(),
-        })),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_no_such_entity_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(err) => Err(sdk_error(format!("reading the OIDC provider {HOST}"))(err)),
-    }
-}
+impl Resource for Provider {
+    type Observed = Observed;
+    const KIND: &'static str = "iam oidc provider";
 
-pub(crate) fn diff(observed: Option<&Observed>) -> ResourceChange {
-    let change = match observed {
-        None => Change::Create,
-        Some(have) => {
-            let mut diff = Diff::default();
-            if !have.audiences.iter().any(|a| a == AUDIENCE) {
-                diff.field("audiences", have.audiences.join(","), AUDIENCE);
-            }
-            diff.into_change()
+    /// Only with the stack file's `github` section.
+    async fn desired(_: &Aws, config: &StackConfig, known: &Known) -> Result<Vec<Self>> {
+        if config.github.is_none() {
+            return Ok(vec![]);
         }
-    };
-    ResourceChange {
-        kind: KIND,
-        name: HOST.to_owned(),
-        change,
+        Ok(vec![Provider {
+            arn: arn(&known.account),
+            tags: config.tags(),
+        }])
     }
-}
 
-pub(crate) async fn apply(
-    aws: &Aws,
-    desired: &Desired,
-    observed: Option<&Observed>,
-) -> anyhow::Result<()> {
-    match observed {
-        None => {
-            let tags = super::iam::tags(&desired.tags)?;
-            let created = aws
-                .iam
-                .create_open_id_connect_provider()
-                .url(format!("https://{HOST}"))
-                .client_id_list(AUDIENCE)
-                .set_thumbprint_list(Some(THUMBPRINTS.iter().map(|t| (*t).to_owned()).collect()))
-                .set_tags(Some(tags))
-                .send()
-                .await;
-            match created {
-                Ok(_) => Ok(()),
-                // Made a moment ago by an interrupted run, or by someone else.
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_entity_already_exists_exception()) =>
-                {
-                    Ok(())
-                }
-                Err(err) => Err(sdk_error(format!("creating the OIDC provider {HOST}"))(err)),
-            }
-        }
-        Some(_) => aws
+    fn name(&self) -> String {
+        HOST.to_owned()
+    }
+
+    async fn observe(&self, aws: &Aws, _: &Known) -> Result<Option<Observed>> {
+        let reply = aws
             .iam
-            .add_client_id_to_open_id_connect_provider()
-            .open_id_connect_provider_arn(&desired.arn)
-            .client_id(AUDIENCE)
+            .get_open_id_connect_provider()
+            .open_id_connect_provider_arn(&self.arn)
             .send()
-            .await
-            .map(drop)
-            .map_err(sdk_error(format!(
-                "adding the {AUDIENCE} audience to {HOST}"
-            ))),
+            .await;
+        let reply = found(
+            reply,
+            |e| e.is_no_such_entity_exception(),
+            || format!("reading the OIDC provider {HOST}"),
+        )?;
+        Ok(reply.map(|reply| Observed {
+            audiences: reply.client_id_list().to_vec(),
+        }))
+    }
+
+    /// Only the STS audience can be missing: the rest is someone else's as much as ours.
+    fn diff(&self, observed: Option<&Observed>, _: &Known) -> Change {
+        let Some(have) = observed else {
+            return Change::Create;
+        };
+        let mut diff = Diff::default();
+        if !have.audiences.iter().any(|a| a == AUDIENCE) {
+            diff.field("audiences", have.audiences.join(","), AUDIENCE);
+        }
+        diff.into_change()
+    }
+
+    async fn apply(&self, aws: &Aws, observed: Option<&Observed>, _: &mut Known) -> Result<()> {
+        if observed.is_some() {
+            return aws
+                .iam
+                .add_client_id_to_open_id_connect_provider()
+                .open_id_connect_provider_arn(&self.arn)
+                .client_id(AUDIENCE)
+                .send()
+                .await
+                .map(drop)
+                .map_err(sdk_error(format!(
+                    "adding the {AUDIENCE} audience to {HOST}"
+                )));
+        }
+        let created = aws
+            .iam
+            .create_open_id_connect_provider()
+            .url(format!("https://{HOST}"))
+            .client_id_list(AUDIENCE)
+            .set_thumbprint_list(Some(THUMBPRINTS.iter().map(|t| (*t).to_owned()).collect()))
+            .set_tags(Some(super::iam::tags(&self.tags)?))
+            .send()
+            .await;
+        // Made a moment ago by an interrupted run, or by someone else.
+        found(
+            created,
+            |e| e.is_entity_already_exists_exception(),
+            || format!("creating the OIDC provider {HOST}"),
+        )?;
+        Ok(())
+    }
+
+    /// Never: the provider is account-wide, and may serve other stacks and tools.
+    async fn delete(_: &Aws, _: &StackConfig, _: &Known) -> Result<Vec<String>> {
+        Ok(vec![])
     }
 }

@@ -3,13 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::Context as _;
+use anyhow::{Context as _, Result};
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType, UserIdGroupPair};
 
-use super::{Aws, ec2, has_code, sdk_error};
-use crate::stack::{Change, Diff, ResourceChange, StackConfig};
-
-pub(crate) const KIND: &str = "security group";
+use super::{Aws, code, ec2, found, sdk_error};
+use crate::stack::resource::{Known, Resource};
+use crate::stack::{Change, Diff, StackConfig};
 
 /// Where traffic may come from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -43,7 +42,7 @@ impl std::fmt::Display for Rule {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Desired {
+pub(crate) struct Group {
     pub(crate) name: String,
     pub(crate) description: String,
     pub(crate) rules: BTreeSet<Rule>,
@@ -60,7 +59,7 @@ pub(crate) struct Observed {
 }
 
 /// The three groups, the web group first (the database group refers to it).
-pub(crate) fn desired(config: &StackConfig) -> Vec<Desired> {
+fn desired(config: &StackConfig) -> Vec<Group> {
     let web = config.name("web");
     let cidr = |c: &str| Source::Cidr(c.to_owned());
     let rule = |port, source| Rule {
@@ -69,7 +68,7 @@ pub(crate) fn desired(config: &StackConfig) -> Vec<Desired> {
         source,
     };
     vec![
-        Desired {
+        Group {
             name: web.clone(),
             description: "Ledgerly: HTTP and HTTPS from anywhere".into(),
             rules: [
@@ -81,7 +80,7 @@ pub(crate) fn desired(config: &StackConfig) -> Vec<Desired> {
             .into(),
             tags: config.tags(),
         },
-        Desired {
+        Group {
             name: config.name("ssh"),
             description: "Ledgerly: SSH from the admin CIDR only".into(),
             rules: config
@@ -91,7 +90,7 @@ pub(crate) fn desired(config: &StackConfig) -> Vec<Desired> {
                 .collect(),
             tags: config.tags(),
         },
-        Desired {
+        Group {
             name: config.name("db"),
             description: "Ledgerly: PostgreSQL from the web group only".into(),
             rules: [rule(5432, Source::Group(web))].into(),
@@ -101,7 +100,7 @@ pub(crate) fn desired(config: &StackConfig) -> Vec<Desired> {
 }
 
 /// The default VPC's id.
-pub(crate) async fn default_vpc(aws: &Aws) -> anyhow::Result<String> {
+pub(crate) async fn default_vpc(aws: &Aws) -> Result<String> {
     let vpcs = aws
         .ec2
         .describe_vpcs()
@@ -116,12 +115,14 @@ pub(crate) async fn default_vpc(aws: &Aws) -> anyhow::Result<String> {
         .context("the region has no default VPC; create one with `aws ec2 create-default-vpc`")
 }
 
-/// The stack's groups as AWS has them, by name.
-pub(crate) async fn observe(
+/// The stack's groups named `names` as AWS has them, by name. Group sources are shown by name
+/// where `known` (the stack's groups' ids by name) has them, by id otherwise.
+async fn observe(
     aws: &Aws,
     vpc: &str,
     names: &[String],
-) -> anyhow::Result<BTreeMap<String, Observed>> {
+    known: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Observed>> {
     let groups = aws
         .ec2
         .describe_security_groups()
@@ -135,11 +136,16 @@ pub(crate) async fn observe(
         .send()
         .await
         .map_err(sdk_error("describing the security groups".into()))?;
-    let ids: BTreeMap<String, String> = groups
-        .security_groups()
+    let mut ids: BTreeMap<String, String> = known
         .iter()
-        .filter_map(|g| Some((g.group_id()?.to_owned(), g.group_name()?.to_owned())))
+        .map(|(name, id)| (id.clone(), name.clone()))
         .collect();
+    ids.extend(
+        groups
+            .security_groups()
+            .iter()
+            .filter_map(|g| Some((g.group_id()?.to_owned(), g.group_name()?.to_owned()))),
+    );
     let mut observed = BTreeMap::new();
     for group in groups.security_groups() {
         let (Some(id), Some(name)) = (group.group_id(), group.group_name()) else {
@@ -200,29 +206,8 @@ fn rules_shown(rules: &BTreeSet<Rule>) -> String {
         .join(", ")
 }
 
-pub(crate) fn diff(desired: &Desired, observed: Option<&Observed>) -> ResourceChange {
-    let change = match observed {
-        None => Change::Create,
-        Some(have) => {
-            let mut diff = Diff::default();
-            diff.field(
-                "ingress",
-                rules_shown(&have.rules),
-                rules_shown(&desired.rules),
-            );
-            diff.tags(&have.tags, &desired.tags);
-            diff.into_change()
-        }
-    };
-    ResourceChange {
-        kind: KIND,
-        name: desired.name.clone(),
-        change,
-    }
-}
-
 /// One rule as an EC2 permission; group sources by id (`ids`: the stack's groups by name).
-fn permission(rule: &Rule, ids: &BTreeMap<String, String>) -> anyhow::Result<IpPermission> {
+fn permission(rule: &Rule, ids: &BTreeMap<String, String>) -> Result<IpPermission> {
     let mut builder = IpPermission::builder().ip_protocol(&rule.protocol);
     if rule.protocol != "-1" {
         builder = builder.from_port(rule.ports.0).to_port(rule.ports.1);
@@ -247,109 +232,140 @@ fn permission(rule: &Rule, ids: &BTreeMap<String, String>) -> anyhow::Result<IpP
     })
 }
 
-/// Makes the group what `desired` says; `ids` holds the stack's groups' ids by name and gains
-/// this one's. Rules that do not belong are revoked, missing ones authorized.
-pub(crate) async fn apply(
-    aws: &Aws,
-    vpc: &str,
-    desired: &Desired,
-    observed: Option<&Observed>,
-    ids: &mut BTreeMap<String, String>,
-) -> anyhow::Result<()> {
-    let name = &desired.name;
-    let (id, have_rules, have_tags) = match observed {
-        Some(observed) => (
-            observed.id.clone(),
-            observed.rules.clone(),
-            observed.tags.clone(),
-        ),
-        None => {
-            let created = aws
-                .ec2
-                .create_security_group()
-                .group_name(name)
-                .description(&desired.description)
-                .vpc_id(vpc)
-                .tag_specifications(ec2::tag_specification(
-                    ResourceType::SecurityGroup,
-                    &desired.tags,
-                ))
+impl Resource for Group {
+    type Observed = Observed;
+    const KIND: &'static str = "security group";
+
+    async fn desired(_: &Aws, config: &StackConfig, _: &Known) -> Result<Vec<Self>> {
+        Ok(desired(config))
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    async fn observe(&self, aws: &Aws, known: &Known) -> Result<Option<Observed>> {
+        let names = [self.name.clone()];
+        Ok(observe(aws, &known.vpc, &names, &known.groups)
+            .await?
+            .remove(&self.name))
+    }
+
+    fn learn(&self, observed: Option<&Observed>, known: &mut Known) {
+        if let Some(observed) = observed {
+            known.groups.insert(self.name.clone(), observed.id.clone());
+        }
+    }
+
+    fn diff(&self, observed: Option<&Observed>, _: &Known) -> Change {
+        let Some(have) = observed else {
+            return Change::Create;
+        };
+        let mut diff = Diff::default();
+        diff.field(
+            "ingress",
+            rules_shown(&have.rules),
+            rules_shown(&self.rules),
+        );
+        diff.tags(&have.tags, &self.tags);
+        diff.into_change()
+    }
+
+    /// Rules that do not belong are revoked, missing ones authorized; the group's id joins
+    /// `known.groups`.
+    async fn apply(&self, aws: &Aws, observed: Option<&Observed>, known: &mut Known) -> Result<()> {
+        let name = &self.name;
+        let (id, have_rules, have_tags) = match observed {
+            Some(observed) => (
+                observed.id.clone(),
+                observed.rules.clone(),
+                observed.tags.clone(),
+            ),
+            None => {
+                let created = aws
+                    .ec2
+                    .create_security_group()
+                    .group_name(name)
+                    .description(&self.description)
+                    .vpc_id(&known.vpc)
+                    .tag_specifications(ec2::tag_specification(
+                        ResourceType::SecurityGroup,
+                        &self.tags,
+                    ))
+                    .send()
+                    .await
+                    .map_err(sdk_error(format!("creating the security group {name}")))?;
+                (
+                    created.group_id().context("no group id")?.to_owned(),
+                    BTreeSet::new(),
+                    self.tags.clone(),
+                )
+            }
+        };
+        known.groups.insert(name.clone(), id.clone());
+        let ids = &known.groups;
+        let extra: Vec<IpPermission> = have_rules
+            .difference(&self.rules)
+            .map(|r| permission(r, ids))
+            .collect::<Result<_>>()?;
+        if !extra.is_empty() {
+            aws.ec2
+                .revoke_security_group_ingress()
+                .group_id(&id)
+                .set_ip_permissions(Some(extra))
                 .send()
                 .await
-                .map_err(sdk_error(format!("creating the security group {name}")))?;
-            (
-                created.group_id().context("no group id")?.to_owned(),
-                BTreeSet::new(),
-                desired.tags.clone(),
-            )
+                .map_err(sdk_error(format!("revoking rules from {name}")))?;
         }
-    };
-    ids.insert(name.clone(), id.clone());
-    let extra: Vec<IpPermission> = have_rules
-        .difference(&desired.rules)
-        .map(|r| permission(r, ids))
-        .collect::<anyhow::Result<_>>()?;
-    if !extra.is_empty() {
-        aws.ec2
-            .revoke_security_group_ingress()
-            .group_id(&id)
-            .set_ip_permissions(Some(extra))
-            .send()
-            .await
-            .map_err(sdk_error(format!("revoking rules from {name}")))?;
+        let missing: Vec<IpPermission> = self
+            .rules
+            .difference(&have_rules)
+            .map(|r| permission(r, ids))
+            .collect::<Result<_>>()?;
+        if !missing.is_empty() {
+            aws.ec2
+                .authorize_security_group_ingress()
+                .group_id(&id)
+                .set_ip_permissions(Some(missing))
+                .send()
+                .await
+                .map_err(sdk_error(format!("authorizing rules on {name}")))?;
+        }
+        if crate::stack::tags_missing(&self.tags, &have_tags) {
+            ec2::create_tags(aws, &id, &self.tags, name).await?;
+        }
+        Ok(())
     }
-    let missing: Vec<IpPermission> = desired
-        .rules
-        .difference(&have_rules)
-        .map(|r| permission(r, ids))
-        .collect::<anyhow::Result<_>>()?;
-    if !missing.is_empty() {
-        aws.ec2
-            .authorize_security_group_ingress()
-            .group_id(&id)
-            .set_ip_permissions(Some(missing))
-            .send()
-            .await
-            .map_err(sdk_error(format!("authorizing rules on {name}")))?;
-    }
-    if crate::stack::tags_missing(&desired.tags, &have_tags) {
-        ec2::create_tags(aws, &id, &desired.tags, name).await?;
-    }
-    Ok(())
-}
 
-/// Deletes the stack's groups (the database group first: it refers to the web group); the
-/// names of those deleted.
-pub(crate) async fn delete(aws: &Aws, config: &StackConfig) -> anyhow::Result<Vec<String>> {
-    let vpc = default_vpc(aws).await?;
-    let mut names: Vec<String> = desired(config).into_iter().map(|g| g.name).collect();
-    names.reverse();
-    let observed = observe(aws, &vpc, &names).await?;
-    let mut deleted = Vec::new();
-    for name in names {
-        let Some(group) = observed.get(&name) else {
-            continue;
-        };
-        super::ensure_owned(
-            &group.tags,
-            config,
-            format_args!("the security group {name}"),
-        )?;
-        match aws
-            .ec2
-            .delete_security_group()
-            .group_id(&group.id)
-            .send()
-            .await
-        {
-            Ok(_) => deleted.push(name),
-            Err(err) if has_code(&err, "InvalidGroup.NotFound") => {}
-            Err(err) => {
-                return Err(sdk_error(format!("deleting the security group {name}"))(
-                    err,
-                ));
+    /// The database group first: it refers to the web group.
+    async fn delete(aws: &Aws, config: &StackConfig, known: &Known) -> Result<Vec<String>> {
+        let mut names: Vec<String> = desired(config).into_iter().map(|g| g.name).collect();
+        names.reverse();
+        let observed = observe(aws, &known.vpc, &names, &BTreeMap::new()).await?;
+        let mut deleted = Vec::new();
+        for name in names {
+            let Some(group) = observed.get(&name) else {
+                continue;
+            };
+            super::ensure_owned(
+                &group.tags,
+                config,
+                format_args!("the security group {name}"),
+            )?;
+            let reply = aws
+                .ec2
+                .delete_security_group()
+                .group_id(&group.id)
+                .send()
+                .await;
+            if found(reply, code("InvalidGroup.NotFound"), || {
+                format!("deleting the security group {name}")
+            })?
+            .is_some()
+            {
+                deleted.push(name);
             }
         }
+        Ok(deleted)
     }
-    Ok(deleted)
 }

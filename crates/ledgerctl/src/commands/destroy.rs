@@ -7,11 +7,13 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use anyhow::{Context as _, bail};
+use futures_util::FutureExt as _;
 use serde::Serialize;
 
 use super::progress::Progress;
 use super::stack::{Output, StackArgs};
 use crate::aws;
+use crate::stack::resource::{self, Known, Resource as _};
 
 /// Delete the stack's AWS resources (only those tagged for it).
 #[derive(Debug, clap::Args)]
@@ -31,9 +33,10 @@ pub(crate) struct Args {
 }
 
 /// How many resources a whole stack has: the notification, the function, the address, the
-/// instance, the database and its subnet group, three security groups, three roles (one opt-in), two
-/// repositories, the bucket, three secrets, deploy's release history and the key pair.
-const RESOURCES: usize = 20;
+/// instance, the database and its subnet group, three security groups, three roles (one opt-in),
+/// two repositories, the bucket, three secrets, deploy's three records (releases, images, the
+/// instance's host keys) and the key pair.
+const RESOURCES: usize = 22;
 
 #[derive(Debug, Serialize)]
 struct Deleted {
@@ -44,8 +47,8 @@ struct Deleted {
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let opened = args.stack.open().await?;
     let (config, aws) = (&opened.config, &opened.aws);
-    let account = aws.account_id().await?;
-    let bucket = aws::s3::name(config, &account);
+    let mut known = Known::read(aws, None).await?;
+    let bucket = aws::s3::name(config, &known.account);
     if !args.delete_receipts
         && let Some(count) = aws::s3::count_objects(aws, &bucket, 1000).await?
         && count > 0
@@ -85,90 +88,34 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         RESOURCES,
         text && !args.stack.quiet,
     );
-    let mut deleted = Vec::new();
-    let mut gone = |kind: &'static str, name: String, was: bool| {
-        if was {
-            progress.done(&format!("- {kind} {name}"));
-            deleted.push(Deleted { kind, name });
+    known.final_snapshot = snapshot.clone();
+    // Every kind, each once nothing that needs it is left: the reverse of provision's order.
+    let result = resource::in_order(true, &mut known, |kind, known| {
+        let progress = &progress;
+        async move {
+            let names = kind.delete(aws, config, &known).await?;
+            let deleted: Vec<Deleted> = names
+                .into_iter()
+                .map(|name| Deleted {
+                    kind: kind.name(),
+                    name,
+                })
+                .collect();
+            for gone in &deleted {
+                progress.done(&format!("- {} {}", gone.kind, gone.name));
+            }
+            Ok((deleted, known))
         }
-    };
-    let result: anyhow::Result<()> = async {
-        let was = aws::lambda::notification::delete(aws, &bucket).await?;
-        gone(aws::lambda::notification::KIND, bucket.clone(), was);
-        let was = aws::lambda::delete(aws, config).await?;
-        gone(aws::lambda::FUNCTION, aws::lambda::name(config), was);
-        let was = aws::eip::delete(aws, config).await?;
-        gone(aws::eip::KIND, config.name("ip"), was);
-        // The instance and the database go at once: each takes minutes.
-        let (instances, database) = tokio::try_join!(
-            aws::instance::delete(aws, config),
-            aws::rds::delete(aws, config, snapshot.as_deref())
-        )?;
-        gone(
-            aws::instance::KIND,
-            aws::instance::name(config),
-            instances > 0,
-        );
-        gone(aws::rds::INSTANCE, aws::rds::identifier(config), database);
-        let was = aws::rds::delete_subnet_group(aws, config).await?;
-        gone(aws::rds::SUBNET_GROUP, config.name("db"), was);
-        for name in aws::sg::delete(aws, config).await? {
-            gone(aws::sg::KIND, name, true);
-        }
-        let targets = aws::iam::Targets {
-            account: account.clone(),
-            region: aws.region.clone(),
-            bucket: bucket.clone(),
-            repositories: aws::ecr::names(config).to_vec(),
-        };
-        // The GitHub deploy role also when the stack file no longer has its section (the OIDC
-        // provider is account-wide and stays).
-        let github = config
-            .github
-            .clone()
-            .unwrap_or(crate::stack::config::GithubConfig {
-                repository: "-/-".into(),
-                environment: "-".into(),
-                branch: "-".into(),
-                workflow: "-".into(),
-            });
-        for role in [
-            aws::iam::github_role(config, &targets, &github),
-            aws::iam::instance_role(config, &targets),
-            aws::iam::lambda_role(config, &targets),
-        ] {
-            let was = aws::iam::delete(aws, config, &role).await?;
-            gone(aws::iam::ROLE, role.name, was);
-        }
-        for name in aws::ecr::names(config) {
-            let was = aws::ecr::delete(aws, config, &name).await?;
-            gone(aws::ecr::KIND, name, was);
-        }
-        let was = aws::s3::delete(aws, config, &bucket).await?;
-        gone(aws::s3::KIND, bucket.clone(), was);
-        for secret in aws::ssm::generated_secrets(config) {
-            let was = aws::ssm::delete(aws, config, &secret.name).await?;
-            gone(aws::ssm::KIND, secret.name, was);
-        }
-        // Deploy's release history, once there has been a deploy.
-        let releases = aws::ssm::releases(config);
-        let was = aws::ssm::delete(aws, config, &releases).await?;
-        gone(aws::ssm::RELEASES, releases, was);
-        // The third-party image digests of the recorded releases.
-        let images = aws::ssm::images(config);
-        let was = aws::ssm::delete(aws, config, &images).await?;
-        gone(aws::ssm::RELEASES, images, was);
-        // The instance's SSH host keys, once something has connected to it.
-        let host_keys = aws::host_keys::parameter(config);
-        let was = aws::ssm::delete(aws, config, &host_keys).await?;
-        gone(aws::host_keys::KIND, host_keys, was);
-        let was = aws::key_pair::delete(aws, config).await?;
-        gone(aws::key_pair::KIND, config.name("deploy"), was);
-        Ok(())
-    }
+        .boxed()
+    })
     .await;
     progress.finish();
-    result.context("destroy stopped; run it again to finish (what is already gone is skipped)")?;
+    let deleted: Vec<Deleted> = result
+        .context("destroy stopped; run it again to finish (what is already gone is skipped)")?
+        .into_iter()
+        .flatten()
+        .collect();
+    let database_deleted = deleted.iter().any(|d| d.kind == aws::rds::Database::KIND);
     let mut out = std::io::stdout();
     match args.stack.output {
         Output::Json => writeln!(
@@ -176,7 +123,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             "{:#}",
             serde_json::json!({
                 "deleted": deleted,
-                "final_snapshot": if deleted.iter().any(|d| d.kind == aws::rds::INSTANCE) { snapshot } else { None },
+                "final_snapshot": if database_deleted { snapshot } else { None },
                 "calls": { "read": aws.log.reads(), "mutating": aws.log.writes() },
             })
         )?,
@@ -192,7 +139,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
                 )?;
             }
             if let Some(snapshot) = snapshot
-                && deleted.iter().any(|d| d.kind == aws::rds::INSTANCE)
+                && database_deleted
             {
                 writeln!(out, "The database's final snapshot: {snapshot}.")?;
             }

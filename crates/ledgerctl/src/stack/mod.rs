@@ -2,6 +2,7 @@
 //! that `plan` prints and `provision` carries out.
 
 pub(crate) mod config;
+pub(crate) mod resource;
 pub(crate) mod survey;
 
 use std::collections::BTreeMap;
@@ -120,6 +121,16 @@ impl Diff {
                 }),
             }
         }
+    }
+
+    /// The change for a resource whose tags are all that can drift.
+    pub(crate) fn tags_only(
+        observed: &BTreeMap<String, String>,
+        desired: &BTreeMap<String, String>,
+    ) -> Change {
+        let mut diff = Diff::default();
+        diff.tags(observed, desired);
+        diff.into_change()
     }
 
     pub(crate) fn into_change(self) -> Change {

@@ -1,19 +1,27 @@
 //! The bucket's object-created notification for `receipts/`, sent to the function.
 
-use anyhow::Context as _;
+use anyhow::{Context as _, Result};
 use aws_sdk_s3::types::{
     Event, FilterRule, FilterRuleName, LambdaFunctionConfiguration, NotificationConfiguration,
     NotificationConfigurationFilter, S3KeyFilter,
 };
 
-use super::{Desired, RECEIPTS_PREFIX, arn};
-use crate::aws::{Aws, has_code, sdk_error};
-use crate::stack::{Change, Diff, ResourceChange};
-
-pub(crate) const KIND: &str = "s3 notification";
+use super::RECEIPTS_PREFIX;
+use crate::aws::{Aws, code, found, sdk_error};
+use crate::stack::resource::{Known, Resource};
+use crate::stack::{Change, Diff, StackConfig};
 
 /// The notification's id among the bucket's.
 const NOTIFICATION_ID: &str = "ledgerly-ocr";
+
+/// Sends the bucket's new receipts to the function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Notification {
+    pub(crate) bucket: String,
+    /// The function's name, and its ARN.
+    pub(crate) function: String,
+    pub(crate) function_arn: String,
+}
 
 /// The bucket's notification as S3 has it.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,16 +32,15 @@ pub(crate) struct Observed {
     pub(crate) others: NotificationConfiguration,
 }
 
-pub(crate) async fn observe(aws: &Aws, bucket: &str) -> anyhow::Result<Option<Observed>> {
-    let reply = match aws
+/// The bucket's notifications; `None` when there is no bucket.
+async fn observe(aws: &Aws, bucket: &str) -> Result<Option<Observed>> {
+    let reply = aws
         .s3
         .get_bucket_notification_configuration()
         .bucket(bucket)
         .send()
-        .await
-    {
-        Ok(reply) => reply,
-        Err(err) if has_code(&err, "NoSuchBucket") => return Ok(None),
+        .await;
+    let reply = match reply {
         // Some S3-compatible servers (the emulator among them) answer a bucket with no
         // notifications with an empty element of another name, which the SDK cannot parse.
         Err(err) if empty_reply(&err) => {
@@ -42,9 +49,12 @@ pub(crate) async fn observe(aws: &Aws, bucket: &str) -> anyhow::Result<Option<Ob
                 others: NotificationConfiguration::builder().build(),
             }));
         }
-        Err(err) => {
-            return Err(sdk_error(format!("reading {bucket}'s notifications"))(err));
-        }
+        reply => found(reply, code("NoSuchBucket"), || {
+            format!("reading {bucket}'s notifications")
+        })?,
+    };
+    let Some(reply) = reply else {
+        return Ok(None);
     };
     let (ours, theirs): (Vec<_>, Vec<_>) = reply
         .lambda_function_configurations()
@@ -103,92 +113,110 @@ fn empty_reply<E>(
         })
 }
 
-pub(crate) fn diff(desired: &Desired, region: &str, observed: Option<&Observed>) -> ResourceChange {
-    let name = format!("{}/{NOTIFICATION_ID}", desired.bucket);
-    let change = match observed.and_then(|o| o.ours.as_ref()) {
-        None if desired.image.is_none() => Change::Waiting {
-            reason: format!("follows the function {}", desired.name),
-        },
-        None => Change::Create,
-        Some((function, events, prefix)) => {
-            let mut diff = Diff::default();
-            diff.field("function", function, arn(desired, region));
-            diff.field("events", events.join(","), "s3:ObjectCreated:*");
-            diff.field("prefix", prefix, RECEIPTS_PREFIX);
-            diff.into_change()
+impl Resource for Notification {
+    type Observed = Observed;
+    const KIND: &'static str = "s3 notification";
+    const AFTER: &'static [&'static str] = &["lambda permission", "s3 bucket"];
+
+    async fn desired(_: &Aws, config: &StackConfig, known: &Known) -> Result<Vec<Self>> {
+        let function = super::name(config);
+        Ok(vec![Notification {
+            bucket: crate::aws::s3::name(config, &known.account),
+            function_arn: format!(
+                "arn:aws:lambda:{}:{}:function:{function}",
+                known.region, known.account
+            ),
+            function,
+        }])
+    }
+
+    fn name(&self) -> String {
+        format!("{}/{NOTIFICATION_ID}", self.bucket)
+    }
+
+    async fn observe(&self, aws: &Aws, _: &Known) -> Result<Option<Observed>> {
+        observe(aws, &self.bucket).await
+    }
+
+    fn diff(&self, observed: Option<&Observed>, known: &Known) -> Change {
+        match observed.and_then(|o| o.ours.as_ref()) {
+            None if known.function_waits => Change::Waiting {
+                reason: format!("follows the function {}", self.function),
+            },
+            None => Change::Create,
+            Some((function, events, prefix)) => {
+                let mut diff = Diff::default();
+                diff.field("function", function, &self.function_arn);
+                diff.field("events", events.join(","), "s3:ObjectCreated:*");
+                diff.field("prefix", prefix, RECEIPTS_PREFIX);
+                diff.into_change()
+            }
         }
-    };
-    ResourceChange {
-        kind: KIND,
-        name,
-        change,
     }
-}
 
-/// Sets the bucket's notification for new receipts, keeping every other notification it has.
-pub(crate) async fn apply(
-    aws: &Aws,
-    desired: &Desired,
-    observed: Option<&Observed>,
-) -> anyhow::Result<()> {
-    let ours = LambdaFunctionConfiguration::builder()
-        .id(NOTIFICATION_ID)
-        .lambda_function_arn(arn(desired, &aws.region))
-        .events(Event::from("s3:ObjectCreated:*"))
-        .filter(
-            NotificationConfigurationFilter::builder()
-                .key(
-                    S3KeyFilter::builder()
-                        .filter_rules(
-                            FilterRule::builder()
-                                .name(FilterRuleName::Prefix)
-                                .value(RECEIPTS_PREFIX)
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
-        .context("building the notification")?;
-    let others = observed
-        .map(|o| o.others.clone())
-        .unwrap_or_else(|| NotificationConfiguration::builder().build());
-    let mut lambdas = others.lambda_function_configurations().to_vec();
-    lambdas.push(ours);
-    let configuration = NotificationConfiguration::builder()
-        .set_topic_configurations(Some(others.topic_configurations().to_vec()))
-        .set_queue_configurations(Some(others.queue_configurations().to_vec()))
-        .set_lambda_function_configurations(Some(lambdas))
-        .set_event_bridge_configuration(others.event_bridge_configuration().cloned())
-        .build();
-    aws.s3
-        .put_bucket_notification_configuration()
-        .bucket(&desired.bucket)
-        .notification_configuration(configuration)
-        .send()
-        .await
-        .map_err(sdk_error(format!(
-            "sending {}'s new receipts to {}",
-            desired.bucket, desired.name
-        )))?;
-    Ok(())
-}
-
-/// Removes our notification from the bucket, keeping the others; whether there was one.
-pub(crate) async fn delete(aws: &Aws, bucket: &str) -> anyhow::Result<bool> {
-    let Some(observed) = observe(aws, bucket).await? else {
-        return Ok(false);
-    };
-    if observed.ours.is_none() {
-        return Ok(false);
+    /// Sets the bucket's notification for new receipts, keeping every other notification it
+    /// has.
+    async fn apply(&self, aws: &Aws, observed: Option<&Observed>, _: &mut Known) -> Result<()> {
+        let ours = LambdaFunctionConfiguration::builder()
+            .id(NOTIFICATION_ID)
+            .lambda_function_arn(&self.function_arn)
+            .events(Event::from("s3:ObjectCreated:*"))
+            .filter(
+                NotificationConfigurationFilter::builder()
+                    .key(
+                        S3KeyFilter::builder()
+                            .filter_rules(
+                                FilterRule::builder()
+                                    .name(FilterRuleName::Prefix)
+                                    .value(RECEIPTS_PREFIX)
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+            .context("building the notification")?;
+        let others = observed
+            .map(|o| o.others.clone())
+            .unwrap_or_else(|| NotificationConfiguration::builder().build());
+        let mut lambdas = others.lambda_function_configurations().to_vec();
+        lambdas.push(ours);
+        let configuration = NotificationConfiguration::builder()
+            .set_topic_configurations(Some(others.topic_configurations().to_vec()))
+            .set_queue_configurations(Some(others.queue_configurations().to_vec()))
+            .set_lambda_function_configurations(Some(lambdas))
+            .set_event_bridge_configuration(others.event_bridge_configuration().cloned())
+            .build();
+        aws.s3
+            .put_bucket_notification_configuration()
+            .bucket(&self.bucket)
+            .notification_configuration(configuration)
+            .send()
+            .await
+            .map_err(sdk_error(format!(
+                "sending {}'s new receipts to {}",
+                self.bucket, self.function
+            )))?;
+        Ok(())
     }
-    aws.s3
-        .put_bucket_notification_configuration()
-        .bucket(bucket)
-        .notification_configuration(observed.others)
-        .send()
-        .await
-        .map_err(sdk_error(format!("removing {bucket}'s OCR notification")))?;
-    Ok(true)
+
+    /// Removes our notification from the bucket, keeping the others.
+    async fn delete(aws: &Aws, config: &StackConfig, known: &Known) -> Result<Vec<String>> {
+        let bucket = crate::aws::s3::name(config, &known.account);
+        let Some(observed) = observe(aws, &bucket).await? else {
+            return Ok(vec![]);
+        };
+        if observed.ours.is_none() {
+            return Ok(vec![]);
+        }
+        aws.s3
+            .put_bucket_notification_configuration()
+            .bucket(&bucket)
+            .notification_configuration(observed.others)
+            .send()
+            .await
+            .map_err(sdk_error(format!("removing {bucket}'s OCR notification")))?;
+        Ok(vec![format!("{bucket}/{NOTIFICATION_ID}")])
+    }
 }

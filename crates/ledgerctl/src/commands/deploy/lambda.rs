@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::facts::Facts;
 use crate::aws;
 use crate::commands::stack::Opened;
+use crate::stack::resource::Resource as _;
 use crate::stack::survey::Survey;
 
 /// What happened to the OCR function.
@@ -38,9 +39,9 @@ pub(crate) async fn update_function(
     // else of the stack is pending (a deploy does not fix drift behind the operator's back).
     let survey = Survey::take(aws, config, opened.public_key.clone()).await?;
     let lambda_kinds = [
-        aws::lambda::FUNCTION,
-        aws::lambda::permission::KIND,
-        aws::lambda::notification::KIND,
+        aws::lambda::Function::KIND,
+        aws::lambda::permission::Permission::KIND,
+        aws::lambda::notification::Notification::KIND,
     ];
     let others: Vec<String> = survey
         .changes()

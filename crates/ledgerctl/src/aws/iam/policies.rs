@@ -1,50 +1,14 @@
-//! IAM: the Lambda's role and the instance's role with its instance profile. Least privilege,
-//! inline: no managed policy is attached (one attached out of band is drift, and removed), no
-//! `"Action": "*"`, and `"Resource": "*"` only for `ecr:GetAuthorizationToken`, which has no
-//! narrower resource.
-//!
-//! Over 500 lines: three roles and their policies in one module, until the resource kinds share one
-//! trait and each role gets a module of its own.
+//! What the roles trust and allow. Least privilege: no `"Action": "*"`, and `"Resource": "*"`
+//! only for `ecr:GetAuthorizationToken`, which has no narrower resource, and for the describe
+//! calls the deploy role reads the stack with (EC2's and RDS's have no resource-level
+//! permissions).
 
-use std::collections::BTreeMap;
-
-use anyhow::Context as _;
-use aws_sdk_iam::types::Tag;
 use serde_json::{Value, json};
 
-use super::{Aws, sdk_error};
-use crate::stack::{Change, Diff, ResourceChange, StackConfig, canonical_json};
-
-pub(crate) const ROLE: &str = "iam role";
-
-/// What the roles may reach.
-#[derive(Debug, Clone)]
-pub(crate) struct Targets {
-    pub(crate) account: String,
-    pub(crate) region: String,
-    pub(crate) bucket: String,
-    pub(crate) repositories: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Desired {
-    pub(crate) name: String,
-    pub(crate) trust: String,
-    pub(crate) policy: String,
-    /// The instance profile carrying the role, for the instance's.
-    pub(crate) instance_profile: bool,
-    pub(crate) tags: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct Observed {
-    pub(crate) trust: String,
-    pub(crate) policy: Option<String>,
-    pub(crate) managed_policies: Vec<String>,
-    pub(crate) tags: BTreeMap<String, String>,
-    /// `None`: no instance profile; otherwise the roles in it.
-    pub(crate) profile_roles: Option<Vec<String>>,
-}
+use super::{Role, Targets};
+use crate::aws::oidc;
+use crate::stack::StackConfig;
+use crate::stack::config::GithubConfig;
 
 fn trust(service: &str) -> String {
     json!({
@@ -63,7 +27,7 @@ fn statement(sid: &str, actions: &[&str], resources: Vec<String>) -> Value {
 }
 
 /// The Lambda's role: read receipts, write its own logs, read its secrets.
-pub(crate) fn lambda_role(config: &StackConfig, targets: &Targets) -> Desired {
+pub(super) fn lambda_role(config: &StackConfig, targets: &Targets) -> Role {
     let Targets {
         account, region, ..
     } = targets;
@@ -95,7 +59,7 @@ pub(crate) fn lambda_role(config: &StackConfig, targets: &Targets) -> Desired {
             .map(|p| format!("arn:aws:ssm:{region}:{account}:parameter{p}"))
             .collect(),
     ));
-    Desired {
+    Role {
         name: config.name("lambda"),
         trust: trust("lambda.amazonaws.com"),
         policy: json!({ "Version": "2012-10-17", "Statement": statements }).to_string(),
@@ -105,7 +69,7 @@ pub(crate) fn lambda_role(config: &StackConfig, targets: &Targets) -> Desired {
 }
 
 /// The SSM parameters the stack's processes read.
-pub(crate) fn secret_parameters(config: &StackConfig) -> Vec<String> {
+fn secret_parameters(config: &StackConfig) -> Vec<String> {
     let mut parameters = vec![
         config
             .ocr
@@ -119,7 +83,7 @@ pub(crate) fn secret_parameters(config: &StackConfig) -> Vec<String> {
 
 /// The instance's role: the receipts (read, write, delete, and the bucket's existence for
 /// readiness), pulling its images, and the stack's parameters.
-pub(crate) fn instance_role(config: &StackConfig, targets: &Targets) -> Desired {
+pub(super) fn instance_role(config: &StackConfig, targets: &Targets) -> Role {
     let Targets {
         account, region, ..
     } = targets;
@@ -162,7 +126,7 @@ pub(crate) fn instance_role(config: &StackConfig, targets: &Targets) -> Desired 
             )],
         ),
     ];
-    Desired {
+    Role {
         name: config.name("instance"),
         trust: trust("ec2.amazonaws.com"),
         policy: json!({ "Version": "2012-10-17", "Statement": statements }).to_string(),
@@ -172,7 +136,7 @@ pub(crate) fn instance_role(config: &StackConfig, targets: &Targets) -> Desired 
 }
 
 /// The name of the role GitHub Actions deploys with.
-pub(crate) fn github_role_name(config: &StackConfig) -> String {
+fn github_role_name(config: &StackConfig) -> String {
     config.name("github-deploy")
 }
 
@@ -183,24 +147,20 @@ pub(crate) fn github_role_name(config: &StackConfig) -> String {
 /// the environment, gets nothing); allowed what `deploy` and `status` do on this stack —
 /// read it, push its two images, point its function at a new image, read its parameters and
 /// write its release history — and nothing that creates or deletes a resource.
-pub(crate) fn github_role(
-    config: &StackConfig,
-    targets: &Targets,
-    github: &crate::stack::config::GithubConfig,
-) -> Desired {
+pub(super) fn github_role(config: &StackConfig, targets: &Targets, github: &GithubConfig) -> Role {
     let Targets {
         account, region, ..
     } = targets;
-    let host = super::oidc::HOST;
+    let host = oidc::HOST;
     let trust = json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
-            "Principal": { "Federated": super::oidc::arn(account) },
+            "Principal": { "Federated": oidc::arn(account) },
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {
                 "StringEquals": {
-                    format!("{host}:aud"): super::oidc::AUDIENCE,
+                    format!("{host}:aud"): oidc::AUDIENCE,
                     format!("{host}:sub"): format!(
                         "repo:{}:environment:{}",
                         github.repository, github.environment
@@ -265,7 +225,7 @@ pub(crate) fn github_role(
             vec![
                 format!("arn:aws:iam::{account}:role/{}-*", config.stack),
                 format!("arn:aws:iam::{account}:instance-profile/{}-*", config.stack),
-                super::oidc::arn(account),
+                oidc::arn(account),
             ],
         ),
         statement(
@@ -341,392 +301,12 @@ pub(crate) fn github_role(
             vec![format!("arn:aws:ec2:{region}:{account}:instance/*")],
         ),
     ];
-    Desired {
+    Role {
         name: github_role_name(config),
         trust,
         policy: json!({ "Version": "2012-10-17", "Statement": statements }).to_string(),
         instance_profile: false,
         tags: config.tags(),
-    }
-}
-
-/// IAM returns policy documents URL-encoded.
-fn url_decoded(text: &str) -> String {
-    percent_encoding::percent_decode_str(text)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
-fn document(text: &str) -> String {
-    let decoded = if text.trim_start().starts_with('{') {
-        text.to_owned()
-    } else {
-        url_decoded(text)
-    };
-    canonical_json(&decoded)
-}
-
-pub(crate) async fn observe(aws: &Aws, desired: &Desired) -> anyhow::Result<Option<Observed>> {
-    let name = &desired.name;
-    let role = match aws.iam.get_role().role_name(name).send().await {
-        Ok(reply) => reply.role.context("GetRole answered without the role")?,
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_no_such_entity_exception()) =>
-        {
-            return Ok(None);
-        }
-        Err(err) => return Err(sdk_error(format!("reading the role {name}"))(err)),
-    };
-    let policy = match aws
-        .iam
-        .get_role_policy()
-        .role_name(name)
-        .policy_name(name)
-        .send()
-        .await
-    {
-        Ok(reply) => Some(document(reply.policy_document())),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_no_such_entity_exception()) =>
-        {
-            None
-        }
-        Err(err) => return Err(sdk_error(format!("reading {name}'s policy"))(err)),
-    };
-    let managed_policies = aws
-        .iam
-        .list_attached_role_policies()
-        .role_name(name)
-        .send()
-        .await
-        .map_err(sdk_error(format!("listing {name}'s attached policies")))?
-        .attached_policies()
-        .iter()
-        .filter_map(|p| p.policy_arn().map(str::to_owned))
-        .collect();
-    let tags = aws
-        .iam
-        .list_role_tags()
-        .role_name(name)
-        .send()
-        .await
-        .map_err(sdk_error(format!("listing {name}'s tags")))?
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-        .collect();
-    let profile_roles = if desired.instance_profile {
-        match aws
-            .iam
-            .get_instance_profile()
-            .instance_profile_name(name)
-            .send()
-            .await
-        {
-            Ok(reply) => Some(
-                reply
-                    .instance_profile()
-                    .map(|p| p.roles().iter().map(|r| r.role_name().to_owned()).collect())
-                    .unwrap_or_default(),
-            ),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_no_such_entity_exception()) =>
-            {
-                None
-            }
-            Err(err) => {
-                return Err(sdk_error(format!("reading the instance profile {name}"))(
-                    err,
-                ));
-            }
-        }
-    } else {
-        None
-    };
-    Ok(Some(Observed {
-        trust: role
-            .assume_role_policy_document()
-            .map(document)
-            .unwrap_or_default(),
-        policy,
-        managed_policies,
-        tags,
-        profile_roles,
-    }))
-}
-
-pub(crate) fn diff(desired: &Desired, observed: Option<&Observed>) -> ResourceChange {
-    let change = match observed {
-        None => Change::Create,
-        Some(have) => {
-            let mut diff = Diff::default();
-            diff.field("trust_policy", &have.trust, canonical_json(&desired.trust));
-            diff.field(
-                "inline_policy",
-                have.policy.as_deref().unwrap_or("(none)"),
-                canonical_json(&desired.policy),
-            );
-            diff.field(
-                "managed_policies",
-                if have.managed_policies.is_empty() {
-                    "(none)".to_owned()
-                } else {
-                    have.managed_policies.join(",")
-                },
-                "(none)",
-            );
-            if desired.instance_profile {
-                let shown = |roles: &Option<Vec<String>>| match roles {
-                    None => "(no instance profile)".to_owned(),
-                    Some(roles) => format!("[{}]", roles.join(",")),
-                };
-                diff.field(
-                    "instance_profile",
-                    shown(&have.profile_roles),
-                    shown(&Some(vec![desired.name.clone()])),
-                );
-            }
-            diff.tags(&have.tags, &desired.tags);
-            diff.into_change()
-        }
-    };
-    ResourceChange {
-        kind: ROLE,
-        name: desired.name.clone(),
-        change,
-    }
-}
-
-/// The stack's tags as this SDK's type.
-pub(super) fn tags(tags: &BTreeMap<String, String>) -> anyhow::Result<Vec<Tag>> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .context("building a tag")
-        })
-        .collect()
-}
-
-/// Makes the role (and its instance profile) what `desired` says, changing only what differs.
-pub(crate) async fn apply(
-    aws: &Aws,
-    desired: &Desired,
-    observed: Option<&Observed>,
-) -> anyhow::Result<()> {
-    let name = &desired.name;
-    let observed = match observed {
-        Some(observed) => observed.clone(),
-        None => {
-            match aws
-                .iam
-                .create_role()
-                .role_name(name)
-                .assume_role_policy_document(&desired.trust)
-                .description(format!(
-                    "Ledgerly stack {}",
-                    desired
-                        .tags
-                        .get(crate::stack::config::STACK_TAG)
-                        .map_or("", String::as_str)
-                ))
-                .set_tags(Some(tags(&desired.tags)?))
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_entity_already_exists_exception()) => {}
-                Err(err) => return Err(sdk_error(format!("creating the role {name}"))(err)),
-            }
-            Observed {
-                trust: canonical_json(&desired.trust),
-                tags: desired.tags.clone(),
-                ..Observed::default()
-            }
-        }
-    };
-    if observed.trust != canonical_json(&desired.trust) {
-        aws.iam
-            .update_assume_role_policy()
-            .role_name(name)
-            .policy_document(&desired.trust)
-            .send()
-            .await
-            .map_err(sdk_error(format!("setting {name}'s trust policy")))?;
-    }
-    if observed.policy.as_deref() != Some(canonical_json(&desired.policy).as_str()) {
-        aws.iam
-            .put_role_policy()
-            .role_name(name)
-            .policy_name(name)
-            .policy_document(&desired.policy)
-            .send()
-            .await
-            .map_err(sdk_error(format!("setting {name}'s policy")))?;
-    }
-    for arn in &observed.managed_policies {
-        aws.iam
-            .detach_role_policy()
-            .role_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-            .map_err(sdk_error(format!("detaching {arn} from {name}")))?;
-    }
-    if crate::stack::tags_missing(&desired.tags, &observed.tags) {
-        aws.iam
-            .tag_role()
-            .role_name(name)
-            .set_tags(Some(tags(&desired.tags)?))
-            .send()
-            .await
-            .map_err(sdk_error(format!("tagging {name}")))?;
-    }
-    if desired.instance_profile {
-        let roles = match &observed.profile_roles {
-            Some(roles) => roles.clone(),
-            None => {
-                match aws
-                    .iam
-                    .create_instance_profile()
-                    .instance_profile_name(name)
-                    .set_tags(Some(tags(&desired.tags)?))
-                    .send()
-                    .await
-                {
-                    Ok(_) => {}
-                    Err(err)
-                        if err
-                            .as_service_error()
-                            .is_some_and(|e| e.is_entity_already_exists_exception()) => {}
-                    Err(err) => {
-                        return Err(sdk_error(format!("creating the instance profile {name}"))(
-                            err,
-                        ));
-                    }
-                }
-                Vec::new()
-            }
-        };
-        for other in roles.iter().filter(|r| *r != name) {
-            aws.iam
-                .remove_role_from_instance_profile()
-                .instance_profile_name(name)
-                .role_name(other)
-                .send()
-                .await
-                .map_err(sdk_error(format!(
-                    "removing {other} from the instance profile {name}"
-                )))?;
-        }
-        if !roles.contains(name) {
-            aws.iam
-                .add_role_to_instance_profile()
-                .instance_profile_name(name)
-                .role_name(name)
-                .send()
-                .await
-                .map_err(sdk_error(format!("adding {name} to its instance profile")))?;
-        }
-    }
-    Ok(())
-}
-
-/// Deletes the role with its inline policy, any attached policy and its instance profile;
-/// whether it was there.
-pub(crate) async fn delete(
-    aws: &Aws,
-    config: &StackConfig,
-    desired: &Desired,
-) -> anyhow::Result<bool> {
-    let name = &desired.name;
-    let Some(have) = observe(aws, desired).await? else {
-        return Ok(false);
-    };
-    super::ensure_owned(&have.tags, config, format_args!("the role {name}"))?;
-    if have.profile_roles.is_some() {
-        for role in have.profile_roles.iter().flatten() {
-            if let Err(err) = aws
-                .iam
-                .remove_role_from_instance_profile()
-                .instance_profile_name(name)
-                .role_name(role)
-                .send()
-                .await
-                && !err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_no_such_entity_exception())
-            {
-                return Err(sdk_error(format!("emptying the instance profile {name}"))(
-                    err,
-                ));
-            }
-        }
-        if let Err(err) = aws
-            .iam
-            .delete_instance_profile()
-            .instance_profile_name(name)
-            .send()
-            .await
-            && !err
-                .as_service_error()
-                .is_some_and(|e| e.is_no_such_entity_exception())
-        {
-            return Err(sdk_error(format!("deleting the instance profile {name}"))(
-                err,
-            ));
-        }
-    }
-    for arn in &have.managed_policies {
-        if let Err(err) = aws
-            .iam
-            .detach_role_policy()
-            .role_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-            && !err
-                .as_service_error()
-                .is_some_and(|e| e.is_no_such_entity_exception())
-        {
-            return Err(sdk_error(format!("detaching {arn} from {name}"))(err));
-        }
-    }
-    if have.policy.is_some()
-        && let Err(err) = aws
-            .iam
-            .delete_role_policy()
-            .role_name(name)
-            .policy_name(name)
-            .send()
-            .await
-        && !err
-            .as_service_error()
-            .is_some_and(|e| e.is_no_such_entity_exception())
-    {
-        return Err(sdk_error(format!("deleting {name}'s policy"))(err));
-    }
-    match aws.iam.delete_role().role_name(name).send().await {
-        Ok(_) => Ok(true),
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_no_such_entity_exception()) =>
-        {
-            Ok(false)
-        }
-        Err(err) => Err(sdk_error(format!("deleting the role {name}"))(err)),
     }
 }
 
@@ -847,14 +427,5 @@ mod tests {
             .to_string();
             assert!(err.contains(expected), "{bad}: {err}");
         }
-    }
-
-    #[test]
-    fn policy_documents_from_iam_are_decoded_and_compared_canonically() {
-        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D";
-        assert_eq!(
-            document(encoded),
-            canonical_json(r#"{"Statement":[],"Version":"2012-10-17"}"#)
-        );
     }
 }

@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 use aws_smithy_http_client::test_util::infallible_client_fn;
 use aws_smithy_types::body::SdkBody;
 
-use super::Aws;
+use crate::aws::Aws;
 use crate::stack::StackConfig;
+use crate::stack::resource::{Known, Resource as _};
 
 /// One canned answer: status, extra headers, body.
 type Answer = (u16, Vec<(&'static str, &'static str)>, String);
@@ -58,12 +59,18 @@ fn config() -> StackConfig {
     .unwrap()
 }
 
-fn function() -> super::lambda::Desired {
-    super::lambda::desired(
+fn known() -> Known {
+    Known {
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        ..Known::default()
+    }
+}
+
+fn function() -> crate::aws::lambda::Function {
+    crate::aws::lambda::Function::of(
         &config(),
-        "123456789012",
-        "us-east-1",
-        "waits-receipts-123456789012",
+        &known(),
         Some("123456789012.dkr.ecr.us-east-1.amazonaws.com/waits-ocr@sha256:ab".into()),
     )
 }
@@ -100,7 +107,7 @@ async fn a_new_function_is_retried_while_iam_propagates_its_role_then_waited_for
         lambda_state("Pending"),
         lambda_state("Active"),
     ]);
-    super::lambda::apply(&aws, &function(), None).await.unwrap();
+    function().apply(&aws, None, &mut known()).await.unwrap();
     let asked = asked.lock().unwrap().clone();
     assert_eq!(
         asked,
@@ -117,17 +124,18 @@ async fn a_new_function_is_retried_while_iam_propagates_its_role_then_waited_for
 #[tokio::test(start_paused = true)]
 async fn a_role_that_never_becomes_assumable_fails_after_a_bounded_number_of_tries() {
     let (aws, asked) = replay(
-        (0..super::PROPAGATION_ATTEMPTS + 3)
+        (0..crate::aws::PROPAGATION_ATTEMPTS + 3)
             .map(|_| role_not_assumable())
             .collect(),
     );
-    let err = super::lambda::apply(&aws, &function(), None)
+    let err = function()
+        .apply(&aws, None, &mut known())
         .await
         .unwrap_err();
     assert!(format!("{err:#}").contains("cannot be assumed"), "{err:#}");
     assert_eq!(
         asked.lock().unwrap().len(),
-        super::PROPAGATION_ATTEMPTS as usize
+        crate::aws::PROPAGATION_ATTEMPTS as usize
     );
 }
 
@@ -138,7 +146,8 @@ async fn other_errors_are_not_retried_as_propagation() {
         vec![("x-amzn-errortype", "InvalidParameterValueException")],
         r#"{"Type":"User","message":"Memory size 64 is below the minimum"}"#.into(),
     )]);
-    let err = super::lambda::apply(&aws, &function(), None)
+    let err = function()
+        .apply(&aws, None, &mut known())
         .await
         .unwrap_err();
     assert!(format!("{err:#}").contains("below the minimum"), "{err:#}");
@@ -162,14 +171,16 @@ async fn the_database_is_waited_for_until_available() {
         db_status("backing-up"),
         db_status("available"),
     ]);
-    super::rds::wait_available(&aws, "waits-db").await.unwrap();
+    crate::aws::rds::wait_available(&aws, "waits-db")
+        .await
+        .unwrap();
     assert_eq!(asked.lock().unwrap().len(), 3);
 }
 
 #[tokio::test]
 async fn a_database_that_never_becomes_available_times_out_with_a_clear_error() {
     let (aws, asked) = replay((0..500).map(|_| db_status("creating")).collect());
-    let err = super::rds::wait_available(&aws, "waits-db")
+    let err = crate::aws::rds::wait_available(&aws, "waits-db")
         .await
         .unwrap_err();
     assert_eq!(
@@ -184,7 +195,7 @@ async fn a_database_that_never_becomes_available_times_out_with_a_clear_error() 
 #[tokio::test]
 async fn a_database_that_fails_is_reported_as_failed() {
     let (aws, _) = replay(vec![db_status("creating"), db_status("failed")]);
-    let err = super::rds::wait_available(&aws, "waits-db")
+    let err = crate::aws::rds::wait_available(&aws, "waits-db")
         .await
         .unwrap_err();
     assert!(err.to_string().contains("ended in a failed state"), "{err}");
@@ -198,7 +209,7 @@ async fn throttling_is_retried_by_the_sdk() {
         "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>".to_owned(),
     );
     let (aws, asked) = replay(vec![throttled.clone(), throttled, db_status("available")]);
-    let observed = super::rds::observe(&aws, "waits-db", &Default::default())
+    let observed = crate::aws::rds::observe(&aws, "waits-db", &Default::default())
         .await
         .unwrap()
         .unwrap();
@@ -231,7 +242,10 @@ async fn terminating_instances_are_waited_for() {
         instance_state(32, "shutting-down"),
         instance_state(48, "terminated"),
     ]);
-    assert_eq!(super::instance::delete(&aws, &config()).await.unwrap(), 1);
+    let deleted = crate::aws::instance::Instance::delete(&aws, &config(), &Known::default())
+        .await
+        .unwrap();
+    assert_eq!(deleted, ["waits-app"]);
     let asked = asked.lock().unwrap().clone();
     let actions: Vec<&str> = asked
         .iter()

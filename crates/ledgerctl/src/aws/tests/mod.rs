@@ -1,0 +1,4 @@
+//! Tests of the AWS layer that need more than the emulator: the waiters and retries, against
+//! AWS's own answers replayed.
+
+mod waits;

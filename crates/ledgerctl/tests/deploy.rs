@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{binaries, env, free_port};
+use common::{aws, binaries, env, free_port};
 
 fn docker(args: &[&str]) -> String {
     let output = Command::new("docker").args(args).output().unwrap();
@@ -180,7 +180,7 @@ async fn wait_ready(url: &str) {
 const API_HEALTH: &str = "[CMD, /usr/local/bin/ledgerly-api, healthcheck]";
 
 /// Traefik's rules, read by the same code ledgerctl's own tests use.
-#[path = "../src/docker/traefik_rule.rs"]
+#[path = "../src/docker/tests/traefik_rule.rs"]
 mod traefik_rule;
 use traefik_rule::Rule;
 
@@ -612,7 +612,7 @@ impl Stack {
     }
 
     fn new(proxy: &str, port: u16, bundle_url: &str) -> Stack {
-        let name = format!("dep-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let name = common::unique_name("dep");
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("id_ed25519.pub");
         std::fs::write(&key, format!("{PUBLIC_KEY}\n")).unwrap();
@@ -632,7 +632,7 @@ impl Stack {
             .arg("--config")
             .arg(self.dir.path().join("ledgerly.yaml"))
             .arg("--endpoint-url")
-            .arg(env("LEDGERLY_TEST_AWS_ENDPOINT"))
+            .arg(common::aws_endpoint())
             .env("RUST_LOG", "warn")
             .env("LEDGERCTL_REGISTRY", env("LEDGERLY_TEST_REGISTRY"))
             .output()
@@ -668,27 +668,9 @@ impl Stack {
     }
 }
 
-async fn aws() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(env("LEDGERLY_TEST_AWS_ENDPOINT"))
-        .region(aws_config::Region::new("us-east-1"))
-        .load()
-        .await
-}
-
+/// A deploy's actions: `create api`, `replace web`.
 fn actions(report: &Value) -> Vec<String> {
-    report["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            format!(
-                "{} {}",
-                a["action"].as_str().unwrap(),
-                a["service"].as_str().unwrap()
-            )
-        })
-        .collect()
+    common::report_lines(report, "actions", &["action", "service"])
 }
 
 /// A copy of the binaries with the API's changed (bytes appended past the end of the ELF: it runs

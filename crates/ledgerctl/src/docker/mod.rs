@@ -6,8 +6,6 @@
 //! the host (no docker CLI). A host that is still booting, or still installing Docker from its
 //! user-data, is waited for up to a bound, with what went wrong on the last try in the error.
 
-#[cfg(test)]
-mod compose;
 pub(crate) mod image;
 pub(crate) mod lock;
 pub(crate) mod pin;
@@ -15,8 +13,6 @@ pub(crate) mod reconcile;
 pub(crate) mod registry;
 pub(crate) mod spec;
 pub(crate) mod template;
-#[cfg(test)]
-mod traefik_rule;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -352,30 +348,4 @@ async fn forward(target: &Target) -> anyhow::Result<(Forward, PathBuf)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn docker_hosts_are_read_with_their_parts() {
-        assert_eq!(
-            Target::parse("ssh://ubuntu@203.0.113.7", None, None).unwrap(),
-            Target::Ssh {
-                user: "ubuntu".into(),
-                host: "203.0.113.7".into(),
-                port: 22,
-                key: None,
-                known_hosts: None
-            }
-        );
-        let Target::Ssh { port, host, .. } =
-            Target::parse("ssh://root@[::1]:2222", None, None).unwrap()
-        else {
-            panic!("not ssh");
-        };
-        assert_eq!((host.as_str(), port), ("::1", 2222));
-        assert_eq!(Target::parse("local", None, None).unwrap(), Target::Local);
-        assert!(Target::parse("tcp://1.2.3.4:2375", None, None).is_err());
-        assert!(Target::parse("ssh://host", None, None).is_err());
-        assert!(Target::parse("ssh://u@h:port", None, None).is_err());
-    }
-}
+mod tests;

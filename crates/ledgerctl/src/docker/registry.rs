@@ -6,24 +6,48 @@ use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::query_parameters::{PushImageOptionsBuilder, TagImageOptionsBuilder};
 use futures_util::StreamExt as _;
+use secrecy::{ExposeSecret as _, SecretString};
 
 /// A registry and how to log in to it.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub(crate) struct Registry {
     /// `host[:port]`, as image references name it.
     pub(crate) address: String,
-    pub(crate) credentials: Option<DockerCredentials>,
+    pub(crate) login: Option<Login>,
 }
 
-impl std::fmt::Debug for Registry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry")
-            .field("address", &self.address)
-            .field(
-                "credentials",
-                &self.credentials.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
+/// A registry login. The password stays a secret (shown redacted) until it is handed to the
+/// engine for one push or pull.
+#[derive(Debug, Clone)]
+pub(crate) struct Login {
+    pub(crate) username: String,
+    pub(crate) password: SecretString,
+    /// The registry it is for, as `https://host`.
+    pub(crate) server: String,
+}
+
+impl Login {
+    /// As the engine takes it.
+    pub(crate) fn docker(&self) -> DockerCredentials {
+        DockerCredentials {
+            username: Some(self.username.clone()),
+            password: Some(self.password.expose_secret().to_owned()),
+            serveraddress: Some(self.server.clone()),
+            ..Default::default()
+        }
+    }
+
+    /// Whether it is for the registry `image` comes from (ECR's token must not go to Docker Hub
+    /// with `traefik:v3`).
+    pub(crate) fn is_for(&self, image: &str) -> bool {
+        let server = self
+            .server
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        image
+            .split_once('/')
+            .is_some_and(|(registry, _)| registry == server)
     }
 }
 
@@ -32,7 +56,7 @@ impl Registry {
     pub(crate) fn plain(address: &str) -> Registry {
         Registry {
             address: address.trim_end_matches('/').to_owned(),
-            credentials: None,
+            login: None,
         }
     }
 
@@ -61,7 +85,7 @@ impl Registry {
         let mut stream = docker.push_image(
             &remote,
             Some(PushImageOptionsBuilder::default().tag(tag).build()),
-            self.credentials.clone(),
+            self.login.as_ref().map(Login::docker),
         );
         let mut digest = None;
         while let Some(info) = stream.next().await {

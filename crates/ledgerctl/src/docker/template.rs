@@ -329,7 +329,7 @@ pub(crate) mod tests {
 
     #[test]
     fn the_proxy_routes_the_app_s_own_paths_and_nothing_operational() {
-        use super::super::traefik_rule::Rule;
+        use crate::docker::tests::traefik_rule::Rule;
         let private = [
             "/metrics",
             "/readyz",

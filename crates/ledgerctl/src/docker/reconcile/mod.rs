@@ -31,7 +31,6 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use bollard::Docker;
-use bollard::auth::DockerCredentials;
 use bollard::models::{ContainerSummary, VolumeCreateRequest};
 use bollard::query_parameters::{
     CreateImageOptionsBuilder, ListContainersOptionsBuilder, StartContainerOptions,
@@ -40,6 +39,7 @@ use futures_util::TryStreamExt as _;
 
 use super::lock::Lock;
 use super::not_found;
+use super::registry::Login;
 use super::spec::StackSpec;
 use container::{last_logs, remove, start, wait_healthy};
 use plan::{Existing, Step};
@@ -78,26 +78,11 @@ async fn ensure_volumes(docker: &Docker, spec: &StackSpec) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Whether `credentials` are for the registry `image` comes from (ECR's token must not go to
-/// Docker Hub with `traefik:v3`).
-fn for_registry_of(credentials: &DockerCredentials, image: &str) -> bool {
-    let Some(server) = credentials.serveraddress.as_deref() else {
-        return false;
-    };
-    let server = server
-        .trim_start_matches("https://")
-        .trim_start_matches("http://")
-        .trim_end_matches('/');
-    image
-        .split_once('/')
-        .is_some_and(|(registry, _)| registry == server)
-}
-
-/// Pulls the images the engine does not have yet (with `credentials` for their registry).
+/// Pulls the images the engine does not have yet (with `login` for its registry).
 async fn ensure_images(
     docker: &Docker,
     spec: &StackSpec,
-    credentials: Option<&DockerCredentials>,
+    login: Option<&Login>,
 ) -> anyhow::Result<()> {
     for (name, service) in &spec.services {
         match docker.inspect_image(&service.image).await {
@@ -121,9 +106,9 @@ async fn ensure_images(
                                 .build(),
                         ),
                         None,
-                        credentials
-                            .filter(|c| for_registry_of(c, &service.image))
-                            .cloned(),
+                        login
+                            .filter(|l| l.is_for(&service.image))
+                            .map(Login::docker),
                     )
                     .try_collect::<Vec<_>>()
                     .await
@@ -267,11 +252,11 @@ async fn carry_out(
 pub(crate) async fn deploy(
     docker: &Docker,
     spec: &StackSpec,
-    credentials: Option<&DockerCredentials>,
+    login: Option<&Login>,
     lock_wait: Duration,
     health_timeout: Duration,
 ) -> anyhow::Result<Vec<Action>> {
-    ensure_images(docker, spec, credentials).await?;
+    ensure_images(docker, spec, login).await?;
     let lock = Lock::take(docker, spec, lock_wait).await?;
     let result = reconcile(docker, spec, health_timeout, &lock)
         .await
@@ -356,21 +341,18 @@ mod tests {
 
     #[test]
     fn a_registry_token_goes_to_its_own_registry_only() {
-        let ecr = bollard::auth::DockerCredentials {
-            username: Some("AWS".into()),
-            password: Some("token".into()),
-            serveraddress: Some("https://123456789012.dkr.ecr.eu-west-1.amazonaws.com".into()),
-            ..Default::default()
+        let ecr = crate::docker::registry::Login {
+            username: "AWS".into(),
+            password: "token".into(),
+            server: "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com".into(),
         };
-        assert!(super::for_registry_of(
-            &ecr,
-            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo-api@sha256:ab"
-        ));
-        assert!(!super::for_registry_of(&ecr, "traefik:v3.3"));
-        assert!(!super::for_registry_of(&ecr, "grafana/grafana:11.3.1"));
-        assert!(!super::for_registry_of(
-            &ecr,
-            "gcr.io/cadvisor/cadvisor:v0.49.1"
-        ));
+        assert!(ecr.is_for("123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo-api@sha256:ab"));
+        assert!(!ecr.is_for("traefik:v3.3"));
+        assert!(!ecr.is_for("grafana/grafana:11.3.1"));
+        assert!(!ecr.is_for("gcr.io/cadvisor/cadvisor:v0.49.1"));
+        assert!(
+            !format!("{ecr:?}").contains("token"),
+            "the password is not shown"
+        );
     }
 }

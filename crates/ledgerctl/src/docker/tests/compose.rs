@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use serde_json::{Value, json};
 
-use super::spec::StackSpec;
+use crate::docker::spec::StackSpec;
 
 fn seconds(n: u32) -> String {
     format!("{n}s")
@@ -44,8 +44,11 @@ pub(crate) fn compose(spec: &StackSpec) -> (Value, Vec<(String, String)>) {
             out.insert("volumes".into(), json!(service.volumes));
         }
         let mut labels: BTreeMap<String, String> = service.labels.clone();
-        labels.insert(super::reconcile::STACK_LABEL.into(), spec.stack.clone());
-        labels.insert(super::reconcile::SERVICE_LABEL.into(), name.clone());
+        labels.insert(
+            crate::docker::reconcile::STACK_LABEL.into(),
+            spec.stack.clone(),
+        );
+        labels.insert(crate::docker::reconcile::SERVICE_LABEL.into(), name.clone());
         out.insert("labels".into(), json!(labels));
         if let Some(user) = &service.user {
             out.insert("user".into(), json!(user));

@@ -38,17 +38,8 @@ pub(crate) struct Args {
     /// the stack's instance when there is a stack file, else this machine's.
     #[arg(long, env = "LEDGERLY_DOCKER_HOST")]
     docker_host: Option<String>,
-    /// The SSH private key for the instance (default: your agent and ~/.ssh).
-    #[arg(long)]
-    ssh_key: Option<PathBuf>,
-    /// A known_hosts file to check the host's key against, instead of the instance's keys as
-    /// ledgerctl recorded them from its console output (`/<stack>/ssh-host-keys`).
-    #[arg(long)]
-    ssh_known_hosts: Option<PathBuf>,
-    /// Reach the instance at this `ssh://user@host[:port]` instead of its Elastic IP; its
-    /// recorded host keys still apply.
-    #[arg(long)]
-    ssh_host: Option<String>,
+    #[command(flatten)]
+    ssh: super::deploy::SshOptions,
     /// The stack file; default ledgerly.yaml when it exists.
     #[arg(long, env = "LEDGERLY_STACK_CONFIG")]
     config: Option<PathBuf>,
@@ -98,7 +89,7 @@ async fn target(args: &Args) -> anyhow::Result<(Target, String)> {
         .or_else(|| config.as_ref().map(|c| c.stack.clone()))
         .unwrap_or_else(|| "ledgerly".to_owned());
     if let Some(host) = &args.docker_host {
-        let target = Target::parse(host, args.ssh_key.clone(), args.ssh_known_hosts.clone())?;
+        let target = Target::parse(host, args.ssh.key.clone(), args.ssh.known_hosts.clone())?;
         return Ok((target, stack));
     }
     let Some(config) = config else {
@@ -110,16 +101,7 @@ async fn target(args: &Args) -> anyhow::Result<(Target, String)> {
         endpoint_url: args.endpoint_url.clone(),
     })
     .await;
-    let target = super::deploy::reach_instance(
-        &aws,
-        &config,
-        &super::deploy::SshOptions {
-            host: args.ssh_host.clone(),
-            key: args.ssh_key.clone(),
-            known_hosts: args.ssh_known_hosts.clone(),
-        },
-    )
-    .await?;
+    let target = super::deploy::reach_instance(&aws, &config, &args.ssh).await?;
     Ok((target, stack))
 }
 

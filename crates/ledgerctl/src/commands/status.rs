@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -32,17 +31,8 @@ pub(crate) struct Args {
     /// The engine the stack runs on, instead of the instance over SSH.
     #[arg(long)]
     docker_host: Option<String>,
-    /// The SSH private key (default: your agent and ~/.ssh).
-    #[arg(long)]
-    ssh_key: Option<PathBuf>,
-    /// A known_hosts file to check the host's key against, instead of the instance's keys as
-    /// ledgerctl recorded them from its console output (`/<stack>/ssh-host-keys`).
-    #[arg(long)]
-    ssh_known_hosts: Option<PathBuf>,
-    /// Reach the instance at this `ssh://user@host[:port]` instead of its Elastic IP; its
-    /// recorded host keys still apply.
-    #[arg(long)]
-    ssh_host: Option<String>,
+    #[command(flatten)]
+    ssh: super::deploy::SshOptions,
     /// How long to wait for the instance's engine to answer.
     #[arg(long, default_value_t = 20)]
     wait_seconds: u64,
@@ -295,9 +285,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
             };
             let remote = RemoteArgs {
                 docker_host: args.docker_host.clone(),
-                ssh_key: args.ssh_key.clone(),
-                ssh_known_hosts: args.ssh_known_hosts.clone(),
-                ssh_host: args.ssh_host.clone(),
+                ssh: args.ssh.clone(),
                 wait_seconds: args.wait_seconds,
                 lock_wait: 0,
             };

@@ -5,7 +5,6 @@
 //! reach — printing the local address to open. Runs until Ctrl-C.
 
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -50,17 +49,8 @@ pub(crate) struct Args {
     /// Where the service listens on the instance, if not its usual port.
     #[arg(long)]
     remote_port: Option<u16>,
-    /// The SSH private key (default: your agent and ~/.ssh).
-    #[arg(long)]
-    ssh_key: Option<PathBuf>,
-    /// A known_hosts file to check the host's key against, instead of the instance's keys as
-    /// ledgerctl recorded them from its console output (`/<stack>/ssh-host-keys`).
-    #[arg(long)]
-    ssh_known_hosts: Option<PathBuf>,
-    /// Reach the instance at this `ssh://user@host[:port]` instead of the stack's Elastic IP;
-    /// its recorded host keys still apply.
-    #[arg(long)]
-    ssh_host: Option<String>,
+    #[command(flatten)]
+    ssh: super::deploy::SshOptions,
 }
 
 fn free_local_port(wanted: u16) -> anyhow::Result<u16> {
@@ -73,16 +63,7 @@ fn free_local_port(wanted: u16) -> anyhow::Result<u16> {
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let opened = args.stack.open().await?;
     let (config, aws) = (&opened.config, &opened.aws);
-    let target = super::deploy::reach_instance(
-        aws,
-        config,
-        &super::deploy::SshOptions {
-            host: args.ssh_host.clone(),
-            key: args.ssh_key.clone(),
-            known_hosts: args.ssh_known_hosts.clone(),
-        },
-    )
-    .await?;
+    let target = super::deploy::reach_instance(aws, config, &args.ssh).await?;
     let Target::Ssh {
         user, host, port, ..
     } = &target

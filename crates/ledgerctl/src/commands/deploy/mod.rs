@@ -19,14 +19,13 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::commands::stack::{Opened, Output, StackArgs};
+use crate::commands::stack::{Output, StackArgs};
 use crate::docker::reconcile::Action;
-use facts::Facts;
 use lambda::{FunctionChange, update_function};
-use push::{Image, Pushing, images, pushing};
+use push::{Image, images, pushing};
 use releases::{record, record_images};
 use render::Pins;
-use rollout::roll_out;
+use rollout::{Rollout, roll_out};
 
 pub(crate) use facts::ca_bundle;
 pub(crate) use push::registry_address;
@@ -46,17 +45,8 @@ pub(crate) struct RemoteArgs {
     /// `ssh://user@host[:port]`, `unix:///path/docker.sock` or `local`.
     #[arg(long)]
     pub(crate) docker_host: Option<String>,
-    /// The SSH private key (default: your agent and ~/.ssh).
-    #[arg(long)]
-    pub(crate) ssh_key: Option<PathBuf>,
-    /// A known_hosts file to check the host's key against, instead of the instance's keys as
-    /// ledgerctl recorded them from its console output (`/<stack>/ssh-host-keys`).
-    #[arg(long)]
-    pub(crate) ssh_known_hosts: Option<PathBuf>,
-    /// Reach the instance at this `ssh://user@host[:port]` instead of its Elastic IP (a port
-    /// forward, a bastion); its recorded host keys still apply.
-    #[arg(long)]
-    pub(crate) ssh_host: Option<String>,
+    #[command(flatten)]
+    pub(crate) ssh: SshOptions,
     /// How long to wait for the instance's engine to answer (a new instance installs Docker
     /// first).
     #[arg(long, default_value_t = 300)]
@@ -157,29 +147,24 @@ fn report(
 
 /// What deploy and rollback share once the release is known: the Lambda pointed at its OCR
 /// image, the stack rolled out on the instance, the release recorded, the report printed.
-#[allow(clippy::too_many_arguments)]
 async fn release_to(
-    stack: &StackArgs,
-    remote: &RemoteArgs,
-    opened: &Opened,
-    facts: &Facts,
-    pushing: &Pushing,
+    rollout: Rollout<'_>,
     release: &Release,
-    pins: Pins<'_>,
     images: &[Image],
     verb: &str,
 ) -> anyhow::Result<()> {
+    let (opened, facts) = (rollout.opened, rollout.facts);
     let function = update_function(
         opened,
         facts,
         &format!("{}@{}", facts.repositories[1], release.ocr),
     )
     .await?;
-    let (actions, pinned) = roll_out(stack, remote, opened, facts, pushing, release, pins).await?;
+    let (actions, pinned) = roll_out(&rollout, release).await?;
     record(&opened.aws, &opened.config, release).await?;
     record_images(&opened.aws, &opened.config, &release.version, &pinned).await?;
     report(
-        stack.output,
+        rollout.stack.output,
         &opened.config.stack,
         release,
         images,
@@ -217,21 +202,18 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         at: now(),
         ca_bundle_sha256: Some(bundle.sha256.clone()),
     };
-    release_to(
-        &args.stack,
-        &args.remote,
-        &opened,
-        &facts,
-        &pushing,
-        &release,
-        Pins {
+    let rollout = Rollout {
+        stack: &args.stack,
+        remote: &args.remote,
+        opened: &opened,
+        facts: &facts,
+        pushing: &pushing,
+        pins: Pins {
             bundle: &bundle,
             images: &known,
         },
-        &[api, ocr],
-        "Deployed",
-    )
-    .await
+    };
+    release_to(rollout, &release, &[api, ocr], "Deployed").await
 }
 
 pub(crate) async fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
@@ -291,19 +273,16 @@ pub(crate) async fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
         ca_bundle_sha256: Some(bundle.sha256.clone()),
         ..target
     };
-    release_to(
-        &args.stack,
-        &args.remote,
-        &opened,
-        &facts,
-        &pushing,
-        &release,
-        Pins {
+    let rollout = Rollout {
+        stack: &args.stack,
+        remote: &args.remote,
+        opened: &opened,
+        facts: &facts,
+        pushing: &pushing,
+        pins: Pins {
             bundle: &bundle,
             images: &known,
         },
-        &[],
-        "Rolled back",
-    )
-    .await
+    };
+    release_to(rollout, &release, &[], "Rolled back").await
 }

@@ -5,14 +5,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use bollard::auth::DockerCredentials;
 use serde::Serialize;
 
 use super::REGISTRY_OVERRIDE;
 use super::facts::Facts;
 use crate::aws::{self, Aws};
 use crate::docker::image::{self, Kind, OcrEngine};
-use crate::docker::registry::Registry;
+use crate::docker::registry::{Login, Registry};
 use crate::docker::{Engine, Target};
 use crate::stack::StackConfig;
 
@@ -20,7 +19,7 @@ use crate::stack::StackConfig;
 pub(crate) struct Pushing {
     pub(crate) registry: Registry,
     /// What the instance pulls with (`None`: the override, which needs none).
-    pub(crate) pull_credentials: Option<DockerCredentials>,
+    pub(crate) pull_login: Option<Login>,
     pub(crate) overridden: bool,
 }
 
@@ -39,18 +38,18 @@ pub(crate) async fn pushing(aws: &Aws, facts: &Facts) -> anyhow::Result<Pushing>
     if let Ok(address) = std::env::var(REGISTRY_OVERRIDE) {
         return Ok(Pushing {
             registry: Registry::plain(&address),
-            pull_credentials: None,
+            pull_login: None,
             overridden: true,
         });
     }
-    let credentials = aws::ecr::login(aws).await?;
+    let login = aws::ecr::login(aws).await?;
     let address = registry_address(facts)?;
     Ok(Pushing {
         registry: Registry {
             address,
-            credentials: Some(credentials.clone()),
+            login: Some(login.clone()),
         },
-        pull_credentials: Some(credentials),
+        pull_login: Some(login),
         overridden: false,
     })
 }

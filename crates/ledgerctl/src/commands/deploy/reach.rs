@@ -21,13 +21,19 @@ pub(crate) async fn instance_endpoint(
         .ok_or_else(|| missing(config, "Elastic IP"))
 }
 
-/// How to reach the instance over SSH.
-#[derive(Debug, Clone, Default)]
+/// How to reach the instance over SSH: the options of every command that does.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub(crate) struct SshOptions {
-    /// `ssh://user@host[:port]` instead of the Elastic IP.
+    /// Reach the instance at this `ssh://user@host[:port]` instead of its Elastic IP (a port
+    /// forward, a bastion); its recorded host keys still apply.
+    #[arg(long = "ssh-host")]
     pub(crate) host: Option<String>,
+    /// The SSH private key (default: your agent and ~/.ssh).
+    #[arg(long = "ssh-key")]
     pub(crate) key: Option<PathBuf>,
-    /// Instead of the instance's recorded host keys.
+    /// A known_hosts file to check the host's key against, instead of the instance's keys as
+    /// ledgerctl recorded them from its console output (`/<stack>/ssh-host-keys`).
+    #[arg(long = "ssh-known-hosts")]
     pub(crate) known_hosts: Option<PathBuf>,
 }
 
@@ -113,17 +119,13 @@ pub(crate) async fn remote_target(
     facts: &Facts,
 ) -> anyhow::Result<Target> {
     match &remote.docker_host {
-        Some(host) => Target::parse(host, remote.ssh_key.clone(), remote.ssh_known_hosts.clone()),
+        Some(host) => Target::parse(host, remote.ssh.key.clone(), remote.ssh.known_hosts.clone()),
         None => {
             instance_target(
                 aws,
                 config,
                 (&facts.address, facts.instance.as_deref()),
-                &SshOptions {
-                    host: remote.ssh_host.clone(),
-                    key: remote.ssh_key.clone(),
-                    known_hosts: remote.ssh_known_hosts.clone(),
-                },
+                &remote.ssh,
             )
             .await
         }

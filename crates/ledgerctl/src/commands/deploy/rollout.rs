@@ -13,16 +13,31 @@ use crate::commands::stack::{Opened, StackArgs};
 use crate::docker::Engine;
 use crate::docker::reconcile::{self, Action};
 
-/// Renders the stack for `release` and reconciles it on the instance.
+/// What a roll-out works from, whichever release it rolls out (deploy's new one, rollback's
+/// earlier one).
+pub(crate) struct Rollout<'a> {
+    pub(crate) stack: &'a StackArgs,
+    pub(crate) remote: &'a RemoteArgs,
+    pub(crate) opened: &'a Opened,
+    pub(crate) facts: &'a Facts,
+    pub(crate) pushing: &'a Pushing,
+    pub(crate) pins: Pins<'a>,
+}
+
+/// Renders the stack for `release` and reconciles it on the instance; the actions taken and the
+/// third-party images as pinned.
 pub(crate) async fn roll_out(
-    stack: &StackArgs,
-    remote: &RemoteArgs,
-    opened: &Opened,
-    facts: &Facts,
-    pushing: &Pushing,
+    rollout: &Rollout<'_>,
     release: &Release,
-    pins: Pins<'_>,
 ) -> anyhow::Result<(Vec<Action>, BTreeMap<String, String>)> {
+    let Rollout {
+        stack,
+        remote,
+        opened,
+        facts,
+        pushing,
+        pins,
+    } = rollout;
     let config = &opened.config;
     let mut spec = render(
         stack,
@@ -38,7 +53,7 @@ pub(crate) async fn roll_out(
     let actions = reconcile::deploy(
         &engine.docker,
         &spec,
-        pushing.pull_credentials.as_ref(),
+        pushing.pull_login.as_ref(),
         Duration::from_secs(remote.lock_wait),
         Duration::from_secs(u64::from(config.deploy.health_timeout_seconds)),
     )

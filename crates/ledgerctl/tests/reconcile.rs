@@ -23,10 +23,7 @@ struct Stack {
 
 impl Stack {
     fn new(prefix: &str) -> Stack {
-        let name = format!(
-            "{prefix}-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
+        let name = common::unique_name(prefix);
         let dir = tempfile::tempdir().unwrap();
         let context = dir.path().join("image");
         std::fs::create_dir_all(context.join("www")).unwrap();
@@ -78,18 +75,7 @@ impl Stack {
         let output = self.reconcile(&["--output", "json"]);
         assert!(output.status.success(), "{output:?}");
         let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-        report["actions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| {
-                format!(
-                    "{} {}",
-                    a["action"].as_str().unwrap(),
-                    a["service"].as_str().unwrap()
-                )
-            })
-            .collect()
+        common::report_lines(&report, "actions", &["action", "service"])
     }
 
     /// The stack's containers: service → (id, name, state).

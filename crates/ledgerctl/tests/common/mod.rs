@@ -14,6 +14,54 @@ pub(crate) fn env(name: &str) -> String {
     })
 }
 
+/// The AWS emulator `scripts/test` starts.
+pub(crate) fn aws_endpoint() -> String {
+    env("LEDGERLY_TEST_AWS_ENDPOINT")
+}
+
+/// SDK configuration for the emulator.
+pub(crate) async fn aws() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(aws_endpoint())
+        .load()
+        .await
+}
+
+/// A name of the test's own: `<prefix>-` and eight hex digits.
+pub(crate) fn unique_name(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
+/// A report's list `key` as lines: each entry's `fields`, joined by spaces (`create api`).
+pub(crate) fn report_lines(report: &serde_json::Value, key: &str, fields: &[&str]) -> Vec<String> {
+    report[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("the report has no list {key}: {report}"))
+        .iter()
+        .map(|entry| {
+            fields
+                .iter()
+                .map(|field| entry[field].as_str().unwrap())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+/// Asserts that reading `what` fails: it is gone (or was never made).
+pub(crate) async fn assert_absent<T: std::fmt::Debug, E>(
+    what: impl std::fmt::Display,
+    read: impl std::future::Future<Output = Result<T, E>>,
+) {
+    if let Ok(found) = read.await {
+        panic!("{what} is still there: {found:?}");
+    }
+}
+
 /// Where the workspace's binaries are: beside this test's ledgerctl.
 pub(crate) fn binaries() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_BIN_EXE_ledgerctl"))

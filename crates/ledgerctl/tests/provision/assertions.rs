@@ -511,39 +511,23 @@ pub(crate) async fn assert_nothing_left(stack: &Stack) {
     let name = &stack.name;
     let ecr = aws_sdk_ecr::Client::new(&config);
     for suffix in ["api", "ocr"] {
-        assert!(
-            ecr.describe_repositories()
-                .repository_names(format!("{name}-{suffix}"))
-                .send()
-                .await
-                .is_err()
-        );
+        let repository = format!("{name}-{suffix}");
+        let read = ecr.describe_repositories().repository_names(&repository);
+        assert_absent(repository, read.send()).await;
     }
-    assert!(
-        s3().await
-            .head_bucket()
-            .bucket(stack.bucket())
-            .send()
-            .await
-            .is_err()
-    );
+    assert_absent(
+        stack.bucket(),
+        s3().await.head_bucket().bucket(stack.bucket()).send(),
+    )
+    .await;
     let iam = aws_sdk_iam::Client::new(&config);
     for suffix in ["lambda", "instance"] {
-        assert!(
-            iam.get_role()
-                .role_name(format!("{name}-{suffix}"))
-                .send()
-                .await
-                .is_err()
-        );
+        let role = format!("{name}-{suffix}");
+        assert_absent(&role, iam.get_role().role_name(&role).send()).await;
     }
-    assert!(
-        iam.get_instance_profile()
-            .instance_profile_name(format!("{name}-instance"))
-            .send()
-            .await
-            .is_err()
-    );
+    let profile = format!("{name}-instance");
+    let read = iam.get_instance_profile().instance_profile_name(&profile);
+    assert_absent(profile, read.send()).await;
     assert!(group_ids(stack).await.is_empty());
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let instances = ec2
@@ -572,49 +556,33 @@ pub(crate) async fn assert_nothing_left(stack: &Stack) {
         .unwrap();
     assert!(keys.key_pairs().is_empty());
     let rds = aws_sdk_rds::Client::new(&config);
-    assert!(
-        rds.describe_db_instances()
-            .db_instance_identifier(format!("{name}-db"))
-            .send()
-            .await
-            .is_err()
-    );
-    assert!(
-        rds.describe_db_subnet_groups()
-            .db_subnet_group_name(format!("{name}-db"))
-            .send()
-            .await
-            .is_err()
-    );
-    assert!(
-        aws_sdk_lambda::Client::new(&config)
-            .get_function()
-            .function_name(format!("{name}-ocr"))
-            .send()
-            .await
-            .is_err()
-    );
+    let database = format!("{name}-db");
+    let read = rds
+        .describe_db_instances()
+        .db_instance_identifier(&database);
+    assert_absent(&database, read.send()).await;
+    let read = rds
+        .describe_db_subnet_groups()
+        .db_subnet_group_name(&database);
+    assert_absent(format!("the subnet group {database}"), read.send()).await;
+    let function = format!("{name}-ocr");
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    assert_absent(
+        &function,
+        lambda.get_function().function_name(&function).send(),
+    )
+    .await;
     let ssm = aws_sdk_ssm::Client::new(&config);
     for secret in ["ocr-callback-secret", "db-password", "db-app-password"] {
-        assert!(
-            ssm.get_parameter()
-                .name(format!("/{name}/{secret}"))
-                .send()
-                .await
-                .is_err()
-        );
+        let parameter = format!("/{name}/{secret}");
+        assert_absent(&parameter, ssm.get_parameter().name(&parameter).send()).await;
     }
 }
 
 /// The first resource provision makes is missing: it stopped before any change.
 pub(crate) async fn assert_nothing_created(stack: &Stack) {
     let ecr = aws_sdk_ecr::Client::new(&aws().await);
-    assert!(
-        ecr.describe_repositories()
-            .repository_names(format!("{}-api", stack.name))
-            .send()
-            .await
-            .is_err(),
-        "nothing was created"
-    );
+    let repository = format!("{}-api", stack.name);
+    let read = ecr.describe_repositories().repository_names(&repository);
+    assert_absent(repository, read.send()).await;
 }

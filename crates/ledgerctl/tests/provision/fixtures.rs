@@ -4,11 +4,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-pub(crate) fn endpoint() -> String {
-    std::env::var("LEDGERLY_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
-        panic!("LEDGERLY_TEST_AWS_ENDPOINT is not set: run the suite with scripts/test, which starts the AWS emulator")
-    })
-}
+pub(crate) use crate::common::{assert_absent, aws, aws_endpoint as endpoint};
 
 /// The operator's SSH key, imported as `<stack>-deploy`.
 pub(crate) const PUBLIC_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKv/CF3n/Zh4krGgK3oPryYuj+LfPTno1LSseU9H85hy ledgerly-test";
@@ -24,10 +20,7 @@ pub(crate) struct Stack {
 
 impl Stack {
     pub(crate) fn new(prefix: &str) -> Stack {
-        let name = format!(
-            "{prefix}-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
+        let name = crate::common::unique_name(prefix);
         let dir = tempfile::tempdir().unwrap();
         let stack = Stack { name, dir };
         stack.write("");
@@ -111,14 +104,6 @@ impl Stack {
     }
 }
 
-pub(crate) async fn aws() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint())
-        .load()
-        .await
-}
-
 pub(crate) async fn s3() -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&aws().await)
@@ -156,20 +141,9 @@ pub(crate) async fn group_ids(stack: &Stack) -> std::collections::BTreeMap<Strin
         .collect()
 }
 
+/// A plan's or provision's changes: `create ecr repository <name>`.
 pub(crate) fn actions(report: &Value) -> Vec<String> {
-    report["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            format!(
-                "{} {} {}",
-                c["action"].as_str().unwrap(),
-                c["kind"].as_str().unwrap(),
-                c["name"].as_str().unwrap()
-            )
-        })
-        .collect()
+    crate::common::report_lines(report, "changes", &["action", "kind", "name"])
 }
 
 /// Takes the bucket's policy off; what it was. The policy refuses requests not made over TLS,

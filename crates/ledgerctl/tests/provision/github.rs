@@ -112,7 +112,7 @@ async fn a_github_section_adds_the_oidc_provider_and_a_least_privilege_deploy_ro
         None,
     );
     assert!(destroyed.status.success(), "{destroyed:?}");
-    assert!(iam.get_role().role_name(&role_name).send().await.is_err());
+    assert_absent(&role_name, iam.get_role().role_name(&role_name).send()).await;
     assert!(
         iam.get_open_id_connect_provider()
             .open_id_connect_provider_arn(

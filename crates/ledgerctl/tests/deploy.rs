@@ -594,45 +594,33 @@ fn sha256_hex(text: &str) -> String {
         .collect()
 }
 
-struct Stack {
-    name: String,
-    dir: tempfile::TempDir,
-    /// The stack file without its `database:` section.
-    config: String,
-}
+use common::Stack;
 
 impl Stack {
     /// Writes the stack file with `database` (YAML lines under `database:`).
     fn configure(&self, database: &str) {
+        let config = format!(
+            "stack: {name}\nregion: us-east-1\ndomain: ledgerly.example.com\nacme_email: ops@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    public_key_file: {}\n  ami_parameter: {AMI_PARAMETER}\nocr:\n  backend: gemini\n  api_key_parameter: /{name}/gemini-key\ndeploy:\n  template: stack.yaml\n  health_timeout_seconds: 30\n",
+            self.path("id_ed25519.pub").display(),
+            name = self.name,
+        );
         std::fs::write(
-            self.dir.path().join("ledgerly.yaml"),
-            format!("{}database:\n{database}", self.config),
+            self.path("ledgerly.yaml"),
+            format!("{config}database:\n{database}"),
         )
         .unwrap();
     }
 
     fn new(proxy: &str, port: u16, bundle_url: &str) -> Stack {
-        let name = common::unique_name("dep");
-        let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("id_ed25519.pub");
-        std::fs::write(&key, format!("{PUBLIC_KEY}\n")).unwrap();
-        std::fs::write(dir.path().join("stack.yaml"), test_template(proxy, port)).unwrap();
-        let config = format!(
-            "stack: {name}\nregion: us-east-1\ndomain: ledgerly.example.com\nacme_email: ops@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    public_key_file: {}\n  ami_parameter: {AMI_PARAMETER}\nocr:\n  backend: gemini\n  api_key_parameter: /{name}/gemini-key\ndeploy:\n  template: stack.yaml\n  health_timeout_seconds: 30\n",
-            key.display()
-        );
-        let stack = Stack { name, dir, config };
+        let stack = Stack::named("dep");
+        std::fs::write(stack.path("id_ed25519.pub"), format!("{PUBLIC_KEY}\n")).unwrap();
+        std::fs::write(stack.path("stack.yaml"), test_template(proxy, port)).unwrap();
         stack.configure(&format!("  ca_bundle_url: {bundle_url}\n"));
         stack
     }
 
     fn ledgerctl(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
-            .args(args)
-            .arg("--config")
-            .arg(self.dir.path().join("ledgerly.yaml"))
-            .arg("--endpoint-url")
-            .arg(common::aws_endpoint())
+        self.ledgerctl_command(args)
             .env("RUST_LOG", "warn")
             .env("LEDGERCTL_REGISTRY", env("LEDGERLY_TEST_REGISTRY"))
             .output()

@@ -14,18 +14,13 @@ use serde_json::Value;
 
 mod common;
 
-/// A stack of the test's own, removed with everything it made when dropped.
-struct Stack {
-    name: String,
-    image: String,
-    dir: tempfile::TempDir,
-}
+use common::Stack;
 
+/// The reconcile tests' stacks: removed with everything they made (their image too) when dropped.
 impl Stack {
     fn new(prefix: &str) -> Stack {
-        let name = common::unique_name(prefix);
-        let dir = tempfile::tempdir().unwrap();
-        let context = dir.path().join("image");
+        let stack = Stack::named(prefix);
+        let context = stack.path("image");
         std::fs::create_dir_all(context.join("www")).unwrap();
         std::fs::copy("/bin/busybox", context.join("busybox")).unwrap();
         std::fs::write(context.join("www/index.html"), "ok\n").unwrap();
@@ -34,9 +29,8 @@ impl Stack {
             "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www/ /www/\nENTRYPOINT [\"/bin/busybox\"]\n",
         )
         .unwrap();
-        let image = format!("ledgerly-test-busybox:{name}");
         let built = Command::new("docker")
-            .args(["build", "-q", "-t", &image])
+            .args(["build", "-q", "-t", &stack.image()])
             .arg(&context)
             .output()
             .unwrap();
@@ -44,13 +38,18 @@ impl Stack {
             built.status.success(),
             "building the busybox image (apt install busybox-static): {built:?}"
         );
-        Stack { name, image, dir }
+        stack
+    }
+
+    /// The busybox image built for it.
+    fn image(&self) -> String {
+        format!("ledgerly-test-busybox:{}", self.name)
     }
 
     /// Writes the spec with `services` (YAML, indented under `services:`).
     fn write(&self, services: &str) {
         std::fs::write(
-            self.dir.path().join("stack.yaml"),
+            self.path("stack.yaml"),
             format!(
                 "stack: {}\nvolumes: [data]\nservices:\n{services}",
                 self.name
@@ -62,7 +61,7 @@ impl Stack {
     fn reconcile(&self, extra: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
             .arg("reconcile")
-            .arg(self.dir.path().join("stack.yaml"))
+            .arg(self.path("stack.yaml"))
             .args(["--docker-host", "local", "--health-timeout", "30"])
             .args(extra)
             .env("RUST_LOG", "warn")
@@ -139,7 +138,7 @@ impl Drop for Stack {
     fn drop(&mut self) {
         common::remove_stack(&self.name);
         Command::new("docker")
-            .args(["rmi", "-f", &self.image])
+            .args(["rmi", "-f", &self.image()])
             .output()
             .ok();
     }
@@ -162,7 +161,7 @@ fn sleeper(name: &str, image: &str, setting: &str) -> String {
 #[test]
 fn a_second_run_changes_nothing_and_a_change_replaces_only_its_service() {
     let stack = Stack::new("rec");
-    let image = stack.image.clone();
+    let image = stack.image();
     stack.write(
         &(web(&image, "1", HEALTHY)
             + &sleeper("worker", &image, "a")
@@ -229,7 +228,7 @@ fn a_second_run_changes_nothing_and_a_change_replaces_only_its_service() {
 #[test]
 fn a_new_container_that_never_turns_healthy_leaves_the_old_one_serving() {
     let stack = Stack::new("unh");
-    let image = stack.image.clone();
+    let image = stack.image();
     stack.write(&web(&image, "1", HEALTHY));
     assert_eq!(stack.actions(), ["create web"]);
     let before = stack.containers();
@@ -259,7 +258,7 @@ fn a_new_container_that_never_turns_healthy_leaves_the_old_one_serving() {
 #[test]
 fn the_lock_keeps_two_runs_apart() {
     let stack = Stack::new("lck");
-    let image = stack.image.clone();
+    let image = stack.image();
     stack.write(&(web(&image, "1", HEALTHY) + &sleeper("worker", &image, "a")));
     // Another run holds the lock.
     let lock = format!("{}-deploy-lock", stack.name);
@@ -314,7 +313,7 @@ fn the_lock_keeps_two_runs_apart() {
     stack.write(&(web(&image, "2", HEALTHY) + &sleeper("worker", &image, "b")));
     let runs: Vec<_> = (0..2)
         .map(|_| {
-            let path = stack.dir.path().join("stack.yaml");
+            let path = stack.path("stack.yaml");
             std::thread::spawn(move || {
                 Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
                     .arg("reconcile")
@@ -350,13 +349,13 @@ fn hold_lock(stack: &Stack, owner: &str, lease: i64) -> String {
             &format!("ledgerly.stack={}", stack.name),
             "--label",
             &format!("ledgerly.lock={owner}"),
-            &stack.image,
+            &stack.image(),
             "lock",
         ])
         .output()
         .unwrap();
     assert!(taken.status.success(), "{taken:?}");
-    let file = stack.dir.path().join("ledgerly-lease");
+    let file = stack.path("ledgerly-lease");
     std::fs::write(&file, format!("{lease}\n")).unwrap();
     let copied = Command::new("docker")
         .arg("cp")
@@ -381,7 +380,7 @@ fn unix_now() -> i64 {
 #[test]
 fn a_lock_whose_run_died_is_taken_over_once_its_lease_runs_out() {
     let stack = Stack::new("exp");
-    let image = stack.image.clone();
+    let image = stack.image();
     stack.write(&sleeper("worker", &image, "a"));
     // A run that died an hour ago, its lease long run out: the next run takes over and says so.
     hold_lock(&stack, "ops@laptop pid 4242", unix_now() - 3600);
@@ -411,12 +410,12 @@ fn a_lock_whose_run_died_is_taken_over_once_its_lease_runs_out() {
 #[test]
 fn a_run_longer_than_the_lease_keeps_its_lock_by_renewing_it() {
     let stack = Stack::new("ren");
-    let image = stack.image.clone();
+    let image = stack.image();
     // A service that takes about 8 s to become healthy; the lease lasts 2 s.
     stack.write(&format!(
         "  web:\n    image: {image}\n    command: [sh, -c, 'sleep 8; exec /bin/busybox httpd -f -p 8080 -h /www']\n    rolling: true\n    stop_grace_seconds: 1\n    health:\n      test: {HEALTHY}\n      interval_seconds: 1\n      timeout_seconds: 1\n      retries: 2\n      start_period_seconds: 30\n"
     ));
-    let path = stack.dir.path().join("stack.yaml");
+    let path = stack.path("stack.yaml");
     let long = std::thread::spawn(move || {
         Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
             .arg("reconcile")
@@ -430,7 +429,7 @@ fn a_run_longer_than_the_lease_keeps_its_lock_by_renewing_it() {
     std::thread::sleep(Duration::from_secs(5));
     let second = Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
         .arg("reconcile")
-        .arg(stack.dir.path().join("stack.yaml"))
+        .arg(stack.path("stack.yaml"))
         .args(["--docker-host", "local", "--health-timeout", "60"])
         .env("LEDGERCTL_LOCK_LEASE_SECONDS", "2")
         .output()
@@ -447,12 +446,12 @@ fn a_run_longer_than_the_lease_keeps_its_lock_by_renewing_it() {
 #[test]
 fn the_migrate_run_has_its_own_env_over_the_service_s_and_the_service_s_files() {
     let stack = Stack::new("mig");
-    let image = stack.image.clone();
+    let image = stack.image();
     // The run checks what it was given: the service's env and files, and its own env, which
     // the service's container must not get (the database's master credentials, in production).
     let write = |secret: &str| {
         std::fs::write(
-            stack.dir.path().join("stack.yaml"),
+            stack.path("stack.yaml"),
             format!(
                 "stack: {name}
 migrate:
@@ -508,7 +507,7 @@ fn a_bad_spec_is_refused_before_the_engine_is_touched() {
     stack.write("  web:\n    image: ''\n    ports: ['8080']\n    volumes: ['nowhere:/x']\n");
     let output = Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
         .arg("reconcile")
-        .arg(stack.dir.path().join("stack.yaml"))
+        .arg(stack.path("stack.yaml"))
         .args(["--docker-host", "unix:///nonexistent.sock"])
         .output()
         .unwrap();
@@ -529,7 +528,7 @@ fn a_bad_spec_is_refused_before_the_engine_is_touched() {
 #[test]
 fn logs_shows_a_services_lines_and_follows_them() {
     let stack = Stack::new("log");
-    let image = stack.image.clone();
+    let image = stack.image();
     stack.write(&format!(
         "  ticker:\n    image: {image}\n    command: [sh, -c, 'i=0; echo to stderr >&2; while true; do echo line $i; i=$((i+1)); sleep 0.2; done']\n    stop_grace_seconds: 1\n"
     ));
@@ -612,7 +611,7 @@ fn logs_shows_a_services_lines_and_follows_them() {
 #[test]
 fn a_replacement_cut_short_is_finished_by_the_next_run_once_the_new_one_is_healthy() {
     let stack = Stack::new("cut");
-    let image = stack.image.clone();
+    let image = stack.image();
     stack.write(&web(&image, "1", HEALTHY));
     assert_eq!(stack.actions(), ["create web"]);
     let old = stack.containers()["web"].clone();
@@ -630,7 +629,7 @@ fn a_replacement_cut_short_is_finished_by_the_next_run_once_the_new_one_is_healt
     stack.write(&slow);
     let mut run = Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
         .arg("reconcile")
-        .arg(stack.dir.path().join("stack.yaml"))
+        .arg(stack.path("stack.yaml"))
         .args(["--docker-host", "local", "--health-timeout", "30"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -705,12 +704,12 @@ fn socket_proxy_image(tag: &str) -> String {
 #[test]
 fn the_docker_api_is_read_through_the_proxy_by_its_client_alone() {
     let stack = Stack::new("sock");
-    let image = stack.image.clone();
+    let image = stack.image();
     let proxy = socket_proxy_image(&stack.name);
     // The proxy as templates/stack.yaml has Traefik's (the same env; the template's own test
     // checks it there): on a network with no way out that only its client shares.
     std::fs::write(
-        stack.dir.path().join("stack.yaml"),
+        stack.path("stack.yaml"),
         format!(
             "stack: {name}
 networks:
@@ -832,7 +831,7 @@ services:
     assert!(reply.contains("/rootfs/etc"), "{reply}");
     // The proxy's network goes with the stack's services.
     std::fs::write(
-        stack.dir.path().join("stack.yaml"),
+        stack.path("stack.yaml"),
         format!(
             "stack: {}\nservices:\n  other:\n    image: {image}\n    command: [sleep, '3600']\n    stop_grace_seconds: 1\n",
             stack.name
@@ -954,7 +953,7 @@ impl Drop for MetadataStandIn {
 #[test]
 fn the_instance_metadata_is_refused_to_all_but_the_reserved_addresses() {
     let stack = Stack::new("imds");
-    let image = stack.image.clone();
+    let image = stack.image();
     let n = uuid::Uuid::new_v4().as_u128() % 250 + 1;
     let subnet = format!("10.251.{n}.0/24");
     let reserved = format!("10.251.{n}.16/28");
@@ -985,7 +984,7 @@ services:
             name = stack.name
         )
     };
-    let path = stack.dir.path().join("stack.yaml");
+    let path = stack.path("stack.yaml");
     std::fs::write(&path, spec("a")).unwrap();
 
     // Without the host's rule the probe gets through: nothing is started.

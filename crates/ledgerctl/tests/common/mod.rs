@@ -36,6 +36,39 @@ pub(crate) fn unique_name(prefix: &str) -> String {
     )
 }
 
+/// A stack of the test's own: a name no other test uses and a folder for its files, removed
+/// with it. Each test file adds what its stacks need.
+pub(crate) struct Stack {
+    pub(crate) name: String,
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl Stack {
+    pub(crate) fn named(prefix: &str) -> Stack {
+        Stack {
+            name: unique_name(prefix),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A file in the stack's folder.
+    pub(crate) fn path(&self, file: &str) -> PathBuf {
+        self.dir.path().join(file)
+    }
+
+    /// `ledgerctl <args>` with the stack file `ledgerly.yaml` and the AWS emulator.
+    pub(crate) fn ledgerctl_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ledgerctl"));
+        command
+            .args(args)
+            .arg("--config")
+            .arg(self.path("ledgerly.yaml"))
+            .arg("--endpoint-url")
+            .arg(aws_endpoint());
+        command
+    }
+}
+
 /// A report's list `key` as lines: each entry's `fields`, joined by spaces (`create api`).
 pub(crate) fn report_lines(report: &serde_json::Value, key: &str, fields: &[&str]) -> Vec<String> {
     report[key]

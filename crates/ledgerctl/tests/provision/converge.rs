@@ -254,8 +254,8 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
     // A changed setting in the stack file is drift too.
     stack.write("lambda:\n  memory_mb: 2048\n");
     std::fs::write(
-        stack.dir.path().join("ledgerly.yaml"),
-        std::fs::read_to_string(stack.dir.path().join("ledgerly.yaml"))
+        stack.path("ledgerly.yaml"),
+        std::fs::read_to_string(stack.path("ledgerly.yaml"))
             .unwrap()
             .replace("keep_images: 7", "keep_images: 9"),
     )
@@ -272,7 +272,7 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
     assert_eq!(stack.plan().0, 0);
 
     // SSH opened to a list of ranges, one of them IPv6; then back to one.
-    let file = stack.dir.path().join("ledgerly.yaml");
+    let file = stack.path("ledgerly.yaml");
     let one = std::fs::read_to_string(&file).unwrap();
     std::fs::write(
         &file,

@@ -1,6 +1,6 @@
 //! The test's stack, its AWS clients and small readers of what the emulator holds.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
@@ -13,22 +13,18 @@ pub(crate) const PUBLIC_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKv/CF3
 pub(crate) const AMI_PARAMETER: &str =
     "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
 
-pub(crate) struct Stack {
-    pub(crate) name: String,
-    pub(crate) dir: tempfile::TempDir,
-}
+pub(crate) use crate::common::Stack;
 
 impl Stack {
+    /// A stack with the usual stack file.
     pub(crate) fn new(prefix: &str) -> Stack {
-        let name = crate::common::unique_name(prefix);
-        let dir = tempfile::tempdir().unwrap();
-        let stack = Stack { name, dir };
+        let stack = Stack::named(prefix);
         stack.write("");
         stack
     }
 
     pub(crate) fn write(&self, extra: &str) {
-        let key = self.dir.path().join("id_ed25519.pub");
+        let key = self.path("id_ed25519.pub");
         std::fs::write(&key, format!("{PUBLIC_KEY}\n")).unwrap();
         self.write_raw(&format!(
             "stack: {}\nregion: us-east-1\ndomain: ledgerly.example.com\nacme_email: ops@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    public_key_file: {}\n  ami_parameter: {AMI_PARAMETER}\necr:\n  keep_images: 7\ntags:\n  project: expenses\n{extra}",
@@ -38,7 +34,7 @@ impl Stack {
     }
 
     pub(crate) fn write_raw(&self, text: &str) {
-        std::fs::write(self.dir.path().join("ledgerly.yaml"), text).unwrap();
+        std::fs::write(self.path("ledgerly.yaml"), text).unwrap();
     }
 
     /// What `ledgerctl deploy` does first: an image in the OCR repository. Its digest.
@@ -70,13 +66,8 @@ impl Stack {
     }
 
     pub(crate) fn ledgerctl(&self, args: &[&str], fail_at: Option<usize>) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ledgerctl"));
+        let mut command = self.ledgerctl_command(args);
         command
-            .args(args)
-            .arg("--config")
-            .arg(self.dir.path().join("ledgerly.yaml"))
-            .arg("--endpoint-url")
-            .arg(endpoint())
             .env("RUST_LOG", "error")
             .env_remove("LEDGERCTL_FAIL_AT_MUTATING_CALL");
         if let Some(n) = fail_at {

@@ -10,7 +10,7 @@ use crate::fixtures::*;
 fn a_bad_stack_file_is_refused_before_any_aws_call() {
     let stack = Stack::new("bad");
     std::fs::write(
-        stack.dir.path().join("ledgerly.yaml"),
+        stack.path("ledgerly.yaml"),
         "stack: Bad_Name\nregion: us-east-1\ndomain: ledgerly.example.com\nacme_email: ops@example.com\nadmin_cidr: 0.0.0.0/0\ninstance:\n  key_pair:\n    name: ops\n",
     )
     .unwrap();
@@ -21,7 +21,7 @@ fn a_bad_stack_file_is_refused_before_any_aws_call() {
         .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_ledgerctl"))
         .args(["plan", "--config"])
-        .arg(stack.dir.path().join("ledgerly.yaml"))
+        .arg(stack.path("ledgerly.yaml"))
         .arg("--endpoint-url")
         .arg(format!("http://{closed}"))
         .output()
@@ -59,7 +59,7 @@ async fn a_missing_ocr_key_stops_provision_before_any_change() {
 async fn a_missing_ssh_key_is_named_before_any_change() {
     let stack = Stack::new("nossh");
     // The public key file is missing: refused before any AWS call.
-    let text = std::fs::read_to_string(stack.dir.path().join("ledgerly.yaml")).unwrap();
+    let text = std::fs::read_to_string(stack.path("ledgerly.yaml")).unwrap();
     stack.write_raw(
         &text.replace(
             &stack
@@ -79,7 +79,7 @@ async fn a_missing_ssh_key_is_named_before_any_change() {
         "{stderr}"
     );
     // A private key given by mistake is refused, and never sent anywhere.
-    let private = stack.dir.path().join("id_ed25519");
+    let private = stack.path("id_ed25519");
     std::fs::write(&private, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n").unwrap();
     stack.write_raw(
         &text.replace(
@@ -101,7 +101,7 @@ async fn a_missing_ssh_key_is_named_before_any_change() {
     stack.write_raw(&text.replace(
         &format!(
             "key_pair:\n    public_key_file: {}",
-            stack.dir.path().join("id_ed25519.pub").display()
+            stack.path("id_ed25519.pub").display()
         ),
         "key_pair:\n    name: nobody-has-this-key",
     ));

@@ -12,7 +12,7 @@ pub(crate) fn tunnel(stack: &Stack, args: &[&str]) -> (std::process::Child, Stri
         .arg("tunnel")
         .args(args)
         .arg("--config")
-        .arg(stack.dir.path().join("ledgerly.yaml"))
+        .arg(stack.path("ledgerly.yaml"))
         .arg("--endpoint-url")
         .arg(endpoint())
         .args(["--ssh-host", &common::ssh_host()])

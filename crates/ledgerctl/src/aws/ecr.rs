@@ -195,24 +195,21 @@ impl Resource for Repository {
     }
 
     fn diff(&self, observed: Option<&Observed>, _: &Known) -> Change {
-        let Some(have) = observed else {
-            return Change::Create;
-        };
-        let mut diff = Diff::default();
-        diff.field("scan_on_push", have.scan_on_push, self.scan_on_push);
-        diff.field("immutable_tags", have.immutable_tags, self.immutable_tags);
-        diff.field(
-            "lifecycle_policy",
-            shown(have.lifecycle_policy.as_ref()),
-            canonical_json(&self.lifecycle_policy),
-        );
-        diff.field(
-            "repository_policy",
-            shown(have.repository_policy.as_ref()),
-            canonical_json(&self.repository_policy),
-        );
-        diff.tags(&have.tags, &self.tags);
-        diff.into_change()
+        Diff::of(observed, |have, diff| {
+            diff.field("scan_on_push", have.scan_on_push, self.scan_on_push);
+            diff.field("immutable_tags", have.immutable_tags, self.immutable_tags);
+            diff.field(
+                "lifecycle_policy",
+                shown(have.lifecycle_policy.as_ref()),
+                canonical_json(&self.lifecycle_policy),
+            );
+            diff.field(
+                "repository_policy",
+                shown(have.repository_policy.as_ref()),
+                canonical_json(&self.repository_policy),
+            );
+            diff.tags(&have.tags, &self.tags);
+        })
     }
 
     /// Changes only what differs from `observed`; a new repository is made first.

@@ -91,21 +91,18 @@ impl Resource for Address {
     /// Against `known.instance`: the instance as surveyed for the plan, the one just made or
     /// kept when provision gets here.
     fn diff(&self, observed: Option<&Observed>, known: &Known) -> Change {
-        let Some(have) = observed else {
-            return Change::Create;
-        };
-        let mut diff = Diff::default();
-        let want = known
-            .instance
-            .clone()
-            .unwrap_or_else(|| format!("{} (new)", self.instance_name));
-        diff.field(
-            "instance",
-            have.instance_id.as_deref().unwrap_or("(none)"),
-            want,
-        );
-        diff.tags(&have.tags, &self.tags);
-        diff.into_change()
+        Diff::of(observed, |have, diff| {
+            let want = known
+                .instance
+                .clone()
+                .unwrap_or_else(|| format!("{} (new)", self.instance_name));
+            diff.field(
+                "instance",
+                have.instance_id.as_deref().unwrap_or("(none)"),
+                want,
+            );
+            diff.tags(&have.tags, &self.tags);
+        })
     }
 
     /// Allocates the address if it is missing and associates it with `known.instance`.

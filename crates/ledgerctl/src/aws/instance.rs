@@ -446,34 +446,31 @@ impl Resource for Instance {
     }
 
     fn diff(&self, observed: Option<&Observed>, _: &Known) -> Change {
-        let Some(have) = observed else {
-            return Change::Create;
-        };
-        let mut diff = Diff::default();
-        diff.field("state", running(&have.state), "running");
-        diff.field("instance_type", &have.instance_type, &self.instance_type);
-        diff.field(
-            "security_groups",
-            joined(&have.security_groups),
-            joined(&self.security_groups),
-        );
-        diff.field(
-            "instance_profile",
-            have.instance_profile.as_deref().unwrap_or("(none)"),
-            &self.instance_profile,
-        );
-        diff.field(
-            "imdsv2",
-            if have.imds_v2_required {
-                "required"
-            } else {
-                "optional"
-            },
-            "required",
-        );
-        diff.field("imds_hop_limit", have.imds_hop_limit, IMDS_HOP_LIMIT);
-        diff.tags(&have.tags, &self.tags);
-        diff.into_change()
+        Diff::of(observed, |have, diff| {
+            diff.field("state", running(&have.state), "running");
+            diff.field("instance_type", &have.instance_type, &self.instance_type);
+            diff.field(
+                "security_groups",
+                joined(&have.security_groups),
+                joined(&self.security_groups),
+            );
+            diff.field(
+                "instance_profile",
+                have.instance_profile.as_deref().unwrap_or("(none)"),
+                &self.instance_profile,
+            );
+            diff.field(
+                "imdsv2",
+                if have.imds_v2_required {
+                    "required"
+                } else {
+                    "optional"
+                },
+                "required",
+            );
+            diff.field("imds_hop_limit", have.imds_hop_limit, IMDS_HOP_LIMIT);
+            diff.tags(&have.tags, &self.tags);
+        })
     }
 
     /// A new or restarted instance is waited for until it runs; its id becomes

@@ -77,14 +77,11 @@ impl Resource for Provider {
 
     /// Only the STS audience can be missing: the rest is someone else's as much as ours.
     fn diff(&self, observed: Option<&Observed>, _: &Known) -> Change {
-        let Some(have) = observed else {
-            return Change::Create;
-        };
-        let mut diff = Diff::default();
-        if !have.audiences.iter().any(|a| a == AUDIENCE) {
-            diff.field("audiences", have.audiences.join(","), AUDIENCE);
-        }
-        diff.into_change()
+        Diff::of(observed, |have, diff| {
+            if !have.audiences.iter().any(|a| a == AUDIENCE) {
+                diff.field("audiences", have.audiences.join(","), AUDIENCE);
+            }
+        })
     }
 
     async fn apply(&self, aws: &Aws, observed: Option<&Observed>, _: &mut Known) -> Result<()> {

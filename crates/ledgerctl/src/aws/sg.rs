@@ -258,17 +258,14 @@ impl Resource for Group {
     }
 
     fn diff(&self, observed: Option<&Observed>, _: &Known) -> Change {
-        let Some(have) = observed else {
-            return Change::Create;
-        };
-        let mut diff = Diff::default();
-        diff.field(
-            "ingress",
-            rules_shown(&have.rules),
-            rules_shown(&self.rules),
-        );
-        diff.tags(&have.tags, &self.tags);
-        diff.into_change()
+        Diff::of(observed, |have, diff| {
+            diff.field(
+                "ingress",
+                rules_shown(&have.rules),
+                rules_shown(&self.rules),
+            );
+            diff.tags(&have.tags, &self.tags);
+        })
     }
 
     /// Rules that do not belong are revoked, missing ones authorized; the group's id joins

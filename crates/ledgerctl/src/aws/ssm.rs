@@ -184,20 +184,17 @@ impl Resource for Secret {
     }
 
     fn diff(&self, observed: Option<&Observed>, _: &Known) -> Change {
-        let Some(have) = observed else {
-            return Change::Create;
-        };
-        let mut diff = Diff::default();
-        let kind = |secure: bool| {
-            if secure {
-                "SecureString"
-            } else {
-                "plain String"
-            }
-        };
-        diff.field("type", kind(have.secure), kind(true));
-        diff.tags(&have.tags, &self.tags);
-        diff.into_change()
+        Diff::of(observed, |have, diff| {
+            let kind = |secure: bool| {
+                if secure {
+                    "SecureString"
+                } else {
+                    "plain String"
+                }
+            };
+            diff.field("type", kind(have.secure), kind(true));
+            diff.tags(&have.tags, &self.tags);
+        })
     }
 
     /// Creates the secret with a fresh value if it is missing; a plain `String` is rewritten as a

@@ -123,6 +123,17 @@ impl Diff {
         }
     }
 
+    /// The change for a resource as AWS has it (`observed`): to be created when it is not there,
+    /// else the fields `compare` finds different.
+    pub(crate) fn of<T>(observed: Option<&T>, compare: impl FnOnce(&T, &mut Diff)) -> Change {
+        let Some(have) = observed else {
+            return Change::Create;
+        };
+        let mut diff = Diff::default();
+        compare(have, &mut diff);
+        diff.into_change()
+    }
+
     /// The change for a resource whose tags are all that can drift.
     pub(crate) fn tags_only(
         observed: &BTreeMap<String, String>,

@@ -269,38 +269,35 @@ impl Resource for Role {
     }
 
     fn diff(&self, observed: Option<&Observed>, _: &Known) -> Change {
-        let Some(have) = observed else {
-            return Change::Create;
-        };
-        let mut diff = Diff::default();
-        diff.field("trust_policy", &have.trust, canonical_json(&self.trust));
-        diff.field(
-            "inline_policy",
-            have.policy.as_deref().unwrap_or("(none)"),
-            canonical_json(&self.policy),
-        );
-        diff.field(
-            "managed_policies",
-            if have.managed_policies.is_empty() {
-                "(none)".to_owned()
-            } else {
-                have.managed_policies.join(",")
-            },
-            "(none)",
-        );
-        if self.instance_profile {
-            let shown = |roles: &Option<Vec<String>>| match roles {
-                None => "(no instance profile)".to_owned(),
-                Some(roles) => format!("[{}]", roles.join(",")),
-            };
+        Diff::of(observed, |have, diff| {
+            diff.field("trust_policy", &have.trust, canonical_json(&self.trust));
             diff.field(
-                "instance_profile",
-                shown(&have.profile_roles),
-                shown(&Some(vec![self.name.clone()])),
+                "inline_policy",
+                have.policy.as_deref().unwrap_or("(none)"),
+                canonical_json(&self.policy),
             );
-        }
-        diff.tags(&have.tags, &self.tags);
-        diff.into_change()
+            diff.field(
+                "managed_policies",
+                if have.managed_policies.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    have.managed_policies.join(",")
+                },
+                "(none)",
+            );
+            if self.instance_profile {
+                let shown = |roles: &Option<Vec<String>>| match roles {
+                    None => "(no instance profile)".to_owned(),
+                    Some(roles) => format!("[{}]", roles.join(",")),
+                };
+                diff.field(
+                    "instance_profile",
+                    shown(&have.profile_roles),
+                    shown(&Some(vec![self.name.clone()])),
+                );
+            }
+            diff.tags(&have.tags, &self.tags);
+        })
     }
 
     /// Makes the role (and its instance profile) what `self` says, changing only what differs.

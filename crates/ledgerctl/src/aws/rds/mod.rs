@@ -344,37 +344,34 @@ impl Resource for Database {
     }
 
     fn diff(&self, observed: Option<&Observed>, _: &Known) -> Change {
-        let Some(have) = observed else {
-            return Change::Create;
-        };
-        let mut diff = Diff::default();
-        diff.field("instance_class", &have.class, &self.class);
-        diff.field("storage_gb", have.storage_gb, self.storage_gb);
-        if !version_meets(&have.engine_version, &self.engine_version) {
-            diff.field("engine_version", &have.engine_version, &self.engine_version);
-        }
-        diff.field(
-            "backup_retention_days",
-            have.backup_retention_days,
-            self.backup_retention_days,
-        );
-        diff.field(
-            "deletion_protection",
-            have.deletion_protection,
-            self.deletion_protection,
-        );
-        diff.field("publicly_accessible", have.publicly_accessible, false);
-        diff.field(
-            "security_groups",
-            have.security_groups
-                .iter()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(","),
-            &self.security_group,
-        );
-        diff.tags(&have.tags, &self.tags);
-        diff.into_change()
+        Diff::of(observed, |have, diff| {
+            diff.field("instance_class", &have.class, &self.class);
+            diff.field("storage_gb", have.storage_gb, self.storage_gb);
+            if !version_meets(&have.engine_version, &self.engine_version) {
+                diff.field("engine_version", &have.engine_version, &self.engine_version);
+            }
+            diff.field(
+                "backup_retention_days",
+                have.backup_retention_days,
+                self.backup_retention_days,
+            );
+            diff.field(
+                "deletion_protection",
+                have.deletion_protection,
+                self.deletion_protection,
+            );
+            diff.field("publicly_accessible", have.publicly_accessible, false);
+            diff.field(
+                "security_groups",
+                have.security_groups
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(","),
+                &self.security_group,
+            );
+            diff.tags(&have.tags, &self.tags);
+        })
     }
 
     /// Needs the security group's id in `known.groups`. A new database is waited for until it is

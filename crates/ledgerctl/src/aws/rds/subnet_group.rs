@@ -119,14 +119,11 @@ impl Resource for SubnetGroup {
     }
 
     fn diff(&self, observed: Option<&Observed>, _: &Known) -> Change {
-        let Some(have) = observed else {
-            return Change::Create;
-        };
-        let mut diff = Diff::default();
-        let shown = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(",");
-        diff.field("subnets", shown(&have.subnets), shown(&self.subnets));
-        diff.tags(&have.tags, &self.tags);
-        diff.into_change()
+        Diff::of(observed, |have, diff| {
+            let shown = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(",");
+            diff.field("subnets", shown(&have.subnets), shown(&self.subnets));
+            diff.tags(&have.tags, &self.tags);
+        })
     }
 
     async fn apply(&self, aws: &Aws, observed: Option<&Observed>, _: &mut Known) -> Result<()> {

@@ -275,21 +275,18 @@ impl Resource for Bucket {
     }
 
     fn diff(&self, observed: Option<&Observed>, _: &Known) -> Change {
-        let Some(have) = observed else {
-            return Change::Create;
-        };
-        let mut diff = Diff::default();
-        diff.field("block_public_access", have.block_public_access, true);
-        diff.field("default_encryption", have.encrypted, true);
-        diff.field("bucket_owner_enforced", have.owner_enforced, true);
-        diff.field("tls_only", have.tls_only, true);
-        diff.field(
-            "cors_origins",
-            have.cors_origins.join(","),
-            &self.cors_origin,
-        );
-        diff.tags(&have.tags, &self.tags);
-        diff.into_change()
+        Diff::of(observed, |have, diff| {
+            diff.field("block_public_access", have.block_public_access, true);
+            diff.field("default_encryption", have.encrypted, true);
+            diff.field("bucket_owner_enforced", have.owner_enforced, true);
+            diff.field("tls_only", have.tls_only, true);
+            diff.field(
+                "cors_origins",
+                have.cors_origins.join(","),
+                &self.cors_origin,
+            );
+            diff.tags(&have.tags, &self.tags);
+        })
     }
 
     /// Changes only what differs from `observed`; a new bucket is made first.

@@ -2,6 +2,7 @@
 
 use ledgerly_core::category::default_category_names;
 use ledgerly_core::{CategoryId, Currency, Email, PersonName, User, UserId, UserTimeZone};
+use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::error::{found, is_unique_violation};
 use crate::rows::{UserRow, user_columns};
@@ -12,25 +13,16 @@ use crate::{Result, Store, StoreError, now, with_db};
 pub struct NewUser {
     pub email: Email,
     pub name: PersonName,
-    pub password_hash: String,
+    pub password_hash: SecretString,
     pub currency: Currency,
     pub time_zone: UserTimeZone,
 }
 
 /// What login needs: the account and its password hash.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Credentials {
     pub user: User,
-    pub password_hash: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("user", &self.user)
-            .field("password_hash", &"<redacted>")
-            .finish()
-    }
+    pub password_hash: SecretString,
 }
 
 /// Profile fields to change; `None` leaves a field as it is.
@@ -65,7 +57,7 @@ impl Store {
             .bind(id.as_uuid())
             .bind(new.email.as_str())
             .bind(new.name.as_str())
-            .bind(&new.password_hash)
+            .bind(new.password_hash.expose_secret())
             .bind(new.currency.code())
             .bind(new.time_zone.name())
             .bind(at)
@@ -134,7 +126,7 @@ impl Store {
         row.map(|row| {
             Ok(Credentials {
                 user: row.user.try_into()?,
-                password_hash: row.password_hash,
+                password_hash: row.password_hash.into(),
             })
         })
         .transpose()

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
 use ledgerly_core::{Budget, Currency, Email, Month, PersonName, User, UserTimeZone};
 use ledgerly_store::NewUser;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -171,7 +171,7 @@ pub(crate) async fn register_user(
         .create_user(NewUser {
             email,
             name,
-            password_hash,
+            password_hash: password_hash.into(),
             currency,
             time_zone,
         })
@@ -221,7 +221,7 @@ pub(crate) async fn authenticate(
     // An unknown email costs the same as a wrong password, so timing does not tell them apart.
     let hash = credentials.as_ref().map_or_else(
         || password::decoy_hash().to_owned(),
-        |c| c.password_hash.clone(),
+        |c| c.password_hash.expose_secret().to_owned(),
     );
     let matches = password::verify(password, hash).await?;
     match credentials {

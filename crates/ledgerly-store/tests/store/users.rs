@@ -1,5 +1,6 @@
 use ledgerly_core::{Currency, PersonName, UserTimeZone};
 use ledgerly_store::{ProfileChanges, Store, StoreError};
+use secrecy::ExposeSecret as _;
 
 use crate::harness::*;
 
@@ -55,7 +56,12 @@ async fn credentials_are_found_by_email_in_any_case(store: &Store) {
         .unwrap()
         .unwrap();
     assert_eq!(found.user, user);
-    assert!(found.password_hash.starts_with("$argon2id$"));
+    assert!(
+        found
+            .password_hash
+            .expose_secret()
+            .starts_with("$argon2id$")
+    );
     assert!(
         !format!("{found:?}").contains("argon2id"),
         "Debug must hide the hash"

@@ -1,6 +1,6 @@
 //! One-shot runs beside the services: the `migrate` step and the `unreachable` probes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -46,27 +46,11 @@ pub(super) async fn migrate(
         host.port_bindings = None;
     }
     body.exposed_ports = None;
-    let id = docker
-        .create_container(
-            Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-            body,
-        )
-        .await
-        .with_context(|| format!("creating the container {name}"))?
-        .id;
-    write_files(docker, &id, &name, &service.files).await?;
-    docker
-        .start_container(&id, None::<StartContainerOptions>)
-        .await
-        .with_context(|| format!("starting the container {name}"))?;
     let timeout = Duration::from_secs(u64::from(run.timeout_seconds));
-    let code = exit_code(docker, &id, timeout).await;
+    let (code, logs) = run_to_end(docker, &name, body, &service.files, timeout, 50).await?;
     if code == Some(0) {
-        remove(docker, &id, 0).await?;
         return Ok(());
     }
-    let logs = last_logs(docker, &id, 50).await;
-    remove(docker, &id, 0).await.ok();
     let why = match code {
         None => format!("did not finish within {} s", timeout.as_secs()),
         Some(code) => format!("exited with code {code}"),
@@ -115,31 +99,15 @@ pub(super) async fn refused(
         }),
         ..ContainerCreateBody::default()
     };
-    let id = docker
-        .create_container(
-            Some(
-                CreateContainerOptionsBuilder::default()
-                    .name(&container)
-                    .build(),
-            ),
-            body,
-        )
-        .await
-        .with_context(|| format!("creating the probe container {container}"))?
-        .id;
-    let started = docker
-        .start_container(&id, None::<StartContainerOptions>)
-        .await
-        .with_context(|| format!("starting the probe container {container}"));
-    let code = match started {
-        Ok(()) => exit_code(docker, &id, PROBE_TIMEOUT).await,
-        Err(err) => {
-            remove(docker, &id, 0).await.ok();
-            return Err(err);
-        }
-    };
-    let logs = last_logs(docker, &id, 20).await;
-    remove(docker, &id, 0).await?;
+    let (code, logs) = run_to_end(
+        docker,
+        &container,
+        body,
+        &BTreeMap::new(),
+        PROBE_TIMEOUT,
+        20,
+    )
+    .await?;
     match code {
         Some(0) => bail!(
             "{name} is reachable from the stack's containers: `{}` got through from a container of {} on the network {}; nothing was changed. {}{}",
@@ -161,4 +129,40 @@ pub(super) async fn refused(
             logs.trim_end()
         ),
     }
+}
+
+/// Creates the container `name` from `body` with `files` written into it, starts it and waits
+/// up to `timeout` for it to exit; removes it. Its exit code (`None`: still running when the
+/// time was up) and its last `lines` of output.
+async fn run_to_end(
+    docker: &Docker,
+    name: &str,
+    body: ContainerCreateBody,
+    files: &BTreeMap<String, String>,
+    timeout: Duration,
+    lines: usize,
+) -> anyhow::Result<(Option<i64>, String)> {
+    let id = docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().name(name).build()),
+            body,
+        )
+        .await
+        .with_context(|| format!("creating the container {name}"))?
+        .id;
+    let ran = async {
+        write_files(docker, &id, name, files).await?;
+        docker
+            .start_container(&id, None::<StartContainerOptions>)
+            .await
+            .with_context(|| format!("starting the container {name}"))?;
+        let code = exit_code(docker, &id, timeout).await;
+        anyhow::Ok((code, last_logs(docker, &id, lines).await))
+    }
+    .await;
+    // Removed whatever happened; an error of the run itself comes first.
+    let removed = remove(docker, &id, 0).await;
+    let ran = ran?;
+    removed?;
+    Ok(ran)
 }

@@ -31,6 +31,8 @@ pub(crate) struct StackConfig {
     #[serde(default)]
     pub(crate) ecr: EcrConfig,
     #[serde(default)]
+    pub(crate) receipts: ReceiptsConfig,
+    #[serde(default)]
     pub(crate) ocr: OcrConfig,
     #[serde(default)]
     pub(crate) deploy: DeployConfig,
@@ -163,6 +165,23 @@ pub(crate) struct EcrConfig {
 impl Default for EcrConfig {
     fn default() -> Self {
         Self { keep_images: 20 }
+    }
+}
+
+/// The receipts bucket keeps every object's earlier versions (an overwritten or deleted receipt)
+/// this many days, then lets them go: a mistake can be undone, and what a user deleted is gone
+/// for good after it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ReceiptsConfig {
+    pub(crate) keep_deleted_days: u32,
+}
+
+impl Default for ReceiptsConfig {
+    fn default() -> Self {
+        Self {
+            keep_deleted_days: 30,
+        }
     }
 }
 
@@ -612,6 +631,13 @@ impl StackConfig {
                 self.ecr.keep_images
             ),
         );
+        check(
+            (1..=3650).contains(&self.receipts.keep_deleted_days),
+            format!(
+                "receipts.keep_deleted_days: {} must be between 1 and 3650",
+                self.receipts.keep_deleted_days
+            ),
+        );
         let backend = self.ocr.backend.as_str();
         check(
             matches!(backend, "paddle" | "tesseract" | "gemini" | "openai"),
@@ -726,6 +752,7 @@ mod tests {
         assert_eq!(config.instance.instance_type, "t3.small");
         assert!(config.database.deletion_protection);
         assert_eq!(config.name("receipts"), "ledgerly-test-receipts");
+        assert_eq!(config.receipts.keep_deleted_days, 30);
     }
 
     #[test]
@@ -734,7 +761,7 @@ mod tests {
             .replace("admin_cidr: 203.0.113.7/32", "admin_cidr: 0.0.0.0/0")
             .replace("stack: ledgerly-test", "stack: Ledgerly_Prod")
             .replace("region: ap-south-1", "region: mumbai")
-            + "lambda:\n  memory_mb: 64\nocr:\n  backend: gemini\ngithub:\n  repository: not-a-repo\ndeploy:\n  keep_releases: 40\n";
+            + "lambda:\n  memory_mb: 64\nocr:\n  backend: gemini\ngithub:\n  repository: not-a-repo\ndeploy:\n  keep_releases: 40\nreceipts:\n  keep_deleted_days: 0\n";
         let err = StackConfig::parse(&bad, "ledgerly.yaml").unwrap_err();
         let text = err.to_string();
         assert!(text.contains("admin_cidr: 0.0.0.0/0 opens SSH to the world; give your own address, e.g. 203.0.113.7/32"), "{text}");
@@ -744,7 +771,8 @@ mod tests {
         assert!(text.contains("ocr.api_key_parameter"), "{text}");
         assert!(text.contains("github.repository: `not-a-repo`"), "{text}");
         assert!(text.contains("deploy.keep_releases: 40"), "{text}");
-        assert_eq!(err.problems.len(), 7, "{text}");
+        assert!(text.contains("receipts.keep_deleted_days: 0"), "{text}");
+        assert_eq!(err.problems.len(), 8, "{text}");
     }
 
     #[test]

@@ -375,6 +375,38 @@ pub(crate) async fn assert_storage_and_access(stack: &Stack) {
         cors.cors_rules()[0].allowed_origins(),
         ["https://ledgerly.example.com"]
     );
+    // Versioned, earlier versions let go after 30 days, bare delete markers cleared.
+    let versioning = s3
+        .get_bucket_versioning()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        versioning.status(),
+        Some(&aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+    );
+    let lifecycle = s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let ours = lifecycle
+        .rules()
+        .iter()
+        .find(|r| r.id() == Some("ledgerly-keep-deleted"))
+        .unwrap_or_else(|| panic!("no rule of ours: {lifecycle:?}"));
+    assert_eq!(
+        ours.noncurrent_version_expiration()
+            .unwrap()
+            .noncurrent_days(),
+        Some(30)
+    );
+    assert_eq!(
+        ours.expiration().unwrap().expired_object_delete_marker(),
+        Some(true)
+    );
     // Every request not over TLS is refused.
     let policy: Value = serde_json::from_str(
         s3.get_bucket_policy()

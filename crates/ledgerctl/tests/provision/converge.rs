@@ -122,6 +122,45 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
         .send()
         .await
         .unwrap();
+    // Versioning suspended, and the lifecycle rules replaced by someone's own.
+    s3().await
+        .put_bucket_versioning()
+        .bucket(stack.bucket())
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let theirs = aws_sdk_s3::types::LifecycleRule::builder()
+        .id("exports-expire")
+        .status(aws_sdk_s3::types::ExpirationStatus::Enabled)
+        .filter(
+            aws_sdk_s3::types::LifecycleRuleFilter::builder()
+                .prefix("exports/")
+                .build(),
+        )
+        .expiration(
+            aws_sdk_s3::types::LifecycleExpiration::builder()
+                .days(7)
+                .build(),
+        )
+        .build()
+        .unwrap();
+    s3().await
+        .put_bucket_lifecycle_configuration()
+        .bucket(stack.bucket())
+        .lifecycle_configuration(
+            aws_sdk_s3::types::BucketLifecycleConfiguration::builder()
+                .rules(theirs)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
     let iam = aws_sdk_iam::Client::new(&aws().await);
     iam.attach_role_policy()
         .role_name(format!("{}-instance", stack.name))
@@ -212,6 +251,8 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
         r#""field":"imdsv2","from":"optional","to":"required""#,
         r#""field":"publicly_accessible","from":"true","to":"false""#,
         r#""field":"tls_only","from":"false","to":"true""#,
+        r#""field":"versioning","from":"false","to":"true""#,
+        r#""field":"keep_deleted_days","from":"(none)","to":"30""#,
     ] {
         assert!(text.contains(expected), "{expected} not in {text}");
     }
@@ -249,6 +290,20 @@ async fn drift_shows_in_plan_and_provision_puts_it_right() {
     assert!(
         policy["Statement"].as_array().unwrap().contains(&own),
         "the statement people added is kept: {policy:#}"
+    );
+    let rules = s3()
+        .await
+        .get_bucket_lifecycle_configuration()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        rules
+            .rules()
+            .iter()
+            .any(|r| r.id() == Some("exports-expire")),
+        "the lifecycle rule people added is kept: {rules:?}"
     );
 
     // A changed setting in the stack file is drift too.

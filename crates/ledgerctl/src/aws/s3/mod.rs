@@ -1,10 +1,11 @@
 //! The receipts bucket: all four Block Public Access settings on, default encryption (SSE-S3),
 //! object ownership enforced to the bucket owner (no ACLs), a bucket policy refusing every
 //! request not made over TLS (statements people add beside it are kept), CORS for the domain,
-//! the stack's tags.
+//! versioning with earlier versions kept `receipts.keep_deleted_days`, the stack's tags.
 //! Named `<stack>-receipts-<account id>`, unique without any state kept.
 
 mod policy;
+mod retention;
 
 use std::collections::BTreeMap;
 
@@ -30,10 +31,12 @@ pub(crate) fn name(config: &StackConfig, account: &str) -> String {
 pub(crate) struct Bucket {
     pub(crate) name: String,
     pub(crate) cors_origin: String,
+    /// How long earlier versions of a receipt are kept.
+    pub(crate) keep_deleted_days: i32,
     pub(crate) tags: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Observed {
     pub(crate) block_public_access: bool,
     pub(crate) encrypted: bool,
@@ -43,6 +46,7 @@ pub(crate) struct Observed {
     /// The policy's other statements, kept when the TLS one is put back.
     pub(crate) other_statements: Vec<serde_json::Value>,
     pub(crate) cors_origins: Vec<String>,
+    pub(crate) retention: retention::Retention,
     pub(crate) tags: BTreeMap<String, String>,
 }
 
@@ -158,6 +162,7 @@ async fn observe(aws: &Aws, name: &str) -> Result<Option<Observed>> {
             .collect()
     })
     .unwrap_or_default();
+    let retention = retention::observe(aws, name).await?;
     Ok(Some(Observed {
         block_public_access,
         encrypted,
@@ -165,6 +170,7 @@ async fn observe(aws: &Aws, name: &str) -> Result<Option<Observed>> {
         tls_only,
         other_statements,
         cors_origins,
+        retention,
         tags,
     }))
 }
@@ -262,6 +268,8 @@ impl Resource for Bucket {
         Ok(vec![Bucket {
             name: name(config, &known.account),
             cors_origin: format!("https://{}", config.domain),
+            keep_deleted_days: i32::try_from(config.receipts.keep_deleted_days)
+                .context("receipts.keep_deleted_days is out of range")?,
             tags: config.tags(),
         }])
     }
@@ -284,6 +292,14 @@ impl Resource for Bucket {
                 "cors_origins",
                 have.cors_origins.join(","),
                 &self.cors_origin,
+            );
+            diff.field("versioning", have.retention.versioned, true);
+            diff.field(
+                "keep_deleted_days",
+                have.retention
+                    .keep_deleted_days
+                    .map_or_else(|| "(none)".to_owned(), |d| d.to_string()),
+                self.keep_deleted_days,
             );
             diff.tags(&have.tags, &self.tags);
         })
@@ -392,6 +408,7 @@ impl Resource for Bucket {
                 .await
                 .map_err(sdk_error(format!("setting {name}'s CORS rules")))?;
         }
+        retention::apply(aws, name, &observed.retention, self.keep_deleted_days).await?;
         if crate::stack::tags_missing(&self.tags, &observed.tags) {
             // Bucket tagging replaces the whole set: keep the tags people added.
             let mut all = observed.tags.clone();

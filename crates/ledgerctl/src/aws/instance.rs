@@ -400,6 +400,7 @@ impl Resource for Instance {
     type Observed = Observed;
     const KIND: &'static str = "ec2 instance";
     const AFTER: &'static [&'static str] = &["key pair", "security group", "iam role"];
+    const READS_AFTER: &'static [&'static str] = &["security group"];
 
     async fn desired(_: &Aws, config: &StackConfig, known: &Known) -> Result<Vec<Self>> {
         let mut tags = config.tags();

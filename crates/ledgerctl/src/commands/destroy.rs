@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::progress::Progress;
 use super::stack::{Output, StackArgs};
 use crate::aws;
-use crate::stack::resource::{self, Known, Resource as _};
+use crate::stack::resource::{self, Known, Order, Resource as _};
 
 /// Delete the stack's AWS resources (only those tagged for it).
 #[derive(Debug, clap::Args)]
@@ -90,7 +90,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     );
     known.final_snapshot = snapshot.clone();
     // Every kind, each once nothing that needs it is left: the reverse of provision's order.
-    let result = resource::in_order(true, &mut known, |kind, known| {
+    let result = resource::in_order(Order::Unmake, &mut known, |kind, known| {
         let progress = &progress;
         async move {
             let names = kind.delete(aws, config, &known).await?;

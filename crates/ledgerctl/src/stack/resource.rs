@@ -99,6 +99,10 @@ pub(crate) trait Resource: fmt::Debug + Send + Sync + Sized + 'static {
     const KIND: &'static str;
     /// The kinds made before this one (and deleted after it).
     const AFTER: &'static [&'static str] = &[];
+    /// Of those, the kinds read before this one: the ones whose reading teaches [`Known`] what
+    /// this one's reading needs (the security groups' ids, to name a rule's source). The rest are
+    /// read side by side with it; every diff is taken once all are read.
+    const READS_AFTER: &'static [&'static str] = &[];
 
     /// The stack's resources of this kind, as the stack file wants them. May read what it
     /// cannot know otherwise (the newest image to create the function from).
@@ -206,6 +210,7 @@ pub(crate) type KindSurvey = (Vec<Box<dyn Surveyed>>, Known);
 pub(crate) trait Kind: Sync {
     fn name(&self) -> &'static str;
     fn after(&self) -> &'static [&'static str];
+    fn reads_after(&self) -> &'static [&'static str];
     /// The stack's resources of this kind with what AWS has, and what they taught `known`.
     fn survey<'a>(
         &'a self,
@@ -235,6 +240,10 @@ impl<R: Resource> Kind for KindOf<R> {
 
     fn after(&self) -> &'static [&'static str] {
         R::AFTER
+    }
+
+    fn reads_after(&self) -> &'static [&'static str] {
+        R::READS_AFTER
     }
 
     fn survey<'a>(
@@ -267,19 +276,35 @@ impl<R: Resource> Kind for KindOf<R> {
     }
 }
 
-/// Runs `step` for every kind once the kinds it comes after are done (with `reverse`, once the
-/// kinds that come after it are done), independent kinds at once. Each step gets a copy of what
-/// is known by then and gives back what it learned. The results, in the order of [`KINDS`].
+/// Which way [`in_order`] goes through the kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// Reading: each kind after its `READS_AFTER`.
+    Read,
+    /// Making: each kind after its `AFTER`.
+    Make,
+    /// Deleting: each kind once the kinds that come `AFTER` it are gone.
+    Unmake,
+}
+
+/// Runs `step` for every kind once the kinds it waits for in `order` are done, independent kinds
+/// at once. Each step gets a copy of what is known by then and gives back what it learned. The
+/// results, in the order of [`KINDS`].
 pub(crate) async fn in_order<'a, T>(
-    reverse: bool,
+    order: Order,
     known: &mut Known,
     mut step: impl FnMut(&'static dyn Kind, Known) -> BoxFuture<'a, anyhow::Result<(T, Known)>>,
 ) -> anyhow::Result<Vec<T>> {
     let index = |name: &str| KINDS.iter().position(|k| k.name() == name);
+    let reverse = order == Order::Unmake;
     // waits_for[i]: the kinds that must be done before kind i.
     let mut waits_for: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); KINDS.len()];
     for (i, kind) in KINDS.iter().enumerate() {
-        for name in kind.after() {
+        let needs = match order {
+            Order::Read => kind.reads_after(),
+            Order::Make | Order::Unmake => kind.after(),
+        };
+        for name in needs {
             let j = index(name).ok_or_else(|| {
                 anyhow::anyhow!(
                     "the kind {} comes after {name}, which is not registered",
@@ -341,16 +366,25 @@ mod tests {
                 );
             }
         }
+        for kind in KINDS {
+            for name in kind.reads_after() {
+                assert!(
+                    kind.after().contains(name),
+                    "{} is read after {name} but not made after it",
+                    kind.name()
+                );
+            }
+        }
         let names: BTreeSet<&str> = KINDS.iter().map(|k| k.name()).collect();
         assert_eq!(names.len(), KINDS.len(), "each kind registered once");
     }
 
     #[tokio::test]
     async fn kinds_run_after_what_they_need_and_before_it_in_reverse() {
-        for reverse in [false, true] {
+        for order in [Order::Read, Order::Make, Order::Unmake] {
             let done = std::sync::Mutex::new(Vec::new());
             let mut known = Known::default();
-            let order = in_order(reverse, &mut known, |kind, known| {
+            let results = in_order(order, &mut known, |kind, known| {
                 let done = &done;
                 async move {
                     // Yield, so that independent kinds interleave.
@@ -364,13 +398,22 @@ mod tests {
             })
             .await
             .unwrap();
-            assert_eq!(order, KINDS.iter().map(|k| k.name()).collect::<Vec<_>>());
+            assert_eq!(results, KINDS.iter().map(|k| k.name()).collect::<Vec<_>>());
             let done = done.into_inner().unwrap();
             for kind in KINDS {
                 let at = done.iter().position(|n| *n == kind.name()).unwrap();
-                for name in kind.after() {
+                let needs = match order {
+                    Order::Read => kind.reads_after(),
+                    Order::Make | Order::Unmake => kind.after(),
+                };
+                for name in needs {
                     let other = done.iter().position(|n| n == name).unwrap();
-                    assert_eq!(other < at, !reverse, "{} and {name}", kind.name());
+                    assert_eq!(
+                        other < at,
+                        order != Order::Unmake,
+                        "{order:?}: {} and {name}",
+                        kind.name()
+                    );
                 }
             }
         }

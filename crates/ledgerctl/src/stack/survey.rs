@@ -5,7 +5,7 @@
 
 use futures_util::FutureExt as _;
 
-use super::resource::{self, Known, Surveyed};
+use super::resource::{self, Known, Order, Surveyed};
 use super::{ResourceChange, StackConfig};
 use crate::aws::{self, Aws};
 
@@ -29,7 +29,7 @@ impl Survey {
             aws::ssm::require(aws, "ocr.api_key_parameter", parameter).await?;
         }
         let mut known = Known::read(aws, public_key).await?;
-        let resources = resource::in_order(false, &mut known, |kind, known| {
+        let resources = resource::in_order(Order::Read, &mut known, |kind, known| {
             kind.survey(aws, config, known)
         })
         .await?;
@@ -60,7 +60,7 @@ impl Survey {
     ) -> anyhow::Result<Vec<ResourceChange>> {
         let mut known = self.known.clone();
         let kinds = resource::KINDS.iter().zip(&self.resources);
-        let done = resource::in_order(false, &mut known, |kind, mut known| {
+        let done = resource::in_order(Order::Make, &mut known, |kind, mut known| {
             let resources = kinds
                 .clone()
                 .find(|(k, _)| k.name() == kind.name())

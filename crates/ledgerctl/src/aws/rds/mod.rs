@@ -330,6 +330,7 @@ impl Resource for Database {
     type Observed = Observed;
     const KIND: &'static str = "rds instance";
     const AFTER: &'static [&'static str] = &[SubnetGroup::KIND, "security group", "ssm secret"];
+    const READS_AFTER: &'static [&'static str] = &["security group"];
 
     async fn desired(_: &Aws, config: &StackConfig, _: &Known) -> Result<Vec<Self>> {
         Ok(vec![desired(config)])

@@ -825,15 +825,8 @@ async fn deploy_pushes_points_the_lambda_reconciles_over_ssh_and_rolls_back() {
     );
     // The API's database URL: the application role, the server verified against the bundle,
     // which is in the container where the URL says.
-    let app_password = aws_sdk_ssm::Client::new(&config)
-        .get_parameter()
-        .name(format!("/{}/db-app-password", stack.name))
-        .with_decryption(true)
-        .send()
+    let app_password = common::stack_parameter(&stack.name, "db-app-password")
         .await
-        .unwrap()
-        .parameter
-        .unwrap()
         .value
         .unwrap();
     assert!(
@@ -849,15 +842,8 @@ async fn deploy_pushes_points_the_lambda_reconciles_over_ssh_and_rolls_back() {
     );
     assert_eq!(ca_file_of(&running["api"][0]), bundle);
     assert_eq!(release["ca_bundle_sha256"], sha256_hex(&bundle), "pinned");
-    let secret = aws_sdk_ssm::Client::new(&config)
-        .get_parameter()
-        .name(format!("/{}/ocr-callback-secret", stack.name))
-        .with_decryption(true)
-        .send()
+    let secret = common::stack_parameter(&stack.name, "ocr-callback-secret")
         .await
-        .unwrap()
-        .parameter
-        .unwrap()
         .value
         .unwrap();
     assert!(env_of.contains(&format!("LEDGERLY__OCR__CALLBACK_SECRET={secret}")));

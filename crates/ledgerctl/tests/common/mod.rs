@@ -28,6 +28,19 @@ pub(crate) async fn aws() -> aws_config::SdkConfig {
         .await
 }
 
+/// The stack's SSM parameter `/<stack>/<name>` in the emulator, decrypted.
+pub(crate) async fn stack_parameter(stack: &str, name: &str) -> aws_sdk_ssm::types::Parameter {
+    aws_sdk_ssm::Client::new(&aws().await)
+        .get_parameter()
+        .name(format!("/{stack}/{name}"))
+        .with_decryption(true)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("reading /{stack}/{name}: {e:?}"))
+        .parameter
+        .unwrap()
+}
+
 /// A name of the test's own: `<prefix>-` and eight hex digits.
 pub(crate) fn unique_name(prefix: &str) -> String {
     format!(

@@ -46,30 +46,14 @@ pub(crate) async fn assert_compute(stack: &Stack) {
             .iter()
             .any(|t| t.key() == Some("ledgerly:stack") && t.value() == Some(&stack.name))
     );
-    let password = aws_sdk_ssm::Client::new(&aws().await)
-        .get_parameter()
-        .name(format!("/{}/db-password", stack.name))
-        .with_decryption(true)
-        .send()
-        .await
-        .unwrap()
-        .parameter
-        .unwrap();
+    let password = stack_parameter(&stack.name, "db-password").await;
     assert_eq!(
         password.r#type(),
         Some(&aws_sdk_ssm::types::ParameterType::SecureString)
     );
     assert_eq!(password.value().unwrap().len(), 48);
     // The API's role has a password of its own: it never gets the master one.
-    let app_password = aws_sdk_ssm::Client::new(&aws().await)
-        .get_parameter()
-        .name(format!("/{}/db-app-password", stack.name))
-        .with_decryption(true)
-        .send()
-        .await
-        .unwrap()
-        .parameter
-        .unwrap();
+    let app_password = stack_parameter(&stack.name, "db-app-password").await;
     assert_eq!(
         app_password.r#type(),
         Some(&aws_sdk_ssm::types::ParameterType::SecureString)

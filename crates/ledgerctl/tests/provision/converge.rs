@@ -27,17 +27,7 @@ async fn provision_creates_the_stack_and_a_second_run_changes_nothing() {
     assert!(first["calls"]["mutating"].as_u64().unwrap() > 0);
     assert_provisioned(&stack, false).await;
 
-    let secret = || async {
-        aws_sdk_ssm::Client::new(&aws().await)
-            .get_parameter()
-            .name(format!("/{}/ocr-callback-secret", stack.name))
-            .with_decryption(true)
-            .send()
-            .await
-            .unwrap()
-            .parameter
-            .unwrap()
-    };
+    let secret = || stack_parameter(&stack.name, "ocr-callback-secret");
     let generated = secret().await;
     assert_eq!(
         generated.r#type(),

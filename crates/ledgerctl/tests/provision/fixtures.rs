@@ -4,7 +4,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-pub(crate) use crate::common::{assert_absent, aws, aws_endpoint as endpoint};
+pub(crate) use crate::common::{assert_absent, aws, aws_endpoint as endpoint, stack_parameter};
 
 /// The operator's SSH key, imported as `<stack>-deploy`.
 pub(crate) const PUBLIC_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKv/CF3n/Zh4krGgK3oPryYuj+LfPTno1LSseU9H85hy ledgerly-test";

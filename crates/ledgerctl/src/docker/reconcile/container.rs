@@ -167,14 +167,7 @@ pub(super) async fn start(
         .next()
         .context("a service is on one network at least")?;
     let body = container_body(spec, service_name, service, first)?;
-    let id = docker
-        .create_container(
-            Some(CreateContainerOptionsBuilder::default().name(name).build()),
-            body,
-        )
-        .await
-        .with_context(|| format!("creating the container {name}"))?
-        .id;
+    let id = create(docker, name, body).await?;
     for (network, endpoint) in endpoints {
         docker
             .connect_network(
@@ -193,6 +186,22 @@ pub(super) async fn start(
         .await
         .with_context(|| format!("starting the container {name}"))?;
     Ok(id)
+}
+
+/// Creates the container `name` from `body`; its id.
+pub(super) async fn create(
+    docker: &Docker,
+    name: &str,
+    body: ContainerCreateBody,
+) -> anyhow::Result<String> {
+    Ok(docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::default().name(name).build()),
+            body,
+        )
+        .await
+        .with_context(|| format!("creating the container {name}"))?
+        .id)
 }
 
 /// Writes a service's `files` into the created container `id` (named `name`), before it starts.

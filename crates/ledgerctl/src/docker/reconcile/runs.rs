@@ -6,10 +6,12 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::{CreateContainerOptionsBuilder, StartContainerOptions};
+use bollard::query_parameters::StartContainerOptions;
 
 use super::super::spec::{Migrate, StackSpec, Unreachable};
-use super::container::{container_body, endpoints, exit_code, last_logs, remove, write_files};
+use super::container::{
+    container_body, create, endpoints, exit_code, last_logs, remove, write_files,
+};
 use super::{RUN_LABEL, STACK_LABEL};
 
 /// Runs the spec's one-shot `migrate` with its service's image and settings, to completion.
@@ -142,14 +144,7 @@ async fn run_to_end(
     timeout: Duration,
     lines: usize,
 ) -> anyhow::Result<(Option<i64>, String)> {
-    let id = docker
-        .create_container(
-            Some(CreateContainerOptionsBuilder::default().name(name).build()),
-            body,
-        )
-        .await
-        .with_context(|| format!("creating the container {name}"))?
-        .id;
+    let id = create(docker, name, body).await?;
     let ran = async {
         write_files(docker, &id, name, files).await?;
         docker

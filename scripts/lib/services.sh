@@ -120,9 +120,10 @@ start_moto() {
     fi
     export LEDGERLY_TEST_AWS_ENDPOINT="http://127.0.0.1:$LEDGERLY_MOTO_PORT"
     # IAM's managed policies loaded (so attaching one out of band works), Lambda checking its
-    # image in the emulated ECR, and EC2 refusing unknown AMIs, key pairs and instance types as
-    # AWS does.
-    local settings="MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_LAMBDA_STUB_ECR=false MOTO_ENABLE_AMI_VALIDATION=true MOTO_ENABLE_KEYPAIR_VALIDATION=true MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION=true"
+    # image in the emulated ECR, EC2 refusing unknown AMIs, key pairs and instance types as AWS
+    # does, and a requested ACM certificate issued at once (AWS: once its DNS validation records
+    # resolve; the pending path is unit-tested).
+    local settings="MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_LAMBDA_STUB_ECR=false MOTO_ENABLE_AMI_VALIDATION=true MOTO_ENABLE_KEYPAIR_VALIDATION=true MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION=true MOTO_ACM_VALIDATION_WAIT=0"
     local stamp="$LEDGERLY_SERVICES_DIR/moto/settings"
     if curl -fsS "$LEDGERLY_TEST_AWS_ENDPOINT/moto-api/" >/dev/null 2>&1 \
         && [ "$(cat "$stamp" 2>/dev/null)" != "$settings" ]; then

@@ -3,18 +3,24 @@
 //! (an emulator; S3 then path-style), and a log of every call — read or mutating — that `plan`
 //! and `provision` report and the tests count.
 
+pub(crate) mod acm;
+pub(crate) mod cloud_map;
 pub(crate) mod ec2;
 pub(crate) mod ecr;
+pub(crate) mod ecs;
 pub(crate) mod eip;
+pub(crate) mod elb;
 pub(crate) mod host_keys;
 pub(crate) mod iam;
 pub(crate) mod instance;
 pub(crate) mod key_pair;
 pub(crate) mod lambda;
+pub(crate) mod logs;
 pub(crate) mod oidc;
 pub(crate) mod rds;
 pub(crate) mod rds_ca;
 pub(crate) mod s3;
+pub(crate) mod scaling;
 pub(crate) mod sg;
 pub(crate) mod ssm;
 #[cfg(test)]
@@ -136,6 +142,13 @@ pub(crate) struct Aws {
     pub(crate) rds: aws_sdk_rds::Client,
     pub(crate) ssm: aws_sdk_ssm::Client,
     pub(crate) sts: aws_sdk_sts::Client,
+    pub(crate) ecs: aws_sdk_ecs::Client,
+    pub(crate) elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub(crate) acm: aws_sdk_acm::Client,
+    pub(crate) scaling: aws_sdk_applicationautoscaling::Client,
+    pub(crate) logs: aws_sdk_cloudwatchlogs::Client,
+    pub(crate) discovery: aws_sdk_servicediscovery::Client,
+    pub(crate) route53: aws_sdk_route53::Client,
     pub(crate) region: String,
     pub(crate) log: Arc<CallLog>,
 }
@@ -172,50 +185,31 @@ impl Aws {
                 .interceptor(recorder.clone())
                 .build(),
         );
-        let ecr = aws_sdk_ecr::Client::from_conf(
-            aws_sdk_ecr::config::Builder::from(shared)
-                .interceptor(recorder.clone())
-                .build(),
-        );
-        let ec2 = aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::from(shared)
-                .interceptor(recorder.clone())
-                .build(),
-        );
-        let iam = aws_sdk_iam::Client::from_conf(
-            aws_sdk_iam::config::Builder::from(shared)
-                .interceptor(recorder.clone())
-                .build(),
-        );
-        let ssm = aws_sdk_ssm::Client::from_conf(
-            aws_sdk_ssm::config::Builder::from(shared)
-                .interceptor(recorder.clone())
-                .build(),
-        );
-        let lambda = aws_sdk_lambda::Client::from_conf(
-            aws_sdk_lambda::config::Builder::from(shared)
-                .interceptor(recorder.clone())
-                .build(),
-        );
-        let rds = aws_sdk_rds::Client::from_conf(
-            aws_sdk_rds::config::Builder::from(shared)
-                .interceptor(recorder.clone())
-                .build(),
-        );
-        let sts = aws_sdk_sts::Client::from_conf(
-            aws_sdk_sts::config::Builder::from(shared)
-                .interceptor(recorder)
-                .build(),
-        );
+        macro_rules! client {
+            ($sdk:ident) => {
+                $sdk::Client::from_conf(
+                    $sdk::config::Builder::from(shared)
+                        .interceptor(recorder.clone())
+                        .build(),
+                )
+            };
+        }
         Aws {
             s3,
-            ec2,
-            ecr,
-            iam,
-            lambda,
-            rds,
-            ssm,
-            sts,
+            ec2: client!(aws_sdk_ec2),
+            ecr: client!(aws_sdk_ecr),
+            iam: client!(aws_sdk_iam),
+            lambda: client!(aws_sdk_lambda),
+            rds: client!(aws_sdk_rds),
+            ssm: client!(aws_sdk_ssm),
+            sts: client!(aws_sdk_sts),
+            ecs: client!(aws_sdk_ecs),
+            elb: client!(aws_sdk_elasticloadbalancingv2),
+            acm: client!(aws_sdk_acm),
+            scaling: client!(aws_sdk_applicationautoscaling),
+            logs: client!(aws_sdk_cloudwatchlogs),
+            discovery: client!(aws_sdk_servicediscovery),
+            route53: client!(aws_sdk_route53),
             region,
             log,
         }

@@ -1,5 +1,8 @@
 //! Security groups in the default VPC: `web` (80 and 443 from anywhere), `ssh` (22 from the admin
-//! CIDR only), `db` (5432 only from the web group). Any other ingress rule is drift, and revoked.
+//! CIDR only), `db` (5432 only from the web group). With `topology: ecs` two more: `alb` (80 and
+//! 443 from anywhere, for the load balancer) and `tasks` (the API's port from the load balancer
+//! only), and the database is open to the tasks too (and to the instance, which runs the
+//! monitoring). Any other ingress rule is drift, and revoked.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -58,26 +61,35 @@ pub(crate) struct Observed {
     pub(crate) tags: BTreeMap<String, String>,
 }
 
-/// The three groups, the web group first (the database group refers to it).
-fn desired(config: &StackConfig) -> Vec<Group> {
+/// The stack's groups, each after the groups its rules name: the three of the instance
+/// topology, and with `ecs` (`all`: whatever the topology, for destroy) the load balancer's and
+/// the tasks'.
+fn desired(config: &StackConfig, all: bool) -> Vec<Group> {
+    let ecs = all || config.ecs.is_some();
     let web = config.name("web");
+    let alb = config.name("alb");
+    let tasks = config.name("tasks");
     let cidr = |c: &str| Source::Cidr(c.to_owned());
     let rule = |port, source| Rule {
         protocol: "tcp".into(),
         ports: (port, port),
         source,
     };
-    vec![
+    let from_anywhere = || {
+        [
+            rule(80, cidr("0.0.0.0/0")),
+            rule(80, cidr("::/0")),
+            rule(443, cidr("0.0.0.0/0")),
+            rule(443, cidr("::/0")),
+        ]
+        .into()
+    };
+    let mut database = BTreeSet::from([rule(5432, Source::Group(web.clone()))]);
+    let mut groups = vec![
         Group {
             name: web.clone(),
             description: "Ledgerly: HTTP and HTTPS from anywhere".into(),
-            rules: [
-                rule(80, cidr("0.0.0.0/0")),
-                rule(80, cidr("::/0")),
-                rule(443, cidr("0.0.0.0/0")),
-                rule(443, cidr("::/0")),
-            ]
-            .into(),
+            rules: from_anywhere(),
             tags: config.tags(),
         },
         Group {
@@ -90,13 +102,30 @@ fn desired(config: &StackConfig) -> Vec<Group> {
                 .collect(),
             tags: config.tags(),
         },
-        Group {
-            name: config.name("db"),
-            description: "Ledgerly: PostgreSQL from the web group only".into(),
-            rules: [rule(5432, Source::Group(web))].into(),
+    ];
+    if ecs {
+        let api_port = super::elb::target_group::API_PORT;
+        groups.push(Group {
+            name: alb.clone(),
+            description: "Ledgerly: the load balancer, HTTP and HTTPS from anywhere".into(),
+            rules: from_anywhere(),
             tags: config.tags(),
-        },
-    ]
+        });
+        groups.push(Group {
+            name: tasks.clone(),
+            description: "Ledgerly: the API's tasks, from the load balancer only".into(),
+            rules: [rule(api_port, Source::Group(alb))].into(),
+            tags: config.tags(),
+        });
+        database.insert(rule(5432, Source::Group(tasks)));
+    }
+    groups.push(Group {
+        name: config.name("db"),
+        description: "Ledgerly: PostgreSQL from the stack's own groups only".into(),
+        rules: database,
+        tags: config.tags(),
+    });
+    groups
 }
 
 /// The default VPC's id.
@@ -237,7 +266,7 @@ impl Resource for Group {
     const KIND: &'static str = "security group";
 
     async fn desired(_: &Aws, config: &StackConfig, _: &Known) -> Result<Vec<Self>> {
-        Ok(desired(config))
+        Ok(desired(config, false))
     }
 
     fn name(&self) -> String {
@@ -334,9 +363,9 @@ impl Resource for Group {
         Ok(())
     }
 
-    /// The database group first: it refers to the web group.
+    /// Each group before the groups its rules name (the database group first).
     async fn delete(aws: &Aws, config: &StackConfig, known: &Known) -> Result<Vec<String>> {
-        let mut names: Vec<String> = desired(config).into_iter().map(|g| g.name).collect();
+        let mut names: Vec<String> = desired(config, true).into_iter().map(|g| g.name).collect();
         names.reverse();
         let observed = observe(aws, &known.vpc, &names, &BTreeMap::new()).await?;
         let mut deleted = Vec::new();

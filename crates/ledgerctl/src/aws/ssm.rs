@@ -258,7 +258,7 @@ impl Resource for Secret {
 }
 
 /// A parameter deploy writes, not provision: the release history, the image digests, the
-/// instance's SSH host keys. Provision wants none of them (there is nothing to make before a
+/// instance's SSH host keys, the ECS API's database URL. Provision wants none of them (there is nothing to make before a
 /// deploy); destroy deletes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DeployRecord {
@@ -272,6 +272,7 @@ impl DeployRecord {
             releases(config),
             images(config),
             super::host_keys::parameter(config),
+            super::ecs::database_url_parameter(config),
         ]
         .into_iter()
         .map(|name| DeployRecord { name })

@@ -35,6 +35,17 @@ pub(crate) static KINDS: &[&dyn Kind] = &[
     &of::<aws::lambda::Function>(),
     &of::<aws::lambda::permission::Permission>(),
     &of::<aws::lambda::notification::Notification>(),
+    &of::<aws::logs::LogGroup>(),
+    &of::<aws::ecs::cluster::Cluster>(),
+    &of::<aws::acm::Certificate>(),
+    &of::<aws::elb::target_group::TargetGroup>(),
+    &of::<aws::elb::LoadBalancer>(),
+    &of::<aws::elb::listener::Listener>(),
+    &of::<aws::cloud_map::Namespace>(),
+    &of::<aws::cloud_map::DiscoveryService>(),
+    &of::<aws::ecs::service::Service>(),
+    &of::<aws::scaling::ScalableTarget>(),
+    &of::<aws::scaling::ScalingPolicies>(),
     &of::<aws::ssm::DeployRecord>(),
 ];
 
@@ -57,6 +68,43 @@ pub(crate) struct Known {
     pub(crate) function_waits: bool,
     /// Destroy: the database's final snapshot (`None`: no snapshot).
     pub(crate) final_snapshot: Option<String>,
+    /// What the ECS topology's kinds need of each other.
+    pub(crate) ecs: EcsKnown,
+}
+
+/// What the ECS topology's kinds learn of each other, by the kind that fills it in.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EcsKnown {
+    /// `acm certificate`: the certificate's ARN once it is issued (`None` while it waits for
+    /// its DNS validation).
+    pub(crate) certificate: Option<String>,
+    /// `load balancer`: its ARN.
+    pub(crate) load_balancer: Option<String>,
+    /// `target group`: its ARN.
+    pub(crate) target_group: Option<String>,
+    /// `cloud map namespace`: its id.
+    pub(crate) namespace: Option<String>,
+    /// `cloud map service`: its ARN (the ECS service registers its tasks in it).
+    pub(crate) discovery: Option<String>,
+    /// `ecs service`: it is neither there nor can be made yet (no task definition until the
+    /// first deploy), so what follows it waits.
+    pub(crate) service_waits: bool,
+}
+
+impl EcsKnown {
+    fn merge(&mut self, learned: EcsKnown) {
+        let keep = |mine: &mut Option<String>, theirs: Option<String>| {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        };
+        keep(&mut self.certificate, learned.certificate);
+        keep(&mut self.load_balancer, learned.load_balancer);
+        keep(&mut self.target_group, learned.target_group);
+        keep(&mut self.namespace, learned.namespace);
+        keep(&mut self.discovery, learned.discovery);
+        self.service_waits |= learned.service_waits;
+    }
 }
 
 impl Known {
@@ -87,6 +135,17 @@ impl Known {
         self.groups.extend(learned.groups);
         self.instance = learned.instance.or(self.instance.take());
         self.function_waits |= learned.function_waits;
+        self.ecs.merge(learned.ecs);
+    }
+
+    /// The subnets of the load balancer and the API's tasks: the stack file's, or the default
+    /// VPC's.
+    pub(crate) fn ecs_subnets(&self, ecs: &crate::stack::config::EcsConfig) -> Vec<String> {
+        if ecs.subnets.is_empty() {
+            self.subnets.iter().cloned().collect()
+        } else {
+            ecs.subnets.clone()
+        }
     }
 }
 

@@ -19,7 +19,8 @@ pub(crate) struct Survey {
 
 impl Survey {
     /// Reads the whole stack, independent reads at once. Stops before any change when something
-    /// the operator must supply (the OCR key, a named key pair) is missing.
+    /// the operator must supply (the OCR key, a named key pair) is missing, or when the stack
+    /// file's topology is not the one the stack runs in.
     pub(crate) async fn take(
         aws: &Aws,
         config: &StackConfig,
@@ -28,6 +29,7 @@ impl Survey {
         if let Some(parameter) = &config.ocr.api_key_parameter {
             aws::ssm::require(aws, "ocr.api_key_parameter", parameter).await?;
         }
+        aws::ecs::refuse_switch(aws, config).await?;
         let mut known = Known::read(aws, public_key).await?;
         let resources = resource::in_order(Order::Read, &mut known, |kind, known| {
             kind.survey(aws, config, known)

@@ -507,7 +507,13 @@ pub(crate) async fn assert_storage_and_access(stack: &Stack) {
     let web_id = by_name[format!("{}-web", stack.name).as_str()]
         .group_id()
         .unwrap();
-    assert_eq!(rules("db"), [format!("5432 {web_id}")]);
+    // With `topology: ecs`, the API's tasks reach the database too.
+    let mut db = vec![format!("5432 {web_id}")];
+    if let Some(tasks) = by_name.get(format!("{}-tasks", stack.name).as_str()) {
+        db.push(format!("5432 {}", tasks.group_id().unwrap()));
+        db.sort();
+    }
+    assert_eq!(rules("db"), db);
     let tags = s3
         .get_bucket_tagging()
         .bucket(&bucket)

@@ -11,6 +11,7 @@ mod common;
 mod assertions;
 mod converge;
 mod destroy;
+mod ecs;
 mod fixtures;
 mod github;
 mod refusals;

@@ -5,7 +5,7 @@
 
 mod policies;
 
-use policies::{github_role, instance_role, lambda_role};
+use policies::{github_role, instance_role, lambda_role, task_execution_role, task_role};
 
 use std::collections::BTreeMap;
 
@@ -187,13 +187,18 @@ impl Resource for Role {
     /// The deploy role's trust names GitHub's provider.
     const AFTER: &'static [&'static str] = &["iam oidc provider"];
 
-    /// The Lambda's role, the instance's, and the deploy role with the `github` section.
+    /// The Lambda's role, the instance's, the ECS tasks' two with `topology: ecs`, and the
+    /// deploy role with the `github` section.
     async fn desired(_: &Aws, config: &StackConfig, known: &Known) -> Result<Vec<Self>> {
         let targets = Targets::of(config, known);
         let mut roles = vec![
             lambda_role(config, &targets),
             instance_role(config, &targets),
         ];
+        if config.ecs.is_some() {
+            roles.push(task_execution_role(config, &targets));
+            roles.push(task_role(config, &targets));
+        }
         if let Some(github) = &config.github {
             roles.push(github_role(config, &targets, github));
         }
@@ -368,6 +373,8 @@ impl Resource for Role {
             github_role(config, &targets, github),
             instance_role(config, &targets),
             lambda_role(config, &targets),
+            task_execution_role(config, &targets),
+            task_role(config, &targets),
         ] {
             if delete_role(aws, config, &role, known).await? {
                 deleted.push(role.name);

@@ -135,6 +135,89 @@ pub(super) fn instance_role(config: &StackConfig, targets: &Targets) -> Role {
     }
 }
 
+/// The ECS task execution role (`topology: ecs`): what ECS itself does to start the API's
+/// tasks and the one-off migration task — pull the API image, write their log streams, and
+/// read the SSM parameters their task definitions name as secrets.
+pub(super) fn task_execution_role(config: &StackConfig, targets: &Targets) -> Role {
+    let Targets {
+        account, region, ..
+    } = targets;
+    let log_group = crate::aws::logs::name(config);
+    let statements = vec![
+        // The only ECR action with no narrower resource.
+        statement("EcrLogin", &["ecr:GetAuthorizationToken"], vec!["*".into()]),
+        statement(
+            "EcrPull",
+            &[
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+            ],
+            vec![format!(
+                "arn:aws:ecr:{region}:{account}:repository/{}",
+                targets.repositories[0]
+            )],
+        ),
+        statement(
+            "Logs",
+            &["logs:CreateLogStream", "logs:PutLogEvents"],
+            vec![format!(
+                "arn:aws:logs:{region}:{account}:log-group:{log_group}:*"
+            )],
+        ),
+        statement(
+            "Secrets",
+            &["ssm:GetParameters"],
+            task_secret_parameters(config)
+                .iter()
+                .map(|p| format!("arn:aws:ssm:{region}:{account}:parameter{p}"))
+                .collect(),
+        ),
+    ];
+    Role {
+        name: config.name("task-execution"),
+        trust: trust("ecs-tasks.amazonaws.com"),
+        policy: json!({ "Version": "2012-10-17", "Statement": statements }).to_string(),
+        instance_profile: false,
+        tags: config.tags(),
+    }
+}
+
+/// The SSM parameters the API's and the migration's task definitions name as secrets.
+fn task_secret_parameters(config: &StackConfig) -> Vec<String> {
+    let mut parameters = secret_parameters(config);
+    parameters.extend(
+        ["api-database-url", "db-password", "db-app-password"]
+            .map(|name| format!("/{}/{name}", config.stack)),
+    );
+    parameters
+}
+
+/// The API task's role (`topology: ecs`): what the API's own code calls — the receipts, and
+/// the bucket's existence for readiness. As the instance role's, without ECR or SSM (ECS hands
+/// the task its secrets).
+pub(super) fn task_role(config: &StackConfig, targets: &Targets) -> Role {
+    let statements = vec![
+        statement(
+            "Receipts",
+            &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            vec![format!("arn:aws:s3:::{}/receipts/*", targets.bucket)],
+        ),
+        statement(
+            "Bucket",
+            &["s3:ListBucket"],
+            vec![format!("arn:aws:s3:::{}", targets.bucket)],
+        ),
+    ];
+    Role {
+        name: config.name("task"),
+        trust: trust("ecs-tasks.amazonaws.com"),
+        policy: json!({ "Version": "2012-10-17", "Statement": statements }).to_string(),
+        instance_profile: false,
+        tags: config.tags(),
+    }
+}
+
 /// The name of the role GitHub Actions deploys with.
 fn github_role_name(config: &StackConfig) -> String {
     config.name("github-deploy")

@@ -2,7 +2,12 @@
 //! [`StackConfig::load`] reads and checks it completely before anything talks to AWS; every
 //! problem is reported at once, each naming its field and the fix.
 //!
-//! Over 500 lines: the stack file's schema and its checks in one place; 150 lines are tests.
+//! Over 500 lines: the stack file's schema and its checks in one place; 150 lines are tests. The
+//! ECS topology's section is in `ecs`.
+
+mod ecs;
+
+pub(crate) use ecs::{EcsConfig, Topology};
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -22,6 +27,13 @@ pub(crate) struct StackConfig {
     /// The only address ranges SSH is open to: one CIDR block or a list (IPv4 and IPv6).
     #[serde(deserialize_with = "one_or_many")]
     pub(crate) admin_cidr: Vec<String>,
+    /// Where the API runs: `instance` (the default) or `ecs`.
+    #[serde(default)]
+    pub(crate) topology: Topology,
+    /// The ECS topology's settings: `Some` exactly when `topology` is `ecs` (its defaults when
+    /// the section is left out).
+    #[serde(default)]
+    pub(crate) ecs: Option<EcsConfig>,
     #[serde(default)]
     pub(crate) instance: InstanceConfig,
     #[serde(default)]
@@ -365,11 +377,18 @@ impl StackConfig {
 
     /// Parses and checks YAML `text` (from `origin`, for messages).
     pub(crate) fn parse(text: &str, origin: &str) -> Result<StackConfig, ConfigError> {
-        let config: StackConfig = yaml_serde::from_str(text).map_err(|e| ConfigError {
+        let mut config: StackConfig = yaml_serde::from_str(text).map_err(|e| ConfigError {
             origin: origin.to_owned(),
             problems: vec![e.to_string()],
         })?;
-        let problems = config.problems();
+        let mut problems = config.problems();
+        match (config.topology, &config.ecs) {
+            (Topology::Ecs, None) => config.ecs = Some(EcsConfig::default()),
+            (Topology::Instance, Some(_)) => problems.push(
+                "ecs: the section is only read with `topology: ecs`; add that line or remove the section".into(),
+            ),
+            _ => {}
+        }
         if problems.is_empty() {
             Ok(config)
         } else {
@@ -661,6 +680,14 @@ impl StackConfig {
                 format!("ocr: `{parameter}` is not an SSM parameter name (they start with /)"),
             );
         }
+        if let Some(ecs) = &self.ecs {
+            problems.extend(ecs.problems(&self.region));
+        }
+        let mut check = |ok: bool, problem: String| {
+            if !ok {
+                problems.push(problem);
+            }
+        };
         check(
             self.tags.len() <= 40,
             format!(
@@ -742,6 +769,50 @@ mod tests {
         let config = StackConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.stack, "ledgerly");
         assert_eq!(config.tags()["ledgerly:stack"], "ledgerly");
+    }
+
+    #[test]
+    fn the_topology_is_the_instance_unless_ecs_is_asked_for() {
+        let config = StackConfig::parse(GOOD, "test").unwrap();
+        assert_eq!(config.topology, Topology::Instance);
+        assert!(config.ecs.is_none());
+        let ecs = StackConfig::parse(&format!("{GOOD}topology: ecs\n"), "test").unwrap();
+        assert_eq!(
+            ecs.ecs,
+            Some(EcsConfig::default()),
+            "the section's defaults"
+        );
+        let sized = StackConfig::parse(
+            &format!("{GOOD}topology: ecs\necs:\n  cpu: 1024\n  memory_mb: 2048\n"),
+            "test",
+        )
+        .unwrap();
+        assert_eq!(sized.ecs.map(|e| e.cpu), Some(1024));
+    }
+
+    #[test]
+    fn the_ecs_section_is_refused_without_the_ecs_topology_and_checked_with_it() {
+        let stray = StackConfig::parse(&format!("{GOOD}ecs:\n  cpu: 512\n"), "f").unwrap_err();
+        assert!(
+            stray
+                .to_string()
+                .contains("ecs: the section is only read with `topology: ecs`"),
+            "{stray}"
+        );
+        let bad = StackConfig::parse(
+            &format!(
+                "{GOOD}topology: ecs\necs:\n  cpu: 300\n  tasks: {{min: 3, desired: 1, max: 2}}\n"
+            ),
+            "f",
+        )
+        .unwrap_err();
+        assert_eq!(bad.problems.len(), 2, "{bad}");
+        let unknown =
+            StackConfig::parse(&format!("{GOOD}topology: kubernetes\n"), "f").unwrap_err();
+        assert!(
+            unknown.to_string().contains("unknown variant `kubernetes`"),
+            "{unknown}"
+        );
     }
 
     #[test]

@@ -1,0 +1,615 @@
+//! The load balancer's two listeners: port 80 redirects every request to HTTPS (301, host, path
+//! and query kept); port 443 ends TLS with the stack's certificate under [`SSL_POLICY`] and
+//! forwards to the target group. The 443 listener waits while the certificate is not issued.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, Result};
+use aws_sdk_elasticloadbalancingv2::types as sdk;
+use aws_sdk_elasticloadbalancingv2::types::{
+    ActionTypeEnum, Certificate, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
+};
+
+use super::add_missing_tags;
+use crate::aws::{Aws, found, sdk_error};
+use crate::stack::resource::{Known, Resource};
+use crate::stack::{Change, Diff, StackConfig};
+
+/// TLS 1.3 and 1.2 only, forward-secret ciphers.
+pub(crate) const SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+/// Where port 80 sends a request: the same address over HTTPS (Elastic Load Balancing fills in
+/// `#{host}`, `#{path}` and `#{query}`; they are also its defaults).
+const REDIRECT: Redirect<'static> = Redirect {
+    protocol: "HTTPS",
+    port: "443",
+    host: "#{host}",
+    path: "/#{path}",
+    query: "#{query}",
+    status: "HTTP_301",
+};
+
+/// A redirect action's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Redirect<'a> {
+    protocol: &'a str,
+    port: &'a str,
+    host: &'a str,
+    path: &'a str,
+    query: &'a str,
+    status: &'a str,
+}
+
+impl Redirect<'_> {
+    /// As a diff shows it.
+    fn shown(&self) -> String {
+        let Redirect {
+            protocol,
+            port,
+            host,
+            path,
+            query,
+            status,
+        } = self;
+        format!("redirect to {protocol}://{host}:{port}{path}?{query} ({status})")
+    }
+}
+
+/// What a listener does with every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// Sends it to the same address over HTTPS.
+    RedirectToHttps,
+    /// Forwards it to the stack's target group (the API's tasks).
+    Forward,
+}
+
+/// One listener, as the stack file wants it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Listener {
+    /// The load balancer's name.
+    pub(crate) load_balancer: String,
+    pub(crate) port: i32,
+    /// HTTP, or HTTPS with the stack's certificate (`known.ecs.certificate`).
+    pub(crate) protocol: ProtocolEnum,
+    pub(crate) route: Route,
+    /// The target group's name: what the plan shows before it exists.
+    pub(crate) target_group: String,
+    /// The domain the certificate is for.
+    pub(crate) domain: String,
+    pub(crate) tags: BTreeMap<String, String>,
+}
+
+/// A listener's settings as they are compared: ARNs filled in from [`Known`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Settings {
+    pub(crate) protocol: String,
+    pub(crate) certificate: Option<String>,
+    pub(crate) ssl_policy: Option<String>,
+    /// The default action, as [`actions_shown`] gives it.
+    pub(crate) action: String,
+}
+
+impl Settings {
+    /// Whether a listener with `self` must be modified to be `want`. The SSL policy counts only
+    /// where one is wanted: an HTTP listener has none to compare (though some endpoints
+    /// describe one).
+    fn differs_from(&self, want: &Settings) -> bool {
+        self.protocol != want.protocol
+            || self.certificate != want.certificate
+            || self.action != want.action
+            || (want.ssl_policy.is_some() && self.ssl_policy != want.ssl_policy)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Observed {
+    pub(crate) arn: String,
+    pub(crate) settings: Settings,
+    pub(crate) tags: BTreeMap<String, String>,
+}
+
+/// The two listeners of the stack's load balancer.
+fn listeners(config: &StackConfig) -> Vec<Listener> {
+    let listener = |port, protocol, route| Listener {
+        load_balancer: super::name(config),
+        port,
+        protocol,
+        route,
+        target_group: super::target_group::name(config),
+        domain: config.domain.clone(),
+        tags: config.tags(),
+    };
+    vec![
+        listener(80, ProtocolEnum::Http, Route::RedirectToHttps),
+        listener(443, ProtocolEnum::Https, Route::Forward),
+    ]
+}
+
+/// One action as a diff shows it: a forward by its target groups' ARNs, a redirect by where it
+/// sends (Elastic Load Balancing's defaults filled in), any other by its type.
+fn action_shown(action: &sdk::Action) -> String {
+    match action.r#type() {
+        Some(ActionTypeEnum::Forward) => {
+            let mut groups: Vec<&str> = action.target_group_arn().into_iter().collect();
+            if groups.is_empty() {
+                groups = action
+                    .forward_config()
+                    .map(|c| {
+                        c.target_groups()
+                            .iter()
+                            .filter_map(|g| g.target_group_arn())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            }
+            if groups.is_empty() {
+                "forward to (none)".into()
+            } else {
+                format!("forward to {}", groups.join(", "))
+            }
+        }
+        Some(ActionTypeEnum::Redirect) => {
+            let config = action.redirect_config();
+            Redirect {
+                protocol: config.and_then(|c| c.protocol()).unwrap_or("#{protocol}"),
+                port: config.and_then(|c| c.port()).unwrap_or("#{port}"),
+                host: config.and_then(|c| c.host()).unwrap_or(REDIRECT.host),
+                path: config.and_then(|c| c.path()).unwrap_or(REDIRECT.path),
+                query: config.and_then(|c| c.query()).unwrap_or(REDIRECT.query),
+                status: config
+                    .and_then(|c| c.status_code())
+                    .map_or("(none)", |s| s.as_str()),
+            }
+            .shown()
+        }
+        Some(other) => other.as_str().to_owned(),
+        None => "(none)".into(),
+    }
+}
+
+/// A listener's default actions as a diff shows them.
+fn actions_shown(actions: &[sdk::Action]) -> String {
+    if actions.is_empty() {
+        return "(none)".into();
+    }
+    actions
+        .iter()
+        .map(action_shown)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The listeners of the load balancer `arn`; `None` if it does not exist.
+async fn listeners_of(aws: &Aws, arn: &str) -> Result<Option<Vec<sdk::Listener>>> {
+    let mut listeners = Vec::new();
+    let mut pages = aws
+        .elb
+        .describe_listeners()
+        .load_balancer_arn(arn)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let Some(page) = found(
+            page,
+            |e| e.is_load_balancer_not_found_exception(),
+            || format!("listing the listeners of {arn}"),
+        )?
+        else {
+            return Ok(None);
+        };
+        listeners.extend(page.listeners().iter().cloned());
+    }
+    Ok(Some(listeners))
+}
+
+fn settings_of(listener: &sdk::Listener) -> Settings {
+    Settings {
+        protocol: listener
+            .protocol()
+            .map_or("(none)", |p| p.as_str())
+            .to_owned(),
+        certificate: listener
+            .certificates()
+            .first()
+            .and_then(|c| c.certificate_arn())
+            .map(str::to_owned),
+        ssl_policy: listener.ssl_policy().map(str::to_owned),
+        action: actions_shown(listener.default_actions()),
+    }
+}
+
+impl Listener {
+    /// Its settings with what `known` has filled in; `None` while an HTTPS listener has no
+    /// certificate to use yet.
+    fn settings(&self, known: &Known) -> Option<Settings> {
+        let https = self.protocol == ProtocolEnum::Https;
+        let certificate = if https {
+            Some(known.ecs.certificate.clone()?)
+        } else {
+            None
+        };
+        let action = match self.route {
+            Route::RedirectToHttps => REDIRECT.shown(),
+            Route::Forward => match &known.ecs.target_group {
+                Some(arn) => format!("forward to {arn}"),
+                None => format!("forward to {} (new)", self.target_group),
+            },
+        };
+        Some(Settings {
+            protocol: self.protocol.as_str().to_owned(),
+            certificate,
+            ssl_policy: https.then(|| SSL_POLICY.to_owned()),
+            action,
+        })
+    }
+
+    /// Its default action as the SDK takes it.
+    fn action(&self, known: &Known) -> Result<sdk::Action> {
+        Ok(match self.route {
+            Route::RedirectToHttps => sdk::Action::builder()
+                .r#type(ActionTypeEnum::Redirect)
+                .redirect_config(
+                    RedirectActionConfig::builder()
+                        .protocol(REDIRECT.protocol)
+                        .port(REDIRECT.port)
+                        .host(REDIRECT.host)
+                        .path(REDIRECT.path)
+                        .query(REDIRECT.query)
+                        .status_code(RedirectActionStatusCodeEnum::from(REDIRECT.status))
+                        .build(),
+                )
+                .build(),
+            Route::Forward => {
+                let arn = known.ecs.target_group.as_deref().with_context(|| {
+                    format!(
+                        "the target group {} has no ARN yet; it is made before the listeners",
+                        self.target_group
+                    )
+                })?;
+                sdk::Action::builder()
+                    .r#type(ActionTypeEnum::Forward)
+                    .target_group_arn(arn)
+                    .build()
+            }
+        })
+    }
+
+    fn waiting(&self) -> String {
+        format!(
+            "the certificate for {} is not issued yet (see the acm certificate above)",
+            self.domain
+        )
+    }
+}
+
+impl Resource for Listener {
+    type Observed = Observed;
+    const KIND: &'static str = "listener";
+    const AFTER: &'static [&'static str] = &["load balancer", "target group", "acm certificate"];
+    /// Its listeners are read by the load balancer's ARN.
+    const READS_AFTER: &'static [&'static str] = &["load balancer"];
+
+    async fn desired(_: &Aws, config: &StackConfig, _: &Known) -> Result<Vec<Self>> {
+        if config.ecs.is_none() {
+            return Ok(vec![]);
+        }
+        Ok(listeners(config))
+    }
+
+    fn name(&self) -> String {
+        format!("{}:{}", self.load_balancer, self.port)
+    }
+
+    /// The load balancer's listener on its port; `None` too while the load balancer is not
+    /// known.
+    async fn observe(&self, aws: &Aws, known: &Known) -> Result<Option<Observed>> {
+        let Some(load_balancer) = &known.ecs.load_balancer else {
+            return Ok(None);
+        };
+        let Some(listeners) = listeners_of(aws, load_balancer).await? else {
+            return Ok(None);
+        };
+        let Some(listener) = listeners.iter().find(|l| l.port() == Some(self.port)) else {
+            return Ok(None);
+        };
+        let name = self.name();
+        let arn = listener
+            .listener_arn()
+            .with_context(|| format!("AWS described the listener {name} without its ARN"))?
+            .to_owned();
+        let tags = super::tags_of(aws, &arn, &format!("the listener {name}")).await?;
+        Ok(Some(Observed {
+            arn,
+            settings: settings_of(listener),
+            tags,
+        }))
+    }
+
+    /// An HTTPS listener waits for the certificate.
+    fn diff(&self, observed: Option<&Observed>, known: &Known) -> Change {
+        let Some(want) = self.settings(known) else {
+            return Change::Waiting {
+                reason: self.waiting(),
+            };
+        };
+        Diff::of(observed, |have, diff| {
+            let have_settings = &have.settings;
+            diff.field("protocol", &have_settings.protocol, &want.protocol);
+            let shown = |arn: &Option<String>| arn.clone().unwrap_or_else(|| "(none)".into());
+            diff.field(
+                "certificate",
+                shown(&have_settings.certificate),
+                shown(&want.certificate),
+            );
+            if let Some(policy) = &want.ssl_policy {
+                diff.field(
+                    "ssl_policy",
+                    have_settings.ssl_policy.as_deref().unwrap_or("(none)"),
+                    policy,
+                );
+            }
+            diff.field("default_action", &have_settings.action, &want.action);
+            diff.tags(&have.tags, &self.tags);
+        })
+    }
+
+    /// Creates the listener (with its tags) or modifies what differs; adds the tags it lacks.
+    async fn apply(&self, aws: &Aws, observed: Option<&Observed>, known: &mut Known) -> Result<()> {
+        let name = self.name();
+        let want = self.settings(known).with_context(|| self.waiting())?;
+        let action = self.action(known)?;
+        let certificates = want
+            .certificate
+            .as_ref()
+            .map(|arn| vec![Certificate::builder().certificate_arn(arn).build()]);
+        let Some(have) = observed else {
+            let load_balancer = known.ecs.load_balancer.as_deref().with_context(|| {
+                format!(
+                    "the load balancer {} has no ARN yet; it is made before its listeners",
+                    self.load_balancer
+                )
+            })?;
+            aws.elb
+                .create_listener()
+                .load_balancer_arn(load_balancer)
+                .protocol(self.protocol.clone())
+                .port(self.port)
+                .set_ssl_policy(want.ssl_policy.clone())
+                .set_certificates(certificates)
+                .default_actions(action)
+                .set_tags(Some(super::tag_list(&self.tags)))
+                .send()
+                .await
+                .map_err(sdk_error(format!("creating the listener {name}")))?;
+            return Ok(());
+        };
+        if have.settings.differs_from(&want) {
+            aws.elb
+                .modify_listener()
+                .listener_arn(&have.arn)
+                .protocol(self.protocol.clone())
+                .port(self.port)
+                .set_ssl_policy(want.ssl_policy.clone())
+                .set_certificates(certificates)
+                .default_actions(action)
+                .send()
+                .await
+                .map_err(sdk_error(format!("changing the listener {name}")))?;
+        }
+        add_missing_tags(
+            aws,
+            &have.arn,
+            &have.tags,
+            &self.tags,
+            &format!("the listener {name}"),
+        )
+        .await
+    }
+
+    /// Deletes the listeners of the stack's load balancer, so that the target group can go.
+    async fn delete(aws: &Aws, config: &StackConfig, _: &Known) -> Result<Vec<String>> {
+        let load_balancer = super::name(config);
+        let Some(have) = super::observe_by_name(aws, &load_balancer).await? else {
+            return Ok(vec![]);
+        };
+        crate::aws::ensure_owned(
+            &have.tags,
+            config,
+            format_args!("the load balancer {load_balancer}"),
+        )?;
+        let Some(listeners) = listeners_of(aws, &have.arn).await? else {
+            return Ok(vec![]);
+        };
+        let mut deleted = Vec::new();
+        for listener in listeners {
+            let Some(arn) = listener.listener_arn() else {
+                continue;
+            };
+            let name = format!("{load_balancer}:{}", listener.port().unwrap_or_default());
+            let reply = aws.elb.delete_listener().listener_arn(arn).send().await;
+            if found(
+                reply,
+                |e| e.is_listener_not_found_exception(),
+                || format!("deleting the listener {name}"),
+            )?
+            .is_some()
+            {
+                deleted.push(name);
+            }
+        }
+        Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CERTIFICATE: &str = "arn:aws:acm:us-east-1:123456789012:certificate/c";
+    const TARGET_GROUP: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tst-api/1";
+
+    fn known(certificate: bool) -> Known {
+        let mut known = Known::default();
+        known.ecs.load_balancer = Some(
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/tst-api/1".into(),
+        );
+        known.ecs.target_group = Some(TARGET_GROUP.into());
+        known.ecs.certificate = certificate.then(|| CERTIFICATE.to_owned());
+        known
+    }
+
+    fn both() -> (Listener, Listener) {
+        let mut listeners = listeners(&super::super::tests::config()).into_iter();
+        (listeners.next().unwrap(), listeners.next().unwrap())
+    }
+
+    fn observed(listener: &Listener, settings: Settings) -> Observed {
+        Observed {
+            arn: format!("arn:listener/{}", listener.port),
+            settings,
+            tags: listener.tags.clone(),
+        }
+    }
+
+    #[test]
+    fn two_listeners_named_by_the_load_balancer_and_port() {
+        let (http, https) = both();
+        assert_eq!(http.name(), "tst-api:80");
+        assert_eq!(https.name(), "tst-api:443");
+        assert_eq!(http.route, Route::RedirectToHttps);
+        assert_eq!(https.route, Route::Forward);
+    }
+
+    #[test]
+    fn https_waits_for_the_certificate_and_http_does_not() {
+        let (http, https) = both();
+        assert_eq!(https.settings(&known(false)), None);
+        assert_eq!(
+            https.diff(None, &known(false)),
+            Change::Waiting {
+                reason: "the certificate for api.example.com is not issued yet (see the acm certificate above)".into()
+            }
+        );
+        assert_eq!(http.diff(None, &known(false)), Change::Create);
+        assert_eq!(https.diff(None, &known(true)), Change::Create);
+        assert_eq!(
+            https.settings(&known(true)),
+            Some(Settings {
+                protocol: "HTTPS".into(),
+                certificate: Some(CERTIFICATE.into()),
+                ssl_policy: Some(SSL_POLICY.into()),
+                action: format!("forward to {TARGET_GROUP}"),
+            })
+        );
+        let mut no_group = known(true);
+        no_group.ecs.target_group = None;
+        assert_eq!(
+            https.settings(&no_group).map(|s| s.action),
+            Some("forward to tst-api (new)".into())
+        );
+        assert!(https.action(&no_group).is_err());
+    }
+
+    #[test]
+    fn actions_are_compared_however_aws_spells_them() {
+        let forward = sdk::Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(TARGET_GROUP)
+            .forward_config(
+                sdk::ForwardActionConfig::builder()
+                    .target_groups(
+                        sdk::TargetGroupTuple::builder()
+                            .target_group_arn(TARGET_GROUP)
+                            .weight(1)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        assert_eq!(action_shown(&forward), format!("forward to {TARGET_GROUP}"));
+        let weighted = sdk::Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .forward_config(
+                sdk::ForwardActionConfig::builder()
+                    .target_groups(
+                        sdk::TargetGroupTuple::builder()
+                            .target_group_arn("a")
+                            .build(),
+                    )
+                    .target_groups(
+                        sdk::TargetGroupTuple::builder()
+                            .target_group_arn("b")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        assert_eq!(action_shown(&weighted), "forward to a, b");
+        // What ELB fills in when they are left out: the same redirect.
+        let bare = sdk::Action::builder()
+            .r#type(ActionTypeEnum::Redirect)
+            .redirect_config(
+                RedirectActionConfig::builder()
+                    .protocol("HTTPS")
+                    .port("443")
+                    .status_code(RedirectActionStatusCodeEnum::Http301)
+                    .build(),
+            )
+            .build();
+        assert_eq!(actions_shown(&[bare]), REDIRECT.shown());
+        assert_eq!(
+            REDIRECT.shown(),
+            "redirect to HTTPS://#{host}:443/#{path}?#{query} (HTTP_301)"
+        );
+        let (http, _) = both();
+        let ours = http.action(&known(false)).unwrap();
+        assert_eq!(action_shown(&ours), REDIRECT.shown());
+        let fixed = sdk::Action::builder()
+            .r#type(ActionTypeEnum::FixedResponse)
+            .build();
+        assert_eq!(actions_shown(&[fixed]), "fixed-response");
+        assert_eq!(actions_shown(&[]), "(none)");
+    }
+
+    #[test]
+    fn drift_in_the_action_certificate_and_tags_is_shown() {
+        let (http, https) = both();
+        let known = known(true);
+        let want = https.settings(&known).unwrap();
+        assert_eq!(
+            https.diff(Some(&observed(&https, want.clone())), &known),
+            Change::Unchanged
+        );
+        let mut have = observed(
+            &https,
+            Settings {
+                certificate: Some("arn:old".into()),
+                action: "forward to arn:other".into(),
+                ..want
+            },
+        );
+        have.tags.clear();
+        let Change::Update { fields } = https.diff(Some(&have), &known) else {
+            panic!("an update");
+        };
+        let changed: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(
+            changed,
+            ["certificate", "default_action", "tags.ledgerly:stack"]
+        );
+        // Some endpoints describe an SSL policy on an HTTP listener: not drift.
+        let mut plain = http.settings(&known).unwrap();
+        let want = plain.clone();
+        plain.ssl_policy = Some("ELBSecurityPolicy-2016-08".into());
+        assert!(!plain.differs_from(&want));
+        assert_eq!(
+            http.diff(Some(&observed(&http, plain)), &known),
+            Change::Unchanged
+        );
+        let mut moved = want.clone();
+        moved.protocol = "HTTPS".into();
+        assert!(moved.differs_from(&want));
+    }
+}

@@ -4,6 +4,7 @@
 
 pub(crate) mod cluster;
 pub(crate) mod service;
+pub(crate) mod task_definition;
 
 use anyhow::Result;
 use aws_sdk_ecs::types::ClusterField;

@@ -2,10 +2,17 @@
 //! subnets, behind the `<stack>-alb` security group. Its target group (the API's tasks) and its
 //! two listeners (80 redirects to HTTPS; 443 forwards to the tasks with the stack's
 //! certificate) are kinds of their own, in this module's children. All three carry the stack's
-//! tags, which Elastic Load Balancing reads and writes by ARN.
+//! tags, which Elastic Load Balancing reads and writes by ARN (`tags`).
 
 pub(crate) mod listener;
+mod subnets;
+mod tags;
 pub(crate) mod target_group;
+#[cfg(test)]
+mod tests;
+
+use subnets::check_subnets;
+use tags::{add_missing_tags, tag_list, tags_of};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,10 +20,10 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use aws_sdk_elasticloadbalancingv2::client::Waiters as _;
 use aws_sdk_elasticloadbalancingv2::types::{
-    IpAddressType, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Tag,
+    IpAddressType, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
 };
 
-use super::{Aws, code, found, sdk_error, waited};
+use super::{Aws, found, sdk_error, waited};
 use crate::stack::resource::{Known, Resource};
 use crate::stack::{Change, Diff, StackConfig};
 
@@ -73,56 +80,6 @@ pub(crate) struct Observed {
     /// Of its attributes, the ones provision sets.
     pub(crate) attributes: BTreeMap<String, String>,
     pub(crate) tags: BTreeMap<String, String>,
-}
-
-/// Tags as this SDK takes them.
-fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
-    tags.iter()
-        .map(|(key, value)| Tag::builder().key(key).value(value).build())
-        .collect()
-}
-
-/// The tags of the load balancer, target group or listener `arn`; `what` names it in an error.
-async fn tags_of(aws: &Aws, arn: &str, what: &str) -> Result<BTreeMap<String, String>> {
-    let reply = aws
-        .elb
-        .describe_tags()
-        .resource_arns(arn)
-        .send()
-        .await
-        .map_err(sdk_error(format!("reading the tags of {what}")))?;
-    Ok(reply
-        .tag_descriptions()
-        .iter()
-        .flat_map(|description| description.tags())
-        .filter_map(|tag| {
-            Some((
-                tag.key()?.to_owned(),
-                tag.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect())
-}
-
-/// Adds to the resource `arn` the `desired` tags that `observed` lacks or has with another value.
-async fn add_missing_tags(
-    aws: &Aws,
-    arn: &str,
-    observed: &BTreeMap<String, String>,
-    desired: &BTreeMap<String, String>,
-    what: &str,
-) -> Result<()> {
-    if !crate::stack::tags_missing(desired, observed) {
-        return Ok(());
-    }
-    aws.elb
-        .add_tags()
-        .resource_arns(arn)
-        .set_tags(Some(tag_list(desired)))
-        .send()
-        .await
-        .map_err(sdk_error(format!("tagging {what}")))?;
-    Ok(())
 }
 
 /// A setting fixed when the resource was made, in a diff: one that differs is shown with its
@@ -225,92 +182,6 @@ pub(crate) async fn observe_by_name(aws: &Aws, name: &str) -> Result<Option<Obse
         attributes,
         tags,
     }))
-}
-
-/// What is wrong with the subnets found for the load balancer, as (id, VPC, availability zone),
-/// if anything; `given`: they are the stack file's `ecs.subnets` (else the default VPC's).
-fn subnet_problem(found: &[(String, String, String)], vpc: &str, given: bool) -> Option<String> {
-    let elsewhere: Vec<&str> = found
-        .iter()
-        .filter(|(_, in_vpc, _)| in_vpc != vpc)
-        .map(|(id, ..)| id.as_str())
-        .collect();
-    if !elsewhere.is_empty() {
-        return Some(format!(
-            "ecs.subnets: {} not in the default VPC {vpc}, where the stack's security groups are; give subnets of {vpc}, or leave ecs.subnets out to use all of them",
-            elsewhere.join(", ")
-        ));
-    }
-    let mut by_zone: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (id, _, zone) in found {
-        by_zone.entry(zone.as_str()).or_default().push(id.as_str());
-    }
-    if let Some((zone, ids)) = by_zone.iter().find(|(_, ids)| ids.len() > 1) {
-        return Some(if given {
-            format!(
-                "ecs.subnets: {} are all in {zone}; a load balancer takes one subnet per availability zone: keep one of them",
-                ids.join(", ")
-            )
-        } else {
-            format!(
-                "ecs.subnets: the default VPC has several subnets in {zone} ({}); a load balancer takes one per availability zone: give ecs.subnets, one per zone",
-                ids.join(", ")
-            )
-        });
-    }
-    if by_zone.len() >= 2 {
-        return None;
-    }
-    let zones = by_zone.keys().copied().collect::<Vec<_>>().join(", ");
-    Some(if given {
-        format!(
-            "ecs.subnets: all in {zones}; a load balancer needs subnets in two availability zones at least: add a subnet of another zone"
-        )
-    } else {
-        format!(
-            "ecs.subnets: the default VPC's subnets are all in {zones}; a load balancer needs subnets in two availability zones at least: add one (`aws ec2 create-default-subnet --availability-zone <zone>`) or give ecs.subnets"
-        )
-    })
-}
-
-/// Checks (one DescribeSubnets call) that `subnets` exist, are in `vpc` and span two
-/// availability zones at least.
-async fn check_subnets(aws: &Aws, subnets: &[String], vpc: &str, given: bool) -> Result<()> {
-    if subnets.is_empty() {
-        anyhow::bail!(
-            "ecs.subnets: the default VPC {vpc} has no subnets; give ecs.subnets (two or more, in different availability zones)"
-        );
-    }
-    let reply = found(
-        aws.ec2
-            .describe_subnets()
-            .set_subnet_ids(Some(subnets.to_vec()))
-            .send()
-            .await,
-        code("InvalidSubnetID.NotFound"),
-        || "reading the load balancer's subnets".into(),
-    )?;
-    let Some(reply) = reply else {
-        anyhow::bail!(
-            "ecs.subnets: one of {} does not exist in this region; give subnets of the default VPC {vpc}, or leave ecs.subnets out to use all of them",
-            subnets.join(", ")
-        );
-    };
-    let found: Vec<(String, String, String)> = reply
-        .subnets()
-        .iter()
-        .map(|s| {
-            (
-                s.subnet_id().unwrap_or_default().to_owned(),
-                s.vpc_id().unwrap_or_default().to_owned(),
-                s.availability_zone().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
-    match subnet_problem(&found, vpc, given) {
-        Some(problem) => Err(anyhow::anyhow!(problem)),
-        None => Ok(()),
-    }
 }
 
 impl LoadBalancer {
@@ -550,158 +421,5 @@ impl Resource for LoadBalancer {
                 DELETE_TIMEOUT,
             ))?;
         Ok(if deleted { vec![name] } else { vec![] })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A stack with the ECS topology, named `t`.
-    pub(super) fn config() -> StackConfig {
-        StackConfig::parse(
-            "stack: tst\nregion: us-east-1\ndomain: api.example.com\nacme_email: a@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    name: k\ntopology: ecs\n",
-            "test",
-        )
-        .unwrap()
-    }
-
-    fn subnet(id: &str, vpc: &str, zone: &str) -> (String, String, String) {
-        (id.into(), vpc.into(), zone.into())
-    }
-
-    fn desired() -> LoadBalancer {
-        let config = config();
-        LoadBalancer {
-            name: name(&config),
-            subnets: vec!["subnet-a".into(), "subnet-b".into()],
-            security_group: config.name("alb"),
-            attributes: attributes(),
-            tags: config.tags(),
-        }
-    }
-
-    fn observed() -> Observed {
-        Observed {
-            arn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/tst-api/1"
-                .into(),
-            dns_name: "tst-api-1.us-east-1.elb.amazonaws.com".into(),
-            state: "active".into(),
-            kind: TYPE.into(),
-            scheme: SCHEME.into(),
-            ip_address_type: IP_ADDRESS_TYPE.into(),
-            subnets: vec!["subnet-a".into(), "subnet-b".into()],
-            security_groups: vec!["sg-1".into()],
-            attributes: attributes(),
-            tags: config().tags(),
-        }
-    }
-
-    fn known() -> Known {
-        let mut known = Known::default();
-        known.groups.insert("tst-alb".into(), "sg-1".into());
-        known
-    }
-
-    #[test]
-    fn subnets_must_be_in_the_default_vpc_and_two_zones() {
-        let two = [
-            subnet("subnet-a", "vpc-1", "us-east-1a"),
-            subnet("subnet-b", "vpc-1", "us-east-1b"),
-        ];
-        assert_eq!(subnet_problem(&two, "vpc-1", true), None);
-        let other_vpc = [
-            subnet("subnet-a", "vpc-1", "us-east-1a"),
-            subnet("subnet-c", "vpc-2", "us-east-1b"),
-        ];
-        let problem = subnet_problem(&other_vpc, "vpc-1", true).unwrap();
-        assert!(
-            problem.starts_with("ecs.subnets: subnet-c not in the default VPC vpc-1"),
-            "{problem}"
-        );
-        let same_zone = [
-            subnet("subnet-a", "vpc-1", "us-east-1a"),
-            subnet("subnet-b", "vpc-1", "us-east-1a"),
-        ];
-        let problem = subnet_problem(&same_zone, "vpc-1", true).unwrap();
-        assert!(
-            problem.starts_with("ecs.subnets: subnet-a, subnet-b are all in us-east-1a; a load balancer takes one subnet per availability zone"),
-            "{problem}"
-        );
-        let one = [subnet("subnet-a", "vpc-1", "us-east-1a")];
-        let problem = subnet_problem(&one, "vpc-1", false).unwrap();
-        assert!(
-            problem.starts_with("ecs.subnets: the default VPC's subnets are all in us-east-1a"),
-            "{problem}"
-        );
-    }
-
-    #[test]
-    fn the_load_balancer_as_wanted_is_unchanged() {
-        assert_eq!(
-            desired().diff(Some(&observed()), &known()),
-            Change::Unchanged
-        );
-        assert_eq!(desired().diff(None, &known()), Change::Create);
-    }
-
-    #[test]
-    fn drift_is_shown_field_by_field_groups_by_name() {
-        let mut have = observed();
-        have.security_groups = vec!["sg-9".into()];
-        have.subnets = vec!["subnet-a".into()];
-        have.attributes.remove("idle_timeout.timeout_seconds");
-        have.scheme = "internal".into();
-        let mut known = known();
-        known.groups.insert("tst-web".into(), "sg-9".into());
-        let Change::Update { fields } = desired().diff(Some(&have), &known) else {
-            panic!("an update");
-        };
-        let shown: Vec<(&str, &str, &str)> = fields
-            .iter()
-            .map(|f| (f.field.as_str(), f.from.as_str(), f.to.as_str()))
-            .collect();
-        assert_eq!(
-            shown,
-            [
-                (
-                    "scheme",
-                    "internal",
-                    "internet-facing (set at creation: delete it, then provision)"
-                ),
-                ("subnets", "subnet-a", "subnet-a, subnet-b"),
-                ("security_groups", "tst-web", "tst-alb"),
-                ("attributes.idle_timeout.timeout_seconds", "(none)", "60"),
-            ]
-        );
-    }
-
-    #[test]
-    fn a_setting_fixed_at_creation_is_refused_with_what_to_do() {
-        assert!(refuse_set_at_creation("x", &[("scheme", "a", "a")]).is_ok());
-        let err = refuse_set_at_creation(
-            "the load balancer tst-api",
-            &[
-                ("scheme", "internal", "internet-facing"),
-                ("type", "a", "a"),
-            ],
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.starts_with(
-                "the load balancer tst-api: its scheme is internal, not internet-facing; that is set when it is created"
-            ),
-            "{err}"
-        );
-        assert!(err.contains("run provision again"), "{err}");
-    }
-
-    #[test]
-    fn only_an_active_load_balancer_is_healthy() {
-        assert_eq!(LoadBalancer::unhealthy(&observed()), None);
-        let mut failed = observed();
-        failed.state = "failed".into();
-        assert_eq!(LoadBalancer::unhealthy(&failed).as_deref(), Some("failed"));
     }
 }

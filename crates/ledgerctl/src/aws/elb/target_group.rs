@@ -9,7 +9,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum,
 };
 
-use super::{add_missing_tags, refuse_set_at_creation, set_at_creation};
+use super::tags::{add_missing_tags, tag_list, tags_of};
+use super::{refuse_set_at_creation, set_at_creation};
 use crate::aws::{Aws, code, found, sdk_error};
 use crate::stack::resource::{Known, Resource};
 use crate::stack::{Change, Diff, StackConfig};
@@ -146,7 +147,7 @@ async fn observe(aws: &Aws, name: &str) -> Result<Option<Observed>> {
         .find(|a| a.key() == Some(DEREGISTRATION_DELAY))
         .and_then(|a| a.value())
         .map(str::to_owned);
-    let tags = super::tags_of(aws, &arn, &format!("the target group {name}")).await?;
+    let tags = tags_of(aws, &arn, &format!("the target group {name}")).await?;
     let protocol = |p: Option<&ProtocolEnum>| p.map_or("(none)", |p| p.as_str()).to_owned();
     Ok(Some(Observed {
         vpc: group.vpc_id().unwrap_or("(none)").to_owned(),
@@ -211,7 +212,7 @@ impl TargetGroup {
             .healthy_threshold_count(health.healthy_threshold)
             .unhealthy_threshold_count(health.unhealthy_threshold)
             .matcher(Matcher::builder().http_code(&health.matcher).build())
-            .set_tags(Some(super::tag_list(&self.tags)))
+            .set_tags(Some(tag_list(&self.tags)))
             .send()
             .await
             .map_err(sdk_error(format!("creating the target group {name}")))?;

@@ -2,6 +2,9 @@
 //! and query kept); port 443 ends TLS with the stack's certificate under [`SSL_POLICY`] and
 //! forwards to the target group. The 443 listener waits while the certificate is not issued.
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
@@ -10,7 +13,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     ActionTypeEnum, Certificate, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
 };
 
-use super::add_missing_tags;
+use super::tags::{add_missing_tags, tag_list, tags_of};
 use crate::aws::{Aws, found, sdk_error};
 use crate::stack::resource::{Known, Resource};
 use crate::stack::{Change, Diff, StackConfig};
@@ -318,7 +321,7 @@ impl Resource for Listener {
             .listener_arn()
             .with_context(|| format!("AWS described the listener {name} without its ARN"))?
             .to_owned();
-        let tags = super::tags_of(aws, &arn, &format!("the listener {name}")).await?;
+        let tags = tags_of(aws, &arn, &format!("the listener {name}")).await?;
         Ok(Some(Observed {
             arn,
             settings: settings_of(listener),
@@ -378,7 +381,7 @@ impl Resource for Listener {
                 .set_ssl_policy(want.ssl_policy.clone())
                 .set_certificates(certificates)
                 .default_actions(action)
-                .set_tags(Some(super::tag_list(&self.tags)))
+                .set_tags(Some(tag_list(&self.tags)))
                 .send()
                 .await
                 .map_err(sdk_error(format!("creating the listener {name}")))?;
@@ -439,177 +442,5 @@ impl Resource for Listener {
             }
         }
         Ok(deleted)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const CERTIFICATE: &str = "arn:aws:acm:us-east-1:123456789012:certificate/c";
-    const TARGET_GROUP: &str =
-        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tst-api/1";
-
-    fn known(certificate: bool) -> Known {
-        let mut known = Known::default();
-        known.ecs.load_balancer = Some(
-            "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/tst-api/1".into(),
-        );
-        known.ecs.target_group = Some(TARGET_GROUP.into());
-        known.ecs.certificate = certificate.then(|| CERTIFICATE.to_owned());
-        known
-    }
-
-    fn both() -> (Listener, Listener) {
-        let mut listeners = listeners(&super::super::tests::config()).into_iter();
-        (listeners.next().unwrap(), listeners.next().unwrap())
-    }
-
-    fn observed(listener: &Listener, settings: Settings) -> Observed {
-        Observed {
-            arn: format!("arn:listener/{}", listener.port),
-            settings,
-            tags: listener.tags.clone(),
-        }
-    }
-
-    #[test]
-    fn two_listeners_named_by_the_load_balancer_and_port() {
-        let (http, https) = both();
-        assert_eq!(http.name(), "tst-api:80");
-        assert_eq!(https.name(), "tst-api:443");
-        assert_eq!(http.route, Route::RedirectToHttps);
-        assert_eq!(https.route, Route::Forward);
-    }
-
-    #[test]
-    fn https_waits_for_the_certificate_and_http_does_not() {
-        let (http, https) = both();
-        assert_eq!(https.settings(&known(false)), None);
-        assert_eq!(
-            https.diff(None, &known(false)),
-            Change::Waiting {
-                reason: "the certificate for api.example.com is not issued yet (see the acm certificate above)".into()
-            }
-        );
-        assert_eq!(http.diff(None, &known(false)), Change::Create);
-        assert_eq!(https.diff(None, &known(true)), Change::Create);
-        assert_eq!(
-            https.settings(&known(true)),
-            Some(Settings {
-                protocol: "HTTPS".into(),
-                certificate: Some(CERTIFICATE.into()),
-                ssl_policy: Some(SSL_POLICY.into()),
-                action: format!("forward to {TARGET_GROUP}"),
-            })
-        );
-        let mut no_group = known(true);
-        no_group.ecs.target_group = None;
-        assert_eq!(
-            https.settings(&no_group).map(|s| s.action),
-            Some("forward to tst-api (new)".into())
-        );
-        assert!(https.action(&no_group).is_err());
-    }
-
-    #[test]
-    fn actions_are_compared_however_aws_spells_them() {
-        let forward = sdk::Action::builder()
-            .r#type(ActionTypeEnum::Forward)
-            .target_group_arn(TARGET_GROUP)
-            .forward_config(
-                sdk::ForwardActionConfig::builder()
-                    .target_groups(
-                        sdk::TargetGroupTuple::builder()
-                            .target_group_arn(TARGET_GROUP)
-                            .weight(1)
-                            .build(),
-                    )
-                    .build(),
-            )
-            .build();
-        assert_eq!(action_shown(&forward), format!("forward to {TARGET_GROUP}"));
-        let weighted = sdk::Action::builder()
-            .r#type(ActionTypeEnum::Forward)
-            .forward_config(
-                sdk::ForwardActionConfig::builder()
-                    .target_groups(
-                        sdk::TargetGroupTuple::builder()
-                            .target_group_arn("a")
-                            .build(),
-                    )
-                    .target_groups(
-                        sdk::TargetGroupTuple::builder()
-                            .target_group_arn("b")
-                            .build(),
-                    )
-                    .build(),
-            )
-            .build();
-        assert_eq!(action_shown(&weighted), "forward to a, b");
-        // What ELB fills in when they are left out: the same redirect.
-        let bare = sdk::Action::builder()
-            .r#type(ActionTypeEnum::Redirect)
-            .redirect_config(
-                RedirectActionConfig::builder()
-                    .protocol("HTTPS")
-                    .port("443")
-                    .status_code(RedirectActionStatusCodeEnum::Http301)
-                    .build(),
-            )
-            .build();
-        assert_eq!(actions_shown(&[bare]), REDIRECT.shown());
-        assert_eq!(
-            REDIRECT.shown(),
-            "redirect to HTTPS://#{host}:443/#{path}?#{query} (HTTP_301)"
-        );
-        let (http, _) = both();
-        let ours = http.action(&known(false)).unwrap();
-        assert_eq!(action_shown(&ours), REDIRECT.shown());
-        let fixed = sdk::Action::builder()
-            .r#type(ActionTypeEnum::FixedResponse)
-            .build();
-        assert_eq!(actions_shown(&[fixed]), "fixed-response");
-        assert_eq!(actions_shown(&[]), "(none)");
-    }
-
-    #[test]
-    fn drift_in_the_action_certificate_and_tags_is_shown() {
-        let (http, https) = both();
-        let known = known(true);
-        let want = https.settings(&known).unwrap();
-        assert_eq!(
-            https.diff(Some(&observed(&https, want.clone())), &known),
-            Change::Unchanged
-        );
-        let mut have = observed(
-            &https,
-            Settings {
-                certificate: Some("arn:old".into()),
-                action: "forward to arn:other".into(),
-                ..want
-            },
-        );
-        have.tags.clear();
-        let Change::Update { fields } = https.diff(Some(&have), &known) else {
-            panic!("an update");
-        };
-        let changed: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(
-            changed,
-            ["certificate", "default_action", "tags.ledgerly:stack"]
-        );
-        // Some endpoints describe an SSL policy on an HTTP listener: not drift.
-        let mut plain = http.settings(&known).unwrap();
-        let want = plain.clone();
-        plain.ssl_policy = Some("ELBSecurityPolicy-2016-08".into());
-        assert!(!plain.differs_from(&want));
-        assert_eq!(
-            http.diff(Some(&observed(&http, plain)), &known),
-            Change::Unchanged
-        );
-        let mut moved = want.clone();
-        moved.protocol = "HTTPS".into();
-        assert!(moved.differs_from(&want));
     }
 }

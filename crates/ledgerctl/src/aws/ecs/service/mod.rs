@@ -1,6 +1,6 @@
 //! The API's ECS service `api` in the stack's cluster: Fargate tasks of the task definition
 //! family `<stack>-api` behind the load balancer's target group, registered in Cloud Map, their
-//! count autoscaled between `ecs.tasks.min` and `max` (`aws/scaling.rs`).
+//! count autoscaled between `ecs.tasks.min` and `max` (`aws/scaling/`).
 //!
 //! The task definition is deploy's: it registers a revision per release (the image by digest,
 //! the secrets by SSM reference). From zero, the service waits for the first revision; provision
@@ -11,19 +11,29 @@
 //! The tasks get public IP addresses: the default VPC's subnets have no NAT gateway, and a task
 //! pulls its image from ECR and reads its secrets from SSM over the internet. Their security
 //! group, `<stack>-tasks`, decides who reaches them.
+//!
+//! Over 400 lines: the kind — the service as wanted, compared and made. The service as ECS has
+//! it, read and shown in the forms compared, is in `observed`; the family's revisions are
+//! `super::task_definition`'s.
+
+mod observed;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use observed::{Observed, observe};
+use observed::{deployment_shown, load_balancer_shown, shown};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use aws_sdk_ecs::client::Waiters as _;
-use aws_sdk_ecs::error::ProvideErrorMetadata as _;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration,
-    LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags, ServiceField, ServiceRegistry,
-    Tag, TaskDefinitionField, TaskDefinitionStatus,
+    LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags, ServiceRegistry, Tag,
 };
 
+use super::task_definition::{delete_task_definitions, newest_task_definition};
 use crate::aws::elb::target_group::API_PORT;
 use crate::aws::{Aws, ensure_owned, found, sdk_error, waited};
 use crate::stack::resource::{Known, Resource};
@@ -66,67 +76,6 @@ pub(crate) struct Service {
     pub(crate) tags: BTreeMap<String, String>,
 }
 
-/// The service as ECS has it, in the forms compared.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Observed {
-    pub(crate) arn: String,
-    /// `ACTIVE`, `DRAINING` (deleted, its tasks stopping) or `INACTIVE` (deleted).
-    pub(crate) status: String,
-    pub(crate) desired_count: i32,
-    pub(crate) running_count: i32,
-    pub(crate) subnets: BTreeSet<String>,
-    /// By id.
-    pub(crate) security_groups: BTreeSet<String>,
-    pub(crate) public_ip: String,
-    /// `<target group ARN> → <container>:<port>` each.
-    pub(crate) load_balancers: BTreeSet<String>,
-    pub(crate) registries: BTreeSet<String>,
-    /// `None` when ECS does not say (moto leaves it out of a created service).
-    pub(crate) deployment: Option<String>,
-    /// `None` when ECS does not say (moto leaves it out of a created service).
-    pub(crate) grace_period: Option<i32>,
-    pub(crate) tags: BTreeMap<String, String>,
-}
-
-impl Observed {
-    /// Whether it is there; a deleted service (draining or inactive) is not, and a new one of
-    /// the same name can be created.
-    fn is_active(&self) -> bool {
-        self.status == "ACTIVE"
-    }
-}
-
-fn shown(set: &BTreeSet<String>) -> String {
-    if set.is_empty() {
-        return "(none)".into();
-    }
-    set.iter().cloned().collect::<Vec<_>>().join(", ")
-}
-
-fn load_balancer_shown(target_group: &str, container: &str, port: i32) -> String {
-    format!("{target_group} → {container}:{port}")
-}
-
-/// A deployment configuration as compared: its percentages and circuit breaker
-/// (`(enable, rollback)`).
-fn deployment_shown(
-    minimum: Option<i32>,
-    maximum: Option<i32>,
-    breaker: Option<(bool, bool)>,
-) -> String {
-    let percent = |p: Option<i32>| p.map_or_else(|| "(unset)".to_owned(), |p| format!("{p} %"));
-    let breaker = match breaker {
-        Some((true, true)) => "circuit breaker with rollback",
-        Some((true, false)) => "circuit breaker without rollback",
-        _ => "no circuit breaker",
-    };
-    format!(
-        "minimum healthy {}, maximum {}, {breaker}",
-        percent(minimum),
-        percent(maximum)
-    )
-}
-
 fn wanted_deployment() -> String {
     deployment_shown(
         Some(MINIMUM_HEALTHY_PERCENT),
@@ -148,7 +97,8 @@ fn deployment() -> DeploymentConfiguration {
         .build()
 }
 
-fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
+/// ECS tags as compared: the service's, and the task definitions' (`super::task_definition`).
+pub(super) fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
         .filter_map(|t| {
             Some((
@@ -163,100 +113,6 @@ fn ecs_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
-}
-
-/// The family's newest active revision, by ARN; `None` if it has none.
-pub(crate) async fn newest_task_definition(aws: &Aws, family: &str) -> Result<Option<String>> {
-    let reply = aws
-        .ecs
-        .describe_task_definition()
-        .task_definition(family)
-        .send()
-        .await;
-    // A family without revisions: ECS answers a ClientException.
-    let reply = found(
-        reply,
-        |e| {
-            e.is_client_exception()
-                && e.message()
-                    .is_some_and(|m| m.contains("Unable to describe task definition"))
-        },
-        || format!("reading the task definition {family}"),
-    )?;
-    // AWS answers a family's newest ACTIVE revision; moto its newest, whatever its status.
-    Ok(reply
-        .as_ref()
-        .and_then(|r| r.task_definition())
-        .filter(|t| t.status() == Some(&TaskDefinitionStatus::Active))
-        .and_then(|t| t.task_definition_arn())
-        .map(str::to_owned))
-}
-
-/// The service `api` in `cluster` as ECS has it, deleted or not; `None` if there is none (or no
-/// cluster).
-pub(crate) async fn observe(aws: &Aws, cluster: &str) -> Result<Option<Observed>> {
-    let reply = aws
-        .ecs
-        .describe_services()
-        .cluster(cluster)
-        .services(NAME)
-        .include(ServiceField::Tags)
-        .send()
-        .await;
-    let reply = found(
-        reply,
-        |e| e.is_cluster_not_found_exception(),
-        || format!("reading the ECS service {cluster}/{NAME}"),
-    )?;
-    let Some(service) = reply.as_ref().and_then(|r| r.services().first()) else {
-        return Ok(None);
-    };
-    let vpc = service
-        .network_configuration()
-        .and_then(|n| n.awsvpc_configuration());
-    Ok(Some(Observed {
-        arn: service.service_arn().unwrap_or_default().to_owned(),
-        status: service.status().unwrap_or_default().to_owned(),
-        desired_count: service.desired_count(),
-        running_count: service.running_count(),
-        subnets: vpc
-            .map(|v| v.subnets().iter().cloned().collect())
-            .unwrap_or_default(),
-        security_groups: vpc
-            .map(|v| v.security_groups().iter().cloned().collect())
-            .unwrap_or_default(),
-        public_ip: vpc
-            .and_then(|v| v.assign_public_ip())
-            .map_or_else(|| "(none)".to_owned(), |p| p.as_str().to_owned()),
-        load_balancers: service
-            .load_balancers()
-            .iter()
-            .map(|lb| {
-                load_balancer_shown(
-                    lb.target_group_arn()
-                        .or(lb.load_balancer_name())
-                        .unwrap_or_default(),
-                    lb.container_name().unwrap_or_default(),
-                    lb.container_port().unwrap_or_default(),
-                )
-            })
-            .collect(),
-        registries: service
-            .service_registries()
-            .iter()
-            .map(|r| r.registry_arn().unwrap_or_default().to_owned())
-            .collect(),
-        deployment: service.deployment_configuration().map(|d| {
-            deployment_shown(
-                d.minimum_healthy_percent(),
-                d.maximum_percent(),
-                d.deployment_circuit_breaker()
-                    .map(|b| (b.enable(), b.rollback())),
-            )
-        }),
-        grace_period: service.health_check_grace_period_seconds(),
-        tags: tags_of(service.tags()),
-    }))
 }
 
 /// The names of the fields in `change`.
@@ -462,83 +318,6 @@ impl Service {
     }
 }
 
-/// The family's revisions with `status`, oldest first.
-async fn revisions(aws: &Aws, family: &str, status: TaskDefinitionStatus) -> Result<Vec<String>> {
-    aws.ecs
-        .list_task_definitions()
-        .family_prefix(family)
-        .status(status.clone())
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(sdk_error(format!(
-            "listing the {} revisions of {family}",
-            status.as_str().to_lowercase()
-        )))
-}
-
-/// Deregisters the family's active revisions and deletes all of them, if the newest carries the
-/// stack's tag (deploy registers them with it); what went.
-async fn delete_task_definitions(aws: &Aws, config: &StackConfig) -> Result<Vec<String>> {
-    let family = family(config);
-    let active = revisions(aws, &family, TaskDefinitionStatus::Active).await?;
-    let inactive = revisions(aws, &family, TaskDefinitionStatus::Inactive).await?;
-    let Some(newest) = active.last().or(inactive.last()) else {
-        return Ok(vec![]);
-    };
-    let described = aws
-        .ecs
-        .describe_task_definition()
-        .task_definition(newest)
-        .include(TaskDefinitionField::Tags)
-        .send()
-        .await
-        .map_err(sdk_error(format!("reading the tags of {newest}")))?;
-    ensure_owned(
-        &tags_of(described.tags()),
-        config,
-        format_args!("the task definition {newest}"),
-    )?;
-    for arn in &active {
-        aws.ecs
-            .deregister_task_definition()
-            .task_definition(arn)
-            .send()
-            .await
-            .map_err(sdk_error(format!("deregistering {arn}")))?;
-    }
-    let all: Vec<String> = active.into_iter().chain(inactive).collect();
-    // DeleteTaskDefinitions takes ten revisions at most.
-    for chunk in all.chunks(10) {
-        let reply = aws
-            .ecs
-            .delete_task_definitions()
-            .set_task_definitions(Some(chunk.to_vec()))
-            .send()
-            .await
-            .map_err(sdk_error(format!("deleting the revisions of {family}")))?;
-        if let Some(failure) = reply.failures().first() {
-            anyhow::bail!(
-                "deleting {}: {} {}",
-                failure.arn().unwrap_or(&family),
-                failure.reason().unwrap_or("failed"),
-                failure.detail().unwrap_or_default()
-            );
-        }
-    }
-    let revisions = if all.len() == 1 {
-        "revision"
-    } else {
-        "revisions"
-    };
-    Ok(vec![format!(
-        "task definition {family} ({} {revisions})",
-        all.len()
-    )])
-}
-
 impl Resource for Service {
     type Observed = Observed;
     const KIND: &'static str = "ecs service";
@@ -682,222 +461,5 @@ impl Resource for Service {
         }
         deleted.extend(delete_task_definitions(aws, config).await?);
         Ok(deleted)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::stack::resource::EcsKnown;
-
-    const TARGET_GROUP: &str =
-        "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/stk-api/943f017f100becff";
-    const DISCOVERY: &str = "arn:aws:servicediscovery:eu-west-1:123456789012:service/srv-abc";
-
-    fn config() -> StackConfig {
-        StackConfig::parse(
-            "stack: stk\nregion: eu-west-1\ndomain: l.example.com\nacme_email: a@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    name: k\ntopology: ecs\n",
-            "test",
-        )
-        .unwrap()
-    }
-
-    fn known() -> Known {
-        Known {
-            subnets: ["subnet-0a".to_owned(), "subnet-0b".to_owned()].into(),
-            groups: [("stk-tasks".to_owned(), "sg-0tasks".to_owned())].into(),
-            ecs: EcsKnown {
-                target_group: Some(TARGET_GROUP.into()),
-                discovery: Some(DISCOVERY.into()),
-                ..EcsKnown::default()
-            },
-            ..Known::default()
-        }
-    }
-
-    fn service(task_definition: Option<&str>) -> Service {
-        let config = config();
-        let ecs = config.ecs.clone().unwrap();
-        Service {
-            cluster: "stk".into(),
-            family: family(&config),
-            task_definition: task_definition.map(str::to_owned),
-            desired_count: 2,
-            min: 2,
-            max: 6,
-            subnets: known().ecs_subnets(&ecs).into_iter().collect(),
-            group: config.name("tasks"),
-            tags: config.tags(),
-        }
-    }
-
-    /// The service as provision makes it, as ECS describes it.
-    fn observed() -> Observed {
-        Observed {
-            arn: "arn:aws:ecs:eu-west-1:123456789012:service/stk/api".into(),
-            status: "ACTIVE".into(),
-            desired_count: 3,
-            running_count: 3,
-            subnets: ["subnet-0b".to_owned(), "subnet-0a".to_owned()].into(),
-            security_groups: ["sg-0tasks".to_owned()].into(),
-            public_ip: "ENABLED".into(),
-            load_balancers: [load_balancer_shown(TARGET_GROUP, "api", 8080)].into(),
-            registries: [DISCOVERY.to_owned()].into(),
-            deployment: Some(deployment_shown(Some(100), Some(200), Some((true, true)))),
-            grace_period: Some(30),
-            tags: config().tags(),
-        }
-    }
-
-    fn change(field: &str, from: &str, to: &str) -> (String, String, String) {
-        (field.to_owned(), from.to_owned(), to.to_owned())
-    }
-
-    fn fields(change: Change) -> Vec<(String, String, String)> {
-        match change {
-            Change::Update { fields } => fields
-                .into_iter()
-                .map(|f| (f.field, f.from, f.to))
-                .collect(),
-            other => panic!("expected an update, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn names_are_the_stack_s() {
-        let config = config();
-        assert_eq!(family(&config), "stk-api");
-        assert_eq!(service(None).name(), "stk/api");
-    }
-
-    #[test]
-    fn without_a_task_definition_a_missing_service_waits() {
-        let waiting = service(None).diff(None, &known());
-        assert_eq!(
-            waiting,
-            Change::Waiting {
-                reason: "no task definition stk-api yet; `ledgerctl deploy` registers one and creates the service".into()
-            }
-        );
-        let mut known = known();
-        service(None).learn(None, &mut known);
-        assert!(known.ecs.service_waits);
-        service(None).learn(Some(&observed()), &mut known);
-        assert!(
-            !known.ecs.service_waits,
-            "an existing service does not wait"
-        );
-    }
-
-    #[test]
-    fn a_deleted_service_counts_as_missing() {
-        let revision = "arn:aws:ecs:eu-west-1:123456789012:task-definition/stk-api:3";
-        for status in ["INACTIVE", "DRAINING"] {
-            let gone = Observed {
-                status: status.into(),
-                ..observed()
-            };
-            assert_eq!(
-                service(Some(revision)).diff(Some(&gone), &known()),
-                Change::Create
-            );
-            assert_eq!(Service::unhealthy(&gone), Some(status.to_lowercase()));
-        }
-    }
-
-    #[test]
-    fn a_service_as_made_is_unchanged_whatever_its_count_and_task_definition() {
-        assert_eq!(
-            service(None).diff(Some(&observed()), &known()),
-            Change::Unchanged
-        );
-        // moto leaves the deployment configuration and the grace period out.
-        let sparse = Observed {
-            deployment: None,
-            grace_period: None,
-            ..observed()
-        };
-        assert_eq!(
-            service(None).diff(Some(&sparse), &known()),
-            Change::Unchanged
-        );
-    }
-
-    #[test]
-    fn drift_shows_field_by_field() {
-        let drifted = Observed {
-            desired_count: 9,
-            subnets: ["subnet-0a".to_owned()].into(),
-            security_groups: ["sg-0tasks".to_owned(), "sg-0other".to_owned()].into(),
-            public_ip: "DISABLED".into(),
-            registries: BTreeSet::new(),
-            deployment: Some(deployment_shown(Some(50), Some(200), None)),
-            grace_period: Some(0),
-            tags: BTreeMap::new(),
-            ..observed()
-        };
-        let changes = fields(service(None).diff(Some(&drifted), &known()));
-        let names: Vec<&str> = changes.iter().map(|(f, _, _)| f.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "subnets",
-                "security_groups",
-                "assign_public_ip",
-                "service_registries",
-                "deployment",
-                "health_check_grace_period",
-                "desired_count",
-                "tags.ledgerly:stack"
-            ]
-        );
-        let field = |name: &str| changes.iter().find(|(f, _, _)| f == name).cloned().unwrap();
-        assert_eq!(
-            field("security_groups"),
-            change("security_groups", "sg-0other, stk-tasks", "stk-tasks")
-        );
-        assert_eq!(field("desired_count"), change("desired_count", "9", "6"));
-        assert_eq!(
-            field("deployment").1,
-            "minimum healthy 50 %, maximum 200 %, no circuit breaker"
-        );
-        let low = Observed {
-            desired_count: 0,
-            ..observed()
-        };
-        assert_eq!(
-            fields(service(None).diff(Some(&low), &known())),
-            [change("desired_count", "0", "2")]
-        );
-    }
-
-    #[test]
-    fn the_load_balancer_is_the_target_group_on_the_api_port() {
-        let elsewhere = Observed {
-            load_balancers: [load_balancer_shown(TARGET_GROUP, "api", 80)].into(),
-            ..observed()
-        };
-        assert_eq!(
-            fields(service(None).diff(Some(&elsewhere), &known())),
-            [change(
-                "load_balancers",
-                &format!("{TARGET_GROUP} → api:80"),
-                &format!("{TARGET_GROUP} → api:8080")
-            )]
-        );
-    }
-
-    #[test]
-    fn fewer_running_tasks_than_wanted_is_unhealthy() {
-        let short = Observed {
-            running_count: 1,
-            desired_count: 2,
-            ..observed()
-        };
-        assert_eq!(
-            Service::unhealthy(&short).as_deref(),
-            Some("running 1 of 2")
-        );
-        assert_eq!(Service::unhealthy(&observed()), None);
     }
 }

@@ -79,10 +79,32 @@ fn a_push_to_main_is_tested_then_deployed_with_oidc_one_deploy_at_a_time() {
         .collect();
     let deploy_step = runs
         .iter()
-        .find(|r| r.contains("ledgerctl deploy"))
-        .expect("a deploy step");
+        .find(|r| r.contains("ledgerctl deploy") && r.contains("--ssh-key"))
+        .expect("an instance deploy step");
     assert!(deploy_step.contains("--lock-wait"), "{deploy_step}");
-    assert!(deploy_step.contains("--ssh-key"), "{deploy_step}");
+    // An ECS stack deploys through AWS's APIs alone: its steps have no SSH at all.
+    let on = |topology: &str| {
+        steps(deploy)
+            .iter()
+            .filter(move |s| s["if"].as_str() == Some(topology))
+            .filter_map(|s| s["run"].as_str())
+            .collect::<Vec<_>>()
+    };
+    let ecs = on("steps.stack.outputs.topology == 'ecs'");
+    assert!(
+        ecs.iter().any(|r| r.contains("ledgerctl deploy")),
+        "{ecs:?}"
+    );
+    assert!(
+        ecs.iter().any(|r| r.contains("ledgerctl status")),
+        "{ecs:?}"
+    );
+    assert!(ecs.iter().all(|r| !r.contains("ssh")), "{ecs:?}");
+    let instance = on("steps.stack.outputs.topology != 'ecs'");
+    assert!(
+        instance.iter().any(|r| r.contains(deploy_step)),
+        "{instance:?}"
+    );
     // The host key is checked against the instance's recorded keys, not a file of the CI's.
     assert!(!text.contains("ssh-known-hosts"), "{text}");
     assert!(!text.contains("StrictHostKeyChecking"), "{text}");

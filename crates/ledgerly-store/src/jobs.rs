@@ -548,7 +548,10 @@ impl Store {
     }
 
     /// Applies an OCR result that arrived without a job — the signed callback from the S3-event
-    /// Lambda. Applying the same result twice leaves the same state as applying it once.
+    /// Lambda. Applying the same result twice leaves the same state as applying it once, also
+    /// when two deliveries reach two API instances at the same moment: the receipt's row is
+    /// locked first (SQLite's writers already take turns), so the second finds the first's
+    /// expense instead of inserting a second one.
     #[tracing::instrument(skip_all, err)]
     pub async fn apply_ocr_result(
         &self,
@@ -560,6 +563,13 @@ impl Store {
         let at = now();
         let expense = with_db!(self, |pool, d| {
             let mut tx = pool.begin_with(d.begin()).await?;
+            sqlx::query(d.pick(
+                "SELECT id FROM receipts WHERE id = $1 FOR UPDATE",
+                "SELECT id FROM receipts WHERE id = $1",
+            ))
+            .bind(receipt.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await?;
             let expense = apply_result_in_tx!(tx, receipt.as_uuid(), owner.as_uuid(), result, at);
             tx.commit().await?;
             expense

@@ -15,6 +15,12 @@ pub(crate) fn name(config: &StackConfig) -> String {
     format!("/ledgerly/{}/api", config.stack)
 }
 
+/// The stream prefix of the API's logs: its streams are `api/api/<task id>`.
+pub(crate) const STREAM_PREFIX: &str = "api";
+
+/// The stream prefix of the one-off migration tasks' logs: `migrate/migrate/<task id>`.
+pub(crate) const MIGRATION_STREAM_PREFIX: &str = "migrate";
+
 /// The log group, as the stack file wants it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LogGroup {

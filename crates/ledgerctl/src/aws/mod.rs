@@ -61,7 +61,7 @@ pub(crate) struct CallLog {
 
 /// Operations that only read.
 fn is_read(operation: &str) -> bool {
-    ["Describe", "Get", "List", "Head"]
+    ["Describe", "Get", "List", "Head", "Filter"]
         .iter()
         .any(|prefix| operation.starts_with(prefix))
 }

@@ -385,6 +385,51 @@ pub(crate) async fn write(
     }
 }
 
+/// Writes a SecureString deploy owns (the ECS API's database URL), tagged when it is created;
+/// nothing when it already holds `value`. Whether it wrote.
+pub(crate) async fn write_secret(
+    aws: &Aws,
+    config: &StackConfig,
+    name: &str,
+    value: &secrecy::SecretString,
+    description: &str,
+) -> Result<bool> {
+    use secrecy::ExposeSecret as _;
+    let current = found(
+        aws.ssm
+            .get_parameter()
+            .name(name)
+            .with_decryption(true)
+            .send()
+            .await,
+        |e| e.is_parameter_not_found(),
+        || format!("reading the secret {name}"),
+    )?
+    .and_then(|r| r.parameter);
+    let secure =
+        |p: &aws_sdk_ssm::types::Parameter| p.r#type() == Some(&ParameterType::SecureString);
+    if let Some(parameter) = &current
+        && secure(parameter)
+        && parameter.value() == Some(value.expose_secret())
+    {
+        return Ok(false);
+    }
+    let put = aws
+        .ssm
+        .put_parameter()
+        .name(name)
+        .r#type(ParameterType::SecureString)
+        .value(value.expose_secret())
+        .description(description);
+    let reply = if current.is_some() {
+        put.overwrite(true).send().await
+    } else {
+        put.set_tags(Some(tags(&config.tags())?)).send().await
+    };
+    reply.map_err(sdk_error(format!("writing the secret {name}")))?;
+    Ok(true)
+}
+
 /// The stack's tags as this SDK's type.
 fn tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>> {
     tags.iter()

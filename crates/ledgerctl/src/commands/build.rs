@@ -126,7 +126,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let registry = args.push.as_deref().map(Registry::plain);
     let mut built = Vec::new();
     for kind in kinds {
-        let context = image::context(kind, &binaries)?;
+        let context = image::context(kind, &binaries, None)?;
         let tag = args
             .tag
             .clone()

@@ -338,8 +338,14 @@ fn header(size: u64, mode: u32, uid: u64, kind: tar::EntryType) -> tar::Header {
     header
 }
 
-/// The build context for `kind` from the binaries in `binaries`.
-pub(crate) fn context(kind: Kind, binaries: &Path) -> anyhow::Result<Context> {
+/// The build context for `kind` from the binaries in `binaries`; for the API, with the RDS
+/// certificate bundle `ca_bundle` (PEM) at [`crate::aws::rds_ca::FILE`] when a deploy gives one
+/// (an ECS task has no file mounted: the image carries what the API verifies the database with).
+pub(crate) fn context(
+    kind: Kind,
+    binaries: &Path,
+    ca_bundle: Option<&str>,
+) -> anyhow::Result<Context> {
     let mut builder = tar::Builder::new(Vec::new());
     let mut hash = Sha256::new();
     let mut add = |path: &str, data: &[u8], mode: u32, uid: u64| -> anyhow::Result<()> {
@@ -370,6 +376,10 @@ pub(crate) fn context(kind: Kind, binaries: &Path) -> anyhow::Result<Context> {
     }
     if kind == Kind::Api {
         add("data/.keep", b"", 0o644, UID)?;
+        if let Some(pem) = ca_bundle {
+            let target = format!("rootfs{}", crate::aws::rds_ca::FILE);
+            add(&target, pem.as_bytes(), 0o644, 0)?;
+        }
     }
     let mut tmp = header(0, 0o1777, 0, tar::EntryType::Directory);
     builder

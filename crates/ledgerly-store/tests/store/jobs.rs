@@ -19,6 +19,7 @@ on_both_backends!(
     a_released_job_is_claimable_at_once_without_counting_the_attempt,
     concurrent_workers_never_claim_the_same_job,
     a_result_applied_twice_leaves_one_expense_and_never_overwrites_a_confirmed_one,
+    one_result_delivered_to_several_instances_at_once_makes_one_expense,
     a_signed_result_closes_the_receipts_open_job,
 );
 
@@ -475,6 +476,32 @@ async fn concurrent_workers_never_claim_the_same_job(store: &Store) {
         40
     );
     assert_eq!(store.ocr_job_counts().await.unwrap().done, 40);
+}
+
+/// Several API instances (ECS tasks) can each get a delivery of the same OCR result at the same
+/// moment: every one succeeds and one expense is made.
+async fn one_result_delivered_to_several_instances_at_once_makes_one_expense(store: &Store) {
+    let priya = user(store, "priya@example.com").await;
+    let receipt = upload(store, &priya, "r1").await;
+    let deliveries: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.apply_ocr_result(receipt.id, &result(5_000)).await })
+        })
+        .collect();
+    let mut expenses = HashSet::new();
+    for delivery in deliveries {
+        expenses.insert(delivery.await.unwrap().unwrap().id);
+    }
+    assert_eq!(expenses.len(), 1, "{expenses:?}");
+    assert_eq!(
+        store
+            .list_expenses(priya.id, &Default::default())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
 }
 
 async fn a_result_applied_twice_leaves_one_expense_and_never_overwrites_a_confirmed_one(

@@ -6,7 +6,7 @@ use anyhow::Result;
 use aws_sdk_ecs::error::ProvideErrorMetadata as _;
 use aws_sdk_ecs::types::{TaskDefinitionField, TaskDefinitionStatus};
 
-use super::service::{family, tags_of};
+use super::service::tags_of;
 use crate::aws::{Aws, ensure_owned, found, sdk_error};
 use crate::stack::StackConfig;
 
@@ -54,13 +54,19 @@ async fn revisions(aws: &Aws, family: &str, status: TaskDefinitionStatus) -> Res
         )))
 }
 
-/// Deregisters the family's active revisions and deletes all of them, if the newest carries the
-/// stack's tag (deploy registers them with it); what went.
+/// The one-off migration task's family: `<stack>-migrate` (the API's is `service::family`).
+pub(crate) fn migration_family(config: &StackConfig) -> String {
+    config.name("migrate")
+}
+
+/// Deregisters the active revisions of `family` and deletes all of them, if the newest carries
+/// the stack's tag (deploy registers them with it); what went.
 pub(crate) async fn delete_task_definitions(
     aws: &Aws,
     config: &StackConfig,
+    family: &str,
 ) -> Result<Vec<String>> {
-    let family = family(config);
+    let family = family.to_owned();
     let active = revisions(aws, &family, TaskDefinitionStatus::Active).await?;
     let inactive = revisions(aws, &family, TaskDefinitionStatus::Inactive).await?;
     let Some(newest) = active.last().or(inactive.last()) else {

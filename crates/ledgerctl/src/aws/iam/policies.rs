@@ -273,7 +273,7 @@ pub(super) fn github_role(config: &StackConfig, targets: &Targets, github: &Gith
         "arn:aws:ssm:{region}:{account}:parameter/{}/*",
         config.stack
     );
-    let statements = vec![
+    let mut statements = vec![
         // Describe calls have no resource-level permissions in EC2 and RDS.
         statement(
             "ReadStack",
@@ -384,6 +384,9 @@ pub(super) fn github_role(config: &StackConfig, targets: &Targets, github: &Gith
             vec![format!("arn:aws:ec2:{region}:{account}:instance/*")],
         ),
     ];
+    if config.ecs.is_some() {
+        statements.extend(ecs_deploy_statements(config, targets));
+    }
     Role {
         name: github_role_name(config),
         trust,
@@ -391,6 +394,120 @@ pub(super) fn github_role(config: &StackConfig, targets: &Targets, github: &Gith
         instance_profile: false,
         tags: config.tags(),
     }
+}
+
+/// What an ECS deploy and `status` add to the deploy role: read the ECS kinds; register the
+/// stack's task definitions (tagged) and pass them its two task roles; run the migration task in
+/// the stack's cluster and follow it and its logs; point the service at a new revision; write
+/// the API's database URL. Creating the service (the first deploy) is provision's, and not
+/// allowed here.
+fn ecs_deploy_statements(config: &StackConfig, targets: &Targets) -> Vec<Value> {
+    let Targets {
+        account, region, ..
+    } = targets;
+    let stack = &config.stack;
+    let cluster = format!("arn:aws:ecs:{region}:{account}:cluster/{stack}");
+    let in_cluster = json!({ "ArnEquals": { "ecs:cluster": cluster } });
+    let conditioned = |sid: &str, actions: &[&str], resources: Vec<String>, condition: &Value| json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources, "Condition": condition });
+    vec![
+        // Reads with no narrower resource (Describe/List calls of these services).
+        statement(
+            "ReadEcsStack",
+            &[
+                "ecs:DescribeTaskDefinition",
+                "ecs:ListTaskDefinitions",
+                "elasticloadbalancing:DescribeListeners",
+                "elasticloadbalancing:DescribeLoadBalancerAttributes",
+                "elasticloadbalancing:DescribeLoadBalancers",
+                "elasticloadbalancing:DescribeTags",
+                "elasticloadbalancing:DescribeTargetGroupAttributes",
+                "elasticloadbalancing:DescribeTargetGroups",
+                "elasticloadbalancing:DescribeTargetHealth",
+                "acm:DescribeCertificate",
+                "acm:ListCertificates",
+                "acm:ListTagsForCertificate",
+                "application-autoscaling:DescribeScalableTargets",
+                "application-autoscaling:DescribeScalingActivities",
+                "application-autoscaling:DescribeScalingPolicies",
+                "servicediscovery:GetService",
+                "servicediscovery:ListNamespaces",
+                "servicediscovery:ListServices",
+                "servicediscovery:ListTagsForResource",
+                "logs:DescribeLogGroups",
+            ],
+            vec!["*".into()],
+        ),
+        // Registering has no narrower resource; the revision is tagged as it is registered.
+        statement(
+            "RegisterTaskDefinitions",
+            &["ecs:RegisterTaskDefinition"],
+            vec!["*".into()],
+        ),
+        statement(
+            "TagTaskDefinitions",
+            &["ecs:TagResource"],
+            vec![
+                format!("arn:aws:ecs:{region}:{account}:task-definition/{stack}-api:*"),
+                format!("arn:aws:ecs:{region}:{account}:task-definition/{stack}-migrate:*"),
+            ],
+        ),
+        statement(
+            "PassTaskRoles",
+            &["iam:PassRole"],
+            vec![
+                format!("arn:aws:iam::{account}:role/{stack}-task-execution"),
+                format!("arn:aws:iam::{account}:role/{stack}-task"),
+            ],
+        ),
+        conditioned(
+            "RunMigration",
+            &["ecs:RunTask"],
+            vec![format!(
+                "arn:aws:ecs:{region}:{account}:task-definition/{stack}-migrate:*"
+            )],
+            &in_cluster,
+        ),
+        conditioned(
+            "FollowTasks",
+            &["ecs:DescribeTasks", "ecs:StopTask", "ecs:ListTasks"],
+            vec![
+                format!("arn:aws:ecs:{region}:{account}:task/{stack}/*"),
+                format!("arn:aws:ecs:{region}:{account}:container-instance/{stack}/*"),
+            ],
+            &in_cluster,
+        ),
+        statement(
+            "Service",
+            &[
+                "ecs:DescribeClusters",
+                "ecs:DescribeServices",
+                "ecs:UpdateService",
+                "ecs:ListTagsForResource",
+            ],
+            vec![
+                cluster.clone(),
+                format!("arn:aws:ecs:{region}:{account}:service/{stack}/api"),
+            ],
+        ),
+        statement(
+            "TaskLogs",
+            &[
+                "logs:DescribeLogStreams",
+                "logs:GetLogEvents",
+                "logs:ListTagsForResource",
+            ],
+            vec![format!(
+                "arn:aws:logs:{region}:{account}:log-group:/ledgerly/{stack}/api:*"
+            )],
+        ),
+        statement(
+            "ApiDatabaseUrl",
+            &["ssm:PutParameter", "ssm:AddTagsToResource"],
+            vec![format!(
+                "arn:aws:ssm:{region}:{account}:parameter/{stack}/api-database-url"
+            )],
+        ),
+    ]
 }
 
 #[cfg(test)]
@@ -439,6 +556,93 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_ecs_roles_and_the_deploy_roles_ecs_part_are_least_privilege() {
+        let ecs = StackConfig::parse(
+            "stack: ledgerly\nregion: ap-south-1\ndomain: l.example.com\nacme_email: a@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    name: k\ntopology: ecs\ngithub:\n  repository: acme/ledgerly\n",
+            "test",
+        )
+        .unwrap();
+        let github = ecs.github.clone().unwrap();
+        for role in [
+            task_execution_role(&ecs, &targets()),
+            task_role(&ecs, &targets()),
+            github_role(&ecs, &targets(), &github),
+        ] {
+            let policy: Value = serde_json::from_str(&role.policy).unwrap();
+            for statement in policy["Statement"].as_array().unwrap() {
+                let actions: Vec<&str> = statement["Action"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap())
+                    .collect();
+                assert!(
+                    actions.iter().all(|a| !a.contains('*')),
+                    "{}: {statement}",
+                    role.name
+                );
+                // The tasks write their own log streams; the deploy role makes nothing.
+                if role.name.ends_with("github-deploy") {
+                    assert!(
+                        actions.iter().all(|a| {
+                            let verb = a.split(':').nth(1).unwrap();
+                            !verb.starts_with("Create") && !verb.starts_with("Delete")
+                        }),
+                        "nothing is created or deleted: {statement}"
+                    );
+                }
+                if statement["Resource"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r == "*")
+                {
+                    assert!(
+                        actions.iter().all(|a| {
+                            let verb = a.split(':').nth(1).unwrap();
+                            ["Describe", "List", "Get"]
+                                .iter()
+                                .any(|p| verb.starts_with(p))
+                                || *a == "ecs:RegisterTaskDefinition"
+                        }),
+                        "only reads (and registering, which has no narrower resource) on every resource: {statement}"
+                    );
+                }
+            }
+        }
+        let deploy: Value =
+            serde_json::from_str(&github_role(&ecs, &targets(), &github).policy).unwrap();
+        let run = deploy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "RunMigration")
+            .unwrap();
+        assert_eq!(
+            run["Resource"],
+            json!(["arn:aws:ecs:ap-south-1:123456789012:task-definition/ledgerly-migrate:*"]),
+            "only the migration runs as a one-off task"
+        );
+        assert_eq!(
+            run["Condition"]["ArnEquals"]["ecs:cluster"],
+            "arn:aws:ecs:ap-south-1:123456789012:cluster/ledgerly"
+        );
+        let execution: Value =
+            serde_json::from_str(&task_execution_role(&ecs, &targets()).policy).unwrap();
+        let secrets = execution["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "Secrets")
+            .unwrap();
+        assert_eq!(
+            secrets["Resource"].as_array().unwrap().len(),
+            4,
+            "{secrets}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! with no downtime, unchanged services left alone. Each release is recorded (SSM
 //! `/<stack>/releases`) so that `ledgerctl rollback [version]` can go back along the same path.
 
+mod ecs;
 pub(crate) mod facts;
 mod lambda;
 mod push;
@@ -19,8 +20,9 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::commands::stack::{Output, StackArgs};
+use crate::commands::stack::{Opened, Output, StackArgs};
 use crate::docker::reconcile::Action;
+use crate::stack::config::Topology;
 use lambda::{FunctionChange, update_function};
 use push::{Image, images, pushing};
 use releases::{record, record_images};
@@ -121,12 +123,7 @@ fn report(
                     }
                 )?;
             }
-            let function = match function {
-                FunctionChange::Updated => "now runs this release's OCR image",
-                FunctionChange::Unchanged => "already runs this release's OCR image",
-                FunctionChange::Created => "created from this release's OCR image",
-            };
-            writeln!(out, "OCR function: {function}")?;
+            writeln!(out, "OCR function: {}", function_shown(function))?;
             for action in actions {
                 writeln!(out, "{action}")?;
             }
@@ -143,6 +140,73 @@ fn report(
         }
     }
     Ok(())
+}
+
+/// What deploy and rollback share on an ECS stack once the release is known: the release rolled
+/// out through AWS's APIs alone (no SSH), recorded, and the report printed.
+async fn release_to_ecs(
+    opened: &Opened,
+    facts: &facts::Facts,
+    bundle: &crate::aws::rds_ca::Bundle,
+    release: &Release,
+    images: &[Image],
+    output: Output,
+    verb: &str,
+) -> anyhow::Result<()> {
+    let outcome = ecs::release_to(opened, facts, bundle, release).await?;
+    record(&opened.aws, &opened.config, release).await?;
+    let stack = &opened.config.stack;
+    let mut out = std::io::stdout();
+    match output {
+        Output::Json => writeln!(
+            out,
+            "{:#}",
+            serde_json::json!({
+                "stack": stack,
+                "release": release,
+                "images": images,
+                "function": outcome.function,
+                "migrated": outcome.migrated,
+                "service": outcome.service,
+                "changed": outcome.changed(),
+            })
+        )?,
+        Output::Text => {
+            for image in images {
+                writeln!(
+                    out,
+                    "{} image {} ({}): {}",
+                    image.image,
+                    image.tag,
+                    &image.digest,
+                    if image.pushed {
+                        "built and pushed"
+                    } else {
+                        "already in ECR"
+                    }
+                )?;
+            }
+            writeln!(out, "OCR function: {}", function_shown(&outcome.function))?;
+            if outcome.migrated {
+                writeln!(out, "Migrations: run")?;
+            }
+            writeln!(out, "{}", outcome.service)?;
+            if outcome.changed() {
+                writeln!(out, "{verb} {} to {stack}.", release.version)?;
+            } else {
+                writeln!(out, "Stack {stack} at {}: no changes.", release.version)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn function_shown(function: &FunctionChange) -> &'static str {
+    match function {
+        FunctionChange::Updated => "now runs this release's OCR image",
+        FunctionChange::Unchanged => "already runs this release's OCR image",
+        FunctionChange::Created => "created from this release's OCR image",
+    }
 }
 
 /// What deploy and rollback share once the release is known: the Lambda pointed at its OCR
@@ -194,7 +258,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         None => BTreeMap::new(),
     };
     let pushing = pushing(aws, &facts).await?;
-    let [api, ocr] = images(aws, config, &pushing, &binaries, &root).await?;
+    let [api, ocr] = images(aws, config, &pushing, &binaries, &root, &bundle.pem).await?;
     let release = Release {
         version: api.tag.clone(),
         api: api.digest.clone(),
@@ -202,6 +266,14 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         at: now(),
         ca_bundle_sha256: Some(bundle.sha256.clone()),
     };
+    if config.topology == Topology::Ecs {
+        let images = [api, ocr];
+        let output = args.stack.output;
+        return release_to_ecs(
+            &opened, &facts, &bundle, &release, &images, output, "Deployed",
+        )
+        .await;
+    }
     let rollout = Rollout {
         stack: &args.stack,
         remote: &args.remote,
@@ -273,6 +345,19 @@ pub(crate) async fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
         ca_bundle_sha256: Some(bundle.sha256.clone()),
         ..target
     };
+    if config.topology == Topology::Ecs {
+        let output = args.stack.output;
+        return release_to_ecs(
+            &opened,
+            &facts,
+            &bundle,
+            &release,
+            &[],
+            output,
+            "Rolled back",
+        )
+        .await;
+    }
     let rollout = Rollout {
         stack: &args.stack,
         remote: &args.remote,

@@ -92,13 +92,15 @@ async fn manifest(
     Ok((response.text().await?, media_type))
 }
 
-/// Builds and pushes each image unless ECR already has that exact build.
+/// Builds and pushes each image unless ECR already has that exact build. The API's carries
+/// the RDS certificate bundle `ca_bundle` (PEM), which an ECS task has no other way to get.
 pub(crate) async fn images(
     aws: &Aws,
     config: &StackConfig,
     pushing: &Pushing,
     binaries: &Path,
     root: &Path,
+    ca_bundle: &str,
 ) -> anyhow::Result<[Image; 2]> {
     let kinds = [
         Kind::Api,
@@ -118,7 +120,7 @@ pub(crate) async fn images(
     let mut local = None;
     let mut out = Vec::new();
     for (kind, repository) in kinds.into_iter().zip(names) {
-        let context = image::context(kind, binaries)?;
+        let context = image::context(kind, binaries, Some(ca_bundle))?;
         let tag = release_tag(
             &image::version_tag(root, &context.content_hash),
             &context.content_hash,

@@ -33,7 +33,7 @@ use aws_sdk_ecs::types::{
     LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags, ServiceRegistry, Tag,
 };
 
-use super::task_definition::{delete_task_definitions, newest_task_definition};
+use super::task_definition::{delete_task_definitions, migration_family, newest_task_definition};
 use crate::aws::elb::target_group::API_PORT;
 use crate::aws::{Aws, ensure_owned, found, sdk_error, waited};
 use crate::stack::resource::{Known, Resource};
@@ -459,7 +459,9 @@ impl Resource for Service {
                 ))?;
             deleted.push(name);
         }
-        deleted.extend(delete_task_definitions(aws, config).await?);
+        for family in [family(config), migration_family(config)] {
+            deleted.extend(delete_task_definitions(aws, config, &family).await?);
+        }
         Ok(deleted)
     }
 }

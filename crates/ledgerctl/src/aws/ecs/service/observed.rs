@@ -33,7 +33,7 @@ pub(crate) struct Observed {
 impl Observed {
     /// Whether it is there; a deleted service (draining or inactive) is not, and a new one of
     /// the same name can be created.
-    pub(super) fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         self.status == "ACTIVE"
     }
 }

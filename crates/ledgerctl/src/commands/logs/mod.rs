@@ -1,6 +1,9 @@
 //! `ledgerctl logs <service>`: what one of the stack's containers wrote, from the engine it runs
 //! on — the stack's instance over SSH (found from the stack file, like deploy), or the engine
-//! `--docker-host` names; `--follow` keeps streaming until Ctrl-C.
+//! `--docker-host` names; `--follow` keeps streaming until Ctrl-C. With `topology: ecs`, what the
+//! API's tasks wrote to CloudWatch Logs instead ([`ecs`]).
+
+mod ecs;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,12 +18,14 @@ use crate::aws::{Aws, AwsOptions};
 use crate::docker::reconcile::{self, SERVICE_LABEL};
 use crate::docker::{Engine, Target};
 use crate::stack::StackConfig;
+use crate::stack::config::Topology;
 
 /// Show a service's logs.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The service, e.g. api.
-    service: String,
+    /// The service, e.g. api. With topology: ecs, the API's tasks: api, migrate (the
+    /// migrations), a task id (or its first characters), or none for every task.
+    service: Option<String>,
     /// The stack the service belongs to (default: the stack file's, else ledgerly).
     #[arg(long)]
     stack: Option<String>,
@@ -34,6 +39,10 @@ pub(crate) struct Args {
     /// How many of the last lines to show (`all` for every one).
     #[arg(long, default_value = "200")]
     tail: String,
+    /// With topology: ecs, read the instance's containers (the monitoring) over SSH instead of
+    /// the API's tasks in CloudWatch Logs.
+    #[arg(long)]
+    instance: bool,
     /// The engine: `ssh://user@host[:port]`, `unix:///path/docker.sock` or `local`. Default:
     /// the stack's instance when there is a stack file, else this machine's.
     #[arg(long, env = "LEDGERLY_DOCKER_HOST")]
@@ -73,8 +82,8 @@ fn since(text: &str, now: u64) -> anyhow::Result<u64> {
     Ok(now.saturating_sub(ago.as_secs()))
 }
 
-/// The engine to read from and the stack's name.
-async fn target(args: &Args) -> anyhow::Result<(Target, String)> {
+/// The stack file: `--config`, else ledgerly.yaml when it exists and no `--docker-host` is given.
+fn stack_config(args: &Args) -> anyhow::Result<Option<StackConfig>> {
     let config_path = match &args.config {
         Some(path) => Some(path.clone()),
         None if args.docker_host.is_none() && Path::new("ledgerly.yaml").is_file() => {
@@ -82,7 +91,11 @@ async fn target(args: &Args) -> anyhow::Result<(Target, String)> {
         }
         None => None,
     };
-    let config = config_path.as_deref().map(StackConfig::load).transpose()?;
+    Ok(config_path.as_deref().map(StackConfig::load).transpose()?)
+}
+
+/// The engine to read from and the stack's name.
+async fn target(args: &Args, config: Option<StackConfig>) -> anyhow::Result<(Target, String)> {
     let stack = args
         .stack
         .clone()
@@ -106,15 +119,27 @@ async fn target(args: &Args) -> anyhow::Result<(Target, String)> {
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
-    if args.tail != "all" && args.tail.parse::<u64>().is_err() {
-        bail!("--tail {}: give a number of lines, or all", args.tail);
-    }
+    let tail = match args.tail.as_str() {
+        "all" => None,
+        lines => match lines.parse::<usize>() {
+            Ok(lines) => Some(lines),
+            Err(_) => bail!("--tail {lines}: give a number of lines, or all"),
+        },
+    };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default();
     let since = args.since.as_deref().map(|s| since(s, now)).transpose()?;
-    let (target, stack) = target(&args).await?;
+    let config = stack_config(&args)?;
+    if let Some(config) = &config
+        && config.topology == Topology::Ecs
+        && args.docker_host.is_none()
+        && !args.instance
+    {
+        return ecs::run(&args, config, since, tail).await;
+    }
+    let (target, stack) = target(&args, config).await?;
     let engine = Engine::connect(&target, Duration::from_secs(args.wait_seconds)).await?;
     let docker = &engine.docker;
     let containers = reconcile::stack_containers(docker, &stack).await?;
@@ -126,7 +151,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     // The running one first, then the newest (two exist while a rolling service is replaced).
     let Some(container) = containers
         .iter()
-        .filter(|c| service_of(c).as_deref() == Some(args.service.as_str()))
+        .filter(|c| args.service.is_some() && service_of(c) == args.service)
         .max_by_key(|c| {
             (
                 c.state.as_ref().is_some_and(|s| s.to_string() == "running"),
@@ -137,10 +162,18 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         let mut services: Vec<String> = containers.iter().filter_map(service_of).collect();
         services.sort();
         services.dedup();
+        let Some(service) = &args.service else {
+            bail!(
+                "name the service whose logs to show; the stack {stack} has {} on this engine",
+                if services.is_empty() {
+                    "none".to_owned()
+                } else {
+                    services.join(", ")
+                }
+            );
+        };
         bail!(
-            "the stack {} has no service {} on this engine{}",
-            stack,
-            args.service,
+            "the stack {stack} has no service {service} on this engine{}",
             if services.is_empty() {
                 String::new()
             } else {
@@ -149,6 +182,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         );
     };
     let id = container.id.clone().context("a container without an id")?;
+    let service = args.service.as_deref().unwrap_or_default();
     let mut options = LogsOptionsBuilder::default()
         .stdout(true)
         .stderr(true)
@@ -160,7 +194,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let mut stream = docker.logs(&id, Some(options.build()));
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     while let Some(line) = stream.next().await {
-        match line.with_context(|| format!("reading the logs of {}", args.service))? {
+        match line.with_context(|| format!("reading the logs of {service}"))? {
             LogOutput::StdErr { message } => err.write_all(&message)?,
             LogOutput::StdOut { message } | LogOutput::Console { message } => {
                 out.write_all(&message)?;
@@ -173,18 +207,4 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn since_takes_durations_and_unix_seconds() {
-        assert_eq!(since("30s", 1000).unwrap(), 970);
-        assert_eq!(since("10m", 1000).unwrap(), 400);
-        assert_eq!(since("2h", 10_000).unwrap(), 2800);
-        assert_eq!(since("1700000000", 5).unwrap(), 1_700_000_000);
-        assert!(since("10x", 1000).is_err());
-        assert!(since("soon", 1000).is_err());
-        assert_eq!(since("1h 30m", 10_000).unwrap(), 4600);
-        assert_eq!(since("2023-11-14T22:13:20Z", 5).unwrap(), 1_700_000_000);
-    }
-}
+mod tests;

@@ -2,7 +2,10 @@
 //! state, without drift from the stack file), every container on the instance (image, state,
 //! health, uptime, restarts, and whether it is what the current release renders), and the app's
 //! own readiness — as a table, or JSON (docs/status.schema.json). Exit 0 when all is well, 2 when
-//! anything is missing, unhealthy or drifted (each named), 1 when status itself cannot run.
+//! anything is missing, unhealthy or drifted (each named), 1 when status itself cannot run. With
+//! `topology: ecs` the API's service, tasks, targets and scaling (`ecs`) replace the containers.
+
+mod ecs;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -21,6 +24,7 @@ use super::stack::{Output, StackArgs};
 use crate::docker::Engine;
 use crate::docker::reconcile::{self, HASH_LABEL, SERVICE_LABEL};
 use crate::stack::Change;
+use crate::stack::config::Topology;
 use crate::stack::survey::Survey;
 
 /// Show the stack's resources, containers and readiness; exit 2 if anything is wrong.
@@ -80,6 +84,9 @@ struct Report {
     containers: Vec<Container>,
     /// Services the current release has and the instance runs no container for.
     missing_services: Vec<String>,
+    /// With `topology: ecs` (then `containers` and `missing_services` are empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ecs: Option<ecs::Ecs>,
     app: App,
     /// Every problem, one line each; empty when healthy.
     problems: Vec<String>,
@@ -251,9 +258,22 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
         ready: false,
         detail: "not deployed yet".into(),
     };
-    match deploy::facts::read(aws, config).await {
-        Err(err) => problems.push(format!("the instance cannot be read: {err:#}")),
-        Ok(facts) => {
+    let mut ecs_report = None;
+    // A Fargate task has no SSH or Docker engine to ask: the ECS topology is read from AWS.
+    let facts = match config.topology {
+        Topology::Ecs => {
+            let seen = ecs::read(aws, config, release.is_some()).await?;
+            problems.extend(seen.problems);
+            app = seen.app;
+            ecs_report = Some(seen.report);
+            None
+        }
+        Topology::Instance => Some(deploy::facts::read(aws, config).await),
+    };
+    match facts {
+        None => {}
+        Some(Err(err)) => problems.push(format!("the instance cannot be read: {err:#}")),
+        Some(Ok(facts)) => {
             let expected = match &release {
                 None => None,
                 Some(release) => match deploy::ca_bundle(&opened, deploy::pinned(&history)).await {
@@ -342,6 +362,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
         resources,
         containers: containers_seen,
         missing_services,
+        ecs: ecs_report,
         app,
         problems,
     };
@@ -374,27 +395,31 @@ fn print_table(out: &mut impl std::io::Write, report: &Report) -> anyhow::Result
         let label = format!("{} {}", resource.kind, resource.name);
         writeln!(out, "  {label:<width$}  {}", resource.status)?;
     }
-    writeln!(out, "\nContainers")?;
-    if report.containers.is_empty() {
-        writeln!(out, "  (none)")?;
-    }
-    for c in &report.containers {
-        writeln!(
-            out,
-            "  {:<14} {:<10} {:<10} up {:<8} restarts {:<3} {}  {}",
-            c.service,
-            c.state,
-            c.health,
-            c.uptime_seconds
-                .map(|s| format!("{}m", s / 60))
-                .unwrap_or_else(|| "-".into()),
-            c.restarts,
-            c.status,
-            c.image
-        )?;
-    }
-    for service in &report.missing_services {
-        writeln!(out, "  {service:<14} (no container)")?;
+    if let Some(ecs) = &report.ecs {
+        ecs::print_table(out, ecs)?;
+    } else {
+        writeln!(out, "\nContainers")?;
+        if report.containers.is_empty() {
+            writeln!(out, "  (none)")?;
+        }
+        for c in &report.containers {
+            writeln!(
+                out,
+                "  {:<14} {:<10} {:<10} up {:<8} restarts {:<3} {}  {}",
+                c.service,
+                c.state,
+                c.health,
+                c.uptime_seconds
+                    .map(|s| format!("{}m", s / 60))
+                    .unwrap_or_else(|| "-".into()),
+                c.restarts,
+                c.status,
+                c.image
+            )?;
+        }
+        for service in &report.missing_services {
+            writeln!(out, "  {service:<14} (no container)")?;
+        }
     }
     writeln!(
         out,

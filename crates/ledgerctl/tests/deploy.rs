@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod common;
-use common::{aws, binaries, env, free_port};
+use common::{aws, binaries, env, free_port, validate_status};
 
 fn docker(args: &[&str]) -> String {
     let output = Command::new("docker").args(args).output().unwrap();
@@ -676,38 +676,6 @@ fn changed_binaries(into: &Path) -> PathBuf {
         .write_all(b"another build")
         .unwrap();
     dir
-}
-
-/// Checks a status report against docs/status.schema.json with the jsonschema package
-/// `scripts/test` installs (LEDGERLY_TEST_PYTHON).
-fn validate_status(report: &Value) {
-    let python = env("LEDGERLY_TEST_PYTHON");
-    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/status.schema.json");
-    let mut child = Command::new(python)
-        .args([
-            "-c",
-            "import json, sys, jsonschema\n\
-             schema = json.load(open(sys.argv[1]))\n\
-             jsonschema.Draft202012Validator.check_schema(schema)\n\
-             jsonschema.Draft202012Validator(schema).validate(json.load(sys.stdin))",
-            schema,
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(report.to_string().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "the status report does not match docs/status.schema.json: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// The RDS certificate bundle in a container.

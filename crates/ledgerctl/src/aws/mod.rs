@@ -300,6 +300,24 @@ where
     }
 }
 
+/// Whether a call failed with a server error that names no error code: the emulator's 500 for
+/// an operation it does not implement (AWS names every error it answers). Only for reads whose
+/// answer can be done without (tags, activities).
+pub(crate) fn unimplemented<E>(
+    err: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> bool
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    err.as_service_error().is_some_and(|e| e.code().is_none())
+        && err
+            .raw_response()
+            .is_some_and(|r| r.status().is_server_error())
+}
+
 /// Recognises the service error `code`, for [`found`]: for the errors the SDK does not model.
 pub(crate) fn code<E>(code: &str) -> impl FnOnce(&E) -> bool + '_
 where

@@ -226,3 +226,36 @@ pub(crate) fn haproxy_image(image: &str, config: &str, extra: &str) -> String {
     assert!(built.status.success(), "building {image}: {built:?}");
     image.to_owned()
 }
+
+/// Checks a status report against docs/status.schema.json with the jsonschema package
+/// `scripts/test` installs (LEDGERLY_TEST_PYTHON).
+pub(crate) fn validate_status(report: &serde_json::Value) {
+    use std::io::Write as _;
+    let python = env("LEDGERLY_TEST_PYTHON");
+    let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/status.schema.json");
+    let mut child = Command::new(python)
+        .args([
+            "-c",
+            "import json, sys, jsonschema\n\
+             schema = json.load(open(sys.argv[1]))\n\
+             jsonschema.Draft202012Validator.check_schema(schema)\n\
+             jsonschema.Draft202012Validator(schema).validate(json.load(sys.stdin))",
+            schema,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(report.to_string().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the status report does not match docs/status.schema.json: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

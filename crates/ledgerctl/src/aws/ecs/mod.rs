@@ -13,6 +13,18 @@ use super::{Aws, sdk_error};
 use crate::stack::StackConfig;
 use crate::stack::config::{STACK_TAG, Topology};
 
+/// A task's id, from its ARN (`arn:…:task/<cluster>/<id>`).
+pub(crate) fn task_id(task_arn: &str) -> &str {
+    task_arn.rsplit('/').next().unwrap_or(task_arn)
+}
+
+/// A task definition as people name it, `family:revision`, from its ARN.
+pub(crate) fn revision(task_definition_arn: &str) -> &str {
+    task_definition_arn
+        .rsplit_once("task-definition/")
+        .map_or(task_definition_arn, |(_, revision)| revision)
+}
+
 /// The SSM SecureString deploy writes the API's database URL to (its password included), which
 /// the API's task definition names as a secret.
 pub(crate) fn database_url_parameter(config: &StackConfig) -> String {

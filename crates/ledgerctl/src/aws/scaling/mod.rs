@@ -16,11 +16,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use aws_sdk_applicationautoscaling::config::retry::RetryConfig;
-use aws_sdk_applicationautoscaling::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_applicationautoscaling::operation::list_tags_for_resource::ListTagsForResourceError;
+use aws_sdk_applicationautoscaling::error::ProvideErrorMetadata;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 
-use super::{Aws, ensure_owned, found, sdk_error};
+use super::{Aws, ensure_owned, found, sdk_error, unimplemented};
 use crate::stack::resource::{Known, Resource};
 use crate::stack::{Change, Diff, StackConfig, tags_missing};
 
@@ -54,15 +53,6 @@ pub(crate) fn resource_label(load_balancer: &str, target_group: &str) -> Option<
 /// target found …" or "No scaling policy found …" (AWS: ObjectNotFoundException).
 fn moto_not_found(e: &impl ProvideErrorMetadata) -> bool {
     e.code() == Some("ValidationException") && e.message().is_some_and(|m| m.starts_with("No scal"))
-}
-
-/// Whether reading tags failed with an answer that names no error: moto's 500 for the
-/// operations it does not implement. AWS names every error it answers.
-fn unimplemented(err: &SdkError<ListTagsForResourceError>) -> bool {
-    err.as_service_error().is_some_and(|e| e.code().is_none())
-        && err
-            .raw_response()
-            .is_some_and(|r| r.status().is_server_error())
 }
 
 /// The scalable target's tags; `None` when they cannot be read (moto).

@@ -15,8 +15,6 @@ use std::time::Duration;
 
 use anyhow::Result;
 use aws_sdk_applicationautoscaling::config::retry::RetryConfig;
-use aws_sdk_applicationautoscaling::error::{ProvideErrorMetadata as _, SdkError};
-use aws_sdk_applicationautoscaling::operation::describe_scaling_activities::DescribeScalingActivitiesError;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ScalingActivity, ServiceNamespace};
 use aws_sdk_ecs::types::{DesiredStatus, Service as EcsService, Task as EcsTask};
 use aws_sdk_elasticloadbalancingv2::types::TargetHealthDescription;
@@ -25,7 +23,7 @@ use serde::Serialize;
 use super::App;
 use crate::aws::ecs::{cluster, service::NAME};
 use crate::aws::elb::target_group;
-use crate::aws::{Aws, found, scaling, sdk_error};
+use crate::aws::{Aws, found, scaling, sdk_error, unimplemented};
 use crate::stack::StackConfig;
 
 /// How many stopped tasks are listed, to show the latest (ECS keeps one for about an hour).
@@ -289,15 +287,6 @@ async fn target_health(aws: &Aws, name: &str) -> Result<Option<Vec<TargetHealthD
         || format!("reading the health of the targets in {name}"),
     )?;
     Ok(health.map(|h| h.target_health_descriptions().to_vec()))
-}
-
-/// Whether a call failed with an answer that names no error: moto's 500 for an operation it
-/// does not implement (DescribeScalingActivities). AWS names every error it answers.
-fn unimplemented(err: &SdkError<DescribeScalingActivitiesError>) -> bool {
-    err.as_service_error().is_some_and(|e| e.code().is_none())
-        && err
-            .raw_response()
-            .is_some_and(|r| r.status().is_server_error())
 }
 
 /// The scalable target `resource_id`'s bounds (`None`: there is none) and its latest activities.

@@ -5,6 +5,7 @@
 
 mod assertions;
 mod fixtures;
+mod operate;
 
 use serde_json::Value;
 

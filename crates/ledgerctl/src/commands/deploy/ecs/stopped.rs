@@ -4,22 +4,11 @@
 use anyhow::Result;
 use aws_sdk_ecs::types::{DesiredStatus, Task};
 
+pub(super) use crate::aws::ecs::{revision, task_id};
 use crate::aws::{Aws, sdk_error};
 
 /// How many of its last log lines a failed task's report shows.
 pub(super) const LOG_LINES: i32 = 30;
-
-/// The task's id: the last part of its ARN (`arn:aws:ecs:…:task/<cluster>/<id>`).
-pub(super) fn task_id(task_arn: &str) -> &str {
-    task_arn.rsplit('/').next().unwrap_or(task_arn)
-}
-
-/// A task definition as people name it: `family:revision`, from its ARN.
-pub(super) fn revision(task_definition_arn: &str) -> &str {
-    task_definition_arn
-        .rsplit_once("task-definition/")
-        .map_or(task_definition_arn, |(_, revision)| revision)
-}
 
 /// The log stream the `awslogs` driver writes a task's `container` to: `<prefix>/<container>/<id>`.
 pub(super) fn log_stream(prefix: &str, container: &str, task_arn: &str) -> String {

@@ -10,6 +10,7 @@ use super::{
     ACTIVITIES_SHOWN, Activity, Deployment, Described, Ecs, Event, Scaling, Seen, Service,
     StoppedTask, Target, Task,
 };
+use crate::aws::ecs::{revision, task_id};
 use crate::commands::status::App;
 
 /// How many of the service's latest events are shown.
@@ -24,18 +25,6 @@ const WAITING: &str = "waiting";
 /// The load balancer's target states that say how the app is.
 const HEALTHY: &str = "healthy";
 const UNHEALTHY: &str = "unhealthy";
-
-/// The task's id: the last part of its ARN (`arn:aws:ecs:…:task/<cluster>/<id>`).
-fn task_id(task_arn: &str) -> &str {
-    task_arn.rsplit('/').next().unwrap_or(task_arn)
-}
-
-/// A task definition as people name it, `family:revision`, from its ARN.
-fn revision(task_definition_arn: &str) -> &str {
-    task_definition_arn
-        .rsplit_once("task-definition/")
-        .map_or(task_definition_arn, |(_, revision)| revision)
-}
 
 fn secs(at: Option<&DateTime>) -> Option<i64> {
     at.map(DateTime::secs)

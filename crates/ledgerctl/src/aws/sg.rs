@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Context as _, Result};
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType, UserIdGroupPair};
 
-use super::{Aws, code, ec2, found, sdk_error};
+use super::{Aws, code, ec2, found, has_code, sdk_error};
 use crate::stack::resource::{Known, Resource};
 use crate::stack::{Change, Diff, StackConfig};
 
@@ -261,6 +261,39 @@ fn permission(rule: &Rule, ids: &BTreeMap<String, String>) -> Result<IpPermissio
     })
 }
 
+/// How long a group's delete is tried again while network interfaces still hold it: a load
+/// balancer's, and an ECS task's, are released some minutes after it is gone.
+const RELEASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+/// The wait between those tries.
+const RELEASE_POLL: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Deletes the group `id` (`name`), trying again while it is still in use
+/// (`DependencyViolation`) for up to [`RELEASE_TIMEOUT`]; whether it was there.
+pub(crate) async fn delete_group(aws: &Aws, id: &str, name: &str) -> Result<bool> {
+    let deadline = tokio::time::Instant::now() + RELEASE_TIMEOUT;
+    loop {
+        let reply = aws.ec2.delete_security_group().group_id(id).send().await;
+        match reply {
+            Err(err)
+                if has_code(&err, "DependencyViolation")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tracing::info!(
+                    "the security group {name} is still held by network interfaces being released; trying again in {} s",
+                    RELEASE_POLL.as_secs()
+                );
+                tokio::time::sleep(RELEASE_POLL).await;
+            }
+            reply => {
+                let deleted = found(reply, code("InvalidGroup.NotFound"), || {
+                    format!("deleting the security group {name}")
+                })?;
+                return Ok(deleted.is_some());
+            }
+        }
+    }
+}
+
 impl Resource for Group {
     type Observed = Observed;
     const KIND: &'static str = "security group";
@@ -378,17 +411,7 @@ impl Resource for Group {
                 config,
                 format_args!("the security group {name}"),
             )?;
-            let reply = aws
-                .ec2
-                .delete_security_group()
-                .group_id(&group.id)
-                .send()
-                .await;
-            if found(reply, code("InvalidGroup.NotFound"), || {
-                format!("deleting the security group {name}")
-            })?
-            .is_some()
-            {
+            if delete_group(aws, &group.id, &name).await? {
                 deleted.push(name);
             }
         }

@@ -261,3 +261,64 @@ async fn terminating_instances_are_waited_for() {
         ]
     );
 }
+
+fn ec2_error(code: &str) -> Answer {
+    (
+        400,
+        vec![("content-type", "text/xml")],
+        format!(
+            "<Response><Errors><Error><Code>{code}</Code><Message>resource sg-0abc has a dependent object</Message></Error></Errors><RequestID>r-1</RequestID></Response>"
+        ),
+    )
+}
+
+fn group_deleted() -> Answer {
+    (
+        200,
+        vec![("content-type", "text/xml")],
+        "<DeleteSecurityGroupResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>r-2</requestId><return>true</return></DeleteSecurityGroupResponse>".into(),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_group_still_held_by_a_released_interface_is_deleted_once_it_is_free() {
+    let (aws, asked) = replay(vec![
+        ec2_error("DependencyViolation"),
+        ec2_error("DependencyViolation"),
+        group_deleted(),
+    ]);
+    let started = tokio::time::Instant::now();
+    assert!(
+        crate::aws::sg::delete_group(&aws, "sg-0abc", "waits-alb")
+            .await
+            .unwrap()
+    );
+    assert_eq!(asked.lock().unwrap().len(), 3);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(30),
+        "waited between tries"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_group_held_for_good_fails_after_the_timeout_and_a_missing_one_is_fine() {
+    let (aws, asked) = replay((0..100).map(|_| ec2_error("DependencyViolation")).collect());
+    let err = crate::aws::sg::delete_group(&aws, "sg-0abc", "waits-alb")
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("deleting the security group waits-alb"),
+        "{err:#}"
+    );
+    let tries = asked.lock().unwrap().len();
+    assert!(
+        (30..=45).contains(&tries),
+        "{tries} tries in 10 minutes, 15 s apart"
+    );
+    let (aws, _) = replay(vec![ec2_error("InvalidGroup.NotFound")]);
+    assert!(
+        !crate::aws::sg::delete_group(&aws, "sg-0abc", "waits-alb")
+            .await
+            .unwrap()
+    );
+}

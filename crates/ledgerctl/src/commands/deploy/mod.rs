@@ -258,7 +258,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         None => BTreeMap::new(),
     };
     let pushing = pushing(aws, &facts).await?;
-    let [api, ocr] = images(aws, config, &pushing, &binaries, &root, &bundle.pem).await?;
+    let baked = (config.topology == Topology::Ecs).then_some(bundle.pem.as_str());
+    let [api, ocr] = images(aws, config, &pushing, &binaries, &root, baked).await?;
     let release = Release {
         version: api.tag.clone(),
         api: api.digest.clone(),

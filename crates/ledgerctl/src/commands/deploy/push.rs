@@ -92,15 +92,17 @@ async fn manifest(
     Ok((response.text().await?, media_type))
 }
 
-/// Builds and pushes each image unless ECR already has that exact build. The API's carries
-/// the RDS certificate bundle `ca_bundle` (PEM), which an ECS task has no other way to get.
+/// Builds and pushes each image unless ECR already has that exact build. For an ECS stack the
+/// API's carries the RDS certificate bundle `ca_bundle` (PEM), which a task has no other way to
+/// get (on the instance the bundle is a file given to the container, so the image stays the
+/// same when only the bundle changes).
 pub(crate) async fn images(
     aws: &Aws,
     config: &StackConfig,
     pushing: &Pushing,
     binaries: &Path,
     root: &Path,
-    ca_bundle: &str,
+    ca_bundle: Option<&str>,
 ) -> anyhow::Result<[Image; 2]> {
     let kinds = [
         Kind::Api,
@@ -120,7 +122,7 @@ pub(crate) async fn images(
     let mut local = None;
     let mut out = Vec::new();
     for (kind, repository) in kinds.into_iter().zip(names) {
-        let context = image::context(kind, binaries, Some(ca_bundle))?;
+        let context = image::context(kind, binaries, ca_bundle)?;
         let tag = release_tag(
             &image::version_tag(root, &context.content_hash),
             &context.content_hash,

@@ -57,18 +57,12 @@ fn moto_not_found(e: &impl ProvideErrorMetadata) -> bool {
 
 /// The scalable target's tags; `None` when they cannot be read (moto).
 async fn target_tags(aws: &Aws, arn: &str) -> Result<Option<BTreeMap<String, String>>> {
-    // One quick retry: the client's patient policy would spend a minute on moto's 500s.
-    let retry = aws_sdk_applicationautoscaling::config::Builder::default().retry_config(
-        RetryConfig::standard()
-            .with_max_attempts(2)
-            .with_initial_backoff(Duration::from_millis(200)),
-    );
     let reply = aws
         .scaling
         .list_tags_for_resource()
         .resource_arn(arn)
         .customize()
-        .config_override(retry)
+        .config_override(quick_retry())
         .send()
         .await;
     match reply {
@@ -103,8 +97,21 @@ pub(crate) struct ObservedTarget {
     pub(crate) tags: Option<BTreeMap<String, String>>,
 }
 
-/// The scalable target `resource_id` as Application Auto Scaling has it; `None` if there is none.
-async fn observe_target(aws: &Aws, resource_id: &str) -> Result<Option<ObservedTarget>> {
+/// One quick retry, for reads the emulator does not implement: the client's patient policy
+/// would spend a minute on its 500s.
+pub(crate) fn quick_retry() -> aws_sdk_applicationautoscaling::config::Builder {
+    aws_sdk_applicationautoscaling::config::Builder::default().retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(2)
+            .with_initial_backoff(Duration::from_millis(200)),
+    )
+}
+
+/// The service's scalable target `resource_id` as AWS describes it; `None` if there is none.
+pub(crate) async fn describe_target(
+    aws: &Aws,
+    resource_id: &str,
+) -> Result<Option<aws_sdk_applicationautoscaling::types::ScalableTarget>> {
     let reply = aws
         .scaling
         .describe_scalable_targets()
@@ -116,11 +123,16 @@ async fn observe_target(aws: &Aws, resource_id: &str) -> Result<Option<ObservedT
         .map_err(sdk_error(format!(
             "reading the scalable target {resource_id}"
         )))?;
-    let Some(target) = reply
+    Ok(reply
         .scalable_targets()
         .iter()
         .find(|t| t.resource_id() == resource_id)
-    else {
+        .cloned())
+}
+
+/// The scalable target `resource_id` as Application Auto Scaling has it; `None` if there is none.
+async fn observe_target(aws: &Aws, resource_id: &str) -> Result<Option<ObservedTarget>> {
+    let Some(target) = describe_target(aws, resource_id).await? else {
         return Ok(None);
     };
     let arn = target.scalable_target_arn().map(str::to_owned);

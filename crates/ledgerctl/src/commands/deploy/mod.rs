@@ -15,7 +15,7 @@ mod render;
 mod rollout;
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -109,20 +109,7 @@ fn report(
             })
         )?,
         Output::Text => {
-            for image in images {
-                writeln!(
-                    out,
-                    "{} image {} ({}): {}",
-                    image.image,
-                    image.tag,
-                    &image.digest,
-                    if image.pushed {
-                        "built and pushed"
-                    } else {
-                        "already in ECR"
-                    }
-                )?;
-            }
+            print_images(&mut out, images)?;
             writeln!(out, "OCR function: {}", function_shown(function))?;
             for action in actions {
                 writeln!(out, "{action}")?;
@@ -172,20 +159,7 @@ async fn release_to_ecs(
             })
         )?,
         Output::Text => {
-            for image in images {
-                writeln!(
-                    out,
-                    "{} image {} ({}): {}",
-                    image.image,
-                    image.tag,
-                    &image.digest,
-                    if image.pushed {
-                        "built and pushed"
-                    } else {
-                        "already in ECR"
-                    }
-                )?;
-            }
+            print_images(&mut out, images)?;
             writeln!(out, "OCR function: {}", function_shown(&outcome.function))?;
             if outcome.migrated {
                 writeln!(out, "Migrations: run")?;
@@ -197,6 +171,25 @@ async fn release_to_ecs(
                 writeln!(out, "Stack {stack} at {}: no changes.", release.version)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// The report's line for each image: built and pushed, or already in ECR.
+fn print_images(out: &mut impl Write, images: &[Image]) -> std::io::Result<()> {
+    for image in images {
+        writeln!(
+            out,
+            "{} image {} ({}): {}",
+            image.image,
+            image.tag,
+            &image.digest,
+            if image.pushed {
+                "built and pushed"
+            } else {
+                "already in ECR"
+            }
+        )?;
     }
     Ok(())
 }

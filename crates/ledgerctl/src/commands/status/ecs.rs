@@ -11,10 +11,7 @@ mod tests;
 
 pub(super) use table::print_table;
 
-use std::time::Duration;
-
 use anyhow::Result;
-use aws_sdk_applicationautoscaling::config::retry::RetryConfig;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ScalingActivity, ServiceNamespace};
 use aws_sdk_ecs::types::{DesiredStatus, Service as EcsService, Task as EcsTask};
 use aws_sdk_elasticloadbalancingv2::types::TargetHealthDescription;
@@ -294,30 +291,9 @@ async fn read_scaling(
     aws: &Aws,
     resource_id: &str,
 ) -> Result<(Option<(i32, i32)>, Vec<ScalingActivity>)> {
-    let targets = aws
-        .scaling
-        .describe_scalable_targets()
-        .service_namespace(ServiceNamespace::Ecs)
-        .resource_ids(resource_id)
-        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-        .send()
-        .await
-        .map_err(sdk_error(format!(
-            "reading the scalable target {resource_id}"
-        )))?;
-    let Some(target) = targets
-        .scalable_targets()
-        .iter()
-        .find(|t| t.resource_id() == resource_id)
-    else {
+    let Some(target) = scaling::describe_target(aws, resource_id).await? else {
         return Ok((None, vec![]));
     };
-    // One quick retry: the client's patient policy would spend a minute on moto's 500s.
-    let retry = aws_sdk_applicationautoscaling::config::Builder::default().retry_config(
-        RetryConfig::standard()
-            .with_max_attempts(2)
-            .with_initial_backoff(Duration::from_millis(200)),
-    );
     let reply = aws
         .scaling
         .describe_scaling_activities()
@@ -326,7 +302,7 @@ async fn read_scaling(
         .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
         .max_results(i32::try_from(ACTIVITIES_SHOWN).unwrap_or(i32::MAX))
         .customize()
-        .config_override(retry)
+        .config_override(scaling::quick_retry())
         .send()
         .await;
     let activities = match reply {

@@ -303,9 +303,9 @@ install_proxy_tools() {
 # Prometheus and promtool (Debian's), for the monitoring tests: the rules' unit tests, the config
 # check, and a real Prometheus scraping a running API.
 # docker-compose (Debian's), which checks that the rendered production stack is a valid Compose
-# file.
+# file. GoAccess (Debian's), which makes the ECS stack's report from load balancer access logs.
 install_monitoring_tools() {
-    apt_install prometheus docker-compose
+    apt_install prometheus docker-compose goaccess
 }
 
 # Headless Chromium and its WebDriver (Debian's), for the dashboard's browser tests. Exports

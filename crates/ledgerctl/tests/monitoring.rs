@@ -364,3 +364,63 @@ async fn the_dashboards_use_the_provisioned_datasource_and_metrics_the_app_expor
     uids.dedup();
     assert_eq!(uids.len(), 4, "dashboard uids are unique");
 }
+
+/// Three requests as an Application Load Balancer logs them (its documented access-log format):
+/// two answered by tasks, one by the listener's fixed response.
+const ALB_LOG: &str = r#"https 2026-12-05T10:15:01.316365Z app/demo-api/50dc6c495c0c9188 203.0.113.9:49660 10.0.1.5:8080 0.001 0.017 0.000 200 200 303 4716 "GET https://ledgerly.example.com:443/api/v1/expenses?page=2 HTTP/1.1" "Mozilla/5.0 (X11; Linux x86_64)" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/demo-api/73e2d6bc24d8a067 "Root=1-58337262-36d228ad5d99923122bbe354" "ledgerly.example.com" "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012" 0 2026-12-05T10:15:01.298000Z "forward" "-" "-" "10.0.1.5:8080" "200" "-" "-" TID_1234abcd
+h2 2026-12-05T10:16:02.100000Z app/demo-api/50dc6c495c0c9188 198.51.100.4:5123 10.0.2.7:8080 0.000 0.120 0.000 201 201 1200 512 "POST https://ledgerly.example.com:443/api/v1/receipts HTTP/2.0" "curl/8.5.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.3 arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/demo-api/73e2d6bc24d8a067 "Root=1-58337262-36d228ad5d99923122bbe355" "ledgerly.example.com" "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012" 0 2026-12-05T10:16:01.900000Z "forward" "-" "-" "10.0.2.7:8080" "201" "-" "-" TID_1234abce
+https 2026-12-05T10:17:00.000000Z app/demo-api/50dc6c495c0c9188 203.0.113.9:49661 - -1 -1 -1 404 - 100 150 "GET https://ledgerly.example.com:443/metrics HTTP/1.1" "scanner/1.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 - "Root=1-58337262-36d228ad5d99923122bbe356" "ledgerly.example.com" "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012" 1 2026-12-05T10:17:00.000000Z "fixed-response" "-" "-" "-" "-" "-" "-" TID_1234abcf
+"#;
+
+/// GoAccess's report for the ECS stack (monitoring/goaccess/alb-report.sh, as the ops instance
+/// runs it with Debian's GoAccess in place of the image's): made from the gzipped access logs
+/// laid out as Elastic Load Balancing writes them to S3, and an empty one before any log.
+#[test]
+fn goaccess_reports_on_the_load_balancer_s_access_logs() {
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../monitoring/goaccess/alb-report.sh");
+    let logs = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let report = out.path().join("index.html");
+    let run = || {
+        let output = Command::new("sh")
+            .arg(&script)
+            .env("LOGS", logs.path())
+            .env("REPORT", &report)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "alb-report.sh (GoAccess is installed by scripts/test): {output:?}"
+        );
+        std::fs::read_to_string(&report).unwrap()
+    };
+
+    let empty = run();
+    assert!(empty.contains("\"total_requests\": 0"), "an empty report");
+
+    let day = logs
+        .path()
+        .join("api/AWSLogs/123456789012/elasticloadbalancing/eu-west-1/2026/12/05");
+    std::fs::create_dir_all(&day).unwrap();
+    let log = day.join(
+        "123456789012_elasticloadbalancing_eu-west-1_app.demo-api.50dc6c495c0c9188_20261205T1020Z_10.0.0.1_2k4o1ixq.log",
+    );
+    std::fs::write(&log, ALB_LOG).unwrap();
+    assert!(Command::new("gzip").arg(&log).status().unwrap().success());
+
+    let html = run();
+    assert!(
+        html.contains("\"total_requests\": 3"),
+        "three requests read"
+    );
+    assert!(html.contains("\"failed_requests\": 0"), "every line parsed");
+    // The report's data is JSON in the page, where `/` is written `\/`.
+    for path in [r"\/api\/v1\/expenses", r"\/api\/v1\/receipts", r"\/metrics"] {
+        assert!(html.contains(path), "{path} is in the report");
+    }
+    assert!(
+        !out.path().join("index.partial.html").exists(),
+        "the report is replaced whole"
+    );
+}

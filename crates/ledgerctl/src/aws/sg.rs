@@ -1,8 +1,9 @@
 //! Security groups in the default VPC: `web` (80 and 443 from anywhere), `ssh` (22 from the admin
 //! CIDR only), `db` (5432 only from the web group). With `topology: ecs` two more: `alb` (80 and
-//! 443 from anywhere, for the load balancer) and `tasks` (the API's port from the load balancer
-//! only), and the database is open to the tasks too (and to the instance, which runs the
-//! monitoring). Any other ingress rule is drift, and revoked.
+//! 443 from anywhere, for the load balancer) and `tasks` (the API's port from the load balancer,
+//! and from the `web` group for the ops instance's Prometheus, which scrapes each task), and the
+//! database is open to the tasks too (and to the instance). Any other ingress rule is drift, and
+//! revoked.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -113,8 +114,13 @@ fn desired(config: &StackConfig, all: bool) -> Vec<Group> {
         });
         groups.push(Group {
             name: tasks.clone(),
-            description: "Ledgerly: the API's tasks, from the load balancer only".into(),
-            rules: [rule(api_port, Source::Group(alb))].into(),
+            description: "Ledgerly: the API's tasks, from the load balancer and the monitoring"
+                .into(),
+            rules: [
+                rule(api_port, Source::Group(alb)),
+                rule(api_port, Source::Group(web.clone())),
+            ]
+            .into(),
             tags: config.tags(),
         });
         database.insert(rule(5432, Source::Group(tasks)));

@@ -1,8 +1,9 @@
 //! `ledgerctl tunnel <grafana|prometheus|goaccess|api|db>`: an SSH port forward from this machine
 //! to a service that is never on a public port — the monitoring UIs and the proxy's internal
 //! entry point to the whole API (its documentation, `/metrics`, `/readyz`), which the stack
-//! publishes on the instance's loopback only, and the database, which only the instance may
-//! reach — printing the local address to open. Runs until Ctrl-C.
+//! publishes on the instance's loopback only (on an ECS stack, `api` is one of the API's tasks),
+//! and the database, which only the instance may reach — printing the local address to open.
+//! Runs until Ctrl-C.
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use anyhow::{Context as _, bail};
 use super::stack::StackArgs;
 use crate::aws;
 use crate::docker::{Target, open_forward};
+use crate::stack::config::Topology;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Service {
@@ -99,6 +101,15 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
                 None => endpoint,
             }
         }
+        // On an ECS stack the API is its tasks: one of them by their Cloud Map name, which the
+        // instance's resolver answers and whose security group admits the instance.
+        Service::Api if config.topology == Topology::Ecs => format!(
+            "{}.{}:{}",
+            aws::cloud_map::service_name(config),
+            aws::cloud_map::NAMESPACE,
+            args.remote_port
+                .map_or(aws::elb::target_group::API_PORT, i32::from)
+        ),
         service => format!("127.0.0.1:{}", args.remote_port.unwrap_or(service.port())),
     };
     let local = free_local_port(args.local_port.unwrap_or(args.service.port()))?;

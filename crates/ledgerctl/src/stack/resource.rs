@@ -39,8 +39,10 @@ pub(crate) static KINDS: &[&dyn Kind] = &[
     &of::<aws::ecs::cluster::Cluster>(),
     &of::<aws::acm::Certificate>(),
     &of::<aws::elb::target_group::TargetGroup>(),
+    &of::<aws::s3::access_logs::LogBucket>(),
     &of::<aws::elb::LoadBalancer>(),
     &of::<aws::elb::listener::Listener>(),
+    &of::<aws::elb::listener::rules::ListenerRules>(),
     &of::<aws::cloud_map::Namespace>(),
     &of::<aws::cloud_map::DiscoveryService>(),
     &of::<aws::ecs::service::Service>(),
@@ -82,6 +84,8 @@ pub(crate) struct EcsKnown {
     pub(crate) load_balancer: Option<String>,
     /// `target group`: its ARN.
     pub(crate) target_group: Option<String>,
+    /// `listener`: the HTTPS listener's ARN (its rules hang on it).
+    pub(crate) https_listener: Option<String>,
     /// `cloud map namespace`: its id.
     pub(crate) namespace: Option<String>,
     /// `cloud map service`: its ARN (the ECS service registers its tasks in it).
@@ -101,6 +105,7 @@ impl EcsKnown {
         keep(&mut self.certificate, learned.certificate);
         keep(&mut self.load_balancer, learned.load_balancer);
         keep(&mut self.target_group, learned.target_group);
+        keep(&mut self.https_listener, learned.https_listener);
         keep(&mut self.namespace, learned.namespace);
         keep(&mut self.discovery, learned.discovery);
         self.service_waits |= learned.service_waits;

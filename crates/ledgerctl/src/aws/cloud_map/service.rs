@@ -1,5 +1,5 @@
 //! The namespace's service `api`: the A records of the API's ECS tasks, which ECS registers
-//! while they are healthy and Prometheus looks up as `api.<stack>.ledgerly.internal`.
+//! while they are healthy and Prometheus looks up as `<stack>-api.ledgerly.internal`.
 
 use std::collections::BTreeMap;
 

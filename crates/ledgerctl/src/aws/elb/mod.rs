@@ -2,7 +2,8 @@
 //! subnets, behind the `<stack>-alb` security group. Its target group (the API's tasks) and its
 //! two listeners (80 redirects to HTTPS; 443 forwards to the tasks with the stack's
 //! certificate) are kinds of their own, in this module's children. All three carry the stack's
-//! tags, which Elastic Load Balancing reads and writes by ARN (`tags`).
+//! tags, which Elastic Load Balancing reads and writes by ARN (`tags`). Its access logs go to the
+//! stack's access-log bucket (`s3::access_logs`), made before it.
 
 pub(crate) mod listener;
 mod subnets;
@@ -23,6 +24,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     IpAddressType, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
 };
 
+use super::s3::access_logs;
 use super::{Aws, found, sdk_error, waited};
 use crate::stack::resource::{Known, Resource};
 use crate::stack::{Change, Diff, StackConfig};
@@ -40,12 +42,16 @@ pub(crate) fn name(config: &StackConfig) -> String {
 }
 
 /// The attributes provision sets, by key; the load balancer's others are left as they are.
-/// Deletion protection stays off: destroy must be able to delete it.
-fn attributes() -> BTreeMap<String, String> {
+/// Deletion protection stays off: destroy must be able to delete it. The access logs go to the
+/// stack's access-log bucket `log_bucket`, under `api/`.
+fn attributes(log_bucket: &str) -> BTreeMap<String, String> {
     [
         ("routing.http.drop_invalid_header_fields.enabled", "true"),
         ("idle_timeout.timeout_seconds", "60"),
         ("deletion_protection.enabled", "false"),
+        ("access_logs.s3.enabled", "true"),
+        ("access_logs.s3.bucket", log_bucket),
+        ("access_logs.s3.prefix", access_logs::PREFIX),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value.to_owned()))
@@ -142,7 +148,8 @@ pub(crate) async fn observe_by_name(aws: &Aws, name: &str) -> Result<Option<Obse
     subnets.sort();
     let mut security_groups = lb.security_groups().to_vec();
     security_groups.sort();
-    let ours = attributes();
+    // Only their keys matter here.
+    let ours = attributes("");
     let attributes = aws
         .elb
         .describe_load_balancer_attributes()
@@ -227,7 +234,8 @@ impl LoadBalancer {
 impl Resource for LoadBalancer {
     type Observed = Observed;
     const KIND: &'static str = "load balancer";
-    const AFTER: &'static [&'static str] = &["security group"];
+    /// Access logs are turned on once their bucket lets Elastic Load Balancing write (AWS checks).
+    const AFTER: &'static [&'static str] = &["security group", "s3 log bucket"];
     const READS_AFTER: &'static [&'static str] = &["security group"];
 
     /// Checks that the subnets are in the default VPC and in two availability zones at least.
@@ -243,7 +251,7 @@ impl Resource for LoadBalancer {
             name: name(config),
             subnets,
             security_group: config.name("alb"),
-            attributes: attributes(),
+            attributes: attributes(&access_logs::name(config, &known.account)),
             tags: config.tags(),
         }])
     }

@@ -13,6 +13,9 @@ pub(super) fn config() -> StackConfig {
     .unwrap()
 }
 
+/// The stack's access-log bucket, in the account of [`observed`].
+const LOG_BUCKET: &str = "tst-alb-logs-123456789012";
+
 fn subnet(id: &str, vpc: &str, zone: &str) -> (String, String, String) {
     (id.into(), vpc.into(), zone.into())
 }
@@ -23,7 +26,7 @@ fn desired() -> LoadBalancer {
         name: name(&config),
         subnets: vec!["subnet-a".into(), "subnet-b".into()],
         security_group: config.name("alb"),
-        attributes: attributes(),
+        attributes: attributes(LOG_BUCKET),
         tags: config.tags(),
     }
 }
@@ -39,7 +42,7 @@ fn observed() -> Observed {
         ip_address_type: IP_ADDRESS_TYPE.into(),
         subnets: vec!["subnet-a".into(), "subnet-b".into()],
         security_groups: vec!["sg-1".into()],
-        attributes: attributes(),
+        attributes: attributes(LOG_BUCKET),
         tags: config().tags(),
     }
 }
@@ -119,6 +122,37 @@ fn drift_is_shown_field_by_field_groups_by_name() {
             ("subnets", "subnet-a", "subnet-a, subnet-b"),
             ("security_groups", "tst-web", "tst-alb"),
             ("attributes.idle_timeout.timeout_seconds", "(none)", "60"),
+        ]
+    );
+}
+
+#[test]
+fn access_logs_go_to_the_stacks_log_bucket_under_api_and_turned_off_is_drift() {
+    assert_eq!(
+        access_logs::name(&config(), "123456789012"),
+        LOG_BUCKET,
+        "the bucket the access-log kind makes"
+    );
+    let wanted = &desired().attributes;
+    assert_eq!(wanted["access_logs.s3.enabled"], "true");
+    assert_eq!(wanted["access_logs.s3.bucket"], LOG_BUCKET);
+    assert_eq!(wanted["access_logs.s3.prefix"], "api");
+    let mut have = observed();
+    have.attributes
+        .insert("access_logs.s3.enabled".into(), "false".into());
+    have.attributes.remove("access_logs.s3.bucket");
+    let Change::Update { fields } = desired().diff(Some(&have), &known()) else {
+        panic!("an update");
+    };
+    let shown: Vec<(&str, &str, &str)> = fields
+        .iter()
+        .map(|f| (f.field.as_str(), f.from.as_str(), f.to.as_str()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("attributes.access_logs.s3.bucket", "(none)", LOG_BUCKET),
+            ("attributes.access_logs.s3.enabled", "false", "true"),
         ]
     );
 }

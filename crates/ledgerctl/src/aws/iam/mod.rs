@@ -23,6 +23,8 @@ pub(crate) struct Targets {
     pub(crate) account: String,
     pub(crate) region: String,
     pub(crate) bucket: String,
+    /// The access-log bucket (`topology: ecs`).
+    pub(crate) log_bucket: String,
     pub(crate) repositories: Vec<String>,
 }
 
@@ -32,6 +34,7 @@ impl Targets {
             account: known.account.clone(),
             region: known.region.clone(),
             bucket: super::s3::name(config, &known.account),
+            log_bucket: super::s3::access_logs::name(config, &known.account),
             repositories: super::ecr::names(config).to_vec(),
         }
     }

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::{Role, Targets};
 use crate::aws::oidc;
+use crate::aws::s3::access_logs;
 use crate::stack::StackConfig;
 use crate::stack::config::GithubConfig;
 
@@ -82,12 +83,13 @@ fn secret_parameters(config: &StackConfig) -> Vec<String> {
 }
 
 /// The instance's role: the receipts (read, write, delete, and the bucket's existence for
-/// readiness), pulling its images, and the stack's parameters.
+/// readiness), pulling its images, and the stack's parameters; with `topology: ecs`, reading
+/// the load balancer's access logs too (GoAccess there reports on them).
 pub(super) fn instance_role(config: &StackConfig, targets: &Targets) -> Role {
     let Targets {
         account, region, ..
     } = targets;
-    let statements = vec![
+    let mut statements = vec![
         statement(
             "Receipts",
             &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
@@ -126,6 +128,9 @@ pub(super) fn instance_role(config: &StackConfig, targets: &Targets) -> Role {
             )],
         ),
     ];
+    if config.ecs.is_some() {
+        statements.extend(access_log_statements(targets));
+    }
     Role {
         name: config.name("instance"),
         trust: trust("ec2.amazonaws.com"),
@@ -133,6 +138,32 @@ pub(super) fn instance_role(config: &StackConfig, targets: &Targets) -> Role {
         instance_profile: true,
         tags: config.tags(),
     }
+}
+
+/// Reading the load balancer's access logs: listing their bucket, and getting the objects under
+/// the prefix they land in — nothing else of it.
+fn access_log_statements(targets: &Targets) -> [Value; 2] {
+    let Targets {
+        account,
+        region,
+        log_bucket,
+        ..
+    } = targets;
+    [
+        statement(
+            "AccessLogsList",
+            &["s3:ListBucket"],
+            vec![format!("arn:aws:s3:::{log_bucket}")],
+        ),
+        statement(
+            "AccessLogsRead",
+            &["s3:GetObject"],
+            vec![format!(
+                "arn:aws:s3:::{log_bucket}/{}*",
+                access_logs::key_prefix(account, region)
+            )],
+        ),
+    ]
 }
 
 /// The ECS task execution role (`topology: ecs`): what ECS itself does to start the API's
@@ -399,8 +430,9 @@ pub(super) fn github_role(config: &StackConfig, targets: &Targets, github: &Gith
 /// What an ECS deploy and `status` add to the deploy role: read the ECS kinds; register the
 /// stack's task definitions (tagged) and pass them its two task roles; run the migration task in
 /// the stack's cluster and follow it and its logs; point the service at a new revision; write
-/// the API's database URL. Creating the service (the first deploy) is provision's, and not
-/// allowed here.
+/// the API's database URL; read the access-log bucket's settings, as the survey that deploy and
+/// `status` take does. Creating the service (the first deploy) is provision's, and not allowed
+/// here.
 fn ecs_deploy_statements(config: &StackConfig, targets: &Targets) -> Vec<Value> {
     let Targets {
         account, region, ..
@@ -417,6 +449,7 @@ fn ecs_deploy_statements(config: &StackConfig, targets: &Targets) -> Vec<Value> 
                 "ecs:DescribeTaskDefinition",
                 "ecs:ListTaskDefinitions",
                 "elasticloadbalancing:DescribeListeners",
+                "elasticloadbalancing:DescribeRules",
                 "elasticloadbalancing:DescribeLoadBalancerAttributes",
                 "elasticloadbalancing:DescribeLoadBalancers",
                 "elasticloadbalancing:DescribeTags",
@@ -501,6 +534,19 @@ fn ecs_deploy_statements(config: &StackConfig, targets: &Targets) -> Vec<Value> 
             )],
         ),
         statement(
+            "ReadLogBucket",
+            &[
+                "s3:GetBucketTagging",
+                "s3:GetEncryptionConfiguration",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:GetLifecycleConfiguration",
+                "s3:GetBucketPolicy",
+                "s3:GetBucketOwnershipControls",
+                "s3:ListBucket",
+            ],
+            vec![format!("arn:aws:s3:::{}", targets.log_bucket)],
+        ),
+        statement(
             "ApiDatabaseUrl",
             &["ssm:PutParameter", "ssm:AddTagsToResource"],
             vec![format!(
@@ -527,8 +573,18 @@ mod tests {
             account: "123456789012".into(),
             region: "ap-south-1".into(),
             bucket: "ledgerly-receipts-123456789012".into(),
+            log_bucket: "ledgerly-alb-logs-123456789012".into(),
             repositories: vec!["ledgerly-api".into(), "ledgerly-ocr".into()],
         }
+    }
+
+    /// The stack of [`config`] with `topology: ecs` and a `github` section.
+    fn ecs_config() -> StackConfig {
+        StackConfig::parse(
+            "stack: ledgerly\nregion: ap-south-1\ndomain: l.example.com\nacme_email: a@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    name: k\ntopology: ecs\ngithub:\n  repository: acme/ledgerly\n",
+            "test",
+        )
+        .unwrap()
     }
 
     #[test]
@@ -536,6 +592,7 @@ mod tests {
         for role in [
             lambda_role(&config(), &targets()),
             instance_role(&config(), &targets()),
+            instance_role(&ecs_config(), &targets()),
         ] {
             let policy: Value = serde_json::from_str(&role.policy).unwrap();
             for statement in policy["Statement"].as_array().unwrap() {
@@ -559,12 +616,50 @@ mod tests {
     }
 
     #[test]
+    fn the_instance_reads_the_access_logs_of_an_ecs_stack_and_nothing_else_of_their_bucket() {
+        let log_bucket = "arn:aws:s3:::ledgerly-alb-logs-123456789012";
+        let touching = |config: &StackConfig| -> Vec<Value> {
+            let policy: Value =
+                serde_json::from_str(&instance_role(config, &targets()).policy).unwrap();
+            policy["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["Resource"].to_string().contains(log_bucket))
+                .cloned()
+                .collect()
+        };
+        assert!(
+            touching(&config()).is_empty(),
+            "an instance stack has no access logs"
+        );
+        let statements = touching(&ecs_config());
+        let granted: Vec<(&Value, &Value)> = statements
+            .iter()
+            .map(|s| (&s["Action"], &s["Resource"]))
+            .collect();
+        assert_eq!(
+            granted,
+            [
+                (&json!(["s3:ListBucket"]), &json!([log_bucket])),
+                (
+                    &json!(["s3:GetObject"]),
+                    &json!([format!(
+                        "{log_bucket}/api/AWSLogs/123456789012/elasticloadbalancing/ap-south-1/*"
+                    )])
+                ),
+            ]
+        );
+        assert!(
+            statements
+                .iter()
+                .all(|s| s["Effect"] == "Allow" && s.get("Condition").is_none())
+        );
+    }
+
+    #[test]
     fn the_ecs_roles_and_the_deploy_roles_ecs_part_are_least_privilege() {
-        let ecs = StackConfig::parse(
-            "stack: ledgerly\nregion: ap-south-1\ndomain: l.example.com\nacme_email: a@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    name: k\ntopology: ecs\ngithub:\n  repository: acme/ledgerly\n",
-            "test",
-        )
-        .unwrap();
+        let ecs = ecs_config();
         let github = ecs.github.clone().unwrap();
         for role in [
             task_execution_role(&ecs, &targets()),

@@ -11,6 +11,8 @@ use crate::stack::StackConfig;
 
 /// What the stack has that a deploy needs.
 pub(crate) struct Facts {
+    /// The AWS account's id.
+    pub(crate) account: String,
     /// The ECR repositories' URIs: API, OCR.
     pub(crate) repositories: [String; 2],
     pub(crate) address: String,
@@ -57,6 +59,7 @@ pub(crate) async fn read(aws: &Aws, config: &StackConfig) -> anyhow::Result<Fact
         aws.account_id(),
     );
     let (address, instance) = address?;
+    let account = account?;
     let database = database?.ok_or_else(|| missing(config, "database"))?;
     let endpoint = database.endpoint.with_context(|| {
         format!(
@@ -70,6 +73,8 @@ pub(crate) async fn read(aws: &Aws, config: &StackConfig) -> anyhow::Result<Fact
         None => (endpoint.clone(), 5432),
     };
     Ok(Facts {
+        bucket: aws::s3::name(config, &account),
+        account,
         repositories: [api?, ocr?],
         address,
         instance,
@@ -77,7 +82,6 @@ pub(crate) async fn read(aws: &Aws, config: &StackConfig) -> anyhow::Result<Fact
         database_port: port,
         master_password: password?,
         app_password: app_password?,
-        bucket: aws::s3::name(config, &account?),
         callback_secret: secret?,
         grafana_password: grafana?,
         function: function_name,

@@ -2,7 +2,8 @@
 //! pushes them to the stack's ECR repositories (with a fresh authorization token), points the OCR
 //! Lambda at the pushed digest and waits for the update, then reconciles the stack rendered from
 //! the template on the instance's Docker engine over SSH: migrations first, the API replaced
-//! with no downtime, unchanged services left alone. Each release is recorded (SSM
+//! with no downtime, unchanged services left alone. On an ECS stack the API goes out through
+//! ECS's APIs (`ecs`), and the instance runs the monitoring alone. Each release is recorded (SSM
 //! `/<stack>/releases`) so that `ledgerctl rollback [version]` can go back along the same path.
 
 mod ecs;
@@ -20,7 +21,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::commands::stack::{Opened, Output, StackArgs};
+use crate::commands::stack::{Output, StackArgs};
 use crate::docker::reconcile::Action;
 use crate::stack::config::Topology;
 use lambda::{FunctionChange, update_function};
@@ -69,6 +70,10 @@ pub(crate) struct Args {
     /// now (`cargo build --release`) in the workspace this is run from.
     #[arg(long)]
     pub(crate) binaries: Option<PathBuf>,
+    /// On an ECS stack, roll out the API alone and leave the ops instance's monitoring as it is:
+    /// no SSH at all (the release workflow's way).
+    #[arg(long)]
+    pub(crate) skip_monitoring: bool,
 }
 
 /// Go back to an earlier release.
@@ -130,19 +135,34 @@ fn report(
 }
 
 /// What deploy and rollback share on an ECS stack once the release is known: the release rolled
-/// out through AWS's APIs alone (no SSH), recorded, and the report printed.
+/// out through AWS's APIs alone (no SSH), recorded, then — with `monitoring` — the ops
+/// instance's monitoring reconciled over SSH, and the report printed.
 async fn release_to_ecs(
-    opened: &Opened,
-    facts: &facts::Facts,
-    bundle: &crate::aws::rds_ca::Bundle,
+    rollout: &Rollout<'_>,
     release: &Release,
     images: &[Image],
-    output: Output,
+    monitoring: bool,
     verb: &str,
 ) -> anyhow::Result<()> {
-    let outcome = ecs::release_to(opened, facts, bundle, release).await?;
+    let (opened, output) = (rollout.opened, rollout.stack.output);
+    let outcome = ecs::release_to(opened, rollout.facts, rollout.pins.bundle, release).await?;
     record(&opened.aws, &opened.config, release).await?;
     let stack = &opened.config.stack;
+    let actions = if monitoring {
+        let (actions, pinned) = roll_out(rollout, release).await.with_context(|| {
+            format!(
+                "{} is out on {stack}'s tasks, but the ops instance's monitoring was not \
+                 updated; deploy again when the instance is reachable (--skip-monitoring \
+                 leaves the monitoring as it is)",
+                release.version
+            )
+        })?;
+        record_images(&opened.aws, &opened.config, &release.version, &pinned).await?;
+        Some(actions)
+    } else {
+        None
+    };
+    let changed = outcome.changed() || actions.as_ref().is_some_and(|a| !a.is_empty());
     let mut out = std::io::stdout();
     match output {
         Output::Json => writeln!(
@@ -155,7 +175,8 @@ async fn release_to_ecs(
                 "function": outcome.function,
                 "migrated": outcome.migrated,
                 "service": outcome.service,
-                "changed": outcome.changed(),
+                "monitoring": actions,
+                "changed": changed,
             })
         )?,
         Output::Text => {
@@ -165,7 +186,23 @@ async fn release_to_ecs(
                 writeln!(out, "Migrations: run")?;
             }
             writeln!(out, "{}", outcome.service)?;
-            if outcome.changed() {
+            match &actions {
+                None => writeln!(out, "Monitoring on the ops instance: left as it is")?,
+                Some(actions) if actions.is_empty() => {
+                    writeln!(out, "Monitoring on the ops instance: no changes")?;
+                }
+                Some(actions) => {
+                    for action in actions {
+                        writeln!(out, "{action}")?;
+                    }
+                    writeln!(
+                        out,
+                        "Monitoring on the ops instance: {} changed",
+                        actions.len()
+                    )?;
+                }
+            }
+            if changed {
                 writeln!(out, "{verb} {} to {stack}.", release.version)?;
             } else {
                 writeln!(out, "Stack {stack} at {}: no changes.", release.version)?;
@@ -260,14 +297,6 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         at: now(),
         ca_bundle_sha256: Some(bundle.sha256.clone()),
     };
-    if config.topology == Topology::Ecs {
-        let images = [api, ocr];
-        let output = args.stack.output;
-        return release_to_ecs(
-            &opened, &facts, &bundle, &release, &images, output, "Deployed",
-        )
-        .await;
-    }
     let rollout = Rollout {
         stack: &args.stack,
         remote: &args.remote,
@@ -279,6 +308,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             images: &known,
         },
     };
+    if config.topology == Topology::Ecs {
+        let images = [api, ocr];
+        let monitoring = !args.skip_monitoring;
+        return release_to_ecs(&rollout, &release, &images, monitoring, "Deployed").await;
+    }
     release_to(rollout, &release, &[api, ocr], "Deployed").await
 }
 
@@ -339,19 +373,6 @@ pub(crate) async fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
         ca_bundle_sha256: Some(bundle.sha256.clone()),
         ..target
     };
-    if config.topology == Topology::Ecs {
-        let output = args.stack.output;
-        return release_to_ecs(
-            &opened,
-            &facts,
-            &bundle,
-            &release,
-            &[],
-            output,
-            "Rolled back",
-        )
-        .await;
-    }
     let rollout = Rollout {
         stack: &args.stack,
         remote: &args.remote,
@@ -363,5 +384,9 @@ pub(crate) async fn rollback(args: RollbackArgs) -> anyhow::Result<()> {
             images: &known,
         },
     };
+    if config.topology == Topology::Ecs {
+        // The API's tasks go back; the monitoring on the ops instance stays as it is.
+        return release_to_ecs(&rollout, &release, &[], false, "Rolled back").await;
+    }
     release_to(rollout, &release, &[], "Rolled back").await
 }

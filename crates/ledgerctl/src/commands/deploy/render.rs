@@ -11,10 +11,16 @@ use crate::commands::stack::{Opened, StackArgs};
 use crate::docker::spec::StackSpec;
 use crate::docker::template::{self, Values};
 use crate::stack::StackConfig;
+use crate::stack::config::Topology;
 
-/// The stack template's text and where it came from.
+/// The stack template's text and where it came from: the instance's stack, which on an ECS stack
+/// is the monitoring alone.
 fn template_text(stack: &StackArgs, config: &StackConfig) -> anyhow::Result<(String, String)> {
     match &config.deploy.template {
+        None if config.topology == Topology::Ecs => Ok((
+            template::OPS_INSTANCE.to_owned(),
+            "templates/monitoring.yaml".to_owned(),
+        )),
         None => Ok((
             template::BUILT_IN.to_owned(),
             "templates/stack.yaml".to_owned(),
@@ -70,6 +76,16 @@ pub(crate) fn render(
         ]
         .into(),
         monitoring: template::monitoring(),
+        api_tasks: format!(
+            "{}.{}",
+            aws::cloud_map::service_name(config),
+            aws::cloud_map::NAMESPACE
+        ),
+        access_logs: format!(
+            "s3://{}/{}",
+            aws::s3::access_logs::name(config, &facts.account),
+            aws::s3::access_logs::key_prefix(&facts.account, &opened.aws.region)
+        ),
         network: template::NETWORK,
     };
     let (text, origin) = template_text(stack, config)?;

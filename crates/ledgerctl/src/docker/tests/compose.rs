@@ -159,14 +159,37 @@ pub(crate) fn write(spec: &StackSpec, dir: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::docker::spec::StackSpec;
     use crate::docker::template::tests::values;
-    use crate::docker::template::{BUILT_IN, render};
+    use crate::docker::template::{BUILT_IN, OPS_INSTANCE, render};
 
     #[test]
     fn the_production_stack_is_a_valid_compose_file() {
         let spec = render(BUILT_IN, "templates/stack.yaml", &values()).unwrap();
+        check_with_compose(&spec);
+        // Every file a service gets is there for Compose too.
+        let (document, files) = compose(&spec);
+        assert_eq!(
+            files.len(),
+            spec.services.values().map(|s| s.files.len()).sum::<usize>()
+        );
+        assert_eq!(document["networks"]["default"]["name"], "demo");
+        assert_eq!(
+            document["services"]["api"]["deploy"]["resources"]["limits"]["memory"],
+            "512M"
+        );
+    }
+
+    #[test]
+    fn the_ecs_stack_s_ops_instance_is_a_valid_compose_file() {
+        let spec = render(OPS_INSTANCE, "templates/monitoring.yaml", &values()).unwrap();
+        check_with_compose(&spec);
+    }
+
+    /// `docker-compose config` accepts `spec` as Compose and lists its services.
+    fn check_with_compose(spec: &StackSpec) {
         let dir = tempfile::tempdir().unwrap();
-        write(&spec, dir.path()).unwrap();
+        write(spec, dir.path()).unwrap();
         let output = std::process::Command::new("docker-compose")
             .args(["--project-directory"])
             .arg(dir.path())
@@ -189,16 +212,5 @@ mod tests {
         listed.sort();
         let expected: Vec<String> = spec.services.keys().cloned().collect();
         assert_eq!(listed, expected);
-        // Every file a service gets is there for Compose too.
-        let (document, files) = compose(&spec);
-        assert_eq!(
-            files.len(),
-            spec.services.values().map(|s| s.files.len()).sum::<usize>()
-        );
-        assert_eq!(document["networks"]["default"]["name"], "demo");
-        assert_eq!(
-            document["services"]["api"]["deploy"]["resources"]["limits"]["memory"],
-            "512M"
-        );
     }
 }

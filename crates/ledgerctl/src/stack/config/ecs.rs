@@ -49,6 +49,8 @@ pub(crate) struct EcsConfig {
     pub(crate) certificate_timeout_minutes: u32,
     /// How long CloudWatch Logs keeps the tasks' logs: one of the periods it offers.
     pub(crate) log_retention_days: u32,
+    /// How many days the load balancer's access logs are kept in their bucket.
+    pub(crate) access_log_days: u32,
     pub(crate) dns: DnsConfig,
 }
 
@@ -63,6 +65,7 @@ impl Default for EcsConfig {
             certificate_arn: None,
             certificate_timeout_minutes: 30,
             log_retention_days: 30,
+            access_log_days: 30,
             dns: DnsConfig::default(),
         }
     }
@@ -266,6 +269,13 @@ impl EcsConfig {
                     .join(", ")
             ),
         );
+        check(
+            (1..=3650).contains(&self.access_log_days),
+            format!(
+                "ecs.access_log_days: {} must be between 1 and 3650",
+                self.access_log_days
+            ),
+        );
         if let Some(zone) = &self.dns.hosted_zone_id {
             check(
                 (1..=32).contains(&zone.len())
@@ -377,6 +387,15 @@ mod tests {
     fn log_retention_is_a_period_cloudwatch_offers() {
         assert!(problems("log_retention_days: 45")[0].contains("give one of 1, 3, 5"));
         assert!(problems("log_retention_days: 365").is_empty());
+    }
+
+    #[test]
+    fn access_logs_are_kept_one_day_to_ten_years() {
+        assert!(problems("access_log_days: 3650").is_empty());
+        assert_eq!(
+            problems("access_log_days: 0"),
+            ["ecs.access_log_days: 0 must be between 1 and 3650"]
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! What a provisioned or destroyed ECS stack must look like in the emulator.
 
+use super::access_logs::{assert_access_logs, assert_no_access_logs_left};
 use super::fixtures::*;
 use crate::fixtures::*;
 
@@ -82,12 +83,33 @@ pub(super) async fn assert_ecs(stack: &Stack, with_service: bool) {
         }
     };
     let tasks = rules(&groups["tasks"]).await;
-    assert_eq!(tasks.len(), 1, "{tasks:?}");
-    assert_eq!(tasks[0].from_port(), Some(8080));
+    let mut task_sources: Vec<(Option<i32>, Option<i32>, String)> = tasks
+        .iter()
+        .flat_map(|p| {
+            p.user_id_group_pairs().iter().map(|g| {
+                (
+                    p.from_port(),
+                    p.to_port(),
+                    g.group_id().unwrap_or_default().to_owned(),
+                )
+            })
+        })
+        .collect();
+    task_sources.sort();
+    let mut expected = vec![
+        (Some(8080), Some(8080), groups["alb"].clone()),
+        (Some(8080), Some(8080), groups["web"].clone()),
+    ];
+    expected.sort();
     assert_eq!(
-        tasks[0].user_id_group_pairs()[0].group_id(),
-        Some(groups["alb"].as_str()),
-        "the tasks are reached from the load balancer only"
+        task_sources, expected,
+        "the tasks' port, from the load balancer and the ops instance's Prometheus alone: {tasks:?}"
+    );
+    assert!(
+        tasks
+            .iter()
+            .all(|p| p.ip_ranges().is_empty() && p.ipv6_ranges().is_empty()),
+        "no address range reaches the tasks: {tasks:?}"
     );
     let sources: Vec<String> = rules(&groups["db"])
         .await
@@ -114,6 +136,7 @@ pub(super) async fn assert_ecs(stack: &Stack, with_service: bool) {
     );
     assert!(balancer.availability_zones().len() >= 2);
     assert_eq!(balancer.security_groups(), [groups["alb"].clone()]);
+    assert_access_logs(stack, balancer.load_balancer_arn().unwrap()).await;
     let target_group = target_group(stack).await;
     assert_eq!(target_group.port(), Some(8080));
     assert_eq!(target_group.health_check_path(), Some("/readyz"));
@@ -156,6 +179,7 @@ pub(super) async fn assert_ecs(stack: &Stack, with_service: bool) {
             );
         }
     }
+    super::private_paths::assert_private_paths(stack, false).await;
 
     let discovery = aws_sdk_servicediscovery::Client::new(&config);
     let namespaces = discovery.list_namespaces().send().await.unwrap();
@@ -240,6 +264,7 @@ pub(super) async fn assert_no_ecs_left(stack: &Stack) {
     assert_absent("the load balancer", read.send()).await;
     let read = elb.describe_target_groups().names(format!("{name}-api"));
     assert_absent("the target group", read.send()).await;
+    assert_no_access_logs_left(stack).await;
     let iam = aws_sdk_iam::Client::new(&aws().await);
     for role in ["task-execution", "task"] {
         let role = format!("{name}-{role}");

@@ -4,8 +4,8 @@ use serde_json::Value;
 
 use crate::fixtures::*;
 
-/// Both scaling policies, a fixed task range and a short log retention.
-pub(super) const ECS: &str = "topology: ecs\necs:\n  tasks: {desired: 2, min: 2, max: 4}\n  scaling: {cpu_percent: 60, requests_per_target: 500}\n  log_retention_days: 14\n";
+/// Both scaling policies, a fixed task range, a short log retention and access logs kept a week.
+pub(super) const ECS: &str = "topology: ecs\necs:\n  tasks: {desired: 2, min: 2, max: 4}\n  scaling: {cpu_percent: 60, requests_per_target: 500}\n  log_retention_days: 14\n  access_log_days: 7\n";
 
 impl Stack {
     pub(super) fn ecs(prefix: &str) -> Stack {
@@ -78,6 +78,7 @@ pub(super) const ECS_KINDS: &[&str] = &[
     "ecs cluster",
     "log group",
     "acm certificate",
+    "s3 log bucket",
     "load balancer",
     "target group",
     "listener",

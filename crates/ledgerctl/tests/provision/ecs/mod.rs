@@ -3,16 +3,20 @@
 //! mutating step, destroyed beside another ECS stack, and a running stack's topology switch
 //! refused.
 
+mod access_logs;
 mod assertions;
 mod fixtures;
 mod operate;
+mod private_paths;
 
 use serde_json::Value;
 
 use crate::assertions::assert_provisioned;
 use crate::fixtures::*;
+use access_logs::*;
 use assertions::*;
 use fixtures::*;
+use private_paths::{assert_people_s_rule_left, drift_private_paths};
 
 #[tokio::test]
 async fn an_ecs_stack_is_provisioned_from_zero_and_a_second_run_changes_nothing() {
@@ -110,6 +114,15 @@ async fn drift_in_an_ecs_stack_shows_in_plan_and_provision_puts_it_right() {
         .send()
         .await
         .unwrap();
+    let balancer = elb
+        .describe_load_balancers()
+        .names(format!("{}-api", stack.name))
+        .send()
+        .await
+        .unwrap();
+    let balancer = balancer.load_balancers()[0].load_balancer_arn().unwrap();
+    drift_access_logs(&stack, balancer).await;
+    drift_private_paths(&stack).await;
 
     let (code, plan) = stack.plan();
     assert_eq!(code, 2);
@@ -119,14 +132,20 @@ async fn drift_in_an_ecs_stack_shows_in_plan_and_provision_puts_it_right() {
         r#""kind":"log group""#,
         r#""kind":"security group""#,
         r#""kind":"scalable target""#,
+        r#""kind":"listener rule""#,
+        r#""field":"priority_1.action""#,
         "/readyz",
         "tcp/8080 from 0.0.0.0/0",
+        r#""kind":"s3 log bucket""#,
+        r#""field":"expire_days","from":"(none)","to":"7""#,
+        r#""field":"attributes.access_logs.s3.enabled","from":"false","to":"true""#,
     ] {
         assert!(changes.contains(expected), "{expected}: {changes}");
     }
     stack.provision();
     assert_settled(&stack);
     assert_ecs(&stack, true).await;
+    assert_people_s_rule_left(&stack).await;
 
     // Dropping a scaling policy from the stack file deletes it.
     stack.write(&ECS.replace(", requests_per_target: 500", ""));
@@ -179,6 +198,8 @@ async fn destroy_removes_an_ecs_stack_and_leaves_the_one_beside_it() {
         stack.register_task_definition().await;
         stack.provision();
     }
+    // Logs in the bucket do not stop destroy: they go with it.
+    put_log_file(&doomed).await;
     let output = doomed.ledgerctl(&["destroy", "--yes", "--output", "json"], None);
     assert!(output.status.success(), "{output:?}");
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -188,6 +209,8 @@ async fn destroy_removes_an_ecs_stack_and_leaves_the_one_beside_it() {
         "load balancer",
         "ecs cluster",
         "acm certificate",
+        "s3 log bucket",
+        "listener rule",
     ] {
         assert!(deleted.contains(what), "{what}: {report}");
     }

@@ -1,9 +1,15 @@
 //! The load balancer's two listeners: port 80 redirects every request to HTTPS (301, host, path
 //! and query kept); port 443 ends TLS with the stack's certificate under [`SSL_POLICY`] and
 //! forwards to the target group. The 443 listener waits while the certificate is not issued.
+//! The 443 listener's rules, which answer the API's operational paths in its place, are a kind
+//! of their own (`rules`); `routing` shows what both do as their diffs compare it.
 
+mod routing;
+pub(crate) mod rules;
 #[cfg(test)]
 mod tests;
+
+use routing::{REDIRECT, actions_shown};
 
 use std::collections::BTreeMap;
 
@@ -20,43 +26,6 @@ use crate::stack::{Change, Diff, StackConfig};
 
 /// TLS 1.3 and 1.2 only, forward-secret ciphers.
 pub(crate) const SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
-
-/// Where port 80 sends a request: the same address over HTTPS (Elastic Load Balancing fills in
-/// `#{host}`, `#{path}` and `#{query}`; they are also its defaults).
-const REDIRECT: Redirect<'static> = Redirect {
-    protocol: "HTTPS",
-    port: "443",
-    host: "#{host}",
-    path: "/#{path}",
-    query: "#{query}",
-    status: "HTTP_301",
-};
-
-/// A redirect action's settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Redirect<'a> {
-    protocol: &'a str,
-    port: &'a str,
-    host: &'a str,
-    path: &'a str,
-    query: &'a str,
-    status: &'a str,
-}
-
-impl Redirect<'_> {
-    /// As a diff shows it.
-    fn shown(&self) -> String {
-        let Redirect {
-            protocol,
-            port,
-            host,
-            path,
-            query,
-            status,
-        } = self;
-        format!("redirect to {protocol}://{host}:{port}{path}?{query} ({status})")
-    }
-}
 
 /// What a listener does with every request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,60 +96,6 @@ fn listeners(config: &StackConfig) -> Vec<Listener> {
         listener(80, ProtocolEnum::Http, Route::RedirectToHttps),
         listener(443, ProtocolEnum::Https, Route::Forward),
     ]
-}
-
-/// One action as a diff shows it: a forward by its target groups' ARNs, a redirect by where it
-/// sends (Elastic Load Balancing's defaults filled in), any other by its type.
-fn action_shown(action: &sdk::Action) -> String {
-    match action.r#type() {
-        Some(ActionTypeEnum::Forward) => {
-            let mut groups: Vec<&str> = action.target_group_arn().into_iter().collect();
-            if groups.is_empty() {
-                groups = action
-                    .forward_config()
-                    .map(|c| {
-                        c.target_groups()
-                            .iter()
-                            .filter_map(|g| g.target_group_arn())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-            }
-            if groups.is_empty() {
-                "forward to (none)".into()
-            } else {
-                format!("forward to {}", groups.join(", "))
-            }
-        }
-        Some(ActionTypeEnum::Redirect) => {
-            let config = action.redirect_config();
-            Redirect {
-                protocol: config.and_then(|c| c.protocol()).unwrap_or("#{protocol}"),
-                port: config.and_then(|c| c.port()).unwrap_or("#{port}"),
-                host: config.and_then(|c| c.host()).unwrap_or(REDIRECT.host),
-                path: config.and_then(|c| c.path()).unwrap_or(REDIRECT.path),
-                query: config.and_then(|c| c.query()).unwrap_or(REDIRECT.query),
-                status: config
-                    .and_then(|c| c.status_code())
-                    .map_or("(none)", |s| s.as_str()),
-            }
-            .shown()
-        }
-        Some(other) => other.as_str().to_owned(),
-        None => "(none)".into(),
-    }
-}
-
-/// A listener's default actions as a diff shows them.
-fn actions_shown(actions: &[sdk::Action]) -> String {
-    if actions.is_empty() {
-        return "(none)".into();
-    }
-    actions
-        .iter()
-        .map(action_shown)
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// The listeners of the load balancer `arn`; `None` if it does not exist.
@@ -278,6 +193,13 @@ impl Listener {
         })
     }
 
+    /// Records the HTTPS listener's ARN, which its rules hang on.
+    fn learn_arn(&self, arn: Option<&str>, known: &mut Known) {
+        if let Some(arn) = arn.filter(|_| self.protocol == ProtocolEnum::Https) {
+            known.ecs.https_listener = Some(arn.to_owned());
+        }
+    }
+
     fn waiting(&self) -> String {
         format!(
             "the certificate for {} is not issued yet (see the acm certificate above)",
@@ -302,6 +224,10 @@ impl Resource for Listener {
 
     fn name(&self) -> String {
         format!("{}:{}", self.load_balancer, self.port)
+    }
+
+    fn learn(&self, observed: Option<&Observed>, known: &mut Known) {
+        self.learn_arn(observed.map(|o| o.arn.as_str()), known);
     }
 
     /// The load balancer's listener on its port; `None` too while the load balancer is not
@@ -373,7 +299,8 @@ impl Resource for Listener {
                     self.load_balancer
                 )
             })?;
-            aws.elb
+            let created = aws
+                .elb
                 .create_listener()
                 .load_balancer_arn(load_balancer)
                 .protocol(self.protocol.clone())
@@ -385,6 +312,8 @@ impl Resource for Listener {
                 .send()
                 .await
                 .map_err(sdk_error(format!("creating the listener {name}")))?;
+            let arn = created.listeners().first().and_then(|l| l.listener_arn());
+            self.learn_arn(arn, known);
             return Ok(());
         };
         if have.settings.differs_from(&want) {

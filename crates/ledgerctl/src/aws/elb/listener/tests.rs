@@ -1,5 +1,6 @@
 //! The listeners' tests.
 
+use super::routing::action_shown;
 use super::*;
 
 const CERTIFICATE: &str = "arn:aws:acm:us-east-1:123456789012:certificate/c";
@@ -125,7 +126,10 @@ fn actions_are_compared_however_aws_spells_them() {
     let fixed = sdk::Action::builder()
         .r#type(ActionTypeEnum::FixedResponse)
         .build();
-    assert_eq!(actions_shown(&[fixed]), "fixed-response");
+    assert_eq!(
+        actions_shown(&[fixed]),
+        r#"fixed response (none) (none) """#
+    );
     assert_eq!(actions_shown(&[]), "(none)");
 }
 

@@ -65,9 +65,8 @@ pub(crate) async fn release_to(
         "Ledgerly: the API's database URL, its password included (ledgerctl deploy writes it)",
     )
     .await?;
-    let account = aws.account_id().await?;
     let image = format!("{}@{}", facts.repositories[0], release.api);
-    let inputs = Inputs::of(facts, image, account, aws.region.clone());
+    let inputs = Inputs::of(facts, image, facts.account.clone(), aws.region.clone());
     let (api, _) = register_if_changed(aws, &api_task_definition(config, &inputs)?).await?;
     if service_runs(aws, config, &api).await? {
         return Ok(Outcome {

@@ -39,6 +39,7 @@ fn config() -> StackConfig {
 /// What a deploy reads of the stack, its secrets included.
 fn facts() -> Facts {
     Facts {
+        account: ACCOUNT.into(),
         repositories: [
             "123456789012.dkr.ecr.eu-west-1.amazonaws.com/stk-api".into(),
             "123456789012.dkr.ecr.eu-west-1.amazonaws.com/stk-ocr".into(),

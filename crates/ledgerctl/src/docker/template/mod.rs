@@ -1,5 +1,6 @@
-//! The stack template (`templates/stack.yaml`, or the stack file's `deploy.template`): a Jinja
-//! template rendered with the stack's values into the stack spec the engine reconciles. Every
+//! The stack template (`templates/stack.yaml`; on an ECS stack the ops instance's
+//! `templates/monitoring.yaml`; or the stack file's `deploy.template`): a Jinja template rendered
+//! with the stack's values into the stack spec the engine reconciles. Every
 //! value a template names must exist (a typo is an error, never an empty string); strings go in
 //! through the `yaml` filter, which quotes them so no value can change the document's structure.
 //! The rendered text holds secrets: it is parsed in memory and never written or printed.
@@ -16,42 +17,56 @@ use serde::Serialize;
 use super::spec::StackSpec;
 
 /// The built-in production template.
-pub(crate) const BUILT_IN: &str = include_str!("../../../../templates/stack.yaml");
+pub(crate) const BUILT_IN: &str = include_str!("../../../../../templates/stack.yaml");
+
+/// The built-in template of an ECS stack's ops instance: the monitoring alone.
+pub(crate) const OPS_INSTANCE: &str = include_str!("../../../../../templates/monitoring.yaml");
+
+/// Templates a template can include, by name: the ops instance's Prometheus configuration, which
+/// names the stack's API tasks.
+const INCLUDED: &[(&str, &str)] = &[(
+    "monitoring/prometheus/ecs.yml",
+    include_str!("../../../../../monitoring/prometheus/ecs.yml"),
+)];
 
 /// The monitoring configuration a template places in containers (`monitoring[<path>]`), by its
 /// path under monitoring/.
 const MONITORING: &[(&str, &str)] = &[
     (
         "prometheus/prometheus.yml",
-        include_str!("../../../../monitoring/prometheus/prometheus.yml"),
+        include_str!("../../../../../monitoring/prometheus/prometheus.yml"),
     ),
     (
         "prometheus/alerts.yml",
-        include_str!("../../../../monitoring/prometheus/alerts.yml"),
+        include_str!("../../../../../monitoring/prometheus/alerts.yml"),
     ),
     (
         "grafana/provisioning/datasources/prometheus.yml",
-        include_str!("../../../../monitoring/grafana/provisioning/datasources/prometheus.yml"),
+        include_str!("../../../../../monitoring/grafana/provisioning/datasources/prometheus.yml"),
     ),
     (
         "grafana/provisioning/dashboards/ledgerly.yml",
-        include_str!("../../../../monitoring/grafana/provisioning/dashboards/ledgerly.yml"),
+        include_str!("../../../../../monitoring/grafana/provisioning/dashboards/ledgerly.yml"),
     ),
     (
         "grafana/dashboards/api.json",
-        include_str!("../../../../monitoring/grafana/dashboards/api.json"),
+        include_str!("../../../../../monitoring/grafana/dashboards/api.json"),
     ),
     (
         "grafana/dashboards/ocr.json",
-        include_str!("../../../../monitoring/grafana/dashboards/ocr.json"),
+        include_str!("../../../../../monitoring/grafana/dashboards/ocr.json"),
     ),
     (
         "grafana/dashboards/host.json",
-        include_str!("../../../../monitoring/grafana/dashboards/host.json"),
+        include_str!("../../../../../monitoring/grafana/dashboards/host.json"),
     ),
     (
         "grafana/dashboards/containers.json",
-        include_str!("../../../../monitoring/grafana/dashboards/containers.json"),
+        include_str!("../../../../../monitoring/grafana/dashboards/containers.json"),
+    ),
+    (
+        "goaccess/alb-report.sh",
+        include_str!("../../../../../monitoring/goaccess/alb-report.sh"),
     ),
 ];
 
@@ -104,6 +119,12 @@ pub(crate) struct Values {
     pub(crate) secrets: BTreeMap<String, SecretString>,
     /// monitoring/'s files by path (`prometheus/prometheus.yml`, `grafana/dashboards/api.json`…).
     pub(crate) monitoring: BTreeMap<String, String>,
+    /// The DNS name of the API's tasks on an ECS stack, one A record per healthy task:
+    /// `<stack>-api.ledgerly.internal`.
+    pub(crate) api_tasks: String,
+    /// Where an ECS stack's load balancer writes its access logs:
+    /// `s3://<log bucket>/<prefix>/AWSLogs/<account>/elasticloadbalancing/<region>/`.
+    pub(crate) access_logs: String,
     /// The stack network's addresses ([`NETWORK`]).
     pub(crate) network: NetworkPlan,
 }
@@ -159,6 +180,10 @@ pub(crate) fn render(template: &str, origin: &str, values: &Values) -> anyhow::R
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     env.add_filter("yaml", yaml);
+    for (name, text) in INCLUDED {
+        env.add_template(name, text)
+            .with_context(|| format!("the built-in template {name} is not a valid template"))?;
+    }
     env.add_template("stack", template)
         .with_context(|| format!("the stack template {origin} is not a valid template"))?;
     let text = env
@@ -168,6 +193,8 @@ pub(crate) fn render(template: &str, origin: &str, values: &Values) -> anyhow::R
     StackSpec::parse(&text, &format!("the stack rendered from {origin}"))
 }
 
+#[cfg(test)]
+mod ops_instance_tests;
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -202,6 +229,10 @@ pub(crate) mod tests {
                 ("database_app".into(), "a".repeat(48).into()),
             ]),
             monitoring: monitoring(),
+            api_tasks: "demo-api.ledgerly.internal".into(),
+            access_logs:
+                "s3://demo-alb-logs-123456789012/api/AWSLogs/123456789012/elasticloadbalancing/eu-west-1/"
+                    .into(),
             network: NETWORK,
         }
     }

@@ -18,14 +18,14 @@ use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 mod common;
-use common::{aws, binaries, env, free_port, validate_status};
+use common::{FileServer, aws, binaries, env, free_port, validate_status};
 
 fn docker(args: &[&str]) -> String {
     let output = Command::new("docker").args(args).output().unwrap();
@@ -541,49 +541,6 @@ services:
       retries: 3
 "
     )
-}
-
-/// Serves one file over HTTP on loopback, as AWS serves the RDS certificate bundle; what it
-/// serves can be changed.
-struct FileServer {
-    url: String,
-    body: Arc<Mutex<String>>,
-}
-
-impl FileServer {
-    fn start(body: String) -> FileServer {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!(
-            "http://{}/global/global-bundle.pem",
-            listener.local_addr().unwrap()
-        );
-        let body = Arc::new(Mutex::new(body));
-        let serving = Arc::clone(&body);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buffer) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => request.extend_from_slice(&buffer[..n]),
-                    }
-                }
-                let body = serving.lock().unwrap().clone();
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/x-pem-file\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            }
-        });
-        FileServer { url, body }
-    }
-
-    fn serve(&self, body: String) {
-        *self.body.lock().unwrap() = body;
-    }
 }
 
 fn sha256_hex(text: &str) -> String {

@@ -19,6 +19,7 @@ pub(crate) mod logs;
 pub(crate) mod oidc;
 pub(crate) mod rds;
 pub(crate) mod rds_ca;
+pub(crate) mod route53;
 pub(crate) mod s3;
 pub(crate) mod scaling;
 pub(crate) mod sg;

@@ -1,6 +1,6 @@
 //! `ledgerctl plan`: what `provision` would change, resource by resource — `+` create, `~` update
 //! (each field: what AWS has → what the stack file wants), `…` waiting (for the first deploy) —
-//! changing nothing.
+//! changing nothing. For an ECS stack without a hosted zone, where to point the domain.
 
 use std::io::Write as _;
 
@@ -43,6 +43,9 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
                 opened.config.stack,
                 summary(&pending, false)
             )?;
+            if let Some(note) = crate::aws::route53::by_hand(&opened.config, survey.known()) {
+                writeln!(out, "{note}")?;
+            }
         }
     }
     Ok(if args.detailed_exitcode && !pending.is_empty() {

@@ -41,6 +41,7 @@ pub(crate) static KINDS: &[&dyn Kind] = &[
     &of::<aws::elb::target_group::TargetGroup>(),
     &of::<aws::s3::access_logs::LogBucket>(),
     &of::<aws::elb::LoadBalancer>(),
+    &of::<aws::route53::AliasRecord>(),
     &of::<aws::elb::listener::Listener>(),
     &of::<aws::elb::listener::rules::ListenerRules>(),
     &of::<aws::cloud_map::Namespace>(),
@@ -82,6 +83,10 @@ pub(crate) struct EcsKnown {
     pub(crate) certificate: Option<String>,
     /// `load balancer`: its ARN.
     pub(crate) load_balancer: Option<String>,
+    /// `load balancer`: its DNS name and canonical hosted zone id, which an alias record to it
+    /// names.
+    pub(crate) load_balancer_dns: Option<String>,
+    pub(crate) load_balancer_zone: Option<String>,
     /// `target group`: its ARN.
     pub(crate) target_group: Option<String>,
     /// `listener`: the HTTPS listener's ARN (its rules hang on it).
@@ -104,6 +109,8 @@ impl EcsKnown {
         };
         keep(&mut self.certificate, learned.certificate);
         keep(&mut self.load_balancer, learned.load_balancer);
+        keep(&mut self.load_balancer_dns, learned.load_balancer_dns);
+        keep(&mut self.load_balancer_zone, learned.load_balancer_zone);
         keep(&mut self.target_group, learned.target_group);
         keep(&mut self.https_listener, learned.https_listener);
         keep(&mut self.namespace, learned.namespace);

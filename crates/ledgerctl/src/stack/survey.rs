@@ -38,6 +38,12 @@ impl Survey {
         Ok(Survey { known, resources })
     }
 
+    /// What the survey learned of the resources: their ids and outputs (the load balancer's DNS
+    /// name, which plan and status show).
+    pub(crate) fn known(&self) -> &Known {
+        &self.known
+    }
+
     fn all(&self) -> impl Iterator<Item = &dyn Surveyed> {
         self.resources.iter().flatten().map(AsRef::as_ref)
     }

@@ -4,8 +4,10 @@
 // Each test file uses some of these.
 #![allow(dead_code)]
 
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 /// A variable `scripts/test` sets for the services it starts.
 pub(crate) fn env(name: &str) -> String {
@@ -258,4 +260,47 @@ pub(crate) fn validate_status(report: &serde_json::Value) {
         "the status report does not match docs/status.schema.json: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// Serves one file over HTTP on loopback, as AWS serves the RDS certificate bundle; what it
+/// serves can be changed.
+pub(crate) struct FileServer {
+    pub(crate) url: String,
+    body: Arc<Mutex<String>>,
+}
+
+impl FileServer {
+    pub(crate) fn start(body: String) -> FileServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://{}/global/global-bundle.pem",
+            listener.local_addr().unwrap()
+        );
+        let body = Arc::new(Mutex::new(body));
+        let serving = Arc::clone(&body);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let body = serving.lock().unwrap().clone();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/x-pem-file\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        FileServer { url, body }
+    }
+
+    pub(crate) fn serve(&self, body: String) {
+        *self.body.lock().unwrap() = body;
+    }
 }

@@ -16,6 +16,8 @@ use super::{Certificate, ISSUED, Observed, PENDING, describe, is_spent, status_o
 use crate::aws::{Aws, sdk_error};
 use crate::stack::Diff;
 
+pub(super) use crate::aws::route53::dns_name;
+
 /// How long the validation records are kept in the cache of resolvers.
 const RECORD_TTL: i64 = 300;
 /// ACM gives a new certificate's validation records a few seconds after the request: how often
@@ -46,11 +48,6 @@ impl fmt::Display for ValidationRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "CNAME {} → {}", self.name, self.value)
     }
-}
-
-/// A DNS name as Route 53 gives it back: lowercase, ending in a dot.
-pub(super) fn dns_name(name: &str) -> String {
-    format!("{}.", name.trim_end_matches('.').to_ascii_lowercase())
 }
 
 /// The records as plan and errors show them: `CNAME <name> → <value>; …`.
@@ -137,10 +134,10 @@ pub(super) async fn zone_records(
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error().is_some_and(|e| e.is_no_such_hosted_zone()) {
-                    anyhow::anyhow!(
-                        "ecs.dns.hosted_zone_id: there is no hosted zone {zone} in this account; give the id of the Route 53 zone that holds {domain}, or leave it out to create the certificate's validation records yourself"
-                    )
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_no_such_hosted_zone())
+                {
+                    crate::aws::route53::no_such_zone(zone, domain)
                 } else {
                     sdk_error(format!(
                         "reading the validation record {} in the hosted zone {zone}",

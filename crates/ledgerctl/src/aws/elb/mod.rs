@@ -74,6 +74,8 @@ pub(crate) struct LoadBalancer {
 pub(crate) struct Observed {
     pub(crate) arn: String,
     pub(crate) dns_name: String,
+    /// Its canonical hosted zone's id: what an alias record to it names beside its DNS name.
+    pub(crate) canonical_zone: String,
     /// `provisioning`, `active`, `active_impaired` or `failed`.
     pub(crate) state: String,
     pub(crate) kind: String,
@@ -172,6 +174,7 @@ pub(crate) async fn observe_by_name(aws: &Aws, name: &str) -> Result<Option<Obse
     let tags = tags_of(aws, &arn, &format!("the load balancer {name}")).await?;
     Ok(Some(Observed {
         dns_name: lb.dns_name().unwrap_or_default().to_owned(),
+        canonical_zone: lb.canonical_hosted_zone_id().unwrap_or_default().to_owned(),
         state: lb
             .state()
             .and_then(|s| s.code())
@@ -189,6 +192,15 @@ pub(crate) async fn observe_by_name(aws: &Aws, name: &str) -> Result<Option<Obse
         attributes,
         tags,
     }))
+}
+
+/// Records what later kinds need of the load balancer: its ARN (the listeners'), its DNS name
+/// and canonical hosted zone (the alias record's, `route53`).
+fn learn_observed(have: &Observed, known: &mut Known) {
+    let given = |text: &str| Some(text.to_owned()).filter(|t| !t.is_empty());
+    known.ecs.load_balancer = Some(have.arn.clone());
+    known.ecs.load_balancer_dns = given(&have.dns_name);
+    known.ecs.load_balancer_zone = given(&have.canonical_zone);
 }
 
 impl LoadBalancer {
@@ -218,6 +230,7 @@ impl LoadBalancer {
                 .with_context(|| format!("AWS did not give the new load balancer {name}'s ARN"))?
                 .to_owned(),
             dns_name: lb.dns_name().unwrap_or_default().to_owned(),
+            canonical_zone: lb.canonical_hosted_zone_id().unwrap_or_default().to_owned(),
             state: "provisioning".into(),
             kind: TYPE.into(),
             scheme: SCHEME.into(),
@@ -266,7 +279,7 @@ impl Resource for LoadBalancer {
 
     fn learn(&self, observed: Option<&Observed>, known: &mut Known) {
         if let Some(observed) = observed {
-            known.ecs.load_balancer = Some(observed.arn.clone());
+            learn_observed(observed, known);
         }
     }
 
@@ -328,7 +341,7 @@ impl Resource for LoadBalancer {
             None => self.create(aws, &group).await?,
         };
         let arn = &have.arn;
-        known.ecs.load_balancer = Some(arn.clone());
+        learn_observed(&have, known);
         if have.ip_address_type != IP_ADDRESS_TYPE {
             aws.elb
                 .set_ip_address_type()

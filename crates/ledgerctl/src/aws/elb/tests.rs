@@ -36,6 +36,7 @@ fn observed() -> Observed {
         arn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/tst-api/1"
             .into(),
         dns_name: "tst-api-1.us-east-1.elb.amazonaws.com".into(),
+        canonical_zone: "Z35SXDOTRQ7X7K".into(),
         state: "active".into(),
         kind: TYPE.into(),
         scheme: SCHEME.into(),
@@ -184,4 +185,19 @@ fn only_an_active_load_balancer_is_healthy() {
     let mut failed = observed();
     failed.state = "failed".into();
     assert_eq!(LoadBalancer::unhealthy(&failed).as_deref(), Some("failed"));
+}
+
+#[test]
+fn the_load_balancer_teaches_its_arn_and_what_an_alias_to_it_names() {
+    let mut known = known();
+    desired().learn(Some(&observed()), &mut known);
+    assert_eq!(known.ecs.load_balancer, Some(observed().arn));
+    assert_eq!(
+        known.ecs.load_balancer_dns.as_deref(),
+        Some("tst-api-1.us-east-1.elb.amazonaws.com")
+    );
+    assert_eq!(
+        known.ecs.load_balancer_zone.as_deref(),
+        Some("Z35SXDOTRQ7X7K")
+    );
 }

@@ -43,6 +43,8 @@ pub(super) struct Ecs {
     targets: Vec<Target>,
     /// `None` when there is no scalable target.
     scaling: Option<Scaling>,
+    /// The load balancer's DNS name, which `domain` points at; `None` while there is none.
+    load_balancer_dns_name: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -163,11 +165,19 @@ struct Described {
     /// The scalable target's `(min, max)`; `None`: there is none.
     bounds: Option<(i32, i32)>,
     activities: Vec<ScalingActivity>,
+    /// The load balancer's DNS name, as the survey read it.
+    load_balancer_dns_name: Option<String>,
 }
 
 /// Reads the stack's service, its tasks, its targets' health and its autoscaling; `deployed`:
-/// a release was recorded (before one, the service waits for it).
-pub(super) async fn read(aws: &Aws, config: &StackConfig, deployed: bool) -> Result<Seen> {
+/// a release was recorded (before one, the service waits for it). `load_balancer_dns_name`: as
+/// the survey read it.
+pub(super) async fn read(
+    aws: &Aws,
+    config: &StackConfig,
+    deployed: bool,
+    load_balancer_dns_name: Option<String>,
+) -> Result<Seen> {
     let cluster = cluster::name(config);
     let target_group = target_group::name(config);
     let resource_id = scaling::resource_id(config);
@@ -187,6 +197,7 @@ pub(super) async fn read(aws: &Aws, config: &StackConfig, deployed: bool) -> Res
         targets,
         bounds,
         activities,
+        load_balancer_dns_name,
     };
     Ok(judge::judge(&described, deployed))
 }

@@ -262,7 +262,8 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
     // A Fargate task has no SSH or Docker engine to ask: the ECS topology is read from AWS.
     let facts = match config.topology {
         Topology::Ecs => {
-            let seen = ecs::read(aws, config, release.is_some()).await?;
+            let dns_name = survey.known().ecs.load_balancer_dns.clone();
+            let seen = ecs::read(aws, config, release.is_some(), dns_name).await?;
             problems.extend(seen.problems);
             app = seen.app;
             ecs_report = Some(seen.report);

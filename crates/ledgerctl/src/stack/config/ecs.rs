@@ -111,8 +111,9 @@ impl Default for ScalingConfig {
     }
 }
 
-/// Route 53: with a hosted zone for `domain`, provision writes the certificate's validation
-/// records into it; without one, plan prints them for you to create.
+/// Route 53: with a hosted zone for `domain`, provision writes into it the requested certificate's
+/// validation records and the alias pointing `domain` at the load balancer; without one, plan
+/// prints them for you to create.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DnsConfig {
@@ -286,10 +287,6 @@ impl EcsConfig {
                     "ecs.dns.hosted_zone_id: `{zone}` is not a Route 53 hosted zone id; e.g. Z0123456789ABCDEFGHIJ"
                 ),
             );
-            check(
-                self.certificate_arn.is_none(),
-                "ecs.dns.hosted_zone_id: only used to validate a requested certificate; with ecs.certificate_arn there is none to validate, so leave one of them out".into(),
-            );
         }
         problems
     }
@@ -377,10 +374,11 @@ mod tests {
             ]
         );
         assert!(problems("certificate_arn: mycert")[0].contains("is not an ACM certificate ARN"));
+        // The zone still holds the domain's alias to the load balancer.
         let both = problems(&format!(
             "certificate_arn: {here}\ndns: {{hosted_zone_id: Z0123456789ABC}}"
         ));
-        assert!(both[0].contains("only used to validate a requested certificate"));
+        assert_eq!(both, Vec::<String>::new());
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! `topology: ecs` against the emulator: from zero (the service waits for deploy's first task
 //! definition), again with no mutating call, after drift, after an interruption at every
 //! mutating step, destroyed beside another ECS stack, and a running stack's topology switch
-//! refused.
+//! refused. With a hosted zone, the domain's alias to the load balancer (`dns`).
 
 mod access_logs;
 mod assertions;
+mod dns;
 mod fixtures;
 mod operate;
 mod private_paths;

@@ -194,9 +194,10 @@ pub(in crate::aws::iam) fn github_role(
 /// What an ECS deploy and `status` add to the deploy role: read the ECS kinds; register the
 /// stack's task definitions (tagged) and pass them its two task roles; run the migration task in
 /// the stack's cluster and follow it and its logs; point the service at a new revision; write
-/// the API's database URL; read the access-log bucket's settings, as the survey that deploy and
-/// `status` take does. Creating the service (the first deploy) is provision's, and not allowed
-/// here.
+/// the API's database URL; read the access-log bucket's settings and, with a hosted zone, its
+/// records (the certificate's validation records, the domain's alias), as the survey that deploy
+/// and `status` take does. Creating the service (the first deploy) is provision's, and not
+/// allowed here.
 fn ecs_deploy_statements(config: &StackConfig, targets: &Targets) -> Vec<Value> {
     let Targets {
         account, region, ..
@@ -205,7 +206,7 @@ fn ecs_deploy_statements(config: &StackConfig, targets: &Targets) -> Vec<Value> 
     let cluster = format!("arn:aws:ecs:{region}:{account}:cluster/{stack}");
     let in_cluster = json!({ "ArnEquals": { "ecs:cluster": cluster } });
     let conditioned = |sid: &str, actions: &[&str], resources: Vec<String>, condition: &Value| json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources, "Condition": condition });
-    vec![
+    let mut statements = vec![
         // Reads with no narrower resource (Describe/List calls of these services).
         statement(
             "ReadEcsStack",
@@ -317,5 +318,17 @@ fn ecs_deploy_statements(config: &StackConfig, targets: &Targets) -> Vec<Value> 
                 "arn:aws:ssm:{region}:{account}:parameter/{stack}/api-database-url"
             )],
         ),
-    ]
+    ];
+    if let Some(zone) = config
+        .ecs
+        .as_ref()
+        .and_then(|e| e.dns.hosted_zone_id.as_ref())
+    {
+        statements.push(statement(
+            "ReadHostedZone",
+            &["route53:ListResourceRecordSets"],
+            vec![format!("arn:aws:route53:::hostedzone/{zone}")],
+        ));
+    }
+    statements
 }

@@ -249,3 +249,33 @@ fn only_the_release_workflow_on_the_deploy_branch_in_the_environment_may_assume_
         assert!(err.contains(expected), "{bad}: {err}");
     }
 }
+
+#[test]
+fn the_deploy_role_reads_the_records_of_the_stacks_hosted_zone_only_when_it_has_one() {
+    let route53 = |config: &StackConfig| -> Vec<Value> {
+        let github = config.github.clone().unwrap();
+        let policy: Value =
+            serde_json::from_str(&github_role(config, &targets(), &github).policy).unwrap();
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Action"].to_string().contains("route53:"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(route53(&ecs_config()), Vec::<Value>::new());
+    let mut zoned = ecs_config();
+    if let Some(ecs) = zoned.ecs.as_mut() {
+        ecs.dns.hosted_zone_id = Some("Z0123456789ABC".into());
+    }
+    assert_eq!(
+        route53(&zoned),
+        [json!({
+            "Sid": "ReadHostedZone",
+            "Effect": "Allow",
+            "Action": ["route53:ListResourceRecordSets"],
+            "Resource": ["arn:aws:route53:::hostedzone/Z0123456789ABC"],
+        })]
+    );
+}

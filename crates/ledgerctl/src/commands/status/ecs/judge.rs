@@ -73,6 +73,7 @@ pub(super) fn judge(described: &Described, deployed: bool) -> Seen {
             target_group: described.target_group.clone(),
             targets,
             scaling,
+            load_balancer_dns_name: described.load_balancer_dns_name.clone(),
         },
         app,
         problems,

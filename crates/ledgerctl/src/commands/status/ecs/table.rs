@@ -69,6 +69,8 @@ pub(in crate::commands::status) fn print_table(out: &mut impl Write, ecs: &Ecs) 
             t.task_definition, t.reason
         )?;
     }
+    let dns_name = ecs.load_balancer_dns_name.as_deref();
+    writeln!(out, "\nLoad balancer: {}", dns_name.unwrap_or("(none)"))?;
     writeln!(out, "\nTargets in {}", ecs.target_group)?;
     if ecs.targets.is_empty() {
         writeln!(out, "  (none)")?;

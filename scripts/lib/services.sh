@@ -308,6 +308,11 @@ install_monitoring_tools() {
     apt_install prometheus docker-compose goaccess
 }
 
+# man (Debian's), for the CLI tests: the generated manual pages are read with man.
+install_cli_tools() {
+    apt_install man-db
+}
+
 # Headless Chromium and its WebDriver (Debian's), for the dashboard's browser tests. Exports
 # LEDGERLY_TEST_CHROMEDRIVER and LEDGERLY_TEST_CHROMIUM.
 install_browser() {

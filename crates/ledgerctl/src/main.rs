@@ -6,7 +6,7 @@ mod commands;
 mod docker;
 mod stack;
 
-use clap::{ArgAction, Parser, Subcommand};
+use clap::{ArgAction, CommandFactory as _, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,6 +35,8 @@ enum Command {
     Reconcile(commands::reconcile::Args),
     Logs(commands::logs::Args),
     Tunnel(commands::tunnel::Args),
+    Completions(commands::completions::Args),
+    Man(commands::completions::ManArgs),
 }
 
 /// The operator commands log warnings and ledgerctl's own notes (IAM propagation, waits) by
@@ -80,6 +82,8 @@ async fn main() -> std::process::ExitCode {
         Command::Reconcile(args) => commands::reconcile::run(args).await.map(|()| 0),
         Command::Logs(args) => commands::logs::run(args).await.map(|()| 0),
         Command::Tunnel(args) => commands::tunnel::run(args).await.map(|()| 0),
+        Command::Completions(args) => commands::completions::run(&args, Cli::command()).map(|()| 0),
+        Command::Man(args) => commands::completions::man(&args, Cli::command()).map(|()| 0),
     };
     match result {
         Ok(code) => std::process::ExitCode::from(code),

@@ -54,6 +54,48 @@ struct Built {
     pushed: Option<String>,
 }
 
+/// Why this machine cannot make the images, if it cannot: they are this machine's own binaries
+/// and the shared libraries `ldd` finds for them, so it must be Linux on x86_64 with glibc (the
+/// instance's and Fargate's platform). `ldd_version` is what `ldd --version` printed.
+fn host_problem(os: &str, arch: &str, ldd_version: &str) -> Option<String> {
+    let host = if os != "linux" || arch != "x86_64" {
+        format!("{os} on {arch}")
+    } else if !(ldd_version.contains("GLIBC") || ldd_version.contains("GNU libc")) {
+        let first = ldd_version.lines().next().unwrap_or("").trim();
+        format!(
+            "Linux with another C library (ldd says: {})",
+            if first.is_empty() { "nothing" } else { first }
+        )
+    } else {
+        return None;
+    };
+    Some(format!(
+        "the images are made from this machine's own binaries and the libraries they load, so \
+         they can be built only on Linux x86_64 with glibc, and this is {host}. Build and deploy \
+         from such a machine, or let the release workflow do it (.github/workflows/release.yml, \
+         docs/deploy.md)"
+    ))
+}
+
+/// Fails with what to do when this machine cannot make the images.
+pub(crate) fn check_host() -> anyhow::Result<()> {
+    let ldd = std::process::Command::new("ldd")
+        .arg("--version")
+        .output()
+        .map(|o| {
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        })
+        .unwrap_or_default();
+    match host_problem(std::env::consts::OS, std::env::consts::ARCH, &ldd) {
+        Some(problem) => bail!(problem),
+        None => Ok(()),
+    }
+}
+
 /// The workspace root: where `cargo` finds the workspace from the current folder.
 pub(crate) fn workspace_root() -> anyhow::Result<PathBuf> {
     let output = std::process::Command::new("cargo")
@@ -98,6 +140,7 @@ pub(crate) fn build_binaries(root: &Path) -> anyhow::Result<PathBuf> {
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    check_host()?;
     let target = args.engine.target()?;
     let (root, binaries) = match &args.binaries {
         Some(folder) => (std::env::current_dir()?, folder.clone()),
@@ -164,4 +207,28 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_problem;
+
+    const GLIBC: &str = "ldd (Debian GLIBC 2.36-9+deb12u4) 2.36\nCopyright (C) 2022 Free Software Foundation, Inc.\n";
+    const MUSL: &str = "musl libc (x86_64)\nVersion 1.2.5\nDynamic Program Loader\n";
+
+    #[test]
+    fn only_linux_x86_64_with_glibc_makes_the_images_and_the_others_are_told_what_to_do() {
+        assert_eq!(host_problem("linux", "x86_64", GLIBC), None);
+        for (os, arch, ldd, named) in [
+            ("macos", "aarch64", "", "macos on aarch64"),
+            ("linux", "aarch64", GLIBC, "linux on aarch64"),
+            ("windows", "x86_64", "", "windows on x86_64"),
+            ("linux", "x86_64", MUSL, "ldd says: musl libc (x86_64)"),
+            ("linux", "x86_64", "", "ldd says: nothing"),
+        ] {
+            let problem = host_problem(os, arch, ldd).unwrap();
+            assert!(problem.contains(named), "{problem}");
+            assert!(problem.contains("release workflow"), "{problem}");
+        }
+    }
 }

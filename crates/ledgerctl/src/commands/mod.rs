@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod build;
+pub(crate) mod completions;
 pub(crate) mod deploy;
 pub(crate) mod destroy;
 mod engine;

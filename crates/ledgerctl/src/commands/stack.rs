@@ -17,8 +17,8 @@ pub(crate) struct StackArgs {
     /// The stack file (see config/ledgerly.example.yaml).
     #[arg(long, env = "LEDGERLY_STACK_CONFIG", default_value = "ledgerly.yaml")]
     pub(crate) config: PathBuf,
-    /// The AWS region; default the stack file's.
-    #[arg(long)]
+    /// The AWS region: the stack file's. Given here or in AWS_REGION, it must be the same.
+    #[arg(long, env = "AWS_REGION")]
     region: Option<String>,
     /// The AWS profile (default: the standard credential chain).
     #[arg(long, env = "AWS_PROFILE")]
@@ -48,8 +48,9 @@ impl StackArgs {
     pub(crate) async fn open(&self) -> anyhow::Result<Opened> {
         let config = StackConfig::load(&self.config)?;
         let public_key = config.public_key(&self.config.display().to_string())?;
+        let region = region(self.region.as_deref(), &config.region, &self.config)?;
         let aws = Aws::connect(&AwsOptions {
-            region: self.region.clone().unwrap_or_else(|| config.region.clone()),
+            region,
             profile: self.profile.clone(),
             endpoint_url: self.endpoint_url.clone(),
         })
@@ -59,6 +60,20 @@ impl StackArgs {
             public_key,
             aws,
         })
+    }
+}
+
+/// The region to work in: the stack file's. One given by `--region` or `AWS_REGION` that is
+/// another is an error, never quietly ignored or obeyed: the stack lives where its file says.
+fn region(given: Option<&str>, file: &str, path: &std::path::Path) -> anyhow::Result<String> {
+    match given {
+        Some(given) if !given.is_empty() && given != file => anyhow::bail!(
+            "the region {given} (from --region or AWS_REGION) is not the stack's, {file} ({}): \
+             a stack lives in the region its file names; drop --region or set AWS_REGION to \
+             {file}, or change `region:` in the stack file for a stack in {given}",
+            path.display()
+        ),
+        _ => Ok(file.to_owned()),
     }
 }
 
@@ -93,4 +108,31 @@ pub(crate) fn summary(changes: &[ResourceChange], done: bool) -> String {
         text.push_str(&format!("; {waiting} waiting for the first deploy"));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::region;
+
+    #[test]
+    fn the_region_is_the_stack_file_s_and_another_one_given_is_an_error_naming_both() {
+        let path = Path::new("deploy/ledgerly.yaml");
+        assert_eq!(region(None, "eu-west-1", path).unwrap(), "eu-west-1");
+        assert_eq!(
+            region(Some("eu-west-1"), "eu-west-1", path).unwrap(),
+            "eu-west-1"
+        );
+        assert_eq!(region(Some(""), "eu-west-1", path).unwrap(), "eu-west-1");
+        let err = region(Some("us-east-1"), "eu-west-1", path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("us-east-1")
+                && err.contains("eu-west-1")
+                && err.contains(path.to_str().unwrap()),
+            "{err}"
+        );
+    }
 }

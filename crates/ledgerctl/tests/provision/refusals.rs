@@ -42,6 +42,34 @@ fn a_bad_stack_file_is_refused_before_any_aws_call() {
 }
 
 #[tokio::test]
+async fn a_region_other_than_the_stack_file_s_is_refused_naming_both() {
+    let stack = Stack::new("region");
+    stack.write("");
+    for (flag, env) in [(Some("eu-west-1"), None), (None, Some("eu-west-1"))] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ledgerctl"));
+        command
+            .args(["plan", "--config"])
+            .arg(stack.path("ledgerly.yaml"))
+            .arg("--endpoint-url")
+            .arg(crate::common::aws_endpoint());
+        if let Some(region) = flag {
+            command.args(["--region", region]);
+        }
+        command.env("AWS_REGION", env.unwrap_or("us-east-1"));
+        let output = command.output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(
+                "the region eu-west-1 (from --region or AWS_REGION) is not the stack's, us-east-1"
+            ),
+            "{stderr}"
+        );
+    }
+    assert_nothing_created(&stack).await;
+}
+
+#[tokio::test]
 async fn a_missing_ocr_key_stops_provision_before_any_change() {
     let stack = Stack::new("nokey");
     stack.write("ocr:\n  backend: gemini\n  api_key_parameter: /nokey/gemini-key\n");

@@ -269,6 +269,7 @@ async fn release_to(
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    super::build::check_host()?;
     let opened = args.stack.open().await?;
     let (config, aws) = (&opened.config, &opened.aws);
     let (root, binaries) = match &args.binaries {

@@ -684,7 +684,7 @@ async fn deploy_pushes_points_the_lambda_reconciles_over_ssh_and_rolls_back() {
         .send()
         .await
         .unwrap();
-    let provisioned = stack.ledgerctl(&["provision", "--output", "json"]);
+    let provisioned = stack.ledgerctl(&["provision", "--auto-approve", "--output", "json"]);
     assert!(provisioned.status.success(), "{provisioned:?}");
 
     // Nothing recorded yet: nothing to roll back to.

@@ -104,7 +104,7 @@ async fn an_ecs_deploy_registers_its_task_definitions_and_stops_at_a_migration_t
         .send()
         .await
         .unwrap();
-    let provisioned = ledgerctl(&stack, &["provision", "--output", "json"]);
+    let provisioned = ledgerctl(&stack, &["provision", "--auto-approve", "--output", "json"]);
     assert!(provisioned.status.success(), "{provisioned:?}");
 
     // No SSH anywhere: no engine address, no key given, and the monitoring left alone.

@@ -20,9 +20,10 @@ use crate::stack::resource::{self, Known, Order, Resource as _};
 pub(crate) struct Args {
     #[command(flatten)]
     stack: StackArgs,
-    /// Do not ask for confirmation.
-    #[arg(long)]
-    yes: bool,
+    /// Do not ask for confirmation (needed when not at a terminal, as in CI; `--yes` is the
+    /// same).
+    #[arg(long, alias = "yes")]
+    auto_approve: bool,
     /// Delete the database without taking a final snapshot (its data is then gone for good).
     #[arg(long)]
     skip_final_snapshot: bool,
@@ -79,7 +80,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
                 .unwrap_or_default()
         )
     });
-    if !args.yes {
+    if !args.auto_approve {
         confirm(&config.stack, &aws.region, snapshot.as_deref())?;
     }
     let text = args.stack.output == Output::Text;
@@ -152,7 +153,9 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
 fn confirm(stack: &str, region: &str, snapshot: Option<&str>) -> anyhow::Result<()> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
-        bail!("destroy deletes the stack {stack}; pass --yes to confirm when not at a terminal");
+        bail!(
+            "destroy deletes the stack {stack}; pass --auto-approve to confirm when not at a terminal"
+        );
     }
     let mut err = std::io::stderr();
     writeln!(

@@ -1,11 +1,15 @@
 //! `ledgerctl provision`: makes the stack what its file says — creating what is missing, fixing
 //! what drifted, touching nothing else. A second run makes no mutating call; a run interrupted
-//! anywhere converges when run again.
+//! anywhere converges when run again. Like `terraform apply`, it shows the plan and asks before
+//! changing anything: at a terminal, for `yes`; elsewhere it needs `--auto-approve`.
 
-use std::io::Write as _;
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+
+use anyhow::bail;
 
 use super::progress::Progress;
 use super::stack::{Output, StackArgs, json_report, summary};
+use crate::stack::ResourceChange;
 use crate::stack::survey::Survey;
 
 /// Create or update the stack's AWS resources to match the stack file.
@@ -13,6 +17,41 @@ use crate::stack::survey::Survey;
 pub(crate) struct Args {
     #[command(flatten)]
     stack: StackArgs,
+    /// Apply the plan without asking (needed when not at a terminal, as in CI).
+    #[arg(long)]
+    auto_approve: bool,
+}
+
+/// Shows the plan and asks for `yes` at a terminal; elsewhere, refuses.
+fn approve(planned: &[ResourceChange], stack: &str, region: &str) -> anyhow::Result<()> {
+    let count = planned.iter().filter(|c| c.is_change()).count();
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        bail!(
+            "provision would make {count} change(s) to the stack {stack} (ledgerctl plan shows them); \
+             pass --auto-approve to apply them when not at a terminal"
+        );
+    }
+    let mut err = std::io::stderr();
+    for change in planned.iter().filter(|c| c.is_change() || c.is_waiting()) {
+        writeln!(err, "{change}")?;
+    }
+    writeln!(
+        err,
+        "\nPlan for stack {stack}: {}.",
+        summary(planned, false)
+    )?;
+    write!(
+        err,
+        "Apply these changes to {stack} in {region}? Only 'yes' is accepted: "
+    )?;
+    err.flush()?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    if answer.trim() != "yes" {
+        bail!("not applied; nothing was changed");
+    }
+    Ok(())
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
@@ -20,6 +59,9 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let aws = &opened.aws;
     let survey = Survey::take(aws, &opened.config, opened.public_key.clone()).await?;
     let planned = survey.changes();
+    if !args.auto_approve && planned.iter().any(ResourceChange::is_change) {
+        approve(&planned, &opened.config.stack, &aws.region)?;
+    }
     let waiting: Vec<_> = planned.iter().filter(|c| c.is_waiting()).cloned().collect();
     let text = args.stack.output == Output::Text;
     let progress = Progress::new(

@@ -86,7 +86,7 @@ async fn provision_creates_the_stack_and_a_second_run_changes_nothing() {
     let again = stack.provision();
     assert_eq!(again["calls"]["mutating"], 0, "{again}");
     assert_eq!(again["changes"], serde_json::json!([]), "{again}");
-    let output = stack.ledgerctl(&["provision"], None);
+    let output = stack.ledgerctl(&["provision", "--auto-approve"], None);
     assert!(
         String::from_utf8_lossy(&output.stdout).contains("no changes"),
         "{output:?}"
@@ -364,7 +364,7 @@ where
 {
     for n in 1..=total {
         let stack = fresh().await;
-        let cut = stack.ledgerctl(&["provision"], Some(n));
+        let cut = stack.ledgerctl(&["provision", "--auto-approve"], Some(n));
         assert!(
             !cut.status.success(),
             "{label} step {n} was not interrupted: {cut:?}"

@@ -44,10 +44,10 @@ async fn destroy_removes_only_the_stacks_own_resources() {
         "{refused:?}"
     );
     assert_eq!(doomed.plan().0, 0, "nothing was deleted");
-    // Without --yes, and not at a terminal: nothing happens either.
+    // Without --auto-approve, and not at a terminal: nothing happens either.
     let unconfirmed = doomed.ledgerctl(&["destroy", "--delete-receipts"], None);
     assert!(
-        String::from_utf8_lossy(&unconfirmed.stderr).contains("pass --yes"),
+        String::from_utf8_lossy(&unconfirmed.stderr).contains("pass --auto-approve"),
         "{unconfirmed:?}"
     );
     assert_eq!(doomed.plan().0, 0, "nothing was deleted");

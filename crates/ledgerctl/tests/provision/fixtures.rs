@@ -78,7 +78,7 @@ impl Stack {
 
     /// `provision --output json`, which must succeed.
     pub(crate) fn provision(&self) -> Value {
-        let output = self.ledgerctl(&["provision", "--output", "json"], None);
+        let output = self.ledgerctl(&["provision", "--auto-approve", "--output", "json"], None);
         assert!(output.status.success(), "{output:?}");
         serde_json::from_slice(&output.stdout).unwrap()
     }

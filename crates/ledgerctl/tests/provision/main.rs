@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod approve;
 mod assertions;
 mod converge;
 mod destroy;

@@ -73,7 +73,7 @@ async fn a_region_other_than_the_stack_file_s_is_refused_naming_both() {
 async fn a_missing_ocr_key_stops_provision_before_any_change() {
     let stack = Stack::new("nokey");
     stack.write("ocr:\n  backend: gemini\n  api_key_parameter: /nokey/gemini-key\n");
-    let output = stack.ledgerctl(&["provision"], None);
+    let output = stack.ledgerctl(&["provision", "--auto-approve"], None);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -133,7 +133,7 @@ async fn a_missing_ssh_key_is_named_before_any_change() {
         ),
         "key_pair:\n    name: nobody-has-this-key",
     ));
-    let output = stack.ledgerctl(&["provision"], None);
+    let output = stack.ledgerctl(&["provision", "--auto-approve"], None);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -174,7 +174,7 @@ async fn an_ecs_provision_interrupted_at_any_mutating_step_converges_when_run_ag
     assert!(total >= 20, "{total}");
     for n in 1..=total {
         let stack = fresh().await;
-        let cut = stack.ledgerctl(&["provision"], Some(n));
+        let cut = stack.ledgerctl(&["provision", "--auto-approve"], Some(n));
         assert!(
             !cut.status.success(),
             "step {n} was not interrupted: {cut:?}"
@@ -248,7 +248,7 @@ async fn a_running_stack_does_not_switch_topology() {
         .await
         .unwrap();
     instance.write(ECS);
-    let refused = instance.ledgerctl(&["provision"], None);
+    let refused = instance.ledgerctl(&["provision", "--auto-approve"], None);
     assert!(!refused.status.success());
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("runs with `topology: instance`"),

@@ -3,7 +3,7 @@
 # the Docker engine and its compose plugin from Ubuntu's archive, the login user in the docker
 # group (ledgerctl deploy talks to the engine over SSH as that user), the instance-metadata guard
 # (only the API's containers reach the instance role's credentials; set now and at every boot
-# before Docker starts), then a marker file that says the host is ready for a deploy.
+# before Docker starts), sshd on `instance.ssh_port` when it is not 22, then a marker file that says the host is ready for a deploy.
 set -euxo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
@@ -31,6 +31,7 @@ UNIT
 systemctl daemon-reload
 systemctl enable --now ledgerly-metadata-guard.service
 
+{{ssh_port}}
 systemctl enable --now docker
 usermod -aG docker {{ssh_user}}
 install -d -m 0755 /var/lib/ledgerly

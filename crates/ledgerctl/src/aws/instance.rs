@@ -74,10 +74,28 @@ pub(crate) fn name(config: &StackConfig) -> String {
     config.name("app")
 }
 
-/// The instance's user-data: `templates/user-data.sh` with the login user and the metadata guard.
-fn user_data(config: &StackConfig) -> String {
+/// What user-data does for `instance.ssh_port`: nothing for 22; else sshd listens there alone
+/// (a drop-in read before the main file, whose first `Port` wins), and on Ubuntu's socket-activated
+/// sshd the socket is regenerated from it.
+fn ssh_port_setup(port: u16) -> String {
+    if port == 22 {
+        return String::new();
+    }
+    format!(
+        "install -d -m 0755 /etc/ssh/sshd_config.d\n\
+         printf 'Port {port}\\n' > /etc/ssh/sshd_config.d/10-ledgerly-port.conf\n\
+         systemctl daemon-reload\n\
+         if systemctl is-enabled ssh.socket >/dev/null 2>&1; then systemctl restart ssh.socket; \
+         else systemctl restart ssh || systemctl restart sshd; fi\n"
+    )
+}
+
+/// The instance's user-data: `templates/user-data.sh` with the login user, the SSH port and the
+/// metadata guard.
+pub(super) fn user_data(config: &StackConfig) -> String {
     let network = crate::docker::template::NETWORK;
     USER_DATA
+        .replace("{{ssh_port}}\n", &ssh_port_setup(config.instance.ssh_port))
         .replace("{{ssh_user}}", &config.instance.ssh_user)
         .replace("{{metadata_address}}", network.metadata_address)
         .replace("{{metadata_range}}", network.metadata_range)

@@ -1,5 +1,5 @@
-//! Security groups in the default VPC: `web` (80 and 443 from anywhere), `ssh` (22 from the admin
-//! CIDR only), `db` (5432 only from the web group). With `topology: ecs` two more: `alb` (80 and
+//! Security groups in the default VPC: `web` (80 and 443 from anywhere), `ssh` (`instance.ssh_port`,
+//! 22 by default, from the admin CIDR only), `db` (5432 only from the web group). With `topology: ecs` two more: `alb` (80 and
 //! 443 from anywhere, for the load balancer) and `tasks` (the API's port from the load balancer,
 //! and from the `web` group for the ops instance's Prometheus, which scrapes each task), and the
 //! database is open to the tasks too (and to the instance). Any other ingress rule is drift, and
@@ -65,7 +65,7 @@ pub(crate) struct Observed {
 /// The stack's groups, each after the groups its rules name: the three of the instance
 /// topology, and with `ecs` (`all`: whatever the topology, for destroy) the load balancer's and
 /// the tasks'.
-fn desired(config: &StackConfig, all: bool) -> Vec<Group> {
+pub(super) fn desired(config: &StackConfig, all: bool) -> Vec<Group> {
     let ecs = all || config.ecs.is_some();
     let web = config.name("web");
     let alb = config.name("alb");
@@ -99,7 +99,7 @@ fn desired(config: &StackConfig, all: bool) -> Vec<Group> {
             rules: config
                 .admin_cidr
                 .iter()
-                .map(|block| rule(22, cidr(block)))
+                .map(|block| rule(config.instance.ssh_port.into(), cidr(block)))
                 .collect(),
             tags: config.tags(),
         },

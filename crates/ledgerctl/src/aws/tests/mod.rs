@@ -1,4 +1,5 @@
 //! Tests of the AWS layer that need more than the emulator: the waiters and retries, against
 //! AWS's own answers replayed.
 
+mod ssh_port;
 mod waits;

@@ -343,8 +343,8 @@ fn an_engine_that_cannot_be_reached_is_named_with_the_reason() {
         &format!("ssh://nobody@127.0.0.1:{closed}"),
         "--ssh-key",
         &env("LEDGERLY_TEST_SSH_KEY"),
-        "--wait-seconds",
-        "3",
+        "--connect-timeout",
+        "3s",
     ]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -18,9 +18,41 @@ const COMMANDS: &[&str] = &[
     "reconcile",
     "logs",
     "tunnel",
+    "setup",
+    "access",
+    "exec",
+    "restart",
+    "prune",
+    "lock",
     "completions",
     "man",
 ];
+
+/// Every command (and `access` and `lock`'s own) explains itself.
+#[test]
+fn every_command_has_help() {
+    let mut commands: Vec<Vec<&str>> = COMMANDS.iter().map(|c| vec![*c]).collect();
+    for nested in [
+        ["access", "open"],
+        ["access", "close"],
+        ["access", "list"],
+        ["lock", "status"],
+        ["lock", "release"],
+    ] {
+        commands.push(nested.to_vec());
+    }
+    for command in commands {
+        let mut args = command.clone();
+        args.push("--help");
+        let help = ledgerctl(&args);
+        assert!(help.contains("Usage: ledgerctl"), "{command:?}: {help}");
+        let about = help.lines().next().unwrap_or_default();
+        assert!(
+            !about.starts_with("Usage") && about.len() > 10,
+            "{command:?} says what it does first: {help}"
+        );
+    }
+}
 
 fn ledgerctl(args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_ledgerctl"))

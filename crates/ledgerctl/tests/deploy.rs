@@ -1035,7 +1035,7 @@ async fn deploy_pushes_points_the_lambda_reconciles_over_ssh_and_rolls_back() {
     );
     // Without --docker-host, the instance: instance.ssh_user at the stack's Elastic IP (which
     // runs no sshd on port 22 here).
-    let logs = stack.ledgerctl(&["logs", "api", "--wait-seconds", "1"]);
+    let logs = stack.ledgerctl(&["logs", "api", "--connect-timeout", "1s"]);
     assert!(!logs.status.success());
     assert!(
         String::from_utf8_lossy(&logs.stderr).contains("ubuntu@127."),

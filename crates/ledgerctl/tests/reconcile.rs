@@ -288,7 +288,7 @@ fn the_lock_keeps_two_runs_apart() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("wait for it with --lock-wait <seconds>"),
+        stderr.contains("wait for it with --lock-wait 10m"),
         "{stderr}"
     );
     assert!(stack.containers().is_empty(), "nothing was done");

@@ -32,8 +32,8 @@ fn a_push_to_main_is_tested_then_deployed_with_oidc_one_deploy_at_a_time() {
     let deploy = &jobs["deploy"];
     assert_eq!(deploy["needs"], "test", "no deploy without passing tests");
     assert_eq!(
-        deploy["if"], "github.ref == 'refs/heads/main'",
-        "a manual run on another branch never deploys"
+        deploy["if"], "github.ref == 'refs/heads/main' && vars.LEDGERLY_DEPLOY_ROLE_ARN != ''",
+        "a manual run on another branch never deploys; a fork without the role skips the job"
     );
     assert_eq!(
         deploy["environment"], "production",
@@ -101,11 +101,26 @@ fn a_push_to_main_is_tested_then_deployed_with_oidc_one_deploy_at_a_time() {
         "{ecs:?}"
     );
     assert!(ecs.iter().all(|r| !r.contains("ssh")), "{ecs:?}");
-    let instance = on("steps.stack.outputs.topology != 'ecs'");
+    let instance = on("steps.stack.outputs.topology == 'instance'");
     assert!(
         instance.iter().any(|r| r.contains(deploy_step)),
         "{instance:?}"
     );
+    // Without a stack file every step after the check is skipped: none runs unconditionally.
+    let check = steps(deploy)
+        .iter()
+        .position(|s| s["id"] == "stack")
+        .expect("the step reading the stack file");
+    assert!(
+        steps(deploy)[check]["run"]
+            .as_str()
+            .unwrap()
+            .contains("topology=none"),
+        "no stack file: topology none"
+    );
+    for step in &steps(deploy)[check + 1..] {
+        assert!(step["if"].is_string(), "{step:?} runs without a stack file");
+    }
     // The host key is checked against the instance's recorded keys, not a file of the CI's.
     assert!(!text.contains("ssh-known-hosts"), "{text}");
     assert!(!text.contains("StrictHostKeyChecking"), "{text}");
@@ -115,6 +130,43 @@ fn a_push_to_main_is_tested_then_deployed_with_oidc_one_deploy_at_a_time() {
         .find(|s| s["env"]["SSH_KEY"].is_string())
         .expect("the SSH key from secrets");
     assert!(ssh["env"]["SSH_KEY"].as_str().unwrap().contains("secrets."));
+
+    // The runner reaches the instance: SSH opened for its address before the deploy, for a while
+    // that outlasts the job, and closed after it whatever happened (once it was opened).
+    let position = |needle: &str| {
+        steps(deploy)
+            .iter()
+            .position(|s| s["run"].as_str().is_some_and(|r| r.contains(needle)))
+            .unwrap_or_else(|| panic!("a step running {needle}"))
+    };
+    let (open, deploy_at, close) = (
+        position("ledgerctl access open"),
+        position(deploy_step),
+        position("ledgerctl access close"),
+    );
+    assert!(open < deploy_at && deploy_at < close);
+    let opening = &steps(deploy)[open];
+    assert_eq!(opening["if"], "steps.stack.outputs.topology == 'instance'");
+    let length = opening["run"]
+        .as_str()
+        .unwrap()
+        .split("--for ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('m')
+        .parse::<i64>()
+        .unwrap();
+    assert!(
+        length > deploy["timeout-minutes"].as_i64().unwrap(),
+        "the access outlasts the job: {length}m"
+    );
+    assert_eq!(
+        steps(deploy)[close]["if"],
+        format!(
+            "always() && steps.{}.outcome != 'skipped'",
+            opening["id"].as_str().unwrap()
+        )
+    );
 
     // Pushes to main are tested there, not twice.
     let ci = workflow("ci.yml");

@@ -3,6 +3,7 @@
 //! (an emulator; S3 then path-style), and a log of every call — read or mutating — that `plan`
 //! and `provision` report and the tests count.
 
+pub(crate) mod access;
 pub(crate) mod acm;
 pub(crate) mod cloud_map;
 pub(crate) mod ec2;
@@ -155,7 +156,20 @@ pub(crate) struct Aws {
 }
 
 impl Aws {
-    pub(crate) async fn connect(options: &AwsOptions) -> Aws {
+    /// The clients for `options`. The SDK's own settings hold: the credential chain,
+    /// `AWS_ENDPOINT_URL_<SERVICE>` over `AWS_ENDPOINT_URL` (both under `--endpoint-url`), and
+    /// `AWS_MAX_ATTEMPTS` / `AWS_RETRY_MODE` (or the profile's `max_attempts` / `retry_mode`)
+    /// over ledgerctl's more patient default ([`retry_config`]).
+    pub(crate) async fn connect(options: &AwsOptions) -> anyhow::Result<Aws> {
+        check_retry_env(
+            std::env::var("AWS_MAX_ATTEMPTS").ok().as_deref(),
+            std::env::var("AWS_RETRY_MODE").ok().as_deref(),
+        )?;
+        let mut retry = aws_config::default_provider::retry_config::default_provider();
+        if let Some(profile) = &options.profile {
+            retry = retry.profile_name(profile);
+        }
+        let retry = retry_config(retry.retry_config().await);
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(options.region.clone()));
         if let Some(profile) = &options.profile {
@@ -164,15 +178,14 @@ impl Aws {
         if let Some(endpoint) = &options.endpoint_url {
             loader = loader.endpoint_url(endpoint);
         }
-        // Throttling and transient errors: the standard mode's exponential backoff with jitter,
-        // more patient than its default of three attempts (a stack makes bursts of calls).
-        loader = loader.retry_config(
-            aws_config::retry::RetryConfig::standard()
-                .with_max_attempts(8)
-                .with_max_backoff(Duration::from_secs(20)),
-        );
+        loader = loader.retry_config(retry);
         let shared = loader.load().await;
-        Self::from_shared(&shared, options.endpoint_url.is_some())
+        // An emulator (or any endpoint of one's own) serves buckets by path, not by host name.
+        let path_style = options.endpoint_url.is_some()
+            || ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
+                .iter()
+                .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+        Ok(Self::from_shared(&shared, path_style))
     }
 
     /// The clients of `shared`; `path_style`: address S3 buckets by path (an emulator).
@@ -251,6 +264,40 @@ impl Aws {
             .account
             .ok_or_else(|| anyhow::anyhow!("AWS did not say which account the credentials are for"))
     }
+}
+
+/// ledgerctl's retries: the standard mode's exponential backoff with jitter, more patient than
+/// the SDK's three attempts (a stack makes bursts of calls) — unless `configured`, what the
+/// environment and the profile say, is other than the SDK's default: then that.
+pub(crate) fn retry_config(
+    configured: aws_config::retry::RetryConfig,
+) -> aws_config::retry::RetryConfig {
+    if configured == aws_config::retry::RetryConfig::standard() {
+        aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(8)
+            .with_max_backoff(Duration::from_secs(20))
+    } else {
+        configured
+    }
+}
+
+/// `AWS_MAX_ATTEMPTS` and `AWS_RETRY_MODE` as the SDK takes them (it stops the program at a bad
+/// one): an error saying what is wrong instead.
+pub(crate) fn check_retry_env(
+    max_attempts: Option<&str>,
+    mode: Option<&str>,
+) -> anyhow::Result<()> {
+    if let Some(text) = max_attempts.filter(|t| !t.is_empty())
+        && !text.parse::<u32>().is_ok_and(|n| n > 0)
+    {
+        anyhow::bail!("AWS_MAX_ATTEMPTS={text}: give a whole number of attempts, 1 or more");
+    }
+    if let Some(text) = mode.filter(|t| !t.is_empty())
+        && !["standard", "adaptive"].contains(&text.to_ascii_lowercase().as_str())
+    {
+        anyhow::bail!("AWS_RETRY_MODE={text}: give standard or adaptive");
+    }
+    Ok(())
 }
 
 /// Turns an SDK error into one that says what was being done, with the service's full message.

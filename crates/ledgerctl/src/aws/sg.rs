@@ -3,7 +3,7 @@
 //! 443 from anywhere, for the load balancer) and `tasks` (the API's port from the load balancer,
 //! and from the `web` group for the ops instance's Prometheus, which scrapes each task), and the
 //! database is open to the tasks too (and to the instance). Any other ingress rule is drift, and
-//! revoked.
+//! revoked — but for a temporary SSH grant still running ([`super::access`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -101,7 +101,12 @@ pub(super) fn desired(config: &StackConfig, all: bool) -> Vec<Group> {
                 .iter()
                 .map(|block| rule(config.instance.ssh_port.into(), cidr(block)))
                 .collect(),
-            tags: config.tags(),
+            tags: {
+                let mut tags = config.tags();
+                let (key, value) = super::access::GROUP_TAG;
+                tags.insert(key.into(), value.into());
+                tags
+            },
         },
     ];
     if ecs {
@@ -181,6 +186,7 @@ async fn observe(
             .iter()
             .filter_map(|g| Some((g.group_id()?.to_owned(), g.group_name()?.to_owned()))),
     );
+    let now = chrono::Utc::now();
     let mut observed = BTreeMap::new();
     for group in groups.security_groups() {
         let (Some(id), Some(name)) = (group.group_id(), group.group_name()) else {
@@ -199,11 +205,17 @@ async fn observe(
                 source,
             };
             for range in permission.ip_ranges() {
+                if granted(range.description(), now) {
+                    continue;
+                }
                 rules.insert(rule(Source::Cidr(
                     range.cidr_ip().unwrap_or_default().to_owned(),
                 )));
             }
             for range in permission.ipv6_ranges() {
+                if granted(range.description(), now) {
+                    continue;
+                }
                 rules.insert(rule(Source::Cidr(
                     range.cidr_ipv6().unwrap_or_default().to_owned(),
                 )));
@@ -228,6 +240,14 @@ async fn observe(
         );
     }
     Ok(observed)
+}
+
+/// Whether a rule's description makes it a temporary SSH grant still running
+/// ([`super::access`]): not drift. One that has run out is, and is revoked.
+fn granted(description: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> bool {
+    description
+        .and_then(super::access::expiry_of)
+        .is_some_and(|expires| expires > now)
 }
 
 fn rules_shown(rules: &BTreeSet<Rule>) -> String {

@@ -31,9 +31,9 @@ pub(crate) struct Args {
     ocr_backend: String,
     #[command(flatten)]
     engine: EngineArgs,
-    /// How long to wait for the engine to answer (a new instance may still be installing it).
-    #[arg(long, default_value_t = 120)]
-    wait_seconds: u64,
+    /// How long to wait for the engine to answer (a new instance may still be installing it): 30s, 5m, … (a bare number is seconds).
+    #[arg(long = "connect-timeout", alias = "wait-seconds", value_name = "DURATION", default_value = "2m", value_parser = super::engine::duration)]
+    connect_timeout: Duration,
     /// Push the images to this registry (`host[:port]`) and report them by digest.
     #[arg(long)]
     push: Option<String>,
@@ -165,7 +165,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     }) {
         super::models::ensure(&image::local_models_dir()).await?;
     }
-    let engine = Engine::connect(&target, Duration::from_secs(args.wait_seconds)).await?;
+    let engine = Engine::connect(&target, args.connect_timeout).await?;
     let registry = args.push.as_deref().map(Registry::plain);
     let mut built = Vec::new();
     for kind in kinds {

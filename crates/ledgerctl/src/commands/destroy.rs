@@ -13,7 +13,9 @@ use serde::Serialize;
 use super::progress::Progress;
 use super::stack::{Output, StackArgs};
 use crate::aws;
+use crate::stack::Change;
 use crate::stack::resource::{self, Known, Order, Resource as _};
+use crate::stack::survey::Survey;
 
 /// Delete the stack's AWS resources (only those tagged for it).
 #[derive(Debug, clap::Args)]
@@ -81,7 +83,16 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         )
     });
     if !args.auto_approve {
-        confirm(&config.stack, &aws.region, snapshot.as_deref())?;
+        // What is there to delete, resource by resource, in the order destroy deletes it.
+        let survey = Survey::take(aws, config, opened.public_key.clone()).await?;
+        let present: Vec<String> = survey
+            .changes()
+            .iter()
+            .rev()
+            .filter(|c| !matches!(c.change, Change::Create | Change::Waiting { .. }))
+            .map(|c| format!("- {} {}", c.kind, c.name))
+            .collect();
+        confirm(&config.stack, &aws.region, snapshot.as_deref(), &present)?;
     }
     let text = args.stack.output == Output::Text;
     let progress = Progress::new(
@@ -149,8 +160,14 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Asks the operator to type the stack's name.
-fn confirm(stack: &str, region: &str, snapshot: Option<&str>) -> anyhow::Result<()> {
+/// Shows what would be deleted (`present`, one line each) and asks the operator to type the
+/// stack's name.
+fn confirm(
+    stack: &str,
+    region: &str,
+    snapshot: Option<&str>,
+    present: &[String],
+) -> anyhow::Result<()> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         bail!(
@@ -158,6 +175,14 @@ fn confirm(stack: &str, region: &str, snapshot: Option<&str>) -> anyhow::Result<
         );
     }
     let mut err = std::io::stderr();
+    for line in present {
+        writeln!(err, "{line}")?;
+    }
+    writeln!(
+        err,
+        "\n{} resource(s) of {stack} found, deleted in this order (and anything else tagged for it).",
+        present.len()
+    )?;
     writeln!(
         err,
         "This deletes every resource of the stack {stack} in {region}: the instance, the database{}, \

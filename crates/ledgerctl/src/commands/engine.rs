@@ -1,6 +1,7 @@
 //! The flags naming a Docker engine, shared by the commands that talk to one.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::docker::Target;
 
@@ -15,6 +16,15 @@ pub(crate) struct EngineArgs {
     /// A known_hosts file of its own for an ssh:// engine (default: ~/.ssh/known_hosts).
     #[arg(long)]
     ssh_known_hosts: Option<PathBuf>,
+}
+
+/// A duration flag's value: `30s`, `10m`, `1h 30m` (humantime), or a bare number of seconds.
+pub(crate) fn duration(text: &str) -> Result<Duration, String> {
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration ({e}); give one like 30s, 10m or 1h 30m"))
 }
 
 impl EngineArgs {

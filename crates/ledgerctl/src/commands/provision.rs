@@ -55,19 +55,24 @@ fn approve(planned: &[ResourceChange], stack: &str, region: &str) -> anyhow::Res
 }
 
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
-    let opened = args.stack.open().await?;
+    apply(&args.stack, args.auto_approve).await
+}
+
+/// Provisions the stack `stack` names, asking first unless `auto_approve`, and reports it.
+pub(crate) async fn apply(stack: &StackArgs, auto_approve: bool) -> anyhow::Result<()> {
+    let opened = stack.open().await?;
     let aws = &opened.aws;
     let survey = Survey::take(aws, &opened.config, opened.public_key.clone()).await?;
     let planned = survey.changes();
-    if !args.auto_approve && planned.iter().any(ResourceChange::is_change) {
+    if !auto_approve && planned.iter().any(ResourceChange::is_change) {
         approve(&planned, &opened.config.stack, &aws.region)?;
     }
     let waiting: Vec<_> = planned.iter().filter(|c| c.is_waiting()).cloned().collect();
-    let text = args.stack.output == Output::Text;
+    let text = stack.output == Output::Text;
     let progress = Progress::new(
         &format!("provisioning {}", opened.config.stack),
         planned.iter().filter(|c| c.is_change()).count(),
-        text && !args.stack.quiet,
+        text && !stack.quiet,
     );
     let result = survey
         .apply(aws, &|change| progress.done(&change.to_string()))
@@ -75,13 +80,13 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     progress.finish();
     let mut changes = result?;
     let mut out = std::io::stdout();
-    match args.stack.output {
+    match stack.output {
         Output::Json => {
             changes.extend(waiting);
             writeln!(out, "{:#}", json_report(&changes, aws))?;
         }
         Output::Text => {
-            if !args.stack.quiet {
+            if !stack.quiet {
                 for change in &waiting {
                     writeln!(out, "{change}")?;
                 }

@@ -20,15 +20,17 @@ pub(crate) struct Args {
     spec: PathBuf,
     #[command(flatten)]
     engine: EngineArgs,
-    /// How long to wait for the engine to answer.
-    #[arg(long, default_value_t = 120)]
-    wait_seconds: u64,
-    /// How long to wait for another run's lock before giving up.
-    #[arg(long, default_value_t = 0)]
-    lock_wait: u64,
-    /// How long a new container may take to become healthy.
-    #[arg(long, default_value_t = 60)]
-    health_timeout: u64,
+    /// How long to wait for the engine to answer: 30s, 5m, … (a bare number is seconds).
+    #[arg(long = "connect-timeout", alias = "wait-seconds", value_name = "DURATION", default_value = "2m", value_parser = super::engine::duration)]
+    connect_timeout: Duration,
+    /// How long to wait for another run's lock before giving up: 30s, 10m, … (a bare number is
+    /// seconds).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = super::engine::duration)]
+    lock_wait: Duration,
+    /// How long a new container may take to become healthy: 60s, 2m, … (a bare number is
+    /// seconds).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::engine::duration)]
+    health_timeout: Duration,
     #[arg(long, value_enum, default_value = "text")]
     output: Output,
 }
@@ -36,13 +38,13 @@ pub(crate) struct Args {
 pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let spec = StackSpec::load(&args.spec)?;
     let target = args.engine.target()?;
-    let engine = Engine::connect(&target, Duration::from_secs(args.wait_seconds)).await?;
+    let engine = Engine::connect(&target, args.connect_timeout).await?;
     let actions = reconcile::deploy(
         &engine.docker,
         &spec,
         None,
-        Duration::from_secs(args.lock_wait),
-        Duration::from_secs(args.health_timeout),
+        args.lock_wait,
+        args.health_timeout,
     )
     .await?;
     let mut out = std::io::stdout();

@@ -12,7 +12,7 @@ pub(crate) enum Output {
     Json,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub(crate) struct StackArgs {
     /// The stack file (see config/ledgerly.example.yaml).
     #[arg(long, env = "LEDGERLY_STACK_CONFIG", default_value = "ledgerly.yaml")]
@@ -24,7 +24,9 @@ pub(crate) struct StackArgs {
     #[arg(long, env = "AWS_PROFILE")]
     profile: Option<String>,
     /// Send every AWS call here (an emulator, a VPC endpoint); S3 is then addressed by path.
-    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    /// The SDK's AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> are read as well, the
+    /// service's own first.
+    #[arg(long)]
     endpoint_url: Option<String>,
     /// `text` for people, `json` for programs.
     #[arg(long, value_enum, default_value = "text")]
@@ -54,7 +56,7 @@ impl StackArgs {
             profile: self.profile.clone(),
             endpoint_url: self.endpoint_url.clone(),
         })
-        .await;
+        .await?;
         Ok(Opened {
             config,
             public_key,

@@ -6,6 +6,8 @@
 //! has run out, the next run takes the lock over (removing that very container, by id, so two
 //! runs taking over at once cannot both win). A holder that finds its lock gone or replaced stops
 //! before its next step. Times are the engine's, never the runs' own clocks, which may differ.
+//! [`holder`] reads who holds it and until when (`ledgerctl lock status`); [`release`] removes
+//! it at once, for an operator sure its run is gone (`ledgerctl lock release`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read as _;
@@ -50,7 +52,7 @@ pub(crate) struct Lock {
 }
 
 /// Who takes the lock: the user, the machine, the process (and the GitHub run, in one).
-fn owner() -> String {
+pub(crate) fn owner() -> String {
     let user = std::env::var("USER").unwrap_or_else(|_| "someone".into());
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
@@ -106,6 +108,8 @@ async fn read_lease(docker: &Docker, id: &str) -> Option<i64> {
 struct Held {
     id: String,
     owner: String,
+    /// When it was taken: the container's creation, engine Unix seconds.
+    since: i64,
     /// Engine Unix seconds.
     expires: i64,
 }
@@ -129,7 +133,77 @@ async fn held(docker: &Docker, name: &str) -> Option<Held> {
         Some(expires) => expires,
         None => created + i64::try_from(lease_length().as_secs()).unwrap_or(i64::MAX),
     };
-    Some(Held { id, owner, expires })
+    Some(Held {
+        id,
+        owner,
+        since: created,
+        expires,
+    })
+}
+
+/// Who holds a stack's deploy lock, as `ledgerctl lock status` shows it; every time is the
+/// engine's, in Unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Holder {
+    /// The lock container's id.
+    pub(crate) id: String,
+    /// Who took it: `user@host pid N`, and the GitHub run in one.
+    pub(crate) owner: String,
+    /// When it was taken (its container's creation).
+    pub(crate) since: i64,
+    /// When its lease runs out unless its run renews it; once past, the next run takes over.
+    pub(crate) expires: i64,
+    /// The engine's clock when the lock was read.
+    pub(crate) now: i64,
+}
+
+impl Holder {
+    /// Whether its lease has run out: its run died, and the next run takes the lock over.
+    pub(crate) fn expired(&self) -> bool {
+        self.now > self.expires
+    }
+}
+
+/// Who holds `stack`'s deploy lock on the engine, if anyone.
+pub(crate) async fn holder(docker: &Docker, stack: &str) -> anyhow::Result<Option<Holder>> {
+    let name = name(stack);
+    match docker
+        .inspect_container(&name, None::<InspectContainerOptions>)
+        .await
+    {
+        Ok(_) => {}
+        Err(err) if not_found(&err) => return Ok(None),
+        Err(err) => return Err(err).with_context(|| format!("reading the deploy lock {name}")),
+    }
+    // Released in between: not held.
+    let Some(found) = held(docker, &name).await else {
+        return Ok(None);
+    };
+    let now = engine_now(docker).await?;
+    Ok(Some(Holder {
+        id: found.id,
+        owner: found.owner,
+        since: found.since,
+        expires: found.expires,
+        now,
+    }))
+}
+
+/// Removes the lock `holder` describes — that very container, by id, so that a lock another run
+/// has taken since is left alone; false when it was gone already. The run holding it finds its
+/// lock gone and stops before its next step.
+pub(crate) async fn release(docker: &Docker, holder: &Holder) -> anyhow::Result<bool> {
+    match docker
+        .remove_container(
+            &holder.id,
+            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+        )
+        .await
+    {
+        Ok(()) => Ok(true),
+        Err(err) if not_found(&err) => Ok(false),
+        Err(err) => Err(err).context("removing the deploy lock"),
+    }
 }
 
 pub(crate) fn name(stack: &str) -> String {
@@ -144,23 +218,35 @@ impl Lock {
         spec: &StackSpec,
         wait: Duration,
     ) -> anyhow::Result<Lock> {
-        let name = name(&spec.stack);
         let image = spec
             .services
             .values()
             .next()
             .map(|s| s.image.clone())
             .context("the stack has no services")?;
+        Lock::take_with(docker, &spec.stack, &image, wait).await
+    }
+
+    /// Takes `stack`'s lock as [`Lock::take`] does, its container made from `image`: one the
+    /// engine has already (the lock container is created, never started, and nothing is
+    /// pulled), e.g. that of one of the stack's containers.
+    pub(crate) async fn take_with(
+        docker: &Docker,
+        stack: &str,
+        image: &str,
+        wait: Duration,
+    ) -> anyhow::Result<Lock> {
+        let name = name(stack);
         let lease = lease_length();
         let lease_seconds = i64::try_from(lease.as_secs()).unwrap_or(i64::MAX);
         let owner = owner();
         let started = Instant::now();
         loop {
             let body = ContainerCreateBody {
-                image: Some(image.clone()),
+                image: Some(image.to_owned()),
                 cmd: Some(vec!["lock".into()]),
                 labels: Some(HashMap::from([
-                    (super::reconcile::STACK_LABEL.to_owned(), spec.stack.clone()),
+                    (super::reconcile::STACK_LABEL.to_owned(), stack.to_owned()),
                     (LOCK_LABEL.to_owned(), owner.clone()),
                 ])),
                 ..ContainerCreateBody::default()
@@ -188,7 +274,7 @@ impl Lock {
                     if now > other.expires {
                         tracing::warn!(
                             "the deploy lock of {} held by {} ran out {} s ago without being renewed (its run died); taking it over",
-                            spec.stack,
+                            stack,
                             other.owner,
                             now - other.expires
                         );
@@ -211,9 +297,9 @@ impl Lock {
                     if started.elapsed() >= wait {
                         bail!(
                             "another deploy of {} holds the lock ({}; its lease runs out in {} s unless that run renews it); \
-                             wait for it with --lock-wait <seconds>. A run that died releases it when its lease runs out; \
-                             to release it at once, make sure no deploy is running and: docker rm {name}",
-                            spec.stack,
+                             wait for it with --lock-wait 10m. A run that died releases it when its lease runs out; \
+                             to release it at once, make sure no deploy is running and: ledgerctl lock release (docker rm {name} on the engine)",
+                            stack,
                             other.owner,
                             other.expires - now
                         );

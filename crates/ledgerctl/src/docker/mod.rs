@@ -9,6 +9,7 @@
 pub(crate) mod image;
 pub(crate) mod lock;
 pub(crate) mod pin;
+pub(crate) mod prune;
 pub(crate) mod reconcile;
 pub(crate) mod registry;
 pub(crate) mod spec;

@@ -9,8 +9,13 @@ use crate::fixtures::*;
 
 /// `ledgerctl provision` on a pseudo-terminal, typing `answer`.
 fn provision_at_a_terminal(stack: &Stack, answer: &str) -> Output {
+    at_a_terminal(stack, "provision", answer)
+}
+
+/// `ledgerctl <command>` on a pseudo-terminal, typing `answer`.
+fn at_a_terminal(stack: &Stack, command: &str, answer: &str) -> Output {
     let line = format!(
-        "{} provision --config {} --endpoint-url {}",
+        "{} {command} --config {} --endpoint-url {}",
         env!("CARGO_BIN_EXE_ledgerctl"),
         stack.path("ledgerly.yaml").display(),
         crate::common::aws_endpoint()
@@ -34,6 +39,8 @@ fn provision_at_a_terminal(stack: &Stack, answer: &str) -> Output {
 #[tokio::test]
 async fn provision_asks_at_a_terminal_and_needs_auto_approve_elsewhere() {
     let stack = Stack::new("ask");
+    // Destroy is asked about at the end; protection would stop it before the question.
+    stack.write("database:\n  deletion_protection: false\n");
 
     // Not at a terminal, not approved: refused, nothing made.
     let refused = stack.ledgerctl(&["provision"], None);
@@ -76,4 +83,21 @@ async fn provision_asks_at_a_terminal_and_needs_auto_approve_elsewhere() {
         String::from_utf8_lossy(&again.stdout).contains("no changes"),
         "{again:?}"
     );
+
+    // Destroy, at a terminal, lists what it would delete, resource by resource, before asking.
+    let declined = at_a_terminal(&stack, "destroy", "no");
+    assert!(!declined.status.success(), "{declined:?}");
+    let shown = String::from_utf8_lossy(&declined.stdout);
+    let repository = format!("- ecr repository {}-api", stack.name);
+    // In destroy's order: the repositories go before the key pair provision made first.
+    let key_pair = shown.find(&format!("- key pair {}-deploy", stack.name));
+    assert!(shown.contains(&repository), "{shown}");
+    assert!(shown.contains("resource(s) of"), "{shown}");
+    assert!(shown.contains("nothing was deleted"), "{shown}");
+    assert!(key_pair > shown.find(&repository), "{shown}");
+    ecr.describe_repositories()
+        .repository_names(format!("{}-api", stack.name))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("still there: {e:?}"));
 }

@@ -90,6 +90,16 @@ impl Stack {
         (code, serde_json::from_slice(&output.stdout).unwrap())
     }
 
+    /// Whether a plan has nothing to make or change (the OCR function and what follows it may
+    /// wait for the first deploy).
+    pub(crate) fn settled(plan: &Value) -> bool {
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["action"] == "waiting")
+    }
+
     pub(crate) fn bucket(&self) -> String {
         format!("{}-receipts-123456789012", self.name)
     }

@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod access;
 mod approve;
 mod assertions;
 mod converge;
@@ -16,4 +17,5 @@ mod ecs;
 mod fixtures;
 mod github;
 mod refusals;
+mod setup;
 mod tunnel;

@@ -206,3 +206,56 @@ async fn a_hosted_ocr_backend_gets_its_key_by_parameter_name_never_by_value() {
     );
     assert_eq!(stack.provision()["calls"]["mutating"], 0);
 }
+
+#[tokio::test]
+async fn the_sdk_s_endpoint_settings_hold_and_a_service_s_own_comes_first() {
+    let stack = Stack::new("endpoints");
+    stack.write("");
+    let endpoint = crate::common::aws_endpoint();
+    let plan = |env: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ledgerctl"));
+        command
+            .args(["plan", "--output", "json", "--config"])
+            .arg(stack.path("ledgerly.yaml"))
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ENDPOINT_URL_S3")
+            .env("RUST_LOG", "error")
+            .env("AWS_MAX_ATTEMPTS", "1");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        command.output().unwrap()
+    };
+    // AWS_ENDPOINT_URL alone sends every call to the emulator, S3 by path.
+    let output = plan(&[("AWS_ENDPOINT_URL", &endpoint)]);
+    assert!(output.status.success(), "{output:?}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        report["changes"].to_string().contains("s3 bucket"),
+        "{report}"
+    );
+    // S3's own setting wins for S3: a closed port fails the survey at S3.
+    let output = plan(&[
+        ("AWS_ENDPOINT_URL", &endpoint),
+        ("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9"),
+    ]);
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bucket"), "{stderr}");
+    let output = plan(&[
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ("AWS_ENDPOINT_URL_S3", &endpoint),
+    ]);
+    assert!(!output.status.success(), "{output:?}");
+    // A bad retry setting is an error that names it, not a crash.
+    let output = plan(&[
+        ("AWS_ENDPOINT_URL", &endpoint),
+        ("AWS_MAX_ATTEMPTS", "many"),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("AWS_MAX_ATTEMPTS=many"),
+        "{output:?}"
+    );
+    assert_nothing_created(&stack).await;
+}

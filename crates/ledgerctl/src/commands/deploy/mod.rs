@@ -32,7 +32,7 @@ use rollout::{Rollout, roll_out};
 
 pub(crate) use facts::ca_bundle;
 pub(crate) use push::registry_address;
-pub(crate) use reach::{SshOptions, reach_instance, remote_target};
+pub(crate) use reach::{SshOptions, instance_endpoint, reach_instance, remote_target};
 pub(crate) use releases::{Release, now, pinned, recorded_images};
 pub(crate) use render::render;
 
@@ -42,21 +42,22 @@ pub(crate) use render::render;
 pub(crate) const REGISTRY_OVERRIDE: &str = "LEDGERCTL_REGISTRY";
 
 /// Where the stack runs: the instance's engine and how long to wait for it and its lock.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub(crate) struct RemoteArgs {
     /// The engine to deploy to, instead of ssh://<instance.ssh_user>@<Elastic IP>:<ssh_port>:
     /// `ssh://user@host[:port]`, `unix:///path/docker.sock` or `local`.
-    #[arg(long)]
+    #[arg(long, env = "LEDGERLY_DOCKER_HOST")]
     pub(crate) docker_host: Option<String>,
     #[command(flatten)]
     pub(crate) ssh: SshOptions,
     /// How long to wait for the instance's engine to answer (a new instance installs Docker
-    /// first).
-    #[arg(long, default_value_t = 300)]
-    pub(crate) wait_seconds: u64,
-    /// How long to wait while another deploy holds the stack's lock.
-    #[arg(long, default_value_t = 0)]
-    pub(crate) lock_wait: u64,
+    /// first): 30s, 5m, … (a bare number is seconds).
+    #[arg(long = "connect-timeout", alias = "wait-seconds", value_name = "DURATION", default_value = "5m", value_parser = super::engine::duration)]
+    pub(crate) connect_timeout: std::time::Duration,
+    /// How long to wait while another deploy holds the stack's lock: 30s, 10m, … (a bare
+    /// number is seconds).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = super::engine::duration)]
+    pub(crate) lock_wait: std::time::Duration,
 }
 
 /// Build, push and roll out the current workspace.

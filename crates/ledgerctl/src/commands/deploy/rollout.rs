@@ -10,8 +10,8 @@ use super::reach::remote_target;
 use super::releases::Release;
 use super::render::{Pins, render};
 use crate::commands::stack::{Opened, StackArgs};
-use crate::docker::Engine;
 use crate::docker::reconcile::{self, Action};
+use crate::docker::{Engine, prune};
 
 /// What a roll-out works from, whichever release it rolls out (deploy's new one, rollback's
 /// earlier one).
@@ -49,14 +49,29 @@ pub(crate) async fn roll_out(
     )?;
     let pinned = crate::docker::pin::pin(&mut spec, pins.images).await?;
     let target = remote_target(&opened.aws, remote, config, facts).await?;
-    let engine = Engine::connect(&target, Duration::from_secs(remote.wait_seconds)).await?;
+    let engine = Engine::connect(&target, remote.connect_timeout).await?;
     let actions = reconcile::deploy(
         &engine.docker,
         &spec,
         pushing.pull_login.as_ref(),
-        Duration::from_secs(remote.lock_wait),
+        remote.lock_wait,
         Duration::from_secs(u64::from(config.deploy.health_timeout_seconds)),
     )
     .await?;
+    // Each release leaves its images for a rollback; past the window they only fill the disk.
+    let keep = usize::try_from(config.deploy.keep_releases).unwrap_or(usize::MAX);
+    match prune::prune_if_needed(&engine.docker, &spec.stack, keep, prune::Trigger::default()).await
+    {
+        Ok(Some(pruned)) => tracing::info!(
+            "pruned {} container(s) and {} image(s) from the instance ({})",
+            pruned.removed.containers.len(),
+            pruned.removed.images.len(),
+            prune::human(pruned.removed.bytes())
+        ),
+        Ok(None) => {}
+        Err(err) => tracing::warn!(
+            "the release is out, but pruning the instance failed: {err:#}; ledgerctl prune tries again"
+        ),
+    }
     Ok((actions, pinned))
 }

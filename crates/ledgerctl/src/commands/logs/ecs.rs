@@ -317,7 +317,7 @@ pub(super) async fn run(
     since: Option<u64>,
     tail: Option<usize>,
 ) -> Result<()> {
-    let selection = Selection::parse(args.service.as_deref())?;
+    let selection = Selection::parse(args.services.first().map(String::as_str))?;
     let mut config = config.clone();
     if let Some(stack) = &args.stack {
         config.stack.clone_from(stack);
@@ -327,7 +327,7 @@ pub(super) async fn run(
         profile: args.profile.clone(),
         endpoint_url: args.endpoint_url.clone(),
     })
-    .await;
+    .await?;
     let group = crate::aws::logs::name(&config);
     let streams = match &selection {
         Selection::Task(id) => task_streams(&aws, &group, id).await?,

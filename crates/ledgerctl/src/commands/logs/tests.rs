@@ -1,8 +1,14 @@
-//! `--since`; and on an ECS stack, which streams the service argument selects, how a task's line
-//! looks, and what `--follow` prints when its polls overlap.
+//! `--since`; several services' lines cut whole, prefixed and kept by `--grep`; which container
+//! of a service is read; duration flags; and on an ECS stack, which streams the service argument
+//! selects, how a task's line looks, and what `--follow` prints when its polls overlap.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 
 use super::ecs::{Event, LATE_MS, Seen, Selection, is_task_id};
-use super::since;
+use super::{LineBuffer, Shown, duration, service_containers, since};
 
 const TASK: &str = "0123456789abcdef0123456789abcdef";
 
@@ -132,4 +138,123 @@ fn each_poll_starts_a_while_before_the_newest_line() {
     assert_eq!(seen.start(), 200_000 - LATE_MS);
     // What the poll returns again from its start on is still known.
     assert!(seen.fresh(vec![api("b", 200_000)]).is_empty());
+}
+
+#[test]
+fn chunks_are_cut_into_whole_lines_and_the_rest_given_a_newline_at_the_end() {
+    let mut buffer = LineBuffer::default();
+    assert!(buffer.push(b"hal").is_empty(), "no line yet");
+    assert_eq!(
+        buffer.push(b"f one\ntwo\nthr"),
+        [b"half one\n".to_vec(), b"two\n".to_vec()]
+    );
+    assert_eq!(buffer.push(b"ee\n"), [b"three\n".to_vec()]);
+    assert_eq!(buffer.finish(), None, "nothing left");
+    buffer.push(b"cut short");
+    assert_eq!(buffer.finish(), Some(b"cut short\n".to_vec()));
+}
+
+#[test]
+fn with_several_services_each_line_is_prefixed_with_its_service_padded() {
+    let shown = Shown {
+        prefix: Some(7),
+        grep: None,
+        timestamps: false,
+    };
+    assert_eq!(
+        shown.line("api", b"listening\n").unwrap(),
+        b"api     | listening\n"
+    );
+    assert_eq!(
+        shown.line("traefik", b"ready\n").unwrap(),
+        b"traefik | ready\n"
+    );
+    let alone = Shown {
+        prefix: None,
+        grep: None,
+        timestamps: false,
+    };
+    assert_eq!(alone.line("api", b"as it is\n").unwrap(), b"as it is\n");
+}
+
+#[test]
+fn grep_keeps_the_lines_holding_its_text_and_looks_past_the_timestamp() {
+    let shown = Shown {
+        prefix: None,
+        grep: Some("ERROR"),
+        timestamps: false,
+    };
+    assert!(shown.line("api", b"an ERROR here\n").is_some());
+    assert!(shown.line("api", b"all fine\n").is_none());
+    assert!(shown.line("api", b"error\n").is_none(), "case matters");
+    let timed = Shown {
+        prefix: None,
+        grep: Some("2026"),
+        timestamps: true,
+    };
+    assert!(
+        timed
+            .line("api", b"2026-01-02T03:04:05.000000000Z started\n")
+            .is_none(),
+        "the engine's timestamp is not the line's text"
+    );
+    assert!(
+        timed
+            .line("api", b"2026-01-02T03:04:05.000000000Z year 2026\n")
+            .is_some()
+    );
+}
+
+fn container(
+    id: &str,
+    service: &str,
+    state: ContainerSummaryStateEnum,
+    created: i64,
+) -> ContainerSummary {
+    ContainerSummary {
+        id: Some(id.into()),
+        labels: Some(HashMap::from([(
+            crate::docker::reconcile::SERVICE_LABEL.to_owned(),
+            service.to_owned(),
+        )])),
+        state: Some(state),
+        created: Some(created),
+        ..ContainerSummary::default()
+    }
+}
+
+#[test]
+fn a_service_s_running_container_comes_first_then_the_newest() {
+    use ContainerSummaryStateEnum::{EXITED, RUNNING};
+    let containers = [
+        container("old", "api", RUNNING, 1),
+        container("new", "api", EXITED, 2),
+        container("t", "traefik", RUNNING, 1),
+    ];
+    let ids = |service: &str| -> Vec<String> {
+        service_containers(&containers, "demo", service)
+            .unwrap()
+            .iter()
+            .map(|c| c.id.clone().unwrap())
+            .collect()
+    };
+    assert_eq!(ids("api"), ["old", "new"]);
+    assert_eq!(ids("traefik"), ["t"]);
+    let unknown = service_containers(&containers, "demo", "nosuch")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        unknown,
+        "the stack demo has no service nosuch on this engine; it has api, traefik"
+    );
+}
+
+#[test]
+fn durations_take_units_or_bare_seconds() {
+    assert_eq!(duration("30s").unwrap(), Duration::from_secs(30));
+    assert_eq!(duration("10m").unwrap(), Duration::from_secs(600));
+    assert_eq!(duration("1h 30m").unwrap(), Duration::from_secs(5400));
+    assert_eq!(duration("45").unwrap(), Duration::from_secs(45));
+    let wrong = duration("soon").unwrap_err();
+    assert!(wrong.contains("`soon` is not a duration"), "{wrong}");
 }

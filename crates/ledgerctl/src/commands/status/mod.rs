@@ -31,15 +31,15 @@ use crate::stack::survey::Survey;
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     #[command(flatten)]
-    stack: StackArgs,
+    pub(crate) stack: StackArgs,
     /// The engine the stack runs on, instead of the instance over SSH.
-    #[arg(long)]
-    docker_host: Option<String>,
+    #[arg(long, env = "LEDGERLY_DOCKER_HOST")]
+    pub(crate) docker_host: Option<String>,
     #[command(flatten)]
-    ssh: super::deploy::SshOptions,
-    /// How long to wait for the instance's engine to answer.
-    #[arg(long, default_value_t = 20)]
-    wait_seconds: u64,
+    pub(crate) ssh: super::deploy::SshOptions,
+    /// How long to wait for the instance's engine to answer: 30s, 5m, … (a bare number is seconds).
+    #[arg(long = "connect-timeout", alias = "wait-seconds", value_name = "DURATION", default_value = "20s", value_parser = super::engine::duration)]
+    pub(crate) connect_timeout: Duration,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,6 +87,9 @@ struct Report {
     /// With `topology: ecs` (then `containers` and `missing_services` are empty).
     #[serde(skip_serializing_if = "Option::is_none")]
     ecs: Option<ecs::Ecs>,
+    /// The engine's disk use, as Docker counts it, when the engine answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disk: Option<crate::docker::prune::DiskUsage>,
     app: App,
     /// Every problem, one line each; empty when healthy.
     problems: Vec<String>,
@@ -254,6 +257,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
     let release = history.first().cloned();
     let mut containers_seen = Vec::new();
     let mut missing_services = Vec::new();
+    let mut disk = None;
     let mut app = App {
         ready: false,
         detail: "not deployed yet".into(),
@@ -307,15 +311,20 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
             let remote = RemoteArgs {
                 docker_host: args.docker_host.clone(),
                 ssh: args.ssh.clone(),
-                wait_seconds: args.wait_seconds,
-                lock_wait: 0,
+                connect_timeout: args.connect_timeout,
+                lock_wait: Duration::ZERO,
             };
             let target = deploy::remote_target(aws, &remote, config, &facts).await;
-            match async { Engine::connect(&target?, Duration::from_secs(args.wait_seconds)).await }
-                .await
-            {
+            match async { Engine::connect(&target?, args.connect_timeout).await }.await {
                 Err(err) => problems.push(format!("the instance's Docker engine: {err:#}")),
                 Ok(engine) => {
+                    disk = match crate::docker::prune::disk_usage(&engine.docker).await {
+                        Ok(usage) => Some(usage),
+                        Err(err) => {
+                            tracing::warn!("the engine's disk use: {err:#}");
+                            None
+                        }
+                    };
                     let (seen, api) =
                         containers(&engine.docker, &config.stack, expected.as_ref()).await?;
                     if let Some(expected) = &expected {
@@ -364,6 +373,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
         containers: containers_seen,
         missing_services,
         ecs: ecs_report,
+        disk,
         app,
         problems,
     };
@@ -420,6 +430,15 @@ fn print_table(out: &mut impl std::io::Write, report: &Report) -> anyhow::Result
         }
         for service in &report.missing_services {
             writeln!(out, "  {service:<14} (no container)")?;
+        }
+    }
+    if let Some(disk) = &report.disk {
+        writeln!(
+            out,
+            "\nDisk (Docker's own use; ledgerctl prune frees the reclaimable)"
+        )?;
+        for line in disk.to_string().lines() {
+            writeln!(out, "  {line}")?;
         }
     }
     writeln!(

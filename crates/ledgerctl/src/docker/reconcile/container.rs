@@ -151,7 +151,7 @@ pub(super) fn container_body(
 }
 
 /// Creates and starts `service`'s container under `name`; its id.
-pub(super) async fn start(
+pub(crate) async fn start(
     docker: &Docker,
     spec: &StackSpec,
     name: &str,
@@ -287,7 +287,7 @@ pub(crate) async fn last_logs(docker: &Docker, id: &str, lines: usize) -> String
 }
 
 /// Waits until the container is healthy (or, with no health check, running).
-pub(super) async fn wait_healthy(
+pub(crate) async fn wait_healthy(
     docker: &Docker,
     id: &str,
     timeout: Duration,
@@ -320,7 +320,7 @@ pub(super) async fn wait_healthy(
 }
 
 /// Stops (with the grace period) and removes a container; gone already is fine.
-pub(super) async fn remove(docker: &Docker, id: &str, grace: u32) -> anyhow::Result<()> {
+pub(crate) async fn remove(docker: &Docker, id: &str, grace: u32) -> anyhow::Result<()> {
     match docker
         .stop_container(
             id,

@@ -41,7 +41,7 @@ use super::lock::Lock;
 use super::not_found;
 use super::registry::Login;
 use super::spec::StackSpec;
-use container::{last_logs, remove, start, wait_healthy};
+pub(crate) use container::{last_logs, remove, start, wait_healthy};
 use plan::{Existing, Step};
 
 pub(crate) use container::write_files;

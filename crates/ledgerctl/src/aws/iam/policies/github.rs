@@ -5,9 +5,10 @@ use serde_json::{Value, json};
 
 use super::super::{Role, Targets};
 use super::statement;
-use crate::aws::oidc;
+use crate::aws::{access, oidc};
 use crate::stack::StackConfig;
 use crate::stack::config::GithubConfig;
+use crate::stack::config::STACK_TAG;
 
 /// The name of the role GitHub Actions deploys with.
 fn github_role_name(config: &StackConfig) -> String {
@@ -181,6 +182,8 @@ pub(in crate::aws::iam) fn github_role(
     ];
     if config.ecs.is_some() {
         statements.extend(ecs_deploy_statements(config, targets));
+    } else {
+        statements.extend(ssh_access_statements(config, targets));
     }
     Role {
         name: github_role_name(config),
@@ -189,6 +192,71 @@ pub(in crate::aws::iam) fn github_role(
         instance_profile: false,
         tags: config.tags(),
     }
+}
+
+/// What `ledgerctl access open` and `close` need on an instance stack, so that the release job
+/// can reach the instance over SSH from its runner's address: adding and removing ingress rules
+/// on the stack's `ssh` group alone (the one tagged [`access::GROUP_TAG`] and the stack's tag),
+/// and tagging the rules it adds as it adds them.
+fn ssh_access_statements(config: &StackConfig, targets: &Targets) -> Vec<Value> {
+    let Targets {
+        account, region, ..
+    } = targets;
+    let (group_key, group_value) = access::GROUP_TAG;
+    vec![
+        json!({
+            "Sid": "SshAccessGroup",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:AuthorizeSecurityGroupIngress",
+                "ec2:RevokeSecurityGroupIngress",
+                "ec2:ModifySecurityGroupRules",
+            ],
+            "Resource": [format!("arn:aws:ec2:{region}:{account}:security-group/*")],
+            "Condition": {
+                "StringEquals": {
+                    format!("aws:ResourceTag/{group_key}"): group_value,
+                    format!("aws:ResourceTag/{STACK_TAG}"): config.stack,
+                }
+            }
+        }),
+        statement(
+            "SshAccessRules",
+            &[
+                "ec2:AuthorizeSecurityGroupIngress",
+                "ec2:RevokeSecurityGroupIngress",
+                "ec2:ModifySecurityGroupRules",
+            ],
+            vec![format!(
+                "arn:aws:ec2:{region}:{account}:security-group-rule/*"
+            )],
+        ),
+        json!({
+            "Sid": "SshAccessTags",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateTags"],
+            "Resource": [format!("arn:aws:ec2:{region}:{account}:security-group-rule/*")],
+            "Condition": {
+                "StringEquals": {
+                    "ec2:CreateAction": [
+                        "AuthorizeSecurityGroupIngress",
+                    ],
+                }
+            }
+        }),
+        // A grant made to last longer is tagged again: the stack's rules alone.
+        json!({
+            "Sid": "SshAccessRetag",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateTags"],
+            "Resource": [format!("arn:aws:ec2:{region}:{account}:security-group-rule/*")],
+            "Condition": {
+                "StringEquals": {
+                    format!("aws:ResourceTag/{STACK_TAG}"): config.stack,
+                }
+            }
+        }),
+    ]
 }
 
 /// What an ECS deploy and `status` add to the deploy role: read the ECS kinds; register the

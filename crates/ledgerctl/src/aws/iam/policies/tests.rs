@@ -279,3 +279,53 @@ fn the_deploy_role_reads_the_records_of_the_stacks_hosted_zone_only_when_it_has_
         })]
     );
 }
+
+#[test]
+fn the_deploy_role_of_an_instance_stack_may_open_ssh_on_its_ssh_group_alone() {
+    let config = StackConfig::parse(
+        "stack: ledgerly\nregion: ap-south-1\ndomain: l.example.com\nacme_email: a@example.com\nadmin_cidr: 203.0.113.7/32\ninstance:\n  key_pair:\n    name: k\ngithub:\n  repository: acme/ledgerly\n",
+        "test",
+    )
+    .unwrap();
+    let github = config.github.clone().unwrap();
+    let policy: Value =
+        serde_json::from_str(&github_role(&config, &targets(), &github).policy).unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    let by_sid = |sid: &str| statements.iter().find(|s| s["Sid"] == sid).unwrap();
+    let group = by_sid("SshAccessGroup");
+    assert_eq!(
+        group["Resource"],
+        json!(["arn:aws:ec2:ap-south-1:123456789012:security-group/*"])
+    );
+    assert_eq!(
+        group["Condition"]["StringEquals"],
+        json!({"aws:ResourceTag/ledgerly:access": "ssh", "aws:ResourceTag/ledgerly:stack": "ledgerly"})
+    );
+    // Every action on a group is conditioned on that group's tags; the rule-level statements
+    // need the group as well (AWS requires it of every one of these actions).
+    for statement in statements {
+        let actions = statement["Action"].as_array().unwrap();
+        if actions.iter().any(|a| {
+            a == "ec2:AuthorizeSecurityGroupIngress" || a == "ec2:RevokeSecurityGroupIngress"
+        }) {
+            let resources = statement["Resource"].as_array().unwrap();
+            assert!(
+                statement["Condition"].is_object()
+                    || resources
+                        .iter()
+                        .all(|r| r.as_str().unwrap().contains(":security-group-rule/")),
+                "{statement}"
+            );
+        }
+    }
+    assert_eq!(
+        by_sid("SshAccessTags")["Condition"]["StringEquals"]["ec2:CreateAction"],
+        json!(["AuthorizeSecurityGroupIngress"])
+    );
+    // An ECS stack's release job needs no SSH.
+    let ecs = ecs_config();
+    let policy: Value =
+        serde_json::from_str(&github_role(&ecs, &targets(), &ecs.github.clone().unwrap()).policy)
+            .unwrap();
+    assert!(!policy.to_string().contains("SshAccess"), "{policy:#}");
+}

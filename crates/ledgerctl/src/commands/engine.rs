@@ -7,7 +7,7 @@ use crate::docker::Target;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct EngineArgs {
-    /// The Docker engine: `local`, `unix:///path/docker.sock` or `ssh://user@host[:port]`.
+    /// The Docker engine: `local`, `unix:///path/docker.sock` or `ssh://[user@]host[:port]`.
     #[arg(long, env = "LEDGERLY_DOCKER_HOST", default_value = "local")]
     docker_host: String,
     /// The SSH private key for an ssh:// engine (default: your agent and ~/.ssh).

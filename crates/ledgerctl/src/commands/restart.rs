@@ -25,6 +25,7 @@ use serde::Serialize;
 use super::deploy;
 use super::logs::{StackEngineArgs, duration, is_running, service_containers};
 use super::stack::{Output, StackArgs};
+use crate::aws::{Aws, AwsOptions};
 use crate::docker::lock::Lock;
 use crate::docker::reconcile::{self, HASH_LABEL};
 use crate::docker::spec::StackSpec;
@@ -58,7 +59,8 @@ pub(crate) struct Args {
     /// How long to wait while a deploy holds the stack's lock: 30s, 5m.
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = duration)]
     lock_wait: Duration,
-    /// With topology: ecs, restart one of the ops instance's containers (the monitoring).
+    /// With topology: ecs, restart one of the ops instance's containers (the monitoring);
+    /// without it, `restart api` replaces the API's Fargate tasks through ECS.
     #[arg(long)]
     instance: bool,
     /// `text` for people, `json` for programs.
@@ -335,12 +337,35 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         && args.engine.docker_host.is_none()
         && !args.instance
     {
-        bail!(
-            "with topology: ecs the API runs as Fargate tasks, which ECS replaces (ledgerctl deploy or rollback): \
-             ledgerctl restart reaches the ops instance's containers only, the monitoring: \
-             ledgerctl restart {} --instance",
-            args.service
-        );
+        if args.service != "api" {
+            bail!(
+                "with topology: ecs only the API runs as Fargate tasks (ledgerctl restart api); \
+                 {} runs on the ops instance: ledgerctl restart {} --instance",
+                args.service,
+                args.service
+            );
+        }
+        let aws = Aws::connect(&AwsOptions {
+            region: config.region.clone(),
+            profile: args.engine.profile.clone(),
+            endpoint_url: args.engine.endpoint_url.clone(),
+        })
+        .await?;
+        let revision = deploy::restart_ecs_api(&aws, config).await?;
+        let mut out = std::io::stdout();
+        match args.output {
+            Output::Json => writeln!(
+                out,
+                "{:#}",
+                serde_json::json!({ "stack": config.stack, "service": "api", "task_definition": revision, "how": "ecs" })
+            )?,
+            Output::Text => writeln!(
+                out,
+                "Restarted api on {}: new tasks of {revision} serve, the old ones stopped.",
+                config.stack
+            )?,
+        }
+        return Ok(());
     }
     let spec = args.spec.as_deref().map(StackSpec::load).transpose()?;
     let mut engine_args = args.engine.clone();

@@ -66,13 +66,10 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let opened = args.stack.open().await?;
     let (config, aws) = (&opened.config, &opened.aws);
     let target = super::deploy::reach_instance(aws, config, &args.ssh).await?;
-    let Target::Ssh {
-        user, host, port, ..
-    } = &target
-    else {
+    if !matches!(target, Target::Ssh { .. }) {
         bail!("the instance is reached over SSH only");
-    };
-    let host = format!("ssh://{user}@{host}:{port}");
+    }
+    let host = target.address();
     let remote = match args.service {
         Service::Db => {
             let database =

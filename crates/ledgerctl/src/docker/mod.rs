@@ -52,17 +52,48 @@ pub(crate) enum Target {
     Local,
     /// A Unix socket.
     Socket(PathBuf),
-    /// `ssh://user@host[:port]`, with a key and, optionally, a known_hosts file of its own.
+    /// `ssh://[user@]host[:port]`, with a key and, optionally, a known_hosts file of its own.
+    /// Without a user or a port, ssh takes them from `~/.ssh/config` (`User`, `Port`), as it
+    /// does for `ssh host`; so does a `Host` alias there.
     Ssh {
-        user: String,
+        user: Option<String>,
         host: String,
-        port: u16,
+        port: Option<u16>,
         key: Option<PathBuf>,
         known_hosts: Option<PathBuf>,
     },
 }
 
 impl Target {
+    /// Where ssh goes, as ssh is given it: `user@host`, or `host` (the user from
+    /// `~/.ssh/config`, else the local one).
+    pub(crate) fn ssh_destination(&self) -> Option<String> {
+        match self {
+            Target::Ssh {
+                user: Some(user),
+                host,
+                ..
+            } => Some(format!("{user}@{host}")),
+            Target::Ssh { host, .. } => Some(host.clone()),
+            _ => None,
+        }
+    }
+
+    /// The target as `--docker-host` takes it: `ssh://[user@]host[:port]`, `unix://…`, `local`.
+    pub(crate) fn address(&self) -> String {
+        match self {
+            Target::Local => "local".into(),
+            Target::Socket(path) => format!("unix://{}", path.display()),
+            Target::Ssh { port, .. } => {
+                let destination = self.ssh_destination().unwrap_or_default();
+                match port {
+                    Some(port) => format!("ssh://{destination}:{port}"),
+                    None => format!("ssh://{destination}"),
+                }
+            }
+        }
+    }
+
     /// `ssh://user@host:port`, `unix:///path`, or `local`.
     pub(crate) fn parse(
         text: &str,
@@ -77,11 +108,13 @@ impl Target {
         }
         if !text.starts_with("ssh://") {
             bail!(
-                "`{text}` is not a Docker host; give ssh://user@host[:port], unix:///path/docker.sock or local"
+                "`{text}` is not a Docker host; give ssh://[user@]host[:port], unix:///path/docker.sock or local"
             );
         }
         let url = url::Url::parse(text).map_err(|e| {
-            anyhow::anyhow!("`{text}` is not an ssh:// address ({e}); give ssh://user@host[:port]")
+            anyhow::anyhow!(
+                "`{text}` is not an ssh:// address ({e}); give ssh://[user@]host[:port]"
+            )
         })?;
         let user = url.username();
         let host = url
@@ -91,12 +124,12 @@ impl Target {
                 other => other.to_string(),
             })
             .unwrap_or_default();
-        if user.is_empty() || host.is_empty() {
-            bail!("`{text}` needs both a user and a host: ssh://user@host[:port]");
+        if host.is_empty() {
+            bail!("`{text}` names no host: ssh://[user@]host[:port]");
         }
-        let port = url.port().unwrap_or(22);
+        let port = url.port();
         Ok(Target::Ssh {
-            user: user.to_owned(),
+            user: (!user.is_empty()).then(|| user.to_owned()),
             host,
             port,
             key,
@@ -141,7 +174,8 @@ impl Engine {
                 docker: ping(unix(path)?, &path.display().to_string()).await?,
                 _forward: None,
             }),
-            Target::Ssh { user, host, .. } => {
+            Target::Ssh { host, .. } => {
+                let destination = target.ssh_destination().unwrap_or_default();
                 let deadline = Instant::now() + wait;
                 let mut attempt = 0;
                 loop {
@@ -157,13 +191,13 @@ impl Engine {
                                 }
                                 Err(err) if Instant::now() < deadline => {
                                     tracing::info!(
-                                        "SSH to {user}@{host} works but Docker does not answer yet ({err:#}); \
+                                        "SSH to {destination} works but Docker does not answer yet ({err:#}); \
                                          the instance may still be installing it; trying again"
                                     );
                                 }
                                 Err(err) => {
                                     return Err(err.context(format!(
-                                        "SSH to {user}@{host} works, but its Docker engine did not answer within {} s; \
+                                        "SSH to {destination} works, but its Docker engine did not answer within {} s; \
                                          if the instance is new, its user-data may still be installing Docker \
                                          (see /var/log/cloud-init-output.log there)",
                                         wait.as_secs()
@@ -174,7 +208,7 @@ impl Engine {
                         Err(err) if err.is::<HostKeyRefused>() => return Err(err),
                         Err(err) if Instant::now() < deadline => {
                             tracing::info!(
-                                "cannot reach {user}@{host} over SSH yet (try {attempt}: {err:#}); trying again"
+                                "cannot reach {destination} over SSH yet (try {attempt}: {err:#}); trying again"
                             );
                         }
                         Err(err) => {
@@ -216,19 +250,21 @@ async fn ping(docker: Docker, what: &str) -> anyhow::Result<Docker> {
 /// made, the target's key and known_hosts file, keep-alives. Not spawned.
 fn ssh_forward_command(target: &Target, forward: &str) -> anyhow::Result<tokio::process::Command> {
     let Target::Ssh {
-        user,
-        host,
         port,
         key,
         known_hosts,
+        ..
     } = target
     else {
         bail!("not an SSH target");
     };
+    let destination = target.ssh_destination().unwrap_or_default();
     let mut command = tokio::process::Command::new("ssh");
+    command.arg("-nNT");
+    if let Some(port) = port {
+        command.args(["-p", &port.to_string()]);
+    }
     command
-        .arg("-nNT")
-        .args(["-p", &port.to_string()])
         .args(["-o", "BatchMode=yes"])
         .args(["-o", "ExitOnForwardFailure=yes"])
         .args(["-o", "StreamLocalBindUnlink=yes"])
@@ -251,7 +287,7 @@ fn ssh_forward_command(target: &Target, forward: &str) -> anyhow::Result<tokio::
         .args(["-o", "StrictHostKeyChecking=yes"])
         .arg("-L")
         .arg(forward)
-        .arg(format!("{user}@{host}"));
+        .arg(destination);
     Ok(command)
 }
 
@@ -263,12 +299,10 @@ pub(crate) async fn open_forward(
     within: Duration,
     mut ready: impl AsyncFnMut() -> bool,
 ) -> anyhow::Result<tokio::process::Child> {
-    let Target::Ssh {
-        user, host, port, ..
-    } = target
-    else {
+    if !matches!(target, Target::Ssh { .. }) {
         bail!("not an SSH target");
-    };
+    }
+    let at = target.address();
     let mut child = ssh_forward_command(target, forward)?
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -293,7 +327,7 @@ pub(crate) async fn open_forward(
                     bail!("not an SSH target");
                 };
                 return Err(HostKeyRefused {
-                    at: format!("{user}@{host}:{port}"),
+                    at: at.clone(),
                     known_hosts: known_hosts.as_ref().map_or_else(
                         || "~/.ssh/known_hosts".to_owned(),
                         |f| f.display().to_string(),
@@ -302,16 +336,13 @@ pub(crate) async fn open_forward(
                 }
                 .into());
             }
-            bail!(
-                "ssh to {user}@{host}:{port} exited ({status}): {}",
-                stderr.trim()
-            );
+            bail!("ssh to {at} exited ({status}): {}", stderr.trim());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     child.start_kill().ok();
     bail!(
-        "ssh to {user}@{host}:{port} did not open the forward within {} s",
+        "ssh to {at} did not open the forward within {} s",
         within.as_secs()
     )
 }

@@ -322,3 +322,100 @@ async fn a_group_held_for_good_fails_after_the_timeout_and_a_missing_one_is_fine
             .unwrap()
     );
 }
+
+/// The ECS service `api` as DescribeServices or UpdateService give it: its deployments as
+/// (id, status, running, rollout state).
+fn ecs_service(deployments: &[(&str, &str, i32, &str)]) -> serde_json::Value {
+    let definition = "arn:aws:ecs:us-east-1:123456789012:task-definition/waits-api:3";
+    serde_json::json!({
+        "serviceName": "api",
+        "status": "ACTIVE",
+        "taskDefinition": definition,
+        "desiredCount": 2,
+        "runningCount": 2,
+        "events": [],
+        "deployments": deployments.iter().map(|(id, status, running, state)| serde_json::json!({
+            "id": id,
+            "status": status,
+            "taskDefinition": definition,
+            "desiredCount": 2,
+            "runningCount": running,
+            "failedTasks": 0,
+            "rolloutState": state,
+            "rolloutStateReason": format!("ECS deployment {id} {state}"),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn ecs_answer(body: serde_json::Value) -> Answer {
+    (
+        200,
+        vec![("content-type", "application/x-amz-json-1.1")],
+        body.to_string(),
+    )
+}
+
+fn described(deployments: &[(&str, &str, i32, &str)]) -> Answer {
+    ecs_answer(serde_json::json!({ "services": [ecs_service(deployments)], "failures": [] }))
+}
+
+fn updated(deployments: &[(&str, &str, i32, &str)]) -> Answer {
+    ecs_answer(serde_json::json!({ "service": ecs_service(deployments) }))
+}
+
+#[tokio::test(start_paused = true)]
+async fn restarting_the_ecs_api_starts_a_deployment_of_the_same_revision_and_waits_for_it() {
+    let (aws, asked) = replay(vec![
+        described(&[("ecs-svc/1", "PRIMARY", 2, "COMPLETED")]),
+        updated(&[
+            ("ecs-svc/2", "PRIMARY", 0, "IN_PROGRESS"),
+            ("ecs-svc/1", "ACTIVE", 2, "COMPLETED"),
+        ]),
+        described(&[
+            ("ecs-svc/2", "PRIMARY", 1, "IN_PROGRESS"),
+            ("ecs-svc/1", "ACTIVE", 1, "COMPLETED"),
+        ]),
+        described(&[("ecs-svc/2", "PRIMARY", 2, "COMPLETED")]),
+    ]);
+    let revision = crate::commands::deploy::restart_ecs_api(&aws, &config())
+        .await
+        .unwrap();
+    assert_eq!(revision, "waits-api:3");
+    assert_eq!(asked.lock().unwrap().len(), 4, "{asked:?}");
+
+    // A deployment the circuit breaker fails: an error with ECS's reason.
+    let (aws, _) = replay(vec![
+        described(&[("ecs-svc/1", "PRIMARY", 2, "COMPLETED")]),
+        updated(&[
+            ("ecs-svc/2", "PRIMARY", 0, "IN_PROGRESS"),
+            ("ecs-svc/1", "ACTIVE", 2, "COMPLETED"),
+        ]),
+        described(&[
+            ("ecs-svc/2", "PRIMARY", 0, "FAILED"),
+            ("ecs-svc/1", "ACTIVE", 2, "COMPLETED"),
+        ]),
+    ]);
+    let err = crate::commands::deploy::restart_ecs_api(&aws, &config())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ECS deployment ecs-svc/2 FAILED"), "{err}");
+
+    // Another deployment taking over is said, not waited out.
+    let (aws, _) = replay(vec![
+        described(&[("ecs-svc/1", "PRIMARY", 2, "COMPLETED")]),
+        updated(&[
+            ("ecs-svc/2", "PRIMARY", 0, "IN_PROGRESS"),
+            ("ecs-svc/1", "ACTIVE", 2, "COMPLETED"),
+        ]),
+        described(&[
+            ("ecs-svc/3", "PRIMARY", 0, "IN_PROGRESS"),
+            ("ecs-svc/2", "ACTIVE", 0, "IN_PROGRESS"),
+        ]),
+    ]);
+    let err = crate::commands::deploy::restart_ecs_api(&aws, &config())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("another deployment"), "{err}");
+}

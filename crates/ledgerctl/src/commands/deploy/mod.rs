@@ -30,6 +30,7 @@ use releases::{record, record_images};
 use render::Pins;
 use rollout::{Rollout, roll_out};
 
+pub(crate) use ecs::restart as restart_ecs_api;
 pub(crate) use facts::ca_bundle;
 pub(crate) use push::registry_address;
 pub(crate) use reach::{SshOptions, instance_endpoint, reach_instance, remote_target};
@@ -45,7 +46,7 @@ pub(crate) const REGISTRY_OVERRIDE: &str = "LEDGERCTL_REGISTRY";
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct RemoteArgs {
     /// The engine to deploy to, instead of ssh://<instance.ssh_user>@<Elastic IP>:<ssh_port>:
-    /// `ssh://user@host[:port]`, `unix:///path/docker.sock` or `local`.
+    /// `ssh://[user@]host[:port]`, `unix:///path/docker.sock` or `local`.
     #[arg(long, env = "LEDGERLY_DOCKER_HOST")]
     pub(crate) docker_host: Option<String>,
     #[command(flatten)]

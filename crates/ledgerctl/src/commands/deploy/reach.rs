@@ -24,7 +24,7 @@ pub(crate) async fn instance_endpoint(
 /// How to reach the instance over SSH: the options of every command that does.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub(crate) struct SshOptions {
-    /// Reach the instance at this `ssh://user@host[:port]` instead of its Elastic IP (a port
+    /// Reach the instance at this `ssh://[user@]host[:port]` instead of its Elastic IP (a port
     /// forward, a bastion); its recorded host keys still apply.
     #[arg(long = "ssh-host")]
     pub(crate) host: Option<String>,
@@ -46,12 +46,17 @@ pub(crate) async fn instance_target(
     (address, instance): (&str, Option<&str>),
     ssh: &SshOptions,
 ) -> anyhow::Result<Target> {
+    // A forward or bastion given without a user or port: the instance's, as the stack file says.
     let (user, host, port) = match &ssh.host {
         Some(text) => match Target::parse(text, None, None)? {
             Target::Ssh {
                 user, host, port, ..
-            } => (user, host, port),
-            _ => bail!("--ssh-host {text}: give ssh://user@host[:port]"),
+            } => (
+                user.unwrap_or_else(|| config.instance.ssh_user.clone()),
+                host,
+                port.unwrap_or(config.instance.ssh_port),
+            ),
+            _ => bail!("--ssh-host {text}: give ssh://[user@]host[:port]"),
         },
         None => (
             config.instance.ssh_user.clone(),
@@ -75,9 +80,9 @@ pub(crate) async fn instance_target(
         }
     };
     Ok(Target::Ssh {
-        user,
+        user: Some(user),
         host,
-        port,
+        port: Some(port),
         key: ssh.key.clone(),
         known_hosts: Some(known_hosts),
     })

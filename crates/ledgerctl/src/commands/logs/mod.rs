@@ -60,7 +60,7 @@ pub(crate) struct Args {
     /// the API's tasks in CloudWatch Logs.
     #[arg(long)]
     instance: bool,
-    /// The engine: `ssh://user@host[:port]`, `unix:///path/docker.sock` or `local`. Default:
+    /// The engine: `ssh://[user@]host[:port]`, `unix:///path/docker.sock` or `local`. Default:
     /// the stack's instance when there is a stack file, else this machine's.
     #[arg(long, env = "LEDGERLY_DOCKER_HOST")]
     docker_host: Option<String>,
@@ -88,7 +88,7 @@ pub(crate) struct StackEngineArgs {
     /// The stack (default: the stack file's, else ledgerly).
     #[arg(long)]
     pub(crate) stack: Option<String>,
-    /// The engine: `ssh://user@host[:port]`, `unix:///path/docker.sock` or `local`. Default:
+    /// The engine: `ssh://[user@]host[:port]`, `unix:///path/docker.sock` or `local`. Default:
     /// the stack's instance when there is a stack file, else this machine's.
     #[arg(long, env = "LEDGERLY_DOCKER_HOST")]
     pub(crate) docker_host: Option<String>,

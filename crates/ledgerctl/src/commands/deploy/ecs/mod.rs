@@ -24,5 +24,5 @@ mod tests;
 pub(crate) use migration::run_migration;
 pub(crate) use register::register_if_changed;
 pub(crate) use release::release_to;
-pub(crate) use rollout::{RolloutOutcome, roll_out, service_runs};
+pub(crate) use rollout::{RolloutOutcome, restart, roll_out, service_runs};
 pub(crate) use task_definitions::{Inputs, api_task_definition, migration_task_definition};

@@ -256,6 +256,77 @@ pub(crate) async fn roll_out(
     }
 }
 
+/// Replaces the API's tasks with new ones of the task definition it runs (`ledgerctl restart api`
+/// on an ECS stack): a new deployment, which ECS rolls out as it does a deploy's — the old tasks
+/// serve until the new ones pass the load balancer's health check — waited for as
+/// [`roll_out`] waits. The revision restarted.
+pub(crate) async fn restart(aws: &Aws, config: &StackConfig) -> Result<String> {
+    let cluster = cluster::name(config);
+    let name = format!("{cluster}/{NAME}");
+    let service = active_service(aws, &cluster).await?.with_context(|| {
+        format!(
+            "the stack {} has no ECS service {name} yet; ledgerctl deploy makes its first tasks",
+            config.stack
+        )
+    })?;
+    let task_definition = service
+        .task_definition()
+        .with_context(|| format!("the ECS service {name} names no task definition"))?
+        .to_owned();
+    let shown = revision(&task_definition);
+    let updated = aws
+        .ecs
+        .update_service()
+        .cluster(&cluster)
+        .service(NAME)
+        .force_new_deployment(true)
+        .send()
+        .await
+        .map_err(sdk_error(format!(
+            "starting new tasks of {shown} for {name}"
+        )))?;
+    let primary = |service: &Service| {
+        service
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"))
+            .and_then(|d| d.id())
+            .map(str::to_owned)
+    };
+    let started = updated.service().and_then(primary);
+    tracing::info!(service = %name, "replacing the tasks of {shown}");
+    let deadline = tokio::time::Instant::now() + ROLLOUT_TIMEOUT;
+    loop {
+        tokio::time::sleep(ROLLOUT_POLL).await;
+        let service = active_service(aws, &cluster)
+            .await?
+            .with_context(|| format!("the ECS service {name} was deleted during the restart"))?;
+        if started.is_some() && primary(&service) != started {
+            bail!(
+                "another deployment of {name} took over from the restart (a deploy or rollback); ledgerctl status shows where it stands"
+            );
+        }
+        match progress(&service, &task_definition, true) {
+            Progress::Completed => return Ok(shown.to_owned()),
+            Progress::Failed(reason) => {
+                return Err(failed(aws, config, &service, &task_definition, &reason).await);
+            }
+            Progress::Running(now) if tokio::time::Instant::now() >= deadline => bail!(
+                "the new tasks of {name} are not all running after {} min ({now}); ECS goes on: ledgerctl status shows where it stands",
+                ROLLOUT_TIMEOUT.as_secs() / 60
+            ),
+            Progress::NotShown if tokio::time::Instant::now() >= deadline => bail!(
+                "ECS has not shown the restart of {name} after {} min; ledgerctl status shows where it stands",
+                ROLLOUT_TIMEOUT.as_secs() / 60
+            ),
+            Progress::Running(now) => {
+                tracing::info!(service = %name, "replacing the tasks of {shown}: {now}");
+            }
+            Progress::NotShown => {}
+        }
+    }
+}
+
 /// The error for a deployment of `task_definition` that failed for `reason`: where the service
 /// stands, its latest events, and how the revision's latest stopped tasks ended, with their
 /// last log lines. What cannot be read is said, not raised.

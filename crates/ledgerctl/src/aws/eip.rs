@@ -88,6 +88,12 @@ impl Resource for Address {
         find(aws, &self.filters, &self.name).await
     }
 
+    fn learn(&self, observed: Option<&Observed>, known: &mut Known) {
+        if let Some(have) = observed {
+            known.address = Some(have.public_ip.clone());
+        }
+    }
+
     /// Against `known.instance`: the instance as surveyed for the plan, the one just made or
     /// kept when provision gets here.
     fn diff(&self, observed: Option<&Observed>, known: &Known) -> Change {
@@ -129,6 +135,7 @@ impl Resource for Address {
                     .send()
                     .await
                     .map_err(sdk_error(format!("allocating the Elastic IP {name}")))?;
+                known.address = reply.public_ip().map(str::to_owned);
                 (
                     reply
                         .allocation_id()

@@ -51,8 +51,9 @@ const POLL: Duration = Duration::from_secs(10);
 /// Where the domain must point for the stack to answer on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Destination {
-    /// The instance's Elastic IP: an `A` record.
-    Address(IpAddr),
+    /// The instance's Elastic IP: an `A` record; `managed` when provision keeps it in Route 53
+    /// (`dns.hosted_zone_id`).
+    Address { ip: IpAddr, managed: bool },
     /// The load balancer's DNS name: a `CNAME` (an alias `A` at a zone's apex); `managed` when
     /// provision keeps the alias in Route 53.
     LoadBalancer { dns_name: String, managed: bool },
@@ -62,7 +63,7 @@ impl Destination {
     /// The record to make, in words.
     pub(crate) fn record(&self, domain: &str) -> String {
         match self {
-            Destination::Address(ip) => format!("{domain}. A {ip}"),
+            Destination::Address { ip, .. } => format!("{domain}. A {ip}"),
             Destination::LoadBalancer { dns_name, .. } => format!(
                 "{domain}. CNAME {dns_name} (at a zone's apex: an alias A record to the load balancer)"
             ),
@@ -101,9 +102,12 @@ async fn destination(aws: &Aws, config: &StackConfig) -> Result<Destination> {
         return Ok(Destination::LoadBalancer { dns_name, managed });
     }
     let (address, _) = deploy::instance_endpoint(aws, config).await?;
-    Ok(Destination::Address(address.parse().map_err(|_| {
-        anyhow::anyhow!("AWS gave the Elastic IP as `{address}`, not an address")
-    })?))
+    Ok(Destination::Address {
+        ip: address.parse().map_err(|_| {
+            anyhow::anyhow!("AWS gave the Elastic IP as `{address}`, not an address")
+        })?,
+        managed: config.dns.hosted_zone_id.is_some(),
+    })
 }
 
 /// Waits up to `timeout` for `domain` to resolve to `destination`, saying on standard error what
@@ -114,7 +118,7 @@ async fn wait_for_dns(domain: &str, destination: &Destination, timeout: Duration
     let mut last_seen = None;
     loop {
         let expected = match destination {
-            Destination::Address(ip) => BTreeSet::from([*ip]),
+            Destination::Address { ip, .. } => BTreeSet::from([*ip]),
             Destination::LoadBalancer { dns_name, .. } => lookup(dns_name).await,
         };
         let resolved = lookup(domain).await;
@@ -165,7 +169,8 @@ pub(crate) async fn run(args: Args) -> Result<u8> {
     let config = &opened.config;
     let destination = destination(&opened.aws, config).await?;
     match &destination {
-        Destination::LoadBalancer { managed: true, .. } => writeln!(
+        Destination::LoadBalancer { managed: true, .. }
+        | Destination::Address { managed: true, .. } => writeln!(
             out,
             "Route 53 has the record: {} (provision keeps it).",
             destination.record(&config.domain)
@@ -235,7 +240,11 @@ mod tests {
     #[test]
     fn the_record_to_make_is_named_as_a_zone_file_has_it() {
         assert_eq!(
-            Destination::Address("198.51.100.7".parse().unwrap()).record("l.example.com"),
+            Destination::Address {
+                ip: "198.51.100.7".parse().unwrap(),
+                managed: false
+            }
+            .record("l.example.com"),
             "l.example.com. A 198.51.100.7"
         );
         assert!(

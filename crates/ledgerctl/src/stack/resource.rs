@@ -32,6 +32,7 @@ pub(crate) static KINDS: &[&dyn Kind] = &[
     &of::<aws::rds::Database>(),
     &of::<aws::instance::Instance>(),
     &of::<aws::eip::Address>(),
+    &of::<aws::route53::AddressRecord>(),
     &of::<aws::lambda::Function>(),
     &of::<aws::lambda::permission::Permission>(),
     &of::<aws::lambda::notification::Notification>(),
@@ -67,6 +68,8 @@ pub(crate) struct Known {
     pub(crate) groups: BTreeMap<String, String>,
     /// The instance's id, once it exists.
     pub(crate) instance: Option<String>,
+    /// The Elastic IP's public address, once it is allocated.
+    pub(crate) address: Option<String>,
     /// The OCR function is neither there nor can be made yet (no image): what follows it waits.
     pub(crate) function_waits: bool,
     /// Destroy: the database's final snapshot (`None`: no snapshot).
@@ -146,6 +149,7 @@ impl Known {
     fn merge(&mut self, learned: Known) {
         self.groups.extend(learned.groups);
         self.instance = learned.instance.or(self.instance.take());
+        self.address = learned.address.or(self.address.take());
         self.function_waits |= learned.function_waits;
         self.ecs.merge(learned.ecs);
     }

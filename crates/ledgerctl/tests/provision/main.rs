@@ -13,6 +13,7 @@ mod approve;
 mod assertions;
 mod converge;
 mod destroy;
+mod dns;
 mod ecs;
 mod fixtures;
 mod github;

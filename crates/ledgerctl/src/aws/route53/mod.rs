@@ -4,10 +4,12 @@
 //! balancer (`alias`). Route 53 records carry no tags: what makes a record the stack's is what it
 //! points at.
 
+mod address;
 mod alias;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use address::AddressRecord;
 pub(crate) use alias::{AliasRecord, by_hand};
 
 use std::fmt;
@@ -31,6 +33,13 @@ pub(crate) fn dns_name(name: &str) -> String {
 pub(crate) fn no_such_zone(zone: &str, domain: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "ecs.dns.hosted_zone_id: there is no hosted zone {zone} in this account; give the id of the Route 53 zone that holds {domain}, or leave it out to create the certificate's validation records and point {domain} at the load balancer yourself"
+    )
+}
+
+/// The error when the instance topology's hosted zone (`dns.hosted_zone_id`) is not there.
+pub(crate) fn no_such_instance_zone(zone: &str, domain: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "dns.hosted_zone_id: there is no hosted zone {zone} in this account; give the id of the Route 53 zone that holds {domain}, or leave it out and point {domain} at the Elastic IP yourself"
     )
 }
 

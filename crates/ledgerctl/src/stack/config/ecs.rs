@@ -120,6 +120,14 @@ pub(crate) struct DnsConfig {
     pub(crate) hosted_zone_id: Option<String>,
 }
 
+/// Whether `zone` reads as a Route 53 hosted zone id: up to 32 uppercase letters and digits.
+pub(crate) fn is_zone_id(zone: &str) -> bool {
+    (1..=32).contains(&zone.len())
+        && zone
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
 /// The retention periods CloudWatch Logs offers, in days.
 const RETENTION_DAYS: &[u32] = &[
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
@@ -279,10 +287,7 @@ impl EcsConfig {
         );
         if let Some(zone) = &self.dns.hosted_zone_id {
             check(
-                (1..=32).contains(&zone.len())
-                    && zone
-                        .chars()
-                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()),
+                is_zone_id(zone),
                 format!(
                     "ecs.dns.hosted_zone_id: `{zone}` is not a Route 53 hosted zone id; e.g. Z0123456789ABCDEFGHIJ"
                 ),

@@ -34,6 +34,10 @@ pub(crate) struct StackConfig {
     /// the section is left out).
     #[serde(default)]
     pub(crate) ecs: Option<EcsConfig>,
+    /// The Route 53 hosted zone holding `domain` (the instance topology): provision keeps the
+    /// domain's `A` record to the Elastic IP there. With `topology: ecs` it is `ecs.dns`.
+    #[serde(default)]
+    pub(crate) dns: ecs::DnsConfig,
     #[serde(default)]
     pub(crate) instance: InstanceConfig,
     #[serde(default)]
@@ -388,6 +392,18 @@ impl StackConfig {
                 "ecs: the section is only read with `topology: ecs`; add that line or remove the section".into(),
             ),
             _ => {}
+        }
+        if config.topology == Topology::Ecs && config.dns.hosted_zone_id.is_some() {
+            problems.push(
+                "dns.hosted_zone_id: with `topology: ecs` the hosted zone goes under ecs.dns.hosted_zone_id (the record is an alias to the load balancer)".into(),
+            );
+        }
+        if let Some(zone) = &config.dns.hosted_zone_id
+            && !ecs::is_zone_id(zone)
+        {
+            problems.push(format!(
+                "dns.hosted_zone_id: `{zone}` is not a Route 53 hosted zone id; e.g. Z0123456789ABCDEFGHIJ"
+            ));
         }
         if problems.is_empty() {
             Ok(config)
@@ -813,6 +829,30 @@ mod tests {
             unknown.to_string().contains("unknown variant `kubernetes`"),
             "{unknown}"
         );
+    }
+
+    #[test]
+    fn the_instance_s_hosted_zone_is_checked_and_belongs_under_ecs_with_that_topology() {
+        let zoned = StackConfig::parse(
+            &format!("{GOOD}dns:\n  hosted_zone_id: Z0123456789ABC\n"),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(zoned.dns.hosted_zone_id.as_deref(), Some("Z0123456789ABC"));
+        let bad = StackConfig::parse(&format!("{GOOD}dns:\n  hosted_zone_id: zone-1\n"), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            bad.contains("dns.hosted_zone_id: `zone-1` is not a Route 53 hosted zone id"),
+            "{bad}"
+        );
+        let ecs = StackConfig::parse(
+            &format!("{GOOD}topology: ecs\ndns:\n  hosted_zone_id: Z0123456789ABC\n"),
+            "t",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(ecs.contains("goes under ecs.dns.hosted_zone_id"), "{ecs}");
     }
 
     #[test]

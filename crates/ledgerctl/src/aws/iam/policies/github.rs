@@ -184,6 +184,14 @@ pub(in crate::aws::iam) fn github_role(
         statements.extend(ecs_deploy_statements(config, targets));
     } else {
         statements.extend(ssh_access_statements(config, targets));
+        // The survey status takes reads the domain's record in the zone.
+        if let Some(zone) = &config.dns.hosted_zone_id {
+            statements.push(statement(
+                "ReadHostedZone",
+                &["route53:ListResourceRecordSets"],
+                vec![format!("arn:aws:route53:::hostedzone/{zone}")],
+            ));
+        }
     }
     Role {
         name: github_role_name(config),

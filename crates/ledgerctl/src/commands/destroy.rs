@@ -92,6 +92,14 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             .filter(|c| !matches!(c.change, Change::Create | Change::Waiting { .. }))
             .map(|c| format!("- {} {}", c.kind, c.name))
             .collect();
+        if present.is_empty() {
+            writeln!(
+                std::io::stdout(),
+                "Stack {}: nothing of it found; nothing to delete.",
+                config.stack
+            )?;
+            return Ok(());
+        }
         confirm(&config.stack, &aws.region, snapshot.as_deref(), &present)?;
     }
     let text = args.stack.output == Output::Text;

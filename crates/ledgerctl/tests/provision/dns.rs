@@ -13,20 +13,6 @@ async fn route53() -> aws_sdk_route53::Client {
     aws_sdk_route53::Client::new(&aws().await)
 }
 
-/// A hosted zone of the test's own for `example.com`: its id.
-async fn hosted_zone() -> String {
-    let created = route53()
-        .await
-        .create_hosted_zone()
-        .name("example.com")
-        .caller_reference(uuid::Uuid::new_v4().to_string())
-        .send()
-        .await
-        .unwrap();
-    let id = created.hosted_zone().unwrap().id();
-    id.trim_start_matches("/hostedzone/").to_owned()
-}
-
 /// The domain's `A` records in `zone`: their values.
 async fn a_records(zone: &str) -> Vec<Vec<String>> {
     route53()
@@ -46,19 +32,6 @@ async fn a_records(zone: &str) -> Vec<Vec<String>> {
                 .collect()
         })
         .collect()
-}
-
-async fn elastic_ip(stack: &Stack) -> String {
-    aws_sdk_ec2::Client::new(&aws().await)
-        .describe_addresses()
-        .filters(ec2_filter("tag:ledgerly:stack", &[&stack.name]))
-        .send()
-        .await
-        .unwrap()
-        .addresses()[0]
-        .public_ip()
-        .unwrap()
-        .to_owned()
 }
 
 #[tokio::test]

@@ -207,3 +207,30 @@ pub(crate) fn iam_document(text: &str) -> Value {
     }
     serde_json::from_slice(&bytes).unwrap()
 }
+
+/// A hosted zone of the test's own for `example.com`, which holds the stacks' domain: its id.
+pub(crate) async fn hosted_zone() -> String {
+    let created = aws_sdk_route53::Client::new(&aws().await)
+        .create_hosted_zone()
+        .name("example.com")
+        .caller_reference(uuid::Uuid::new_v4().to_string())
+        .send()
+        .await
+        .unwrap();
+    let id = created.hosted_zone().unwrap().id();
+    id.trim_start_matches("/hostedzone/").to_owned()
+}
+
+/// The stack's Elastic IP, as EC2 has it.
+pub(crate) async fn elastic_ip(stack: &Stack) -> String {
+    aws_sdk_ec2::Client::new(&aws().await)
+        .describe_addresses()
+        .filters(ec2_filter("tag:ledgerly:stack", &[&stack.name]))
+        .send()
+        .await
+        .unwrap()
+        .addresses()[0]
+        .public_ip()
+        .unwrap()
+        .to_owned()
+}

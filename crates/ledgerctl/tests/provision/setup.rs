@@ -12,16 +12,7 @@ async fn setup_provisions_names_the_record_and_waits_for_it_a_bounded_time_then_
         String::from_utf8_lossy(&output.stderr),
     );
     assert!(!output.status.success(), "{output:?}");
-    let address = aws_sdk_ec2::Client::new(&aws().await)
-        .describe_addresses()
-        .filters(ec2_filter("tag:ledgerly:stack", &[&stack.name]))
-        .send()
-        .await
-        .unwrap()
-        .addresses()[0]
-        .public_ip()
-        .unwrap()
-        .to_owned();
+    let address = elastic_ip(&stack).await;
     let record = format!("ledgerly.example.com. A {address}");
     assert!(stdout.contains("1/4 Provision"), "{stdout}");
     assert!(stdout.contains("2/4 DNS"), "{stdout}");

@@ -8,7 +8,7 @@
 use anyhow::Result;
 use aws_sdk_route53::types::{ChangeAction, ResourceRecord, ResourceRecordSet, RrType};
 
-use super::{RecordSet, change, dns_name, no_such_instance_zone, records_named, shown};
+use super::{Observed, RecordSet, change, dns_name, domain_records, no_such_instance_zone, shown};
 use crate::aws::Aws;
 use crate::stack::resource::{Known, Resource};
 use crate::stack::{Change, StackConfig};
@@ -23,12 +23,6 @@ pub(crate) struct AddressRecord {
     pub(crate) zone: String,
     /// The stack's `domain`.
     pub(crate) domain: String,
-}
-
-/// The `A` and `CNAME` records the hosted zone has for the domain (at least one).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Observed {
-    pub(crate) records: Vec<RecordSet>,
 }
 
 impl AddressRecord {
@@ -72,11 +66,8 @@ impl AddressRecord {
         )
     }
 
-    /// The `A` and `CNAME` records for the domain (`Some(None)`: none); `None` when the hosted
-    /// zone is not there.
     async fn read(&self, aws: &Aws) -> Result<Option<Option<Observed>>> {
-        let records = records_named(aws, &self.zone, &dns_name(&self.domain)).await?;
-        Ok(records.map(|records| (!records.is_empty()).then_some(Observed { records })))
+        domain_records(aws, &self.zone, &self.domain).await
     }
 
     fn set(&self, address: &str) -> Result<ResourceRecordSet> {

@@ -12,7 +12,9 @@
 use anyhow::{Context as _, Result};
 use aws_sdk_route53::types::ChangeAction;
 
-use super::{Alias, RecordSet, alias_set, change, dns_name, no_such_zone, records_named, shown};
+use super::{
+    Alias, Observed, RecordSet, alias_set, change, dns_name, domain_records, no_such_zone, shown,
+};
 use crate::aws::{Aws, elb};
 use crate::stack::resource::{Known, Resource};
 use crate::stack::{Change, Diff, StackConfig};
@@ -28,12 +30,6 @@ pub(crate) struct AliasRecord {
     pub(crate) load_balancer: String,
     /// The stack's region, where its load balancer is.
     pub(crate) region: String,
-}
-
-/// The `A` and `CNAME` records the hosted zone has for the domain (at least one).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Observed {
-    pub(crate) records: Vec<RecordSet>,
 }
 
 /// What the records for the domain are to the stack.
@@ -154,11 +150,8 @@ impl AliasRecord {
         )
     }
 
-    /// The `A` and `CNAME` records for the domain (`Some(None)`: none); `None` when the hosted
-    /// zone is not there.
     async fn read(&self, aws: &Aws) -> Result<Option<Option<Observed>>> {
-        let records = records_named(aws, &self.zone, &dns_name(&self.domain)).await?;
-        Ok(records.map(|records| (!records.is_empty()).then_some(Observed { records })))
+        domain_records(aws, &self.zone, &self.domain).await
     }
 }
 

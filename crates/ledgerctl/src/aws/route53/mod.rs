@@ -193,6 +193,24 @@ pub(crate) async fn records_named(
     }
 }
 
+/// The `A` and `CNAME` records the hosted zone has for a domain (at least one): what the two
+/// record kinds observe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Observed {
+    pub(crate) records: Vec<RecordSet>,
+}
+
+/// The `A` and `CNAME` records for `domain` in `zone` (`Some(None)`: none); `None` when the
+/// hosted zone is not there.
+pub(crate) async fn domain_records(
+    aws: &Aws,
+    zone: &str,
+    domain: &str,
+) -> Result<Option<Option<Observed>>> {
+    let records = records_named(aws, zone, &dns_name(domain)).await?;
+    Ok(records.map(|records| (!records.is_empty()).then_some(Observed { records })))
+}
+
 /// A simple `A` alias record set named `name` pointing at `alias`.
 pub(crate) fn alias_set(name: &str, alias: &Alias) -> Result<ResourceRecordSet> {
     let target = AliasTarget::builder()

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use aws_smithy_http_client::test_util::infallible_client_fn;
 use aws_smithy_types::body::SdkBody;
 
-use super::alias::{Observed, Verdict};
+use super::Observed;
+use super::alias::Verdict;
 use super::*;
 use crate::stack::resource::{Known, Resource as _};
 use crate::stack::{Change, FieldChange, StackConfig};

@@ -19,20 +19,6 @@ async fn route53() -> aws_sdk_route53::Client {
     aws_sdk_route53::Client::new(&aws().await)
 }
 
-/// A hosted zone of the test's own for `example.com`, which holds the stacks' domain: its id.
-async fn hosted_zone() -> String {
-    let created = route53()
-        .await
-        .create_hosted_zone()
-        .name("example.com")
-        .caller_reference(uuid::Uuid::new_v4().to_string())
-        .send()
-        .await
-        .unwrap();
-    let id = created.hosted_zone().unwrap().id();
-    id.trim_start_matches("/hostedzone/").to_owned()
-}
-
 impl Stack {
     /// An ECS stack whose domain's DNS is the hosted zone `zone`, which destroy may delete.
     fn ecs_in_zone(prefix: &str, zone: &str) -> Stack {

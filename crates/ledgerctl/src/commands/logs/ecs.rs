@@ -319,13 +319,13 @@ pub(super) async fn run(
 ) -> Result<()> {
     let selection = Selection::parse(args.services.first().map(String::as_str))?;
     let mut config = config.clone();
-    if let Some(stack) = &args.stack {
+    if let Some(stack) = &args.engine.stack {
         config.stack.clone_from(stack);
     }
     let aws = Aws::connect(&AwsOptions {
         region: config.region.clone(),
-        profile: args.profile.clone(),
-        endpoint_url: args.endpoint_url.clone(),
+        profile: args.engine.profile.clone(),
+        endpoint_url: args.engine.endpoint_url.clone(),
     })
     .await?;
     let group = crate::aws::logs::name(&config);

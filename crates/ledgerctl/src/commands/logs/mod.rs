@@ -37,9 +37,6 @@ pub(crate) struct Args {
     /// Every service of the stack (not with topology: ecs, without --instance).
     #[arg(long, conflicts_with = "services")]
     all: bool,
-    /// The stack the services belong to (default: the stack file's, else ledgerly).
-    #[arg(long)]
-    stack: Option<String>,
     /// Keep streaming new lines until Ctrl-C.
     #[arg(short, long)]
     follow: bool,
@@ -60,29 +57,12 @@ pub(crate) struct Args {
     /// the API's tasks in CloudWatch Logs.
     #[arg(long)]
     instance: bool,
-    /// The engine: `ssh://[user@]host[:port]`, `unix:///path/docker.sock` or `local`. Default:
-    /// the stack's instance when there is a stack file, else this machine's.
-    #[arg(long, env = "LEDGERLY_DOCKER_HOST")]
-    docker_host: Option<String>,
     #[command(flatten)]
-    ssh: super::deploy::SshOptions,
-    /// The stack file; default ledgerly.yaml when it exists.
-    #[arg(long, env = "LEDGERLY_STACK_CONFIG")]
-    config: Option<PathBuf>,
-    /// Send the AWS calls (the instance's address) here (an emulator); AWS_ENDPOINT_URL and
-    /// AWS_ENDPOINT_URL_<SERVICE> are read as well.
-    #[arg(long)]
-    endpoint_url: Option<String>,
-    /// The AWS profile (default: the standard credential chain).
-    #[arg(long, env = "AWS_PROFILE")]
-    profile: Option<String>,
-    /// How long to wait for the engine to answer: 30s, 5m, … (a bare number is seconds).
-    #[arg(long = "connect-timeout", alias = "wait-seconds", value_name = "DURATION", default_value = "30s", value_parser = super::engine::duration)]
-    connect_timeout: Duration,
+    engine: StackEngineArgs,
 }
 
 /// Which engine runs the stack's containers, and the stack's name: the flags of the commands
-/// that work on those containers (`logs` has the same ones, flat, for its ECS path).
+/// that work on those containers (logs, exec, restart, prune, lock).
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct StackEngineArgs {
     /// The stack (default: the stack file's, else ledgerly).
@@ -241,21 +221,6 @@ fn since(text: &str, now: u64) -> anyhow::Result<u64> {
     Ok(now.saturating_sub(ago.as_secs()))
 }
 
-impl Args {
-    /// Its engine flags as the other commands take them.
-    fn engine(&self) -> StackEngineArgs {
-        StackEngineArgs {
-            stack: self.stack.clone(),
-            docker_host: self.docker_host.clone(),
-            ssh: self.ssh.clone(),
-            config: self.config.clone(),
-            endpoint_url: self.endpoint_url.clone(),
-            profile: self.profile.clone(),
-            connect_timeout: self.connect_timeout,
-        }
-    }
-}
-
 /// The services to read, in the order given (`--all`: every one the stack has), each with the
 /// container to read: the running one, else the newest (two exist while a rolling service is
 /// replaced).
@@ -366,11 +331,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         .map(|d| d.as_secs())
         .unwrap_or_default();
     let since = args.since.as_deref().map(|s| since(s, now)).transpose()?;
-    let engine_args = args.engine();
+    let engine_args = &args.engine;
     let config = engine_args.stack_file()?;
     if let Some(config) = &config
         && config.topology == Topology::Ecs
-        && args.docker_host.is_none()
+        && engine_args.docker_host.is_none()
         && !args.instance
     {
         if args.all || args.services.len() > 1 {

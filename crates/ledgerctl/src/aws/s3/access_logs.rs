@@ -11,8 +11,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
 use aws_sdk_s3::types::{
-    BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
-    LifecycleRuleFilter, ServerSideEncryption,
+    ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, ServerSideEncryption,
 };
 use serde_json::Value;
 
@@ -21,7 +20,7 @@ use super::policy::{
     LOG_DELIVERY_SID, TLS_ONLY_SID, allows_log_delivery, denies_insecure_transport,
     log_delivery_statement, tls_only_statement,
 };
-use crate::aws::{Aws, code, found, sdk_error};
+use crate::aws::Aws;
 use crate::stack::resource::{Known, Resource};
 use crate::stack::{Change, Diff, StackConfig};
 
@@ -75,19 +74,15 @@ pub(crate) struct Observed {
     pub(crate) tags: BTreeMap<String, String>,
 }
 
-/// Of the lifecycle rules `ours` (those with our id), the days ours keeps objects, when it is
-/// on and covers the whole bucket.
-fn expire_days(ours: &[LifecycleRule]) -> Option<i32> {
-    ours.first()
-        .filter(|rule| {
-            *rule.status() == ExpirationStatus::Enabled
-                && rule.filter().is_none_or(|f| {
-                    f.prefix().unwrap_or_default().is_empty()
-                        && f.tag().is_none()
-                        && f.and().is_none()
-                })
-        })
-        .and_then(|rule| rule.expiration()?.days())
+/// The days our lifecycle rule keeps objects, when it is on and covers the whole bucket.
+fn expire_days(ours: Option<&LifecycleRule>) -> Option<i32> {
+    ours.filter(|rule| {
+        *rule.status() == ExpirationStatus::Enabled
+            && rule.filter().is_none_or(|f| {
+                f.prefix().unwrap_or_default().is_empty() && f.tag().is_none() && f.and().is_none()
+            })
+    })
+    .and_then(|rule| rule.expiration()?.days())
 }
 
 /// Our rule, expiring every object after `days`.
@@ -132,43 +127,21 @@ impl LogBucket {
 
     /// The bucket's lifecycle rules as (our rule's days, the others to keep).
     async fn observe_rules(&self, aws: &Aws) -> Result<(Option<i32>, Vec<LifecycleRule>)> {
-        let name = &self.name;
-        let rules = found(
-            aws.s3
-                .get_bucket_lifecycle_configuration()
-                .bucket(name)
-                .send()
-                .await,
-            code("NoSuchLifecycleConfiguration"),
-            || format!("reading {name}'s lifecycle rules"),
-        )?
-        .map(|reply| reply.rules().to_vec())
-        .unwrap_or_default();
-        let (ours, others): (Vec<_>, Vec<_>) =
-            rules.into_iter().partition(|r| r.id() == Some(RULE_ID));
-        Ok((expire_days(&ours), others))
+        let (ours, others) = baseline::lifecycle_rules(aws, &self.name, RULE_ID).await?;
+        Ok((expire_days(ours.as_ref()), others))
     }
 
     /// Puts our rule beside `others`.
     async fn put_rules(&self, aws: &Aws, others: &[LifecycleRule]) -> Result<()> {
         let (name, days) = (&self.name, self.expire_days);
-        let mut rules = others.to_vec();
-        rules.push(expiry_rule(days)?);
-        aws.s3
-            .put_bucket_lifecycle_configuration()
-            .bucket(name)
-            .lifecycle_configuration(
-                BucketLifecycleConfiguration::builder()
-                    .set_rules(Some(rules))
-                    .build()
-                    .context("building the lifecycle configuration")?,
-            )
-            .send()
-            .await
-            .map_err(sdk_error(format!(
-                "expiring {name}'s access logs after {days} days"
-            )))?;
-        Ok(())
+        baseline::put_lifecycle(
+            aws,
+            name,
+            others,
+            expiry_rule(days)?,
+            format!("expiring {name}'s access logs after {days} days"),
+        )
+        .await
     }
 }
 

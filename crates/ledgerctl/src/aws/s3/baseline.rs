@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, ObjectOwnership,
-    OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    Tag, Tagging,
+    BucketLifecycleConfiguration, BucketLocationConstraint, CreateBucketConfiguration, Delete,
+    LifecycleRule, ObjectIdentifier, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
 };
 
 use crate::aws::{Aws, code, found, has_code, sdk_error};
@@ -344,6 +344,55 @@ async fn empty(aws: &Aws, name: &str) -> Result<()> {
             );
         }
     }
+}
+
+/// The bucket's lifecycle rules: the one with id `ours` (if any), and the others, which a
+/// put keeps.
+pub(super) async fn lifecycle_rules(
+    aws: &Aws,
+    name: &str,
+    ours: &str,
+) -> Result<(Option<LifecycleRule>, Vec<LifecycleRule>)> {
+    let rules = found(
+        aws.s3
+            .get_bucket_lifecycle_configuration()
+            .bucket(name)
+            .send()
+            .await,
+        code("NoSuchLifecycleConfiguration"),
+        || format!("reading {name}'s lifecycle rules"),
+    )?
+    .map(|reply| reply.rules().to_vec())
+    .unwrap_or_default();
+    let (mut mine, others): (Vec<_>, Vec<_>) =
+        rules.into_iter().partition(|r| r.id() == Some(ours));
+    Ok((mine.pop(), others))
+}
+
+/// Puts the bucket's lifecycle rules: `others` as they were and `ours`; `what` says what it
+/// does, in an error.
+pub(super) async fn put_lifecycle(
+    aws: &Aws,
+    name: &str,
+    others: &[LifecycleRule],
+    ours: LifecycleRule,
+    what: String,
+) -> Result<()> {
+    let mut rules = others.to_vec();
+    rules.push(ours);
+    aws.s3
+        .put_bucket_lifecycle_configuration()
+        .bucket(name)
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .set_rules(Some(rules))
+                .build()
+                .context("building the lifecycle configuration")?,
+        )
+        .send()
+        .await
+        .map_err(sdk_error(what))?;
+    Ok(())
 }
 
 /// Empties the bucket (every version) and deletes it; whether it was there. An object written

@@ -4,11 +4,11 @@
 
 use anyhow::{Context as _, Result};
 use aws_sdk_s3::types::{
-    BucketLifecycleConfiguration, BucketVersioningStatus, ExpirationStatus, LifecycleExpiration,
-    LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration, VersioningConfiguration,
+    BucketVersioningStatus, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, VersioningConfiguration,
 };
 
-use crate::aws::{Aws, code, found, sdk_error};
+use crate::aws::{Aws, sdk_error};
 
 /// Our lifecycle rule, by this id.
 const RULE_ID: &str = "ledgerly-keep-deleted";
@@ -32,21 +32,9 @@ pub(super) async fn observe(aws: &Aws, name: &str) -> Result<Retention> {
         .send()
         .await
         .map_err(sdk_error(format!("reading {name}'s versioning")))?;
-    let rules = found(
-        aws.s3
-            .get_bucket_lifecycle_configuration()
-            .bucket(name)
-            .send()
-            .await,
-        code("NoSuchLifecycleConfiguration"),
-        || format!("reading {name}'s lifecycle rules"),
-    )?
-    .map(|reply| reply.rules().to_vec())
-    .unwrap_or_default();
-    let (ours, other_rules): (Vec<_>, Vec<_>) =
-        rules.into_iter().partition(|r| r.id() == Some(RULE_ID));
+    let (ours, other_rules) = super::baseline::lifecycle_rules(aws, name, RULE_ID).await?;
     let keep_deleted_days = ours
-        .first()
+        .as_ref()
         .filter(|rule| {
             *rule.status() == ExpirationStatus::Enabled
                 && rule
@@ -95,22 +83,14 @@ pub(super) async fn apply(aws: &Aws, name: &str, have: &Retention, days: i32) ->
             )
             .build()
             .context("building the lifecycle rule")?;
-        let mut rules = have.other_rules.clone();
-        rules.push(ours);
-        aws.s3
-            .put_bucket_lifecycle_configuration()
-            .bucket(name)
-            .lifecycle_configuration(
-                BucketLifecycleConfiguration::builder()
-                    .set_rules(Some(rules))
-                    .build()
-                    .context("building the lifecycle configuration")?,
-            )
-            .send()
-            .await
-            .map_err(sdk_error(format!(
-                "keeping {name}'s deleted receipts {days} days"
-            )))?;
+        super::baseline::put_lifecycle(
+            aws,
+            name,
+            &have.other_rules,
+            ours,
+            format!("keeping {name}'s deleted receipts {days} days"),
+        )
+        .await?;
     }
     Ok(())
 }

@@ -112,15 +112,18 @@ fn the_policy_is_read_into_our_statements_and_the_ones_people_added() {
 
 #[test]
 fn only_our_rule_on_and_over_the_whole_bucket_counts() {
-    assert_eq!(expire_days(&[expiry_rule(7).unwrap()]), Some(7));
-    assert_eq!(expire_days(&[]), None);
+    assert_eq!(expire_days(Some(&expiry_rule(7).unwrap())), Some(7));
+    assert_eq!(expire_days(None), None);
     assert_eq!(
-        expire_days(&[rule(ExpirationStatus::Enabled, "")]),
+        expire_days(Some(&rule(ExpirationStatus::Enabled, ""))),
         Some(30)
     );
-    assert_eq!(expire_days(&[rule(ExpirationStatus::Disabled, "")]), None);
     assert_eq!(
-        expire_days(&[rule(ExpirationStatus::Enabled, "api/old/")]),
+        expire_days(Some(&rule(ExpirationStatus::Disabled, ""))),
+        None
+    );
+    assert_eq!(
+        expire_days(Some(&rule(ExpirationStatus::Enabled, "api/old/"))),
         None
     );
 }

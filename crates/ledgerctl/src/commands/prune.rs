@@ -7,7 +7,8 @@
 use std::io::Write as _;
 use std::time::Duration;
 
-use super::logs::{StackEngineArgs, duration};
+use super::engine::duration;
+use super::logs::StackEngineArgs;
 use super::stack::Output;
 use crate::docker::prune::{self, Item, Plan, Pruned, Reason, human};
 

@@ -23,7 +23,8 @@ use bollard::query_parameters::RestartContainerOptionsBuilder;
 use serde::Serialize;
 
 use super::deploy;
-use super::logs::{StackEngineArgs, duration, is_running, service_containers};
+use super::engine::duration;
+use super::logs::{StackEngineArgs, is_running, service_containers};
 use super::stack::{Output, StackArgs};
 use crate::aws::{Aws, AwsOptions};
 use crate::docker::lock::Lock;

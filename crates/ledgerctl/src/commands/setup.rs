@@ -18,7 +18,6 @@ use super::stack::StackArgs;
 use crate::aws::Aws;
 use crate::stack::StackConfig;
 use crate::stack::config::Topology;
-use crate::stack::survey::Survey;
 
 /// From nothing to a running stack: provision, DNS, deploy, status. Safe to run again.
 #[derive(Debug, clap::Args)]
@@ -88,13 +87,16 @@ async fn lookup(name: &str) -> BTreeSet<IpAddr> {
 /// Where the provisioned stack's domain must point.
 async fn destination(aws: &Aws, config: &StackConfig) -> Result<Destination> {
     if config.topology == Topology::Ecs {
-        let survey = Survey::take(aws, config, None).await?;
-        let dns_name = survey.known().ecs.load_balancer_dns.clone().ok_or_else(|| {
-            anyhow::anyhow!(
-                "the stack {} has no load balancer after provisioning; run ledgerctl plan to see why",
-                config.stack
-            )
-        })?;
+        let name = crate::aws::elb::name(config);
+        let dns_name = crate::aws::elb::observe_by_name(aws, &name)
+            .await?
+            .map(|balancer| balancer.dns_name)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the stack {} has no load balancer {name} after provisioning; run ledgerctl plan to see why",
+                    config.stack
+                )
+            })?;
         let managed = config
             .ecs
             .as_ref()

@@ -148,7 +148,7 @@ impl StackEngineArgs {
     }
 }
 
-pub(crate) use super::engine::duration;
+use super::engine::duration;
 
 /// Whether the engine lists the container as running.
 pub(crate) fn is_running(container: &ContainerSummary) -> bool {

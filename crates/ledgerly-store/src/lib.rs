@@ -41,6 +41,7 @@ pub use expenses::{ExpenseQuery, ExpenseSort, SortDirection, SortField};
 pub use jobs::{ClaimedJob, JobCounts, JobState, OcrJob, OcrOutcome, OcrResult};
 pub use receipts::NewReceipt;
 pub use sessions::{LAST_SEEN_PRECISION, Session};
+pub use stats::{RollupMismatch, StatsView};
 pub use users::{Credentials, NewUser, ProfileChanges};
 
 /// A page of results and how many there are in all.

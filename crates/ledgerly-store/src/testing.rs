@@ -171,3 +171,21 @@ impl TestDatabase {
         }
     }
 }
+
+/// Runs one SQL statement, written for PostgreSQL and for SQLite, with `$1` bound to `user`, on
+/// the store's own pool; returns the rows it affected. For tests that write as a writer other
+/// than the store would — a bulk load in plain SQL — and check the store copes.
+pub async fn execute_as_sql(
+    store: &Store,
+    [postgres, sqlite]: [&'static str; 2],
+    user: ledgerly_core::UserId,
+) -> u64 {
+    crate::with_db!(store, |pool, d| {
+        sqlx::query(d.pick(postgres, sqlite))
+            .bind(user.as_uuid())
+            .execute(pool)
+            .await
+            .expect("the test's SQL runs")
+            .rows_affected()
+    })
+}

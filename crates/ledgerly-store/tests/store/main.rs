@@ -10,6 +10,7 @@ mod expenses;
 mod isolation;
 mod jobs;
 mod receipts;
+mod rollups;
 mod sessions;
 mod stats;
 mod users;

@@ -1,7 +1,8 @@
 //! Store benchmark on PostgreSQL: one user with 1,000,000 expenses over ten years (2016–2025),
 //! a second user with 100,000, then the latency of the calls the dashboard makes — the year's
 //! monthly totals, a month's breakdown, the month summary and 50-row pages of the list at
-//! several depths — through the Store API, with `EXPLAIN` for each query.
+//! several depths — and of the CSV export's stream (a year, and everything) with the memory it
+//! takes, through the Store API, with `EXPLAIN` for each query.
 //!
 //! Run with `scripts/bench-store` (it starts PostgreSQL). Needs `LEDGERLY_TEST_DATABASE_URL`.
 
@@ -9,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use ledgerly_core::{Currency, Email, Month, PersonName, UserId, UserTimeZone};
 use ledgerly_store::testing::database_url;
 use ledgerly_store::{ExpenseQuery, NewUser, Store};
@@ -17,6 +19,9 @@ use sqlx::{Connection, Executor, PgConnection, PgPool, Row};
 const EXPENSES: i64 = 1_000_000;
 const OTHER_USER_EXPENSES: i64 = 100_000;
 const ITERATIONS: usize = 40;
+/// An export of every row takes seconds: fewer runs of it.
+const EXPORT_WARMUPS: usize = 1;
+const EXPORT_ITERATIONS: usize = 10;
 
 async fn new_user(store: &Store, email: &str) -> UserId {
     store
@@ -57,16 +62,24 @@ struct Stats {
     max: Duration,
 }
 
-async fn measure<F, Fut>(mut f: F) -> Stats
+async fn measure<F, Fut>(f: F) -> Stats
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    for _ in 0..3 {
+    measure_runs(3, ITERATIONS, f).await
+}
+
+async fn measure_runs<F, Fut>(warmups: usize, runs: usize, mut f: F) -> Stats
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..warmups {
         f().await;
     }
-    let mut times = Vec::with_capacity(ITERATIONS);
-    for _ in 0..ITERATIONS {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
         let start = Instant::now();
         f().await;
         times.push(start.elapsed());
@@ -82,6 +95,33 @@ where
 
 fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+/// Reads the export of `query` to its end, each row decoded and dropped; returns how many.
+async fn drain(store: &Store, user: UserId, query: &ExpenseQuery) -> u64 {
+    let mut rows = store.export_expenses(user, query);
+    let mut n = 0;
+    while let Some(row) = rows.next().await {
+        row.unwrap();
+        n += 1;
+    }
+    n
+}
+
+/// A `kB` field of `/proc/self/status`: `VmRSS` (resident now) or `VmHWM` (the peak).
+fn status_kb(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
+
+/// Sets the peak resident set (`VmHWM`) back to the current one (Linux 4.0+); false where it
+/// cannot, and the peak is then the process's since it started.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// The plan PostgreSQL chooses, with the index it uses and the time it reports.
@@ -264,6 +304,39 @@ async fn main() {
         ms(s.max)
     );
 
+    for (title, query) in [
+        (
+            "2025, newest first",
+            ExpenseQuery {
+                from: Some("2025-01-01".parse().unwrap()),
+                to: Some("2025-12-31".parse().unwrap()),
+                ..ExpenseQuery::default()
+            },
+        ),
+        ("every row, newest first", ExpenseQuery::default()),
+    ] {
+        let rows = drain(&store, user, &query).await;
+        let reset = reset_peak_rss();
+        let before = status_kb("VmRSS");
+        let s = measure_runs(EXPORT_WARMUPS, EXPORT_ITERATIONS, || async {
+            drain(&store, user, &query).await;
+        })
+        .await;
+        let grown = status_kb("VmHWM").saturating_sub(before);
+        let peak = if reset {
+            "peak RSS"
+        } else {
+            "peak RSS since start (could not reset)"
+        };
+        println!(
+            "| `export_expenses` {title}, stream read to its end ({EXPORT_WARMUPS} warm-up, {EXPORT_ITERATIONS} runs; {peak} +{grown} kB over RSS {before} kB) | {rows} | {} | {} | {} | {} |",
+            ms(s.min),
+            ms(s.p50),
+            ms(s.p95),
+            ms(s.max)
+        );
+    }
+
     println!("\n### Plans (`EXPLAIN ANALYZE` of the statements the calls above run)");
     // These are the store's statements with their parameters written in (`$1` stays the user).
     explain(
@@ -304,6 +377,18 @@ async fn main() {
         "SELECT e.id, e.vendor, e.amount_minor, c.name FROM expenses e \
          JOIN categories c ON c.id = e.category_id WHERE e.id IN (SELECT e.id FROM expenses e \
          WHERE e.user_id = $1 ORDER BY e.spent_on DESC, e.id DESC LIMIT 50 OFFSET 499950) \
+         ORDER BY e.spent_on DESC, e.id DESC",
+        user,
+    )
+    .await;
+    explain(
+        &pool,
+        "export_expenses 2025: one statement, read as a stream",
+        "SELECT e.id, e.user_id, e.category_id, c.name AS category, e.spent_on, e.occurred_at, \
+         e.vendor, e.amount_minor, e.currency, e.note, e.needs_review, e.receipt_id, \
+         e.created_at, e.updated_at \
+         FROM expenses e JOIN categories c ON c.id = e.category_id \
+         WHERE e.user_id = $1 AND e.spent_on >= '2025-01-01' AND e.spent_on <= '2025-12-31' \
          ORDER BY e.spent_on DESC, e.id DESC",
         user,
     )

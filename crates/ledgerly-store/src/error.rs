@@ -21,6 +21,10 @@ pub enum StoreError {
     /// The job's lease ran out and another worker took it over; this worker's result is dropped.
     #[error("the job is no longer held by this claim")]
     LeaseLost,
+    /// A streamed read stopped before its last row without a database error: the task reading
+    /// the rows panicked, or the runtime is shutting down.
+    #[error("the read stopped before its last row")]
+    Interrupted,
     #[error("invalid store configuration: {0}")]
     Config(String),
     /// A stored value did not parse back into the domain — a bug or a hand-edited row.

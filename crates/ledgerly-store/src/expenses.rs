@@ -5,7 +5,7 @@ use ledgerly_core::{CategoryId, Expense, ExpenseChanges, ExpenseId, NewExpense, 
 use sqlx::QueryBuilder;
 
 use crate::error::{found, missing};
-use crate::rows::{ExpenseRow, collect, expense_select};
+use crate::rows::{ExpenseRow, collect, expense_columns, expense_select};
 use crate::{Dialect, Page, Result, Store, StoreError, micros, now, with_db};
 
 /// What to sort the list by.
@@ -95,7 +95,7 @@ fn like_pattern(text: &str) -> String {
 }
 
 /// Appends the query's `WHERE` conditions (after `e.user_id = …`) to `qb`.
-fn push_filters<'a, DB>(
+pub(crate) fn push_filters<'a, DB>(
     qb: &mut QueryBuilder<DB>,
     dialect: Dialect,
     user: UserId,
@@ -132,7 +132,7 @@ fn push_filters<'a, DB>(
     }
 }
 
-fn order_by(sort: ExpenseSort) -> &'static str {
+pub(crate) fn order_by(sort: ExpenseSort) -> &'static str {
     use SortDirection::*;
     use SortField::*;
     match (sort.field, sort.direction) {
@@ -339,52 +339,128 @@ impl Store {
             )));
         }
         let offset = i64::from(query.page - 1) * i64::from(query.per_page);
-        let (rows, total): (Vec<ExpenseRow>, i64) = with_db!(self, |pool, d| {
-            let total: i64 = if query.is_unfiltered() {
-                // Kept by triggers (migration 0002): one row instead of a count of them all.
-                sqlx::query_scalar(
-                    "SELECT COALESCE((SELECT n FROM expense_counts WHERE user_id = $1), 0)",
-                )
-                .bind(user.as_uuid())
-                .fetch_one(pool)
-                .await?
-            } else {
-                let mut count = QueryBuilder::new("SELECT COUNT(*) FROM expenses e");
-                push_filters(&mut count, d, user, query);
-                count.build_query_scalar().fetch_one(pool).await?
-            };
-            let rows = if offset >= total {
-                Vec::new()
-            } else {
-                let window = PageWindow::new(offset, i64::from(query.per_page), total, query.sort);
-                // Page through ids alone, then fetch the page's rows: a deep page walks the
-                // narrow index, not the table.
-                let mut page = QueryBuilder::new(concat!(
-                    expense_select!(),
-                    "WHERE e.id IN (SELECT e.id FROM expenses e"
-                ));
-                push_filters(&mut page, d, user, query);
-                page.push(order_by(window.sort))
-                    .push(" LIMIT ")
-                    .push_bind(window.limit)
-                    .push(" OFFSET ")
-                    .push_bind(window.offset)
-                    .push(")")
-                    .push(order_by(window.sort));
-                let mut rows: Vec<ExpenseRow> = page.build_query_as().fetch_all(pool).await?;
-                if window.reversed {
-                    rows.reverse();
-                }
-                rows
-            };
-            (rows, total)
-        });
+        let (rows, total) = if offset < ONE_STATEMENT_DEPTH {
+            self.shallow_page(user, query, offset).await?
+        } else {
+            self.deep_page(user, query, offset).await?
+        };
         Ok(Page {
             items: collect(rows)?,
             total: total.unsigned_abs(),
             page: query.page,
             per_page: query.per_page,
         })
+    }
+}
+
+/// Pages that start above this row are read with their total in one statement; deeper ones
+/// count first, to read from whichever end of the list is nearer.
+const ONE_STATEMENT_DEPTH: i64 = 5_000;
+
+/// A listed row with the total the list's statement counted beside it.
+#[derive(sqlx::FromRow)]
+struct CountedRow {
+    #[sqlx(flatten)]
+    row: ExpenseRow,
+    total: i64,
+}
+
+/// Appends the statement counting what `query` selects, as a scalar subquery: one row of
+/// `expense_counts` (kept by triggers, migration 0002) for the unfiltered list, a count of the
+/// matches otherwise.
+fn push_count<'a, DB>(
+    qb: &mut QueryBuilder<DB>,
+    dialect: Dialect,
+    user: UserId,
+    query: &'a ExpenseQuery,
+) where
+    DB: sqlx::Database,
+    uuid::Uuid: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    NaiveDate: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    if query.is_unfiltered() {
+        qb.push("SELECT COALESCE((SELECT n FROM expense_counts WHERE user_id = ")
+            .push_bind(user.as_uuid())
+            .push("), 0)");
+    } else {
+        qb.push("SELECT COUNT(*) FROM expenses e");
+        push_filters(qb, dialect, user, query);
+    }
+}
+
+impl Store {
+    /// A page near the top, read with the list's total in one statement: the count is an
+    /// uncorrelated subquery both databases run once. Only a page with no row (past the end)
+    /// needs a second statement for the total.
+    async fn shallow_page(
+        &self,
+        user: UserId,
+        query: &ExpenseQuery,
+        offset: i64,
+    ) -> Result<(Vec<ExpenseRow>, i64)> {
+        let rows: Vec<CountedRow> = with_db!(self, |pool, d| {
+            let mut page = QueryBuilder::new(concat!("SELECT ", expense_columns!(), ", ("));
+            push_count(&mut page, d, user, query);
+            page.push(") AS total FROM expenses e JOIN categories c ON c.id = e.category_id");
+            push_filters(&mut page, d, user, query);
+            page.push(order_by(query.sort))
+                .push(" LIMIT ")
+                .push_bind(i64::from(query.per_page))
+                .push(" OFFSET ")
+                .push_bind(offset);
+            page.build_query_as().fetch_all(pool).await?
+        });
+        let total = match rows.first() {
+            Some(first) => first.total,
+            None if offset == 0 => 0,
+            None => self.count(user, query).await?,
+        };
+        Ok((rows.into_iter().map(|r| r.row).collect(), total))
+    }
+
+    /// How many expenses `query` selects.
+    async fn count(&self, user: UserId, query: &ExpenseQuery) -> Result<i64> {
+        Ok(with_db!(self, |pool, d| {
+            let mut count = QueryBuilder::new("");
+            push_count(&mut count, d, user, query);
+            count.build_query_scalar().fetch_one(pool).await?
+        }))
+    }
+
+    /// A deep page: the total first, then the page read from the nearer end of the list through
+    /// ids alone — a deep page walks the narrow index, not the table.
+    async fn deep_page(
+        &self,
+        user: UserId,
+        query: &ExpenseQuery,
+        offset: i64,
+    ) -> Result<(Vec<ExpenseRow>, i64)> {
+        let total = self.count(user, query).await?;
+        if offset >= total {
+            return Ok((Vec::new(), total));
+        }
+        let window = PageWindow::new(offset, i64::from(query.per_page), total, query.sort);
+        let mut rows: Vec<ExpenseRow> = with_db!(self, |pool, d| {
+            let mut page = QueryBuilder::new(concat!(
+                expense_select!(),
+                "WHERE e.id IN (SELECT e.id FROM expenses e"
+            ));
+            push_filters(&mut page, d, user, query);
+            page.push(order_by(window.sort))
+                .push(" LIMIT ")
+                .push_bind(window.limit)
+                .push(" OFFSET ")
+                .push_bind(window.offset)
+                .push(")")
+                .push(order_by(window.sort));
+            page.build_query_as().fetch_all(pool).await?
+        });
+        if window.reversed {
+            rows.reverse();
+        }
+        Ok((rows, total))
     }
 }
 

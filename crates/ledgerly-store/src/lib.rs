@@ -16,6 +16,7 @@ mod budgets;
 mod categories;
 mod error;
 mod expenses;
+mod export;
 mod jobs;
 pub mod objects;
 mod receipts;

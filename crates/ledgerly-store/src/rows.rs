@@ -87,13 +87,24 @@ pub(crate) struct ExpenseRow {
 /// `SELECT` of every [`ExpenseRow`] column, from `expenses e` joined to its category `c`.
 macro_rules! expense_select {
     () => {
-        "SELECT e.id, e.user_id, e.category_id, c.name AS category, e.spent_on, e.occurred_at, \
-         e.vendor, e.amount_minor, e.currency, e.note, e.needs_review, e.receipt_id, \
-         e.created_at, e.updated_at \
-         FROM expenses e JOIN categories c ON c.id = e.category_id "
+        concat!(
+            "SELECT ",
+            $crate::rows::expense_columns!(),
+            " FROM expenses e JOIN categories c ON c.id = e.category_id "
+        )
     };
 }
 pub(crate) use expense_select;
+
+/// Every [`ExpenseRow`] column, of `expenses e` and its category `c`.
+macro_rules! expense_columns {
+    () => {
+        "e.id, e.user_id, e.category_id, c.name AS category, e.spent_on, e.occurred_at, \
+         e.vendor, e.amount_minor, e.currency, e.note, e.needs_review, e.receipt_id, \
+         e.created_at, e.updated_at"
+    };
+}
+pub(crate) use expense_columns;
 
 impl TryFrom<ExpenseRow> for Expense {
     type Error = StoreError;

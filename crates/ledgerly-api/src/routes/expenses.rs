@@ -1,9 +1,11 @@
-//! Expenses: create, read, change, delete, confirm, the filtered list and its CSV export.
+//! Expenses: create, read, change, delete, confirm, the filtered list and (in `export`) its CSV
+//! export.
+
+mod export;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use chrono::NaiveDate;
 use ledgerly_core::{
     CategoryId, CategoryName, Currency, Expense, ExpenseChanges, ExpenseId, NewExpense, Note, User,
@@ -23,7 +25,7 @@ use crate::views::{AmountInput, ExpenseView, PageView, currency};
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
-        .routes(routes!(export_csv))
+        .merge(export::router())
         .routes(routes!(get_one, update, delete))
         .routes(routes!(confirm))
 }
@@ -380,94 +382,9 @@ async fn list(
     }))
 }
 
-/// The most rows one export returns.
-const EXPORT_LIMIT: u64 = 100_000;
-
-/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) is prefixed with `'`.
-fn csv_cell(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    }
-}
-
-/// The filtered list (every page of it, up to 100,000 rows) as CSV. Cells a spreadsheet would
-/// run as formulas are prefixed with `'`.
-#[utoipa::path(get, operation_id = "exportExpensesCsv", path = "/expenses/export.csv", tag = "expenses", params(ListParams),
-    responses((status = 200, description = "The expenses as CSV", content_type = "text/csv", body = String)))]
-#[tracing::instrument(skip_all)]
-async fn export_csv(
-    State(state): State<AppState>,
-    current: CurrentUser,
-    AppQuery(params): AppQuery<ListParams>,
-) -> ApiResult<Response> {
-    let mut query = query(&state.store, current.user.id, params).await?;
-    query.per_page = ExpenseQuery::MAX_PER_PAGE;
-    query.page = 1;
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer
-        .write_record([
-            "date",
-            "category",
-            "vendor",
-            "amount",
-            "currency",
-            "needs_review",
-            "note",
-            "id",
-        ])
-        .map_err(ApiError::internal)?;
-    let mut written = 0u64;
-    loop {
-        let page = state.store.list_expenses(current.user.id, &query).await?;
-        for e in &page.items {
-            writer
-                .write_record([
-                    e.date.to_string(),
-                    csv_cell(e.category.as_str()),
-                    csv_cell(e.vendor.as_str()),
-                    e.amount.to_decimal_string(),
-                    e.amount.currency().to_string(),
-                    e.needs_review.to_string(),
-                    e.note
-                        .as_ref()
-                        .map(|n| csv_cell(n.as_str()))
-                        .unwrap_or_default(),
-                    e.id.to_string(),
-                ])
-                .map_err(ApiError::internal)?;
-        }
-        written += page.items.len() as u64;
-        if page.items.is_empty() || written >= page.total || written >= EXPORT_LIMIT {
-            break;
-        }
-        query.page += 1;
-    }
-    let body = writer.into_inner().map_err(ApiError::internal)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"expenses.csv\"",
-            ),
-        ],
-        body,
-    )
-        .into_response())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formula_cells_are_defused() {
-        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(csv_cell("Blue Tokai"), "Blue Tokai");
-    }
 
     #[test]
     fn sorts_are_named_fields_with_an_optional_minus() {

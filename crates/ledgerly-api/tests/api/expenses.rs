@@ -1,3 +1,5 @@
+use chrono::{Days, NaiveDate};
+use ledgerly_core::{Currency, Expense, Money, NewExpense, UserId, Vendor};
 use ledgerly_store::testing::Backend;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -11,6 +13,7 @@ on_both_backends!(
     the_list_filters_sorts_and_pages,
     bad_list_parameters_are_named,
     the_filtered_list_exports_as_csv,
+    an_export_of_thousands_streams_every_row_once_in_order,
 );
 
 async fn an_expense_is_created_read_changed_confirmed_and_deleted(backend: Backend) {
@@ -346,5 +349,83 @@ async fn the_filtered_list_exports_as_csv(backend: Backend) {
         "sort",
     )
     .await;
+    app.stop().await;
+}
+
+/// The `id` column of a CSV export, in order.
+fn exported_ids(text: &str) -> Vec<String> {
+    csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|record| record.unwrap()[7].to_owned())
+        .collect()
+}
+
+fn ids(expenses: &[&Expense]) -> Vec<String> {
+    expenses.iter().map(|e| e.id.to_string()).collect()
+}
+
+/// 3,000 expenses make some 250 kB of CSV, sent in many pieces: every row arrives once, in the
+/// order asked for, and only the rows the filters match.
+async fn an_export_of_thousands_streams_every_row_once_in_order(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let priya = app.register("priya@example.com").await;
+    let t = priya.token.as_str();
+    let user: UserId = priya.user["id"].as_str().unwrap().parse().unwrap();
+    let store = &app.db.store;
+    let categories = store.list_categories(user).await.unwrap();
+    let id_of = |name: &str| {
+        categories
+            .iter()
+            .find(|c| c.name.as_str() == name)
+            .unwrap()
+            .id
+    };
+    let (food, work) = (id_of("food"), id_of("work"));
+    let new_year = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+    let mut created = Vec::new();
+    for i in 0..3_000u64 {
+        let new = NewExpense::new(
+            if i % 2 == 0 { food } else { work },
+            new_year + Days::new((i * 7) % 365),
+            Vendor::parse(&format!("Vendor {i}")).unwrap(),
+            Money::from_minor(100 + (i as i64 * 37) % 1_000, Currency::INR),
+        )
+        .unwrap();
+        created.push(store.create_expense(user, new).await.unwrap());
+    }
+    let ravi = app.register("ravi@example.com").await;
+    app.create_expense(
+        &ravi.token,
+        json!({ "date": "2025-06-01", "category": "food", "vendor": "Ravi's", "amount": "1" }),
+    )
+    .await;
+
+    let response = app.get("/api/v1/expenses/export.csv", t).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    assert!(text.len() > 200_000, "{} bytes", text.len());
+    let mut newest_first: Vec<&Expense> = created.iter().collect();
+    newest_first.sort_by(|a, b| b.date.cmp(&a.date).then(b.id.cmp(&a.id)));
+    assert_eq!(exported_ids(&text), ids(&newest_first));
+
+    let response = app
+        .get(
+            "/api/v1/expenses/export.csv?from=2025-02-01&to=2025-11-30&category=food&sort=-amount",
+            t,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    let (from, to) = (new_year + Days::new(31), new_year + Days::new(333));
+    let mut largest_first: Vec<&Expense> = created
+        .iter()
+        .filter(|e| e.category_id == food && (from..=to).contains(&e.date))
+        .collect();
+    largest_first.sort_by(|a, b| {
+        let by_amount = b.amount.minor().cmp(&a.amount.minor());
+        by_amount.then(b.id.cmp(&a.id))
+    });
+    assert!(largest_first.len() > 1_000 && largest_first.len() < 1_500);
+    assert_eq!(exported_ids(&text), ids(&largest_first));
     app.stop().await;
 }

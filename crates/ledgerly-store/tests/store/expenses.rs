@@ -1,6 +1,12 @@
+use std::time::Duration;
+
 use chrono::{TimeZone, Utc};
-use ledgerly_core::{Currency, ExpenseChanges, Money, Note, UserTimeZone};
-use ledgerly_store::{ExpenseQuery, ExpenseSort, SortDirection, SortField, Store, StoreError};
+use futures_util::{StreamExt, TryStreamExt};
+use ledgerly_core::{Currency, Expense, ExpenseChanges, Money, Note, UserId, UserTimeZone};
+use ledgerly_store::testing::Backend;
+use ledgerly_store::{
+    ExpenseQuery, ExpenseSort, SortDirection, SortField, Store, StoreError, StoreOptions,
+};
 
 use crate::harness::*;
 
@@ -12,7 +18,11 @@ on_both_backends!(
     the_list_sorts_and_pages_without_overlap,
     bad_pages_are_refused,
     the_kept_total_matches_a_count_after_every_kind_of_write,
+    the_export_is_every_page_of_the_list_in_one_read,
+    deep_pages_are_the_same_rows_as_the_export,
 );
+
+on_both_backends!(an_export_left_part_way_gives_its_connection_back);
 
 async fn an_expense_is_created_read_changed_and_deleted(store: &Store) {
     let priya = user(store, "priya@example.com").await;
@@ -351,4 +361,202 @@ async fn the_kept_total_matches_a_count_after_every_kind_of_write(store: &Store)
     check(4).await;
     store.delete_user(ravi.id).await.unwrap();
     check(4).await;
+}
+
+/// The list's pages one after another, until the total.
+async fn every_page(store: &Store, user: UserId, query: &ExpenseQuery) -> Vec<Expense> {
+    let mut page = ExpenseQuery {
+        page: 1,
+        per_page: 100,
+        ..query.clone()
+    };
+    let mut listed = Vec::new();
+    loop {
+        let got = store.list_expenses(user, &page).await.unwrap();
+        let last = got.items.is_empty();
+        listed.extend(got.items);
+        if last || listed.len() as u64 >= got.total {
+            return listed;
+        }
+        page.page += 1;
+    }
+}
+
+/// More rows than one batch of the export's reader, with repeated days, vendors and amounts (so
+/// ties are broken by id), and another user's rows beside them.
+async fn the_export_is_every_page_of_the_list_in_one_read(store: &Store) {
+    let priya = user_in(store, "priya@example.com", UserTimeZone::UTC).await;
+    let food = category(store, &priya, "food").await;
+    let work = category(store, &priya, "work").await;
+    for i in 0..700i64 {
+        let mut new = expense(
+            if i % 3 == 0 { work } else { food },
+            &format!("2026-{:02}-{:02}", 1 + i % 3, 1 + (i * 7) % 28),
+            &format!("Vendor {:03}", (i * 37) % 211),
+            100 + (i % 9) * 50,
+        );
+        new.needs_review = i % 11 == 0;
+        store.create_expense(priya.id, new).await.unwrap();
+    }
+    let ravi = user(store, "ravi@example.com").await;
+    let ravis_food = category(store, &ravi, "food").await;
+    store
+        .create_expense(
+            ravi.id,
+            expense(ravis_food, "2026-02-10", "Vendor 101", 100),
+        )
+        .await
+        .unwrap();
+
+    let sort = |field, direction| ExpenseSort { field, direction };
+    let queries = [
+        ExpenseQuery::default(),
+        ExpenseQuery {
+            from: Some(day("2026-02-01")),
+            to: Some(day("2026-03-15")),
+            vendor_contains: Some("vendor 1".into()),
+            sort: sort(SortField::Vendor, SortDirection::Ascending),
+            ..ExpenseQuery::default()
+        },
+        ExpenseQuery {
+            category: Some(work),
+            needs_review: Some(false),
+            sort: sort(SortField::Amount, SortDirection::Descending),
+            ..ExpenseQuery::default()
+        },
+        ExpenseQuery {
+            sort: sort(SortField::Created, SortDirection::Ascending),
+            ..ExpenseQuery::default()
+        },
+        ExpenseQuery {
+            vendor_contains: Some("nobody".into()),
+            ..ExpenseQuery::default()
+        },
+    ];
+    for query in queries {
+        let listed = every_page(store, priya.id, &query).await;
+        // The page and its size do not limit the export.
+        let paged = ExpenseQuery {
+            page: 3,
+            per_page: 7,
+            ..query.clone()
+        };
+        let exported: Vec<Expense> = store
+            .export_expenses(priya.id, &paged)
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(exported.len(), listed.len(), "{query:?}");
+        assert!(
+            exported == listed,
+            "{query:?}: the export differs from the list"
+        );
+    }
+    let everything: Vec<Expense> = store
+        .export_expenses(priya.id, &ExpenseQuery::default())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(everything.len(), 700);
+}
+
+/// On a pool of one connection: an export its reader leaves after a few rows gives the
+/// connection back for the next call, and the next export reads every row.
+async fn an_export_left_part_way_gives_its_connection_back(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let priya = user(&db.store, "priya@example.com").await;
+    let food = category(&db.store, &priya, "food").await;
+    for i in 0..600 {
+        db.store
+            .create_expense(
+                priya.id,
+                expense(food, "2026-01-01", &format!("V{i}"), 100 + i),
+            )
+            .await
+            .unwrap();
+    }
+    let options = StoreOptions {
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(5),
+        migrate: false,
+    };
+    let single = Store::connect_with(db.url(), &options).await.unwrap();
+    let mut rows = single.export_expenses(priya.id, &ExpenseQuery::default());
+    for _ in 0..3 {
+        rows.next().await.unwrap().unwrap();
+    }
+    drop(rows);
+    let page = single
+        .list_expenses(priya.id, &ExpenseQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(page.total, 600);
+    let all: Vec<Expense> = single
+        .export_expenses(priya.id, &ExpenseQuery::default())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 600);
+    single.close().await;
+    db.cleanup().await;
+}
+
+/// 12,000 expenses loaded in one SQL statement: pages deep enough to be counted first and read
+/// from the nearer end of the list hold the same rows, in the same order, as the export — with
+/// and without a filter — and a page past the end is empty with the right total.
+async fn deep_pages_are_the_same_rows_as_the_export(store: &Store) {
+    let priya = user_in(store, "priya@example.com", UserTimeZone::UTC).await;
+    let loaded = ledgerly_store::testing::execute_as_sql(
+        store,
+        [
+            "INSERT INTO expenses (id, user_id, category_id, spent_on, vendor, amount_minor, \
+             currency, needs_review, created_at, updated_at) \
+             SELECT gen_random_uuid(), $1, (SELECT id FROM categories WHERE user_id = $1 \
+             ORDER BY name LIMIT 1), DATE '2025-01-01' + (g % 365), 'Vendor ' || (g % 97), \
+             100 + (g * 7919) % 200000, 'INR', g % 5 = 0, now(), now() \
+             FROM generate_series(1, 12000) AS g",
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 12000) \
+             INSERT INTO expenses (id, user_id, category_id, spent_on, vendor, amount_minor, \
+             currency, needs_review, created_at, updated_at) \
+             SELECT randomblob(16), $1, (SELECT id FROM categories WHERE user_id = $1 \
+             ORDER BY name LIMIT 1), date('2025-01-01', '+' || (n % 365) || ' days'), \
+             'Vendor ' || (n % 97), 100 + (n * 7919) % 200000, 'INR', n % 5 = 0, \
+             strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM g",
+        ],
+        priya.id,
+    )
+    .await;
+    assert_eq!(loaded, 12_000);
+    let filtered = ExpenseQuery {
+        needs_review: Some(false),
+        sort: ExpenseSort {
+            field: SortField::Amount,
+            direction: SortDirection::Ascending,
+        },
+        ..ExpenseQuery::default()
+    };
+    for query in [ExpenseQuery::default(), filtered] {
+        let all: Vec<Expense> = store
+            .export_expenses(priya.id, &query)
+            .try_collect()
+            .await
+            .unwrap();
+        for page in [1, 11, 12, 17, 19, 20, 24] {
+            let got = store
+                .list_expenses(
+                    priya.id,
+                    &ExpenseQuery {
+                        page,
+                        per_page: 500,
+                        ..query.clone()
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(got.total as usize, all.len(), "{query:?} page {page}");
+            let from = ((page - 1) * 500) as usize;
+            let expected = &all[from.min(all.len())..(from + 500).min(all.len())];
+            assert!(got.items == expected, "{query:?} page {page} differs");
+        }
+    }
 }

@@ -67,14 +67,8 @@ async fn load(state: &AppState, user: &User, view: &mut View) -> ApiResult<Data>
                 .map(|e| e.category_id),
         )
     };
-    let ((summary, breakdown), categories, monthly, last_category) = tokio::try_join!(
-        store.month_overview(user.id, month, user.currency),
-        store.list_categories(user.id),
-        store.monthly_totals(user.id, view.year, user.currency),
-        latest,
-    )?;
     // Each filter that does not pass is named beside its field and left out; the table shows
-    // what the others select.
+    // what the others select. (Only a category filter reads the store here.)
     let mut filter_errors = Errors::none();
     let mut params = view.filter_params(view.page);
     let mut list = loop {
@@ -92,7 +86,20 @@ async fn load(state: &AppState, user: &User, view: &mut View) -> ApiResult<Data>
             Err(err) => return Err(err),
         }
     };
-    let mut expenses = store.list_expenses(user.id, &list).await?;
+    // The rest is read at once: the statistics (the budget and one read of the rollups), the
+    // categories, the page of expenses with its total (one statement) and, with the add drawer
+    // open, the latest expense.
+    let (stats, categories, mut expenses, last_category) = tokio::try_join!(
+        store.stats_view(user.id, month, view.year, user.currency),
+        store.list_categories(user.id),
+        store.list_expenses(user.id, &list),
+        latest,
+    )?;
+    let ledgerly_store::StatsView {
+        summary,
+        breakdown,
+        monthly,
+    } = stats;
     let pages = pages(expenses.total, view.per_page);
     if view.page > pages {
         view.page = pages;

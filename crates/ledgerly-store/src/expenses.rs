@@ -196,16 +196,26 @@ impl Store {
         ledgerly_core::expense::ensure_spendable(new.amount)
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let at = now();
-        // Written and read back in one transaction: the answer never depends on a second round
-        // trip after the commit (a connection lost there would report a failure for a row that
-        // was written).
+        // Written and read back in one statement on PostgreSQL, in one transaction on SQLite
+        // (whose RETURNING cannot join): the answer never depends on a round trip after the
+        // commit (a connection lost there would report a failure for a row that was written).
+        // One statement also holds the locks the write takes — the user's count and the month's
+        // rollup, which every write of that user and month shares — for the shortest time.
         let row: Option<ExpenseRow> = with_db!(self, |pool, d| {
-            let mut tx = pool.begin_with(d.begin()).await?;
-            sqlx::query(
+            let insert = sqlx::query_as(d.pick(
+                concat!(
+                    "WITH e AS (INSERT INTO expenses (id, user_id, category_id, spent_on, \
+                     occurred_at, vendor, amount_minor, currency, note, needs_review, receipt_id, \
+                     created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING *) \
+                     SELECT ",
+                    expense_columns!(),
+                    " FROM e JOIN categories c ON c.id = e.category_id"
+                ),
                 "INSERT INTO expenses (id, user_id, category_id, spent_on, occurred_at, vendor, \
                  amount_minor, currency, note, needs_review, receipt_id, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
-            )
+            ))
             .bind(id.as_uuid())
             .bind(user.as_uuid())
             .bind(new.category_id.as_uuid())
@@ -217,17 +227,26 @@ impl Store {
             .bind(new.note.as_ref().map(|n| n.as_str()))
             .bind(new.needs_review)
             .bind(new.receipt_id.map(|r| r.as_uuid()))
-            .bind(at)
-            .execute(&mut *tx)
-            .await
-            .map_err(missing("category"))?;
-            let row = sqlx::query_as(EXPENSE_BY_ID)
-                .bind(user.as_uuid())
-                .bind(id.as_uuid())
-                .fetch_optional(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            row
+            .bind(at);
+            if d == Dialect::Postgres {
+                insert
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(missing("category"))?
+            } else {
+                let mut tx = pool.begin_with(d.begin()).await?;
+                insert
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(missing("category"))?;
+                let row = sqlx::query_as(EXPENSE_BY_ID)
+                    .bind(user.as_uuid())
+                    .bind(id.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                row
+            }
         });
         row.ok_or(StoreError::NotFound("expense"))?.try_into()
     }

@@ -258,6 +258,21 @@ async fn main() {
         ms(s.max)
     );
 
+    let s = measure(|| async {
+        store
+            .stats_view(user, month, year, Currency::INR)
+            .await
+            .unwrap();
+    })
+    .await;
+    println!(
+        "| `stats_view` (the dashboard's: {month}'s summary and breakdown, {year}'s monthly totals) | 1 | {} | {} | {} | {} |",
+        ms(s.min),
+        ms(s.p50),
+        ms(s.p95),
+        ms(s.max)
+    );
+
     for page in [1u32, 2_000, 10_000, 20_000] {
         let query = ExpenseQuery {
             page,
@@ -337,27 +352,39 @@ async fn main() {
         );
     }
 
+    let started = Instant::now();
+    let mismatches = store.rollup_mismatches().await.unwrap();
+    assert!(mismatches.is_empty(), "rollups differ: {mismatches:?}");
+    println!(
+        "\nThe rollups after the bulk load equal a full aggregate of the {} expenses \
+         (`Store::rollup_mismatches`, {:.1} s).",
+        EXPENSES + OTHER_USER_EXPENSES,
+        started.elapsed().as_secs_f64()
+    );
+
     println!("\n### Plans (`EXPLAIN ANALYZE` of the statements the calls above run)");
     // These are the store's statements with their parameters written in (`$1` stays the user).
     explain(
         &pool,
-        "monthly_totals, 2025",
-        "SELECT t.month_start, t.category_id, c.name AS category, t.total FROM ( \
-         SELECT CAST(date_trunc('month', CAST(spent_on AS timestamp)) AS date) AS month_start, \
-         category_id, CAST(SUM(amount_minor) AS BIGINT) AS total FROM expenses \
-         WHERE user_id = $1 AND currency = 'INR' AND spent_on >= '2025-01-01' AND spent_on < '2026-01-01' \
-         GROUP BY 1, 2) t JOIN categories c ON c.id = t.category_id",
+        "monthly_totals, 2025: the year's rollup rows",
+        "SELECT r.month, r.category_id, c.name AS category, r.total_minor, r.n \
+         FROM expense_rollups r JOIN categories c ON c.id = r.category_id \
+         WHERE r.user_id = $1 AND r.currency = 'INR' \
+         AND r.month >= '2025-01-01' AND r.month < '2026-01-01' \
+         AND ((r.month >= '2025-01-01' AND r.month < '2026-01-01') \
+         OR r.month = '2025-01-01' OR r.month = '2025-01-01')",
         user,
     )
     .await;
     explain(
         &pool,
-        "category_breakdown, 2025-06",
-        "SELECT t.category_id, c.name AS category, t.total, t.n FROM ( \
-         SELECT category_id, CAST(SUM(amount_minor) AS BIGINT) AS total, COUNT(*) AS n \
-         FROM expenses WHERE user_id = $1 AND currency = 'INR' \
-         AND spent_on >= '2025-06-01' AND spent_on < '2025-07-01' \
-         GROUP BY category_id) t JOIN categories c ON c.id = t.category_id",
+        "list_expenses page 1: the page and its total in one statement",
+        "SELECT e.id, e.user_id, e.category_id, c.name AS category, e.spent_on, e.occurred_at, \
+         e.vendor, e.amount_minor, e.currency, e.note, e.needs_review, e.receipt_id, \
+         e.created_at, e.updated_at, \
+         (SELECT COALESCE((SELECT n FROM expense_counts WHERE user_id = $1), 0)) AS total \
+         FROM expenses e JOIN categories c ON c.id = e.category_id WHERE e.user_id = $1 \
+         ORDER BY e.spent_on DESC, e.id DESC LIMIT 50 OFFSET 0",
         user,
     )
     .await;

@@ -24,10 +24,11 @@ struct RollupRow {
 }
 
 /// The rollup rows of one user and currency, months from `$3` up to `$4` (excluded), and the
-/// months `$5` and `$6` whatever the range.
+/// months `$5` and `$6` whatever the range. `$7` and `$8` bound all of them, so the primary key
+/// `(user_id, currency, month, …)` reads only the months asked for.
 const ROLLUPS: &str = "SELECT r.month, r.category_id, c.name AS category, r.total_minor, r.n \
-     FROM expense_rollups r JOIN categories c ON c.user_id = r.user_id AND c.id = r.category_id \
-     WHERE r.user_id = $1 AND r.currency = $2 \
+     FROM expense_rollups r JOIN categories c ON c.id = r.category_id \
+     WHERE r.user_id = $1 AND r.currency = $2 AND r.month >= $7 AND r.month < $8 \
      AND ((r.month >= $3 AND r.month < $4) OR r.month = $5 OR r.month = $6)";
 
 fn category_name(name: &str) -> Result<CategoryName> {
@@ -115,6 +116,14 @@ impl Store {
         (from, until): (NaiveDate, NaiveDate),
         also: [Month; 2],
     ) -> Result<Rollups> {
+        let first = also
+            .iter()
+            .map(|m| m.first_day())
+            .fold(from, NaiveDate::min);
+        let end = also
+            .iter()
+            .map(|m| m.next().first_day())
+            .fold(until, NaiveDate::max);
         let rows = with_db!(self, |pool, d| {
             sqlx::query_as(ROLLUPS)
                 .bind(user.as_uuid())
@@ -123,6 +132,8 @@ impl Store {
                 .bind(until)
                 .bind(also[0].first_day())
                 .bind(also[1].first_day())
+                .bind(first)
+                .bind(end)
                 .fetch_all(pool)
                 .await?
         });

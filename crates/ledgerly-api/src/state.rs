@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use ledgerly_store::Store;
+use tokio::sync::Semaphore;
 
 use crate::auth::limiter::LoginLimiter;
 use crate::metrics::Metrics;
@@ -23,6 +24,9 @@ pub struct AppState {
     pub draining: Arc<AtomicBool>,
     /// The database's and storage's state and the OCR job counts, kept fresh in the background.
     pub readiness: Arc<Readiness>,
+    /// CSV exports running: each holds a database connection while its client downloads, so
+    /// at most a quarter of the pool's connections (at least one) serve exports at once.
+    pub exports: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -43,6 +47,7 @@ impl AppState {
             Duration::from_secs(u64::from(settings.auth.rate_limit_window_seconds.get())),
         );
         Self {
+            exports: Arc::new(Semaphore::new(concurrent_exports(&settings))),
             store,
             storage,
             settings: Arc::new(settings),
@@ -52,4 +57,11 @@ impl AppState {
             readiness: Arc::new(Readiness::default()),
         }
     }
+}
+
+/// How many CSV exports may run at once: a quarter of the database pool, at least one.
+fn concurrent_exports(settings: &Settings) -> usize {
+    usize::try_from(settings.database.max_connections.get() / 4)
+        .unwrap_or(usize::MAX)
+        .max(1)
 }

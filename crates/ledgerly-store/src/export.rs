@@ -9,6 +9,7 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use futures_util::{Stream, TryStreamExt};
 use ledgerly_core::{Expense, UserId};
@@ -26,6 +27,11 @@ const BATCH_ROWS: usize = 256;
 /// Batches read ahead of the reader. With the batch being filled and the one being read, at most
 /// 6 × [`BATCH_ROWS`] rows are held, however many the export has.
 const BATCHES_AHEAD: usize = 4;
+
+/// How long the task waits for a reader that takes nothing (a client that stopped reading its
+/// download) before it gives up, closes the statement and gives its connection back. The reader
+/// then sees the export as interrupted.
+const READER_STALL: Duration = Duration::from_secs(60);
 
 /// What the reading task sends.
 #[derive(Debug)]
@@ -121,8 +127,16 @@ async fn forward(
         batch.push(Expense::try_from(row)?);
         if batch.len() == BATCH_ROWS {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
-            if tx.send(Batch::Rows(full)).await.is_err() {
-                return Ok(Outcome::Abandoned);
+            match tokio::time::timeout(READER_STALL, tx.send(Batch::Rows(full))).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_gone)) => return Ok(Outcome::Abandoned),
+                Err(_stalled) => {
+                    tracing::warn!(
+                        "the export's reader took nothing for {} s; the export stops",
+                        READER_STALL.as_secs()
+                    );
+                    return Ok(Outcome::Abandoned);
+                }
             }
         }
     }

@@ -14,6 +14,7 @@ on_both_backends!(
     bad_list_parameters_are_named,
     the_filtered_list_exports_as_csv,
     an_export_of_thousands_streams_every_row_once_in_order,
+    exports_past_a_quarter_of_the_pool_are_refused_until_one_ends,
 );
 
 async fn an_expense_is_created_read_changed_confirmed_and_deleted(backend: Backend) {
@@ -428,4 +429,77 @@ async fn an_export_of_thousands_streams_every_row_once_in_order(backend: Backend
     assert!(largest_first.len() > 1_000 && largest_first.len() < 1_500);
     assert_eq!(exported_ids(&text), ids(&largest_first));
     app.stop().await;
+}
+
+/// With a pool of 4 connections one export runs at a time: a second, while the first is still
+/// being downloaded, is 503 `busy` with `Retry-After`; once the first client goes away, the next
+/// export runs.
+async fn exports_past_a_quarter_of_the_pool_are_refused_until_one_ends(backend: Backend) {
+    let app = spawn_app_with(backend, |settings| {
+        settings.database.max_connections = std::num::NonZeroU32::new(4).unwrap();
+    })
+    .await;
+    let priya = app.register("priya@example.com").await;
+    let t = priya.token.as_str();
+    let user: UserId = priya.user["id"].as_str().unwrap().parse().unwrap();
+    // 200,000 expenses, some 16 MB of CSV: more than the socket and the channel hold, so the
+    // first export is still running while the first client does not read.
+    let loaded = ledgerly_store::testing::execute_as_sql(
+        &app.db.store,
+        [
+            "INSERT INTO expenses (id, user_id, category_id, spent_on, vendor, amount_minor, \
+             currency, needs_review, created_at, updated_at) \
+             SELECT gen_random_uuid(), $1, (SELECT id FROM categories WHERE user_id = $1 \
+             ORDER BY name LIMIT 1), DATE '2025-01-01' + (g % 365), 'Vendor ' || (g % 97), \
+             100 + (g * 7919) % 200000, 'INR', false, now(), now() \
+             FROM generate_series(1, 200000) AS g",
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 200000) \
+             INSERT INTO expenses (id, user_id, category_id, spent_on, vendor, amount_minor, \
+             currency, needs_review, created_at, updated_at) \
+             SELECT randomblob(16), $1, (SELECT id FROM categories WHERE user_id = $1 \
+             ORDER BY name LIMIT 1), date('2025-01-01', '+' || (n % 365) || ' days'), \
+             'Vendor ' || (n % 97), 100 + (n * 7919) % 200000, 'INR', 0, \
+             strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM g",
+        ],
+        user,
+    )
+    .await;
+    assert_eq!(loaded, 200_000);
+
+    let first = app.get("/api/v1/expenses/export.csv", t).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let second = app.get("/api/v1/expenses/export.csv", t).await;
+    assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(second.headers()["retry-after"], "10");
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "busy", "{body}");
+    // Other requests are served meanwhile.
+    assert_eq!(
+        app.get("/api/v1/expenses?per_page=1", t).await.status(),
+        StatusCode::OK
+    );
+
+    drop(first);
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..100 {
+        let third = app
+            .get("/api/v1/expenses/export.csv?q=Vendor%2042", t)
+            .await;
+        status = third.status();
+        if status == StatusCode::OK {
+            let text = third.text().await.unwrap();
+            assert!(
+                text.lines().count() > 2_000,
+                "{} lines",
+                text.lines().count()
+            );
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the first export's turn never ended"
+    );
 }

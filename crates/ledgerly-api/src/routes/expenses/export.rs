@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ListParams, query};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppQuery, CurrentUser};
 use crate::state::AppState;
 
@@ -151,9 +151,14 @@ fn csv_chunks(
 /// formulas are prefixed with `'`.
 ///
 /// The file is streamed as it is read. Should reading fail after its first bytes, the transfer
-/// is cut short, so an incomplete file never looks complete.
+/// is cut short, so an incomplete file never looks complete. Each export holds a database
+/// connection while it runs, so a quarter of the server's pool serves exports at once; past that
+/// the answer is 503 `busy` with `Retry-After`. A client that stops reading for a minute has its
+/// transfer cut short.
 #[utoipa::path(get, operation_id = "exportExpensesCsv", path = "/expenses/export.csv", tag = "expenses", params(ListParams),
-    responses((status = 200, description = "The expenses as CSV, streamed", content_type = "text/csv", body = String)))]
+    responses((status = 200, description = "The expenses as CSV, streamed", content_type = "text/csv", body = String),
+        (status = 503, description = "As many exports as the server runs at once are running", body = crate::error::ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds to wait")))))]
 #[tracing::instrument(skip_all)]
 async fn export_csv(
     State(state): State<AppState>,
@@ -161,6 +166,15 @@ async fn export_csv(
     AppQuery(params): AppQuery<ListParams>,
 ) -> ApiResult<Response> {
     let query = query(&state.store, current.user.id, params).await?;
+    // Held until the body is sent or dropped.
+    let permit = state
+        .exports
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::Busy {
+            what: "other CSV exports",
+            retry_after: 10,
+        })?;
     let mut rows = state.store.export_expenses(current.user.id, &query);
     // The first row (or the end) is awaited before answering, so a database out of reach or a
     // statement that fails still gets its own status; after the headers, nothing can change it.
@@ -168,7 +182,12 @@ async fn export_csv(
         Some(Err(err)) => return Err(err.into()),
         first => first,
     };
-    let body = Body::from_stream(csv_chunks(stream::iter(first).chain(rows)));
+    let body = Body::from_stream(
+        csv_chunks(stream::iter(first).chain(rows)).map(move |chunk| {
+            let _held = &permit;
+            chunk
+        }),
+    );
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

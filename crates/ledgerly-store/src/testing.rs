@@ -189,3 +189,14 @@ pub async fn execute_as_sql(
             .rows_affected()
     })
 }
+
+/// Runs a script of SQL statements, written for PostgreSQL and for SQLite, on the store's own
+/// pool. For tests that set a database up as no store call would — as an older release left it.
+pub async fn execute_script(store: &Store, [postgres, sqlite]: [&'static str; 2]) {
+    crate::with_db!(store, |pool, d| {
+        sqlx::raw_sql(d.pick(postgres, sqlite))
+            .execute(pool)
+            .await
+            .expect("the test's SQL script runs");
+    })
+}

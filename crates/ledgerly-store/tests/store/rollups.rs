@@ -5,6 +5,7 @@ use ledgerly_core::{
     CategoryId, CategoryName, Currency, ExpenseChanges, ExpenseId, Money, NewExpense, User,
 };
 use ledgerly_store::Store;
+use ledgerly_store::testing::{Backend, execute_script};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRng, TestRunner};
@@ -17,6 +18,8 @@ on_both_backends!(
     rollups_follow_a_deleted_account_and_a_bulk_load,
     opposite_moves_at_once_neither_deadlock_nor_drift,
 );
+
+on_both_backends!(the_migration_rolls_up_the_expenses_already_there);
 
 /// One write, with indices into what exists when it runs (taken modulo the count).
 #[derive(Debug, Clone)]
@@ -268,4 +271,57 @@ async fn opposite_moves_at_once_neither_deadlock_nor_drift(store: &Store) {
     });
     futures_util::future::try_join_all(moved).await.unwrap();
     assert_exact(store, 0, &[]).await;
+}
+
+/// Migration 0007 and everything it made, taken out again: the schema as the release before it
+/// left it (the record of the migration included, so the next connect applies it again).
+const BEFORE_ROLLUPS: [&str; 2] = [
+    "DROP TRIGGER expense_rollups_insert ON expenses; \
+     DROP TRIGGER expense_rollups_delete ON expenses; \
+     DROP TRIGGER expense_rollups_update ON expenses; \
+     DROP FUNCTION expense_rollups_after_insert(); \
+     DROP FUNCTION expense_rollups_after_delete(); \
+     DROP FUNCTION expense_rollups_after_update(); \
+     DROP FUNCTION expense_rollups_add(expense_rollup_delta[]); \
+     DROP TYPE expense_rollup_delta; \
+     DROP TABLE expense_rollups; \
+     DELETE FROM _sqlx_migrations WHERE version = 7;",
+    "DROP TRIGGER expense_rollups_insert; \
+     DROP TRIGGER expense_rollups_delete; \
+     DROP TRIGGER expense_rollups_update; \
+     DROP TABLE expense_rollups; \
+     DELETE FROM _sqlx_migrations WHERE version = 7;",
+];
+
+/// Expenses written before the rollups existed are rolled up by the migration that makes them.
+async fn the_migration_rolls_up_the_expenses_already_there(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let priya = user(&db.store, "priya@example.com").await;
+    let food = category(&db.store, &priya, "food").await;
+    let work = category(&db.store, &priya, "work").await;
+    execute_script(&db.store, BEFORE_ROLLUPS).await;
+    for i in 0..30i64 {
+        let mut new = expense(
+            if i % 3 == 0 { work } else { food },
+            &format!("2026-{:02}-{:02}", 1 + i % 4, 1 + i % 28),
+            "Cafe",
+            100 + i,
+        );
+        if i % 5 == 0 {
+            new.amount = Money::from_minor(100 + i, Currency::USD);
+        }
+        db.store.create_expense(priya.id, new).await.unwrap();
+    }
+    let store = Store::connect(db.url()).await.unwrap();
+    assert_exact(&store, 0, &[]).await;
+    let march = store
+        .category_breakdown(priya.id, "2026-03".parse().unwrap(), Currency::INR)
+        .await
+        .unwrap();
+    // i = 2, 6, 14, 18, 22, 26 are March's INR expenses (10 is in USD), all food but 6 and 18.
+    let total: i64 = march.iter().map(|t| t.amount.minor()).sum();
+    let count: u64 = march.iter().map(|t| t.count).sum();
+    assert_eq!((total, count), (102 + 106 + 114 + 118 + 122 + 126, 6));
+    store.close().await;
+    db.cleanup().await;
 }

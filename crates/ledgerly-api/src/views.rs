@@ -4,8 +4,9 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ledgerly_core::{
-    Category, CategoryId, CategoryTotal, Currency, DecimalSeparator, Expense, ExpenseId, Money,
-    MoneyError, Month, MonthSummary, MonthlyCategoryTotal, ParseOptions, ReceiptId, User, UserId,
+    Category, CategoryBudgetUse, CategoryId, CategoryTotal, Currency, DecimalSeparator, Expense,
+    ExpenseId, Money, MoneyError, Month, MonthSummary, MonthlyCategoryTotal, ParseOptions,
+    ReceiptId, User, UserId,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -98,6 +99,44 @@ pub struct CategoryTotalView {
     pub count: u64,
 }
 
+/// A category's budget in force in a month beside what its expenses add up to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryBudgetView {
+    pub category_id: CategoryId,
+    pub category: String,
+    #[schema(example = "5000.00", pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
+    pub amount: String,
+    pub currency: Currency,
+    /// The month this amount has applied from.
+    pub effective_from: Month,
+    #[schema(example = "4200.00", pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
+    pub spent: String,
+    /// Budget minus spent; negative when over.
+    #[schema(example = "800.00", pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
+    pub remaining: String,
+    /// The share of the budget spent, in percent; `null` for a budget of zero.
+    #[schema(example = "84.00", pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
+    pub used_percent: Option<String>,
+    /// At least 80% of the budget is spent (or anything, against a budget of zero).
+    pub warning: bool,
+}
+
+impl From<CategoryBudgetUse> for CategoryBudgetView {
+    fn from(u: CategoryBudgetUse) -> Self {
+        Self {
+            category_id: u.category_id,
+            category: u.category.to_string(),
+            amount: u.budget.amount.to_decimal_string(),
+            currency: u.budget.amount.currency(),
+            effective_from: u.budget.effective_from,
+            spent: u.spent.to_decimal_string(),
+            remaining: u.remaining.to_decimal_string(),
+            used_percent: u.used.map(|p| p.to_decimal_string()),
+            warning: u.warning,
+        }
+    }
+}
+
 impl From<CategoryTotal> for CategoryTotalView {
     fn from(t: CategoryTotal) -> Self {
         Self {
@@ -161,12 +200,15 @@ pub struct SummaryView {
     pub average: Option<String>,
     pub top_category: Option<CategoryTotalView>,
     pub change: ChangeView,
+    /// The category budgets in force this month, by category name.
+    pub category_budgets: Vec<CategoryBudgetView>,
 }
 
-impl From<MonthSummary> for SummaryView {
-    fn from(s: MonthSummary) -> Self {
+impl SummaryView {
+    pub fn new(s: MonthSummary, category_budgets: Vec<CategoryBudgetUse>) -> Self {
         let dec = |m: Money| m.to_decimal_string();
         Self {
+            category_budgets: category_budgets.into_iter().map(Into::into).collect(),
             month: s.month,
             currency: s.spent.currency(),
             budget: s.budget.map(dec),

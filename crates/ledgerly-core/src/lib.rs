@@ -20,7 +20,7 @@ pub mod text;
 pub mod time;
 pub mod user;
 
-pub use budget::Budget;
+pub use budget::{Budget, CategoryBudgetUse};
 pub use category::{Category, DEFAULT_CATEGORIES};
 pub use currency::Currency;
 pub use email::Email;

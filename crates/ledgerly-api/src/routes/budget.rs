@@ -1,4 +1,4 @@
-//! The monthly budget and a month's summary.
+//! The monthly budget, the budgets per category, and a month's summary.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,13 +9,15 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AppJson, AppQuery, CurrentUser};
+use crate::extract::{AppJson, AppPath, AppQuery, CurrentUser};
 use crate::state::AppState;
-use crate::views::{AmountInput, SummaryView};
+use crate::views::{AmountInput, CategoryBudgetView, SummaryView};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_budget, set_budget))
+        .routes(routes!(category_budgets))
+        .routes(routes!(set_category_budget))
         .routes(routes!(summary))
 }
 
@@ -107,9 +109,104 @@ async fn summary(
     AppQuery(params): AppQuery<MonthParam>,
 ) -> ApiResult<Json<SummaryView>> {
     let month = month_or_current(params.month.as_deref(), &current)?;
-    let summary = state
+    let (user, currency) = (current.user.id, current.user.currency);
+    let (summary, category_budgets) = tokio::try_join!(
+        state.store.month_summary(user, month, currency),
+        state.store.category_budgets(user, month, currency),
+    )?;
+    Ok(Json(SummaryView::new(summary, category_budgets)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct CategoryBudgetsView {
+    month: Month,
+    currency: ledgerly_core::Currency,
+    /// The categories with a budget in force in the month, by name; the others have none.
+    categories: Vec<CategoryBudgetView>,
+}
+
+async fn category_budgets_view(
+    state: &AppState,
+    current: &CurrentUser,
+    month: Month,
+) -> ApiResult<CategoryBudgetsView> {
+    let currency = current.user.currency;
+    let uses = state
         .store
-        .month_summary(current.user.id, month, current.user.currency)
+        .category_budgets(current.user.id, month, currency)
         .await?;
-    Ok(Json(summary.into()))
+    Ok(CategoryBudgetsView {
+        month,
+        currency,
+        categories: uses.into_iter().map(Into::into).collect(),
+    })
+}
+
+/// The budgets per category in force in `month` (default: this month), each beside what was
+/// spent in that category, the share used and whether it is past 80%.
+#[utoipa::path(get, operation_id = "getCategoryBudgets", path = "/budget/categories", tag = "budget", params(MonthParam),
+    responses((status = 200, description = "The month's budgets per category", body = CategoryBudgetsView)))]
+async fn category_budgets(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppQuery(params): AppQuery<MonthParam>,
+) -> ApiResult<Json<CategoryBudgetsView>> {
+    let month = month_or_current(params.month.as_deref(), &current)?;
+    Ok(Json(category_budgets_view(&state, &current, month).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CategoryBudgetRequest {
+    /// In the account's currency; `null` ends the category's budget from `month` on.
+    #[serde(default, deserialize_with = "super::expenses::nullable")]
+    #[schema(value_type = Option<AmountInput>)]
+    amount: Option<Option<AmountInput>>,
+    /// `YYYY-MM`: the first month it applies to; default this month. Earlier months keep theirs.
+    #[schema(example = "2026-11", pattern = "^[0-9]{4}-[0-9]{2}$")]
+    month: Option<String>,
+}
+
+/// Sets a category's monthly budget from a month on, or with `"amount": null` ends it; answers
+/// with that month's budgets per category.
+#[utoipa::path(put, operation_id = "setCategoryBudget", path = "/budget/categories/{category}", tag = "budget",
+    params(("category" = String, Path, description = "The category's id or name.")),
+    request_body = CategoryBudgetRequest,
+    responses((status = 200, description = "The month's budgets per category", body = CategoryBudgetsView),
+        (status = 404, description = "No such category of yours", body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all)]
+async fn set_category_budget(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    AppPath(category): AppPath<String>,
+    AppJson(request): AppJson<CategoryBudgetRequest>,
+) -> ApiResult<Json<CategoryBudgetsView>> {
+    let month = month_or_current(request.month.as_deref(), &current)?;
+    let amount = match request.amount {
+        None => {
+            return Err(ApiError::invalid(
+                "amount",
+                "is required: the budget, or null to end it from the month on",
+            ));
+        }
+        Some(None) => None,
+        Some(Some(amount)) => {
+            let amount = amount.to_money("amount", current.user.currency)?;
+            Budget::new(amount, month).map_err(|e| ApiError::invalid("amount", e))?;
+            Some(amount)
+        }
+    };
+    // A category in the path that is not the user's is not found, rather than a bad field.
+    let category =
+        super::expenses::resolve_category(&state.store, current.user.id, "category", &category)
+            .await
+            .map_err(|err| match err {
+                ApiError::Invalid { .. } => ApiError::NotFound("category"),
+                other => other,
+            })?;
+    state
+        .store
+        .set_category_budget(current.user.id, category, month, amount)
+        .await?;
+    Ok(Json(category_budgets_view(&state, &current, month).await?))
 }

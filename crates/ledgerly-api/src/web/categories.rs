@@ -1,41 +1,66 @@
-//! The profile's categories: add, rename, and delete (moving the expenses of one that has some).
+//! The profile's categories: add, rename, delete (moving the expenses of one that has some), and
+//! each one's monthly budget.
 
 use axum::extract::State;
 use axum::response::Response;
-use ledgerly_core::{Category, CategoryId, CategoryName};
+use ledgerly_core::{
+    Category, CategoryBudgetUse, CategoryId, CategoryName, Currency, Money, Month,
+};
 use ledgerly_store::StoreError;
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::views::AmountInput;
 
 use super::layout::{Input, csrf_field, field};
 use super::profile::{Failed, errors_of, render};
 use super::{Errors, PagePath, SignedForm, WebUser, failure, see_other};
 
-/// The categories card; `failed` is the category form that did not pass (`None` for the new
-/// one's), with the name it sent (if any) and its errors.
+/// The categories card, each with its budget this month (`budgets`); `failed` is the page's form
+/// that did not pass, shown again here when it is a category's or a category budget's.
 pub(super) fn card(
     categories: &[Category],
+    budgets: &[CategoryBudgetUse],
     csrf: &str,
-    failed: Option<(Option<CategoryId>, Option<&str>, &Errors)>,
+    failed: Option<&Failed>,
 ) -> Markup {
     let none = Errors::none();
     let category_form = |id: Option<CategoryId>, value: &str| -> (String, &Errors) {
         match failed {
-            Some((failed_id, sent, errors)) if failed_id == id => {
-                (sent.unwrap_or(value).to_owned(), errors)
+            Some(Failed::Category(failed_id, sent, errors)) if *failed_id == id => {
+                (sent.as_deref().unwrap_or(value).to_owned(), errors)
             }
             _ => (value.to_owned(), &none),
+        }
+    };
+    // The amount sent when it did not pass, else the budget in force (empty for none).
+    let budget_form = |id: CategoryId| -> (String, &Errors) {
+        match failed {
+            Some(Failed::Budget(failed_id, sent, errors)) if *failed_id == id => {
+                (sent.clone(), errors)
+            }
+            _ => {
+                let amount = budgets
+                    .iter()
+                    .find(|b| b.category_id == id)
+                    .map(|b| b.budget.amount.to_decimal_string());
+                (amount.unwrap_or_default(), &none)
+            }
         }
     };
     html! {
         section.card.categories aria-labelledby="categories-title" #categories {
             h2 #categories-title { "Categories" }
+            p.hint {
+                "A category's monthly budget is in your currency and applies from this month on; "
+                "leave it empty for none. The dashboard shows how much of each is used."
+            }
             ul.category-list {
                 @for category in categories {
                     @let (name, errors) = category_form(Some(category.id), category.name.as_str());
+                    @let (budget, budget_errors) = budget_form(category.id);
                     @let prefix = format!("category-{}", category.id);
                     li {
                         form.category-row method="post" action={"/profile/categories/" (category.id)} novalidate {
@@ -59,6 +84,12 @@ pub(super) fn card(
                                 }
                             }
                             button.danger type="submit" aria-label={"Delete " (category.name.as_str())} { "Delete" }
+                        }
+                        form.category-row.category-budget method="post" action={"/profile/categories/" (category.id) "/budget"} novalidate {
+                            (csrf_field(csrf))
+                            (field(&prefix, "budget", &format!("Monthly budget for {}", category.name.as_str()), &budget,
+                                Input::of("text").inputmode("decimal"), budget_errors))
+                            button type="submit" aria-label={"Save budget for " (category.name.as_str())} { "Save budget" }
                         }
                     }
                 }
@@ -186,5 +217,84 @@ pub(crate) async fn delete_category(
             category_failed(&state, &user, Some(id), None, err).await
         }
         Err(err) => category_failed(&state, &user, Some(id), None, err.into()).await,
+    }
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub(crate) struct BudgetForm {
+    budget: String,
+}
+
+/// `POST /profile/categories/{id}/budget`: the category's monthly budget from this month on (in
+/// the user's time zone), in the account's currency; left empty, it has none from this month on.
+pub(crate) async fn set_budget(
+    State(state): State<AppState>,
+    PagePath(id): PagePath<CategoryId>,
+    SignedForm { user, form }: SignedForm<BudgetForm>,
+) -> Response {
+    let u = user.user();
+    let amount = match budget_amount(&form.budget, u.currency) {
+        Ok(amount) => amount,
+        Err(err) => return budget_failed(&state, &user, id, form.budget, err).await,
+    };
+    let month = Month::of(u.time_zone.today());
+    match state
+        .store
+        .set_category_budget(u.id, id, month, amount)
+        .await
+    {
+        Ok(()) if amount.is_some() => see_other("/profile?done=category-budget#categories"),
+        Ok(()) => see_other("/profile?done=category-budget-ended#categories"),
+        Err(err) => budget_failed(&state, &user, id, form.budget, err.into()).await,
+    }
+}
+
+/// The amount a budget form asks for, read as the expense forms read theirs; none when empty.
+fn budget_amount(text: &str, currency: Currency) -> ApiResult<Option<Money>> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let amount = AmountInput::Text(text.to_owned()).to_money("budget", currency)?;
+    if amount.is_negative() {
+        return Err(ApiError::invalid("budget", "must be zero or more"));
+    }
+    Ok(Some(amount))
+}
+
+/// A budget form's failure, beside its field with the amount sent; a category that is not the
+/// user's, or a fault, becomes an error page.
+async fn budget_failed(
+    state: &AppState,
+    user: &WebUser,
+    id: CategoryId,
+    sent: String,
+    err: ApiError,
+) -> Response {
+    match errors_of(err, "budget") {
+        Ok((status, errors)) => {
+            let failed = Failed::Budget(id, sent, errors);
+            render(state, user, Some(failed), None, status).await
+        }
+        Err(err) => failure(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_budget_is_read_like_an_expense_amount_and_empty_is_none() {
+        let read = |text| budget_amount(text, Currency::INR).map(|a| a.map(|m| m.minor()));
+        assert_eq!(read("").ok(), Some(None));
+        assert_eq!(read("  ").ok(), Some(None));
+        assert_eq!(read("1200").ok(), Some(Some(120_000)));
+        assert_eq!(read("₹1,05,000.50").ok(), Some(Some(10_500_050)));
+        assert_eq!(read("0").ok(), Some(Some(0)));
+        assert!(read("-5").is_err());
+        assert!(read("lots").is_err());
+        assert!(read("$5").is_err(), "another currency's symbol");
     }
 }

@@ -309,6 +309,8 @@ pub(crate) fn notice(done: Option<&str>) -> Markup {
         Some("password") => "Password changed; your other sessions are signed out.",
         Some("category") => "Categories saved.",
         Some("category-deleted") => "Category deleted.",
+        Some("category-budget") => "Budget saved: it applies from this month on.",
+        Some("category-budget-ended") => "Budget removed from this month on.",
         _ => return html! {},
     };
     html! { p.notice role="status" { (text) } }

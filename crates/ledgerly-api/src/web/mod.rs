@@ -71,6 +71,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/profile/categories/{id}/delete",
             post(categories::delete_category),
         )
+        .route(
+            "/profile/categories/{id}/budget",
+            post(categories::set_budget),
+        )
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .layer(axum::middleware::map_response(move |response: Response| {

@@ -1,5 +1,5 @@
 //! The profile: name, currency, time zone and monthly budget; email and password changes (each
-//! with the current password); logging out.
+//! with the current password); the categories and their budgets; logging out.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -48,6 +48,8 @@ pub(super) enum Failed {
     /// A category form: the new one (`None`) or a rename or delete of one, with the name sent
     /// (a delete sends none: its row shows the category's own).
     Category(Option<CategoryId>, Option<String>, Errors),
+    /// A category's budget form, with the amount sent.
+    Budget(CategoryId, String, Errors),
     Email(EmailForm, Errors),
     Password(Errors),
 }
@@ -69,12 +71,14 @@ pub(super) async fn render(
     status: StatusCode,
 ) -> Response {
     let u = user.user();
-    let budget = match state
-        .store
-        .budget_for(u.id, Month::of(u.time_zone.today()))
-        .await
-    {
-        Ok(budget) => budget,
+    let month = Month::of(u.time_zone.today());
+    let store = &state.store;
+    let (budget, categories, category_budgets) = match tokio::try_join!(
+        store.budget_for(u.id, month),
+        store.list_categories(u.id),
+        store.category_budgets(u.id, month, u.currency),
+    ) {
+        Ok(read) => read,
         Err(err) => return failure(err.into()),
     };
     let none = Errors::none();
@@ -99,14 +103,6 @@ pub(super) async fn render(
     let password_errors = match &failed {
         Some(Failed::Password(errors)) => errors,
         _ => &none,
-    };
-    let categories = match state.store.list_categories(u.id).await {
-        Ok(categories) => categories,
-        Err(err) => return failure(err.into()),
-    };
-    let category_failure = match &failed {
-        Some(Failed::Category(id, sent, errors)) => Some((*id, sent.as_deref(), errors)),
-        _ => None,
     };
     let body = html! {
         (notice(done))
@@ -146,7 +142,7 @@ pub(super) async fn render(
                 (field("password", "confirm_password", "New password again", "", Input::of("password").required().autocomplete("new-password"), password_errors))
                 div.form-actions { button.primary type="submit" { "Change password" } }
             }
-            (categories::card(&categories, &user.csrf, category_failure))
+            (categories::card(&categories, &category_budgets, &user.csrf, failed.as_ref()))
             section.card aria-labelledby="session-title" {
                 h2 #session-title { "Session" }
                 p.muted { "Signed in as " (u.email.to_string()) "." }

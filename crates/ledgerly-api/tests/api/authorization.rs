@@ -62,6 +62,12 @@ fn data_routes(expense: &str, category: &str) -> Vec<(Method, String, Value)> {
             "/api/v1/budget".into(),
             json!({ "amount": "1" }),
         ),
+        (Method::GET, "/api/v1/budget/categories".into(), Value::Null),
+        (
+            Method::PUT,
+            "/api/v1/budget/categories/food".into(),
+            json!({ "amount": "1" }),
+        ),
         (Method::GET, "/api/v1/summary".into(), Value::Null),
         (Method::GET, "/api/v1/stats/monthly".into(), Value::Null),
         (Method::GET, "/api/v1/stats/categories".into(), Value::Null),
@@ -127,6 +133,11 @@ async fn another_users_token_gets_404_and_changes_nothing(backend: Backend) {
         (Method::DELETE, e.clone(), None),
         (Method::PATCH, c.clone(), Some(json!({ "name": "Taken" }))),
         (Method::DELETE, c.clone(), None),
+        (
+            Method::PUT,
+            format!("/api/v1/budget/categories/{}", mine["id"].as_str().unwrap()),
+            Some(json!({ "amount": "1" })),
+        ),
     ] {
         let response = app
             .send(method.clone(), &path, Some(&ravi.token), body.as_ref())

@@ -9,6 +9,7 @@ on_both_backends!(
     the_summary_has_every_card_of_the_dashboard,
     statistics_are_per_year_and_month_in_exact_money,
     bad_months_and_years_are_named,
+    budgets_per_category_are_set_ended_and_counted_in_the_summary,
 );
 
 async fn the_budget_is_set_from_a_month_onwards(backend: Backend) {
@@ -212,5 +213,124 @@ async fn bad_months_and_years_are_named(backend: Backend) {
         .await;
         assert_eq!(error["error"]["field"], field, "{path}");
     }
+    app.stop().await;
+}
+
+async fn budgets_per_category_are_set_ended_and_counted_in_the_summary(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let priya = app.register("priya@example.com").await;
+    let t = priya.token.as_str();
+    for (date, amount) in [("2026-03-02", "3000"), ("2026-03-20", "1200")] {
+        app.create_expense(
+            t,
+            json!({ "date": date, "category": "food", "vendor": "Cafe", "amount": amount }),
+        )
+        .await;
+    }
+    let none = expect(
+        app.get("/api/v1/budget/categories?month=2026-03", t).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(none["categories"], json!([]));
+
+    let set = expect(
+        app.put(
+            "/api/v1/budget/categories/Food",
+            t,
+            &json!({ "amount": "₹5,000", "month": "2026-03" }),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let food = &set["categories"][0];
+    assert_eq!(
+        (
+            food["category"].as_str(),
+            food["amount"].as_str(),
+            food["spent"].as_str(),
+            food["remaining"].as_str(),
+            food["used_percent"].as_str(),
+            food["warning"].as_bool(),
+            food["effective_from"].as_str(),
+        ),
+        (
+            Some("food"),
+            Some("5000.00"),
+            Some("4200.00"),
+            Some("800.00"),
+            Some("84.00"),
+            Some(true),
+            Some("2026-03")
+        ),
+        "{set}"
+    );
+    let summary = expect(
+        app.get("/api/v1/summary?month=2026-04", t).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(summary["category_budgets"][0]["spent"], "0.00", "{summary}");
+
+    // Ended from May: April keeps it.
+    let ended = expect(
+        app.put(
+            "/api/v1/budget/categories/food",
+            t,
+            &json!({ "amount": null, "month": "2026-05" }),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ended["categories"], json!([]));
+    let april = expect(
+        app.get("/api/v1/budget/categories?month=2026-04", t).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(april["categories"].as_array().unwrap().len(), 1);
+
+    // Bad input is named; an unknown category is not found; nothing changed.
+    for (body, field) in [
+        (json!({ "month": "2026-03" }), "amount"),
+        (json!({ "amount": "-5" }), "amount"),
+        (json!({ "amount": "lots" }), "amount"),
+        (json!({ "amount": "10", "month": "March" }), "month"),
+    ] {
+        let error = expect_error(
+            app.put("/api/v1/budget/categories/food", t, &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            field,
+        )
+        .await;
+        assert_eq!(error["error"]["field"], field, "{body}");
+    }
+    expect(
+        app.put(
+            "/api/v1/budget/categories/travel",
+            t,
+            &json!({ "amount": "10" }),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let ravi = app.register("ravi@example.com").await;
+    let ravis = expect(
+        app.get("/api/v1/budget/categories?month=2026-03", &ravi.token)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ravis["categories"], json!([]));
+    let march = expect(
+        app.get("/api/v1/budget/categories?month=2026-03", t).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(march["categories"][0]["amount"], "5000.00");
     app.stop().await;
 }

@@ -32,6 +32,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("delete", "/api/v1/categories/{id}"),
     ("get", "/api/v1/budget"),
     ("put", "/api/v1/budget"),
+    ("get", "/api/v1/budget/categories"),
+    ("put", "/api/v1/budget/categories/{category}"),
     ("get", "/api/v1/summary"),
     ("get", "/api/v1/stats/monthly"),
     ("get", "/api/v1/stats/categories"),

@@ -5,6 +5,7 @@
 mod harness;
 
 mod categories;
+mod category_budgets;
 mod connect;
 mod expenses;
 mod isolation;

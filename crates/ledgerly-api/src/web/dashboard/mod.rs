@@ -1,10 +1,12 @@
-//! The dashboard: the month's cards, the year's chart and the month's donut, the expenses table
-//! (filter, sort, columns, pages, CSV), and the drawers that add, edit, review and delete.
+//! The dashboard: the month's cards and budgets by category, the year's chart and the month's
+//! donut, the expenses table (filter, sort, columns, pages, CSV), and the drawers that add, edit,
+//! review and delete.
 //!
 //! Everything the page shows is in its address (`/dashboard?from=…&sort=…&edit=…`), so every
 //! state can be linked, reloaded and reached without JavaScript; a form that fails renders the
 //! same page with its drawer open and the errors beside the fields.
 
+mod budgets;
 mod drawers;
 mod forms;
 mod table;
@@ -13,7 +15,7 @@ mod view;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ledgerly_core::{Category, CategoryId, Expense, Month, User};
+use ledgerly_core::{Category, CategoryBudgetUse, CategoryId, Expense, Month, User};
 use ledgerly_store::{ExpenseQuery, Page};
 use maud::{Markup, html};
 
@@ -36,6 +38,8 @@ struct Data {
     summary: ledgerly_core::MonthSummary,
     breakdown: Vec<ledgerly_core::CategoryTotal>,
     monthly: Vec<ledgerly_core::MonthlyCategoryTotal>,
+    /// This month's budget of each category that has one, beside what was spent of it.
+    category_budgets: Vec<CategoryBudgetUse>,
     expenses: Page<Expense>,
     filter_errors: Errors,
     /// The category of the expense recorded last: a new one's default.
@@ -87,10 +91,11 @@ async fn load(state: &AppState, user: &User, view: &mut View) -> ApiResult<Data>
         }
     };
     // The rest is read at once: the statistics (the budget and one read of the rollups), the
-    // categories, the page of expenses with its total (one statement) and, with the add drawer
-    // open, the latest expense.
-    let (stats, categories, mut expenses, last_category) = tokio::try_join!(
+    // categories' budgets with what was spent of each, the categories, the page of expenses with
+    // its total (one statement) and, with the add drawer open, the latest expense.
+    let (stats, category_budgets, categories, mut expenses, last_category) = tokio::try_join!(
         store.stats_view(user.id, month, view.year, user.currency),
+        store.category_budgets(user.id, month, user.currency),
         store.list_categories(user.id),
         store.list_expenses(user.id, &list),
         latest,
@@ -113,6 +118,7 @@ async fn load(state: &AppState, user: &User, view: &mut View) -> ApiResult<Data>
         summary,
         breakdown,
         monthly,
+        category_budgets,
         expenses,
         filter_errors,
     })
@@ -154,6 +160,7 @@ pub(crate) async fn render(
             }
         }
         (cards(&data.summary))
+        (budgets::panel(&data.category_budgets))
         section.charts aria-label="Charts" {
             article.card.chart-card {
                 div.card-head {

@@ -174,8 +174,10 @@ impl Store {
                     .rows_affected()
                 }
                 None => {
+                    // The rollups' counts (a row per month and currency), not the expenses.
                     let count: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM expenses WHERE user_id = $1 AND category_id = $2",
+                        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM expense_rollups \
+                         WHERE user_id = $1 AND category_id = $2",
                     )
                     .bind(user.as_uuid())
                     .bind(id.as_uuid())

@@ -185,6 +185,23 @@ impl PageWindow {
     }
 }
 
+/// Changes the fields given (`$3`…`$10`, `NULL` for those left) of one expense of one user
+/// (`$1`, `$2`) and stamps `updated_at` (`$11`); `$8` says whether the note (`$9`) is given.
+macro_rules! update_expense {
+    () => {
+        "UPDATE expenses SET \
+         category_id = COALESCE($3, category_id), \
+         spent_on = COALESCE($4, spent_on), \
+         vendor = COALESCE($5, vendor), \
+         amount_minor = COALESCE($6, amount_minor), \
+         currency = COALESCE($7, currency), \
+         note = CASE WHEN $8 THEN $9 ELSE note END, \
+         needs_review = COALESCE($10, needs_review), \
+         updated_at = $11 \
+         WHERE user_id = $1 AND id = $2"
+    };
+}
+
 /// One expense of one user, by id: `$1` the user, `$2` the expense.
 const EXPENSE_BY_ID: &str = concat!(expense_select!(), "WHERE e.user_id = $1 AND e.id = $2");
 
@@ -275,21 +292,20 @@ impl Store {
             ledgerly_core::expense::ensure_spendable(amount)
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
         }
-        // Changed and read back in one transaction, as a create is.
+        // Changed and read back as a create is: one statement on PostgreSQL (the rollup rows
+        // the change moves between are locked for the shortest time), one transaction on
+        // SQLite. No row means no such expense of this user.
         let row: Option<ExpenseRow> = with_db!(self, |pool, d| {
-            let mut tx = pool.begin_with(d.begin()).await?;
-            let done = sqlx::query(
-                "UPDATE expenses SET \
-                 category_id = COALESCE($3, category_id), \
-                 spent_on = COALESCE($4, spent_on), \
-                 vendor = COALESCE($5, vendor), \
-                 amount_minor = COALESCE($6, amount_minor), \
-                 currency = COALESCE($7, currency), \
-                 note = CASE WHEN $8 THEN $9 ELSE note END, \
-                 needs_review = COALESCE($10, needs_review), \
-                 updated_at = $11 \
-                 WHERE user_id = $1 AND id = $2",
-            )
+            let update = sqlx::query_as(d.pick(
+                concat!(
+                    "WITH e AS (",
+                    update_expense!(),
+                    " RETURNING *) SELECT ",
+                    expense_columns!(),
+                    " FROM e JOIN categories c ON c.id = e.category_id"
+                ),
+                update_expense!(),
+            ))
             .bind(user.as_uuid())
             .bind(id.as_uuid())
             .bind(changes.category_id.map(|c| c.as_uuid()))
@@ -306,19 +322,26 @@ impl Store {
                     .map(|n| n.as_str()),
             )
             .bind(changes.needs_review)
-            .bind(now())
-            .execute(&mut *tx)
-            .await
-            .map_err(missing("category"))?
-            .rows_affected();
-            found(done, "expense")?;
-            let row = sqlx::query_as(EXPENSE_BY_ID)
-                .bind(user.as_uuid())
-                .bind(id.as_uuid())
-                .fetch_optional(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            row
+            .bind(now());
+            if d == Dialect::Postgres {
+                update
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(missing("category"))?
+            } else {
+                let mut tx = pool.begin_with(d.begin()).await?;
+                update
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(missing("category"))?;
+                let row = sqlx::query_as(EXPENSE_BY_ID)
+                    .bind(user.as_uuid())
+                    .bind(id.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                row
+            }
         });
         row.ok_or(StoreError::NotFound("expense"))?.try_into()
     }

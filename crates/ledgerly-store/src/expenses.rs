@@ -205,6 +205,33 @@ macro_rules! update_expense {
 /// One expense of one user, by id: `$1` the user, `$2` the expense.
 const EXPENSE_BY_ID: &str = concat!(expense_select!(), "WHERE e.user_id = $1 AND e.id = $2");
 
+/// Runs `$write` — on PostgreSQL the write and its read-back in one statement, on SQLite the
+/// write alone — and gives the expense `$id` of `$user` as it now is: on SQLite read back in the
+/// write's transaction. Either way the answer never depends on a round trip after the commit.
+macro_rules! written_and_read_back {
+    ($write:expr, $pool:expr, $dialect:expr, $user:expr, $id:expr) => {
+        if $dialect == Dialect::Postgres {
+            $write
+                .fetch_optional($pool)
+                .await
+                .map_err(missing("category"))?
+        } else {
+            let mut tx = $pool.begin_with($dialect.begin()).await?;
+            $write
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(missing("category"))?;
+            let row = sqlx::query_as(EXPENSE_BY_ID)
+                .bind($user.as_uuid())
+                .bind($id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            row
+        }
+    };
+}
+
 impl Store {
     /// Records an expense. The category (and receipt, if any) must be the user's own.
     #[tracing::instrument(skip_all, err)]
@@ -245,25 +272,7 @@ impl Store {
             .bind(new.needs_review)
             .bind(new.receipt_id.map(|r| r.as_uuid()))
             .bind(at);
-            if d == Dialect::Postgres {
-                insert
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(missing("category"))?
-            } else {
-                let mut tx = pool.begin_with(d.begin()).await?;
-                insert
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(missing("category"))?;
-                let row = sqlx::query_as(EXPENSE_BY_ID)
-                    .bind(user.as_uuid())
-                    .bind(id.as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                row
-            }
+            written_and_read_back!(insert, pool, d, user, id)
         });
         row.ok_or(StoreError::NotFound("expense"))?.try_into()
     }
@@ -323,25 +332,7 @@ impl Store {
             )
             .bind(changes.needs_review)
             .bind(now());
-            if d == Dialect::Postgres {
-                update
-                    .fetch_optional(pool)
-                    .await
-                    .map_err(missing("category"))?
-            } else {
-                let mut tx = pool.begin_with(d.begin()).await?;
-                update
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(missing("category"))?;
-                let row = sqlx::query_as(EXPENSE_BY_ID)
-                    .bind(user.as_uuid())
-                    .bind(id.as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                row
-            }
+            written_and_read_back!(update, pool, d, user, id)
         });
         row.ok_or(StoreError::NotFound("expense"))?.try_into()
     }

@@ -140,6 +140,31 @@ impl Store {
         Ok(Rollups { rows, currency })
     }
 
+    /// `month`'s summary and breakdown, from its budget and the rollups of `month`, the month
+    /// before it and the months of `range`, read at once; the rollups for the caller's use of
+    /// `range`.
+    async fn overview(
+        &self,
+        user: UserId,
+        month: Month,
+        currency: Currency,
+        range: (NaiveDate, NaiveDate),
+    ) -> Result<(MonthSummary, Vec<CategoryTotal>, Rollups)> {
+        let (budget, rollups) = tokio::try_join!(
+            self.budget_for(user, month),
+            self.rollups(user, currency, range, [month, month.previous()]),
+        )?;
+        let breakdown = rollups.breakdown(month)?;
+        let summary = summarize(
+            month,
+            currency,
+            budget,
+            &breakdown,
+            rollups.spent_in(month.previous()),
+        )?;
+        Ok((summary, breakdown, rollups))
+    }
+
     /// What the user spent per month per category in `year`, in `currency`; sorted by month,
     /// then category name.
     #[tracing::instrument(skip_all, err)]
@@ -202,18 +227,7 @@ impl Store {
         currency: Currency,
     ) -> Result<(MonthSummary, Vec<CategoryTotal>)> {
         let range = (month.first_day(), month.next().first_day());
-        let (budget, rollups) = tokio::try_join!(
-            self.budget_for(user, month),
-            self.rollups(user, currency, range, [month.previous(); 2]),
-        )?;
-        let breakdown = rollups.breakdown(month)?;
-        let summary = summarize(
-            month,
-            currency,
-            budget,
-            &breakdown,
-            rollups.spent_in(month.previous()),
-        )?;
+        let (summary, breakdown, _) = self.overview(user, month, currency, range).await?;
         Ok((summary, breakdown))
     }
 
@@ -228,18 +242,7 @@ impl Store {
         currency: Currency,
     ) -> Result<StatsView> {
         let range = year_bounds(year)?;
-        let (budget, rollups) = tokio::try_join!(
-            self.budget_for(user, month),
-            self.rollups(user, currency, range, [month, month.previous()]),
-        )?;
-        let breakdown = rollups.breakdown(month)?;
-        let summary = summarize(
-            month,
-            currency,
-            budget,
-            &breakdown,
-            rollups.spent_in(month.previous()),
-        )?;
+        let (summary, breakdown, rollups) = self.overview(user, month, currency, range).await?;
         Ok(StatsView {
             summary,
             breakdown,

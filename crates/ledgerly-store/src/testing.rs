@@ -200,3 +200,33 @@ pub async fn execute_script(store: &Store, [postgres, sqlite]: [&'static str; 2]
             .expect("the test's SQL script runs");
     })
 }
+
+/// Loads `count` expenses for `user` in one SQL statement, as a bulk import would: all in the
+/// user's first category by name, in INR, spread over 2025's days and 97 vendors (`Vendor 0` to
+/// `Vendor 96`), every fifth awaiting review. Returns how many were written.
+pub async fn load_expenses(store: &Store, user: ledgerly_core::UserId, count: i32) -> u64 {
+    let sql = [
+        "INSERT INTO expenses (id, user_id, category_id, spent_on, vendor, amount_minor, \
+         currency, needs_review, created_at, updated_at) \
+         SELECT gen_random_uuid(), $1, (SELECT id FROM categories WHERE user_id = $1 \
+         ORDER BY name LIMIT 1), DATE '2025-01-01' + (g % 365), 'Vendor ' || (g % 97), \
+         100 + (g::bigint * 7919) % 200000, 'INR', g % 5 = 0, now(), now() \
+         FROM generate_series(1, $2) AS g",
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < $2) \
+         INSERT INTO expenses (id, user_id, category_id, spent_on, vendor, amount_minor, \
+         currency, needs_review, created_at, updated_at) \
+         SELECT randomblob(16), $1, (SELECT id FROM categories WHERE user_id = $1 \
+         ORDER BY name LIMIT 1), date('2025-01-01', '+' || (n % 365) || ' days'), \
+         'Vendor ' || (n % 97), 100 + (n * 7919) % 200000, 'INR', n % 5 = 0, \
+         strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM g",
+    ];
+    crate::with_db!(store, |pool, d| {
+        sqlx::query(d.pick(sql[0], sql[1]))
+            .bind(user.as_uuid())
+            .bind(count)
+            .execute(pool)
+            .await
+            .expect("the expenses load")
+            .rows_affected()
+    })
+}

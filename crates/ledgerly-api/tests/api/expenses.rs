@@ -444,26 +444,7 @@ async fn exports_past_a_quarter_of_the_pool_are_refused_until_one_ends(backend: 
     let user: UserId = priya.user["id"].as_str().unwrap().parse().unwrap();
     // 200,000 expenses, some 16 MB of CSV: more than the socket and the channel hold, so the
     // first export is still running while the first client does not read.
-    let loaded = ledgerly_store::testing::execute_as_sql(
-        &app.db.store,
-        [
-            "INSERT INTO expenses (id, user_id, category_id, spent_on, vendor, amount_minor, \
-             currency, needs_review, created_at, updated_at) \
-             SELECT gen_random_uuid(), $1, (SELECT id FROM categories WHERE user_id = $1 \
-             ORDER BY name LIMIT 1), DATE '2025-01-01' + (g % 365), 'Vendor ' || (g % 97), \
-             100 + (g * 7919) % 200000, 'INR', false, now(), now() \
-             FROM generate_series(1, 200000) AS g",
-            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 200000) \
-             INSERT INTO expenses (id, user_id, category_id, spent_on, vendor, amount_minor, \
-             currency, needs_review, created_at, updated_at) \
-             SELECT randomblob(16), $1, (SELECT id FROM categories WHERE user_id = $1 \
-             ORDER BY name LIMIT 1), date('2025-01-01', '+' || (n % 365) || ' days'), \
-             'Vendor ' || (n % 97), 100 + (n * 7919) % 200000, 'INR', 0, \
-             strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM g",
-        ],
-        user,
-    )
-    .await;
+    let loaded = ledgerly_store::testing::load_expenses(&app.db.store, user, 200_000).await;
     assert_eq!(loaded, 200_000);
 
     let first = app.get("/api/v1/expenses/export.csv", t).await;

@@ -506,26 +506,7 @@ async fn an_export_left_part_way_gives_its_connection_back(backend: Backend) {
 /// and without a filter — and a page past the end is empty with the right total.
 async fn deep_pages_are_the_same_rows_as_the_export(store: &Store) {
     let priya = user_in(store, "priya@example.com", UserTimeZone::UTC).await;
-    let loaded = ledgerly_store::testing::execute_as_sql(
-        store,
-        [
-            "INSERT INTO expenses (id, user_id, category_id, spent_on, vendor, amount_minor, \
-             currency, needs_review, created_at, updated_at) \
-             SELECT gen_random_uuid(), $1, (SELECT id FROM categories WHERE user_id = $1 \
-             ORDER BY name LIMIT 1), DATE '2025-01-01' + (g % 365), 'Vendor ' || (g % 97), \
-             100 + (g * 7919) % 200000, 'INR', g % 5 = 0, now(), now() \
-             FROM generate_series(1, 12000) AS g",
-            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 12000) \
-             INSERT INTO expenses (id, user_id, category_id, spent_on, vendor, amount_minor, \
-             currency, needs_review, created_at, updated_at) \
-             SELECT randomblob(16), $1, (SELECT id FROM categories WHERE user_id = $1 \
-             ORDER BY name LIMIT 1), date('2025-01-01', '+' || (n % 365) || ' days'), \
-             'Vendor ' || (n % 97), 100 + (n * 7919) % 200000, 'INR', n % 5 = 0, \
-             strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM g",
-        ],
-        priya.id,
-    )
-    .await;
+    let loaded = ledgerly_store::testing::load_expenses(store, priya.id, 12_000).await;
     assert_eq!(loaded, 12_000);
     let filtered = ExpenseQuery {
         needs_review: Some(false),

@@ -175,6 +175,10 @@ impl From<StoreError> for ApiError {
                     "the category still has {count} expense(s); pass move_to=<category id> to move them first"
                 ),
             },
+            StoreError::ImportCommitted => ApiError::Conflict {
+                code: "import_committed",
+                message: "this import was committed already; its expenses are recorded".into(),
+            },
             StoreError::Invalid(message) => ApiError::Invalid {
                 field: None,
                 message,

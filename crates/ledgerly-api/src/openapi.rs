@@ -36,6 +36,7 @@ pub const DOCS_PATH: &str = "/api/docs";
         (name = "budget", description = "The monthly budget and the month's summary"),
         (name = "stats", description = "Totals for charts"),
         (name = "receipts", description = "Receipt files and their OCR"),
+        (name = "imports", description = "Importing expenses from CSV files: preview, then commit"),
         (name = "internal", description = "Machine-to-machine: signed OCR results"),
         (name = "operations", description = "Health, readiness and metrics"),
     ),

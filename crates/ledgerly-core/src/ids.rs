@@ -94,6 +94,10 @@ id_type!(
     JobId
 );
 id_type!(
+    /// A CSV file uploaded for import, waiting for its owner to commit it.
+    ImportId
+);
+id_type!(
     /// One claim of a job by a worker: completing or failing a job needs the claim that holds it,
     /// so a worker whose lease ran out cannot overwrite the work of the worker that took over.
     ClaimId

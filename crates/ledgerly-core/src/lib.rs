@@ -11,6 +11,7 @@ pub mod currency;
 pub mod email;
 pub mod expense;
 pub mod ids;
+pub mod import;
 pub mod money;
 #[cfg(feature = "openapi")]
 mod openapi;
@@ -25,7 +26,7 @@ pub use category::{Category, DEFAULT_CATEGORIES};
 pub use currency::Currency;
 pub use email::Email;
 pub use expense::{Expense, ExpenseChanges, NewExpense};
-pub use ids::{CategoryId, ClaimId, ExpenseId, JobId, ReceiptId, SessionId, UserId};
+pub use ids::{CategoryId, ClaimId, ExpenseId, ImportId, JobId, ReceiptId, SessionId, UserId};
 pub use money::{DecimalSeparator, Money, MoneyError, ParseOptions};
 pub use receipt::{OcrStatus, Receipt, ReceiptKind, Unsure};
 pub use stats::{CategoryTotal, MonthSummary, MonthlyCategoryTotal, Percent};

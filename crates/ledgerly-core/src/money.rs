@@ -17,7 +17,8 @@ pub struct Money {
 }
 
 /// Which character separates the fraction, where the text alone cannot tell ("1.234" in KWD).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum DecimalSeparator {
     /// `1,234.50` — English, Indian, Chinese, Japanese usage.
     Point,

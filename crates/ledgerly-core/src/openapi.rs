@@ -6,7 +6,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::{CategoryId, Currency, ExpenseId, Month, ReceiptId, ReceiptKind, UserId};
+use crate::{CategoryId, Currency, ExpenseId, ImportId, Month, ReceiptId, ReceiptKind, UserId};
 
 fn uuid(description: &str) -> RefOr<Schema> {
     ObjectBuilder::new()
@@ -32,6 +32,7 @@ uuid_schema! {
     CategoryId => "A category's id.",
     ExpenseId => "An expense's id.",
     ReceiptId => "A receipt's id.",
+    ImportId => "An import's id.",
 }
 
 impl PartialSchema for Currency {

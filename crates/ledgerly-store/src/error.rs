@@ -16,6 +16,9 @@ pub enum StoreError {
         "the category still has {count} expense(s); move them to another category or delete them first"
     )]
     CategoryInUse { count: u64 },
+    /// The import was committed already; its expenses are recorded.
+    #[error("this import was committed already")]
+    ImportCommitted,
     #[error("{0}")]
     Invalid(String),
     /// The job's lease ran out and another worker took it over; this worker's result is dropped.

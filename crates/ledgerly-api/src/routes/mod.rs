@@ -6,6 +6,7 @@ pub(crate) mod budget;
 mod categories;
 pub(crate) mod expenses;
 mod health;
+pub(crate) mod imports;
 mod internal;
 pub(crate) mod me;
 pub(crate) mod receipts;
@@ -25,6 +26,7 @@ pub fn api_router(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
         .merge(categories::router())
         .merge(budget::router())
         .merge(stats::router())
+        .merge(imports::router())
 }
 
 /// `/healthz` and `/readyz`, at the root.

@@ -385,7 +385,7 @@ async fn dispatch(
 }
 
 /// A client's file name, for display only: the last path segment, printable, at most 200 chars.
-fn clean_filename(name: &str) -> String {
+pub(crate) fn clean_filename(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
     last.chars().filter(|c| !c.is_control()).take(200).collect()
 }

@@ -14,6 +14,7 @@ pub(crate) enum Section {
     Home,
     Dashboard,
     Receipts,
+    Import,
     Profile,
 }
 
@@ -45,6 +46,7 @@ pub(crate) fn page(
                         nav aria-label="Main" {
                             a href="/dashboard" aria-current=[current(section, Section::Dashboard)] { "Dashboard" }
                             a href="/receipts" aria-current=[current(section, Section::Receipts)] { "Receipts" }
+                            a href="/import" aria-current=[current(section, Section::Import)] { "Import" }
                             a href="/profile" aria-current=[current(section, Section::Profile)] {
                                 span.who { (user.name.as_str()) }
                             }
@@ -311,6 +313,7 @@ pub(crate) fn notice(done: Option<&str>) -> Markup {
         Some("category-deleted") => "Category deleted.",
         Some("category-budget") => "Budget saved: it applies from this month on.",
         Some("category-budget-ended") => "Budget removed from this month on.",
+        Some("import-cancelled") => "Import cancelled: nothing from that file was recorded.",
         _ => return html! {},
     };
     html! { p.notice role="status" { (text) } }

@@ -11,6 +11,7 @@ mod categories;
 mod charts;
 mod dashboard;
 mod form;
+mod imports;
 mod landing;
 mod layout;
 mod profile;
@@ -59,6 +60,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/receipts/{id}/retry", post(receipts::retry))
         .route("/receipts/{id}/delete", post(receipts::delete))
+        .route(
+            "/import",
+            get(imports::start)
+                .post(imports::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(imports::UPLOAD_LIMIT)),
+        )
+        .route("/import/{id}", get(imports::page).post(imports::update))
+        .route("/import/{id}/commit", post(imports::commit))
+        .route("/import/{id}/delete", post(imports::delete))
         .route("/profile", get(profile::page).post(profile::update))
         .route("/profile/email", post(profile::email))
         .route("/profile/password", post(profile::password))

@@ -14,6 +14,8 @@ on_both_backends!(
 fn data_routes(expense: &str, category: &str) -> Vec<(Method, String, Value)> {
     let e = format!("/api/v1/expenses/{expense}");
     let c = format!("/api/v1/categories/{category}");
+    // Any id: the session is checked before the import is looked up.
+    let e_id = expense;
     vec![
         (Method::GET, "/api/v1/me".into(), Value::Null),
         (Method::PATCH, "/api/v1/me".into(), json!({ "name": "X" })),
@@ -71,6 +73,19 @@ fn data_routes(expense: &str, category: &str) -> Vec<(Method, String, Value)> {
         (Method::GET, "/api/v1/summary".into(), Value::Null),
         (Method::GET, "/api/v1/stats/monthly".into(), Value::Null),
         (Method::GET, "/api/v1/stats/categories".into(), Value::Null),
+        (Method::POST, "/api/v1/imports".into(), Value::Null),
+        (Method::GET, format!("/api/v1/imports/{e_id}"), Value::Null),
+        (Method::PUT, format!("/api/v1/imports/{e_id}"), json!({})),
+        (
+            Method::DELETE,
+            format!("/api/v1/imports/{e_id}"),
+            Value::Null,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/imports/{e_id}/commit"),
+            Value::Null,
+        ),
     ]
 }
 

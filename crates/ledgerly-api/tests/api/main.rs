@@ -9,6 +9,7 @@ mod authorization;
 mod budget_and_stats;
 mod categories;
 mod expenses;
+mod imports;
 mod me;
 mod ocr_callback;
 mod openapi;

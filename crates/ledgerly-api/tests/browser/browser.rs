@@ -285,6 +285,12 @@ impl Browser {
         .await;
     }
 
+    /// Chooses a file in a file input whose form is sent by a button (the page stays).
+    pub async fn choose_file(&self, css: &str, path: &Path) {
+        let element = self.find(css).await;
+        element.send_keys(path.to_str().unwrap()).await.unwrap();
+    }
+
     /// Drops a file on `css` as a drag from the desktop would (a `drop` event carrying it).
     pub async fn drop_file(&self, css: &str, name: &str, bytes: &[u8]) {
         use base64::Engine as _;

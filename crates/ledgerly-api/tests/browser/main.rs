@@ -7,6 +7,7 @@
 
 mod browser;
 mod category_budgets;
+mod imports;
 mod isolation;
 mod server;
 

@@ -8,6 +8,7 @@ mod categories;
 mod category_budgets;
 mod connect;
 mod expenses;
+mod imports;
 mod isolation;
 mod jobs;
 mod receipts;

@@ -24,6 +24,7 @@ use crate::routes::expenses::{ListParams, query};
 use crate::state::AppState;
 
 use super::charts::{self, Palette};
+use super::imports;
 use super::layout::{self, Section, money_short, notice};
 use super::{Errors, WebUser, failure};
 
@@ -151,7 +152,11 @@ pub(crate) async fn render(
         Err(err) => return failure(err),
     };
     let body = html! {
-        (notice(view.done.as_deref()))
+        @if let Some((created, skipped)) = view.imported {
+            (imports::imported_notice(created, skipped))
+        } @else {
+            (notice(view.done.as_deref()))
+        }
         div.page-head {
             h1 { "Dashboard" }
             div.actions {

@@ -25,7 +25,10 @@ pub(super) fn table(view: &View, data: &Data) -> Markup {
         section.card.expenses aria-labelledby="expenses-title" {
             div.card-head {
                 h2 #expenses-title { "Expenses" }
-                a.button.small href=(view.export_link()) download="expenses.csv" { "Export CSV" }
+                div.actions {
+                    a.button.small href="/import" { "Import a CSV" }
+                    a.button.small href=(view.export_link()) download="expenses.csv" { "Export CSV" }
+                }
             }
             form.filters method="get" action="/dashboard" role="search" aria-label="Filter expenses" {
                 @if let Some(message) = errors.get("sort") {

@@ -87,6 +87,8 @@ pub(crate) struct View {
     pub(super) columns: Vec<Column>,
     pub(super) overlay: Overlay,
     pub(super) done: Option<String>,
+    /// After an import (`done=imported`): the expenses it created and the duplicates it skipped.
+    pub(super) imported: Option<(u64, u64)>,
 }
 
 /// What opens over the page.
@@ -145,6 +147,10 @@ impl View {
             _ => Overlay::None,
         };
         let done = Some(get("done")).filter(|d| !d.is_empty());
+        let imported = (done.as_deref() == Some("imported")).then(|| {
+            let number = |key: &str| get(key).parse::<u64>().unwrap_or(0);
+            (number("created"), number("skipped"))
+        });
         View {
             year,
             from: get("from"),
@@ -159,6 +165,7 @@ impl View {
             columns,
             overlay,
             done,
+            imported,
         }
     }
 
@@ -304,5 +311,14 @@ mod tests {
         assert_eq!(view.columns, Column::DEFAULT.to_vec());
         assert_eq!(pages(0, 10), 1);
         assert_eq!(pages(11, 5), 3);
+    }
+
+    #[test]
+    fn an_import_notice_reads_its_counts_and_links_drop_it() {
+        let view = View::parse(&pairs("done=imported&created=3&skipped=x"), &user());
+        assert_eq!(view.imported, Some((3, 0)));
+        assert_eq!(view.back(), format!("/dashboard?year={}", view.year));
+        let view = View::parse(&pairs("done=added&created=3"), &user());
+        assert_eq!(view.imported, None);
     }
 }

@@ -231,8 +231,8 @@ pub(crate) struct SettingsView {
     /// One character: `,`, `;`, a tab, `|`…
     #[schema(min_length = 1, max_length = 1, example = ";")]
     pub(crate) delimiter: String,
-    /// The header's record number (1-based); the records before it are skipped. `null`: no
-    /// header, the data starts at the first record.
+    /// The header's row number, from 1, blank lines not counted; the rows before it (a bank's
+    /// preamble) are skipped. `null`: no header, the data starts at the first row.
     #[schema(minimum = 1)]
     pub(crate) header_row: Option<u32>,
     pub(crate) date_order: DateOrderView,

@@ -88,17 +88,36 @@ pub(super) fn body(
                             "These rows match an expense you have (same day, amount, currency and vendor). "
                             "They are skipped unless you ask for them below."
                         }
-                        (rows_table("import-duplicates", "Rows already recorded", &view.duplicates))
+                        (rows_table("import-duplicates", "Rows already recorded", first(&view.duplicates)))
+                        (more(view.duplicates.len()))
                     }
                 }
                 @if !view.rejected.is_empty() {
                     section.card aria-labelledby="rejected-title" {
                         h2 #rejected-title { "Not imported" }
-                        (rejected_table(&view.rejected))
+                        (rejected_table(first(&view.rejected)))
+                        (more(view.rejected.len()))
                     }
                 }
             }
             (commit_card(view, commit_errors, csrf))
+        }
+    }
+}
+
+/// The most rows of one kind the page lists: a file read with the wrong settings can reject
+/// all its 50,000 rows, and the first thousand say as much as all of them (the API lists all).
+const LISTED: usize = 1_000;
+
+fn first<T>(rows: &[T]) -> &[T] {
+    &rows[..rows.len().min(LISTED)]
+}
+
+/// Says how many rows the table above leaves out.
+fn more(total: usize) -> Markup {
+    html! {
+        @if total > LISTED {
+            p.hint { "The first " (LISTED) " of " (total) " are listed." }
         }
     }
 }

@@ -217,7 +217,7 @@ fn header_row(text: &str) -> ApiResult<Option<u32>> {
         Ok(row) if row >= 1 => Ok(Some(row)),
         _ => Err(ApiError::invalid(
             "header_row",
-            "must be the header's line number (1 for the first), or empty for a file without a header",
+            "must be the header's row number (1 for the first, blank lines not counted), or empty for a file without a header",
         )),
     }
 }
@@ -308,7 +308,7 @@ pub(super) fn card(
                         (select("settings", "encoding", "Encoding", &form.encoding, &options(&ENCODINGS), errors))
                         (select("settings", "delimiter", "Delimiter", &form.delimiter, &delimiters, errors))
                         (field("settings", "header_row", "Header row", &form.header_row,
-                            Input::of("number").inputmode("numeric").hint("Its line number; empty when the file has none."), errors))
+                            Input::of("number").inputmode("numeric").hint("Which row holds the column names, counting from 1 and leaving out blank lines; empty when the file has none."), errors))
                         (select("settings", "date_order", "Date order", &form.date_order, &options(&DATE_ORDERS), errors))
                         (select("settings", "decimal", "Decimals", &form.decimal, &options(&DECIMALS), errors))
                         (select("settings", "sign", "Spending", &form.sign, &options(&SIGNS), errors))

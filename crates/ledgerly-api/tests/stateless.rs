@@ -454,6 +454,7 @@ async fn a_receipt_is_served_by_either_instance_and_its_ocr_result_applied_once(
             amount: "1234.50".into(),
             currency: Currency::INR,
             unsure: Unsure::default(),
+            text: None,
         };
         let key = receipt_key(user, receipt, ReceiptKind::Png);
         serde_json::to_vec(&OcrCallback::new(receipt, key, fields)).unwrap()

@@ -56,6 +56,9 @@ pub enum CallbackOutcome {
         /// The fields OCR was unsure of; none when left out.
         #[serde(default)]
         unsure: Unsure,
+        /// The text read off the receipt, kept with it for search; none when left out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
     },
     /// The receipt could not be read; `reason` is for its owner.
     Failed { reason: String },
@@ -151,6 +154,7 @@ mod tests {
                     date: true,
                     ..Unsure::default()
                 },
+                text: Some("BLUE TOKAI COFFEE ROASTERS\nFlat white 350.00".into()),
             },
             delivery: uuid::Uuid::nil(),
         };
@@ -162,7 +166,8 @@ mod tests {
                 "object_key": "receipts/u/r.png",
                 "outcome": { "status": "read", "vendor": "Blue Tokai", "date": "2026-03-14",
                              "amount": "350.00", "currency": "INR",
-                             "unsure": { "vendor": false, "date": true, "amount": false } },
+                             "unsure": { "vendor": false, "date": true, "amount": false },
+                             "text": "BLUE TOKAI COFFEE ROASTERS\nFlat white 350.00" },
                 "delivery": "00000000-0000-0000-0000-000000000000"
             })
         );
@@ -170,7 +175,26 @@ mod tests {
             serde_json::from_value::<OcrCallback>(json).unwrap(),
             callback
         );
-        // A sender that does not say what it was unsure of is sure of everything.
+        // Without text, none is sent.
+        let textless = OcrCallback {
+            outcome: CallbackOutcome::Read {
+                vendor: "Blue Tokai".into(),
+                date: NaiveDate::from_ymd_opt(2026, 3, 14).unwrap_or_default(),
+                amount: "350.00".into(),
+                currency: Currency::INR,
+                unsure: Unsure::default(),
+                text: None,
+            },
+            ..callback
+        };
+        let json = serde_json::to_value(&textless).unwrap();
+        assert!(json["outcome"].get("text").is_none(), "{json}");
+        assert_eq!(
+            serde_json::from_value::<OcrCallback>(json).unwrap(),
+            textless
+        );
+        // A sender that does not say what it was unsure of is sure of everything; one that sends
+        // no text (an older one) read none.
         let older = serde_json::json!({
             "receipt_id": uuid::Uuid::nil(),
             "object_key": "receipts/u/r.png",
@@ -182,7 +206,10 @@ mod tests {
             .unwrap()
             .outcome
         {
-            CallbackOutcome::Read { unsure, .. } => assert!(!unsure.any()),
+            CallbackOutcome::Read { unsure, text, .. } => {
+                assert!(!unsure.any());
+                assert_eq!(text, None);
+            }
             other => panic!("read as {other:?}"),
         }
         let unknown =

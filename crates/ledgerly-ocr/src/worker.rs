@@ -12,7 +12,7 @@ use chrono::Utc;
 use ledgerly_core::callback::{CallbackOutcome, OcrCallback};
 use ledgerly_core::{Expense, Unsure, Vendor};
 use ledgerly_store::objects::{Storage, StorageError};
-use ledgerly_store::{ClaimedJob, OcrOutcome, OcrResult, Store, StoreError};
+use ledgerly_store::{ClaimedJob, OCR_TEXT_MAX_CHARS, OcrOutcome, OcrResult, Store, StoreError};
 use rand::Rng;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -388,7 +388,8 @@ pub enum UnusableFields {
 /// owner) that they are not there. A receipt without a readable, positive total cannot be an
 /// expense. A missing vendor or date is filled in (`Unknown vendor`, the `upload_date` — the
 /// expense needs one) and flagged, as is any field read with a confidence under
-/// [`UNSURE_BELOW`], so the review drawer points at what to check.
+/// [`UNSURE_BELOW`], so the review drawer points at what to check. The text read is kept for
+/// search (see `searchable_text`).
 pub fn usable_fields(
     fields: &ReceiptFields,
     upload_date: chrono::NaiveDate,
@@ -419,7 +420,34 @@ pub fn usable_fields(
         amount: total,
         category_id: None,
         unsure,
+        text: searchable_text(fields),
     })
+}
+
+/// The words a person may search a receipt by, trimmed and cut to [`OCR_TEXT_MAX_CHARS`]
+/// characters; nothing when blank. An OCR engine's output is the receipt's text as printed. A
+/// model's reply is the API's JSON envelope (`candidates`, `usage`…), whose words are not the
+/// receipt's: from it, the vendor and the line items read are kept instead.
+fn searchable_text(fields: &ReceiptFields) -> Option<String> {
+    let raw = fields.raw.trim();
+    let text = if raw.starts_with('{') {
+        fields
+            .vendor
+            .iter()
+            .map(String::as_str)
+            .chain(
+                fields
+                    .line_items
+                    .iter()
+                    .map(|item| item.description.as_str()),
+            )
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        raw.to_owned()
+    };
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.chars().take(OCR_TEXT_MAX_CHARS).collect())
 }
 
 /// The callback's form of a read result.
@@ -430,6 +458,7 @@ pub fn read_outcome(result: &OcrResult) -> CallbackOutcome {
         amount: result.amount.to_decimal_string(),
         currency: result.amount.currency(),
         unsure: result.unsure,
+        text: result.text.clone(),
     }
 }
 
@@ -455,6 +484,7 @@ mod tests {
             date: Some(day("2026-03-02")),
             total: Some(Money::from_minor(1_250, Currency::MYR)),
             confidence,
+            raw: "  KEDAI RUNCIT AH SENG\nJUMLAH RM12.50\n".into(),
             ..ReceiptFields::default()
         }
     }
@@ -501,6 +531,51 @@ mod tests {
         assert_eq!(result.date, day("2026-03-05"));
         assert_eq!(result.vendor.as_str(), "Unknown vendor");
         assert!(result.unsure.vendor && result.unsure.date && !result.unsure.amount);
+    }
+
+    #[test]
+    fn the_text_read_is_the_backends_output_trimmed_and_cut() {
+        let sure = FieldConfidence::default();
+        let result = usable_fields(&read(sure), day("2026-03-05")).unwrap();
+        assert_eq!(
+            result.text.as_deref(),
+            Some("KEDAI RUNCIT AH SENG\nJUMLAH RM12.50")
+        );
+        assert_eq!(
+            read_outcome(&result),
+            CallbackOutcome::Read {
+                vendor: "Kedai Runcit Ah Seng".into(),
+                date: day("2026-03-02"),
+                amount: "12.50".into(),
+                currency: Currency::MYR,
+                unsure: Unsure::default(),
+                text: result.text.clone(),
+            }
+        );
+        let blank = ReceiptFields {
+            raw: " \n\t ".into(),
+            ..read(sure)
+        };
+        assert_eq!(usable_fields(&blank, day("2026-03-05")).unwrap().text, None);
+        // Cut by characters, not bytes: each `ร` is three.
+        let long = ReceiptFields {
+            raw: "ร".repeat(OCR_TEXT_MAX_CHARS + 10),
+            ..read(sure)
+        };
+        let cut = usable_fields(&long, day("2026-03-05")).unwrap();
+        assert_eq!(cut.text, Some("ร".repeat(OCR_TEXT_MAX_CHARS)));
+        // A model's JSON reply: the vendor and the items, not the envelope's words.
+        let model = ReceiptFields {
+            raw: r#"{"candidates": [{"content": "…"}], "usageMetadata": {}}"#.into(),
+            vendor: Some("Blue Tokai".into()),
+            line_items: vec![crate::extractor::LineItem {
+                description: "Flat white".into(),
+                amount: None,
+            }],
+            ..read(sure)
+        };
+        let text = usable_fields(&model, day("2026-03-05")).unwrap().text;
+        assert_eq!(text.as_deref(), Some("Blue Tokai\nFlat white"));
     }
 
     #[test]

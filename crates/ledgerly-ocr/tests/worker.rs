@@ -391,6 +391,7 @@ async fn a_job_of_a_dead_worker_is_finished_by_another_once(backend: Backend) {
         amount: Money::from_minor(1, Currency::INR),
         category_id: None,
         unsure: Default::default(),
+        text: None,
     };
     assert!(matches!(
         s.store().complete_ocr_job(&dead, &late).await,

@@ -299,7 +299,7 @@ async fn main() {
     let filtered = ExpenseQuery {
         from: Some("2025-01-01".parse().unwrap()),
         to: Some("2025-12-31".parse().unwrap()),
-        vendor_contains: Some("Vendor 99".into()),
+        search: Some("Vendor 99".into()),
         page: 2,
         per_page: 50,
         ..ExpenseQuery::default()

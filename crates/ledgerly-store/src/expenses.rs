@@ -40,8 +40,9 @@ pub struct ExpenseQuery {
     /// Last day included.
     pub to: Option<NaiveDate>,
     pub category: Option<CategoryId>,
-    /// Vendor contains this text, ignoring case.
-    pub vendor_contains: Option<String>,
+    /// Text to find: the vendor contains it (any case), or each of its words begins a word of
+    /// the vendor, the note or the receipt's OCR text.
+    pub search: Option<String>,
     pub needs_review: Option<bool>,
     pub sort: ExpenseSort,
     /// 1-based.
@@ -57,10 +58,7 @@ impl ExpenseQuery {
         self.from.is_none()
             && self.to.is_none()
             && self.category.is_none()
-            && self
-                .vendor_contains
-                .as_deref()
-                .is_none_or(|t| t.trim().is_empty())
+            && self.search.as_deref().is_none_or(|t| t.trim().is_empty())
             && self.needs_review.is_none()
     }
 }
@@ -71,7 +69,7 @@ impl Default for ExpenseQuery {
             from: None,
             to: None,
             category: None,
-            vendor_contains: None,
+            search: None,
             needs_review: None,
             sort: ExpenseSort::default(),
             page: 1,
@@ -92,6 +90,16 @@ fn like_pattern(text: &str) -> String {
     }
     pattern.push('%');
     pattern
+}
+
+/// The words of a search, lower-cased: runs of letters and digits, at most 16 of them. Anything
+/// else separates words, so no text reaches a full-text query's own syntax.
+fn search_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(16)
+        .map(str::to_lowercase)
+        .collect()
 }
 
 /// Appends the query's `WHERE` conditions (after `e.user_id = …`) to `qb`.
@@ -118,14 +126,48 @@ pub(crate) fn push_filters<'a, DB>(
         qb.push(" AND e.category_id = ")
             .push_bind(category.as_uuid());
     }
-    if let Some(text) = query
-        .vendor_contains
-        .as_deref()
-        .filter(|t| !t.trim().is_empty())
-    {
-        qb.push(dialect.pick(" AND e.vendor ILIKE ", " AND e.vendor LIKE "))
+    if let Some(text) = query.search.as_deref().filter(|t| !t.trim().is_empty()) {
+        // The vendor containing the text (the trigram index: partial vendors), or every word of
+        // it starting a word of the vendor, the note or the receipt's OCR text (full text).
+        qb.push(dialect.pick(" AND (e.vendor ILIKE ", " AND (e.vendor LIKE "))
             .push_bind(like_pattern(text.trim()))
             .push(" ESCAPE '\\'");
+        let words = search_words(text);
+        if !words.is_empty() {
+            match dialect {
+                Dialect::Postgres => {
+                    let tsquery = words
+                        .iter()
+                        .map(|w| format!("{w}:*"))
+                        .collect::<Vec<_>>()
+                        .join(" & ");
+                    qb.push(" OR e.search @@ to_tsquery('simple', ")
+                        .push_bind(tsquery.clone())
+                        .push(
+                            ") OR e.receipt_id IN (SELECT r.id FROM receipts r WHERE r.user_id = ",
+                        )
+                        .push_bind(user.as_uuid())
+                        .push(" AND r.ocr_search @@ to_tsquery('simple', ")
+                        .push_bind(tsquery)
+                        .push("))");
+                }
+                Dialect::Sqlite => {
+                    let pattern = words
+                        .iter()
+                        .map(|w| format!("\"{w}\"*"))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    qb.push(
+                        " OR e.id IN (SELECT k.expense_id FROM expense_search \
+                         JOIN expense_search_keys k ON k.n = expense_search.rowid \
+                         WHERE expense_search MATCH ",
+                    )
+                    .push_bind(pattern)
+                    .push(")");
+                }
+            }
+        }
+        qb.push(")");
     }
     if let Some(needs_review) = query.needs_review {
         qb.push(" AND e.needs_review = ").push_bind(needs_review);

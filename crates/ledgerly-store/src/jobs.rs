@@ -72,6 +72,22 @@ pub struct OcrResult {
     pub category_id: Option<CategoryId>,
     /// The fields OCR was unsure of, flagged for review.
     pub unsure: Unsure,
+    /// The text read off the receipt, for search: at most `OCR_TEXT_MAX_CHARS` characters.
+    pub text: Option<String>,
+}
+
+/// The most characters of a receipt's OCR text kept for search; a longer text is cut.
+pub const OCR_TEXT_MAX_CHARS: usize = 20_000;
+
+/// `text` as `receipts.ocr_text` holds it: without NUL characters, which PostgreSQL's `text`
+/// cannot hold, and cut to [`OCR_TEXT_MAX_CHARS`] characters; nothing when nothing is left.
+fn searchable_text(text: &str) -> Option<String> {
+    let kept: String = text
+        .chars()
+        .filter(|&c| c != '\0')
+        .take(OCR_TEXT_MAX_CHARS)
+        .collect();
+    (!kept.is_empty()).then_some(kept)
 }
 
 /// What became of a failed attempt.
@@ -153,7 +169,9 @@ impl TryFrom<JobRow> for OcrJob {
 
 /// Applies an OCR result to its receipt inside transaction `$tx`: creates the receipt's
 /// expense, or refreshes it while it still awaits review (a re-run), and marks the receipt
-/// done. An expense its owner has confirmed is left as it is. Evaluates to the expense id.
+/// done. An expense its owner has confirmed is left as it is. The receipt keeps the text read
+/// for search; the latest reading wins, so one without text clears what an earlier one kept, as
+/// its flags replace the earlier ones. Evaluates to the expense id.
 macro_rules! apply_result_in_tx {
     ($tx:ident, $receipt:expr, $user:expr, $result:expr, $at:expr) => {{
         let receipt: Uuid = $receipt;
@@ -227,11 +245,12 @@ macro_rules! apply_result_in_tx {
         };
         sqlx::query(
             "UPDATE receipts SET status = 'done', failure_reason = NULL, ocr_unsure = $3, \
-             updated_at = $2 WHERE id = $1",
+             ocr_text = $4, updated_at = $2 WHERE id = $1",
         )
         .bind(receipt)
         .bind($at)
         .bind(result.unsure.to_list())
+        .bind(result.text.as_deref().and_then(searchable_text))
         .execute(&mut *$tx)
         .await?;
         // A result that arrives another way (a worker reporting through the API) closes the

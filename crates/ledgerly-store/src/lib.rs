@@ -41,7 +41,9 @@ pub use attempts::Limit;
 pub use error::{Result, StoreError};
 pub use expenses::{ExpenseQuery, ExpenseSort, SortDirection, SortField};
 pub use imports::{ImportCommitted, ImportOutcome, StoredImport};
-pub use jobs::{ClaimedJob, JobCounts, JobState, OcrJob, OcrOutcome, OcrResult};
+pub use jobs::{
+    ClaimedJob, JobCounts, JobState, OCR_TEXT_MAX_CHARS, OcrJob, OcrOutcome, OcrResult,
+};
 pub use receipts::NewReceipt;
 pub use sessions::{LAST_SEEN_PRECISION, Session};
 pub use stats::{RollupMismatch, StatsView};

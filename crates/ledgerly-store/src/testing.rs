@@ -201,6 +201,23 @@ pub async fn execute_script(store: &Store, [postgres, sqlite]: [&'static str; 2]
     })
 }
 
+/// The OCR text `user`'s receipt keeps for search (`receipts.ocr_text`), as stored; `None` when
+/// it is NULL. Panics when there is no such receipt.
+pub async fn receipt_ocr_text(
+    store: &Store,
+    user: ledgerly_core::UserId,
+    receipt: ledgerly_core::ReceiptId,
+) -> Option<String> {
+    crate::with_db!(store, |pool, d| {
+        sqlx::query_scalar("SELECT ocr_text FROM receipts WHERE user_id = $1 AND id = $2")
+            .bind(user.as_uuid())
+            .bind(receipt.as_uuid())
+            .fetch_one(pool)
+            .await
+            .expect("the receipt's OCR text is read")
+    })
+}
+
 /// Loads `count` expenses for `user` in one SQL statement, as a bulk import would: all in the
 /// user's first category by name, in INR, spread over 2025's days and 97 vendors (`Vendor 0` to
 /// `Vendor 96`), every fifth awaiting review. Returns how many were written.

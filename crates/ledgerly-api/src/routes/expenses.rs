@@ -276,7 +276,8 @@ pub(crate) struct ListParams {
     pub(crate) to: Option<String>,
     /// A category name or id.
     pub(crate) category: Option<String>,
-    /// Text the vendor contains (any case), at most 200 characters.
+    /// Text to find, at most 200 characters: the vendor contains it (any case), or each of its
+    /// words begins a word of the vendor, the note or the text OCR read off the receipt.
     #[param(max_length = 200)]
     pub(crate) q: Option<String>,
     /// Only the expenses that do (or do not) await review.
@@ -351,7 +352,7 @@ pub(crate) async fn query(
         from,
         to,
         category,
-        vendor_contains: params.q,
+        search: params.q,
         needs_review: params.needs_review,
         sort: params
             .sort

@@ -4,7 +4,7 @@
 //! exists only when `ocr.callback_secret` is set.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{Duration, Utc};
 use ledgerly_core::callback::{self, CallbackOutcome, OcrCallback};
@@ -16,8 +16,15 @@ use utoipa_axum::routes;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 
+/// The largest result body taken, whatever `limits.max_json_bytes` says: a result may carry
+/// `OCR_TEXT_MAX_CHARS` characters of text, up to six bytes each once JSON escapes them
+/// (`\u0001`), with room to spare for the rest.
+const MAX_BODY_BYTES: usize = 256 * 1024;
+
 pub(super) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(ocr_result))
+    let (schemas, paths, route) = routes!(ocr_result);
+    let route = route.layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    OpenApiRouter::new().routes((schemas, paths, route))
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -99,6 +106,7 @@ async fn ocr_result(
             amount,
             currency,
             unsure,
+            text,
         } => {
             let fields = OcrResult {
                 vendor: Vendor::parse(&vendor).map_err(|e| ApiError::invalid("vendor", e))?,
@@ -107,6 +115,8 @@ async fn ocr_result(
                     .map_err(|e| ApiError::invalid("amount", e))?,
                 category_id: None,
                 unsure,
+                // The store cuts it to `OCR_TEXT_MAX_CHARS` characters and drops NULs.
+                text,
             };
             let expense = state
                 .store

@@ -4,7 +4,8 @@
 use chrono::Utc;
 use ledgerly_core::callback::{self, CallbackOutcome, OcrCallback};
 use ledgerly_core::{Currency, ReceiptId, ReceiptKind, Unsure, UserId};
-use ledgerly_store::testing::Backend;
+use ledgerly_store::OCR_TEXT_MAX_CHARS;
+use ledgerly_store::testing::{Backend, receipt_ocr_text};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -16,12 +17,15 @@ on_both_backends!(
     a_signed_result_becomes_an_expense_needing_review_that_the_owner_confirms,
     forged_stale_and_replayed_results_are_refused_and_change_nothing,
     a_failure_report_shows_on_the_receipt,
+    the_longest_text_fits_the_callback_whatever_the_json_limit,
 );
+
+/// What the Lambda read off the receipt `read` reports.
+const SLIP: &str = "RELIANCE FRESH\nTotal 1234.50";
 
 /// Where `owner`'s receipt `receipt` is stored (a PNG).
 fn key(owner: &Session, receipt: ReceiptId) -> String {
-    let user: UserId = owner.user["id"].as_str().unwrap().parse().unwrap();
-    ledgerly_store::objects::receipt_key(user, receipt, ReceiptKind::Png)
+    ledgerly_store::objects::receipt_key(user_id(owner), receipt, ReceiptKind::Png)
 }
 
 fn read(owner: &Session, receipt: ReceiptId, amount: &str) -> Vec<u8> {
@@ -29,6 +33,10 @@ fn read(owner: &Session, receipt: ReceiptId, amount: &str) -> Vec<u8> {
 }
 
 fn read_from(receipt: ReceiptId, object_key: &str, amount: &str) -> Vec<u8> {
+    read_with_text(receipt, object_key, amount, SLIP)
+}
+
+fn read_with_text(receipt: ReceiptId, object_key: &str, amount: &str, text: &str) -> Vec<u8> {
     serde_json::to_vec(&OcrCallback::new(
         receipt,
         object_key.to_owned(),
@@ -41,9 +49,14 @@ fn read_from(receipt: ReceiptId, object_key: &str, amount: &str) -> Vec<u8> {
                 date: true,
                 ..Unsure::default()
             },
+            text: Some(text.to_owned()),
         },
     ))
     .unwrap()
+}
+
+fn user_id(session: &Session) -> UserId {
+    session.user["id"].as_str().unwrap().parse().unwrap()
 }
 
 async fn post(app: &TestApp, body: &[u8], timestamp: i64, signature: &str) -> reqwest::Response {
@@ -105,6 +118,13 @@ async fn a_signed_result_becomes_an_expense_needing_review_that_the_owner_confir
         json!({ "vendor": false, "date": true, "amount": false }),
         "what OCR was unsure of is shown with the receipt"
     );
+    assert_eq!(
+        receipt_ocr_text(&app.db.store, user_id(&priya), id)
+            .await
+            .as_deref(),
+        Some(SLIP),
+        "the text read is kept with the receipt, for search"
+    );
     let expense_id = shown["expense_id"].as_str().unwrap();
     let expense = expect(
         app.get(&format!("/api/v1/expenses/{expense_id}"), t).await,
@@ -126,6 +146,14 @@ async fn a_signed_result_becomes_an_expense_needing_review_that_the_owner_confir
     )
     .await;
     assert_eq!(to_review["total"], 1);
+    // The receipt's words find its expense: "total" is only in the text read.
+    let searched = expect(
+        app.get("/api/v1/expenses?q=TOTAL%201234", t).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(searched["total"], 1, "{searched}");
+    assert_eq!(searched["items"][0]["id"], expense_id);
     // The same result sent again later (newly signed: a retry, not a replay) is harmless.
     let later = Utc::now().timestamp() + 1;
     let body = read(&priya, id, "1234.50");
@@ -301,6 +329,27 @@ async fn a_failure_report_shows_on_the_receipt(backend: Backend) {
     assert_eq!(
         (shown["status"].as_str(), shown["failure_reason"].as_str()),
         (Some("failed"), Some("the photo is too dark to read"))
+    );
+    app.stop().await;
+}
+
+/// The callback's body outgrows a small `limits.max_json_bytes` when the text is long: the
+/// route takes it anyway, even with every character escaped to six bytes.
+async fn the_longest_text_fits_the_callback_whatever_the_json_limit(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.ocr.callback_secret = SECRET.into();
+        s.limits.max_json_bytes = 64 * 1024;
+    })
+    .await;
+    let priya = app.register("priya@example.com").await;
+    let id = receipt(&app, &priya.token).await;
+    let text = "\u{1}".repeat(OCR_TEXT_MAX_CHARS);
+    let body = read_with_text(id, &key(&priya, id), "350.00", &text);
+    assert!(body.len() > 6 * OCR_TEXT_MAX_CHARS, "{}", body.len());
+    expect(signed(&app, &body).await, StatusCode::NO_CONTENT).await;
+    assert_eq!(
+        receipt_ocr_text(&app.db.store, user_id(&priya), id).await,
+        Some(text)
     );
     app.stop().await;
 }

@@ -167,7 +167,7 @@ async fn the_list_filters_by_days_category_vendor_and_review(store: &Store) {
     );
     assert_eq!(
         vendors(ExpenseQuery {
-            vendor_contains: Some("blue tokai".into()),
+            search: Some("blue tokai".into()),
             ..ExpenseQuery::default()
         })
         .await,
@@ -176,7 +176,7 @@ async fn the_list_filters_by_days_category_vendor_and_review(store: &Store) {
     // `%` is a character to find, not a wildcard.
     assert_eq!(
         vendors(ExpenseQuery {
-            vendor_contains: Some("0%".into()),
+            search: Some("0%".into()),
             ..ExpenseQuery::default()
         })
         .await,
@@ -184,7 +184,7 @@ async fn the_list_filters_by_days_category_vendor_and_review(store: &Store) {
     );
     assert_eq!(
         vendors(ExpenseQuery {
-            vendor_contains: Some("_".into()),
+            search: Some("_".into()),
             ..ExpenseQuery::default()
         })
         .await,
@@ -339,6 +339,7 @@ async fn the_kept_total_matches_a_count_after_every_kind_of_write(store: &Store)
         amount: inr(5),
         category_id: None,
         unsure: Default::default(),
+        text: None,
     };
     store.apply_ocr_result(receipt.id, &ocr).await.unwrap();
     check(5).await;
@@ -414,7 +415,7 @@ async fn the_export_is_every_page_of_the_list_in_one_read(store: &Store) {
         ExpenseQuery {
             from: Some(day("2026-02-01")),
             to: Some(day("2026-03-15")),
-            vendor_contains: Some("vendor 1".into()),
+            search: Some("vendor 1".into()),
             sort: sort(SortField::Vendor, SortDirection::Ascending),
             ..ExpenseQuery::default()
         },
@@ -429,7 +430,7 @@ async fn the_export_is_every_page_of_the_list_in_one_read(store: &Store) {
             ..ExpenseQuery::default()
         },
         ExpenseQuery {
-            vendor_contains: Some("nobody".into()),
+            search: Some("nobody".into()),
             ..ExpenseQuery::default()
         },
     ];

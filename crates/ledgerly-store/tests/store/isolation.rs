@@ -55,7 +55,7 @@ async fn another_users_rows_are_never_returned_or_changed(store: &Store) {
         .list_expenses(
             b.id,
             &ExpenseQuery {
-                vendor_contains: Some("lunch".into()),
+                search: Some("lunch".into()),
                 ..Default::default()
             },
         )

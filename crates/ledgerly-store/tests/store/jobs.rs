@@ -30,6 +30,7 @@ fn result(minor: i64) -> OcrResult {
         amount: inr(minor),
         category_id: None,
         unsure: Unsure::default(),
+        text: None,
     }
 }
 

@@ -13,6 +13,7 @@ mod isolation;
 mod jobs;
 mod receipts;
 mod rollups;
+mod search;
 mod sessions;
 mod stats;
 mod users;

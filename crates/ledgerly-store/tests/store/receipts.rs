@@ -1,5 +1,7 @@
+use chrono::{Duration, Utc};
 use ledgerly_core::{OcrStatus, Receipt, ReceiptId, ReceiptKind, User};
-use ledgerly_store::{NewReceipt, OcrResult, Store, StoreError};
+use ledgerly_store::testing::receipt_ocr_text;
+use ledgerly_store::{NewReceipt, OCR_TEXT_MAX_CHARS, OcrResult, Store, StoreError};
 
 use crate::harness::*;
 
@@ -11,7 +13,64 @@ on_both_backends!(
     a_receipt_cannot_suggest_another_users_category,
     a_callback_nonce_is_accepted_once_until_it_is_forgotten,
     a_queued_upload_has_its_job_or_nothing_is_recorded,
+    the_text_read_is_kept_with_the_receipt_and_the_latest_reading_wins,
 );
+
+async fn the_text_read_is_kept_with_the_receipt_and_the_latest_reading_wins(store: &Store) {
+    let priya = user(store, "priya@example.com").await;
+    let receipt = upload(store, &priya, "r1").await;
+    let read = |text: Option<String>| OcrResult {
+        vendor: vendor("Blue Tokai"),
+        date: day("2026-03-14"),
+        amount: inr(35_000),
+        category_id: None,
+        unsure: Default::default(),
+        text,
+    };
+    let complete = async |text: Option<String>| {
+        store
+            .enqueue_ocr_job(priya.id, receipt.id, 3, Utc::now())
+            .await
+            .unwrap();
+        let claimed = store
+            .claim_ocr_job("w", Duration::seconds(60), Utc::now())
+            .await
+            .unwrap()
+            .unwrap();
+        store.complete_ocr_job(&claimed, &read(text)).await.unwrap();
+        receipt_ocr_text(store, priya.id, receipt.id).await
+    };
+    assert_eq!(receipt_ocr_text(store, priya.id, receipt.id).await, None);
+
+    let slip = "BLUE TOKAI COFFEE ROASTERS\nFlat white 350.00";
+    assert_eq!(complete(Some(slip.to_owned())).await.as_deref(), Some(slip));
+
+    // PostgreSQL's text cannot hold a NUL, and a text past the limit is cut — by characters,
+    // not bytes (each `₹` is three).
+    let long = format!("Total\0 350.00 {}", "₹".repeat(OCR_TEXT_MAX_CHARS));
+    let kept = complete(Some(long)).await.unwrap();
+    let expected: String = "Total 350.00 "
+        .chars()
+        .chain(std::iter::repeat('₹'))
+        .take(OCR_TEXT_MAX_CHARS)
+        .collect();
+    assert_eq!(kept.chars().count(), OCR_TEXT_MAX_CHARS);
+    assert_eq!(kept, expected);
+
+    // A reading without text clears the earlier one's: the text is the latest reading's.
+    assert_eq!(complete(None).await, None);
+
+    // A result from the signed callback keeps its text the same way.
+    let other = upload(store, &priya, "r2").await;
+    store
+        .apply_ocr_result(other.id, &read(Some(slip.to_owned())))
+        .await
+        .unwrap();
+    assert_eq!(
+        receipt_ocr_text(store, priya.id, other.id).await.as_deref(),
+        Some(slip)
+    );
+}
 
 async fn a_queued_upload_has_its_job_or_nothing_is_recorded(store: &Store) {
     let priya = user(store, "priya@example.com").await;
@@ -167,6 +226,7 @@ async fn deleting_a_receipt_drops_its_unreviewed_expense_but_keeps_a_confirmed_o
         amount: inr(123_450),
         category_id: None,
         unsure: Default::default(),
+        text: None,
     };
     let unreviewed = upload(store, &priya, "a").await;
     let drafted = store

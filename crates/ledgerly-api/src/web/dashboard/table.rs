@@ -39,7 +39,7 @@ pub(super) fn table(view: &View, data: &Data) -> Markup {
                 (field("filter", "from", "From", &view.from, Input::of("date"), errors))
                 (field("filter", "to", "To", &view.to, Input::of("date"), errors))
                 (select("filter", "category", "Category", &view.category, &categories, errors))
-                (field("filter", "q", "Vendor", &view.q, Input::of("search"), errors))
+                (field("filter", "q", "Search", &view.q, Input::of("search"), errors))
                 (select("filter", "per_page", "Rows", &view.per_page.to_string(),
                     &PAGE_SIZES.map(|n| (n.to_string(), format!("{n} per page"))), errors))
                 details.columns {

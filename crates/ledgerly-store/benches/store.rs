@@ -319,6 +319,25 @@ async fn main() {
         ms(s.max)
     );
 
+    // A word in no vendor, note or receipt: every one of the user's rows is checked.
+    let nowhere = ExpenseQuery {
+        search: Some("espresso".into()),
+        ..ExpenseQuery::default()
+    };
+    let got = store.list_expenses(user, &nowhere).await.unwrap();
+    assert_eq!(got.total, 0);
+    let s = measure(|| async {
+        store.list_expenses(user, &nowhere).await.unwrap();
+    })
+    .await;
+    println!(
+        "| `list_expenses` search \"espresso\" over all {EXPENSES} (no match: vendor, note and receipt text) | 0 | {} | {} | {} | {} |",
+        ms(s.min),
+        ms(s.p50),
+        ms(s.p95),
+        ms(s.max)
+    );
+
     for (title, query) in [
         (
             "2025, newest first",
@@ -405,6 +424,17 @@ async fn main() {
          JOIN categories c ON c.id = e.category_id WHERE e.id IN (SELECT e.id FROM expenses e \
          WHERE e.user_id = $1 ORDER BY e.spent_on DESC, e.id DESC LIMIT 50 OFFSET 499950) \
          ORDER BY e.spent_on DESC, e.id DESC",
+        user,
+    )
+    .await;
+    explain(
+        &pool,
+        "list_expenses search \"espresso\": the vendor's trigram index, the expenses' and the receipts' full-text indexes",
+        "SELECT count(*) FROM expenses e WHERE e.user_id = $1 \
+         AND (e.vendor ILIKE '%espresso%' ESCAPE '\\' \
+         OR e.search @@ to_tsquery('simple', 'espresso:*') \
+         OR e.receipt_id IN (SELECT r.id FROM receipts r WHERE r.user_id = $1 \
+         AND r.ocr_search @@ to_tsquery('simple', 'espresso:*')))",
         user,
     )
     .await;

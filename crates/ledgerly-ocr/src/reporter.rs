@@ -227,14 +227,18 @@ mod tests {
 
     #[test]
     fn only_a_refusal_of_the_text_field_is_sent_again() {
-        assert!(refuses_text("outcome: unknown field `text`, expected one of `vendor`"));
+        assert!(refuses_text(
+            "outcome: unknown field `text`, expected one of `vendor`"
+        ));
         assert!(!refuses_text("outcome: unknown field `texts`"));
         assert!(!refuses_text("amount: not a decimal"));
         assert!(without_text(&result(None)).is_none());
         let failed = OcrCallback::new(
             ReceiptId::new(),
             "k".into(),
-            CallbackOutcome::Failed { reason: "dark".into() },
+            CallbackOutcome::Failed {
+                reason: "dark".into(),
+            },
         );
         assert!(without_text(&failed).is_none());
     }

@@ -433,8 +433,8 @@ async fn main() {
         "SELECT count(*) FROM expenses e WHERE e.user_id = $1 \
          AND (e.vendor ILIKE '%espresso%' ESCAPE '\\' \
          OR e.search @@ to_tsquery('simple', 'espresso:*') \
-         OR e.receipt_id IN (SELECT r.id FROM receipts r WHERE r.user_id = $1 \
-         AND r.ocr_search @@ to_tsquery('simple', 'espresso:*')))",
+         OR e.receipt_id = ANY(ARRAY(SELECT r.id FROM receipts r WHERE r.user_id = $1 \
+         AND r.ocr_search @@ to_tsquery('simple', 'espresso:*'))))",
         user,
     )
     .await;

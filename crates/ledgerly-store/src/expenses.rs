@@ -141,15 +141,19 @@ pub(crate) fn push_filters<'a, DB>(
                         .map(|w| format!("{w}:*"))
                         .collect::<Vec<_>>()
                         .join(" & ");
+                    // `= ANY(ARRAY(…))`, not `IN (…)`: each arm of the OR is then an index
+                    // scan (trigram, full text, receipt id) and PostgreSQL ORs the bitmaps; an
+                    // `IN` subplan made it read every one of the user's rows instead.
                     qb.push(" OR e.search @@ to_tsquery('simple', ")
                         .push_bind(tsquery.clone())
                         .push(
-                            ") OR e.receipt_id IN (SELECT r.id FROM receipts r WHERE r.user_id = ",
+                            ") OR e.receipt_id = ANY(ARRAY(SELECT r.id FROM receipts r \
+                             WHERE r.user_id = ",
                         )
                         .push_bind(user.as_uuid())
                         .push(" AND r.ocr_search @@ to_tsquery('simple', ")
                         .push_bind(tsquery)
-                        .push("))");
+                        .push(")))");
                 }
                 Dialect::Sqlite => {
                     let pattern = words

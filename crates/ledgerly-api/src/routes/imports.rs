@@ -243,6 +243,10 @@ pub(crate) struct SettingsView {
     /// category.
     #[schema(example = "other")]
     pub(crate) default_category: String,
+    /// The currency of amounts the file does not name (no `currency` column, or an empty
+    /// cell); `null` or left out: the account's.
+    #[serde(default)]
+    pub(crate) currency: Option<ledgerly_core::Currency>,
 }
 
 impl From<&ImportSettings> for SettingsView {
@@ -256,6 +260,7 @@ impl From<&ImportSettings> for SettingsView {
             sign: s.sign.into(),
             columns: (&s.columns).into(),
             default_category: s.default_category.as_str().to_owned(),
+            currency: s.currency,
         }
     }
 }
@@ -284,6 +289,7 @@ impl SettingsView {
             sign: self.sign.into(),
             columns: (&self.columns).into(),
             default_category,
+            currency: self.currency,
         })
     }
 }

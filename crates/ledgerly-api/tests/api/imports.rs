@@ -355,9 +355,12 @@ async fn settings_are_changed_checked_and_remembered_for_the_next_file_of_that_s
     let mut settings = preview["settings"].clone();
     settings["date_order"] = json!("mdy");
     settings["default_category"] = json!("Groceries");
+    // The statement is in dollars; the account (INR) is not.
+    settings["currency"] = json!("USD");
     let changed = expect(app.put(&path, &user.token, &settings).await, StatusCode::OK).await;
     assert_eq!(changed["rows"][0]["date"], "2026-03-04");
     assert_eq!(changed["rows"][0]["category"], "Groceries");
+    assert_eq!(changed["rows"][0]["currency"], "USD");
     assert!(changed["notes"].as_array().unwrap().is_empty());
 
     // Settings that do not fit the file are refused and not kept.
@@ -374,6 +377,13 @@ async fn settings_are_changed_checked_and_remembered_for_the_next_file_of_that_s
     both["columns"]["debit"] = json!(1);
     expect(
         app.put(&path, &user.token, &both).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let mut unknown = settings.clone();
+    unknown["currency"] = json!("XYZ");
+    expect(
+        app.put(&path, &user.token, &unknown).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;

@@ -67,6 +67,7 @@ pub(super) fn detect(
                     ..ColumnMap::default()
                 },
                 default_category,
+                currency: None,
             },
             notes: Vec::new(),
         });
@@ -116,6 +117,7 @@ pub(super) fn detect(
             sign,
             columns,
             default_category,
+            currency: None,
         },
         notes,
     })

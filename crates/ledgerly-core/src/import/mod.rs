@@ -151,6 +151,10 @@ pub struct ImportSettings {
     pub columns: ColumnMap,
     /// The category of rows without one (no category column, or an empty cell).
     pub default_category: CategoryName,
+    /// The currency of amounts the file does not name (no currency column, or an empty cell);
+    /// `None`: the account's. Settings kept before this field read as `None`.
+    #[serde(default)]
+    pub currency: Option<Currency>,
 }
 
 impl ImportSettings {
@@ -331,7 +335,7 @@ pub fn detect(bytes: &[u8], default_category: CategoryName) -> Result<Detection,
 }
 
 /// Reads every data record with `settings`. `currency` is the account's currency, used when
-/// there is no currency column or its cell is empty. Records that are entirely empty are
+/// the settings name none and there is no currency column or its cell is empty. Records that are entirely empty are
 /// skipped silently; every other record becomes a [`ReadRow`], an expense or the reason it is
 /// not one. Errors only for problems with the whole file: its encoding, the settings (checked
 /// against the header's field count, or the most common one without a header), too many rows,
@@ -356,7 +360,12 @@ pub fn read(
         .iter()
         .map(|record| ReadRow {
             line: record.line,
-            result: rows::read(record, settings, currency, layout.column_count),
+            result: rows::read(
+                record,
+                settings,
+                settings.currency.unwrap_or(currency),
+                layout.column_count,
+            ),
         })
         .collect();
     Ok(Table {

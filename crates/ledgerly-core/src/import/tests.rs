@@ -74,6 +74,7 @@ fn plain_settings() -> ImportSettings {
             ..ColumnMap::default()
         },
         default_category: other(),
+        currency: None,
     }
 }
 
@@ -243,6 +244,7 @@ fn our_own_export_reads_back_as_it_was_written() {
                 ..ColumnMap::default()
             },
             default_category: other(),
+            currency: None,
         }
     );
     assert!(detection.notes.is_empty());
@@ -1040,4 +1042,28 @@ fn settings_serialise_in_snake_case() {
         serde_json::to_value(DecimalSeparator::Comma).unwrap(),
         "comma"
     );
+}
+
+#[test]
+fn the_files_currency_applies_where_no_cell_names_one() {
+    let bytes =
+        b"date,vendor,amount,currency\n2026-03-01,Diner,-12.50,\n2026-03-02,Hotel,-80.00,EUR\n";
+    let mut settings = plain_settings();
+    settings.columns.currency = Some(3);
+    // The account's currency, when the settings name none.
+    let table = read(bytes, &settings, Currency::GBP).unwrap();
+    assert_eq!(expense(&table.rows[0]).amount, gbp(1250));
+    // The file's, when they do; a cell that names one still wins.
+    settings.currency = Some(Currency::USD);
+    let table = read(bytes, &settings, Currency::GBP).unwrap();
+    assert_eq!(
+        expense(&table.rows[0]).amount,
+        Money::from_minor(1250, Currency::USD)
+    );
+    assert_eq!(expense(&table.rows[1]).amount, eur(8000));
+    // Settings kept before the field existed read as the account's.
+    let mut json = serde_json::to_value(plain_settings()).unwrap();
+    json.as_object_mut().unwrap().remove("currency");
+    let old: ImportSettings = serde_json::from_value(json).unwrap();
+    assert_eq!(old.currency, None);
 }

@@ -30,6 +30,7 @@ fn settings() -> ImportSettings {
             ..ColumnMap::default()
         },
         default_category: CategoryName::parse("other").unwrap(),
+        currency: None,
     }
 }
 

@@ -87,6 +87,8 @@ pub(crate) struct SettingsForm {
     column_note: String,
     column_currency: String,
     default_category: String,
+    /// An ISO code, or empty for the account's.
+    currency: String,
 }
 
 impl SettingsForm {
@@ -116,6 +118,10 @@ impl SettingsForm {
             column_note: column(columns.note),
             column_currency: column(columns.currency),
             default_category: settings.default_category.clone(),
+            currency: settings
+                .currency
+                .map(|c| c.code().to_owned())
+                .unwrap_or_default(),
         }
     }
 
@@ -129,6 +135,7 @@ impl SettingsForm {
         let decimal = errors.check(choice_of(&DECIMALS, "decimal", &self.decimal));
         let sign = errors.check(choice_of(&SIGNS, "sign", &self.sign));
         let columns = errors.check(self.columns());
+        let currency = errors.check(currency(&self.currency));
         let (
             Some(encoding),
             Some(header_row),
@@ -136,7 +143,10 @@ impl SettingsForm {
             Some(decimal),
             Some(sign),
             Some(columns),
-        ) = (encoding, header_row, date_order, decimal, sign, columns)
+            Some(currency),
+        ) = (
+            encoding, header_row, date_order, decimal, sign, columns, currency,
+        )
         else {
             return Err(errors);
         };
@@ -153,6 +163,7 @@ impl SettingsForm {
             sign,
             columns,
             default_category: self.default_category.trim().to_owned(),
+            currency,
         })
     }
 
@@ -205,6 +216,17 @@ fn options<T>(choices: &[Choice<T>]) -> Vec<(String, String)> {
         .iter()
         .map(|(_, value, label)| ((*value).to_owned(), (*label).to_owned()))
         .collect()
+}
+
+/// Empty: the account's currency. Else an ISO code the app knows.
+fn currency(text: &str) -> ApiResult<Option<ledgerly_core::Currency>> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    ledgerly_core::Currency::from_code(text)
+        .map(Some)
+        .map_err(|_| ApiError::invalid("currency", "choose one of the currencies"))
 }
 
 /// Empty: no header. Else the header's record number, from 1.
@@ -275,6 +297,20 @@ fn shortened(text: &str, max: usize) -> String {
 
 /// The settings card: the form (posting to `action`) with `form`'s values and `errors` beside
 /// their fields; `remembered` says where the settings came from.
+/// The account's currency first (empty), then every code.
+fn currencies() -> Vec<(String, String)> {
+    std::iter::once((
+        String::new(),
+        "The account's, where a row names none".to_owned(),
+    ))
+    .chain(
+        ledgerly_core::Currency::codes()
+            .into_iter()
+            .map(|code| (code.to_owned(), code.to_owned())),
+    )
+    .collect()
+}
+
 pub(super) fn card(
     action: &str,
     form: &SettingsForm,
@@ -327,6 +363,7 @@ pub(super) fn card(
                     (field("settings", "default_category", "Default category", &form.default_category,
                         Input::of("text").list("import-categories").required()
                             .hint("For rows without one; created on import if you have no such category."), errors))
+                    (select("settings", "currency", "Currency", &form.currency, &currencies(), errors))
                 }
                 datalist #import-categories {
                     @for category in categories {
@@ -360,6 +397,7 @@ mod tests {
                 ..ColumnsView::default()
             },
             default_category: "other".into(),
+            currency: Some(ledgerly_core::Currency::CHF),
         }
     }
 
@@ -372,6 +410,8 @@ mod tests {
         let mut odd = bank();
         odd.delimiter = "^".into();
         odd.header_row = None;
+        odd.currency = None;
+        assert_eq!(SettingsForm::of(&odd).currency, "");
         assert_eq!(SettingsForm::of(&odd).to_view().ok(), Some(odd));
     }
 
@@ -381,7 +421,9 @@ mod tests {
         form.header_row = "zero".into();
         form.sign = "both".into();
         form.column_note = "x".into();
+        form.currency = "XYZ".into();
         let errors = form.to_view().err().unwrap_or_default();
+        assert!(errors.get("currency").is_some());
         assert!(errors.get("header_row").is_some());
         assert!(errors.get("sign").is_some());
         assert!(errors.get("column_note").is_some());

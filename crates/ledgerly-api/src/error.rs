@@ -175,6 +175,12 @@ impl From<StoreError> for ApiError {
                     "the category still has {count} expense(s); pass move_to=<category id> to move them first"
                 ),
             },
+            StoreError::TagNameTaken(name) => ApiError::Conflict {
+                code: "tag_exists",
+                message: format!(
+                    "a tag named `{name}` already exists; merge the two with POST /api/v1/tags/{{id}}/merge"
+                ),
+            },
             StoreError::ImportCommitted => ApiError::Conflict {
                 code: "import_committed",
                 message: "this import was committed already; its expenses are recorded".into(),

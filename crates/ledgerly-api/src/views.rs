@@ -49,6 +49,8 @@ pub struct ExpenseView {
     pub note: Option<String>,
     pub needs_review: bool,
     pub receipt_id: Option<ReceiptId>,
+    /// Its tags, by name.
+    pub tags: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -66,6 +68,7 @@ impl From<Expense> for ExpenseView {
             note: e.note.map(|n| n.to_string()),
             needs_review: e.needs_review,
             receipt_id: e.receipt_id,
+            tags: e.tags.iter().map(|t| t.as_str().to_owned()).collect(),
             created_at: e.created_at,
             updated_at: e.updated_at,
         }

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::ids::{CategoryId, ExpenseId, ReceiptId, UserId};
 use crate::money::Money;
-use crate::text::{CategoryName, Note, Vendor};
+use crate::text::{CategoryName, Note, TagName, Vendor};
 
 /// A recorded expense.
 ///
@@ -27,6 +27,8 @@ pub struct Expense {
     /// Filled in by OCR and not yet confirmed by its owner.
     pub needs_review: bool,
     pub receipt_id: Option<ReceiptId>,
+    /// Its tags, each once, sorted by key.
+    pub tags: Vec<TagName>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -58,6 +60,8 @@ pub struct NewExpense {
     pub note: Option<Note>,
     pub needs_review: bool,
     pub receipt_id: Option<ReceiptId>,
+    /// Its tags (created if the user has none of that name); see [`crate::tag::tag_set`].
+    pub tags: Vec<TagName>,
 }
 
 impl NewExpense {
@@ -77,6 +81,7 @@ impl NewExpense {
             note: None,
             needs_review: false,
             receipt_id: None,
+            tags: Vec::new(),
         })
     }
 
@@ -103,6 +108,8 @@ pub struct ExpenseChanges {
     pub amount: Option<Money>,
     pub note: Option<Option<Note>>,
     pub needs_review: Option<bool>,
+    /// The whole set of tags, replacing the ones it has.
+    pub tags: Option<Vec<TagName>>,
 }
 
 impl ExpenseChanges {

@@ -94,6 +94,10 @@ id_type!(
     JobId
 );
 id_type!(
+    /// A tag of one user's.
+    TagId
+);
+id_type!(
     /// A CSV file uploaded for import, waiting for its owner to commit it.
     ImportId
 );

@@ -17,6 +17,7 @@ pub mod money;
 mod openapi;
 pub mod receipt;
 pub mod stats;
+pub mod tag;
 pub mod text;
 pub mod time;
 pub mod user;
@@ -26,10 +27,13 @@ pub use category::{Category, DEFAULT_CATEGORIES};
 pub use currency::Currency;
 pub use email::Email;
 pub use expense::{Expense, ExpenseChanges, NewExpense};
-pub use ids::{CategoryId, ClaimId, ExpenseId, ImportId, JobId, ReceiptId, SessionId, UserId};
+pub use ids::{
+    CategoryId, ClaimId, ExpenseId, ImportId, JobId, ReceiptId, SessionId, TagId, UserId,
+};
 pub use money::{DecimalSeparator, Money, MoneyError, ParseOptions};
 pub use receipt::{OcrStatus, Receipt, ReceiptKind, Unsure};
 pub use stats::{CategoryTotal, MonthSummary, MonthlyCategoryTotal, Percent};
-pub use text::{CategoryName, Note, PersonName, TextError, Vendor};
+pub use tag::{Tag, TagMatch, TagTotal, TagUse};
+pub use text::{CategoryName, Note, PersonName, TagName, TextError, Vendor};
 pub use time::{Month, UserTimeZone};
 pub use user::User;

@@ -6,7 +6,9 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::{CategoryId, Currency, ExpenseId, ImportId, Month, ReceiptId, ReceiptKind, UserId};
+use crate::{
+    CategoryId, Currency, ExpenseId, ImportId, Month, ReceiptId, ReceiptKind, TagId, UserId,
+};
 
 fn uuid(description: &str) -> RefOr<Schema> {
     ObjectBuilder::new()
@@ -33,6 +35,7 @@ uuid_schema! {
     ExpenseId => "An expense's id.",
     ReceiptId => "A receipt's id.",
     ImportId => "An import's id.",
+    TagId => "A tag's id.",
 }
 
 impl PartialSchema for Currency {

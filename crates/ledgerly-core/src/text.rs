@@ -13,6 +13,8 @@ pub enum TextError {
     TooLong { what: &'static str, max: usize },
     #[error("{what} contains a control character")]
     ControlCharacter { what: &'static str },
+    #[error("{what} cannot contain `{found}`")]
+    Forbidden { what: &'static str, found: char },
 }
 
 pub(crate) fn clean(input: &str, what: &'static str, max: usize) -> Result<String, TextError> {
@@ -31,6 +33,9 @@ pub(crate) fn clean(input: &str, what: &'static str, max: usize) -> Result<Strin
 
 macro_rules! text_type {
     ($(#[$doc:meta])* $name:ident, $what:literal, $max:literal) => {
+        text_type!($(#[$doc])* $name, $what, $max, forbidding []);
+    };
+    ($(#[$doc:meta])* $name:ident, $what:literal, $max:literal, forbidding [$($forbidden:literal),*]) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
@@ -39,7 +44,12 @@ macro_rules! text_type {
             pub const MAX_CHARS: usize = $max;
 
             pub fn parse(input: &str) -> Result<Self, TextError> {
-                clean(input, $what, $max).map(Self)
+                let cleaned = clean(input, $what, $max)?;
+                let forbidden: &[char] = &[$($forbidden),*];
+                if let Some(found) = cleaned.chars().find(|c| forbidden.contains(c)) {
+                    return Err(TextError::Forbidden { what: $what, found });
+                }
+                Ok(Self(cleaned))
             }
 
             pub fn as_str(&self) -> &str {
@@ -95,6 +105,19 @@ text_type!(
     /// A free-text note on an expense.
     Note, "the note", 1000
 );
+
+text_type!(
+    /// A tag on expenses: "trip-lisbon", "reimbursable". No commas: lists of tags are written
+    /// with them (`?tags=trip,work`).
+    TagName, "the tag", 40, forbidding [',']
+);
+
+impl TagName {
+    /// The form tags are compared in: "Trip" and "trip" are one tag.
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
 
 impl CategoryName {
     /// The form names are compared in: "Food" and "food" are one category.

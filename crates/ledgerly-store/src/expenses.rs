@@ -1,7 +1,9 @@
 //! Expenses: create, read, change, delete, and the filtered, sorted, paginated list.
 
 use chrono::NaiveDate;
-use ledgerly_core::{CategoryId, Expense, ExpenseChanges, ExpenseId, NewExpense, UserId};
+use ledgerly_core::{
+    CategoryId, Expense, ExpenseChanges, ExpenseId, NewExpense, TagId, TagMatch, TagName, UserId,
+};
 use sqlx::QueryBuilder;
 
 use crate::error::{found, missing};
@@ -44,6 +46,9 @@ pub struct ExpenseQuery {
     /// the vendor, the note or the receipt's OCR text.
     pub search: Option<String>,
     pub needs_review: Option<bool>,
+    /// Only expenses with these tags: any of them, or all (`tags_match`).
+    pub tags: Vec<TagName>,
+    pub tags_match: TagMatch,
     pub sort: ExpenseSort,
     /// 1-based.
     pub page: u32,
@@ -60,6 +65,7 @@ impl ExpenseQuery {
             && self.category.is_none()
             && self.search.as_deref().is_none_or(|t| t.trim().is_empty())
             && self.needs_review.is_none()
+            && self.tags.is_empty()
     }
 }
 
@@ -71,6 +77,8 @@ impl Default for ExpenseQuery {
             category: None,
             search: None,
             needs_review: None,
+            tags: Vec::new(),
+            tags_match: TagMatch::Any,
             sort: ExpenseSort::default(),
             page: 1,
             per_page: 50,
@@ -114,6 +122,7 @@ pub(crate) fn push_filters<'a, DB>(
     NaiveDate: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     bool: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
     qb.push(" WHERE e.user_id = ").push_bind(user.as_uuid());
     if let Some(from) = query.from {
@@ -171,7 +180,41 @@ pub(crate) fn push_filters<'a, DB>(
                 }
             }
         }
+        // A tag whose name contains the text.
+        qb.push(dialect.pick(
+            " OR e.id = ANY(ARRAY(SELECT et.expense_id FROM expense_tags et \
+             JOIN tags t ON t.id = et.tag_id WHERE t.user_id = ",
+            " OR e.id IN (SELECT et.expense_id FROM expense_tags et \
+             JOIN tags t ON t.id = et.tag_id WHERE t.user_id = ",
+        ))
+        .push_bind(user.as_uuid())
+        .push(dialect.pick(" AND t.name ILIKE ", " AND t.name LIKE "))
+        .push_bind(like_pattern(text.trim()))
+        .push(dialect.pick(" ESCAPE '\\'))", " ESCAPE '\\')"));
         qb.push(")");
+    }
+    let mut keys: Vec<String> = query.tags.iter().map(TagName::key).collect();
+    keys.sort();
+    keys.dedup();
+    if !keys.is_empty() {
+        // Any: one of the tags; all: as many of them as were asked for.
+        qb.push(match query.tags_match {
+            TagMatch::Any => " AND EXISTS (SELECT 1",
+            TagMatch::All => " AND (SELECT COUNT(*)",
+        })
+        .push(
+            " FROM expense_tags et JOIN tags t ON t.id = et.tag_id \
+             WHERE et.expense_id = e.id AND t.name_key IN (",
+        );
+        let count = keys.len() as i64;
+        let mut list = qb.separated(", ");
+        for key in keys {
+            list.push_bind(key);
+        }
+        qb.push("))");
+        if query.tags_match == TagMatch::All {
+            qb.push(" = ").push_bind(count);
+        }
     }
     if let Some(needs_review) = query.needs_review {
         qb.push(" AND e.needs_review = ").push_bind(needs_review);
@@ -254,28 +297,74 @@ const EXPENSE_BY_ID: &str = concat!(expense_select!(), "WHERE e.user_id = $1 AND
 /// Runs `$write` — on PostgreSQL the write and its read-back in one statement, on SQLite the
 /// write alone — and gives the expense `$id` of `$user` as it now is: on SQLite read back in the
 /// write's transaction. Either way the answer never depends on a round trip after the commit.
+/// With `$tags` (`Some`: the expense's whole set), the write, the tags and the read-back are one
+/// transaction on both backends.
 macro_rules! written_and_read_back {
-    ($write:expr, $pool:expr, $dialect:expr, $user:expr, $id:expr) => {
-        if $dialect == Dialect::Postgres {
+    ($write:expr, $pool:expr, $dialect:expr, $user:expr, $id:expr, $tags:expr) => {{
+        let tags: Option<&[TagName]> = $tags;
+        if $dialect == Dialect::Postgres && tags.is_none() {
             $write
                 .fetch_optional($pool)
                 .await
                 .map_err(missing("category"))?
         } else {
             let mut tx = $pool.begin_with($dialect.begin()).await?;
-            $write
+            let _: Option<ExpenseRow> = $write
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(missing("category"))?;
-            let row = sqlx::query_as(EXPENSE_BY_ID)
+            let mut row: Option<ExpenseRow> = sqlx::query_as(EXPENSE_BY_ID)
                 .bind($user.as_uuid())
                 .bind($id.as_uuid())
                 .fetch_optional(&mut *tx)
                 .await?;
+            if let (Some(_), Some(tags)) = (&row, tags) {
+                let at = now();
+                sqlx::query("DELETE FROM expense_tags WHERE expense_id = $1")
+                    .bind($id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+                for tag in tags {
+                    sqlx::query(
+                        "INSERT INTO tags (id, user_id, name, name_key, created_at) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, name_key) DO NOTHING",
+                    )
+                    .bind(TagId::new().as_uuid())
+                    .bind($user.as_uuid())
+                    .bind(tag.as_str())
+                    .bind(tag.key())
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                    // From the user's own expense and tag only.
+                    sqlx::query(
+                        "INSERT INTO expense_tags (expense_id, user_id, tag_id) \
+                         SELECT e.id, e.user_id, t.id FROM expenses e \
+                         JOIN tags t ON t.user_id = e.user_id \
+                         WHERE e.user_id = $1 AND e.id = $2 AND t.name_key = $3 \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind($user.as_uuid())
+                    .bind($id.as_uuid())
+                    .bind(tag.key())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                row = sqlx::query_as(EXPENSE_BY_ID)
+                    .bind($user.as_uuid())
+                    .bind($id.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
             row
         }
-    };
+    }};
+}
+
+/// `tags` as the set an expense carries, or why it cannot.
+fn tag_set(tags: Vec<TagName>) -> Result<Vec<TagName>> {
+    ledgerly_core::tag::tag_set(tags).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
 impl Store {
@@ -286,6 +375,8 @@ impl Store {
         ledgerly_core::expense::ensure_spendable(new.amount)
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let at = now();
+        let tags = tag_set(new.tags)?;
+        let tags = (!tags.is_empty()).then_some(tags.as_slice());
         // Written and read back in one statement on PostgreSQL, in one transaction on SQLite
         // (whose RETURNING cannot join): the answer never depends on a round trip after the
         // commit (a connection lost there would report a failure for a row that was written).
@@ -318,7 +409,7 @@ impl Store {
             .bind(new.needs_review)
             .bind(new.receipt_id.map(|r| r.as_uuid()))
             .bind(at);
-            written_and_read_back!(insert, pool, d, user, id)
+            written_and_read_back!(insert, pool, d, user, id, tags)
         });
         row.ok_or(StoreError::NotFound("expense"))?.try_into()
     }
@@ -347,6 +438,8 @@ impl Store {
             ledgerly_core::expense::ensure_spendable(amount)
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
         }
+        let tags = changes.tags.map(tag_set).transpose()?;
+        let tags = tags.as_deref();
         // Changed and read back as a create is: one statement on PostgreSQL (the rollup rows
         // the change moves between are locked for the shortest time), one transaction on
         // SQLite. No row means no such expense of this user.
@@ -378,7 +471,7 @@ impl Store {
             )
             .bind(changes.needs_review)
             .bind(now());
-            written_and_read_back!(update, pool, d, user, id)
+            written_and_read_back!(update, pool, d, user, id, tags)
         });
         row.ok_or(StoreError::NotFound("expense"))?.try_into()
     }
@@ -458,6 +551,7 @@ fn push_count<'a, DB>(
     NaiveDate: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     bool: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
     if query.is_unfiltered() {
         qb.push("SELECT COALESCE((SELECT n FROM expense_counts WHERE user_id = ")

@@ -25,6 +25,7 @@ mod roles;
 mod rows;
 mod sessions;
 mod stats;
+mod tags;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod users;
@@ -146,6 +147,17 @@ fn schema_behind(missing: &[i64]) -> StoreError {
     ))
 }
 
+/// How every SQLite connection is opened.
+pub(crate) fn sqlite_options(url: &str, options: &StoreOptions) -> Result<SqliteConnectOptions> {
+    Ok(SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(options.acquire_timeout))
+}
+
 /// Ledgerly's data, on PostgreSQL or SQLite.
 #[derive(Clone)]
 pub struct Store {
@@ -205,13 +217,7 @@ impl Store {
                 db: Db::Postgres(pool),
             }
         } else if url.starts_with("sqlite:") {
-            let connect = SqliteConnectOptions::from_str(url)
-                .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(options.acquire_timeout);
+            let connect = sqlite_options(url, options)?;
             // An in-memory database exists once per connection: keep it to one.
             let max = if url.contains(":memory:") || url.contains("mode=memory") {
                 1

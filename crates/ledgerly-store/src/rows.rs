@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use ledgerly_core::{
     Category, CategoryName, Currency, Email, Expense, Money, Note, OcrStatus, PersonName, Receipt,
-    ReceiptKind, Unsure, User, UserTimeZone, Vendor,
+    ReceiptKind, TagName, Unsure, User, UserTimeZone, Vendor,
 };
 use uuid::Uuid;
 
@@ -82,6 +82,9 @@ pub(crate) struct ExpenseRow {
     pub receipt_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The tag names joined by U+001F, in key order; `NULL` (SQLite) or empty (PostgreSQL)
+    /// without tags.
+    pub tags: Option<String>,
 }
 
 /// `SELECT` of every [`ExpenseRow`] column, from `expenses e` joined to its category `c`.
@@ -97,11 +100,15 @@ macro_rules! expense_select {
 pub(crate) use expense_select;
 
 /// Every [`ExpenseRow`] column, of `expenses e` and its category `c`.
+/// The tags are one string (`string_agg`, which SQLite has since 3.44 too), so the row has the
+/// same shape on both backends; U+001F cannot be in a tag (control characters are refused).
 macro_rules! expense_columns {
     () => {
         "e.id, e.user_id, e.category_id, c.name AS category, e.spent_on, e.occurred_at, \
          e.vendor, e.amount_minor, e.currency, e.note, e.needs_review, e.receipt_id, \
-         e.created_at, e.updated_at"
+         e.created_at, e.updated_at, \
+         (SELECT string_agg(t.name, '\u{1f}' ORDER BY t.name_key) FROM expense_tags et \
+         JOIN tags t ON t.id = et.tag_id WHERE et.expense_id = e.id) AS tags"
     };
 }
 pub(crate) use expense_columns;
@@ -127,6 +134,15 @@ impl TryFrom<ExpenseRow> for Expense {
                 .map_err(StoreError::corrupt)?,
             needs_review: row.needs_review,
             receipt_id: row.receipt_id.map(Into::into),
+            tags: row
+                .tags
+                .as_deref()
+                .unwrap_or_default()
+                .split('\u{1f}')
+                .filter(|name| !name.is_empty())
+                .map(TagName::parse)
+                .collect::<Result<_, _>>()
+                .map_err(StoreError::corrupt)?,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

@@ -247,3 +247,26 @@ pub async fn load_expenses(store: &Store, user: ledgerly_core::UserId, count: i3
             .rows_affected()
     })
 }
+
+/// `store`'s database as its schema now is, for a test that took the schema back to an earlier
+/// release's and writes as that release would. On SQLite that is a new pool that does not
+/// migrate: connections opened before a schema change can fail their first write that fires
+/// the FTS5 search triggers with "no such table" (seen with the bundled SQLite) — a release's
+/// process never sees that, as it opens its connections after migrating. PostgreSQL: the same
+/// store.
+pub async fn as_the_schema_is(store: &Store, url: &str) -> Store {
+    match &store.db {
+        crate::Db::Postgres(_) => store.clone(),
+        crate::Db::Sqlite(_) => {
+            let connect =
+                crate::sqlite_options(url, &crate::StoreOptions::default()).expect("a SQLite URL");
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .connect_with(connect)
+                .await
+                .expect("open the SQLite file");
+            Store {
+                db: crate::Db::Sqlite(pool),
+            }
+        }
+    }
+}

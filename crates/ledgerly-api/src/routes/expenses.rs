@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::NaiveDate;
 use ledgerly_core::{
-    CategoryId, CategoryName, Currency, Expense, ExpenseChanges, ExpenseId, NewExpense, Note, User,
-    UserId, Vendor,
+    CategoryId, CategoryName, Currency, Expense, ExpenseChanges, ExpenseId, NewExpense, Note,
+    TagMatch, TagName, User, UserId, Vendor,
 };
 use ledgerly_store::{ExpenseQuery, ExpenseSort, SortDirection, SortField, Store};
 use serde::{Deserialize, Deserializer};
@@ -78,6 +78,17 @@ pub(super) async fn resolve_category(
         .ok_or_else(|| unknown_category(field, given))
 }
 
+/// Tag names as given, checked: each a name, at most [`MAX_TAGS_PER_EXPENSE`] distinct ones.
+///
+/// [`MAX_TAGS_PER_EXPENSE`]: ledgerly_core::tag::MAX_TAGS_PER_EXPENSE
+pub(crate) fn tag_names(given: &[String]) -> ApiResult<Vec<TagName>> {
+    let names = given
+        .iter()
+        .map(|name| TagName::parse(name).map_err(|e| ApiError::invalid("tags", e)))
+        .collect::<ApiResult<Vec<_>>>()?;
+    ledgerly_core::tag::tag_set(names).map_err(|e| ApiError::invalid("tags", e))
+}
+
 fn unknown_category(field: &'static str, given: &str) -> ApiError {
     ApiError::invalid(
         field,
@@ -101,6 +112,9 @@ pub(crate) struct CreateRequest {
     #[schema(example = "INR", pattern = "^[A-Z]{3}$")]
     pub(crate) currency: Option<String>,
     pub(crate) note: Option<String>,
+    /// Tag names (at most 20, no commas); the ones you do not have yet are created.
+    #[schema(example = json!(["trip-lisbon", "reimbursable"]))]
+    pub(crate) tags: Option<Vec<String>>,
 }
 
 fn currency_or_users(field: &'static str, given: Option<&str>, user: &User) -> ApiResult<Currency> {
@@ -137,6 +151,12 @@ pub(crate) async fn create_expense(
     )
     .map_err(|e| ApiError::invalid("amount", e))?;
     new.note = request.note.as_deref().map(note).transpose()?;
+    new.tags = request
+        .tags
+        .as_deref()
+        .map(tag_names)
+        .transpose()?
+        .unwrap_or_default();
     Ok(state.store.create_expense(user.id, new).await?)
 }
 
@@ -171,6 +191,8 @@ pub(crate) struct UpdateRequest {
     #[schema(value_type = Option<String>)]
     pub(crate) note: Option<Option<String>>,
     pub(crate) needs_review: Option<bool>,
+    /// The whole set of tags, replacing the expense's; `[]` removes them all.
+    pub(crate) tags: Option<Vec<String>>,
 }
 
 /// Changes the fields sent; `"note": null` removes the note.
@@ -231,6 +253,7 @@ pub(crate) async fn update_expense(
             None => None,
         },
         needs_review: request.needs_review,
+        tags: request.tags.as_deref().map(tag_names).transpose()?,
     };
     Ok(state.store.update_expense(user.id, id, changes).await?)
 }
@@ -282,6 +305,12 @@ pub(crate) struct ListParams {
     pub(crate) q: Option<String>,
     /// Only the expenses that do (or do not) await review.
     pub(crate) needs_review: Option<bool>,
+    /// Tag names, separated by commas: only the expenses with any of them (or all: `tags_match`).
+    #[param(example = "trip-lisbon,reimbursable")]
+    pub(crate) tags: Option<String>,
+    /// `any` (the default) or `all` of `tags`.
+    #[param(pattern = "^(any|all)$")]
+    pub(crate) tags_match: Option<String>,
     /// `date`, `amount`, `vendor` or `created`; `-` in front for descending. Default `-date`.
     pub(crate) sort: Option<String>,
     /// From 1; default 1.
@@ -348,12 +377,41 @@ pub(crate) async fn query(
     if params.q.as_deref().is_some_and(|q| q.chars().count() > 200) {
         return Err(ApiError::invalid("q", "must be at most 200 characters"));
     }
+    let tags = match params.tags.as_deref().map(str::trim) {
+        None | Some("") => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .filter(|name| !name.trim().is_empty())
+            .map(|name| TagName::parse(name).map_err(|e| ApiError::invalid("tags", e)))
+            .collect::<ApiResult<Vec<_>>>()?,
+    };
+    if tags.len() > ledgerly_core::tag::MAX_TAGS_PER_EXPENSE {
+        return Err(ApiError::invalid(
+            "tags",
+            format!(
+                "filter by at most {} tags",
+                ledgerly_core::tag::MAX_TAGS_PER_EXPENSE
+            ),
+        ));
+    }
+    let tags_match = match params.tags_match.as_deref() {
+        None | Some("any") => TagMatch::Any,
+        Some("all") => TagMatch::All,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "tags_match",
+                format!("`{other}` is neither `any` nor `all`"),
+            ));
+        }
+    };
     Ok(ExpenseQuery {
         from,
         to,
         category,
         search: params.q,
         needs_review: params.needs_review,
+        tags,
+        tags_match,
         sort: params
             .sort
             .as_deref()

@@ -11,6 +11,7 @@ mod internal;
 pub(crate) mod me;
 pub(crate) mod receipts;
 mod stats;
+mod tags;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -27,6 +28,7 @@ pub fn api_router(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
         .merge(budget::router())
         .merge(stats::router())
         .merge(imports::router())
+        .merge(tags::router())
 }
 
 /// `/healthz` and `/readyz`, at the root.

@@ -268,6 +268,15 @@ pub(crate) fn money_short(money: Money) -> String {
     text
 }
 
+/// `1 expense`, `3 expenses`.
+pub(crate) fn expense_count(count: u64) -> String {
+    if count == 1 {
+        "1 expense".to_owned()
+    } else {
+        format!("{count} expenses")
+    }
+}
+
 /// A panel over the page, closed by its link (and by Escape, with JavaScript).
 pub(crate) fn drawer(title: &str, close: &str, body: Markup) -> Markup {
     html! {
@@ -313,6 +322,9 @@ pub(crate) fn notice(done: Option<&str>) -> Markup {
         Some("category-deleted") => "Category deleted.",
         Some("category-budget") => "Budget saved: it applies from this month on.",
         Some("category-budget-ended") => "Budget removed from this month on.",
+        Some("tag") => "Tag renamed.",
+        Some("tag-merged") => "Tags merged.",
+        Some("tag-deleted") => "Tag deleted: its expenses stay, without it.",
         Some("import-cancelled") => "Import cancelled: nothing from that file was recorded.",
         _ => return html! {},
     };

@@ -16,6 +16,7 @@ mod landing;
 mod layout;
 mod profile;
 mod receipts;
+mod tags;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -85,6 +86,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/profile/categories/{id}/budget",
             post(categories::set_budget),
         )
+        .route("/profile/tags/{id}", post(tags::rename_tag))
+        .route("/profile/tags/{id}/merge", post(tags::merge_tag))
+        .route("/profile/tags/{id}/delete", post(tags::delete_tag))
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .layer(axum::middleware::map_response(move |response: Response| {

@@ -1,10 +1,10 @@
 //! The profile: name, currency, time zone and monthly budget; email and password changes (each
-//! with the current password); the categories and their budgets; logging out.
+//! with the current password); the categories and their budgets; the tags; logging out.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ledgerly_core::{Budget, CategoryId, Money, Month, PersonName, UserTimeZone};
+use ledgerly_core::{Budget, CategoryId, Money, Month, PersonName, TagId, UserTimeZone};
 use maud::html;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
@@ -16,7 +16,7 @@ use crate::state::AppState;
 use crate::views::AmountInput;
 
 use super::layout::{self, Input, Section, csrf_field, field, notice};
-use super::{Errors, SignedForm, WebUser, categories, failure, param, see_other};
+use super::{Errors, SignedForm, WebUser, categories, failure, param, see_other, tags};
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
@@ -50,6 +50,8 @@ pub(super) enum Failed {
     Category(Option<CategoryId>, Option<String>, Errors),
     /// A category's budget form, with the amount sent.
     Budget(CategoryId, String, Errors),
+    /// A tag's rename (with the name sent), merge or delete form.
+    Tag(TagId, Option<String>, Errors),
     Email(EmailForm, Errors),
     Password(Errors),
 }
@@ -73,10 +75,11 @@ pub(super) async fn render(
     let u = user.user();
     let month = Month::of(u.time_zone.today());
     let store = &state.store;
-    let (budget, categories, category_budgets) = match tokio::try_join!(
+    let (budget, categories, category_budgets, tag_uses) = match tokio::try_join!(
         store.budget_for(u.id, month),
         store.list_categories(u.id),
         store.category_budgets(u.id, month, u.currency),
+        store.list_tags(u.id),
     ) {
         Ok(read) => read,
         Err(err) => return failure(err.into()),
@@ -143,6 +146,7 @@ pub(super) async fn render(
                 div.form-actions { button.primary type="submit" { "Change password" } }
             }
             (categories::card(&categories, &category_budgets, &user.csrf, failed.as_ref()))
+            (tags::card(&tag_uses, &user.csrf, failed.as_ref()))
             section.card aria-labelledby="session-title" {
                 h2 #session-title { "Session" }
                 p.muted { "Signed in as " (u.email.to_string()) "." }

@@ -17,3 +17,4 @@ mod operations;
 mod receipts;
 mod s3_storage;
 mod schemathesis;
+mod tags;

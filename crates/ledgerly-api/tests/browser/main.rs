@@ -10,6 +10,7 @@ mod category_budgets;
 mod imports;
 mod isolation;
 mod server;
+mod tags;
 
 use serde_json::json;
 

@@ -16,4 +16,5 @@ mod rollups;
 mod search;
 mod sessions;
 mod stats;
+mod tags;
 mod users;

@@ -2,7 +2,7 @@
 //! note or the receipt's OCR text; kept current through changes, deletes and the migration.
 
 use ledgerly_core::{ExpenseChanges, Note};
-use ledgerly_store::testing::{Backend, execute_script};
+use ledgerly_store::testing::{Backend, as_the_schema_is, execute_script};
 use ledgerly_store::{ExpenseQuery, Store};
 
 use crate::harness::*;
@@ -154,9 +154,10 @@ async fn the_migration_indexes_the_expenses_already_there(backend: Backend) {
     let priya = user(&db.store, "priya@example.com").await;
     let food = category(&db.store, &priya, "food").await;
     execute_script(&db.store, BEFORE_SEARCH).await;
+    let old = as_the_schema_is(&db.store, db.url()).await;
     let mut new = expense(food, "2026-03-01", "Blue Tokai", 100);
     new.note = Some(Note::parse("flat white").unwrap());
-    db.store.create_expense(priya.id, new).await.unwrap();
+    old.create_expense(priya.id, new).await.unwrap();
     let store = Store::connect(db.url()).await.unwrap();
     assert_eq!(found(&store, &priya, "white").await, ["Blue Tokai"]);
     // And the ones written after it too.
@@ -172,5 +173,6 @@ async fn the_migration_indexes_the_expenses_already_there(backend: Backend) {
         ["Blue Tokai", "Whitefield Bakery"]
     );
     store.close().await;
+    old.close().await;
     db.cleanup().await;
 }

@@ -220,6 +220,7 @@ mod tests {
             note: None,
             needs_review: false,
             receipt_id: None,
+            tags: Vec::new(),
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

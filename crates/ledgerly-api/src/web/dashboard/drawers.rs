@@ -23,6 +23,8 @@ pub(crate) struct ExpenseForm {
     pub(super) currency: String,
     pub(super) category: String,
     pub(super) note: String,
+    /// Tag names, separated by commas.
+    pub(super) tags: String,
     /// Where to go back to.
     pub(super) back: String,
     /// `1` when the review's Confirm button sent the form.
@@ -42,6 +44,12 @@ impl ExpenseForm {
                 .as_ref()
                 .map(|n| n.as_str().to_owned())
                 .unwrap_or_default(),
+            tags: expense
+                .tags
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             back: String::new(),
             confirm: String::new(),
         }
@@ -236,6 +244,7 @@ fn expense_fields(
         }
         p.hint.right { a href="/profile#categories" { "Manage categories" } }
         (field(prefix, "note", "Note", &values.note, Input::of("text").hint("Optional."), errors))
+        (field(prefix, "tags", "Tags", &values.tags, Input::of("text").hint("Separate tags with commas; new ones are created."), errors))
         (layout::currency_list("currencies"))
     }
 }

@@ -12,7 +12,7 @@ use super::render;
 use super::view::{Overlay, View};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::expenses::{
-    CreateRequest, UpdateRequest, create_expense, date, note, update_expense, vendor,
+    CreateRequest, UpdateRequest, create_expense, date, note, tag_names, update_expense, vendor,
 };
 use crate::state::AppState;
 use crate::views::AmountInput;
@@ -35,6 +35,15 @@ fn amount_input(text: &str) -> AmountInput {
     AmountInput::Text(text.trim().to_owned())
 }
 
+/// The tag names in a form's comma-separated field, trimmed, the empty ones dropped.
+fn tag_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// `POST /expenses`: adds an expense from the drawer.
 pub(crate) async fn add(
     State(state): State<AppState>,
@@ -47,6 +56,7 @@ pub(crate) async fn add(
         amount: amount_input(&form.amount),
         currency: Some(form.currency.trim().to_owned()).filter(|c| !c.is_empty()),
         note: Some(form.note.trim().to_owned()).filter(|n| !n.is_empty()),
+        tags: Some(tag_list(&form.tags)),
     };
     let save = create_expense(&state, user.user(), request);
     submit(&state, &user, form, Overlay::Add, "added", save).await
@@ -122,6 +132,7 @@ fn check_fields(form: &ExpenseForm, user: &User) -> Errors {
     if !blank(&form.note) {
         errors.check(note(&form.note).map(drop));
     }
+    errors.check(tag_names(&tag_list(&form.tags)).map(drop));
     errors
 }
 
@@ -163,6 +174,8 @@ pub(crate) async fn update(
         currency: Some(form.currency.trim().to_owned()).filter(|c| !c.is_empty()),
         note: Some(Some(form.note.trim().to_owned()).filter(|n| !n.is_empty())),
         needs_review: confirm.then_some(false),
+        // Always the whole set: a field emptied takes every tag off.
+        tags: Some(tag_list(&form.tags)),
     };
     let save = update_expense(&state, user.user(), id, request);
     submit(&state, &user, form, overlay, done, save).await
@@ -206,6 +219,25 @@ pub(crate) async fn upload_failed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tags_field_is_split_on_commas_and_checked_like_the_apis() {
+        assert_eq!(tag_list(" trip, Work ,,  "), ["trip", "Work"]);
+        assert!(tag_list(" , ").is_empty());
+        let mut errors = Errors::none();
+        errors.check(tag_names(&tag_list(&"x".repeat(41))).map(drop));
+        assert!(errors.get("tags").is_some(), "a name too long");
+        let many = (0..21)
+            .map(|i| format!("t{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut errors = Errors::none();
+        errors.check(tag_names(&tag_list(&many)).map(drop));
+        assert!(
+            errors.get("tags").is_some_and(|m| m.contains("20")),
+            "{errors:?}"
+        );
+    }
 
     #[test]
     fn notices_after_forms_go_back_where_they_came_from() {

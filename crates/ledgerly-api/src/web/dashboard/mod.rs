@@ -1,6 +1,6 @@
-//! The dashboard: the month's cards and budgets by category, the year's chart and the month's
-//! donut, the expenses table (filter, sort, columns, pages, CSV), and the drawers that add, edit,
-//! review and delete.
+//! The dashboard: the month's cards, budgets by category and tags, the year's chart and the
+//! month's donut, the expenses table (filter, sort, columns, pages, CSV), and the drawers that
+//! add, edit, review and delete.
 //!
 //! Everything the page shows is in its address (`/dashboard?from=…&sort=…&edit=…`), so every
 //! state can be linked, reloaded and reached without JavaScript; a form that fails renders the
@@ -10,12 +10,13 @@ mod budgets;
 mod drawers;
 mod forms;
 mod table;
+mod tags;
 mod view;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use ledgerly_core::{Category, CategoryBudgetUse, CategoryId, Expense, Month, User};
+use ledgerly_core::{Category, CategoryBudgetUse, CategoryId, Expense, Month, TagTotal, User};
 use ledgerly_store::{ExpenseQuery, Page};
 use maud::{Markup, html};
 
@@ -41,6 +42,8 @@ struct Data {
     monthly: Vec<ledgerly_core::MonthlyCategoryTotal>,
     /// This month's budget of each category that has one, beside what was spent of it.
     category_budgets: Vec<CategoryBudgetUse>,
+    /// What this month's expenses with each tag add up to, in the account's currency.
+    tag_totals: Vec<TagTotal>,
     expenses: Page<Expense>,
     filter_errors: Errors,
     /// The category of the expense recorded last: a new one's default.
@@ -92,11 +95,13 @@ async fn load(state: &AppState, user: &User, view: &mut View) -> ApiResult<Data>
         }
     };
     // The rest is read at once: the statistics (the budget and one read of the rollups), the
-    // categories' budgets with what was spent of each, the categories, the page of expenses with
-    // its total (one statement) and, with the add drawer open, the latest expense.
-    let (stats, category_budgets, categories, mut expenses, last_category) = tokio::try_join!(
+    // categories' budgets with what was spent of each, the month's totals by tag, the
+    // categories, the page of expenses with its total (one statement) and, with the add drawer
+    // open, the latest expense.
+    let (stats, category_budgets, tag_totals, categories, mut expenses, last_category) = tokio::try_join!(
         store.stats_view(user.id, month, view.year, user.currency),
         store.category_budgets(user.id, month, user.currency),
+        store.tag_totals(user.id, month.first_day(), month.last_day(), user.currency),
         store.list_categories(user.id),
         store.list_expenses(user.id, &list),
         latest,
@@ -120,6 +125,7 @@ async fn load(state: &AppState, user: &User, view: &mut View) -> ApiResult<Data>
         breakdown,
         monthly,
         category_budgets,
+        tag_totals,
         expenses,
         filter_errors,
     })
@@ -166,6 +172,7 @@ pub(crate) async fn render(
         }
         (cards(&data.summary))
         (budgets::panel(&data.category_budgets))
+        (tags::panel(&data.tag_totals, data.summary.month, &view))
         section.charts aria-label="Charts" {
             article.card.chart-card {
                 div.card-head {
@@ -204,6 +211,8 @@ fn leave_out(params: &mut ListParams, field: &str) -> bool {
         "to" => params.to = None,
         "category" => params.category = None,
         "q" => params.q = None,
+        "tags" => params.tags = None,
+        "tags_match" => params.tags_match = None,
         "sort" => params.sort = None,
         _ => return false,
     }

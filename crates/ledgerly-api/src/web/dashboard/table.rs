@@ -1,4 +1,5 @@
-//! The expenses table: filters, column choice, sortable headers, rows and pages.
+//! The expenses table: filters, column choice, sortable headers, rows (each expense's tags as
+//! links to the table filtered by them) and pages.
 
 use ledgerly_core::Expense;
 use maud::{Markup, html};
@@ -40,6 +41,9 @@ pub(super) fn table(view: &View, data: &Data) -> Markup {
                 (field("filter", "to", "To", &view.to, Input::of("date"), errors))
                 (select("filter", "category", "Category", &view.category, &categories, errors))
                 (field("filter", "q", "Search", &view.q, Input::of("search"), errors))
+                (field("filter", "tags", "Tags", &view.tags, Input::of("text"), errors))
+                (select("filter", "tags_match", "Match", &view.tags_match,
+                    &[("any".to_owned(), "Any tag".to_owned()), ("all".to_owned(), "All tags".to_owned())], errors))
                 (select("filter", "per_page", "Rows", &view.per_page.to_string(),
                     &PAGE_SIZES.map(|n| (n.to_string(), format!("{n} per page"))), errors))
                 details.columns {
@@ -62,7 +66,7 @@ pub(super) fn table(view: &View, data: &Data) -> Markup {
             }
             @if expenses.items.is_empty() {
                 div.empty {
-                    @if expenses.total == 0 && view.from.is_empty() && view.to.is_empty() && view.category.is_empty() && view.q.is_empty() {
+                    @if expenses.total == 0 && !view.filtered() {
                         p { "No expenses yet. " a href=(view.link(&[("add", "manual".into())])) { "Add your first one" } " or " a href=(view.link(&[("add", "receipt".into())])) { "scan a receipt" } "." }
                     } @else {
                         p { "No expenses match these filters." }
@@ -158,7 +162,18 @@ fn cell(expense: &Expense, column: Column, data: &Data, view: &View) -> Markup {
         Column::Date => {
             html! { td { time datetime=(expense.date) { (expense.date.format("%d %b %Y")) } } }
         }
-        Column::Vendor => html! { td.vendor { (expense.vendor.as_str()) } },
+        Column::Vendor => html! {
+            td.vendor {
+                (expense.vendor.as_str())
+                @if !expense.tags.is_empty() {
+                    ul.tag-chips aria-label="Tags" {
+                        @for tag in &expense.tags {
+                            li { a.chip href=(view.tag_link(tag.as_str())) { (tag.as_str()) } }
+                        }
+                    }
+                }
+            }
+        },
         Column::Category => html! {
             td { span class={"tag " (data.palette.class(expense.category_id))} { (expense.category.as_str()) } }
         },

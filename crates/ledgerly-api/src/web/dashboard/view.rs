@@ -81,6 +81,10 @@ pub(crate) struct View {
     pub(super) to: String,
     pub(super) category: String,
     pub(super) q: String,
+    /// Tag names, separated by commas.
+    pub(super) tags: String,
+    /// `any` or `all` of `tags`; empty for the default (any).
+    pub(super) tags_match: String,
     pub(super) sort: String,
     pub(super) page: u32,
     pub(super) per_page: u32,
@@ -157,6 +161,11 @@ impl View {
             to: get("to"),
             category: get("category"),
             q: get("q"),
+            tags: get("tags"),
+            // The default is no parameter, so the filter form's "Any tag" adds none to links.
+            tags_match: Some(get("tags_match"))
+                .filter(|m| m != "any")
+                .unwrap_or_default(),
             sort: Some(get("sort"))
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "-date".into()),
@@ -182,6 +191,8 @@ impl View {
         push("to", &self.to);
         push("category", &self.category);
         push("q", &self.q);
+        push("tags", &self.tags);
+        push("tags_match", &self.tags_match);
         if self.sort != "-date" {
             push("sort", &self.sort);
         }
@@ -216,6 +227,23 @@ impl View {
         }
     }
 
+    /// This page's table filtered by the tag `name` alone (the other filters kept), from its
+    /// first page.
+    pub(super) fn tag_link(&self, name: &str) -> String {
+        self.link(&[
+            ("tags", name.to_owned()),
+            ("tags_match", String::new()),
+            ("page", String::new()),
+        ])
+    }
+
+    /// Whether the table is filtered at all.
+    pub(super) fn filtered(&self) -> bool {
+        [&self.from, &self.to, &self.category, &self.q, &self.tags]
+            .iter()
+            .any(|value| !value.is_empty())
+    }
+
     /// Where a drawer's form goes back to: this page with its table as it was.
     pub(super) fn back(&self) -> String {
         self.link(&[])
@@ -229,6 +257,8 @@ impl View {
             category: text(&self.category),
             q: text(&self.q),
             needs_review: None,
+            tags: text(&self.tags),
+            tags_match: text(&self.tags_match),
             sort: Some(self.sort.clone()),
             page: Some(page),
             per_page: Some(self.per_page),
@@ -243,6 +273,8 @@ impl View {
             ("to", &self.to),
             ("category", &self.category),
             ("q", &self.q),
+            ("tags", &self.tags),
+            ("tags_match", &self.tags_match),
             ("sort", &self.sort),
         ] {
             if !value.is_empty() {
@@ -311,6 +343,30 @@ mod tests {
         assert_eq!(view.columns, Column::DEFAULT.to_vec());
         assert_eq!(pages(0, 10), 1);
         assert_eq!(pages(11, 5), 3);
+    }
+
+    #[test]
+    fn tag_filters_are_kept_in_links_and_a_tag_link_filters_by_that_tag_alone() {
+        let view = View::parse(
+            &pairs("q=tea&tags=trip%2Cwork&tags_match=all&page=2"),
+            &user(),
+        );
+        let params = view.filter_params(1);
+        assert_eq!(params.tags.as_deref(), Some("trip,work"));
+        assert_eq!(params.tags_match.as_deref(), Some("all"));
+        let back = view.back();
+        assert!(back.contains("tags=trip%2Cwork&tags_match=all"), "{back}");
+        let chip = view.tag_link("café & co");
+        assert!(chip.contains("q=tea"), "{chip}");
+        assert!(chip.contains("tags=caf%C3%A9+%26+co"), "{chip}");
+        assert!(
+            !chip.contains("tags_match") && !chip.contains("page="),
+            "{chip}"
+        );
+        assert!(
+            view.export_link()
+                .contains("tags=trip%2Cwork&tags_match=all")
+        );
     }
 
     #[test]

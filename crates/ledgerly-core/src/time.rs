@@ -243,6 +243,33 @@ impl<'de> Deserialize<'de> for UserTimeZone {
     }
 }
 
+/// The number (1–12) of an English month name or its abbreviation, in any case: `Mar`,
+/// `March`, `Sept`. Receipts (OCR) and bank exports (import) write months so.
+pub fn month_named(token: &str) -> Option<u32> {
+    const NAMES: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    let token = token.to_lowercase();
+    if token == "sept" {
+        return Some(9);
+    }
+    NAMES
+        .iter()
+        .position(|name| token == *name || (token.len() == 3 && name.starts_with(&token)))
+        .and_then(|index| u32::try_from(index + 1).ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

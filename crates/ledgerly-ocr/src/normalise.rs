@@ -451,29 +451,8 @@ fn tokens(text: &str) -> Vec<Token> {
                 chars.next();
             }
             let word = &lower[start..end];
-            if word.len() >= 3
-                && let Some(month) = MONTHS.iter().position(|m| word.starts_with(m))
-            {
-                let full_or_abbreviation = word.len() == 3
-                    || word == "sept"
-                    || [
-                        "january",
-                        "february",
-                        "march",
-                        "april",
-                        "may",
-                        "june",
-                        "july",
-                        "august",
-                        "september",
-                        "october",
-                        "november",
-                        "december",
-                    ]
-                    .contains(&word);
-                if full_or_abbreviation {
-                    out.push(Token::Month(month as u32 + 1));
-                }
+            if let Some(month) = ledgerly_core::time::month_named(word) {
+                out.push(Token::Month(month));
             }
         } else {
             chars.next();

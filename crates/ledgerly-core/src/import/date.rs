@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 
 use super::DateOrder;
+use crate::time::month_named;
 
 pub(super) const ORDERS: [DateOrder; 3] = [DateOrder::Ymd, DateOrder::Dmy, DateOrder::Mdy];
 
@@ -129,30 +130,4 @@ fn without_time(text: &str) -> &str {
         Some(cut) => text[..cut].trim_end(),
         None => text,
     }
-}
-
-/// The number of an English month name or abbreviation (`Mar`, `March`, `Sept`).
-fn month_named(token: &str) -> Option<u32> {
-    const NAMES: [&str; 12] = [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ];
-    let token = token.to_lowercase();
-    if token == "sept" {
-        return Some(9);
-    }
-    NAMES
-        .iter()
-        .position(|name| token == *name || (token.len() == 3 && name.starts_with(&token)))
-        .and_then(|index| u32::try_from(index + 1).ok())
 }

@@ -175,6 +175,12 @@ impl From<StoreError> for ApiError {
                     "the category still has {count} expense(s); pass move_to=<category id> to move them first"
                 ),
             },
+            StoreError::CategoryInRecurring { count } => ApiError::Conflict {
+                code: "category_in_use",
+                message: format!(
+                    "{count} recurring expense(s) use the category; pass move_to=<category id> to move them, or change them first"
+                ),
+            },
             StoreError::TagNameTaken(name) => ApiError::Conflict {
                 code: "tag_exists",
                 message: format!(

@@ -99,3 +99,20 @@ impl FromRequestParts<AppState> for ClientIp {
         Ok(ClientIp(peer))
     }
 }
+
+/// An optional JSON body: none (or only whitespace) is `T::default()`; one that is not JSON is a
+/// 400 and one that does not fit `T` a 422, as with [`AppJson`].
+pub(crate) fn optional_json<T: serde::de::DeserializeOwned + Default>(
+    body: &[u8],
+) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::Invalid {
+            field: None,
+            message: format!("the JSON body does not fit: {e}"),
+        },
+        _ => ApiError::BadRequest(format!("the body is not valid JSON: {e}")),
+    })
+}

@@ -183,6 +183,40 @@ fn sweep(
     });
 }
 
+/// How often due recurring expenses are made.
+const RECURRING_EVERY: Duration = Duration::from_secs(60);
+
+/// The most rules one pass of the recurring generator serves; the rest wait for the next pass.
+const RECURRING_RULES_PER_PASS: u32 = 500;
+
+/// Makes the expenses of due recurring expenses now and then every [`RECURRING_EVERY`], while
+/// the server whose readiness `alive` is lives. Every API instance runs this (and `ledgerctl up`,
+/// whose one process is the API and the OCR worker); the store claims each rule, so an
+/// occurrence is made once however many run.
+fn make_recurring(
+    store: ledgerly_store::Store,
+    alive: std::sync::Weak<crate::readiness::Readiness>,
+) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(RECURRING_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if alive.upgrade().is_none() {
+                return;
+            }
+            match store
+                .make_due_recurring(chrono::Utc::now(), RECURRING_RULES_PER_PASS)
+                .await
+            {
+                Ok(0) => {}
+                Ok(made) => tracing::info!(made, "recurring expenses made"),
+                Err(err) => tracing::warn!(error = ?err, "cannot make due recurring expenses"),
+            }
+        }
+    });
+}
+
 /// A bound, ready-to-serve application.
 #[derive(Debug)]
 pub struct Application {
@@ -238,6 +272,7 @@ impl Application {
             state.limiter.window(),
             Arc::downgrade(&state.readiness),
         );
+        make_recurring(state.store.clone(), Arc::downgrade(&state.readiness));
         Ok(Application { listener, state })
     }
 

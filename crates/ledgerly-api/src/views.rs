@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use ledgerly_core::{
     Category, CategoryBudgetUse, CategoryId, CategoryTotal, Currency, DecimalSeparator, Expense,
     ExpenseId, Money, MoneyError, Month, MonthSummary, MonthlyCategoryTotal, ParseOptions,
-    ReceiptId, User, UserId,
+    ReceiptId, RecurringId, User, UserId,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -51,6 +51,8 @@ pub struct ExpenseView {
     pub receipt_id: Option<ReceiptId>,
     /// Its tags, by name.
     pub tags: Vec<String>,
+    /// The recurring expense that made it, while that exists.
+    pub recurring_id: Option<RecurringId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -69,6 +71,7 @@ impl From<Expense> for ExpenseView {
             needs_review: e.needs_review,
             receipt_id: e.receipt_id,
             tags: e.tags.iter().map(|t| t.as_str().to_owned()).collect(),
+            recurring_id: e.recurring_id,
             created_at: e.created_at,
             updated_at: e.updated_at,
         }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::ids::{CategoryId, ExpenseId, ReceiptId, UserId};
+use crate::ids::{CategoryId, ExpenseId, ReceiptId, RecurringId, UserId};
 use crate::money::Money;
 use crate::text::{CategoryName, Note, TagName, Vendor};
 
@@ -29,6 +29,8 @@ pub struct Expense {
     pub receipt_id: Option<ReceiptId>,
     /// Its tags, each once, sorted by key.
     pub tags: Vec<TagName>,
+    /// The recurring rule that made it, while the rule exists.
+    pub recurring_id: Option<RecurringId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

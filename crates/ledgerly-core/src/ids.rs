@@ -98,6 +98,10 @@ id_type!(
     TagId
 );
 id_type!(
+    /// A recurring expense's rule.
+    RecurringId
+);
+id_type!(
     /// A CSV file uploaded for import, waiting for its owner to commit it.
     ImportId
 );

@@ -16,6 +16,7 @@ pub mod money;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod receipt;
+pub mod recurring;
 pub mod stats;
 pub mod tag;
 pub mod text;
@@ -28,7 +29,8 @@ pub use currency::Currency;
 pub use email::Email;
 pub use expense::{Expense, ExpenseChanges, NewExpense};
 pub use ids::{
-    CategoryId, ClaimId, ExpenseId, ImportId, JobId, ReceiptId, SessionId, TagId, UserId,
+    CategoryId, ClaimId, ExpenseId, ImportId, JobId, ReceiptId, RecurringId, SessionId, TagId,
+    UserId,
 };
 pub use money::{DecimalSeparator, Money, MoneyError, ParseOptions};
 pub use receipt::{OcrStatus, Receipt, ReceiptKind, Unsure};

@@ -7,7 +7,8 @@ use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, 
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::{
-    CategoryId, Currency, ExpenseId, ImportId, Month, ReceiptId, ReceiptKind, TagId, UserId,
+    CategoryId, Currency, ExpenseId, ImportId, Month, ReceiptId, ReceiptKind, RecurringId, TagId,
+    UserId,
 };
 
 fn uuid(description: &str) -> RefOr<Schema> {
@@ -36,6 +37,7 @@ uuid_schema! {
     ReceiptId => "A receipt's id.",
     ImportId => "An import's id.",
     TagId => "A tag's id.",
+    RecurringId => "A recurring expense's id.",
 }
 
 impl PartialSchema for Currency {

@@ -191,6 +191,35 @@ impl Store {
                     0
                 }
             };
+            // Recurring expenses follow their expenses, or keep the category from going.
+            match move_to {
+                Some(target) => {
+                    sqlx::query(
+                        "UPDATE recurring_rules SET category_id = $3 \
+                         WHERE user_id = $1 AND category_id = $2",
+                    )
+                    .bind(user.as_uuid())
+                    .bind(id.as_uuid())
+                    .bind(target.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                None => {
+                    let rules: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM recurring_rules \
+                         WHERE user_id = $1 AND category_id = $2",
+                    )
+                    .bind(user.as_uuid())
+                    .bind(id.as_uuid())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if rules > 0 {
+                        return Err(StoreError::CategoryInRecurring {
+                            count: rules.unsigned_abs(),
+                        });
+                    }
+                }
+            }
             sqlx::query(
                 "UPDATE receipts SET category_id = NULL WHERE user_id = $1 AND category_id = $2",
             )

@@ -16,6 +16,10 @@ pub enum StoreError {
         "the category still has {count} expense(s); move them to another category or delete them first"
     )]
     CategoryInUse { count: u64 },
+    #[error(
+        "{count} recurring expense(s) use the category; move them to another category or change them first"
+    )]
+    CategoryInRecurring { count: u64 },
     #[error("a tag named `{0}` already exists; merge the two tags instead")]
     TagNameTaken(String),
     /// The import was committed already; its expenses are recorded.

@@ -21,6 +21,7 @@ mod imports;
 mod jobs;
 pub mod objects;
 mod receipts;
+mod recurring;
 mod roles;
 mod rows;
 mod sessions;
@@ -46,6 +47,7 @@ pub use jobs::{
     ClaimedJob, JobCounts, JobState, OCR_TEXT_MAX_CHARS, OcrJob, OcrOutcome, OcrResult,
 };
 pub use receipts::NewReceipt;
+pub use recurring::MAX_MADE_PER_PASS;
 pub use sessions::{LAST_SEEN_PRECISION, Session};
 pub use stats::{RollupMismatch, StatsView};
 pub use users::{Credentials, NewUser, ProfileChanges};

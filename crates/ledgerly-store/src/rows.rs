@@ -85,6 +85,7 @@ pub(crate) struct ExpenseRow {
     /// The tag names joined by U+001F, in key order; `NULL` (SQLite) or empty (PostgreSQL)
     /// without tags.
     pub tags: Option<String>,
+    pub recurring_id: Option<Uuid>,
 }
 
 /// `SELECT` of every [`ExpenseRow`] column, from `expenses e` joined to its category `c`.
@@ -106,7 +107,7 @@ macro_rules! expense_columns {
     () => {
         "e.id, e.user_id, e.category_id, c.name AS category, e.spent_on, e.occurred_at, \
          e.vendor, e.amount_minor, e.currency, e.note, e.needs_review, e.receipt_id, \
-         e.created_at, e.updated_at, \
+         e.created_at, e.updated_at, e.recurring_id, \
          (SELECT string_agg(t.name, '\u{1f}' ORDER BY t.name_key) FROM expense_tags et \
          JOIN tags t ON t.id = et.tag_id WHERE et.expense_id = e.id) AS tags"
     };
@@ -143,6 +144,7 @@ impl TryFrom<ExpenseRow> for Expense {
                 .map(TagName::parse)
                 .collect::<Result<_, _>>()
                 .map_err(StoreError::corrupt)?,
+            recurring_id: row.recurring_id.map(Into::into),
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

@@ -796,17 +796,7 @@ async fn commit(
     body: bytes::Bytes,
 ) -> ApiResult<Json<CommitView>> {
     // The body is optional: none (or `{}`) commits without the duplicates.
-    let request: CommitRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        CommitRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => ApiError::Invalid {
-                field: None,
-                message: format!("the JSON body does not fit: {e}"),
-            },
-            _ => ApiError::BadRequest(format!("the body is not valid JSON: {e}")),
-        })?
-    };
+    let request: CommitRequest = crate::extract::optional_json(&body)?;
     Ok(Json(
         commit_import(&state, &current.user, id, request.include_duplicates).await?,
     ))

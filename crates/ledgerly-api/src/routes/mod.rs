@@ -10,6 +10,7 @@ pub(crate) mod imports;
 mod internal;
 pub(crate) mod me;
 pub(crate) mod receipts;
+pub(crate) mod recurring;
 mod stats;
 mod tags;
 
@@ -29,6 +30,7 @@ pub fn api_router(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
         .merge(stats::router())
         .merge(imports::router())
         .merge(tags::router())
+        .merge(recurring::router())
 }
 
 /// `/healthz` and `/readyz`, at the root.

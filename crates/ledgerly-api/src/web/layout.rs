@@ -15,6 +15,7 @@ pub(crate) enum Section {
     Dashboard,
     Receipts,
     Import,
+    Recurring,
     Profile,
 }
 
@@ -47,6 +48,7 @@ pub(crate) fn page(
                             a href="/dashboard" aria-current=[current(section, Section::Dashboard)] { "Dashboard" }
                             a href="/receipts" aria-current=[current(section, Section::Receipts)] { "Receipts" }
                             a href="/import" aria-current=[current(section, Section::Import)] { "Import" }
+                            a href="/recurring" aria-current=[current(section, Section::Recurring)] { "Recurring" }
                             a href="/profile" aria-current=[current(section, Section::Profile)] {
                                 span.who { (user.name.as_str()) }
                             }

@@ -16,6 +16,7 @@ mod landing;
 mod layout;
 mod profile;
 mod receipts;
+mod recurring;
 mod tags;
 
 use axum::Router;
@@ -70,6 +71,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/import/{id}", get(imports::page).post(imports::update))
         .route("/import/{id}/commit", post(imports::commit))
         .route("/import/{id}/delete", post(imports::delete))
+        .route("/recurring", get(recurring::page).post(recurring::create))
+        .route("/recurring/{id}", post(recurring::update))
+        .route("/recurring/{id}/pause", post(recurring::pause))
+        .route("/recurring/{id}/resume", post(recurring::resume))
+        .route("/recurring/{id}/skip", post(recurring::skip))
+        .route("/recurring/{id}/unskip", post(recurring::unskip))
+        .route("/recurring/{id}/delete", post(recurring::delete))
         .route("/profile", get(profile::page).post(profile::update))
         .route("/profile/email", post(profile::email))
         .route("/profile/password", post(profile::password))

@@ -86,6 +86,53 @@ fn data_routes(expense: &str, category: &str) -> Vec<(Method, String, Value)> {
             json!({ "into": "x" }),
         ),
         (Method::GET, "/api/v1/stats/tags".into(), Value::Null),
+        (Method::GET, "/api/v1/recurring".into(), Value::Null),
+        (
+            Method::POST,
+            "/api/v1/recurring".into(),
+            json!({ "category": "food", "vendor": "X", "amount": "1", "unit": "month",
+                    "starts_on": "2026-01-01" }),
+        ),
+        (
+            Method::GET,
+            "/api/v1/recurring/upcoming".into(),
+            Value::Null,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/recurring/{e_id}"),
+            Value::Null,
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/recurring/{e_id}"),
+            json!({ "amount": "1" }),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/recurring/{e_id}"),
+            Value::Null,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/recurring/{e_id}/pause"),
+            Value::Null,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/recurring/{e_id}/resume"),
+            Value::Null,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/recurring/{e_id}/skips"),
+            Value::Null,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/recurring/{e_id}/skips/2026-01-01"),
+            Value::Null,
+        ),
         (Method::POST, "/api/v1/imports".into(), Value::Null),
         (Method::GET, format!("/api/v1/imports/{e_id}"), Value::Null),
         (Method::PUT, format!("/api/v1/imports/{e_id}"), json!({})),

@@ -15,6 +15,7 @@ mod ocr_callback;
 mod openapi;
 mod operations;
 mod receipts;
+mod recurring;
 mod s3_storage;
 mod schemathesis;
 mod tags;

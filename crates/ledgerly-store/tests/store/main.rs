@@ -12,6 +12,7 @@ mod imports;
 mod isolation;
 mod jobs;
 mod receipts;
+mod recurring;
 mod rollups;
 mod search;
 mod sessions;

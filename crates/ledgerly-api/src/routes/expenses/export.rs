@@ -221,6 +221,7 @@ mod tests {
             needs_review: false,
             receipt_id: None,
             tags: Vec::new(),
+            recurring_id: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

@@ -1,5 +1,5 @@
-//! The dashboard: the month's cards, budgets by category and tags, the year's chart and the
-//! month's donut, the expenses table (filter, sort, columns, pages, CSV), and the drawers that
+//! The dashboard: the month's cards, budgets by category and tags, what the recurring expenses
+//! make in the coming days, the year's chart and the month's donut, the expenses table (filter, sort, columns, pages, CSV), and the drawers that
 //! add, edit, review and delete.
 //!
 //! Everything the page shows is in its address (`/dashboard?from=…&sort=…&edit=…`), so every
@@ -11,17 +11,20 @@ mod drawers;
 mod forms;
 mod table;
 mod tags;
+mod upcoming;
 mod view;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use futures_util::TryFutureExt as _;
 use ledgerly_core::{Category, CategoryBudgetUse, CategoryId, Expense, Month, TagTotal, User};
 use ledgerly_store::{ExpenseQuery, Page};
 use maud::{Markup, html};
 
 use crate::error::{ApiError, ApiResult};
 use crate::routes::expenses::{ListParams, query};
+use crate::routes::recurring::{OccurrenceView, upcoming_for};
 use crate::state::AppState;
 
 use super::charts::{self, Palette};
@@ -44,6 +47,8 @@ struct Data {
     category_budgets: Vec<CategoryBudgetUse>,
     /// What this month's expenses with each tag add up to, in the account's currency.
     tag_totals: Vec<TagTotal>,
+    /// What the recurring expenses will make in the coming days, skipped dates marked.
+    upcoming: Vec<OccurrenceView>,
     expenses: Page<Expense>,
     filter_errors: Errors,
     /// The category of the expense recorded last: a new one's default.
@@ -96,16 +101,24 @@ async fn load(state: &AppState, user: &User, view: &mut View) -> ApiResult<Data>
     };
     // The rest is read at once: the statistics (the budget and one read of the rollups), the
     // categories' budgets with what was spent of each, the month's totals by tag, the
-    // categories, the page of expenses with its total (one statement) and, with the add drawer
-    // open, the latest expense.
-    let (stats, category_budgets, tag_totals, categories, mut expenses, last_category) = tokio::try_join!(
-        store.stats_view(user.id, month, view.year, user.currency),
-        store.category_budgets(user.id, month, user.currency),
-        store.tag_totals(user.id, month.first_day(), month.last_day(), user.currency),
-        store.list_categories(user.id),
-        store.list_expenses(user.id, &list),
-        latest,
-    )?;
+    // categories, the page of expenses with its total (one statement), with the add drawer
+    // open the latest expense, and what the recurring expenses make in the coming days.
+    let (stats, category_budgets, tag_totals, categories, mut expenses, last_category, upcoming) =
+        tokio::try_join!(
+            store
+                .stats_view(user.id, month, view.year, user.currency)
+                .map_err(ApiError::from),
+            store
+                .category_budgets(user.id, month, user.currency)
+                .map_err(ApiError::from),
+            store
+                .tag_totals(user.id, month.first_day(), month.last_day(), user.currency)
+                .map_err(ApiError::from),
+            store.list_categories(user.id).map_err(ApiError::from),
+            store.list_expenses(user.id, &list).map_err(ApiError::from),
+            latest.map_err(ApiError::from),
+            upcoming_for(state, user, upcoming::DAYS),
+        )?;
     let ledgerly_store::StatsView {
         summary,
         breakdown,
@@ -126,6 +139,7 @@ async fn load(state: &AppState, user: &User, view: &mut View) -> ApiResult<Data>
         monthly,
         category_budgets,
         tag_totals,
+        upcoming,
         expenses,
         filter_errors,
     })
@@ -173,6 +187,7 @@ pub(crate) async fn render(
         (cards(&data.summary))
         (budgets::panel(&data.category_budgets))
         (tags::panel(&data.tag_totals, data.summary.month, &view))
+        (upcoming::panel(&data.upcoming))
         section.charts aria-label="Charts" {
             article.card.chart-card {
                 div.card-head {

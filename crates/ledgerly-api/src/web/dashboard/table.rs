@@ -1,5 +1,5 @@
 //! The expenses table: filters, column choice, sortable headers, rows (each expense's tags as
-//! links to the table filtered by them) and pages.
+//! links to the table filtered by them, a mark on those a recurring expense made) and pages.
 
 use ledgerly_core::Expense;
 use maud::{Markup, html};
@@ -7,6 +7,9 @@ use maud::{Markup, html};
 use super::Data;
 use super::view::{Column, PAGE_SIZES, View, pages};
 use crate::web::layout::{Input, field, select};
+
+/// What the mark beside an expense a recurring expense made says.
+const MADE_BY_RECURRING: &str = "Made by a recurring expense";
 
 pub(super) fn table(view: &View, data: &Data) -> Markup {
     let expenses = &data.expenses;
@@ -165,6 +168,9 @@ fn cell(expense: &Expense, column: Column, data: &Data, view: &View) -> Markup {
         Column::Vendor => html! {
             td.vendor {
                 (expense.vendor.as_str())
+                @if expense.recurring_id.is_some() {
+                    a.recurring-badge href="/recurring" title=(MADE_BY_RECURRING) aria-label=(MADE_BY_RECURRING) { "↻" }
+                }
                 @if !expense.tags.is_empty() {
                     ul.tag-chips aria-label="Tags" {
                         @for tag in &expense.tags {

@@ -5,6 +5,7 @@
 //! is the router alone.
 
 pub mod auth;
+mod ecb;
 pub mod error;
 pub mod extract;
 pub mod metrics;

@@ -24,6 +24,7 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub storage: StorageSettings,
     pub ocr: OcrSettings,
+    pub rates: RateSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -155,6 +156,27 @@ impl StorageSettings {
             bucket: self.bucket.clone(),
             region: self.region.clone(),
             endpoint: self.endpoint.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateSettings {
+    /// The European Central Bank's euro reference rates document: the daily one, or the 90-day
+    /// one (`eurofxref-hist-90d.xml`) to fill a gap. Fetched only while some user converts with
+    /// the ECB's rates; empty turns fetching off.
+    pub ecb_url: String,
+    /// How often the ECB's rates are fetched, in hours (the ECB publishes once a working day,
+    /// around 16:00 CET); a failed fetch is tried again after as long.
+    pub ecb_refresh_hours: NonZeroU32,
+}
+
+impl Default for RateSettings {
+    fn default() -> Self {
+        Self {
+            ecb_url: "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml".to_owned(),
+            ecb_refresh_hours: const { NonZeroU32::new(6).unwrap() },
         }
     }
 }
@@ -393,6 +415,11 @@ impl Settings {
                 "ocr.callback_secret must be at least 32 characters; generate one with `openssl rand -hex 32`",
             );
         }
+        let ecb_url = &self.rates.ecb_url;
+        check(
+            ecb_url.is_empty() || ecb_url.starts_with("https://") || ecb_url.starts_with("http://"),
+            "rates.ecb_url must start with https:// or http://, or be empty to fetch nothing",
+        );
         problems
     }
 }

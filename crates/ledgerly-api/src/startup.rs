@@ -273,6 +273,12 @@ impl Application {
             Arc::downgrade(&state.readiness),
         );
         make_recurring(state.store.clone(), Arc::downgrade(&state.readiness));
+        crate::ecb::keep_fresh(
+            state.store.clone(),
+            state.settings.rates.ecb_url.clone(),
+            Duration::from_secs(u64::from(state.settings.rates.ecb_refresh_hours.get()) * 3600),
+            Arc::downgrade(&state.readiness),
+        );
         Ok(Application { listener, state })
     }
 

@@ -53,6 +53,11 @@ pub struct ExpenseView {
     pub tags: Vec<String>,
     /// The recurring expense that made it, while that exists.
     pub recurring_id: Option<RecurringId>,
+    /// For an expense in another currency than the account's: its value in the account's
+    /// currency at the rate of its day; `null` when no rate converts it (and for one in the
+    /// account's currency).
+    #[schema(example = "1026.87", pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
+    pub converted_amount: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -72,6 +77,7 @@ impl From<Expense> for ExpenseView {
             receipt_id: e.receipt_id,
             tags: e.tags.iter().map(|t| t.as_str().to_owned()).collect(),
             recurring_id: e.recurring_id,
+            converted_amount: None,
             created_at: e.created_at,
             updated_at: e.updated_at,
         }
@@ -208,6 +214,18 @@ pub struct SummaryView {
     pub change: ChangeView,
     /// The category budgets in force this month, by category name.
     pub category_budgets: Vec<CategoryBudgetView>,
+    /// Expenses in other currencies that no exchange rate converts (enter one with
+    /// `POST /rates`, or use the ECB's): left out of every figure above.
+    pub not_converted: Vec<NotConvertedView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotConvertedView {
+    pub currency: Currency,
+    pub count: u64,
+    /// What they add up to in their own currency.
+    #[schema(example = "120.00", pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
+    pub amount: String,
 }
 
 impl SummaryView {
@@ -215,6 +233,15 @@ impl SummaryView {
         let dec = |m: Money| m.to_decimal_string();
         Self {
             category_budgets: category_budgets.into_iter().map(Into::into).collect(),
+            not_converted: s
+                .not_converted
+                .iter()
+                .map(|n| NotConvertedView {
+                    currency: n.currency,
+                    count: n.count,
+                    amount: n.amount.to_decimal_string(),
+                })
+                .collect(),
             month: s.month,
             currency: s.spent.currency(),
             budget: s.budget.map(dec),
@@ -364,4 +391,41 @@ mod tests {
             .unwrap();
         assert_eq!(kwd.to_decimal_string(), "1234.000");
     }
+}
+
+/// `expenses` as the API shows them, those in another currency than `user`'s with their value in
+/// it (`converted_amount`) at the rate of their day.
+pub(crate) async fn expense_views(
+    store: &ledgerly_store::Store,
+    user: &User,
+    expenses: Vec<Expense>,
+) -> Result<Vec<ExpenseView>, ApiError> {
+    let foreign: Vec<&Expense> = expenses
+        .iter()
+        .filter(|e| e.amount.currency() != user.currency)
+        .collect();
+    let (Some(since), Some(until)) = (
+        foreign.iter().map(|e| e.date).min(),
+        foreign.iter().map(|e| e.date).max(),
+    ) else {
+        return Ok(expenses.into_iter().map(Into::into).collect());
+    };
+    let mut currencies: Vec<Currency> = foreign.iter().map(|e| e.amount.currency()).collect();
+    currencies.sort();
+    currencies.dedup();
+    let book = store
+        .rate_book(user.id, user.currency, &currencies, (since, until))
+        .await?;
+    Ok(expenses
+        .into_iter()
+        .map(|e| {
+            let converted = (e.amount.currency() != user.currency)
+                .then(|| book.convert(e.amount, e.date))
+                .flatten()
+                .map(|m| m.to_decimal_string());
+            let mut view = ExpenseView::from(e);
+            view.converted_amount = converted;
+            view
+        })
+        .collect())
 }

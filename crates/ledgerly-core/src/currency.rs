@@ -16,6 +16,19 @@ pub struct Currency(iso_currency::Currency);
 #[error("`{0}` is not an ISO 4217 currency code (e.g. INR, USD, EUR)")]
 pub struct UnknownCurrency(pub String);
 
+/// Currencies order by their code, so they can key ordered maps.
+impl Ord for Currency {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.code().cmp(other.code())
+    }
+}
+
+impl PartialOrd for Currency {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl Currency {
     pub const INR: Currency = Currency(iso_currency::Currency::INR);
     pub const USD: Currency = Currency(iso_currency::Currency::USD);

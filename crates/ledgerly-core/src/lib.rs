@@ -15,6 +15,7 @@ pub mod import;
 pub mod money;
 #[cfg(feature = "openapi")]
 mod openapi;
+pub mod rates;
 pub mod receipt;
 pub mod recurring;
 pub mod stats;

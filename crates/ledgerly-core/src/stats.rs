@@ -209,6 +209,9 @@ pub struct MonthSummary {
     pub average: Option<Money>,
     pub top_category: Option<CategoryTotal>,
     pub change: Change,
+    /// Expenses in other currencies that no exchange rate converts, by currency: left out of
+    /// every figure above.
+    pub not_converted: Vec<crate::rates::NotConverted>,
 }
 
 /// Builds a month's summary from its category breakdown and the previous month's spending.
@@ -251,6 +254,7 @@ pub fn summarize(
         average,
         top_category,
         change: change(spent, previous_spent)?,
+        not_converted: Vec::new(),
     })
 }
 

@@ -185,6 +185,7 @@ async fn a_worker_reporting_through_the_api_has_its_results_applied_by_the_api(b
     settings.storage.path = folder.path().to_owned();
     settings.ocr.callback_secret = SECRET.into();
     settings.server.metrics_refresh_seconds = std::num::NonZeroU32::MIN;
+    settings.rates.ecb_url = String::new();
     let api = RunningApi::start(settings).await;
     let worker = Command::new(BIN)
         .arg("worker")

@@ -20,6 +20,7 @@ mod export;
 mod imports;
 mod jobs;
 pub mod objects;
+mod rates;
 mod receipts;
 mod recurring;
 mod roles;

@@ -1,21 +1,30 @@
 //! Statistics read from `expense_rollups` — a total and a count per user, month, category and
-//! currency, kept by triggers with every write of an expense (migration 0007) — in one currency:
-//! amounts in other currencies are not converted, so they are not added in. The figures follow
-//! the reference maths in `ledgerly_core::stats`, and the summary is derived from them there.
-//! A year's statistics read at most twelve rows per category, however many expenses it holds.
+//! currency, kept by triggers with every write of an expense (migration 0007). Every currency
+//! counts: the rollups in the account's currency are read as they are, and for a month with
+//! rollups in another currency, that currency's expenses are summed per day and category and
+//! converted at the day's rate (`ledgerly_core::rates`; migration 0013). What no rate converts is
+//! left out of the totals and reported (`MonthSummary::not_converted`). The figures follow the
+//! reference maths in `ledgerly_core::stats`, and the summary is derived from them there. A year's
+//! statistics in one currency read at most twelve rows per category, however many expenses it
+//! holds.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
+use ledgerly_core::rates::NotConverted;
 use ledgerly_core::stats::{self, sort_breakdown, sort_monthly};
 use ledgerly_core::{
     CategoryName, CategoryTotal, Currency, Money, Month, MonthSummary, MonthlyCategoryTotal, UserId,
 };
 use uuid::Uuid;
 
+use crate::rows::currency as parse_currency;
 use crate::{Result, Store, StoreError, with_db};
 
 /// One rollup row with its category's name.
 #[derive(sqlx::FromRow)]
 struct RollupRow {
+    currency: String,
     month: NaiveDate,
     category_id: Uuid,
     category: String,
@@ -23,13 +32,32 @@ struct RollupRow {
     n: i64,
 }
 
-/// The rollup rows of one user and currency, months from `$3` up to `$4` (excluded), and the
-/// months `$5` and `$6` whatever the range. `$7` and `$8` bound all of them, so the primary key
-/// `(user_id, currency, month, …)` reads only the months asked for.
-const ROLLUPS: &str = "SELECT r.month, r.category_id, c.name AS category, r.total_minor, r.n \
+/// The rollup rows of one user in every currency, months from `$3` up to `$4` (excluded), and the
+/// months `$5` and `$6` whatever the range. `$7` and `$8` bound all of them, so the index
+/// `(user_id, month)` reads only the months asked for. `$2` (the account's currency) comes first.
+const ROLLUPS: &str = "SELECT r.currency, r.month, r.category_id, c.name AS category, \
+     r.total_minor, r.n \
      FROM expense_rollups r JOIN categories c ON c.id = r.category_id \
-     WHERE r.user_id = $1 AND r.currency = $2 AND r.month >= $7 AND r.month < $8 \
-     AND ((r.month >= $3 AND r.month < $4) OR r.month = $5 OR r.month = $6)";
+     WHERE r.user_id = $1 AND r.month >= $7 AND r.month < $8 \
+     AND ((r.month >= $3 AND r.month < $4) OR r.month = $5 OR r.month = $6) \
+     ORDER BY r.currency <> $2";
+
+/// One user's expenses in currency `$2` from `$3` up to `$4` (excluded), summed per day and
+/// category: what is converted at each day's rate.
+#[derive(sqlx::FromRow)]
+struct DayRow {
+    spent_on: NaiveDate,
+    category_id: Uuid,
+    category: String,
+    total_minor: i64,
+    n: i64,
+}
+
+const FOREIGN_DAYS: &str = "SELECT e.spent_on, e.category_id, c.name AS category, \
+     CAST(SUM(e.amount_minor) AS BIGINT) AS total_minor, COUNT(*) AS n \
+     FROM expenses e JOIN categories c ON c.id = e.category_id \
+     WHERE e.user_id = $1 AND e.currency = $2 AND e.spent_on >= $3 AND e.spent_on < $4 \
+     GROUP BY e.spent_on, e.category_id, c.name";
 
 fn category_name(name: &str) -> Result<CategoryName> {
     CategoryName::parse(name).map_err(StoreError::corrupt)
@@ -54,9 +82,13 @@ pub struct StatsView {
     pub monthly: Vec<MonthlyCategoryTotal>,
 }
 
+/// The rollups of the months read, in the account's currency: other currencies' converted and
+/// added in, per month and category.
 struct Rollups {
     rows: Vec<RollupRow>,
     currency: Currency,
+    /// What no rate converted, per month: left out of `rows`.
+    missing: Vec<(NaiveDate, NotConverted)>,
 }
 
 impl Rollups {
@@ -105,6 +137,15 @@ impl Rollups {
             .sum();
         Money::from_minor(total, self.currency)
     }
+
+    /// What no rate converted in `month`, by currency.
+    fn missing_in(&self, month: Month) -> Vec<NotConverted> {
+        self.missing
+            .iter()
+            .filter(|(first, _)| *first == month.first_day())
+            .map(|(_, missing)| missing.clone())
+            .collect()
+    }
 }
 
 impl Store {
@@ -124,7 +165,7 @@ impl Store {
             .iter()
             .map(|m| m.next().first_day())
             .fold(until, NaiveDate::max);
-        let rows = with_db!(self, |pool, d| {
+        let rows: Vec<RollupRow> = with_db!(self, |pool, d| {
             sqlx::query_as(ROLLUPS)
                 .bind(user.as_uuid())
                 .bind(currency.code())
@@ -137,7 +178,137 @@ impl Store {
                 .fetch_all(pool)
                 .await?
         });
-        Ok(Rollups { rows, currency })
+        let (home, foreign): (Vec<RollupRow>, Vec<RollupRow>) = rows
+            .into_iter()
+            .partition(|row| row.currency == currency.code());
+        if foreign.is_empty() {
+            return Ok(Rollups {
+                rows: home,
+                currency,
+                missing: Vec::new(),
+            });
+        }
+        self.converted(user, currency, home, foreign).await
+    }
+
+    /// `home` (rollups in the account's currency) with the expenses of `foreign`'s currencies
+    /// and months converted day by day and added in.
+    async fn converted(
+        &self,
+        user: UserId,
+        currency: Currency,
+        home: Vec<RollupRow>,
+        foreign: Vec<RollupRow>,
+    ) -> Result<Rollups> {
+        // The months to convert, per currency.
+        let mut months: BTreeMap<String, BTreeSet<NaiveDate>> = BTreeMap::new();
+        for row in &foreign {
+            months
+                .entry(row.currency.clone())
+                .or_default()
+                .insert(row.month);
+        }
+        let mut days: Vec<(Currency, DayRow)> = Vec::new();
+        for (code, wanted) in &months {
+            let (Some(first), Some(last)) = (wanted.first(), wanted.last()) else {
+                continue;
+            };
+            let end = Month::of(*last).next().first_day();
+            let rows: Vec<DayRow> = with_db!(self, |pool, d| {
+                sqlx::query_as(FOREIGN_DAYS)
+                    .bind(user.as_uuid())
+                    .bind(code.as_str())
+                    .bind(*first)
+                    .bind(end)
+                    .fetch_all(pool)
+                    .await?
+            });
+            let foreign_currency = parse_currency(code)?;
+            days.extend(
+                rows.into_iter()
+                    .filter(|row| wanted.contains(&Month::of(row.spent_on).first_day()))
+                    .map(|row| (foreign_currency, row)),
+            );
+        }
+        let currencies: Vec<Currency> = days
+            .iter()
+            .map(|(c, _)| *c)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let since = days.iter().map(|(_, r)| r.spent_on).min();
+        let until = days.iter().map(|(_, r)| r.spent_on).max();
+        let (Some(since), Some(until)) = (since, until) else {
+            return Ok(Rollups {
+                rows: home,
+                currency,
+                missing: Vec::new(),
+            });
+        };
+        let book = self
+            .rate_book(user, currency, &currencies, (since, until))
+            .await?;
+        // Home rows and converted days, summed per month and category.
+        let mut merged: BTreeMap<(NaiveDate, Uuid), RollupRow> = BTreeMap::new();
+        let mut missing: BTreeMap<(NaiveDate, Currency), (u64, i64)> = BTreeMap::new();
+        let mut add = |month: NaiveDate, category_id: Uuid, category: &str, total: i64, n: i64| {
+            let row = merged
+                .entry((month, category_id))
+                .or_insert_with(|| RollupRow {
+                    currency: currency.code().to_owned(),
+                    month,
+                    category_id,
+                    category: category.to_owned(),
+                    total_minor: 0,
+                    n: 0,
+                });
+            row.total_minor += total;
+            row.n += n;
+        };
+        for row in &home {
+            add(
+                row.month,
+                row.category_id,
+                &row.category,
+                row.total_minor,
+                row.n,
+            );
+        }
+        for (from_currency, day) in &days {
+            let month = Month::of(day.spent_on).first_day();
+            let amount = Money::from_minor(day.total_minor, *from_currency);
+            match book.convert(amount, day.spent_on) {
+                Some(converted) => add(
+                    month,
+                    day.category_id,
+                    &day.category,
+                    converted.minor(),
+                    day.n,
+                ),
+                None => {
+                    let entry = missing.entry((month, *from_currency)).or_default();
+                    entry.0 += day.n.unsigned_abs();
+                    entry.1 += day.total_minor;
+                }
+            }
+        }
+        Ok(Rollups {
+            rows: merged.into_values().collect(),
+            currency,
+            missing: missing
+                .into_iter()
+                .map(|((month, c), (count, total))| {
+                    (
+                        month,
+                        NotConverted {
+                            currency: c,
+                            count,
+                            amount: Money::from_minor(total, c),
+                        },
+                    )
+                })
+                .collect(),
+        })
     }
 
     /// `month`'s summary and breakdown, from its budget and the rollups of `month`, the month
@@ -155,13 +326,14 @@ impl Store {
             self.rollups(user, currency, range, [month, month.previous()]),
         )?;
         let breakdown = rollups.breakdown(month)?;
-        let summary = summarize(
+        let mut summary = summarize(
             month,
             currency,
             budget,
             &breakdown,
             rollups.spent_in(month.previous()),
         )?;
+        summary.not_converted = rollups.missing_in(month);
         Ok((summary, breakdown, rollups))
     }
 

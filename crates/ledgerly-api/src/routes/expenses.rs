@@ -20,7 +20,7 @@ use utoipa_axum::routes;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppJson, AppPath, AppQuery, CurrentUser};
 use crate::state::AppState;
-use crate::views::{AmountInput, ExpenseView, PageView, currency};
+use crate::views::{AmountInput, ExpenseView, PageView, currency, expense_views};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -168,9 +168,13 @@ async fn get_one(
     current: CurrentUser,
     AppPath(id): AppPath<ExpenseId>,
 ) -> ApiResult<Json<ExpenseView>> {
-    Ok(Json(
-        state.store.get_expense(current.user.id, id).await?.into(),
-    ))
+    let expense = state.store.get_expense(current.user.id, id).await?;
+    let views = expense_views(&state.store, &current.user, vec![expense]).await?;
+    let view = views
+        .into_iter()
+        .next()
+        .ok_or(ApiError::NotFound("expense"))?;
+    Ok(Json(view))
 }
 
 /// The fields to change; those left out stay as they are.
@@ -434,7 +438,7 @@ async fn list(
     let query = query(&state.store, current.user.id, params).await?;
     let page = state.store.list_expenses(current.user.id, &query).await?;
     Ok(Json(PageView {
-        items: page.items.into_iter().map(Into::into).collect(),
+        items: expense_views(&state.store, &current.user, page.items).await?,
         total: page.total,
         page: page.page,
         per_page: page.per_page,

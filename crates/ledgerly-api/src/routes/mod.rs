@@ -9,6 +9,7 @@ mod health;
 pub(crate) mod imports;
 mod internal;
 pub(crate) mod me;
+pub(crate) mod rates;
 pub(crate) mod receipts;
 pub(crate) mod recurring;
 mod stats;
@@ -31,6 +32,7 @@ pub fn api_router(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
         .merge(imports::router())
         .merge(tags::router())
         .merge(recurring::router())
+        .merge(rates::router())
 }
 
 /// `/healthz` and `/readyz`, at the root.

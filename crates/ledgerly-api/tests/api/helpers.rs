@@ -28,6 +28,8 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     settings.database.max_connections = NonZeroU32::new(5).unwrap();
     // Job counts for /metrics every second, not every 15: the tests read them soon after.
     settings.server.metrics_refresh_seconds = NonZeroU32::MIN;
+    // No test reaches the real ECB; the rates tests point this at a local server.
+    settings.rates.ecb_url = String::new();
     settings.storage.path = std::env::temp_dir()
         .join("ledgerly-tests")
         .join(format!("receipts-{}", uuid::Uuid::new_v4().simple()));

@@ -11,6 +11,7 @@ mod expenses;
 mod imports;
 mod isolation;
 mod jobs;
+mod rates;
 mod receipts;
 mod recurring;
 mod rollups;

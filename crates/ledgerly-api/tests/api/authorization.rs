@@ -86,6 +86,22 @@ fn data_routes(expense: &str, category: &str) -> Vec<(Method, String, Value)> {
             json!({ "into": "x" }),
         ),
         (Method::GET, "/api/v1/stats/tags".into(), Value::Null),
+        (Method::GET, "/api/v1/rates".into(), Value::Null),
+        (
+            Method::POST,
+            "/api/v1/rates".into(),
+            json!({ "currency": "USD", "rate": "80", "date": "2026-01-01" }),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/rates/USD/INR/2026-01-01".into(),
+            Value::Null,
+        ),
+        (
+            Method::PUT,
+            "/api/v1/rates/ecb".into(),
+            json!({ "enabled": true }),
+        ),
         (Method::GET, "/api/v1/recurring".into(), Value::Null),
         (
             Method::POST,

@@ -14,6 +14,7 @@ mod me;
 mod ocr_callback;
 mod openapi;
 mod operations;
+mod rates;
 mod receipts;
 mod recurring;
 mod s3_storage;

@@ -204,7 +204,7 @@ async fn set_ecb(
 /// Fetches the ECB's rates now when none are kept or they are older than the refresh interval,
 /// so turning them on converts at once instead of after the next background fetch. A failed
 /// fetch is logged, not the request's failure: the background fetch tries again.
-async fn fetch_ecb_if_stale(state: &AppState) -> ApiResult<()> {
+pub(crate) async fn fetch_ecb_if_stale(state: &AppState) -> ApiResult<()> {
     let url = &state.settings.rates.ecb_url;
     if url.is_empty() {
         return Ok(());

@@ -109,6 +109,8 @@ pub(crate) struct Input<'a> {
     pub(crate) list: Option<&'a str>,
     pub(crate) extra: Option<&'a str>,
     pub(crate) inputmode: Option<&'a str>,
+    /// The pattern the value must match (a hint to the browser: the server checks it anyway).
+    pub(crate) pattern: Option<&'a str>,
     pub(crate) autofocus: bool,
     /// Flagged for the reader to check (a field OCR was unsure of).
     pub(crate) flagged: bool,
@@ -123,6 +125,7 @@ impl<'a> Input<'a> {
             list: None,
             extra: None,
             inputmode: None,
+            pattern: None,
             autofocus: false,
             flagged: false,
         }
@@ -168,6 +171,11 @@ impl<'a> Input<'a> {
         self.inputmode = Some(mode);
         self
     }
+
+    pub(crate) fn pattern(mut self, regex: &'a str) -> Self {
+        self.pattern = Some(regex);
+        self
+    }
 }
 
 /// A labelled input with its error under it (linked for screen readers). `id_prefix` keeps ids
@@ -195,7 +203,7 @@ pub(crate) fn field(
             label for=(id) { (label) }
             input #(id) type=(input.kind) name=(name) value=(value)
                 autocomplete=[input.autocomplete] list=[input.list] inputmode=[input.inputmode]
-                required[input.required] autofocus[input.autofocus]
+                pattern=[input.pattern] required[input.required] autofocus[input.autofocus]
                 aria-invalid=[error.map(|_| "true")] aria-describedby=[described];
             @if let Some(hint) = input.extra {
                 p.hint.flag[input.flagged] #(hint_id) { (hint) }
@@ -327,6 +335,10 @@ pub(crate) fn notice(done: Option<&str>) -> Markup {
         Some("tag") => "Tag renamed.",
         Some("tag-merged") => "Tags merged.",
         Some("tag-deleted") => "Tag deleted: its expenses stay, without it.",
+        Some("rate") => "Rate saved: expenses in its currency count at it from its day on.",
+        Some("rate-deleted") => "Rate deleted.",
+        Some("ecb-on") => "ECB rates on: they convert what your own rates do not.",
+        Some("ecb-off") => "ECB rates off.",
         Some("import-cancelled") => "Import cancelled: nothing from that file was recorded.",
         _ => return html! {},
     };

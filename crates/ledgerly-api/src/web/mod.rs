@@ -15,6 +15,7 @@ mod imports;
 mod landing;
 mod layout;
 mod profile;
+mod rates;
 mod receipts;
 mod recurring;
 mod tags;
@@ -97,6 +98,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/profile/tags/{id}", post(tags::rename_tag))
         .route("/profile/tags/{id}/merge", post(tags::merge_tag))
         .route("/profile/tags/{id}/delete", post(tags::delete_tag))
+        .route("/profile/rates", post(rates::add_rate))
+        .route("/profile/rates/delete", post(rates::delete_rate))
+        .route("/profile/rates/ecb", post(rates::set_ecb))
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .layer(axum::middleware::map_response(move |response: Response| {

@@ -1,9 +1,11 @@
 //! The profile: name, currency, time zone and monthly budget; email and password changes (each
-//! with the current password); the categories and their budgets; the tags; logging out.
+//! with the current password); the categories and their budgets; the tags; the exchange rates;
+//! logging out.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use futures_util::TryFutureExt as _;
 use ledgerly_core::{Budget, CategoryId, Money, Month, PersonName, TagId, UserTimeZone};
 use maud::html;
 use secrecy::{ExposeSecret as _, SecretString};
@@ -12,11 +14,12 @@ use serde::Deserialize;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ClientIp;
 use crate::routes::me::{ProfileRequest, change_email_of, change_password_of, change_profile};
+use crate::routes::rates::rates_view;
 use crate::state::AppState;
 use crate::views::AmountInput;
 
 use super::layout::{self, Input, Section, csrf_field, field, notice};
-use super::{Errors, SignedForm, WebUser, categories, failure, param, see_other, tags};
+use super::{Errors, SignedForm, WebUser, categories, failure, param, rates, see_other, tags};
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
@@ -52,6 +55,8 @@ pub(super) enum Failed {
     Budget(CategoryId, String, Errors),
     /// A tag's rename (with the name sent), merge or delete form.
     Tag(TagId, Option<String>, Errors),
+    /// The new exchange rate's form.
+    Rate(rates::RateForm, Errors),
     Email(EmailForm, Errors),
     Password(Errors),
 }
@@ -75,14 +80,17 @@ pub(super) async fn render(
     let u = user.user();
     let month = Month::of(u.time_zone.today());
     let store = &state.store;
-    let (budget, categories, category_budgets, tag_uses) = match tokio::try_join!(
-        store.budget_for(u.id, month),
-        store.list_categories(u.id),
-        store.category_budgets(u.id, month, u.currency),
-        store.list_tags(u.id),
+    let (budget, categories, category_budgets, tag_uses, rate_view) = match tokio::try_join!(
+        store.budget_for(u.id, month).map_err(ApiError::from),
+        store.list_categories(u.id).map_err(ApiError::from),
+        store
+            .category_budgets(u.id, month, u.currency)
+            .map_err(ApiError::from),
+        store.list_tags(u.id).map_err(ApiError::from),
+        rates_view(state, u),
     ) {
         Ok(read) => read,
-        Err(err) => return failure(err.into()),
+        Err(err) => return failure(err),
     };
     let none = Errors::none();
     let (profile, profile_errors) = match &failed {
@@ -147,6 +155,7 @@ pub(super) async fn render(
             }
             (categories::card(&categories, &category_budgets, &user.csrf, failed.as_ref()))
             (tags::card(&tag_uses, &user.csrf, failed.as_ref()))
+            (rates::card(&rate_view, u.time_zone.today(), &user.csrf, failed.as_ref()))
             section.card aria-labelledby="session-title" {
                 h2 #session-title { "Session" }
                 p.muted { "Signed in as " (u.email.to_string()) "." }

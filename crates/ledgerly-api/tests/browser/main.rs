@@ -9,6 +9,7 @@ mod browser;
 mod category_budgets;
 mod imports;
 mod isolation;
+mod rates;
 mod recurring;
 mod server;
 mod tags;

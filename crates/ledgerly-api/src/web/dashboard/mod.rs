@@ -1,6 +1,7 @@
-//! The dashboard: the month's cards, budgets by category and tags, what the recurring expenses
-//! make in the coming days, the year's chart and the month's donut, the expenses table (filter, sort, columns, pages, CSV), and the drawers that
-//! add, edit, review and delete.
+//! The dashboard: the month's cards (and the expenses in other currencies no rate converts),
+//! budgets by category and tags, what the recurring expenses make in the coming days, the year's
+//! chart and the month's donut, the expenses table (filter, sort, columns, pages, CSV; other
+//! currencies' amounts converted), and the drawers that add, edit, review and delete.
 //!
 //! Everything the page shows is in its address (`/dashboard?from=…&sort=…&edit=…`), so every
 //! state can be linked, reloaded and reached without JavaScript; a form that fails renders the
@@ -9,6 +10,7 @@
 mod budgets;
 mod drawers;
 mod forms;
+mod rates;
 mod table;
 mod tags;
 mod upcoming;
@@ -50,6 +52,8 @@ struct Data {
     /// What the recurring expenses will make in the coming days, skipped dates marked.
     upcoming: Vec<OccurrenceView>,
     expenses: Page<Expense>,
+    /// The page's rows in other currencies than the account's, with their value in it.
+    converted: rates::Converted,
     filter_errors: Errors,
     /// The category of the expense recorded last: a new one's default.
     last_category: Option<CategoryId>,
@@ -130,6 +134,8 @@ async fn load(state: &AppState, user: &User, view: &mut View) -> ApiResult<Data>
         list.page = pages;
         expenses = store.list_expenses(user.id, &list).await?;
     }
+    // The rates for the page's rows in other currencies, read once and only when it has some.
+    let converted = rates::converted(store, user, &expenses.items).await?;
     Ok(Data {
         last_category,
         palette: Palette::of(&categories),
@@ -141,6 +147,7 @@ async fn load(state: &AppState, user: &User, view: &mut View) -> ApiResult<Data>
         tag_totals,
         upcoming,
         expenses,
+        converted,
         filter_errors,
     })
 }
@@ -185,6 +192,7 @@ pub(crate) async fn render(
             }
         }
         (cards(&data.summary))
+        (rates::notice(&data.summary.not_converted))
         (budgets::panel(&data.category_budgets))
         (tags::panel(&data.tag_totals, data.summary.month, &view))
         (upcoming::panel(&data.upcoming))

@@ -1,5 +1,6 @@
 //! The expenses table: filters, column choice, sortable headers, rows (each expense's tags as
-//! links to the table filtered by them, a mark on those a recurring expense made) and pages.
+//! links to the table filtered by them, a mark on those a recurring expense made, an amount in
+//! another currency with its value in the account's) and pages.
 
 use ledgerly_core::Expense;
 use maud::{Markup, html};
@@ -10,6 +11,12 @@ use crate::web::layout::{Input, field, select};
 
 /// What the mark beside an expense a recurring expense made says.
 const MADE_BY_RECURRING: &str = "Made by a recurring expense";
+
+/// What an amount in another currency has under it, beside its value in the account's.
+const CONVERTED: &str = "In your currency at the rate of its day";
+
+/// What an amount in another currency that no rate converts has under it.
+const NO_RATE: &str = "No exchange rate converts it: the totals leave it out";
 
 pub(super) fn table(view: &View, data: &Data) -> Markup {
     let expenses = &data.expenses;
@@ -183,7 +190,16 @@ fn cell(expense: &Expense, column: Column, data: &Data, view: &View) -> Markup {
         Column::Category => html! {
             td { span class={"tag " (data.palette.class(expense.category_id))} { (expense.category.as_str()) } }
         },
-        Column::Amount => html! { td.num { (expense.amount.format()) } },
+        Column::Amount => html! {
+            td.num {
+                (expense.amount.format())
+                @match data.converted.get(&expense.id) {
+                    Some(Some(home)) => span.converted title=(CONVERTED) { "≈ " (home.format()) },
+                    Some(None) => span.converted.no-rate title=(NO_RATE) { "no rate" },
+                    None => {},
+                }
+            }
+        },
         Column::Note => {
             html! { td.note { (expense.note.as_ref().map(|n| n.as_str()).unwrap_or("")) } }
         }

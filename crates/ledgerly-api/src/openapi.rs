@@ -34,6 +34,7 @@ pub const DOCS_PATH: &str = "/api/docs";
         (name = "expenses", description = "Expenses: create, list, filter, export"),
         (name = "categories", description = "The default categories and the account's own"),
         (name = "tags", description = "Tags on expenses: list, rename, merge, delete"),
+        (name = "backup", description = "Everything of the account in one zip file, to take elsewhere or restore"),
         (name = "rates", description = "Exchange rates: yours, and the ECB's reference rates, which convert expenses in other currencies for the statistics"),
         (name = "recurring", description = "Recurring expenses: rules that make an expense every N days, weeks, months or years"),
         (name = "budget", description = "The monthly budget and the month's summary"),

@@ -4,6 +4,7 @@
 //! the API, the OCR pipeline and the CLI share one set of rules. Request data becomes these types
 //! at the edge (`Email::parse`, `Money::parse`, `Month::from_str`) and is trusted after that.
 
+pub mod backup;
 pub mod budget;
 pub mod callback;
 pub mod category;

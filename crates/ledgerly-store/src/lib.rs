@@ -12,6 +12,7 @@
 //! [`UserId`]: ledgerly_core::UserId
 
 mod attempts;
+mod backup;
 mod budgets;
 mod categories;
 mod error;

@@ -136,7 +136,8 @@ impl Store {
     }
 
     /// What the expenses with each tag add up to from `first` to `last` (days included), in
-    /// `currency`, largest first. An expense with two tags counts in both.
+    /// `currency` (the account's: others converted at their day's rate, those no rate converts
+    /// left out), largest first. An expense with two tags counts in both.
     #[tracing::instrument(skip_all, err)]
     pub async fn tag_totals(
         &self,
@@ -145,30 +146,85 @@ impl Store {
         last: NaiveDate,
         currency: Currency,
     ) -> Result<Vec<TagTotal>> {
-        let rows: Vec<(String, i64, i64)> = with_db!(self, |pool, d| {
-            sqlx::query_as(
-                "SELECT t.name, CAST(SUM(e.amount_minor) AS BIGINT) AS total, COUNT(*) AS n \
-                 FROM tags t JOIN expense_tags et ON et.tag_id = t.id \
-                 JOIN expenses e ON e.id = et.expense_id \
-                 WHERE t.user_id = $1 AND e.spent_on >= $2 AND e.spent_on <= $3 \
-                 AND e.currency = $4 \
-                 GROUP BY t.id, t.name, t.name_key ORDER BY total DESC, t.name_key",
-            )
-            .bind(user.as_uuid())
-            .bind(first)
-            .bind(last)
-            .bind(currency.code())
-            .fetch_all(pool)
-            .await?
-        });
-        rows.into_iter()
-            .map(|(name, total, count)| {
-                Ok(TagTotal {
-                    tag: tag_name(&name)?,
-                    amount: Money::from_minor(total, currency),
-                    count: count.unsigned_abs(),
-                })
+        type Foreign = (String, String, String, NaiveDate, i64, i64);
+        let (rows, foreign): (Vec<(String, String, i64, i64)>, Vec<Foreign>) =
+            with_db!(self, |pool, d| {
+                let rows = sqlx::query_as(
+                    "SELECT t.name, t.name_key, CAST(SUM(e.amount_minor) AS BIGINT) AS total, \
+                     COUNT(*) AS n \
+                     FROM tags t JOIN expense_tags et ON et.tag_id = t.id \
+                     JOIN expenses e ON e.id = et.expense_id \
+                     WHERE t.user_id = $1 AND e.spent_on >= $2 AND e.spent_on <= $3 \
+                     AND e.currency = $4 \
+                     GROUP BY t.id, t.name, t.name_key",
+                )
+                .bind(user.as_uuid())
+                .bind(first)
+                .bind(last)
+                .bind(currency.code())
+                .fetch_all(pool)
+                .await?;
+                // Other currencies per day, to convert at each day's rate.
+                let foreign = sqlx::query_as(
+                    "SELECT t.name, t.name_key, e.currency, e.spent_on, \
+                     CAST(SUM(e.amount_minor) AS BIGINT) AS total, COUNT(*) AS n \
+                     FROM tags t JOIN expense_tags et ON et.tag_id = t.id \
+                     JOIN expenses e ON e.id = et.expense_id \
+                     WHERE t.user_id = $1 AND e.spent_on >= $2 AND e.spent_on <= $3 \
+                     AND e.currency <> $4 \
+                     GROUP BY t.id, t.name, t.name_key, e.currency, e.spent_on",
+                )
+                .bind(user.as_uuid())
+                .bind(first)
+                .bind(last)
+                .bind(currency.code())
+                .fetch_all(pool)
+                .await?;
+                (rows, foreign)
+            });
+        let mut totals: std::collections::BTreeMap<String, (String, i64, i64)> = rows
+            .into_iter()
+            .map(|(name, key, total, n)| (key, (name, total, n)))
+            .collect();
+        if !foreign.is_empty() {
+            let mut currencies = foreign
+                .iter()
+                .map(|row| crate::rows::currency(&row.2))
+                .collect::<Result<Vec<_>>>()?;
+            currencies.sort();
+            currencies.dedup();
+            let book = self
+                .rate_book(user, currency, &currencies, (first, last))
+                .await?;
+            for (name, key, code, day, total, n) in foreign {
+                let amount = Money::from_minor(total, crate::rows::currency(&code)?);
+                if let Some(converted) = book.convert(amount, day) {
+                    let entry = totals.entry(key).or_insert((name, 0, 0));
+                    entry.1 += converted.minor();
+                    entry.2 += n;
+                }
+            }
+        }
+        let mut totals = totals
+            .into_iter()
+            .map(|(key, (name, total, count))| {
+                Ok((
+                    key,
+                    TagTotal {
+                        tag: tag_name(&name)?,
+                        amount: Money::from_minor(total, currency),
+                        count: count.unsigned_abs(),
+                    },
+                ))
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        // Largest first; a tie by name.
+        totals.sort_by(|(a_key, a), (b_key, b)| {
+            b.amount
+                .minor()
+                .cmp(&a.amount.minor())
+                .then_with(|| a_key.cmp(b_key))
+        });
+        Ok(totals.into_iter().map(|(_, total)| total).collect())
     }
 }

@@ -2,6 +2,7 @@
 //! their OpenAPI description, merged under `/api/v1`.
 
 pub(crate) mod auth;
+mod backup;
 pub(crate) mod budget;
 mod categories;
 pub(crate) mod expenses;
@@ -33,6 +34,7 @@ pub fn api_router(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
         .merge(tags::router())
         .merge(recurring::router())
         .merge(rates::router())
+        .merge(backup::router())
 }
 
 /// `/healthz` and `/readyz`, at the root.

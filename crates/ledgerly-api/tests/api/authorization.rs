@@ -46,6 +46,7 @@ fn data_routes(expense: &str, category: &str) -> Vec<(Method, String, Value)> {
             "/api/v1/expenses/export.csv".into(),
             Value::Null,
         ),
+        (Method::GET, "/api/v1/export.zip".into(), Value::Null),
         (Method::GET, e.clone(), Value::Null),
         (Method::PATCH, e.clone(), json!({ "amount": "1" })),
         (Method::POST, format!("{e}/confirm"), Value::Null),

@@ -6,6 +6,7 @@ mod helpers;
 
 mod auth;
 mod authorization;
+mod backup;
 mod budget_and_stats;
 mod categories;
 mod expenses;

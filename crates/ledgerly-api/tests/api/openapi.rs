@@ -26,6 +26,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("delete", "/api/v1/expenses/{id}"),
     ("post", "/api/v1/expenses/{id}/confirm"),
     ("get", "/api/v1/expenses/export.csv"),
+    ("get", "/api/v1/export.zip"),
     ("get", "/api/v1/categories"),
     ("post", "/api/v1/categories"),
     ("patch", "/api/v1/categories/{id}"),

@@ -229,6 +229,27 @@ async fn the_ecb_rates_convert_what_the_users_do_not_once_turned_on(store: &Stor
         .await
         .unwrap();
     assert_eq!(summary.spent, inr(88_000));
+
+    // Tag totals count other currencies converted too: €1 at 88 beside ₹5 under one tag.
+    let trip = vec![ledgerly_core::TagName::parse("trip").unwrap()];
+    let mut euro = foreign(food, "2026-05-10", 100, Currency::EUR);
+    euro.tags = trip.clone();
+    store.create_expense(priya.id, euro).await.unwrap();
+    let mut rupees = expense(food, "2026-05-11", "Chai", 500);
+    rupees.tags = trip;
+    store.create_expense(priya.id, rupees).await.unwrap();
+    let totals = store
+        .tag_totals(
+            priya.id,
+            day("2026-05-01"),
+            day("2026-05-31"),
+            Currency::INR,
+        )
+        .await
+        .unwrap();
+    assert_eq!(totals.len(), 1);
+    assert_eq!(totals[0].amount, inr(8_800 + 500));
+    assert_eq!(totals[0].count, 2);
 }
 
 async fn rates_are_kept_per_user_and_replaced_per_day(store: &Store) {

@@ -92,9 +92,14 @@ impl TryFrom<ImportRow> for StoredImport {
 
 /// What makes two expenses the same for an import: the day, the amount and currency, and the
 /// vendor in any case and spacing.
-type DuplicateKey = (NaiveDate, i64, String, String);
+pub(crate) type DuplicateKey = (NaiveDate, i64, String, String);
 
-fn duplicate_key(date: NaiveDate, minor: i64, currency: &str, vendor: &str) -> DuplicateKey {
+pub(crate) fn duplicate_key(
+    date: NaiveDate,
+    minor: i64,
+    currency: &str,
+    vendor: &str,
+) -> DuplicateKey {
     let vendor = vendor
         .split_whitespace()
         .collect::<Vec<_>>()

@@ -24,6 +24,7 @@ pub mod objects;
 mod rates;
 mod receipts;
 mod recurring;
+mod restore;
 mod roles;
 mod rows;
 mod sessions;
@@ -50,6 +51,7 @@ pub use jobs::{
 };
 pub use receipts::NewReceipt;
 pub use recurring::MAX_MADE_PER_PASS;
+pub use restore::{RestoreOutcome, RestoredFile};
 pub use sessions::{LAST_SEEN_PRECISION, Session};
 pub use stats::{RollupMismatch, StatsView};
 pub use users::{Credentials, NewUser, ProfileChanges};

@@ -34,7 +34,9 @@ pub(crate) const DEFAULT_CATEGORY: &str = "other";
 pub(super) fn router() -> OpenApiRouter<AppState> {
     let (schemas, paths, upload) = routes!(upload);
     // Room for the multipart framing around the file.
-    let upload = upload.layer(DefaultBodyLimit::max(import::MAX_BYTES + 64 * 1024));
+    let upload = upload.layer(DefaultBodyLimit::max(
+        super::restore::MAX_BACKUP_BYTES + 64 * 1024,
+    ));
     OpenApiRouter::new()
         .routes((schemas, paths, upload))
         .routes(routes!(get_import, update_settings, delete_import))
@@ -623,11 +625,20 @@ struct ImportForm {
     file: Vec<u8>,
 }
 
-/// Reads the `file` field of an import upload, at most [`import::MAX_BYTES`].
+/// What was uploaded to `POST /imports`: a CSV file, or a backup made by `GET /export.zip`.
+#[derive(Debug)]
+pub(crate) enum Uploaded {
+    Csv(Vec<u8>, Option<String>),
+    Backup(super::restore::UploadedZip),
+}
+
+/// Reads the `file` field of an import upload: a CSV file (at most [`import::MAX_BYTES`], in
+/// memory) or a backup (at most `MAX_BACKUP_BYTES`, to a temporary file), told apart by their
+/// first bytes.
 pub(crate) async fn read_file_field(
     multipart: Result<Multipart, MultipartRejection>,
     allowed: &[&str],
-) -> ApiResult<(Option<(Vec<u8>, Option<String>)>, Vec<(String, String)>)> {
+) -> ApiResult<(Option<Uploaded>, Vec<(String, String)>)> {
     let too_large = || file_error(ImportError::TooLarge { bytes: 0 });
     let mut multipart = multipart.map_err(|_| {
         ApiError::UnsupportedMediaType(
@@ -652,7 +663,28 @@ pub(crate) async fn read_file_field(
                 let name = field.file_name().map(super::receipts::clean_filename);
                 let mut bytes = BytesMut::new();
                 let mut oversized = false;
+                // A backup (a zip) goes to a temporary file as it arrives.
+                let mut zip: Option<(super::restore::UploadedZip, tokio::fs::File)> = None;
+                let mut written = 0usize;
                 while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
+                    if zip.is_none()
+                        && bytes.is_empty()
+                        && chunk.starts_with(super::restore::ZIP_MAGIC)
+                    {
+                        let (upload, out) =
+                            super::restore::UploadedZip::create().map_err(ApiError::internal)?;
+                        zip = Some((upload, tokio::fs::File::from_std(out)));
+                    }
+                    if let Some((_, out)) = zip.as_mut() {
+                        written += chunk.len();
+                        oversized |= written > super::restore::MAX_BACKUP_BYTES;
+                        if !oversized {
+                            tokio::io::AsyncWriteExt::write_all(out, &chunk)
+                                .await
+                                .map_err(ApiError::internal)?;
+                        }
+                        continue;
+                    }
                     // Read to the end (bounded by the route's limit) so the client sees the 413.
                     oversized |= bytes.len() + chunk.len() > import::MAX_BYTES;
                     if !oversized {
@@ -662,7 +694,15 @@ pub(crate) async fn read_file_field(
                 if oversized {
                     return Err(too_large());
                 }
-                file = Some((bytes.to_vec(), name));
+                file = Some(match zip {
+                    Some((upload, mut out)) => {
+                        tokio::io::AsyncWriteExt::flush(&mut out)
+                            .await
+                            .map_err(ApiError::internal)?;
+                        Uploaded::Backup(upload)
+                    }
+                    None => Uploaded::Csv(bytes.to_vec(), name),
+                });
             }
             Some(name) if allowed.contains(&name) => {
                 let name = name.to_owned();
@@ -688,8 +728,11 @@ pub(crate) async fn read_file_field(
 #[utoipa::path(post, operation_id = "createImport", path = "/imports", tag = "imports",
     request_body(content = ImportForm, content_type = "multipart/form-data"),
     responses(
-        (status = 201, description = "The file is kept; here is its preview", body = ImportView),
-        (status = 413, description = "The file is over 5 MiB", body = ErrorBody),
+        (status = 201, description = "A CSV file is kept and this is its preview; a backup (a zip made by `GET /export.zip`) is restored at once and this is what it wrote", content(
+            (ImportView = "application/json"),
+            (super::restore::RestoreView = "application/json"),
+        )),
+        (status = 413, description = "A CSV file is over 5 MiB, or a backup over 512 MiB", body = ErrorBody),
         (status = 415, description = "Not multipart", body = ErrorBody),
         (status = 422, description = "Empty, not text, or more than 50,000 rows", body = ErrorBody),
     ))]
@@ -700,11 +743,18 @@ async fn upload(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
     let (file, _) = read_file_field(multipart, &[]).await?;
-    let Some((bytes, name)) = file else {
-        return Err(ApiError::invalid(
-            "file",
-            "is required: the CSV file to import",
-        ));
+    let (bytes, name) = match file {
+        Some(Uploaded::Csv(bytes, name)) => (bytes, name),
+        Some(Uploaded::Backup(upload)) => {
+            let view = super::restore::restore(&state, &current.user, upload).await?;
+            return Ok((StatusCode::CREATED, Json(view)).into_response());
+        }
+        None => {
+            return Err(ApiError::invalid(
+                "file",
+                "is required: the CSV file or backup to import",
+            ));
+        }
     };
     let id = start_import(&state, &current.user, name, &bytes).await?;
     let import = state.store.get_import(current.user.id, id).await?;

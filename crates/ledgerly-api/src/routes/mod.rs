@@ -13,6 +13,7 @@ pub(crate) mod me;
 pub(crate) mod rates;
 pub(crate) mod receipts;
 pub(crate) mod recurring;
+pub(crate) mod restore;
 mod stats;
 mod tags;
 

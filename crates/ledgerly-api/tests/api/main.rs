@@ -18,6 +18,7 @@ mod operations;
 mod rates;
 mod receipts;
 mod recurring;
+mod restore;
 mod s3_storage;
 mod schemathesis;
 mod tags;

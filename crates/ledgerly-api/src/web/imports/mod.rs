@@ -19,7 +19,7 @@ use serde::Deserialize;
 use crate::auth::csrf;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::imports::{
-    ImportView, change_settings, commit_import, preview as preview_of, read_file_field,
+    ImportView, Uploaded, change_settings, commit_import, preview as preview_of, read_file_field,
     start_import,
 };
 use crate::state::AppState;
@@ -32,7 +32,7 @@ use preview::Shown;
 use settings::SettingsForm;
 
 /// The upload's body limit: the file's and room for the form around it.
-pub(super) const UPLOAD_LIMIT: usize = ledgerly_core::import::MAX_BYTES + 64 * 1024;
+pub(super) const UPLOAD_LIMIT: usize = crate::routes::restore::MAX_BACKUP_BYTES + 64 * 1024;
 
 /// `n thing` or `n things`.
 fn count(n: u64, one: &str, many: &str) -> String {
@@ -131,9 +131,21 @@ pub(crate) async fn upload(
     if !user.csrf_matches(token) {
         return failure(ApiError::CsrfRefused);
     }
-    let Some((bytes, name)) = file else {
-        let err = ApiError::invalid("file", "choose the CSV file to import");
-        return upload_refused(&user, err);
+    let (bytes, name) = match file {
+        Some(Uploaded::Csv(bytes, name)) => (bytes, name),
+        Some(Uploaded::Backup(upload)) => {
+            return match crate::routes::restore::restore(&state, user.user(), upload).await {
+                Ok(done) => see_other(&format!(
+                    "/dashboard?done=imported&created={}&skipped={}",
+                    done.expenses_created, done.duplicates_skipped
+                )),
+                Err(err) => upload_refused(&user, err),
+            };
+        }
+        None => {
+            let err = ApiError::invalid("file", "choose the CSV file or backup to import");
+            return upload_refused(&user, err);
+        }
     };
     match start_import(&state, user.user(), name, &bytes).await {
         Ok(id) => see_other(&format!("/import/{id}")),

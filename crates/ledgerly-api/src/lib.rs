@@ -8,6 +8,7 @@ pub mod auth;
 mod ecb;
 pub mod error;
 pub mod extract;
+pub mod instance;
 pub mod metrics;
 pub mod openapi;
 pub mod readiness;

@@ -3,6 +3,8 @@
 //! own `/readyz`) answers 200, 1 otherwise — the image's health check, which has no curl.
 //! `ledgerly-api migrate [config.toml]`: apply the database migrations and exit — what a deploy
 //! runs before it starts a new server.
+//! `ledgerly-api backup DIR [config.toml]` and `ledgerly-api restore DIR [config.toml]`: every
+//! account of the instance, with its receipts, to a directory and back (`ledgerly_api::instance`).
 
 use std::path::PathBuf;
 
@@ -49,6 +51,25 @@ enum Command {
         #[arg(long, env = "LEDGERLY_APP_ROLE_PASSWORD", hide_env_values = true)]
         app_role_password: Option<secrecy::SecretString>,
     },
+    /// Back up every account of the instance into DIR (new or empty): one zip per account, as
+    /// the dashboard's backup makes, and `instance.json` listing them with their password hashes
+    /// — keep the directory as secret as the database.
+    Backup {
+        /// Where to write the backup.
+        dir: PathBuf,
+        /// The settings file (TOML).
+        #[arg(env = "LEDGERLY_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Restore an instance backup from DIR: each account that does not exist is created (same
+    /// email and password) and filled; one that exists gets what it lacks.
+    Restore {
+        /// The directory `ledgerly-api backup` wrote.
+        dir: PathBuf,
+        /// The settings file (TOML).
+        #[arg(env = "LEDGERLY_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -94,6 +115,29 @@ async fn main() -> anyhow::Result<()> {
             }
             store.close().await;
             tracing::info!("the database is migrated");
+            Ok(())
+        }
+        Some(Command::Backup { dir, config }) => {
+            telemetry::init();
+            let settings = Settings::from_env(config.as_deref()).context("invalid settings")?;
+            let done = ledgerly_api::instance::backup(settings, &dir).await?;
+            println!(
+                "Backed up {} account(s), {} expense(s) and {} receipt file(s) to {}",
+                done.accounts,
+                done.expenses,
+                done.receipts,
+                dir.display()
+            );
+            Ok(())
+        }
+        Some(Command::Restore { dir, config }) => {
+            telemetry::init();
+            let settings = Settings::from_env(config.as_deref()).context("invalid settings")?;
+            let done = ledgerly_api::instance::restore(settings, &dir).await?;
+            println!(
+                "Restored {} account(s) ({} created): {} expense(s) and {} receipt(s) written",
+                done.accounts, done.accounts_created, done.expenses, done.receipts
+            );
             Ok(())
         }
         None => {

@@ -216,7 +216,14 @@ fn help_and_version_are_answered_not_read_as_a_settings_file() {
     let help = run("--help");
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    for part in ["Usage: ledgerly-api", "healthcheck", "migrate", "[CONFIG]"] {
+    for part in [
+        "Usage: ledgerly-api",
+        "healthcheck",
+        "migrate",
+        "backup",
+        "restore",
+        "[CONFIG]",
+    ] {
         assert!(text.contains(part), "{part} missing from:\n{text}");
     }
     let version = run("--version");
@@ -359,5 +366,53 @@ async fn the_server_runs_as_an_application_role_that_cannot_change_the_schema() 
         .output()
         .unwrap();
     assert!(dropped.status.success(), "{dropped:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `ledgerly-api backup DIR` and `restore DIR` run against the configured database and storage,
+/// say what they did, and refuse a directory that already holds something with why.
+#[test]
+fn backup_and_restore_run_from_the_command_line() {
+    let dir = temp_dir();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_ledgerly-api"))
+            .args(args)
+            .env(
+                "LEDGERLY__DATABASE__URL",
+                format!("sqlite://{}", dir.join("ledgerly.db").display()),
+            )
+            .env("LEDGERLY__STORAGE__PATH", dir.join("receipts"))
+            .env_remove("LEDGERLY_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let target = dir.join("backup");
+    let target = target.to_str().unwrap();
+    let backup = run(&["backup", target]);
+    assert!(backup.status.success(), "{backup:?}");
+    assert!(
+        String::from_utf8_lossy(&backup.stdout).contains("Backed up 0 account(s)"),
+        "{backup:?}"
+    );
+    assert!(dir.join("backup/instance.json").exists());
+    let again = run(&["backup", target]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("is not empty"),
+        "{again:?}"
+    );
+    let restore = run(&["restore", target]);
+    assert!(restore.status.success(), "{restore:?}");
+    assert!(
+        String::from_utf8_lossy(&restore.stdout).contains("Restored 0 account(s)"),
+        "{restore:?}"
+    );
+    let missing = run(&["restore", dir.join("nothing").to_str().unwrap()]);
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("give the directory `ledgerly-api backup` wrote"),
+        "{missing:?}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -104,6 +104,21 @@ impl Store {
         row.ok_or(StoreError::NotFound("user"))?.try_into()
     }
 
+    /// Every account, oldest first: for the operator's backup of a whole instance.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        let rows: Vec<UserRow> = with_db!(self, |pool, d| {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users ORDER BY created_at, id"
+            ))
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
     /// The account and password hash for `email`, for login; `None` when there is no such account.
     #[tracing::instrument(skip_all, err)]
     pub async fn credentials(&self, email: &Email) -> Result<Option<Credentials>> {

@@ -19,8 +19,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use futures_util::{Stream, stream};
-use ledgerly_core::ReceiptKind;
 use ledgerly_core::backup::{self, Account, Counts, Manifest};
+use ledgerly_core::{ReceiptKind, User};
 use ledgerly_store::objects::StorageError;
 use tokio::io::AsyncReadExt;
 use utoipa_axum::router::OpenApiRouter;
@@ -172,11 +172,50 @@ async fn export_backup(State(state): State<AppState>, current: CurrentUser) -> A
         })?;
     let user = &current.user;
     let exported_at = Utc::now();
+    let (temp, file) = blocking(|| Ok(TempZip::create()?)).await?;
+    let (file, length, counts, missing) = write_backup(&state, user, exported_at, file).await?;
+    drop(permit);
+    tracing::info!(
+        expenses = counts.expenses,
+        receipts = counts.receipts,
+        missing_receipt_files = missing,
+        bytes = length,
+        "backup made"
+    );
+
+    let day = user.time_zone.local_date(exported_at);
+    let disposition = HeaderValue::from_str(&format!(
+        "attachment; filename=\"ledgerly-backup-{day}.zip\""
+    ))
+    .map_err(ApiError::internal)?;
+    let body = Body::from_stream(file_chunks(tokio::fs::File::from_std(file), temp));
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/zip"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CONTENT_LENGTH, HeaderValue::from(length)),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Writes `user`'s backup, made at `exported_at`, into `file` (empty, readable and writable):
+/// gives it back at its start, with its length, what it holds and how many receipt files were
+/// missing from storage. The API's export and the operator's `ledgerly-api backup` share it.
+pub(crate) async fn write_backup(
+    state: &AppState,
+    user: &User,
+    exported_at: DateTime<Utc>,
+    file: File,
+) -> ApiResult<(File, u64, Counts, u64)> {
     let (mut data, objects) = state.store.backup_data(user.id).await?;
     let schema_version = state.store.schema_version().await?;
     let uses_ecb_rates = state.store.uses_ecb_rates(user.id).await?;
 
-    let (temp, file) = blocking(|| Ok(TempZip::create()?)).await?;
     let options =
         SimpleFileOptions::default().last_modified_time(zip_time(exported_at).unwrap_or_default());
     // Images and PDFs are compressed already.
@@ -248,31 +287,5 @@ async fn export_backup(State(state): State<AppState>, current: CurrentUser) -> A
         Ok((file, length))
     })
     .await?;
-    drop(permit);
-    tracing::info!(
-        expenses = counts.expenses,
-        receipts = counts.receipts,
-        missing_receipt_files = missing,
-        bytes = length,
-        "backup made"
-    );
-
-    let day = user.time_zone.local_date(exported_at);
-    let disposition = HeaderValue::from_str(&format!(
-        "attachment; filename=\"ledgerly-backup-{day}.zip\""
-    ))
-    .map_err(ApiError::internal)?;
-    let body = Body::from_stream(file_chunks(tokio::fs::File::from_std(file), temp));
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/zip"),
-            ),
-            (header::CONTENT_DISPOSITION, disposition),
-            (header::CONTENT_LENGTH, HeaderValue::from(length)),
-        ],
-        body,
-    )
-        .into_response())
+    Ok((file, length, counts, missing))
 }

@@ -2,7 +2,7 @@
 //! their OpenAPI description, merged under `/api/v1`.
 
 pub(crate) mod auth;
-mod backup;
+pub(crate) mod backup;
 pub(crate) mod budget;
 mod categories;
 pub(crate) mod expenses;

@@ -14,6 +14,7 @@ use crate::helpers::*;
 on_both_backends!(
     a_backup_restores_into_another_account_and_twice_is_all_duplicates,
     a_backup_that_does_not_fit_is_refused_and_writes_nothing,
+    an_operator_backs_up_a_whole_instance_and_restores_it_elsewhere,
 );
 
 async fn export(app: &TestApp, token: &str) -> Vec<u8> {
@@ -272,4 +273,85 @@ async fn a_backup_that_does_not_fit_is_refused_and_writes_nothing(backend: Backe
             .all(|c| c["name"] != "Travel")
     );
     app.stop().await;
+}
+
+async fn an_operator_backs_up_a_whole_instance_and_restores_it_elsewhere(backend: Backend) {
+    let old = spawn_app(backend).await;
+    let priya = priyas_account(&old).await;
+    let omar = old.register("omar@example.com").await;
+    old.create_expense(
+        &omar.token,
+        json!({"date": "2026-04-01", "category": "food", "vendor": "Omar's", "amount": "9"}),
+    )
+    .await;
+    let dir = std::env::temp_dir()
+        .join("ledgerly-tests")
+        .join(format!("instance-{}", uuid::Uuid::new_v4().simple()));
+    let done = ledgerly_api::instance::backup(old.settings.clone(), &dir)
+        .await
+        .unwrap();
+    assert_eq!(done.accounts, 2);
+    assert_eq!(done.expenses, 4);
+    assert_eq!(done.receipts, 1);
+    // A directory with a backup in it is not written over.
+    let err = ledgerly_api::instance::backup(old.settings.clone(), &dir)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("is not empty"), "{err}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("instance.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "instance.json holds password hashes: private"
+        );
+    }
+
+    // Another instance: both accounts back, signing in with their passwords, with their data.
+    let new = spawn_app(backend).await;
+    let done = ledgerly_api::instance::restore(new.settings.clone(), &dir)
+        .await
+        .unwrap();
+    assert_eq!(done.accounts, 2);
+    assert_eq!(done.accounts_created, 2);
+    assert_eq!(done.expenses, 4);
+    let login = expect(
+        new.login("priya@example.com", "correct horse").await,
+        StatusCode::OK,
+    )
+    .await;
+    let t = login["token"].as_str().unwrap();
+    let theirs = expenses(&old, &priya).await;
+    let mine = expenses(&new, t).await;
+    assert_eq!(mine["total"], theirs["total"]);
+    let recurring = expect(new.get("/api/v1/recurring", t).await, StatusCode::OK).await;
+    assert_eq!(recurring[0]["made"], 1);
+    let login = expect(
+        new.login("omar@example.com", "correct horse").await,
+        StatusCode::OK,
+    )
+    .await;
+    let page = expenses(&new, login["token"].as_str().unwrap()).await;
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["items"][0]["vendor"], "Omar's");
+
+    // Restored again: nothing doubles.
+    let again = ledgerly_api::instance::restore(new.settings.clone(), &dir)
+        .await
+        .unwrap();
+    assert_eq!(again.accounts_created, 0);
+    assert_eq!(again.expenses, 0);
+    // Not a backup: said so.
+    let err = ledgerly_api::instance::restore(new.settings.clone(), &dir.join("accounts"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ledgerly-api backup"), "{err:#}");
+    std::fs::remove_dir_all(&dir).ok();
+    old.stop().await;
+    new.stop().await;
 }

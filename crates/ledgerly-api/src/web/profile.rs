@@ -156,6 +156,18 @@ pub(super) async fn render(
             (categories::card(&categories, &category_budgets, &user.csrf, failed.as_ref()))
             (tags::card(&tag_uses, &user.csrf, failed.as_ref()))
             (rates::card(&rate_view, u.time_zone.today(), &user.csrf, failed.as_ref()))
+            section.card #backup aria-labelledby="backup-title" {
+                h2 #backup-title { "Backup" }
+                p {
+                    "Everything of this account in one zip file: expenses, categories, tags, "
+                    "budgets, recurring expenses, exchange rates, and every receipt with its "
+                    "image. "
+                    a href="/import" { "Import" }
+                    " takes it back, into this account or another: what is there already is "
+                    "skipped."
+                }
+                a.button #download-backup href="/api/v1/export.zip" download { "Download a backup" }
+            }
             section.card aria-labelledby="session-title" {
                 h2 #session-title { "Session" }
                 p.muted { "Signed in as " (u.email.to_string()) "." }

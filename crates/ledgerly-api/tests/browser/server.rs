@@ -262,6 +262,22 @@ impl ApiUser {
         body
     }
 
+    /// The body of a GET, as bytes (a download).
+    pub async fn get_bytes(&self, path: &str) -> Vec<u8> {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.bytes().await.unwrap().to_vec()
+    }
+
     /// The CSRF token that belongs to this user's session (not the browser's).
     pub fn csrf_of_token(&self) -> String {
         ledgerly_api::auth::csrf::token_for(&self.token.clone().into())

@@ -66,7 +66,7 @@ fn upload_page(user: &WebUser, done: Option<&str>, errors: &Errors) -> Markup {
     };
     let body = html! {
         (notice(done))
-        div.page-head { h1 { "Import a CSV" } }
+        div.page-head { h1 { "Import a CSV or a backup" } }
         section.card.import-upload-card aria-labelledby="import-upload-title" {
             h2 #import-upload-title { "Upload a file" }
             p {
@@ -78,15 +78,16 @@ fn upload_page(user: &WebUser, done: Option<&str>, errors: &Errors) -> Markup {
                 li { "Bank exports: a column of money out and one of money in, or one column of signed amounts. Money in is listed, not imported." }
                 li { "Files separated by semicolons or tabs, with decimal commas (1.234,50), in UTF-8, UTF-16 or Windows-1252." }
                 li { "Ledgerly's own CSV export (" strong { "Export CSV" } " on the dashboard), from this account or another." }
+                li { "A Ledgerly backup (" strong { "Download a backup" } " on the profile): restored at once, receipts and all, skipping what this account has already." }
             }
             form.upload.import-upload method="post" action="/import" enctype="multipart/form-data" {
                 (csrf_field(&user.csrf))
                 div.field.invalid[error.is_some()] {
-                    label for="import-file" { "CSV file" }
+                    label for="import-file" { "CSV file or backup" }
                     input #import-file type="file" name="file" required
-                        accept=".csv,.txt,.tsv,text/csv,text/plain"
+                        accept=".csv,.txt,.tsv,.zip,text/csv,text/plain,application/zip"
                         aria-invalid=[error.map(|_| "true")] aria-describedby=(described);
-                    p.hint #import-file-hint { "Up to 5 MB and 50,000 rows." }
+                    p.hint #import-file-hint { "A CSV file: up to 5 MB and 50,000 rows. A backup: up to 512 MiB." }
                     @if let Some(message) = error {
                         p.error #import-file-error { (message) }
                     }

@@ -6,6 +6,7 @@
 //! `ledgerly-api backup DIR [config.toml]` and `ledgerly-api restore DIR [config.toml]`: every
 //! account of the instance, with its receipts, to a directory and back (`ledgerly_api::instance`).
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -121,23 +122,28 @@ async fn main() -> anyhow::Result<()> {
             telemetry::init();
             let settings = Settings::from_env(config.as_deref()).context("invalid settings")?;
             let done = ledgerly_api::instance::backup(settings, &dir).await?;
-            println!(
+            writeln!(
+                std::io::stdout(),
                 "Backed up {} account(s), {} expense(s) and {} receipt file(s) to {}",
                 done.accounts,
                 done.expenses,
                 done.receipts,
                 dir.display()
-            );
+            )?;
             Ok(())
         }
         Some(Command::Restore { dir, config }) => {
             telemetry::init();
             let settings = Settings::from_env(config.as_deref()).context("invalid settings")?;
             let done = ledgerly_api::instance::restore(settings, &dir).await?;
-            println!(
+            writeln!(
+                std::io::stdout(),
                 "Restored {} account(s) ({} created): {} expense(s) and {} receipt(s) written",
-                done.accounts, done.accounts_created, done.expenses, done.receipts
-            );
+                done.accounts,
+                done.accounts_created,
+                done.expenses,
+                done.receipts
+            )?;
             Ok(())
         }
         None => {

@@ -369,30 +369,6 @@ pub(crate) fn expose<S: serde::Serializer>(
     serializer.serialize_str(secret.expose_secret())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn inr(text: &str) -> Result<String, String> {
-        AmountInput::Text(text.into())
-            .to_money("amount", Currency::INR)
-            .map(|m| m.to_decimal_string())
-            .map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn a_plain_decimal_is_read_strictly_and_written_amounts_leniently() {
-        assert_eq!(inr("1234.5").unwrap(), "1234.50");
-        assert!(inr("10.001").unwrap_err().contains("decimal places"));
-        assert_eq!(inr("1,234").unwrap(), "1234.00");
-        assert_eq!(inr("₹1,05,000.50").unwrap(), "105000.50");
-        let kwd = AmountInput::Text("1,234".into())
-            .to_money("amount", Currency::KWD)
-            .unwrap();
-        assert_eq!(kwd.to_decimal_string(), "1234.000");
-    }
-}
-
 /// `expenses` as the API shows them, those in another currency than `user`'s with their value in
 /// it (`converted_amount`) at the rate of their day.
 pub(crate) async fn expense_views(
@@ -428,4 +404,28 @@ pub(crate) async fn expense_views(
             view
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inr(text: &str) -> Result<String, String> {
+        AmountInput::Text(text.into())
+            .to_money("amount", Currency::INR)
+            .map(|m| m.to_decimal_string())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_plain_decimal_is_read_strictly_and_written_amounts_leniently() {
+        assert_eq!(inr("1234.5").unwrap(), "1234.50");
+        assert!(inr("10.001").unwrap_err().contains("decimal places"));
+        assert_eq!(inr("1,234").unwrap(), "1234.00");
+        assert_eq!(inr("₹1,05,000.50").unwrap(), "105000.50");
+        let kwd = AmountInput::Text("1,234".into())
+            .to_money("amount", Currency::KWD)
+            .unwrap();
+        assert_eq!(kwd.to_decimal_string(), "1234.000");
+    }
 }

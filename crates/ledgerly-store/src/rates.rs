@@ -9,6 +9,11 @@ use crate::error::found;
 use crate::rows::currency;
 use crate::{Result, Store, StoreError, now, with_db};
 
+/// A user's rate as stored: base, quote, day, rate.
+type UserRateRow = (String, String, NaiveDate, String);
+/// An ECB rate as stored: currency, day, per euro.
+type EcbRateRow = (String, NaiveDate, String);
+
 fn rate(text: &str) -> Result<Rate> {
     Rate::parse(text).map_err(StoreError::corrupt)
 }
@@ -44,7 +49,7 @@ impl Store {
     /// The rates the user entered, newest day first.
     #[tracing::instrument(skip_all, err)]
     pub async fn list_user_rates(&self, user: UserId) -> Result<Vec<UserRate>> {
-        let rows: Vec<(String, String, NaiveDate, String)> = with_db!(self, |pool, d| {
+        let rows: Vec<UserRateRow> = with_db!(self, |pool, d| {
             sqlx::query_as(
                 "SELECT base, quote, day, rate FROM exchange_rates WHERE user_id = $1 \
                  ORDER BY day DESC, base, quote",
@@ -185,14 +190,11 @@ impl Store {
             return Ok(RateBook::new(home, &[], &[]));
         }
         let oldest = since - Duration::days(ECB_RATE_LASTS_DAYS);
-        let (own, ecb): (
-            Vec<(String, String, NaiveDate, String)>,
-            Vec<(String, NaiveDate, String)>,
-        ) = with_db!(self, |pool, d| {
+        let (own, ecb): (Vec<UserRateRow>, Vec<EcbRateRow>) = with_db!(self, |pool, d| {
             let mut own = Vec::new();
             let mut ecb = Vec::new();
             for code in &foreign {
-                let mut rows: Vec<(String, String, NaiveDate, String)> = sqlx::query_as(
+                let mut rows: Vec<UserRateRow> = sqlx::query_as(
                     "SELECT base, quote, day, rate FROM exchange_rates WHERE user_id = $1 \
                          AND ((base = $2 AND quote = $3) OR (base = $3 AND quote = $2)) \
                          AND day <= $4",
@@ -212,7 +214,7 @@ impl Store {
                     .await?;
             if uses == Some(true) {
                 for code in foreign.iter().copied().chain([home.code()]) {
-                    let mut rows: Vec<(String, NaiveDate, String)> = sqlx::query_as(
+                    let mut rows: Vec<EcbRateRow> = sqlx::query_as(
                         "SELECT currency, day, per_euro FROM ecb_rates \
                              WHERE currency = $1 AND day >= $2 AND day <= $3",
                     )

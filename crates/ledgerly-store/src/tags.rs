@@ -146,42 +146,43 @@ impl Store {
         last: NaiveDate,
         currency: Currency,
     ) -> Result<Vec<TagTotal>> {
+        // Name, key, total, count; and per currency and day.
+        type Home = (String, String, i64, i64);
         type Foreign = (String, String, String, NaiveDate, i64, i64);
-        let (rows, foreign): (Vec<(String, String, i64, i64)>, Vec<Foreign>) =
-            with_db!(self, |pool, d| {
-                let rows = sqlx::query_as(
-                    "SELECT t.name, t.name_key, CAST(SUM(e.amount_minor) AS BIGINT) AS total, \
+        let (rows, foreign): (Vec<Home>, Vec<Foreign>) = with_db!(self, |pool, d| {
+            let rows = sqlx::query_as(
+                "SELECT t.name, t.name_key, CAST(SUM(e.amount_minor) AS BIGINT) AS total, \
                      COUNT(*) AS n \
                      FROM tags t JOIN expense_tags et ON et.tag_id = t.id \
                      JOIN expenses e ON e.id = et.expense_id \
                      WHERE t.user_id = $1 AND e.spent_on >= $2 AND e.spent_on <= $3 \
                      AND e.currency = $4 \
                      GROUP BY t.id, t.name, t.name_key",
-                )
-                .bind(user.as_uuid())
-                .bind(first)
-                .bind(last)
-                .bind(currency.code())
-                .fetch_all(pool)
-                .await?;
-                // Other currencies per day, to convert at each day's rate.
-                let foreign = sqlx::query_as(
-                    "SELECT t.name, t.name_key, e.currency, e.spent_on, \
+            )
+            .bind(user.as_uuid())
+            .bind(first)
+            .bind(last)
+            .bind(currency.code())
+            .fetch_all(pool)
+            .await?;
+            // Other currencies per day, to convert at each day's rate.
+            let foreign = sqlx::query_as(
+                "SELECT t.name, t.name_key, e.currency, e.spent_on, \
                      CAST(SUM(e.amount_minor) AS BIGINT) AS total, COUNT(*) AS n \
                      FROM tags t JOIN expense_tags et ON et.tag_id = t.id \
                      JOIN expenses e ON e.id = et.expense_id \
                      WHERE t.user_id = $1 AND e.spent_on >= $2 AND e.spent_on <= $3 \
                      AND e.currency <> $4 \
                      GROUP BY t.id, t.name, t.name_key, e.currency, e.spent_on",
-                )
-                .bind(user.as_uuid())
-                .bind(first)
-                .bind(last)
-                .bind(currency.code())
-                .fetch_all(pool)
-                .await?;
-                (rows, foreign)
-            });
+            )
+            .bind(user.as_uuid())
+            .bind(first)
+            .bind(last)
+            .bind(currency.code())
+            .fetch_all(pool)
+            .await?;
+            (rows, foreign)
+        });
         let mut totals: std::collections::BTreeMap<String, (String, i64, i64)> = rows
             .into_iter()
             .map(|(name, key, total, n)| (key, (name, total, n)))

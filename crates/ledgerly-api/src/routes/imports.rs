@@ -625,6 +625,15 @@ struct ImportForm {
     file: Vec<u8>,
 }
 
+/// What `POST /imports` answers: a CSV file's preview, or what a backup's restore wrote
+/// (`kind: "backup"`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum ImportUpload {
+    Preview(Box<ImportView>),
+    Restored(super::restore::RestoreView),
+}
+
 /// What was uploaded to `POST /imports`: a CSV file, or a backup made by `GET /export.zip`.
 #[derive(Debug)]
 pub(crate) enum Uploaded {
@@ -728,10 +737,7 @@ pub(crate) async fn read_file_field(
 #[utoipa::path(post, operation_id = "createImport", path = "/imports", tag = "imports",
     request_body(content = ImportForm, content_type = "multipart/form-data"),
     responses(
-        (status = 201, description = "A CSV file is kept and this is its preview; a backup (a zip made by `GET /export.zip`) is restored at once and this is what it wrote", content(
-            (ImportView = "application/json"),
-            (super::restore::RestoreView = "application/json"),
-        )),
+        (status = 201, description = "A CSV file is kept and this is its preview; a backup (a zip made by `GET /export.zip`) is restored at once and this is what it wrote", body = ImportUpload),
         (status = 413, description = "A CSV file is over 5 MiB, or a backup over 512 MiB", body = ErrorBody),
         (status = 415, description = "Not multipart", body = ErrorBody),
         (status = 422, description = "Empty, not text, or more than 50,000 rows", body = ErrorBody),
@@ -747,7 +753,7 @@ async fn upload(
         Some(Uploaded::Csv(bytes, name)) => (bytes, name),
         Some(Uploaded::Backup(upload)) => {
             let view = super::restore::restore(&state, &current.user, upload).await?;
-            return Ok((StatusCode::CREATED, Json(view)).into_response());
+            return Ok((StatusCode::CREATED, Json(ImportUpload::Restored(view))).into_response());
         }
         None => {
             return Err(ApiError::invalid(
@@ -759,7 +765,11 @@ async fn upload(
     let id = start_import(&state, &current.user, name, &bytes).await?;
     let import = state.store.get_import(current.user.id, id).await?;
     let view = preview(&state, &current.user, import).await?;
-    Ok((StatusCode::CREATED, Json(view)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(ImportUpload::Preview(Box::new(view))),
+    )
+        .into_response())
 }
 
 /// An import's preview (or, once committed, what the commit did).

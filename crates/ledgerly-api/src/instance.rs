@@ -13,6 +13,7 @@ use ledgerly_core::{Currency, Email, PersonName, UserTimeZone};
 use ledgerly_store::NewUser;
 use serde::{Deserialize, Serialize};
 
+use crate::routes::backup::{self, Sink, Written};
 use crate::{AppState, Settings};
 
 /// What `instance.json` says it is.
@@ -95,12 +96,16 @@ pub async fn backup(settings: Settings, dir: &Path) -> anyhow::Result<Summary> {
     for (n, user) in state.store.list_users().await?.into_iter().enumerate() {
         let file = format!("accounts/{:05}.zip", n + 1);
         let path = dir.join(&file);
-        let out = private_file(&path)?;
-        let (_, _, counts, missing) =
-            crate::routes::backup::write_backup(&state, &user, exported_at, out)
-                .await
-                .map_err(api_error)
-                .with_context(|| format!("cannot back up {}", user.email))?;
+        let mut out = Sink::File(tokio::fs::File::from_std(private_file(&path)?));
+        let Written {
+            counts, missing, ..
+        } = async {
+            let contents = backup::read_contents(&state, &user, exported_at).await?;
+            backup::write_backup(&state, &user, contents, &mut out).await
+        }
+        .await
+        .map_err(api_error)
+        .with_context(|| format!("cannot back up {}", user.email))?;
         if missing > 0 {
             tracing::warn!(email = %user.email, missing, "receipt files missing from storage");
         }

@@ -1,6 +1,7 @@
 //! The backup through the API: one zip with the manifest, every row of the account with its
 //! references intact, and each receipt's file byte for byte (a file missing from storage listed
-//! without it); nothing of another account; no session, no backup.
+//! without it); nothing of another account; no session, no backup. The zip is streamed as it is
+//! made: a failure before its first bytes is an error status, one after them a cut transfer.
 
 use std::io::{Cursor, Read};
 
@@ -15,6 +16,7 @@ use crate::helpers::*;
 on_both_backends!(
     a_backup_holds_every_piece_of_the_account,
     a_backup_holds_nothing_of_another_account_and_needs_a_session,
+    a_backup_is_sent_as_it_is_made_and_a_failure_part_way_cuts_it_short,
 );
 
 type Archive = zip::ZipArchive<Cursor<Vec<u8>>>;
@@ -176,7 +178,10 @@ async fn a_backup_holds_every_piece_of_the_account(backend: Backend) {
     .unwrap();
 
     let mut archive = backup(&app, t).await;
-    let mut names: Vec<&str> = archive.file_names().collect();
+    let mut names: Vec<String> = archive
+        .file_names()
+        .map(|name| name.unwrap().into_owned())
+        .collect();
     names.sort_unstable();
     let kept_file = format!("receipts/{receipt}.png");
     assert_eq!(names, ["data.json", "manifest.json", kept_file.as_str()]);
@@ -352,5 +357,76 @@ async fn a_backup_holds_nothing_of_another_account_and_needs_a_session(backend: 
         "authentication required",
     )
     .await;
+    app.stop().await;
+}
+
+async fn a_backup_is_sent_as_it_is_made_and_a_failure_part_way_cuts_it_short(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let priya = app.register("priya@example.com").await;
+    let t = priya.token.as_str();
+    let user = priya.user["id"].as_str().unwrap().to_owned();
+    let mut files = Vec::new();
+    for n in 0..3 {
+        let receipt = expect(
+            app.upload(t, png(&format!("receipt {n}")), "receipt.png", None)
+                .await,
+            StatusCode::ACCEPTED,
+        )
+        .await;
+        let id = receipt["id"].as_str().unwrap().to_owned();
+        files.push(
+            app.settings
+                .storage
+                .path
+                .join(format!("receipts/{user}/{id}.png")),
+        );
+    }
+
+    // Streamed: no length is known when the answer starts.
+    let response = app.get("/api/v1/export.zip", t).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers().get("content-length").is_none(),
+        "{:?}",
+        response.headers()
+    );
+    let whole = response.bytes().await.unwrap();
+    let archive = zip::ZipArchive::new(Cursor::new(whole.to_vec())).unwrap();
+    assert_eq!(
+        archive.len(),
+        5,
+        "three receipts, the data and the manifest"
+    );
+
+    // The second receipt cannot be read (a folder stands where its file was): the first has been
+    // sent by then, so the transfer is cut short rather than ending as a shorter, whole-looking zip.
+    std::fs::remove_file(&files[1]).unwrap();
+    std::fs::create_dir(&files[1]).unwrap();
+    let response = app.get("/api/v1/export.zip", t).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cut = response.bytes().await;
+    assert!(
+        cut.is_err(),
+        "the body ended whole: {} bytes",
+        cut.unwrap().len()
+    );
+
+    // The first cannot be read: nothing has been sent, so the failure is the answer's status.
+    std::fs::remove_file(&files[0]).unwrap();
+    std::fs::create_dir(&files[0]).unwrap();
+    expect_error(
+        app.get("/api/v1/export.zip", t).await,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "",
+    )
+    .await;
+
+    // With the folders gone, the two files are missing: the backup lists their receipts without.
+    std::fs::remove_dir(&files[0]).unwrap();
+    std::fs::remove_dir(&files[1]).unwrap();
+    let mut archive = backup(&app, t).await;
+    let manifest = json_entry(&mut archive, "manifest.json");
+    assert_eq!(manifest["counts"]["receipt_files"], 1, "{manifest}");
     app.stop().await;
 }

@@ -44,7 +44,7 @@ fn rewritten(zip: &[u8], name: &str, bytes: Option<&[u8]>) -> Vec<u8> {
     let options = zip::write::SimpleFileOptions::default();
     for i in 0..archive.len() {
         let mut file = archive.by_index(i).unwrap();
-        let entry = file.name().to_owned();
+        let entry = file.name().unwrap().into_owned();
         let mut content = Vec::new();
         file.read_to_end(&mut content).unwrap();
         let content = if entry == name {
@@ -221,7 +221,7 @@ async fn a_backup_that_does_not_fit_is_refused_and_writes_nothing(backend: Backe
 
     let mut archive = zip::ZipArchive::new(Cursor::new(zip.as_slice())).unwrap();
     let receipt = (0..archive.len())
-        .map(|i| archive.by_index(i).unwrap().name().to_owned())
+        .map(|i| archive.by_index(i).unwrap().name().unwrap().into_owned())
         .find(|name| name.starts_with("receipts/"))
         .unwrap();
     let mut manifest: Value = {

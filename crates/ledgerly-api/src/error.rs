@@ -36,6 +36,10 @@ pub enum ApiError {
         "this request needs the page's CSRF token (the `X-CSRF-Token` header, or the form's `_csrf` field); reload the page and try again"
     )]
     CsrfRefused,
+    /// Signed in, but the credential may not do this (a read-only token writing, a token managing
+    /// the account's sign-in): 403 with its own code.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{message}")]
@@ -106,6 +110,7 @@ impl ApiError {
             ApiError::SignatureRefused => (StatusCode::UNAUTHORIZED, "signature_refused"),
             ApiError::WrongPassword => (StatusCode::FORBIDDEN, "wrong_password"),
             ApiError::CsrfRefused => (StatusCode::FORBIDDEN, "csrf_refused"),
+            ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::UnsupportedMediaType(_) => {
@@ -186,6 +191,16 @@ impl From<StoreError> for ApiError {
                 message: format!(
                     "a tag named `{name}` already exists; merge the two with POST /api/v1/tags/{{id}}/merge"
                 ),
+            },
+            StoreError::TokenNameTaken(name) => ApiError::Conflict {
+                code: "token_exists",
+                message: format!(
+                    "a token named `{name}` already exists; name this one differently"
+                ),
+            },
+            StoreError::TooManyTokens(max) => ApiError::Conflict {
+                code: "too_many_tokens",
+                message: format!("an account holds at most {max} API tokens; revoke one first"),
             },
             StoreError::ImportCommitted => ApiError::Conflict {
                 code: "import_committed",

@@ -6,6 +6,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use chrono::Utc;
 use ledgerly_core::User;
+use ledgerly_core::token::{ApiToken, TokenScope};
 use ledgerly_store::Session;
 
 use crate::auth::{csrf, token};
@@ -32,7 +33,16 @@ pub struct AppPath<T>(pub T);
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     pub user: User,
-    pub session: Session,
+    pub credential: Credential,
+}
+
+/// What the request signed in with.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A login session (the dashboard's cookie, or the token `POST /auth/login` gives).
+    Session(Session),
+    /// A personal API token (`lgy_…`), sent as `Authorization: Bearer`.
+    Token(ApiToken),
 }
 
 impl FromRequestParts<AppState> for CurrentUser {
@@ -41,13 +51,34 @@ impl FromRequestParts<AppState> for CurrentUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let (token, source) = token::credential(&parts.headers, state.settings.auth.cookie_secure)
             .ok_or(ApiError::Unauthenticated)?;
+        if source == token::Source::Bearer && token::is_personal(&token) {
+            let (api_token, user) = state
+                .store
+                .api_token_user(&token::hash(&token), Utc::now())
+                .await?
+                .ok_or(ApiError::Unauthenticated)?;
+            if api_token.scope == TokenScope::Read && csrf::is_unsafe(&parts.method) {
+                return Err(ApiError::Forbidden {
+                    code: "insufficient_scope",
+                    message: format!(
+                        "the token `{}` can only read (GET); make a read_write token to change \
+                         anything",
+                        api_token.name
+                    ),
+                });
+            }
+            return Ok(CurrentUser {
+                user,
+                credential: Credential::Token(api_token),
+            });
+        }
         if source == token::Source::Cookie
             && csrf::is_unsafe(&parts.method)
             && !csrf::from_header(&parts.headers).is_some_and(|given| csrf::matches(&token, given))
         {
             return Err(ApiError::CsrfRefused);
         }
-        CurrentUser::of_token(state, &token)
+        CurrentUser::of_session_token(state, &token)
             .await?
             .ok_or(ApiError::Unauthenticated)
     }
@@ -55,7 +86,7 @@ impl FromRequestParts<AppState> for CurrentUser {
 
 impl CurrentUser {
     /// The user and live session a session token belongs to, if any.
-    pub async fn of_token(
+    pub async fn of_session_token(
         state: &AppState,
         token: &secrecy::SecretString,
     ) -> Result<Option<Self>, ApiError> {
@@ -67,7 +98,25 @@ impl CurrentUser {
                 state.settings.auth.idle_limit(),
             )
             .await?
-            .map(|(session, user)| CurrentUser { user, session }))
+            .map(|(session, user)| CurrentUser {
+                user,
+                credential: Credential::Session(session),
+            }))
+    }
+
+    /// The login session the request signed in with. An API token is refused (403
+    /// `session_required`): what manages the account's sign-in — its password, email, tokens,
+    /// its deletion — needs the password's session, so a leaked token cannot take the account.
+    pub fn session(&self) -> Result<&Session, ApiError> {
+        match &self.credential {
+            Credential::Session(session) => Ok(session),
+            Credential::Token(_) => Err(ApiError::Forbidden {
+                code: "session_required",
+                message: "an API token cannot do this: sign in with the password \
+                          (POST /api/v1/auth/login) and use that session"
+                    .into(),
+            }),
+        }
     }
 }
 

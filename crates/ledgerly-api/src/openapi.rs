@@ -23,17 +23,19 @@ pub const DOCS_PATH: &str = "/api/docs";
             a JSON number is accepted on input. Dates are `YYYY-MM-DD`, months `YYYY-MM`, ids UUIDs. \
             Every error is `{\"error\": {\"code\": \"…\", \"message\": \"…\"}}`.\n\n\
             Sign in with `POST /api/v1/auth/login`, then send the token as `Authorization: Bearer <token>` \
-            (browsers use the `ledgerly_session` cookie it also sets).",
+            (browsers use the `ledgerly_session` cookie it also sets). Scripts and apps can use a personal \
+            API token instead (`POST /api/v1/tokens`, sent the same way): read or read-write, expiring.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     modifiers(&SecuritySchemes),
-    security(("bearer" = []), ("session_cookie" = [])),
+    security(("bearer" = []), ("session_cookie" = []), ("api_token" = [])),
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "account", description = "The signed-in account"),
         (name = "expenses", description = "Expenses: create, list, filter, export"),
         (name = "categories", description = "The default categories and the account's own"),
         (name = "tags", description = "Tags on expenses: list, rename, merge, delete"),
+        (name = "tokens", description = "Personal API tokens for scripts and apps: named, read or read-write, expiring"),
         (name = "backup", description = "Everything of the account in one zip file, to take elsewhere or restore"),
         (name = "rates", description = "Exchange rates: yours, and the ECB's reference rates, which convert expenses in other currencies for the statistics"),
         (name = "recurring", description = "Recurring expenses: rules that make an expense every N days, weeks, months or years"),
@@ -58,7 +60,24 @@ impl Modify for SecuritySchemes {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("The `token` from register or login."))
+                    .description(Some("The `token` from register or login: a login session."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("lgy_…")
+                    .description(Some(
+                        "A personal API token (`lgy_…`, from `POST /api/v1/tokens`), sent as \
+                         `Authorization: Bearer`. A `read` token may only send GET, HEAD and \
+                         OPTIONS (else 403 `insufficient_scope`). No token may manage the \
+                         account's sign-in — the operations that list only `bearer` and \
+                         `session_cookie` — (403 `session_required`). An expired or revoked \
+                         token is 401.",
+                    ))
                     .build(),
             ),
         );
@@ -95,8 +114,15 @@ pub fn complete(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenA
         for item in openapi.paths.paths.values_mut() {
             for operation in operations(item) {
                 let responses = &mut operation.responses.responses;
-                // `security: None` means the document's: a session is required.
-                if operation.security.is_none() {
+                // `security: None` means the document's: a credential is required, as it is
+                // when the operation names its own; only an empty requirement (`security(())`)
+                // means none.
+                let public = operation.security.as_ref().is_some_and(|requirements| {
+                    requirements
+                        .iter()
+                        .any(|r| serde_json::to_value(r).is_ok_and(|v| v == serde_json::json!({})))
+                });
+                if !public {
                     responses.entry("401".into()).or_insert_with(|| {
                         error("Not signed in, or the session has expired or was revoked").into()
                     });

@@ -78,6 +78,10 @@ id_type!(
     SessionId
 );
 id_type!(
+    /// A personal API token.
+    ApiTokenId
+);
+id_type!(
     /// A category, default or user-defined.
     CategoryId
 );

@@ -23,6 +23,7 @@ pub mod stats;
 pub mod tag;
 pub mod text;
 pub mod time;
+pub mod token;
 pub mod user;
 
 pub use budget::{Budget, CategoryBudgetUse};
@@ -31,13 +32,14 @@ pub use currency::Currency;
 pub use email::Email;
 pub use expense::{Expense, ExpenseChanges, NewExpense};
 pub use ids::{
-    CategoryId, ClaimId, ExpenseId, ImportId, JobId, ReceiptId, RecurringId, SessionId, TagId,
-    UserId,
+    ApiTokenId, CategoryId, ClaimId, ExpenseId, ImportId, JobId, ReceiptId, RecurringId, SessionId,
+    TagId, UserId,
 };
 pub use money::{DecimalSeparator, Money, MoneyError, ParseOptions};
 pub use receipt::{OcrStatus, Receipt, ReceiptKind, Unsure};
 pub use stats::{CategoryTotal, MonthSummary, MonthlyCategoryTotal, Percent};
 pub use tag::{Tag, TagMatch, TagTotal, TagUse};
-pub use text::{CategoryName, Note, PersonName, TagName, TextError, Vendor};
+pub use text::{CategoryName, Note, PersonName, TagName, TextError, TokenName, Vendor};
 pub use time::{Month, UserTimeZone};
+pub use token::{ApiToken, TokenScope};
 pub use user::User;

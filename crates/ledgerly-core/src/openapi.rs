@@ -7,8 +7,8 @@ use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, 
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::{
-    CategoryId, Currency, ExpenseId, ImportId, Month, ReceiptId, ReceiptKind, RecurringId, TagId,
-    UserId,
+    ApiTokenId, CategoryId, Currency, ExpenseId, ImportId, Month, ReceiptId, ReceiptKind,
+    RecurringId, TagId, UserId,
 };
 
 fn uuid(description: &str) -> RefOr<Schema> {
@@ -38,6 +38,7 @@ uuid_schema! {
     ImportId => "An import's id.",
     TagId => "A tag's id.",
     RecurringId => "A recurring expense's id.",
+    ApiTokenId => "A personal API token's id.",
 }
 
 impl PartialSchema for Currency {

@@ -111,6 +111,10 @@ text_type!(
     /// with them (`?tags=trip,work`).
     TagName, "the tag", 40, forbidding [',']
 );
+text_type!(
+    /// A personal API token's name: what the owner calls it ("backup script", "phone").
+    TokenName, "the token's name", 60
+);
 
 impl TagName {
     /// The form tags are compared in: "Trip" and "trip" are one tag.

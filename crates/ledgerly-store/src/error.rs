@@ -22,6 +22,10 @@ pub enum StoreError {
     CategoryInRecurring { count: u64 },
     #[error("a tag named `{0}` already exists; merge the two tags instead")]
     TagNameTaken(String),
+    #[error("a token named `{0}` already exists; name this one differently")]
+    TokenNameTaken(String),
+    #[error("an account holds at most {0} API tokens; revoke one first")]
+    TooManyTokens(u64),
     /// The import was committed already; its expenses are recorded.
     #[error("this import was committed already")]
     ImportCommitted,

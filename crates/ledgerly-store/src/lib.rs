@@ -32,6 +32,7 @@ mod stats;
 mod tags;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tokens;
 mod users;
 
 use std::str::FromStr;
@@ -54,6 +55,7 @@ pub use recurring::MAX_MADE_PER_PASS;
 pub use restore::{RestoreOutcome, RestoredFile};
 pub use sessions::{LAST_SEEN_PRECISION, Session};
 pub use stats::{RollupMismatch, StatsView};
+pub use tokens::NewApiToken;
 pub use users::{Credentials, NewUser, ProfileChanges};
 
 /// A page of results and how many there are in all.

@@ -3,6 +3,7 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ledgerly_core::token::SECRET_PREFIX;
 use rand::RngCore;
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest, Sha256};
@@ -23,6 +24,16 @@ pub fn generate() -> SecretString {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes).into()
+}
+
+/// A new personal API token's secret: [`SECRET_PREFIX`] and 32 random bytes.
+pub fn generate_personal() -> SecretString {
+    format!("{SECRET_PREFIX}{}", generate().expose_secret()).into()
+}
+
+/// Whether `token` is a personal API token's secret rather than a session's.
+pub fn is_personal(token: &SecretString) -> bool {
+    token.expose_secret().starts_with(SECRET_PREFIX)
 }
 
 pub fn hash(token: &SecretString) -> Vec<u8> {

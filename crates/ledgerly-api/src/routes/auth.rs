@@ -234,7 +234,7 @@ pub(crate) async fn authenticate(
 }
 
 /// Ends this session; the token stops working at once.
-#[utoipa::path(post, operation_id = "logout", path = "/auth/logout", tag = "auth",
+#[utoipa::path(post, operation_id = "logout", path = "/auth/logout", tag = "auth", security(("bearer" = []), ("session_cookie" = [])),
     responses((status = 204, description = "Signed out; the cookie is cleared")))]
 #[tracing::instrument(skip_all)]
 async fn logout(
@@ -242,6 +242,7 @@ async fn logout(
     current: CurrentUser,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    current.session()?;
     if let Some(token) = token::from_headers(&headers, state.settings.auth.cookie_secure) {
         state.store.revoke_session(&token::hash(&token)).await?;
     }

@@ -97,6 +97,7 @@ pub(crate) async fn confirm_password(
     ip: IpAddr,
     given: SecretString,
 ) -> ApiResult<()> {
+    current.session()?;
     let account = Account::User(current.user.id);
     state.limiter.attempt(ip, account, Utc::now()).await?;
     let hash = state.store.password_hash(current.user.id).await?;
@@ -119,7 +120,7 @@ struct PasswordRequest {
 }
 
 /// Changes the password and signs out every other session.
-#[utoipa::path(put, operation_id = "changePassword", path = "/me/password", tag = "account", request_body = PasswordRequest,
+#[utoipa::path(put, operation_id = "changePassword", path = "/me/password", tag = "account", security(("bearer" = []), ("session_cookie" = [])), request_body = PasswordRequest,
     responses(
         (status = 204, description = "Changed; the other sessions are revoked"),
         (status = 403, description = "The current password is wrong", body = ErrorBody),
@@ -163,7 +164,7 @@ pub(crate) async fn change_password_of(
         .await?;
     let revoked = state
         .store
-        .revoke_other_sessions(current.user.id, Some(current.session.id))
+        .revoke_other_sessions(current.user.id, Some(current.session()?.id))
         .await?;
     tracing::info!(user = %current.user.id, revoked, "password changed");
     Ok(())
@@ -181,7 +182,7 @@ struct EmailRequest {
 }
 
 /// Changes the sign-in email; the password is required.
-#[utoipa::path(put, operation_id = "changeEmail", path = "/me/email", tag = "account", request_body = EmailRequest,
+#[utoipa::path(put, operation_id = "changeEmail", path = "/me/email", tag = "account", security(("bearer" = []), ("session_cookie" = [])), request_body = EmailRequest,
     responses(
         (status = 200, description = "The changed account", body = UserView),
         (status = 403, description = "The password is wrong", body = ErrorBody),
@@ -216,7 +217,7 @@ pub(crate) async fn change_email_of(
     let user = state.store.set_email(current.user.id, &email).await?;
     let revoked = state
         .store
-        .revoke_other_sessions(current.user.id, Some(current.session.id))
+        .revoke_other_sessions(current.user.id, Some(current.session()?.id))
         .await?;
     tracing::info!(user = %current.user.id, revoked, "email changed");
     Ok(user)
@@ -232,7 +233,7 @@ struct DeleteRequest {
 
 /// Deletes the account and everything in it. The password is required: a stolen session alone
 /// cannot destroy an account.
-#[utoipa::path(delete, operation_id = "deleteMe", path = "/me", tag = "account", request_body = DeleteRequest,
+#[utoipa::path(delete, operation_id = "deleteMe", path = "/me", tag = "account", security(("bearer" = []), ("session_cookie" = [])), request_body = DeleteRequest,
     responses(
         (status = 204, description = "The account, its expenses and its receipt files are gone"),
         (status = 403, description = "The password is wrong", body = ErrorBody),

@@ -16,6 +16,7 @@ pub(crate) mod recurring;
 pub(crate) mod restore;
 mod stats;
 mod tags;
+pub(crate) mod tokens;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -36,6 +37,7 @@ pub fn api_router(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
         .merge(recurring::router())
         .merge(rates::router())
         .merge(backup::router())
+        .merge(tokens::router())
 }
 
 /// `/healthz` and `/readyz`, at the root.

@@ -49,6 +49,10 @@ async fn read<T: DeserializeOwned>(
     Ok((form, token))
 }
 
+/// The body of a form with nothing but its CSRF token (a delete, a revoke).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub(crate) struct NoFields {}
+
 /// A form posted by a signed-in browser from one of its pages: refused (403) without the
 /// session's CSRF token.
 #[derive(Debug)]

@@ -339,6 +339,8 @@ pub(crate) fn notice(done: Option<&str>) -> Markup {
         Some("rate-deleted") => "Rate deleted.",
         Some("ecb-on") => "ECB rates on: they convert what your own rates do not.",
         Some("ecb-off") => "ECB rates off.",
+        Some("token") => "Token made.",
+        Some("token-revoked") => "Token revoked: it no longer works.",
         Some("import-cancelled") => "Import cancelled: nothing from that file was recorded.",
         _ => return html! {},
     };

@@ -19,6 +19,7 @@ mod rates;
 mod receipts;
 mod recurring;
 mod tags;
+mod tokens;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -34,7 +35,7 @@ use crate::extract::CurrentUser;
 use crate::settings::Settings;
 use crate::state::AppState;
 
-pub(crate) use form::{AnonymousForm, Errors, SignedForm};
+pub(crate) use form::{AnonymousForm, Errors, NoFields, SignedForm};
 
 /// The pages and the forms they post to, with their security headers.
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -101,6 +102,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/profile/rates", post(rates::add_rate))
         .route("/profile/rates/delete", post(rates::delete_rate))
         .route("/profile/rates/ecb", post(rates::set_ecb))
+        .route("/profile/tokens", post(tokens::make_token))
+        .route("/profile/tokens/{id}/revoke", post(tokens::revoke_token))
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .layer(axum::middleware::map_response(move |response: Response| {
@@ -221,7 +224,7 @@ impl WebUser {
             return Ok(None);
         };
         let token = SecretString::from(token);
-        Ok(CurrentUser::of_token(state, &token)
+        Ok(CurrentUser::of_session_token(state, &token)
             .await?
             .map(|current| WebUser {
                 csrf: csrf::token_for(&token),

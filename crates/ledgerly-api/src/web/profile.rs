@@ -1,6 +1,6 @@
 //! The profile: name, currency, time zone and monthly budget; email and password changes (each
 //! with the current password); the categories and their budgets; the tags; the exchange rates;
-//! logging out.
+//! personal API tokens; the backup; logging out.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -15,11 +15,14 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::ClientIp;
 use crate::routes::me::{ProfileRequest, change_email_of, change_password_of, change_profile};
 use crate::routes::rates::rates_view;
+use crate::routes::tokens::{CreatedTokenView, list as tokens_list};
 use crate::state::AppState;
 use crate::views::AmountInput;
 
 use super::layout::{self, Input, Section, csrf_field, field, notice};
-use super::{Errors, SignedForm, WebUser, categories, failure, param, rates, see_other, tags};
+use super::{
+    Errors, SignedForm, WebUser, categories, failure, param, rates, see_other, tags, tokens,
+};
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
@@ -57,6 +60,8 @@ pub(super) enum Failed {
     Tag(TagId, Option<String>, Errors),
     /// The new exchange rate's form.
     Rate(rates::RateForm, Errors),
+    /// The new API token's form.
+    Token(tokens::TokenForm, Errors),
     Email(EmailForm, Errors),
     Password(Errors),
 }
@@ -70,6 +75,13 @@ pub(crate) async fn page(
     render(&state, &user, None, param(&pairs, "done"), StatusCode::OK).await
 }
 
+/// What the page shows once, beside what it always does.
+pub(super) enum Shown {
+    Nothing,
+    /// A token just made, with its secret.
+    Token(CreatedTokenView),
+}
+
 pub(super) async fn render(
     state: &AppState,
     user: &WebUser,
@@ -77,10 +89,21 @@ pub(super) async fn render(
     done: Option<&str>,
     status: StatusCode,
 ) -> Response {
+    render_with(state, user, failed, done, status, Shown::Nothing).await
+}
+
+pub(super) async fn render_with(
+    state: &AppState,
+    user: &WebUser,
+    failed: Option<Failed>,
+    done: Option<&str>,
+    status: StatusCode,
+    shown: Shown,
+) -> Response {
     let u = user.user();
     let month = Month::of(u.time_zone.today());
     let store = &state.store;
-    let (budget, categories, category_budgets, tag_uses, rate_view) = match tokio::try_join!(
+    let (budget, categories, category_budgets, tag_uses, rate_view, token_views) = match tokio::try_join!(
         store.budget_for(u.id, month).map_err(ApiError::from),
         store.list_categories(u.id).map_err(ApiError::from),
         store
@@ -88,6 +111,7 @@ pub(super) async fn render(
             .map_err(ApiError::from),
         store.list_tags(u.id).map_err(ApiError::from),
         rates_view(state, u),
+        tokens_list(state, &user.current),
     ) {
         Ok(read) => read,
         Err(err) => return failure(err),
@@ -156,6 +180,10 @@ pub(super) async fn render(
             (categories::card(&categories, &category_budgets, &user.csrf, failed.as_ref()))
             (tags::card(&tag_uses, &user.csrf, failed.as_ref()))
             (rates::card(&rate_view, u.time_zone.today(), &user.csrf, failed.as_ref()))
+            (tokens::card(&token_views, &user.csrf, failed.as_ref(), match &shown {
+                Shown::Token(made) => Some(made),
+                Shown::Nothing => None,
+            }))
             section.card #backup aria-labelledby="backup-title" {
                 h2 #backup-title { "Backup" }
                 p {

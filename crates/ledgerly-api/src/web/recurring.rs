@@ -4,6 +4,7 @@
 //! already made too, from a date) and delete (what it made stays). The JSON API's own steps
 //! ([`crate::routes::recurring`]) behind forms.
 
+use super::NoFields;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -111,10 +112,6 @@ impl EditForm {
 pub(crate) struct DateForm {
     date: String,
 }
-
-/// The form's body with nothing but its CSRF token.
-#[derive(Debug, Default, Clone, Deserialize)]
-pub(crate) struct NoFields {}
 
 /// Which form failed, with what it sent and what was wrong.
 #[derive(Debug)]

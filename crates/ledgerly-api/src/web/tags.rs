@@ -1,6 +1,7 @@
 //! The profile's tags: each with how many expenses carry it and a link to them, renamed, merged
 //! into another, deleted. Tags are made by naming them on an expense (the dashboard's drawers).
 
+use super::NoFields;
 use axum::extract::State;
 use axum::response::Response;
 use ledgerly_core::{TagId, TagName, TagUse};
@@ -102,10 +103,6 @@ pub(crate) struct RenameForm {
 pub(crate) struct MergeForm {
     into: String,
 }
-
-/// The form's body with nothing but its CSRF token.
-#[derive(Debug, Default, Clone, Deserialize)]
-pub(crate) struct NoFields {}
 
 fn tag_name(text: &str) -> ApiResult<TagName> {
     if text.trim().is_empty() {

@@ -150,6 +150,17 @@ fn data_routes(expense: &str, category: &str) -> Vec<(Method, String, Value)> {
             format!("/api/v1/recurring/{e_id}/skips/2026-01-01"),
             Value::Null,
         ),
+        (Method::GET, "/api/v1/tokens".into(), Value::Null),
+        (
+            Method::POST,
+            "/api/v1/tokens".into(),
+            json!({ "name": "x", "scope": "read" }),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/tokens/{e_id}"),
+            Value::Null,
+        ),
         (Method::POST, "/api/v1/imports".into(), Value::Null),
         (Method::GET, format!("/api/v1/imports/{e_id}"), Value::Null),
         (Method::PUT, format!("/api/v1/imports/{e_id}"), json!({})),
@@ -186,7 +197,7 @@ async fn every_data_route_needs_a_session(backend: Backend) {
     );
     for (method, path, body) in routes {
         let body = (!body.is_null()).then_some(&body);
-        for token in [None, Some("forged-token"), Some("")] {
+        for token in [None, Some("forged-token"), Some(""), Some("lgy_forged")] {
             let response = app.send(method.clone(), &path, token, body).await;
             let status = response.status();
             let text = response.text().await.unwrap();

@@ -22,3 +22,4 @@ mod restore;
 mod s3_storage;
 mod schemathesis;
 mod tags;
+mod tokens;

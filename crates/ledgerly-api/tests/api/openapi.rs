@@ -68,10 +68,24 @@ const CONTRACT: &[(&str, &str)] = &[
     ("delete", "/api/v1/receipts/{id}"),
     ("get", "/api/v1/receipts/{id}/image"),
     ("post", "/api/v1/receipts/{id}/retry"),
+    ("get", "/api/v1/tokens"),
+    ("post", "/api/v1/tokens"),
+    ("delete", "/api/v1/tokens/{id}"),
     ("post", "/internal/ocr-results"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
+];
+
+/// What manages the account's sign-in: a login session, never an API token.
+const SESSION_ONLY: &[(&str, &str)] = &[
+    ("post", "/api/v1/auth/logout"),
+    ("put", "/api/v1/me/password"),
+    ("put", "/api/v1/me/email"),
+    ("delete", "/api/v1/me"),
+    ("get", "/api/v1/tokens"),
+    ("post", "/api/v1/tokens"),
+    ("delete", "/api/v1/tokens/{id}"),
 ];
 
 const PUBLIC: &[&str] = &[
@@ -137,6 +151,12 @@ async fn the_document_describes_every_route_of_the_contract(backend: Backend) {
                 &serde_json::json!([{}]),
                 "{method} {path} must need no session"
             );
+        } else if SESSION_ONLY.contains(&(method, path)) {
+            assert_eq!(
+                security,
+                &serde_json::json!([{"bearer": []}, {"session_cookie": []}]),
+                "{method} {path} must need a login session"
+            );
         } else {
             assert!(
                 security.is_null(),
@@ -157,10 +177,12 @@ async fn the_document_describes_every_route_of_the_contract(backend: Backend) {
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
     assert_eq!(schemes["session_cookie"]["in"], "cookie");
     assert_eq!(schemes["session_cookie"]["name"], "ledgerly_session");
-    // The global requirement: either a bearer token or the cookie.
+    assert_eq!(schemes["api_token"]["scheme"], "bearer");
+    assert_eq!(schemes["api_token"]["bearerFormat"], "lgy_…");
+    // The global requirement: a session's bearer token, the cookie, or a personal API token.
     assert_eq!(
         doc["security"],
-        serde_json::json!([{"bearer": []}, {"session_cookie": []}])
+        serde_json::json!([{"bearer": []}, {"session_cookie": []}, {"api_token": []}])
     );
     // Schemas referenced are defined.
     let text = doc.to_string();

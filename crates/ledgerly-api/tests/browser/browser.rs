@@ -500,6 +500,26 @@ impl Browser {
         )
     }
 
+    /// Signs up a new account (INR, Asia/Kolkata, password "correct horse") from the landing
+    /// page and waits for the dashboard.
+    pub async fn sign_up(&self, name: &str, email: &str) {
+        self.goto("/").await;
+        self.fill_form(
+            "signup",
+            &[
+                ("name", name),
+                ("email", email),
+                ("password", "correct horse"),
+                ("budget", "50000"),
+                ("currency", "INR"),
+                ("timezone", "Asia/Kolkata"),
+            ],
+        )
+        .await;
+        self.click("form[action='/signup'] button").await;
+        self.wait_url("/dashboard").await;
+    }
+
     /// Fails if the page is wider than the window (something sticks out sideways).
     pub async fn assert_fits(&self, what: &str) {
         let sizes = self

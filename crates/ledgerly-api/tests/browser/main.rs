@@ -14,6 +14,7 @@ mod rates;
 mod recurring;
 mod server;
 mod tags;
+mod tokens;
 
 use serde_json::json;
 

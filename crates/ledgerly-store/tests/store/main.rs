@@ -19,4 +19,5 @@ mod search;
 mod sessions;
 mod stats;
 mod tags;
+mod tokens;
 mod users;

@@ -8,6 +8,7 @@
 mod preview;
 mod settings;
 
+use crate::web::NoFields;
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -308,9 +309,6 @@ fn under(field: &'static str, err: ApiError) -> ApiError {
         other => other,
     }
 }
-
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct NoFields {}
 
 /// `POST /import/{id}/delete`: forgets the file (a committed import's expenses stay).
 pub(crate) async fn delete(

@@ -58,6 +58,11 @@ pub struct ExpenseView {
     /// account's currency).
     #[schema(example = "1026.87", pattern = r"^-?[0-9]+(\.[0-9]+)?$")]
     pub converted_amount: Option<String>,
+    /// Only from `GET /expenses/{id}`, for an expense awaiting review: the account's other
+    /// expenses on the same day, for the same amount, at the same vendor (ignoring case and
+    /// punctuation) — the same receipt twice, or one entered by hand already. Empty when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub possible_duplicates: Option<Vec<ExpenseId>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -78,6 +83,7 @@ impl From<Expense> for ExpenseView {
             tags: e.tags.iter().map(|t| t.as_str().to_owned()).collect(),
             recurring_id: e.recurring_id,
             converted_amount: None,
+            possible_duplicates: None,
             created_at: e.created_at,
             updated_at: e.updated_at,
         }

@@ -15,6 +15,7 @@ mod attempts;
 mod backup;
 mod budgets;
 mod categories;
+mod duplicates;
 mod error;
 mod expenses;
 mod export;

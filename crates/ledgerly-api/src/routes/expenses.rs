@@ -160,7 +160,8 @@ pub(crate) async fn create_expense(
     Ok(state.store.create_expense(user.id, new).await?)
 }
 
-/// One expense.
+/// One expense. While it awaits review (OCR made it), `possible_duplicates` names the account's
+/// other expenses on the same day for the same amount at the same vendor.
 #[utoipa::path(get, operation_id = "getExpense", path = "/expenses/{id}", tag = "expenses", params(("id" = ExpenseId, Path, description = "The expense's id.")),
     responses((status = 200, description = "The expense", body = ExpenseView)))]
 async fn get_one(
@@ -169,11 +170,21 @@ async fn get_one(
     AppPath(id): AppPath<ExpenseId>,
 ) -> ApiResult<Json<ExpenseView>> {
     let expense = state.store.get_expense(current.user.id, id).await?;
+    let duplicates = if expense.needs_review {
+        let found = state
+            .store
+            .possible_duplicates(current.user.id, &expense)
+            .await?;
+        Some(found.into_iter().map(|e| e.id).collect())
+    } else {
+        None
+    };
     let views = expense_views(&state.store, &current.user, vec![expense]).await?;
-    let view = views
+    let mut view = views
         .into_iter()
         .next()
         .ok_or(ApiError::NotFound("expense"))?;
+    view.possible_duplicates = duplicates;
     Ok(Json(view))
 }
 

@@ -87,14 +87,6 @@ impl From<Receipt> for ReceiptView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-struct UploadView {
-    #[serde(flatten)]
-    receipt: ReceiptView,
-    /// Earlier receipts of this user with the very same file.
-    duplicate_of: Vec<ReceiptId>,
-}
-
 fn storage_error(err: StorageError) -> ApiError {
     match err {
         StorageError::NotFound(_) => ApiError::NotFound("receipt image"),
@@ -149,11 +141,14 @@ struct UploadForm {
 }
 
 /// Accepts a receipt (multipart field `file`; optional `category`, a name or id), stores it
-/// privately and hands it to OCR. Answers 202: OCR runs after the response.
+/// privately and hands it to OCR. Answers 202: OCR runs after the response. The very same file
+/// (by its SHA-256) uploaded again is refused with 409 `duplicate_receipt`, naming the receipt
+/// (and its expense) the account has: delete that one to upload it again.
 #[utoipa::path(post, operation_id = "uploadReceipt", path = "/receipts", tag = "receipts",
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
-        (status = 202, description = "Stored; OCR will read it", body = UploadView),
+        (status = 202, description = "Stored; OCR will read it", body = ReceiptView),
+        (status = 409, description = "The account has this very file already (`duplicate_receipt`); the message names that receipt", body = ErrorBody),
         (status = 413, description = "The file is over the size limit", body = ErrorBody),
         (status = 415, description = "Not multipart, or not a format the app reads", body = ErrorBody),
     ))]
@@ -164,12 +159,12 @@ async fn upload(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
     let form = read_upload(&state, multipart, &[]).await?;
-    let (receipt, duplicate_of) = store_receipt(&state, &current.user, form).await?;
-    let body = UploadView {
-        receipt: receipt.into(),
-        duplicate_of,
-    };
-    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+    match store_receipt(&state, &current.user, form).await? {
+        Stored::New(receipt) => {
+            Ok((StatusCode::ACCEPTED, Json(ReceiptView::from(receipt))).into_response())
+        }
+        Stored::Duplicate(first) => Err(duplicate_error(&first, current.user.time_zone)),
+    }
 }
 
 /// An upload form as read: the file (with the name it was sent with), the category and any of
@@ -246,13 +241,42 @@ pub(crate) async fn read_upload(
     Ok(parts)
 }
 
-/// Checks an uploaded file, keeps it privately and hands it to OCR; the receipt and the user's
-/// earlier receipts with the very same file.
+/// What an upload came to.
+#[derive(Debug)]
+pub(crate) enum Stored {
+    /// Kept, and handed to OCR.
+    New(Receipt),
+    /// Not kept: the account has this very file already, as this receipt (the earliest).
+    Duplicate(Receipt),
+}
+
+/// The 409 for a file the account has already, naming its receipt and expense.
+pub(crate) fn duplicate_error(first: &Receipt, zone: ledgerly_core::UserTimeZone) -> ApiError {
+    let expense = first
+        .expense_id
+        .map(|id| format!(", expense {id} (/api/v1/expenses/{id})"))
+        .unwrap_or_default();
+    ApiError::Conflict {
+        code: "duplicate_receipt",
+        message: format!(
+            "this file was uploaded already on {}: receipt {} (/api/v1/receipts/{}){expense}; \
+             delete that receipt to upload it again",
+            zone.local_date(first.created_at),
+            first.id,
+            first.id,
+        ),
+    }
+}
+
+/// Checks an uploaded file, keeps it privately and hands it to OCR, unless the user has the very
+/// same file (by SHA-256) already. Two uploads of one file at the very same moment can both pass
+/// the check (it is a read before the write, not a unique key: accounts from before the check
+/// may hold such pairs).
 pub(crate) async fn store_receipt(
     state: &AppState,
     user: &ledgerly_core::User,
     form: UploadParts,
-) -> ApiResult<(Receipt, Vec<ReceiptId>)> {
+) -> ApiResult<Stored> {
     let Some((bytes, filename)) = form.file else {
         return Err(ApiError::invalid(
             "file",
@@ -276,13 +300,16 @@ pub(crate) async fn store_receipt(
         None => None,
     };
     let sha256 = format!("{:x}", Sha256::digest(&bytes));
-    let duplicate_of = state
+    if let Some(first) = state
         .store
         .find_receipts_by_sha256(user.id, &sha256)
         .await?
         .into_iter()
-        .map(|r| r.id)
-        .collect();
+        .next()
+    {
+        tracing::info!(user = %user.id, first = %first.id, "the same receipt file again: refused");
+        return Ok(Stored::Duplicate(first));
+    }
     let id = ReceiptId::new();
     let key = receipt_key(user.id, id, kind);
     let size = i64::try_from(bytes.len()).map_err(ApiError::internal)?;
@@ -322,7 +349,7 @@ pub(crate) async fn store_receipt(
         OcrDispatch::S3Events => state.store.create_receipt(user.id, new).await,
     };
     match created {
-        Ok(receipt) => Ok((receipt, duplicate_of)),
+        Ok(receipt) => Ok(Stored::New(receipt)),
         Err(err) => {
             // No record, no file: nothing is left behind that nobody can see.
             if let Err(cleanup) = state.storage.delete(&key).await {

@@ -324,6 +324,9 @@ pub(crate) fn notice(done: Option<&str>) -> Markup {
         Some("confirmed") => "Receipt confirmed: the expense is in your books.",
         Some("deleted") => "Expense deleted.",
         Some("receipt-deleted") => "Receipt deleted.",
+        Some("duplicate-receipt") => {
+            "You uploaded this very file before: here it is. Delete it to upload the file again."
+        }
         Some("retried") => "The receipt is being read again.",
         Some("profile") => "Profile saved.",
         Some("email") => "Email changed.",

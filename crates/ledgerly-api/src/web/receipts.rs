@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::auth::csrf;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::receipts::{
-    delete_receipt, human_size, read_upload, retry_receipt, store_receipt,
+    Stored, delete_receipt, human_size, read_upload, retry_receipt, store_receipt,
 };
 use crate::state::AppState;
 
@@ -148,7 +148,12 @@ pub(crate) async fn upload(
     }
     let back = back_to(&text("back"), "/dashboard");
     match store_receipt(&state, user.user(), form).await {
-        Ok((receipt, _)) => see_other(&receipt_link(receipt.id)),
+        Ok(Stored::New(receipt)) => see_other(&receipt_link(receipt.id)),
+        // The very same file again: shown the one the account has.
+        Ok(Stored::Duplicate(first)) => see_other(&format!(
+            "{}&done=duplicate-receipt",
+            receipt_link(first.id)
+        )),
         Err(err) => upload_failed(&state, &user, &back, err).await,
     }
 }

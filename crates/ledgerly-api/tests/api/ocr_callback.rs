@@ -15,6 +15,7 @@ const SECRET: &str = "test-secret-of-at-least-32-characters!";
 
 on_both_backends!(
     a_signed_result_becomes_an_expense_needing_review_that_the_owner_confirms,
+    a_receipt_read_as_an_expense_the_account_has_names_it_for_review,
     forged_stale_and_replayed_results_are_refused_and_change_nothing,
     a_failure_report_shows_on_the_receipt,
     the_longest_text_fits_the_callback_whatever_the_json_limit,
@@ -88,7 +89,14 @@ async fn spawn(backend: Backend) -> TestApp {
 
 async fn receipt(app: &TestApp, token: &str) -> ReceiptId {
     let body = expect(
-        app.upload(token, png("scan"), "scan.png", None).await,
+        // Each a file of its own: the very same file twice is refused.
+        app.upload(
+            token,
+            png(&format!("scan {}", uuid::Uuid::new_v4())),
+            "scan.png",
+            None,
+        )
+        .await,
         StatusCode::ACCEPTED,
     )
     .await;
@@ -189,6 +197,85 @@ async fn a_signed_result_becomes_an_expense_needing_review_that_the_owner_confir
     )
     .await;
     assert_eq!(confirmed["needs_review"], false);
+    app.stop().await;
+}
+
+async fn a_receipt_read_as_an_expense_the_account_has_names_it_for_review(backend: Backend) {
+    let app = spawn(backend).await;
+    let priya = app.register("priya@example.com").await;
+    let t = priya.token.as_str();
+    // Entered by hand first, as the slip reads: same day, amount and vendor (another spelling).
+    let by_hand = app
+        .create_expense(
+            t,
+            json!({"date": "2026-05-02", "category": "food", "vendor": "RELIANCE FRESH.",
+                   "amount": "1234.50"}),
+        )
+        .await;
+    let elsewhere = app
+        .create_expense(
+            t,
+            json!({"date": "2026-05-02", "category": "food", "vendor": "Reliance Fresh",
+                   "amount": "99.00"}),
+        )
+        .await;
+    let id = receipt(&app, t).await;
+    expect(
+        signed(&app, &read(&priya, id, "1234.50")).await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let shown = expect(
+        app.get(&format!("/api/v1/receipts/{id}"), t).await,
+        StatusCode::OK,
+    )
+    .await;
+    let read_id = shown["expense_id"].as_str().unwrap().to_owned();
+    let read = expect(
+        app.get(&format!("/api/v1/expenses/{read_id}"), t).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(read["needs_review"], true);
+    assert_eq!(
+        read["possible_duplicates"],
+        json!([by_hand["id"]]),
+        "{read}"
+    );
+    // A confirmed expense names none; lists carry no such field.
+    let confirmed = expect(
+        app.get(
+            &format!("/api/v1/expenses/{}", elsewhere["id"].as_str().unwrap()),
+            t,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        confirmed.get("possible_duplicates").is_none(),
+        "{confirmed}"
+    );
+    let list = expect(app.get("/api/v1/expenses", t).await, StatusCode::OK).await;
+    assert!(
+        list["items"][0].get("possible_duplicates").is_none(),
+        "{list}"
+    );
+
+    // Once the one entered by hand is deleted, nothing is named.
+    let response = app
+        .delete(
+            &format!("/api/v1/expenses/{}", by_hand["id"].as_str().unwrap()),
+            t,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let read = expect(
+        app.get(&format!("/api/v1/expenses/{read_id}"), t).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(read["possible_duplicates"], json!([]), "{read}");
     app.stop().await;
 }
 

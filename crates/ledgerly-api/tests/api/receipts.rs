@@ -8,7 +8,7 @@ use crate::helpers::*;
 on_both_backends!(
     an_upload_is_stored_privately_under_a_server_chosen_key_and_queued_for_ocr,
     uploads_are_checked_by_content_size_and_fields,
-    the_same_file_twice_is_reported_as_a_duplicate,
+    the_same_file_twice_is_refused_naming_the_first,
     a_receipt_is_listed_retried_and_deleted_with_its_file,
     deleting_the_account_deletes_its_receipt_files,
     another_users_receipts_are_404,
@@ -30,7 +30,7 @@ async fn an_upload_is_stored_privately_under_a_server_chosen_key_and_queued_for_
     assert_eq!(body["content_type"], "image/png");
     assert_eq!(body["original_filename"], "IMG 0001.PNG");
     assert_eq!(body["size_bytes"], bytes.len());
-    assert_eq!(body["duplicate_of"], json!([]));
+    assert!(body.get("duplicate_of").is_none(), "{body}");
     assert!(body["category_id"].is_string());
     let id: ReceiptId = body["id"].as_str().unwrap().parse().unwrap();
     let user: ledgerly_core::UserId = priya.user["id"].as_str().unwrap().parse().unwrap();
@@ -186,7 +186,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
-async fn the_same_file_twice_is_reported_as_a_duplicate(backend: Backend) {
+async fn the_same_file_twice_is_refused_naming_the_first(backend: Backend) {
     let app = spawn_app(backend).await;
     let priya = app.register("priya@example.com").await;
     let t = priya.token.as_str();
@@ -195,25 +195,51 @@ async fn the_same_file_twice_is_reported_as_a_duplicate(backend: Backend) {
         StatusCode::ACCEPTED,
     )
     .await;
+    let first_id = first["id"].as_str().unwrap().to_owned();
     expect(
         app.upload(t, png("other"), "b.png", None).await,
         StatusCode::ACCEPTED,
     )
     .await;
-    let again = expect(
+    let refused = expect_error(
         app.upload(t, png("same"), "c.png", None).await,
-        StatusCode::ACCEPTED,
+        StatusCode::CONFLICT,
+        "duplicate_receipt",
+        &format!("/api/v1/receipts/{first_id}"),
     )
     .await;
-    assert_eq!(again["duplicate_of"], json!([first["id"]]));
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("delete that receipt to upload it again"),
+        "{refused}"
+    );
+    // Nothing was kept: two receipts, two files.
+    let listed = expect(app.get("/api/v1/receipts", t).await, StatusCode::OK).await;
+    assert_eq!(listed["total"], 2, "{listed}");
+    let user = priya.user["id"].as_str().unwrap();
+    let files = std::fs::read_dir(app.settings.storage.path.join(format!("receipts/{user}")))
+        .unwrap()
+        .count();
+    assert_eq!(files, 2);
+
     // Another user's identical file is not theirs to know about.
     let ravi = app.register("ravi@example.com").await;
-    let theirs = expect(
+    expect(
         app.upload(&ravi.token, png("same"), "d.png", None).await,
         StatusCode::ACCEPTED,
     )
     .await;
-    assert_eq!(theirs["duplicate_of"], json!([]));
+
+    // Once the first is deleted, the file may come again.
+    let response = app.delete(&format!("/api/v1/receipts/{first_id}"), t).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    expect(
+        app.upload(t, png("same"), "e.png", None).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
     app.stop().await;
 }
 

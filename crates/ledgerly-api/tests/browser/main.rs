@@ -8,6 +8,7 @@
 mod backup;
 mod browser;
 mod category_budgets;
+mod duplicates;
 mod imports;
 mod isolation;
 mod rates;

@@ -62,15 +62,26 @@ impl Extractor for GatedExtractor {
 
 /// A small PNG that looks like a till receipt.
 pub fn receipt_png() -> Vec<u8> {
+    till_slip(&[])
+}
+
+/// Another photo of a till slip: another file, which the test's OCR reads as the same bill.
+pub fn another_receipt_png() -> Vec<u8> {
+    till_slip(&[(200, 90)])
+}
+
+/// A slip with the usual lines and `more` (row, width).
+fn till_slip(more: &[(u32, u32)]) -> Vec<u8> {
     let mut image = image::RgbImage::from_pixel(240, 360, image::Rgb([250, 250, 245]));
-    for (row, width) in [
+    let lines = [
         (30u32, 180u32),
         (60, 120),
         (110, 200),
         (130, 160),
         (150, 190),
         (300, 140),
-    ] {
+    ];
+    for &(row, width) in lines.iter().chain(more) {
         for y in row..row + 8 {
             for x in 20..20 + width {
                 image.put_pixel(x, y, image::Rgb([40, 40, 40]));

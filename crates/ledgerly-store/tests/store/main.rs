@@ -7,6 +7,7 @@ mod harness;
 mod categories;
 mod category_budgets;
 mod connect;
+mod duplicates;
 mod expenses;
 mod imports;
 mod isolation;

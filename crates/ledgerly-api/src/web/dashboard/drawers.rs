@@ -137,6 +137,18 @@ pub(super) async fn overlay(
                 Some(f) => (f.values, f.errors),
                 None => (ExpenseForm::of(&expense), Errors::none()),
             };
+            // Until it is confirmed, the same receipt twice (or one entered by hand already) is
+            // shown beside it.
+            let mut duplicates = Vec::new();
+            if review || expense.needs_review {
+                for other in state.store.possible_duplicates(u.id, &expense).await? {
+                    let image = match other.receipt_id {
+                        Some(r) => state.store.get_receipt(u.id, r).await.ok(),
+                        None => None,
+                    };
+                    duplicates.push((other, image));
+                }
+            }
             // What OCR was unsure of matters until its reading is confirmed.
             let unsure = match &receipt {
                 Some(r) if review || expense.needs_review => r.unsure,
@@ -159,6 +171,9 @@ pub(super) async fn overlay(
                     }
                     @if let Some(receipt) = &receipt {
                         div.review-image { (thumbnail(receipt, "large")) }
+                    }
+                    @if !duplicates.is_empty() {
+                        (possible_duplicates(view, &expense, &duplicates))
                     }
                     form method="post" action={"/expenses/" (expense.id)} novalidate {
                         (csrf_field(&user.csrf))
@@ -207,6 +222,40 @@ pub(super) async fn overlay(
             )
         }
     })
+}
+
+/// The expenses `expense` may duplicate, each with its receipt when it has one, and a way to
+/// delete this one instead.
+fn possible_duplicates(
+    view: &View,
+    expense: &Expense,
+    duplicates: &[(Expense, Option<Receipt>)],
+) -> Markup {
+    html! {
+        section.possible-duplicate aria-labelledby="possible-duplicate-title" {
+            h3 #possible-duplicate-title { "Possible duplicate" }
+            p {
+                "You have " (if duplicates.len() == 1 { "an expense" } else { "expenses" })
+                " on the same day, for the same amount, at the same vendor. Keep both only if you "
+                "paid twice."
+            }
+            ul.duplicate-list {
+                @for (other, image) in duplicates {
+                    li.duplicate-item {
+                        @if let Some(image) = image { (thumbnail(image, "small")) }
+                        div.duplicate-text {
+                            strong { (other.vendor.as_str()) } ", " (other.amount.format()) " on "
+                            (other.date.format("%d %b %Y")) " · " (other.category.as_str())
+                            @if other.needs_review { " · awaiting review" }
+                            br;
+                            a href=(view.link(&[("edit", other.id.to_string())])) { "Open it" }
+                        }
+                    }
+                }
+            }
+            a.button.danger href=(view.link(&[("delete", expense.id.to_string())])) { "Delete this one" }
+        }
+    }
 }
 
 async fn expense_named(state: &AppState, user: &User, id: &str) -> ApiResult<Expense> {

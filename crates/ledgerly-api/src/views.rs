@@ -20,6 +20,8 @@ pub struct UserView {
     pub name: String,
     pub currency: Currency,
     pub timezone: String,
+    /// The dashboard's colours: `system`, `light` or `dark`.
+    pub theme: ledgerly_core::Theme,
     pub created_at: DateTime<Utc>,
 }
 
@@ -31,6 +33,7 @@ impl From<&User> for UserView {
             name: user.name.to_string(),
             currency: user.currency,
             timezone: user.time_zone.name().to_owned(),
+            theme: user.theme,
             created_at: user.created_at,
         }
     }

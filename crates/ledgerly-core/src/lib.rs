@@ -42,4 +42,4 @@ pub use tag::{Tag, TagMatch, TagTotal, TagUse};
 pub use text::{CategoryName, Note, PersonName, TagName, TextError, TokenName, Vendor};
 pub use time::{Month, UserTimeZone};
 pub use token::{ApiToken, TokenScope};
-pub use user::User;
+pub use user::{Theme, User};

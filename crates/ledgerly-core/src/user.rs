@@ -1,7 +1,10 @@
 //! Accounts.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
 
 use crate::currency::Currency;
 use crate::email::Email;
@@ -18,5 +21,61 @@ pub struct User {
     /// The currency budgets and statistics are kept in.
     pub currency: Currency,
     pub time_zone: UserTimeZone,
+    /// How the dashboard looks for them.
+    pub theme: Theme,
     pub created_at: DateTime<Utc>,
+}
+
+/// The dashboard's colours: the system's (`prefers-color-scheme`), or always light or dark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Theme {
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+impl Theme {
+    pub const ALL: [Theme; 3] = [Theme::System, Theme::Light, Theme::Dark];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::System => "system",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+
+    /// The next in the topbar's cycle: system, light, dark, system…
+    pub fn next(self) -> Theme {
+        match self {
+            Theme::System => Theme::Light,
+            Theme::Light => Theme::Dark,
+            Theme::Dark => Theme::System,
+        }
+    }
+}
+
+impl fmt::Display for Theme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A theme that is none of `system`, `light`, `dark`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a theme: give `system`, `light` or `dark`")]
+pub struct UnknownTheme(pub String);
+
+impl FromStr for Theme {
+    type Err = UnknownTheme;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Theme::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s.trim())
+            .ok_or_else(|| UnknownTheme(s.trim().to_owned()))
+    }
 }

@@ -21,13 +21,14 @@ pub(crate) struct UserRow {
     pub name: String,
     pub currency: String,
     pub time_zone: String,
+    pub theme: String,
     pub created_at: DateTime<Utc>,
 }
 
 /// The columns of [`UserRow`].
 macro_rules! user_columns {
     () => {
-        "id, email, name, currency, time_zone, created_at"
+        "id, email, name, currency, time_zone, theme, created_at"
     };
 }
 pub(crate) use user_columns;
@@ -42,6 +43,7 @@ impl TryFrom<UserRow> for User {
             name: PersonName::parse(&row.name).map_err(StoreError::corrupt)?,
             currency: currency(&row.currency)?,
             time_zone: UserTimeZone::parse(&row.time_zone).map_err(StoreError::corrupt)?,
+            theme: row.theme.parse().map_err(StoreError::corrupt)?,
             created_at: row.created_at,
         })
     }

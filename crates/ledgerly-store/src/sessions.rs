@@ -81,7 +81,7 @@ impl Store {
         let row: Option<Row> = with_db!(self, |pool, d| {
             sqlx::query_as(
                 "SELECT s.id AS session_id, s.created_at AS session_created_at, s.expires_at, \
-                 s.last_seen_at, u.id, u.email, u.name, u.currency, u.time_zone, u.created_at \
+                 s.last_seen_at, u.id, u.email, u.name, u.currency, u.time_zone, u.theme, u.created_at \
                  FROM sessions s JOIN users u ON u.id = s.user_id \
                  WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
                  AND s.last_seen_at > $3",

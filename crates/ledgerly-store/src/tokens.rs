@@ -159,7 +159,7 @@ impl Store {
             sqlx::query_as(concat!(
                 "SELECT ",
                 token_columns!(),
-                ", u.id, u.email, u.name, u.currency, u.time_zone, u.created_at \
+                ", u.id, u.email, u.name, u.currency, u.time_zone, u.theme, u.created_at \
                  FROM api_tokens t JOIN users u ON u.id = t.user_id \
                  WHERE t.token_hash = $1 AND t.expires_at > $2"
             ))

@@ -31,6 +31,7 @@ pub struct ProfileChanges {
     pub name: Option<PersonName>,
     pub currency: Option<Currency>,
     pub time_zone: Option<UserTimeZone>,
+    pub theme: Option<ledgerly_core::Theme>,
 }
 
 fn email_taken(err: sqlx::Error) -> StoreError {
@@ -85,6 +86,7 @@ impl Store {
             name: new.name,
             currency: new.currency,
             time_zone: new.time_zone,
+            theme: ledgerly_core::Theme::System,
             created_at: at,
         })
     }
@@ -164,13 +166,15 @@ impl Store {
         let done = with_db!(self, |pool, d| {
             sqlx::query(
                 "UPDATE users SET name = COALESCE($2, name), currency = COALESCE($3, currency), \
-                 time_zone = COALESCE($4, time_zone), updated_at = $5 WHERE id = $1",
+                 time_zone = COALESCE($4, time_zone), theme = COALESCE($6, theme), updated_at = $5 \
+                 WHERE id = $1",
             )
             .bind(id.as_uuid())
             .bind(changes.name.as_ref().map(|n| n.as_str()))
             .bind(changes.currency.map(|c| c.code()))
             .bind(changes.time_zone.map(|z| z.name()))
             .bind(now())
+            .bind(changes.theme.map(ledgerly_core::Theme::as_str))
             .execute(pool)
             .await?
             .rows_affected()

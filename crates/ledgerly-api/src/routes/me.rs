@@ -46,9 +46,11 @@ pub(crate) struct ProfileRequest {
     pub(crate) currency: Option<String>,
     /// An IANA time zone.
     pub(crate) timezone: Option<String>,
+    /// The dashboard's colours: `system` (follow the device), `light` or `dark`.
+    pub(crate) theme: Option<String>,
 }
 
-/// Changes the name, currency or time zone.
+/// Changes the name, currency, time zone or the dashboard's theme.
 #[utoipa::path(patch, operation_id = "updateMe", path = "/me", tag = "account", request_body = ProfileRequest,
     responses((status = 200, description = "The changed account", body = UserView)))]
 #[tracing::instrument(skip_all)]
@@ -85,6 +87,12 @@ pub(crate) async fn change_profile(
             .map(UserTimeZone::parse)
             .transpose()
             .map_err(|e| ApiError::invalid("timezone", e))?,
+        theme: request
+            .theme
+            .as_deref()
+            .map(str::parse::<ledgerly_core::Theme>)
+            .transpose()
+            .map_err(|e| ApiError::invalid("theme", e))?,
     };
     Ok(state.store.update_profile(current.user.id, changes).await?)
 }

@@ -1,7 +1,7 @@
 //! The page shell, the navigation and the form pieces every page shares.
 
 use axum::http::StatusCode;
-use ledgerly_core::{Money, User};
+use ledgerly_core::{Money, Theme, User};
 use maud::{DOCTYPE, Markup, html};
 
 use crate::auth::csrf;
@@ -26,13 +26,19 @@ pub(crate) fn page(
     section: Section,
     body: Markup,
 ) -> Markup {
+    let theme = signed_in.map_or(Theme::System, |(user, _)| user.theme);
+    let scheme = match theme {
+        Theme::System => "light dark",
+        Theme::Light => "light",
+        Theme::Dark => "dark",
+    };
     html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang="en" data-theme=(theme.as_str()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="color-scheme" content="dark";
+                meta name="color-scheme" content=(scheme);
                 title { (title) " · Ledgerly" }
                 link rel="stylesheet" href="/static/app.css";
                 script src="/static/app.js" defer {}
@@ -52,6 +58,7 @@ pub(crate) fn page(
                             a href="/profile" aria-current=[current(section, Section::Profile)] {
                                 span.who { (user.name.as_str()) }
                             }
+                            (theme_toggle(user.theme, csrf_token))
                             form.inline method="post" action="/logout" {
                                 (csrf_field(csrf_token))
                                 button.link type="submit" { "Log out" }
@@ -61,6 +68,27 @@ pub(crate) fn page(
                 }
                 main #main { (body) }
                 footer.footer { "Ledgerly — your expenses, on your own server." }
+            }
+        }
+    }
+}
+
+/// The topbar's theme button: says the theme in use and switches to the next (system, light,
+/// dark), remembered for the account.
+fn theme_toggle(theme: Theme, csrf_token: &str) -> Markup {
+    let (icon, name) = match theme {
+        Theme::System => ("◐", "System"),
+        Theme::Light => ("☀", "Light"),
+        Theme::Dark => ("☾", "Dark"),
+    };
+    let next = theme.next();
+    html! {
+        form.inline.theme-toggle method="post" action="/theme" {
+            (csrf_field(csrf_token))
+            input type="hidden" name="theme" value=(next.as_str());
+            button.link type="submit" title={"Theme: " (name) ". Switch to " (next.as_str())}
+                aria-label={"Theme: " (name) ". Switch to " (next.as_str())} {
+                span aria-hidden="true" { (icon) } " " (name)
             }
         }
     }

@@ -46,6 +46,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/login", post(landing::login))
         .route("/signup", post(landing::signup))
         .route("/logout", post(landing::logout))
+        .route("/theme", post(profile::set_theme))
         .route("/dashboard", get(dashboard::page))
         .route("/expenses", post(dashboard::add))
         .route("/expenses/{id}", post(dashboard::update))

@@ -31,6 +31,7 @@ pub(crate) struct ProfileForm {
     currency: String,
     timezone: String,
     budget: String,
+    theme: String,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -127,6 +128,7 @@ pub(super) async fn render_with(
                 budget: budget
                     .map(|b| b.amount.to_decimal_string())
                     .unwrap_or_default(),
+                theme: u.theme.as_str().to_owned(),
             },
             &none,
         ),
@@ -158,6 +160,11 @@ pub(super) async fn render_with(
                     Input::of("text").list("timezones").required(), profile_errors))
                 (layout::currency_list("currencies"))
                 (layout::time_zone_list("timezones"))
+                (layout::select("profile", "theme", "Theme", &profile.theme, &[
+                    ("system".to_owned(), "As the device is set (light or dark)".to_owned()),
+                    ("light".to_owned(), "Light".to_owned()),
+                    ("dark".to_owned(), "Dark".to_owned()),
+                ], profile_errors))
                 div.form-actions { button.primary type="submit" { "Save profile" } }
             }
             form.card method="post" action="/profile/email" novalidate aria-labelledby="email-title" {
@@ -256,6 +263,14 @@ fn check_profile(form: &ProfileForm) -> Result<Option<Money>, Errors> {
             .map(drop)
             .map_err(|e| ApiError::invalid("timezone", e)),
     );
+    if !form.theme.trim().is_empty() {
+        errors.check(
+            form.theme
+                .parse::<ledgerly_core::Theme>()
+                .map(drop)
+                .map_err(|e| ApiError::invalid("theme", e)),
+        );
+    }
     // The budget is in the new currency.
     let budget = match (currency, form.budget.trim()) {
         (Some(currency), text) if !text.is_empty() => errors.check(
@@ -287,6 +302,7 @@ async fn save_profile(
         name: Some(form.name.clone()),
         currency: Some(form.currency.clone()),
         timezone: Some(form.timezone.clone()),
+        theme: (!form.theme.trim().is_empty()).then(|| form.theme.clone()),
     };
     let updated = change_profile(state, &user.current, request).await?;
     if let Some(amount) = budget {
@@ -385,5 +401,42 @@ pub(crate) async fn password(
                 Err(err) => failure(err),
             }
         }
+    }
+}
+
+/// The topbar's theme button's form.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub(crate) struct ThemeForm {
+    theme: String,
+}
+
+/// `POST /theme`: remembers the account's theme and goes back to the page the button was on
+/// (its `Referer`'s path; the dashboard without one).
+pub(crate) async fn set_theme(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    SignedForm { user, form }: SignedForm<ThemeForm>,
+) -> Response {
+    let request = ProfileRequest {
+        name: None,
+        currency: None,
+        timezone: None,
+        theme: Some(form.theme),
+    };
+    match change_profile(&state, &user.current, request).await {
+        Ok(_) => {
+            let referer = headers
+                .get(axum::http::header::REFERER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            // Its path and query: never another site's address.
+            let path = referer
+                .split_once("://")
+                .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+                .unwrap_or_default();
+            see_other(&super::back_to(path, "/dashboard"))
+        }
+        Err(err) => failure(err),
     }
 }

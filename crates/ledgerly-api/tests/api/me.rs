@@ -11,6 +11,7 @@ on_both_backends!(
     deleting_the_account_needs_the_password_and_removes_everything,
     the_password_recheck_is_limited_like_a_login,
     an_email_change_signs_out_the_other_sessions,
+    the_theme_follows_the_device_until_chosen,
 );
 
 async fn the_password_recheck_is_limited_like_a_login(backend: Backend) {
@@ -285,5 +286,30 @@ async fn deleting_the_account_needs_the_password_and_removes_everything(backend:
     expect(app.get("/api/v1/me", &ravi.token).await, StatusCode::OK).await;
     // The address is free again.
     app.register("priya@example.com").await;
+    app.stop().await;
+}
+
+async fn the_theme_follows_the_device_until_chosen(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let priya = app.register("priya@example.com").await;
+    let t = priya.token.as_str();
+    assert_eq!(priya.user["theme"], "system");
+    let changed = expect(
+        app.patch("/api/v1/me", t, &json!({"theme": "dark"})).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(changed["theme"], "dark");
+    assert_eq!(changed["name"], "Priya Sharma", "the rest stays");
+    let body = expect_error(
+        app.patch("/api/v1/me", t, &json!({"theme": "sepia"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+        "`sepia` is not a theme",
+    )
+    .await;
+    assert_eq!(body["error"]["field"], "theme");
+    let me = expect(app.get("/api/v1/me", t).await, StatusCode::OK).await;
+    assert_eq!(me["theme"], "dark");
     app.stop().await;
 }

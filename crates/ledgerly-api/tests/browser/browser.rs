@@ -520,6 +520,107 @@ impl Browser {
         self.wait_url("/dashboard").await;
     }
 
+    /// Presses `key` (a WebDriver key code, e.g. `"\u{E004}"` for Tab) in the focused element.
+    pub async fn press(&self, key: &str) {
+        self.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(key)
+            .await
+            .unwrap();
+    }
+
+    /// What `script` (returning a boolean) says of the focused element, `document.activeElement`
+    /// as `active`.
+    pub async fn focused(&self, script: &str) -> bool {
+        self.execute(&format!(
+            "const active = document.activeElement; return Boolean({script});"
+        ))
+        .await
+        .as_bool()
+        .unwrap_or(false)
+    }
+
+    /// Fails if any text on the page has less contrast against what is behind it than WCAG AA
+    /// asks: 4.5:1, or 3:1 for large text (24 px, or 18.66 px bold). The background is every
+    /// ancestor's colour composited in turn (translucent ones blended); inputs count by their
+    /// value, disabled controls and SVG are left out.
+    pub async fn assert_contrast(&self, what: &str) {
+        let failures = self.contrast_failures().await;
+        assert!(
+            failures.is_empty(),
+            "{what}: text below WCAG AA contrast: {failures:#?}"
+        );
+    }
+
+    /// The text on the page below WCAG AA contrast (see [`Browser::assert_contrast`]).
+    pub async fn contrast_failures(&self) -> Vec<Value> {
+        let failures = self
+            .execute(
+                r#"
+                const parse = (c) => {
+                  let m = c.match(/^rgba?\(([^)]+)\)/);
+                  if (m) { const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(parseFloat);
+                    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; }
+                  m = c.match(/^color\(srgb ([^)]+)\)/);
+                  if (m) { const p = m[1].split(/[\s\/]+/).filter(Boolean).map(parseFloat);
+                    return [p[0] * 255, p[1] * 255, p[2] * 255, p.length > 3 ? p[3] : 1]; }
+                  return null;
+                };
+                const over = (top, under) => {
+                  const a = top[3];
+                  return [0, 1, 2].map(i => top[i] * a + under[i] * (1 - a)).concat([1]);
+                };
+                const background = (element) => {
+                  const chain = [];
+                  for (let e = element; e; e = e.parentElement) chain.push(e);
+                  let colour = [255, 255, 255, 1];
+                  for (let i = chain.length - 1; i >= 0; i--) {
+                    const c = parse(getComputedStyle(chain[i]).backgroundColor);
+                    if (c && c[3] > 0) colour = over(c, colour);
+                  }
+                  return colour;
+                };
+                const luminance = (c) => {
+                  const [r, g, b] = c.slice(0, 3).map(v => {
+                    v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+                  });
+                  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+                };
+                const failures = [];
+                for (const element of document.querySelectorAll('body *')) {
+                  if (element.closest('svg, [hidden], .visually-hidden')) continue;
+                  const style = getComputedStyle(element);
+                  if (style.visibility === 'hidden' || style.display === 'none') continue;
+                  const rect = element.getBoundingClientRect();
+                  if (rect.width === 0 || rect.height === 0) continue;
+                  const isField = element.matches('input:not([type=hidden]):not([type=checkbox]):not([type=radio]):not([type=file]), select, textarea');
+                  const hasText = Array.from(element.childNodes)
+                    .some(n => n.nodeType === 3 && n.textContent.trim() !== '');
+                  if (!(hasText || (isField && element.value))) continue;
+                  if (element.disabled) continue;
+                  const bg = background(element);
+                  const fgRaw = parse(style.color);
+                  if (!fgRaw) continue;
+                  const fg = over(fgRaw, bg);
+                  const [hi, lo] = [luminance(fg), luminance(bg)].sort((a, b) => b - a);
+                  const ratio = (hi + 0.05) / (lo + 0.05);
+                  const size = parseFloat(style.fontSize);
+                  const large = size >= 24 || (size >= 18.66 && parseInt(style.fontWeight, 10) >= 700);
+                  if (ratio < (large ? 3 : 4.5)) {
+                    failures.push(element.tagName.toLowerCase() + '.' + element.className + ' "' +
+                      (element.value || element.textContent).trim().slice(0, 30) + '" ' +
+                      ratio.toFixed(2) + ' (' + style.color + ' on rgb(' + bg.slice(0, 3).map(Math.round) + '))');
+                  }
+                }
+                return failures;
+                "#,
+            )
+            .await;
+        failures.as_array().cloned().unwrap_or_default()
+    }
+
     /// Fails if the page is wider than the window (something sticks out sideways).
     pub async fn assert_fits(&self, what: &str) {
         let sizes = self

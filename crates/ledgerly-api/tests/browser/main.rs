@@ -15,6 +15,7 @@ mod rates;
 mod recurring;
 mod server;
 mod tags;
+mod themes;
 mod tokens;
 
 use serde_json::json;

@@ -97,6 +97,7 @@ async fn profile_changes_touch_only_the_given_fields(store: &Store) {
                 name: Some(PersonName::parse("Priya S").unwrap()),
                 currency: Some(Currency::EUR),
                 time_zone: None,
+                theme: Some(ledgerly_core::Theme::Dark),
             },
         )
         .await

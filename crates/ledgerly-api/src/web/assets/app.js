@@ -1,5 +1,5 @@
 // Ledgerly's dashboard script. Every page works without it; it adds drag and drop for receipts,
-// the live OCR status, Escape to close a drawer, the browser's time zone at sign-up, and the
+// the live OCR status, a drawer that keeps the focus (and Escape to close it), the browser's time zone at sign-up, and the
 // year's chart scrolled to its recent end on a phone.
 "use strict";
 
@@ -91,15 +91,81 @@
     element.scrollLeft = element.scrollWidth;
   });
 
-  // Escape closes the open drawer or dialog (its close link's address).
+  // An open drawer or dialog keeps the focus: it starts inside (on its autofocus field, else its
+  // first control), Tab and Shift+Tab go round inside it, and Escape closes it (its close link's
+  // address). Drawers open and close by address, so the link that opened one is remembered for
+  // the page it closes to, which puts the focus back on it.
+  var RETURN = "ledgerly-return-focus";
+  var FOCUSABLE = "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), " +
+    "select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
   var open = document.querySelector("[data-close]");
+  var remember = function (href) {
+    try {
+      window.sessionStorage.setItem(RETURN, href);
+    } catch (ignored) {
+      // Storage refused (private mode): the focus starts at the top, as without a script.
+    }
+  };
   if (open) {
+    var inside = function () {
+      return Array.prototype.filter.call(open.querySelectorAll(FOCUSABLE), function (element) {
+        return element.offsetParent !== null || element === document.activeElement;
+      });
+    };
+    if (!open.contains(document.activeElement)) {
+      var first = open.querySelector("[autofocus]") || inside()[0];
+      if (first) {
+        first.focus();
+      }
+    }
     document.addEventListener("keydown", function (event) {
       if (event.key === "Escape") {
         window.location.assign(open.getAttribute("data-close"));
+        return;
+      }
+      if (event.key !== "Tab") {
+        return;
+      }
+      var controls = inside();
+      if (controls.length === 0) {
+        event.preventDefault();
+        return;
+      }
+      var head = controls[0];
+      var tail = controls[controls.length - 1];
+      var at = document.activeElement;
+      if (event.shiftKey && (at === head || !open.contains(at))) {
+        event.preventDefault();
+        tail.focus();
+      } else if (!event.shiftKey && (at === tail || !open.contains(at))) {
+        event.preventDefault();
+        head.focus();
       }
     });
+  } else {
+    var back = null;
+    try {
+      back = window.sessionStorage.getItem(RETURN);
+      window.sessionStorage.removeItem(RETURN);
+    } catch (ignored) {
+      back = null;
+    }
+    if (back) {
+      var opener = Array.prototype.find.call(document.querySelectorAll("a[href]"), function (a) {
+        return a.getAttribute("href") === back;
+      });
+      if (opener) {
+        opener.focus();
+      }
+    }
   }
+  // A link that opens a drawer or dialog over this page is where the focus returns.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("a[href]") : null;
+    if (link && !open && /[?&](add|edit|review|delete|receipt)=/.test(link.getAttribute("href"))) {
+      remember(link.getAttribute("href"));
+    }
+  });
 
   // Sign-up: suggest the browser's own time zone.
   var zone = document.getElementById("signup-timezone");

@@ -54,6 +54,7 @@ mod tests {
             name: ledgerly_core::PersonName::parse("A").unwrap_or_else(|_| unreachable!()),
             currency: Currency::INR,
             time_zone: ledgerly_core::UserTimeZone::UTC,
+            theme: ledgerly_core::Theme::System,
             created_at: chrono::Utc::now(),
         };
         View::parse(&[("q".to_owned(), "tea".to_owned())], &user)

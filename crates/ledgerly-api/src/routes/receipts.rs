@@ -158,8 +158,20 @@ async fn upload(
     current: CurrentUser,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
-    let form = read_upload(&state, multipart, &[]).await?;
-    match store_receipt(&state, &current.user, form).await? {
+    let mut form = read_upload(&state, multipart, &[]).await?;
+    if form.files.len() > 1 {
+        return Err(ApiError::invalid(
+            "file",
+            "send one file per request (the dashboard takes several at once)",
+        ));
+    }
+    let Some(file) = form.files.pop() else {
+        return Err(ApiError::invalid(
+            "file",
+            "no file was sent; put it in the field `file`",
+        ));
+    };
+    match store_receipt(&state, &current.user, file, form.category.as_deref()).await? {
         Stored::New(receipt) => {
             Ok((StatusCode::ACCEPTED, Json(ReceiptView::from(receipt))).into_response())
         }
@@ -171,7 +183,8 @@ async fn upload(
 /// the extra text fields the caller allowed.
 #[derive(Debug)]
 pub(crate) struct UploadParts {
-    pub(crate) file: Option<(Bytes, Option<String>)>,
+    /// Each file sent, with the name it was sent with.
+    pub(crate) files: Vec<(Bytes, Option<String>)>,
     pub(crate) category: Option<String>,
     pub(crate) extra: Vec<(String, String)>,
 }
@@ -189,7 +202,7 @@ pub(crate) async fn read_upload(
         )
     })?;
     let mut parts = UploadParts {
-        file: None,
+        files: Vec::new(),
         category: None,
         extra: Vec::new(),
     };
@@ -217,7 +230,11 @@ pub(crate) async fn read_upload(
                 if oversized {
                     return Err(too_large(limit));
                 }
-                parts.file = Some((bytes.freeze(), filename));
+                // A form's file input left empty still sends its field: nothing chosen.
+                if bytes.is_empty() && filename.as_deref().is_none_or(str::is_empty) {
+                    continue;
+                }
+                parts.files.push((bytes.freeze(), filename));
             }
             Some("category") => {
                 parts.category = Some(field.text().await.map_err(|e| multipart_error(e, limit))?);
@@ -239,6 +256,20 @@ pub(crate) async fn read_upload(
         }
     }
     Ok(parts)
+}
+
+/// The kind of an uploaded file, by its first bytes: an empty file or one this app does not read
+/// is refused.
+pub(crate) fn receipt_kind(bytes: &[u8]) -> ApiResult<ReceiptKind> {
+    if bytes.is_empty() {
+        return Err(ApiError::invalid("file", "the file is empty"));
+    }
+    ReceiptKind::sniff(bytes).ok_or_else(|| {
+        ApiError::UnsupportedMediaType(
+            "the file is not a receipt image this app reads: send a JPEG, PNG, WebP, HEIC or PDF"
+                .into(),
+        )
+    })
 }
 
 /// What an upload came to.
@@ -275,25 +306,11 @@ pub(crate) fn duplicate_error(first: &Receipt, zone: ledgerly_core::UserTimeZone
 pub(crate) async fn store_receipt(
     state: &AppState,
     user: &ledgerly_core::User,
-    form: UploadParts,
+    (bytes, filename): (Bytes, Option<String>),
+    category: Option<&str>,
 ) -> ApiResult<Stored> {
-    let Some((bytes, filename)) = form.file else {
-        return Err(ApiError::invalid(
-            "file",
-            "no file was sent; put it in the field `file`",
-        ));
-    };
-    let category = form.category;
-    if bytes.is_empty() {
-        return Err(ApiError::invalid("file", "the file is empty"));
-    }
-    let kind = ReceiptKind::sniff(&bytes).ok_or_else(|| {
-        ApiError::UnsupportedMediaType(
-            "the file is not a receipt image this app reads: send a JPEG, PNG, WebP, HEIC or PDF"
-                .into(),
-        )
-    })?;
-    let category_id = match category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+    let kind = receipt_kind(&bytes)?;
+    let category_id = match category.map(str::trim).filter(|c| !c.is_empty()) {
         Some(given) => {
             Some(super::expenses::resolve_category(&state.store, user.id, "category", given).await?)
         }

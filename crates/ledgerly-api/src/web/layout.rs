@@ -41,6 +41,10 @@ pub(crate) fn page(
                 meta name="color-scheme" content=(scheme);
                 title { (title) " · Ledgerly" }
                 link rel="stylesheet" href="/static/app.css";
+                link rel="manifest" href="/manifest.webmanifest";
+                link rel="icon" type="image/png" href="/static/icon-192.png";
+                link rel="apple-touch-icon" href="/static/icon-192.png";
+                meta name="theme-color" content="#3450cc";
                 script src="/static/app.js" defer {}
             }
             body {
@@ -354,6 +358,10 @@ pub(crate) fn notice(done: Option<&str>) -> Markup {
         Some("receipt-deleted") => "Receipt deleted.",
         Some("duplicate-receipt") => {
             "You uploaded this very file before: here it is. Delete it to upload the file again."
+        }
+        Some("uploaded") => "Receipts uploaded: each is being read.",
+        Some("uploaded-with-duplicates") => {
+            "Receipts uploaded: each is being read. Files you had uploaded before were left out."
         }
         Some("retried") => "The receipt is being read again.",
         Some("profile") => "Profile saved.",

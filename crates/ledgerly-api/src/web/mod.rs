@@ -14,6 +14,7 @@ mod form;
 mod imports;
 mod landing;
 mod layout;
+mod phone;
 mod profile;
 mod rates;
 mod receipts;
@@ -60,6 +61,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
                         .storage
                         .max_upload_bytes
                         .get()
+                        .saturating_mul(receipts::MAX_FILES)
                         .saturating_add(64 * 1024),
                 )),
         )
@@ -107,6 +109,22 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/profile/tokens/{id}/revoke", post(tokens::revoke_token))
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
+        .route("/static/icon-192.png", get(phone::icon_192))
+        .route("/static/icon-512.png", get(phone::icon_512))
+        .route("/manifest.webmanifest", get(phone::manifest))
+        .route("/sw.js", get(phone::service_worker))
+        .route("/offline", get(phone::offline))
+        .route(
+            "/share",
+            post(phone::share).layer(axum::extract::DefaultBodyLimit::max(
+                settings
+                    .storage
+                    .max_upload_bytes
+                    .get()
+                    .saturating_mul(receipts::MAX_FILES)
+                    .saturating_add(64 * 1024),
+            )),
+        )
         .layer(axum::middleware::map_response(move |response: Response| {
             let headers = headers.clone();
             async move { headers.apply(response) }
@@ -132,7 +150,8 @@ impl SecurityHeaders {
             .unwrap_or_default();
         let csp = format!(
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:{images}; \
-             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+             connect-src 'self'; manifest-src 'self'; worker-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'"
         );
         Self {
             csp: HeaderValue::from_str(&csp).unwrap_or_else(|_| {

@@ -5,6 +5,7 @@ use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use ledgerly_core::{Category, OcrStatus, Receipt, ReceiptId, ReceiptKind};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -12,7 +13,8 @@ use serde::Deserialize;
 use crate::auth::csrf;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::receipts::{
-    Stored, delete_receipt, human_size, read_upload, retry_receipt, store_receipt,
+    Stored, UploadParts, delete_receipt, human_size, read_upload, receipt_kind, retry_receipt,
+    store_receipt,
 };
 use crate::state::AppState;
 
@@ -99,12 +101,15 @@ pub(crate) fn upload_form(
             div.field.invalid[error.is_some()] {
                 label.dropzone for="upload-file" data-dropzone {
                     strong { "Drop a receipt here" }
-                    span { " or choose a file" }
+                    span { " or choose files" }
                     span.hint { "JPEG, PNG, WebP, HEIC or PDF" }
                 }
-                input #upload-file type="file" name="file" required
+                input #upload-file type="file" name="file" multiple
                     accept="image/jpeg,image/png,image/webp,image/heic,.heic,application/pdf"
                     aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| "upload-file-error")];
+                // On a phone, the camera at once.
+                label.button.camera for="upload-camera" { "Take a photo" }
+                input #upload-camera.visually-hidden type="file" name="file" accept="image/*" capture="environment";
                 @if let Some(message) = error {
                     p.error #upload-file-error { (message) }
                 }
@@ -125,16 +130,41 @@ pub(crate) fn upload_form(
     }
 }
 
-/// `POST /receipts`: stores the file and shows its status live on the dashboard.
+/// The most files one upload takes.
+pub(crate) const MAX_FILES: usize = 10;
+
+/// `POST /receipts`: stores the file (or files) and shows its status live on the dashboard.
 pub(crate) async fn upload(
     State(state): State<AppState>,
     user: WebUser,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
-    let form = match read_upload(&state, multipart, &[csrf::FIELD, "back"]).await {
+    upload_files(&state, &user, multipart, Via::Form).await
+}
+
+/// How files came: the dashboard's form (with its CSRF token and the page to go back to), or
+/// another app's share (checked by its caller; its title and text are not kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    Form,
+    Share,
+}
+
+/// Stores the uploaded files: one opens its receipt being read, several the receipts page.
+pub(crate) async fn upload_files(
+    state: &AppState,
+    user: &WebUser,
+    multipart: Result<Multipart, MultipartRejection>,
+    via: Via,
+) -> Response {
+    let extra: &[&str] = match via {
+        Via::Form => &[csrf::FIELD, "back"],
+        Via::Share => &["title", "text", "url"],
+    };
+    let form = match read_upload(state, multipart, extra).await {
         Ok(form) => form,
         // Nothing to check a token against, and nothing was stored.
-        Err(err) => return upload_failed(&state, &user, "/dashboard", err).await,
+        Err(err) => return upload_failed(state, user, "/dashboard", err).await,
     };
     let text = |name: &str| {
         form.extra
@@ -143,18 +173,76 @@ pub(crate) async fn upload(
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    if !user.csrf_matches(&text(csrf::FIELD)) {
+    if via == Via::Form && !user.csrf_matches(&text(csrf::FIELD)) {
         return failure(ApiError::CsrfRefused);
     }
     let back = back_to(&text("back"), "/dashboard");
-    match store_receipt(&state, user.user(), form).await {
+    if form.files.len() > MAX_FILES {
+        let err = ApiError::invalid(
+            "file",
+            format!("at most {MAX_FILES} files at once; upload the rest after"),
+        );
+        return upload_failed(state, user, &back, err).await;
+    }
+    let UploadParts {
+        mut files,
+        category,
+        ..
+    } = form;
+    if files.len() > 1 {
+        return upload_several(state, user, &back, files, category.as_deref()).await;
+    }
+    let Some(file) = files.pop() else {
+        let err = ApiError::invalid("file", "choose a receipt's file, or take a photo of it");
+        return upload_failed(state, user, &back, err).await;
+    };
+    match store_receipt(state, user.user(), file, category.as_deref()).await {
         Ok(Stored::New(receipt)) => see_other(&receipt_link(receipt.id)),
         // The very same file again: shown the one the account has.
         Ok(Stored::Duplicate(first)) => see_other(&format!(
             "{}&done=duplicate-receipt",
             receipt_link(first.id)
         )),
-        Err(err) => upload_failed(&state, &user, &back, err).await,
+        Err(err) => upload_failed(state, user, &back, err).await,
+    }
+}
+
+/// Several files at once (chosen together, or a phone's photos): each is checked before any is
+/// kept — one that is not a receipt refuses them all, named — then each is stored and read; files
+/// the account has already are left out and said so. The receipts page shows them being read.
+async fn upload_several(
+    state: &AppState,
+    user: &WebUser,
+    back: &str,
+    files: Vec<(Bytes, Option<String>)>,
+    category: Option<&str>,
+) -> Response {
+    for (bytes, name) in &files {
+        if let Err(err) = receipt_kind(bytes) {
+            let name = name.as_deref().unwrap_or("a file");
+            let why = match err {
+                ApiError::Invalid { message, .. } => message
+                    .strip_prefix("file: ")
+                    .map(str::to_owned)
+                    .unwrap_or(message),
+                other => other.to_string(),
+            };
+            let err = ApiError::invalid("file", format!("{why} ({name})"));
+            return upload_failed(state, user, back, err).await;
+        }
+    }
+    let mut duplicates = 0;
+    for file in files {
+        match store_receipt(state, user.user(), file, category).await {
+            Ok(Stored::New(_)) => {}
+            Ok(Stored::Duplicate(_)) => duplicates += 1,
+            Err(err) => return upload_failed(state, user, back, err).await,
+        }
+    }
+    if duplicates > 0 {
+        see_other("/receipts?done=uploaded-with-duplicates")
+    } else {
+        see_other("/receipts?done=uploaded")
     }
 }
 

@@ -15,6 +15,7 @@ mod me;
 mod ocr_callback;
 mod openapi;
 mod operations;
+mod phone;
 mod rates;
 mod receipts;
 mod recurring;

@@ -36,6 +36,23 @@ pub struct Browser {
 
 impl Browser {
     pub async fn open(base: &str) -> Browser {
+        Browser::open_as(base, None).await
+    }
+
+    /// A browser emulating a phone (Chromium's device emulation): 412 px wide at 2.6 device
+    /// pixels per CSS pixel, touch as its pointer, a phone's user agent.
+    pub async fn open_phone(base: &str) -> Browser {
+        Browser::open_as(
+            base,
+            Some(json!({
+                "deviceMetrics": {"width": 412, "height": 915, "pixelRatio": 2.625, "touch": true, "mobile": true},
+                "userAgent": "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36"
+            })),
+        )
+        .await
+    }
+
+    async fn open_as(base: &str, phone: Option<Value>) -> Browser {
         let driver_path = std::env::var("LEDGERLY_TEST_CHROMEDRIVER")
             .unwrap_or_else(|_| "chromedriver".to_owned());
         let chromium = std::env::var("LEDGERLY_TEST_CHROMIUM")
@@ -65,6 +82,9 @@ impl Browser {
                 ]
             }),
         );
+        if let Some(phone) = phone {
+            capabilities["goog:chromeOptions"]["mobileEmulation"] = phone;
+        }
         let webdriver = format!("http://127.0.0.1:{port}");
         let deadline = tokio::time::Instant::now() + WAIT;
         let client = loop {
@@ -82,7 +102,12 @@ impl Browser {
                 Err(e) => panic!("chromedriver at {webdriver} does not take a session: {e}"),
             }
         };
-        client.set_window_size(1280, 900).await.unwrap();
+        if capabilities["goog:chromeOptions"]
+            .get("mobileEmulation")
+            .is_none()
+        {
+            client.set_window_size(1280, 900).await.unwrap();
+        }
         Browser {
             client,
             base: base.to_owned(),
@@ -133,6 +158,14 @@ impl Browser {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Runs `script`, which calls `arguments[0]` with its answer, and gives that answer.
+    pub async fn execute_async(&self, script: &str) -> Value {
+        self.client
+            .execute_async(script, Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("{script}: {e}"))
     }
 
     pub async fn goto(&self, path: &str) {
@@ -281,6 +314,20 @@ impl Browser {
         let path = path.to_str().unwrap().to_owned();
         self.navigating(css, async {
             element.send_keys(&path).await.unwrap();
+        })
+        .await;
+    }
+
+    /// Chooses several files at once in a file input that sends its form when chosen.
+    pub async fn send_files(&self, css: &str, paths: &[&Path]) {
+        let element = self.find(css).await;
+        let paths = paths
+            .iter()
+            .map(|p| p.to_str().unwrap())
+            .collect::<Vec<_>>()
+            .join("\n");
+        self.navigating(css, async {
+            element.send_keys(&paths).await.unwrap();
         })
         .await;
     }

@@ -11,6 +11,7 @@ mod category_budgets;
 mod duplicates;
 mod imports;
 mod isolation;
+mod phone;
 mod rates;
 mod recurring;
 mod server;

@@ -1,6 +1,7 @@
 // Ledgerly's dashboard script. Every page works without it; it adds drag and drop for receipts,
-// the live OCR status, a drawer that keeps the focus (and Escape to close it), the browser's time zone at sign-up, and the
-// year's chart scrolled to its recent end on a phone.
+// uploading as soon as files are chosen or a photo taken, the live OCR status, a drawer that
+// keeps the focus (and Escape to close it), the browser's time zone at sign-up, and the year's
+// chart scrolled to its recent end on a phone.
 "use strict";
 
 (function () {
@@ -10,8 +11,8 @@
     var input = form.querySelector("input[type=file]");
     var button = form.querySelector("[data-upload-button]");
     if (!zone || !input) return;
-    function send() {
-      if (!input.files || input.files.length === 0) return;
+    function send(chosen) {
+      if (!chosen.files || chosen.files.length === 0) return;
       if (button) {
         button.disabled = true;
         button.textContent = "Uploading…";
@@ -34,10 +35,15 @@
       zone.classList.remove("over");
       if (event.dataTransfer && event.dataTransfer.files.length > 0) {
         input.files = event.dataTransfer.files;
-        send();
+        send(input);
       }
     });
-    input.addEventListener("change", send);
+    // The file chooser (one or several) and the phone's camera alike.
+    form.querySelectorAll("input[type=file]").forEach(function (chosen) {
+      chosen.addEventListener("change", function () {
+        send(chosen);
+      });
+    });
   });
 
   // The live status of receipts being read: polls the API until OCR is done, then opens the
@@ -166,6 +172,14 @@
       remember(link.getAttribute("href"));
     }
   });
+
+  // The service worker shows the offline page when a page cannot be reached (and makes the
+  // dashboard installable as an app).
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js").catch(function () {
+      // Not over HTTPS or refused: pages work as they do without it.
+    });
+  }
 
   // Sign-up: suggest the browser's own time zone.
   var zone = document.getElementById("signup-timezone");

@@ -5,7 +5,7 @@
 //! that does not exist (same email, same password) and restores its zip into it; an account that
 //! exists gets its backup merged, skipping what it has already.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
@@ -73,6 +73,39 @@ fn api_error(err: crate::error::ApiError) -> anyhow::Error {
     anyhow::anyhow!("{err}")
 }
 
+/// An invite the operator made: the link's path (`/?invite=…`) and when it expires.
+#[derive(Debug)]
+pub struct IssuedInvite {
+    pub path: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Makes an invite from the command line (for bootstrapping: the first account to register with
+/// it on an empty instance is its administrator). Refused while registration is closed.
+pub async fn invite(
+    settings: Settings,
+    days: Option<u32>,
+    note: Option<String>,
+) -> anyhow::Result<IssuedInvite> {
+    let registration = settings.auth.registration;
+    let state = state(settings).await?;
+    let made = crate::routes::admin::make_invite(
+        &state.store,
+        registration,
+        None,
+        crate::routes::admin::CreateInviteRequest {
+            note,
+            expires_in_days: days,
+        },
+    )
+    .await
+    .map_err(api_error)?;
+    Ok(IssuedInvite {
+        path: made.path,
+        expires_at: made.invite.expires_at,
+    })
+}
+
 /// Writes every account's backup and `instance.json` into `dir`, which must be empty or new.
 pub async fn backup(settings: Settings, dir: &Path) -> anyhow::Result<Summary> {
     if dir.exists()
@@ -134,8 +167,9 @@ pub async fn backup(settings: Settings, dir: &Path) -> anyhow::Result<Summary> {
     Ok(summary)
 }
 
-/// A new file only this user may read.
-fn private_file(path: &PathBuf) -> anyhow::Result<std::fs::File> {
+/// A new file (never one that exists), readable and writable by this user alone: what backups
+/// and uploaded backups are written to.
+pub(crate) fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true).write(true).create_new(true);
     #[cfg(unix)]
@@ -143,9 +177,12 @@ fn private_file(path: &PathBuf) -> anyhow::Result<std::fs::File> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))
+    options.open(path)
+}
+
+/// [`create_private`], saying which file could not be made.
+fn private_file(path: &Path) -> anyhow::Result<std::fs::File> {
+    create_private(path).with_context(|| format!("cannot create {}", path.display()))
 }
 
 /// Restores the instance backup in `dir`.

@@ -326,10 +326,12 @@ async fn export_backup(State(state): State<AppState>, current: CurrentUser) -> A
     let (sender, mut pieces) = mpsc::channel(2);
     tokio::spawn(
         async move {
-            let _permit = permit;
             let mut sink = Sink::Body(sender.clone());
             let outcome = write_backup(&state, &user, contents, &mut sink).await;
             drop(sink);
+            // Given back before the body ends (the last sender dropped below): a client that
+            // asks again as soon as it has the whole file must not find the slot still taken.
+            drop(permit);
             match outcome {
                 Ok(written) => tracing::info!(
                     expenses = written.counts.expenses,

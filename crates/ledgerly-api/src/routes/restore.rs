@@ -43,14 +43,7 @@ impl UploadedZip {
     pub(crate) fn create() -> std::io::Result<(UploadedZip, std::fs::File)> {
         let path =
             std::env::temp_dir().join(format!("ledgerly-restore-{}.zip", Uuid::new_v4().simple()));
-        let mut options = std::fs::OpenOptions::new();
-        options.read(true).write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let file = options.open(&path)?;
+        let file = crate::instance::create_private(&path)?;
         Ok((UploadedZip { path }, file))
     }
 }

@@ -52,22 +52,7 @@ async fn an_expense_in_another_currency_counts_once_a_rate_converts_it() {
 /// The whole story at `width` px, for a new account (in INR).
 async fn rates_at(browser: &Browser, width: u32, name: &str, email: &str) {
     browser.set_width(width).await;
-    browser.goto("/").await;
-    browser
-        .fill_form(
-            "signup",
-            &[
-                ("name", name),
-                ("email", email),
-                ("password", "correct horse"),
-                ("budget", "50000"),
-                ("currency", "INR"),
-                ("timezone", "Asia/Kolkata"),
-            ],
-        )
-        .await;
-    browser.click("form[action='/signup'] button").await;
-    browser.wait_url("/dashboard").await;
+    browser.sign_up(name, email).await;
     assert_eq!(
         browser.count(".not-counted").await,
         0,

@@ -48,22 +48,7 @@ async fn a_recurring_expense_is_made_skipped_changed_paused_and_deleted_from_the
 /// The whole story at `width` px, for a new account.
 async fn recurring_at(browser: &Browser, width: u32, name: &str, email: &str) {
     browser.set_width(width).await;
-    browser.goto("/").await;
-    browser
-        .fill_form(
-            "signup",
-            &[
-                ("name", name),
-                ("email", email),
-                ("password", "correct horse"),
-                ("budget", "50000"),
-                ("currency", "INR"),
-                ("timezone", "Asia/Kolkata"),
-            ],
-        )
-        .await;
-    browser.click("form[action='/signup'] button").await;
-    browser.wait_url("/dashboard").await;
+    browser.sign_up(name, email).await;
     assert_eq!(
         browser.count(".upcoming").await,
         0,

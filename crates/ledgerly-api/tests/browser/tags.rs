@@ -68,22 +68,7 @@ async fn rows(browser: &Browser) -> usize {
 async fn tags_are_named_on_expenses_filter_the_table_and_are_managed_on_the_profile() {
     let server = Server::start().await;
     let browser = Browser::open(&server.url).await;
-    browser.goto("/").await;
-    browser
-        .fill_form(
-            "signup",
-            &[
-                ("name", "Tara"),
-                ("email", "tara@example.com"),
-                ("password", "correct horse"),
-                ("budget", "50000"),
-                ("currency", "INR"),
-                ("timezone", "Asia/Kolkata"),
-            ],
-        )
-        .await;
-    browser.click("form[action='/signup'] button").await;
-    browser.wait_url("/dashboard").await;
+    browser.sign_up("Tara", "tara@example.com").await;
     assert_eq!(
         browser.count(".tag-totals").await,
         0,

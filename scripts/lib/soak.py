@@ -607,6 +607,7 @@ class Soak:
                 # Every request comes from 127.0.0.1, and a few accounts log in again and again.
                 "LEDGERLY__AUTH__LOGIN_ATTEMPTS_PER_IP": "100000000",
                 "LEDGERLY__AUTH__FAILED_LOGINS_PER_ACCOUNT": "100000000",
+                "LEDGERLY__AUTH__REGISTRATION": "open",
                 "RUST_LOG": "warn",
             }
         )

@@ -25,9 +25,23 @@ impl Stack {
         std::fs::create_dir_all(context.join("www")).unwrap();
         std::fs::copy("/bin/busybox", context.join("busybox")).unwrap();
         std::fs::write(context.join("www/index.html"), "ok\n").unwrap();
+        // For `invite`: a `ledgerly-api` that prints, as the real one's link, what it was asked
+        // (the real command is tested with the API), and fails as it does for a refused note.
+        let script = context.join("ledgerly-api");
+        std::fs::write(
+            &script,
+            "#!/bin/busybox sh\n\
+             case \"$*\" in *refuse*) echo 'Error: note: no control characters' >&2; exit 1;; esac\n\
+             echo \"/?invite=asked:$*\"\n\
+             echo 'The invite registers one account, until 2026-12-13 10:00 UTC.' >&2\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
         std::fs::write(
             context.join("Dockerfile"),
-            "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www/ /www/\nENTRYPOINT [\"/bin/busybox\"]\n",
+            "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www/ /www/\n\
+             COPY ledgerly-api /usr/local/bin/ledgerly-api\nENTRYPOINT [\"/bin/busybox\"]\n",
         )
         .unwrap();
         build(&context, &stack.image());
@@ -201,6 +215,41 @@ fn web(image: &str) -> String {
     format!(
         "  web:\n    image: {image}\n    command: [httpd, -f, -p, '8080', -h, /www]\n    rolling: true\n    stop_grace_seconds: 1\n    health:\n      test: {HEALTHY}\n      interval_seconds: 1\n      timeout_seconds: 1\n      retries: 2\n"
     )
+}
+
+// ---- invite ----
+
+#[test]
+fn invite_runs_the_api_s_invite_command_and_passes_on_its_link() {
+    let stack = Stack::new("inv");
+    stack.up(&sleeper("api", &stack.image()));
+
+    let made = stack.run(&["invite", "--days", "3", "--note", "Asha Rao"], &[]);
+    assert!(made.status.success(), "{made:?}");
+    assert_eq!(
+        stdout(&made),
+        "/?invite=asked:invite --days 3 --note Asha Rao\n"
+    );
+    assert!(
+        stderr(&made).contains("registers one account, until"),
+        "{made:?}"
+    );
+
+    // Refused in the container: its reason and a failing exit.
+    let refused = stack.run(&["invite", "--note", "refuse"], &[]);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(
+        stderr(&refused).contains("`ledgerly-api invite` failed in the api container")
+            && stderr(&refused).contains("no control characters"),
+        "{refused:?}"
+    );
+    // Refused before: days out of range.
+    let refused = stack.run(&["invite", "--days", "40"], &[]);
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    assert!(
+        stderr(&refused).contains("give 1 to 30 days"),
+        "{refused:?}"
+    );
 }
 
 // ---- exec ----

@@ -97,6 +97,16 @@ impl ApiError {
         }
     }
 
+    /// An invite that is unknown, used or expired: which of the three is not said.
+    pub fn invite_invalid() -> Self {
+        ApiError::Forbidden {
+            code: "invite_invalid",
+            message: "this invite is unknown, used already or expired: ask the administrator \
+                      for a new one"
+                .into(),
+        }
+    }
+
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         ApiError::Internal(err.into())
     }
@@ -197,6 +207,19 @@ impl From<StoreError> for ApiError {
                 message: format!(
                     "a token named `{name}` already exists; name this one differently"
                 ),
+            },
+            StoreError::InviteInvalid => ApiError::invite_invalid(),
+            StoreError::ResetInvalid => ApiError::Forbidden {
+                code: "reset_invalid",
+                message: "this password reset link is unknown, used already or expired: ask for \
+                          a new one"
+                    .into(),
+            },
+            StoreError::LastAdmin => ApiError::Conflict {
+                code: "last_admin",
+                message: "this would leave the instance without an administrator who can sign \
+                          in: make another account an administrator first"
+                    .into(),
             },
             StoreError::TooManyTokens(max) => ApiError::Conflict {
                 code: "too_many_tokens",

@@ -9,6 +9,7 @@ mod ecb;
 pub mod error;
 pub mod extract;
 pub mod instance;
+pub mod mail;
 pub mod metrics;
 pub mod openapi;
 pub mod readiness;

@@ -5,6 +5,8 @@
 //! runs before it starts a new server.
 //! `ledgerly-api backup DIR [config.toml]` and `ledgerly-api restore DIR [config.toml]`: every
 //! account of the instance, with its receipts, to a directory and back (`ledgerly_api::instance`).
+//! `ledgerly-api invite [--days N] [--note TEXT] [--origin URL]`: an invite to register, printed
+//! as its link — how an operator lets the first account in when registration is by invitation.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -58,6 +60,23 @@ enum Command {
     Backup {
         /// Where to write the backup.
         dir: PathBuf,
+        /// The settings file (TOML).
+        #[arg(env = "LEDGERLY_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Make an invite to register and print its link (on stdout, alone; when it expires goes to
+    /// stderr). One account registers with it; on an empty instance that account is the
+    /// administrator.
+    Invite {
+        /// How many days it lasts: 1 to 30.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// Whom it is for, shown in the administrator's list.
+        #[arg(long)]
+        note: Option<String>,
+        /// The server's address, put before the link's path (e.g. https://ledgerly.example.com).
+        #[arg(long, default_value = "")]
+        origin: String,
         /// The settings file (TOML).
         #[arg(env = "LEDGERLY_CONFIG")]
         config: Option<PathBuf>,
@@ -129,6 +148,28 @@ async fn main() -> anyhow::Result<()> {
                 done.expenses,
                 done.receipts,
                 dir.display()
+            )?;
+            Ok(())
+        }
+        Some(Command::Invite {
+            days,
+            note,
+            origin,
+            config,
+        }) => {
+            telemetry::init();
+            let settings = Settings::from_env(config.as_deref()).context("invalid settings")?;
+            let made = ledgerly_api::instance::invite(settings, Some(days), note).await?;
+            writeln!(
+                std::io::stdout(),
+                "{}{}",
+                origin.trim_end_matches('/'),
+                made.path
+            )?;
+            writeln!(
+                std::io::stderr(),
+                "The invite registers one account, until {} UTC.",
+                made.expires_at.format("%Y-%m-%d %H:%M")
             )?;
             Ok(())
         }

@@ -36,6 +36,7 @@ pub const DOCS_PATH: &str = "/api/docs";
         (name = "categories", description = "The default categories and the account's own"),
         (name = "tags", description = "Tags on expenses: list, rename, merge, delete"),
         (name = "tokens", description = "Personal API tokens for scripts and apps: named, read or read-write, expiring"),
+        (name = "admin", description = "The administrator's: the instance's accounts and the invites to register"),
         (name = "backup", description = "Everything of the account in one zip file, to take elsewhere or restore"),
         (name = "rates", description = "Exchange rates: yours, and the ECB's reference rates, which convert expenses in other currencies for the statistics"),
         (name = "recurring", description = "Recurring expenses: rules that make an expense every N days, weeks, months or years"),

@@ -25,6 +25,7 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub ocr: OcrSettings,
     pub rates: RateSettings,
+    pub smtp: SmtpSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -44,6 +45,9 @@ pub struct ServerSettings {
     /// How often the OCR job counts `/metrics` shows are refreshed, in seconds: counted in the
     /// background, never per scrape.
     pub metrics_refresh_seconds: NonZeroU32,
+    /// The address people reach the server at (`https://ledgerly.example.com`): what links in
+    /// emails start with. Required with `smtp.host`; never taken from a request's `Host`.
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -77,6 +81,32 @@ pub struct AuthSettings {
     pub failed_logins_per_account: NonZeroU32,
     /// The rate-limit window, in seconds.
     pub rate_limit_window_seconds: NonZeroU32,
+    /// Who may make an account.
+    pub registration: Registration,
+}
+
+/// Who may make an account. Whatever the setting, the instance's first account is its
+/// administrator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Registration {
+    /// Anyone who reaches the server (`ledgerctl up` runs so).
+    Open,
+    /// Only with an invite an administrator (or the operator's `ledgerly-api invite`) made.
+    #[default]
+    Invite,
+    /// Nobody: no account is made, and no invite either.
+    Closed,
+}
+
+impl Registration {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Registration::Open => "open",
+            Registration::Invite => "invite",
+            Registration::Closed => "closed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -172,6 +202,51 @@ pub struct RateSettings {
     pub ecb_refresh_hours: NonZeroU32,
 }
 
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SmtpSecurity {
+    /// Plain first, then TLS required (`STARTTLS`; usually port 587).
+    #[default]
+    Starttls,
+    /// TLS from the start (usually port 465).
+    Tls,
+    /// None at all: only for a relay on the same host or network (and the tests).
+    None,
+}
+
+/// The SMTP server password reset emails go through. No `host`: no email is sent, and an
+/// administrator resets passwords instead.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    /// Empty: no authentication.
+    pub username: String,
+    #[serde(serialize_with = "redacted")]
+    pub password: SecretString,
+    /// Who the emails are from: `Ledgerly <ledgerly@example.com>` or a bare address.
+    pub from: String,
+    /// The longest a connection or a reply may take, in seconds.
+    pub timeout_seconds: NonZeroU64,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: 587,
+            security: SmtpSecurity::Starttls,
+            username: String::new(),
+            password: SecretString::default(),
+            from: String::new(),
+            timeout_seconds: const { NonZeroU64::new(10).unwrap() },
+        }
+    }
+}
+
 impl Default for RateSettings {
     fn default() -> Self {
         Self {
@@ -200,6 +275,7 @@ impl Default for ServerSettings {
             trust_forwarded_for: false,
             drain_seconds: 0,
             metrics_refresh_seconds: const { NonZeroU32::new(15).unwrap() },
+            public_url: String::new(),
         }
     }
 }
@@ -231,6 +307,7 @@ impl Default for AuthSettings {
             login_attempts_per_ip: const { NonZeroU32::new(20).unwrap() },
             failed_logins_per_account: const { NonZeroU32::new(5).unwrap() },
             rate_limit_window_seconds: const { NonZeroU32::new(15 * 60).unwrap() },
+            registration: Registration::Invite,
         }
     }
 }
@@ -375,6 +452,9 @@ impl Settings {
     /// must be at least 1 is refused by its type, while reading.)
     fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        let mailer = crate::mail::Mailer::new(&self.smtp)
+            .err()
+            .map(|err| format!("smtp: {err:#}"));
         let mut check = |ok: bool, problem: &str| {
             if !ok {
                 problems.push(problem.to_owned());
@@ -415,6 +495,31 @@ impl Settings {
                 "ocr.callback_secret must be at least 32 characters; generate one with `openssl rand -hex 32`",
             );
         }
+        let public_url = self.server.public_url.trim();
+        check(
+            public_url.is_empty()
+                || ((public_url.starts_with("https://") || public_url.starts_with("http://"))
+                    && !public_url.contains(char::is_whitespace)),
+            "server.public_url must start with https:// or http:// (e.g. https://ledgerly.example.com)",
+        );
+        if !self.smtp.host.trim().is_empty() {
+            check(
+                !public_url.is_empty(),
+                "server.public_url is required with smtp.host: the links in emails start with it",
+            );
+            check(
+                crate::mail::mailbox(&self.smtp.from).is_ok(),
+                "smtp.from must be an address, or a name and an address (Ledgerly <ledgerly@example.com>)",
+            );
+            if let Some(problem) = &mailer {
+                check(false, problem);
+            }
+            check(self.smtp.port != 0, "smtp.port must not be 0");
+        }
+        check(
+            self.smtp.username.is_empty() == self.smtp.password.expose_secret().is_empty(),
+            "smtp.username and smtp.password go together: give both or neither",
+        );
         let ecb_url = &self.rates.ecb_url;
         check(
             ecb_url.is_empty() || ecb_url.starts_with("https://") || ecb_url.starts_with("http://"),

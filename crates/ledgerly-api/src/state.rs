@@ -8,6 +8,7 @@ use ledgerly_store::Store;
 use tokio::sync::Semaphore;
 
 use crate::auth::limiter::LoginLimiter;
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::readiness::Readiness;
 use crate::settings::Settings;
@@ -27,6 +28,8 @@ pub struct AppState {
     /// CSV exports running: each holds a database connection while its client downloads, so
     /// at most a quarter of the pool's connections (at least one) serve exports at once.
     pub exports: Arc<Semaphore>,
+    /// What sends email; `None` without `smtp.host` (or with SMTP settings start-up refuses).
+    pub mailer: Option<Mailer>,
 }
 
 impl AppState {
@@ -46,8 +49,16 @@ impl AppState {
             settings.auth.failed_logins_per_account.get(),
             Duration::from_secs(u64::from(settings.auth.rate_limit_window_seconds.get())),
         );
+        let mailer = match Mailer::new(&settings.smtp) {
+            Ok(mailer) => mailer,
+            Err(err) => {
+                tracing::error!(error = format!("{err:#}"), "no email will be sent");
+                None
+            }
+        };
         Self {
             exports: Arc::new(Semaphore::new(concurrent_exports(&settings))),
+            mailer,
             store,
             storage,
             settings: Arc::new(settings),

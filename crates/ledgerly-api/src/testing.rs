@@ -17,8 +17,10 @@ pub struct RunningApi {
 }
 
 impl RunningApi {
+    /// Registration is open: the suites sign up the accounts they use.
     pub async fn start(mut settings: Settings) -> RunningApi {
         settings.server.port = 0;
+        settings.auth.registration = crate::settings::Registration::Open;
         let app = Application::build(settings)
             .await
             .unwrap_or_else(|e| panic!("the API does not start: {e:#}"));

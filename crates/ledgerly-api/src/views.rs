@@ -22,6 +22,8 @@ pub struct UserView {
     pub timezone: String,
     /// The dashboard's colours: `system`, `light` or `dark`.
     pub theme: ledgerly_core::Theme,
+    /// `admin` (manages the instance's accounts and invites) or `member`.
+    pub role: ledgerly_core::Role,
     pub created_at: DateTime<Utc>,
 }
 
@@ -34,6 +36,7 @@ impl From<&User> for UserView {
             currency: user.currency,
             timezone: user.time_zone.name().to_owned(),
             theme: user.theme,
+            role: user.role,
             created_at: user.created_at,
         }
     }

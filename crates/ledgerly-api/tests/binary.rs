@@ -25,6 +25,7 @@ fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> (std::process::Child, S
         )
         .env("LEDGERLY__STORAGE__PATH", dir.join("receipts"))
         .env("LEDGERLY__SERVER__PORT", "0")
+        .env("LEDGERLY__AUTH__REGISTRATION", "open")
         .env("RUST_LOG", "info")
         .envs(env.iter().copied())
         .stderr(Stdio::piped())
@@ -88,6 +89,83 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
     assert!(status.success(), "{status}");
     // No new connections once stopped.
     assert!(tokio::net::TcpStream::connect(&address).await.is_err());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `invite` prints the link that lets the first account into a server whose registration is by
+/// invitation; that account is the administrator.
+#[tokio::test]
+async fn an_invite_from_the_command_line_lets_the_first_account_in() {
+    let dir = temp_dir();
+    let invite = |args: &[&str], registration: &str| {
+        Command::new(env!("CARGO_BIN_EXE_ledgerly-api"))
+            .arg("invite")
+            .args(args)
+            .env_remove("LEDGERLY_CONFIG")
+            .env(
+                "LEDGERLY__DATABASE__URL",
+                format!("sqlite://{}", dir.join("ledgerly.db").display()),
+            )
+            .env("LEDGERLY__STORAGE__PATH", dir.join("receipts"))
+            .env("LEDGERLY__AUTH__REGISTRATION", registration)
+            .output()
+            .unwrap()
+    };
+    let made = invite(
+        &[
+            "--days",
+            "2",
+            "--note",
+            "the owner",
+            "--origin",
+            "https://ledgerly.example.com/",
+        ],
+        "invite",
+    );
+    assert!(made.status.success(), "{made:?}");
+    let link = String::from_utf8(made.stdout).unwrap();
+    let secret = link
+        .trim_end()
+        .strip_prefix("https://ledgerly.example.com/?invite=")
+        .unwrap_or_else(|| panic!("not a link: {link}"))
+        .to_owned();
+    assert!(secret.len() >= 40 && !secret.contains('\n'), "{link}");
+    let said = String::from_utf8_lossy(&made.stderr);
+    assert!(said.contains("registers one account, until"), "{said}");
+
+    // Bad input and closed registration: a clear error, a failing exit.
+    let refused = invite(&["--days", "40"], "invite");
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("1 to 30 days"), "{said}");
+    let refused = invite(&[], "closed");
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("registration is closed"), "{said}");
+
+    let (child, address) = start(&dir, &[("LEDGERLY__AUTH__REGISTRATION", "invite")]);
+    let http = reqwest::Client::new();
+    let register = |invite: Option<&str>| {
+        let mut body = serde_json::json!({
+            "email": "owner@example.com", "password": "correct horse", "name": "Owner"
+        });
+        if let Some(invite) = invite {
+            body["invite"] = invite.into();
+        }
+        http.post(format!("http://{address}/api/v1/auth/register"))
+            .json(&body)
+            .send()
+    };
+    assert_eq!(register(None).await.unwrap().status(), 403);
+    let registered = register(Some(&secret)).await.unwrap();
+    assert_eq!(registered.status(), 201);
+    let session: serde_json::Value = registered.json().await.unwrap();
+    assert_eq!(session["user"]["role"], "admin", "{session}");
+    sigterm(&child);
+    let mut child = child;
+    tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -222,6 +300,7 @@ fn help_and_version_are_answered_not_read_as_a_settings_file() {
         "migrate",
         "backup",
         "restore",
+        "invite",
         "[CONFIG]",
     ] {
         assert!(text.contains(part), "{part} missing from:\n{text}");

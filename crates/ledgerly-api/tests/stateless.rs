@@ -151,6 +151,7 @@ impl Cluster {
             ("LEDGERLY__DATABASE__MAX_CONNECTIONS", "4"),
             ("LEDGERLY__SERVER__PORT", "0"),
             ("LEDGERLY__SERVER__TRUST_FORWARDED_FOR", "true"),
+            ("LEDGERLY__AUTH__REGISTRATION", "open"),
             ("LEDGERLY__STORAGE__BACKEND", "s3"),
             ("LEDGERLY__STORAGE__BUCKET", bucket.as_str()),
             ("LEDGERLY__STORAGE__REGION", "us-east-1"),

@@ -82,6 +82,10 @@ id_type!(
     ApiTokenId
 );
 id_type!(
+    /// An invite to register.
+    InviteId
+);
+id_type!(
     /// A category, default or user-defined.
     CategoryId
 );

@@ -32,8 +32,8 @@ pub use currency::Currency;
 pub use email::Email;
 pub use expense::{Expense, ExpenseChanges, NewExpense};
 pub use ids::{
-    ApiTokenId, CategoryId, ClaimId, ExpenseId, ImportId, JobId, ReceiptId, RecurringId, SessionId,
-    TagId, UserId,
+    ApiTokenId, CategoryId, ClaimId, ExpenseId, ImportId, InviteId, JobId, ReceiptId, RecurringId,
+    SessionId, TagId, UserId,
 };
 pub use money::{DecimalSeparator, Money, MoneyError, ParseOptions};
 pub use receipt::{OcrStatus, Receipt, ReceiptKind, Unsure};
@@ -42,4 +42,4 @@ pub use tag::{Tag, TagMatch, TagTotal, TagUse};
 pub use text::{CategoryName, Note, PersonName, TagName, TextError, TokenName, Vendor};
 pub use time::{Month, UserTimeZone};
 pub use token::{ApiToken, TokenScope};
-pub use user::{Theme, User};
+pub use user::{Role, Theme, User};

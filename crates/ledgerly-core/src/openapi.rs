@@ -7,7 +7,7 @@ use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, 
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::{
-    ApiTokenId, CategoryId, Currency, ExpenseId, ImportId, Month, ReceiptId, ReceiptKind,
+    ApiTokenId, CategoryId, Currency, ExpenseId, ImportId, InviteId, Month, ReceiptId, ReceiptKind,
     RecurringId, TagId, UserId,
 };
 
@@ -39,6 +39,7 @@ uuid_schema! {
     TagId => "A tag's id.",
     RecurringId => "A recurring expense's id.",
     ApiTokenId => "A personal API token's id.",
+    InviteId => "An invite's id.",
 }
 
 impl PartialSchema for Currency {

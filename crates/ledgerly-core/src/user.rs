@@ -23,7 +23,51 @@ pub struct User {
     pub time_zone: UserTimeZone,
     /// How the dashboard looks for them.
     pub theme: Theme,
+    /// What they may do beyond their own data.
+    pub role: Role,
     pub created_at: DateTime<Utc>,
+}
+
+/// An account's powers: an administrator also manages the instance's accounts and invites. The
+/// first account of an instance is its administrator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Role {
+    Admin,
+    #[default]
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role that is neither `admin` nor `member`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a role: give `admin` or `member`")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Role::Admin, Role::Member]
+            .into_iter()
+            .find(|r| r.as_str() == s.trim())
+            .ok_or_else(|| UnknownRole(s.trim().to_owned()))
+    }
 }
 
 /// The dashboard's colours: the system's (`prefers-color-scheme`), or always light or dark.

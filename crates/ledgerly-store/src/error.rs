@@ -26,6 +26,15 @@ pub enum StoreError {
     TokenNameTaken(String),
     #[error("an account holds at most {0} API tokens; revoke one first")]
     TooManyTokens(u64),
+    /// The invite is unknown, used already or expired.
+    #[error("this invite is unknown, used already or expired")]
+    InviteInvalid,
+    /// The password reset link is unknown, used already or expired.
+    #[error("this password reset link is unknown, used already or expired")]
+    ResetInvalid,
+    /// The change would leave the instance without an administrator who can sign in.
+    #[error("the instance would be left without an administrator")]
+    LastAdmin,
     /// The import was committed already; its expenses are recorded.
     #[error("this import was committed already")]
     ImportCommitted,

@@ -11,6 +11,7 @@
 //!
 //! [`UserId`]: ledgerly_core::UserId
 
+mod accounts;
 mod attempts;
 mod backup;
 mod budgets;
@@ -44,6 +45,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use accounts::{Account, AccountChanges, INVITES_LISTED, Invite, NewInvite, PasswordReset};
 pub use attempts::Limit;
 pub use error::{Result, StoreError};
 pub use expenses::{ExpenseQuery, ExpenseSort, SortDirection, SortField};

@@ -22,13 +22,14 @@ pub(crate) struct UserRow {
     pub currency: String,
     pub time_zone: String,
     pub theme: String,
+    pub role: String,
     pub created_at: DateTime<Utc>,
 }
 
 /// The columns of [`UserRow`].
 macro_rules! user_columns {
     () => {
-        "id, email, name, currency, time_zone, theme, created_at"
+        "id, email, name, currency, time_zone, theme, role, created_at"
     };
 }
 pub(crate) use user_columns;
@@ -44,6 +45,7 @@ impl TryFrom<UserRow> for User {
             currency: currency(&row.currency)?,
             time_zone: UserTimeZone::parse(&row.time_zone).map_err(StoreError::corrupt)?,
             theme: row.theme.parse().map_err(StoreError::corrupt)?,
+            role: row.role.parse().map_err(StoreError::corrupt)?,
             created_at: row.created_at,
         })
     }

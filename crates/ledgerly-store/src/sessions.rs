@@ -53,11 +53,13 @@ impl Store {
             .await
             .map_err(crate::error::missing("user"))?;
         });
+        self.seen(user, created_at).await?;
         Ok(session)
     }
 
     /// The live session for `token_hash` and its user, used at `at`: `None` when the token is
-    /// unknown, revoked, expired at `at`, or — with an `idle` limit — unused for longer than it.
+    /// unknown, revoked, expired at `at`, or — with an `idle` limit — unused for longer than it,
+    /// or when its account is disabled.
     /// A use is recorded (at most once per [`LAST_SEEN_PRECISION`]).
     #[tracing::instrument(skip_all, err)]
     pub async fn session_user(
@@ -81,10 +83,10 @@ impl Store {
         let row: Option<Row> = with_db!(self, |pool, d| {
             sqlx::query_as(
                 "SELECT s.id AS session_id, s.created_at AS session_created_at, s.expires_at, \
-                 s.last_seen_at, u.id, u.email, u.name, u.currency, u.time_zone, u.theme, u.created_at \
+                 s.last_seen_at, u.id, u.email, u.name, u.currency, u.time_zone, u.theme, u.role, u.created_at \
                  FROM sessions s JOIN users u ON u.id = s.user_id \
                  WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
-                 AND s.last_seen_at > $3",
+                 AND s.last_seen_at > $3 AND u.disabled_at IS NULL",
             )
             .bind(token_hash)
             .bind(at)
@@ -104,6 +106,7 @@ impl Store {
                     .execute(pool)
                     .await?;
             });
+            self.seen(row.user.id.into(), at).await?;
             last_seen_at = at;
         }
         let user: User = row.user.try_into()?;

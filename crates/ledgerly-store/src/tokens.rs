@@ -139,7 +139,7 @@ impl Store {
     }
 
     /// The live token whose secret hashes to `token_hash`, with its user, used at `at`: `None`
-    /// when it is unknown, revoked or expired at `at`. The use is recorded (at most once per
+    /// when it is unknown, revoked or expired at `at`, or when its account is disabled. The use is recorded (at most once per
     /// [`LAST_USED_PRECISION`]).
     #[tracing::instrument(skip_all, err)]
     pub async fn api_token_user(
@@ -159,9 +159,9 @@ impl Store {
             sqlx::query_as(concat!(
                 "SELECT ",
                 token_columns!(),
-                ", u.id, u.email, u.name, u.currency, u.time_zone, u.theme, u.created_at \
+                ", u.id, u.email, u.name, u.currency, u.time_zone, u.theme, u.role, u.created_at \
                  FROM api_tokens t JOIN users u ON u.id = t.user_id \
-                 WHERE t.token_hash = $1 AND t.expires_at > $2"
+                 WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.disabled_at IS NULL"
             ))
             .bind(token_hash)
             .bind(at)
@@ -184,6 +184,7 @@ impl Store {
                     .await?;
             });
             token.last_used_at = Some(at);
+            self.seen(token.user_id, at).await?;
         }
         Ok(Some((token, row.user.try_into()?)))
     }

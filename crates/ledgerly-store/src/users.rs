@@ -1,7 +1,8 @@
 //! Accounts: created with the default categories, found by email for login, changed, deleted.
 
+use chrono::{DateTime, Utc};
 use ledgerly_core::category::default_category_names;
-use ledgerly_core::{CategoryId, Currency, Email, PersonName, User, UserId, UserTimeZone};
+use ledgerly_core::{CategoryId, Currency, Email, PersonName, Role, User, UserId, UserTimeZone};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::error::{found, is_unique_violation};
@@ -23,6 +24,8 @@ pub struct NewUser {
 pub struct Credentials {
     pub user: User,
     pub password_hash: SecretString,
+    /// An administrator disabled the account: it may not sign in.
+    pub disabled: bool,
 }
 
 /// Profile fields to change; `None` leaves a field as it is.
@@ -34,6 +37,10 @@ pub struct ProfileChanges {
     pub theme: Option<ledgerly_core::Theme>,
 }
 
+/// The advisory lock that registrations and changes to roles and access take on PostgreSQL (an
+/// arbitrary constant), so the rules about administrators hold under concurrency.
+pub(crate) const ACCOUNTS_LOCK: i64 = 0x6c65_6467_7265_6731;
+
 fn email_taken(err: sqlx::Error) -> StoreError {
     if is_unique_violation(&err) {
         StoreError::EmailTaken
@@ -44,16 +51,56 @@ fn email_taken(err: sqlx::Error) -> StoreError {
 
 impl Store {
     /// Creates an account and its default categories. An email already in use, in any case,
-    /// is [`StoreError::EmailTaken`].
+    /// is [`StoreError::EmailTaken`]. The instance's first account is its administrator.
     #[tracing::instrument(skip_all, err)]
     pub async fn create_user(&self, new: NewUser) -> Result<User> {
+        self.insert_user(new, None).await
+    }
+
+    /// Creates an account as [`Store::create_user`] does, using up the invite whose secret hashes
+    /// to `invite_hash` in the same transaction: an unknown, used or expired invite is
+    /// [`StoreError::InviteInvalid`] whatever the email, and a refused account leaves the invite
+    /// unused.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn create_invited_user(&self, new: NewUser, invite_hash: &[u8]) -> Result<User> {
+        self.insert_user(new, Some(invite_hash)).await
+    }
+
+    async fn insert_user(&self, new: NewUser, invite_hash: Option<&[u8]>) -> Result<User> {
         let id = UserId::new();
         let at = now();
-        with_db!(self, |pool, d| {
+        let role = with_db!(self, |pool, d| {
             let mut tx = pool.begin_with(d.begin()).await?;
+            // Registrations one at a time (SQLite's write lock does this by itself), so two
+            // accounts made at once on an empty instance do not both become its administrator.
+            if d == crate::Dialect::Postgres {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(ACCOUNTS_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            // The invite first: whether it holds must not depend on the email.
+            if let Some(hash) = invite_hash {
+                let claimed = sqlx::query(
+                    "UPDATE invites SET used_at = $2 \
+                     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+                )
+                .bind(hash)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if claimed == 0 {
+                    return Err(StoreError::InviteInvalid);
+                }
+            }
+            let first: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM users)")
+                .fetch_one(&mut *tx)
+                .await?;
+            let role = if first { Role::Admin } else { Role::Member };
             sqlx::query(
-                "INSERT INTO users (id, email, name, password_hash, currency, time_zone, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                "INSERT INTO users (id, email, name, password_hash, currency, time_zone, role, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
             )
             .bind(id.as_uuid())
             .bind(new.email.as_str())
@@ -61,10 +108,18 @@ impl Store {
             .bind(new.password_hash.expose_secret())
             .bind(new.currency.code())
             .bind(new.time_zone.name())
+            .bind(role.as_str())
             .bind(at)
             .execute(&mut *tx)
             .await
             .map_err(email_taken)?;
+            if let Some(hash) = invite_hash {
+                sqlx::query("UPDATE invites SET used_by = $2 WHERE token_hash = $1")
+                    .bind(hash)
+                    .bind(id.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+            }
             for name in default_category_names() {
                 sqlx::query(
                     "INSERT INTO categories (id, user_id, name, name_key, is_default, created_at) \
@@ -79,6 +134,7 @@ impl Store {
                 .await?;
             }
             tx.commit().await?;
+            role
         });
         Ok(User {
             id,
@@ -87,8 +143,24 @@ impl Store {
             currency: new.currency,
             time_zone: new.time_zone,
             theme: ledgerly_core::Theme::System,
+            role,
             created_at: at,
         })
+    }
+
+    /// Records that `user` was seen at `at` (a sign-in, or a session or token in use).
+    pub(crate) async fn seen(&self, user: UserId, at: DateTime<Utc>) -> Result<()> {
+        with_db!(self, |pool, d| {
+            sqlx::query(
+                "UPDATE users SET last_seen_at = $2 \
+                 WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at < $2)",
+            )
+            .bind(user.as_uuid())
+            .bind(at)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
     }
 
     #[tracing::instrument(skip_all, err)]
@@ -129,12 +201,14 @@ impl Store {
             #[sqlx(flatten)]
             user: UserRow,
             password_hash: String,
+            disabled: bool,
         }
         let row: Option<Row> = with_db!(self, |pool, d| {
             sqlx::query_as(concat!(
                 "SELECT ",
                 user_columns!(),
-                ", password_hash FROM users WHERE lower(email) = lower($1)"
+                ", password_hash, disabled_at IS NOT NULL AS disabled FROM users \
+                 WHERE lower(email) = lower($1)"
             ))
             .bind(email.as_str())
             .fetch_optional(pool)
@@ -144,6 +218,7 @@ impl Store {
             Ok(Credentials {
                 user: row.user.try_into()?,
                 password_hash: row.password_hash.into(),
+                disabled: row.disabled,
             })
         })
         .transpose()
@@ -216,11 +291,26 @@ impl Store {
     }
 
     /// Deletes the account and every row that belongs to it. Returns the object-storage keys of
-    /// its receipts, which the caller deletes from storage.
+    /// its receipts, which the caller deletes from storage. The instance's last administrator
+    /// who can sign in is not deleted while other accounts remain ([`StoreError::LastAdmin`]).
     #[tracing::instrument(skip_all, err)]
     pub async fn delete_user(&self, id: UserId) -> Result<Vec<String>> {
         with_db!(self, |pool, d| {
             let mut tx = pool.begin_with(d.begin()).await?;
+            if d == crate::Dialect::Postgres {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(ACCOUNTS_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let standing: crate::accounts::AdminStanding =
+                sqlx::query_as(crate::accounts::ADMIN_STANDING)
+                    .bind(id.as_uuid())
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if standing.is_sole_admin() && standing.others > 0 {
+                return Err(StoreError::LastAdmin);
+            }
             let keys: Vec<String> = sqlx::query_scalar(
                 "SELECT object_key FROM receipts WHERE user_id = $1 ORDER BY object_key",
             )

@@ -227,6 +227,60 @@ async fn exit_code(docker: &Docker, id: &str) -> anyhow::Result<u8> {
     bail!("the command's output ended, but the engine still says it is running")
 }
 
+/// What a command run by [`captured`] did.
+#[derive(Debug)]
+pub(crate) struct Captured {
+    pub(crate) code: u8,
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) stderr: Vec<u8>,
+}
+
+/// Runs `command` in `service`'s running container, with no terminal and no input, and keeps
+/// what it prints.
+pub(crate) async fn captured(
+    docker: &Docker,
+    stack: &str,
+    service: &str,
+    command: Vec<String>,
+) -> anyhow::Result<Captured> {
+    let container = running_container(docker, stack, service).await?;
+    let shown = command.join(" ");
+    let exec = docker
+        .create_exec(
+            &container,
+            CreateExecOptions::<String> {
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                cmd: Some(command),
+                ..CreateExecOptions::default()
+            },
+        )
+        .await
+        .with_context(|| format!("running `{shown}` in {service}"))?;
+    let started = docker
+        .start_exec(&exec.id, None::<StartExecOptions>)
+        .await
+        .context("starting the command")?;
+    let StartExecResults::Attached { mut output, .. } = started else {
+        bail!("the engine started the command detached, with no output to read");
+    };
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    while let Some(chunk) = output.next().await {
+        match chunk.context("reading the command's output")? {
+            LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                stdout.extend_from_slice(&message);
+            }
+            LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
+            LogOutput::StdIn { .. } => {}
+        }
+    }
+    Ok(Captured {
+        code: exit_code(docker, &exec.id).await?,
+        stdout,
+        stderr,
+    })
+}
+
 /// Runs the command; its exit code.
 pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
     let config = args.engine.stack_file()?;

@@ -7,6 +7,7 @@ pub(crate) mod deploy;
 pub(crate) mod destroy;
 mod engine;
 pub(crate) mod exec;
+pub(crate) mod invite;
 pub(crate) mod lock;
 pub(crate) mod logs;
 mod models;

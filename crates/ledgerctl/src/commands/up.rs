@@ -61,6 +61,9 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let receipts = data_dir.join("receipts");
     section("database", "url", database.clone());
     section("storage", "path", receipts.display().to_string());
+    // On one's own machine anyone who can reach it may make an account (the first is the
+    // administrator); a settings file or LEDGERLY__AUTH__REGISTRATION says otherwise.
+    section("auth", "registration", "open".into());
     let mut settings = Settings::from_env_over(base, args.config.as_deref())?;
     let local = settings.storage.backend == ledgerly_store::objects::StorageBackend::Local;
     let url = secrecy::ExposeSecret::expose_secret(&settings.database.url);

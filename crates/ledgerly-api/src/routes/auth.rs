@@ -16,6 +16,7 @@ use utoipa_axum::routes;
 use crate::auth::{password, token};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{AppJson, ClientIp, CurrentUser};
+use crate::settings::Registration;
 use crate::state::AppState;
 use crate::views::{AmountInput, UserView, currency};
 
@@ -44,6 +45,10 @@ pub(crate) struct RegisterRequest {
     /// An IANA time zone; default `UTC`. Months and "today" are the user's.
     #[schema(example = "Asia/Kolkata")]
     pub(crate) timezone: Option<String>,
+    /// The invite's secret (the `invite` of its link). Needed when the server's registration is
+    /// by invitation; used up by the account it makes.
+    #[schema(value_type = Option<String>, format = Password)]
+    pub(crate) invite: Option<SecretString>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -119,7 +124,8 @@ pub(crate) async fn new_session(
     responses(
         (status = 201, description = "The account and its session; the token is also set as the `ledgerly_session` cookie",
             body = SessionView, headers(("set-cookie" = String, description = "The session cookie (HttpOnly, SameSite=Lax)"))),
-        (status = 409, description = "An account with this email exists", body = ErrorBody),
+        (status = 403, description = "Registration is by invitation and no invite was sent (`invite_required`), the invite is unknown, used or expired (`invite_invalid`), or registration is closed (`registration_closed`). The answer does not depend on the email.", body = ErrorBody),
+        (status = 409, description = "An account with this email exists (said only to a request with a valid invite, or when registration is open)", body = ErrorBody),
         (status = 429, description = "Too many attempts from this address", body = ErrorBody,
             headers(("retry-after" = u64, description = "Seconds to wait"))),
         (status = 503, description = "Too many password checks queued (a burst); try again", body = ErrorBody,
@@ -143,6 +149,8 @@ pub(crate) async fn register_user(
 ) -> ApiResult<User> {
     // Registration costs a password hash: the per-address limit applies to it too.
     state.limiter.attempt_from(ip, Utc::now()).await?;
+    // Before anything about the email is looked at: a refusal here is the same for every email.
+    let invite = admission(state.settings.auth.registration, request.invite.as_ref())?;
     let email = Email::parse(&request.email).map_err(|e| ApiError::invalid("email", e))?;
     let name = PersonName::parse(&request.name).map_err(|e| ApiError::invalid("name", e))?;
     password::check_new("password", &request.password)?;
@@ -166,20 +174,44 @@ pub(crate) async fn register_user(
         })
         .transpose()?;
     let password_hash = password::hash(request.password).await?;
-    let user = state
-        .store
-        .create_user(NewUser {
-            email,
-            name,
-            password_hash: password_hash.into(),
-            currency,
-            time_zone,
-        })
-        .await?;
+    let new = NewUser {
+        email,
+        name,
+        password_hash: password_hash.into(),
+        currency,
+        time_zone,
+    };
+    let user = match invite {
+        Some(hash) => state.store.create_invited_user(new, &hash).await?,
+        None => state.store.create_user(new).await?,
+    };
+    tracing::info!(user = %user.id, role = %user.role, invited = request.invite.is_some(), "registered");
     if let Some(budget) = budget {
         state.store.set_budget(user.id, budget).await?;
     }
     Ok(user)
+}
+
+/// Whether `registration` lets a request with `invite` in: the hash of the invite to use up, if
+/// one is to be. An unknown invite is refused later, in the transaction that makes the account.
+pub(crate) fn admission(
+    registration: Registration,
+    invite: Option<&SecretString>,
+) -> ApiResult<Option<Vec<u8>>> {
+    match (registration, invite) {
+        (Registration::Closed, _) => Err(ApiError::Forbidden {
+            code: "registration_closed",
+            message: "this server makes no new accounts: its registration is closed".into(),
+        }),
+        (_, Some(invite)) => Ok(Some(token::hash(invite))),
+        (Registration::Open, None) => Ok(None),
+        (Registration::Invite, None) => Err(ApiError::Forbidden {
+            code: "invite_required",
+            message: "this server makes accounts by invitation only: ask its administrator for \
+                      an invite link"
+                .into(),
+        }),
+    }
 }
 
 /// Signs in: a new session, as a token and as the session cookie. The answer to a wrong password
@@ -189,6 +221,7 @@ pub(crate) async fn register_user(
         (status = 200, description = "The session", body = SessionView,
             headers(("set-cookie" = String, description = "The session cookie (HttpOnly, SameSite=Lax)"))),
         (status = 401, description = "Wrong email or password", body = ErrorBody),
+        (status = 403, description = "The password is right but an administrator disabled the account (`account_disabled`)", body = ErrorBody),
         (status = 429, description = "Too many attempts for this address or account", body = ErrorBody,
             headers(("retry-after" = u64, description = "Seconds to wait"))),
         (status = 503, description = "Too many password checks queued (a burst); try again", body = ErrorBody,
@@ -225,6 +258,11 @@ pub(crate) async fn authenticate(
     );
     let matches = password::verify(password, hash).await?;
     match credentials {
+        // Said only to whoever knows the password.
+        Some(credentials) if matches && credentials.disabled => Err(ApiError::Forbidden {
+            code: "account_disabled",
+            message: "this account is disabled: ask the server's administrator".into(),
+        }),
         Some(credentials) if matches => {
             state.limiter.succeeded(ip, email).await?;
             Ok(credentials.user)

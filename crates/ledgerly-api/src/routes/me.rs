@@ -245,6 +245,7 @@ struct DeleteRequest {
     responses(
         (status = 204, description = "The account, its expenses and its receipt files are gone"),
         (status = 403, description = "The password is wrong", body = ErrorBody),
+        (status = 409, description = "It is the instance's last administrator and other accounts remain (`last_admin`): make another account an administrator first", body = ErrorBody),
         (status = 429, description = "Too many password attempts for this account or address", body = ErrorBody,
             headers(("retry-after" = u64, description = "Seconds to wait"))),
         (status = 503, description = "Too many password checks queued (a burst); try again", body = ErrorBody,
@@ -258,7 +259,16 @@ async fn delete_account(
     AppJson(request): AppJson<DeleteRequest>,
 ) -> ApiResult<Response> {
     confirm_password(&state, &current, ip, request.password).await?;
-    let object_keys = state.store.delete_user(current.user.id).await?;
+    delete_with_files(&state, current.user.id).await?;
+    Ok(signed_out(&state))
+}
+
+/// Deletes an account's rows, then its receipt files.
+pub(crate) async fn delete_with_files(
+    state: &AppState,
+    id: ledgerly_core::UserId,
+) -> ApiResult<()> {
+    let object_keys = state.store.delete_user(id).await?;
     // The rows are gone; now the files. One that fails is logged, not left unmentioned.
     let mut failed = 0usize;
     for key in &object_keys {
@@ -267,6 +277,6 @@ async fn delete_account(
             tracing::error!(error = ?err, key, "could not delete a deleted account's receipt file");
         }
     }
-    tracing::info!(user = %current.user.id, receipts = object_keys.len(), failed, "account deleted");
-    Ok(signed_out(&state))
+    tracing::info!(user = %id, receipts = object_keys.len(), failed, "account deleted");
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! The routes: each resource module exposes `router()`, an `OpenApiRouter` whose handlers carry
 //! their OpenAPI description, merged under `/api/v1`.
 
+pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod backup;
 pub(crate) mod budget;
@@ -10,6 +11,7 @@ mod health;
 pub(crate) mod imports;
 mod internal;
 pub(crate) mod me;
+pub(crate) mod password_reset;
 pub(crate) mod rates;
 pub(crate) mod receipts;
 pub(crate) mod recurring;
@@ -38,6 +40,8 @@ pub fn api_router(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
         .merge(rates::router())
         .merge(backup::router())
         .merge(tokens::router())
+        .merge(admin::router())
+        .merge(password_reset::router())
 }
 
 /// `/healthz` and `/readyz`, at the root.

@@ -179,7 +179,7 @@ fn tidy(field: &str, message: String) -> String {
 }
 
 /// `must be more than zero` → `Must be more than zero`.
-fn capitalise(text: &str) -> String {
+pub(crate) fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),

@@ -1,6 +1,6 @@
 //! The landing page: what Ledgerly is, and the log-in and sign-up forms.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
@@ -10,6 +10,7 @@ use crate::auth::{csrf, password, token};
 use crate::error::ApiError;
 use crate::extract::ClientIp;
 use crate::routes::auth::{RegisterRequest, authenticate, new_session, register_user};
+use crate::settings::Registration;
 use crate::state::AppState;
 use crate::views::{AmountInput, currency};
 use ledgerly_core::{Budget, Currency, Email, Month, PersonName, UserTimeZone};
@@ -34,6 +35,33 @@ pub(crate) struct SignupForm {
     budget: String,
     currency: String,
     timezone: String,
+    /// The invite's secret, from the link the page was opened with.
+    invite: String,
+}
+
+/// What the sign-up card offers.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+enum Signup {
+    /// The form (with an invite, when the link had one).
+    #[default]
+    Open,
+    /// Registration is by invitation and the page was opened without one.
+    ByInvitation,
+    /// The link's invite is unknown, used or expired.
+    InviteSpent,
+    /// Registration is closed.
+    Closed,
+}
+
+impl Signup {
+    /// What the settings offer a page opened without an invite.
+    fn of(registration: Registration) -> Self {
+        match registration {
+            Registration::Open => Signup::Open,
+            Registration::Invite => Signup::ByInvitation,
+            Registration::Closed => Signup::Closed,
+        }
+    }
 }
 
 /// What the forms show: the values sent back (never a password) and their errors.
@@ -43,18 +71,54 @@ struct Forms {
     login: Errors,
     signup: SignupForm,
     signup_errors: Errors,
+    offer: Signup,
+    /// The notice of a form that worked (`?done=`).
+    done: String,
 }
 
-/// `GET /`: the landing page; signed-in browsers are offered their dashboard.
-pub(crate) async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct LandingQuery {
+    invite: String,
+    done: String,
+}
+
+/// `GET /`: the landing page; signed-in browsers are offered their dashboard. `?invite=` opens
+/// the sign-up form with an invite (said to be spent when it is).
+pub(crate) async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<LandingQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    // A query that cannot be read is a page without an invite.
+    let query = query.map(|Query(query)| query).unwrap_or_default();
     match WebUser::from_headers(&state, &headers).await {
         Ok(Some(user)) => signed_in(&user).into_response(),
         Ok(None) => {
+            let registration = state.settings.auth.registration;
+            let invite = query.invite.trim().to_owned();
+            let offer = if invite.is_empty() || registration == Registration::Closed {
+                Signup::of(registration)
+            } else {
+                let hash = token::hash(&SecretString::from(invite.clone()));
+                match state.store.invite_by_hash(&hash).await {
+                    Ok(Some(found)) if found.is_open(chrono::Utc::now()) => Signup::Open,
+                    Ok(_) => Signup::InviteSpent,
+                    Err(err) => return failure(err.into()),
+                }
+            };
             let forms = Forms {
                 signup: SignupForm {
                     currency: "INR".into(),
+                    invite: if offer == Signup::Open {
+                        invite
+                    } else {
+                        String::new()
+                    },
                     ..SignupForm::default()
                 },
+                offer,
+                done: query.done,
                 ..Forms::default()
             };
             anonymous(&state, &headers, StatusCode::OK, &forms)
@@ -63,9 +127,22 @@ pub(crate) async fn page(State(state): State<AppState>, headers: HeaderMap) -> R
     }
 }
 
-/// The page for a browser that is not signed in, with its anonymous CSRF secret (set now if it
-/// has none).
+/// The landing page for a browser that is not signed in.
 fn anonymous(state: &AppState, headers: &HeaderMap, status: StatusCode, forms: &Forms) -> Response {
+    anonymous_page(state, headers, status, "Track every expense", |csrf| {
+        landing(csrf, forms)
+    })
+}
+
+/// A page for a browser that is not signed in, whose forms carry its anonymous CSRF token (its
+/// secret set now as a cookie if it has none).
+pub(crate) fn anonymous_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    title: &str,
+    body: impl FnOnce(&str) -> Markup,
+) -> Response {
     let (secret, set) = match csrf::anonymous_secret(headers, state.settings.auth.cookie_secure) {
         Some(secret) => (secret, None),
         None => {
@@ -74,12 +151,7 @@ fn anonymous(state: &AppState, headers: &HeaderMap, status: StatusCode, forms: &
             (secret, Some(cookie))
         }
     };
-    let body = layout::page(
-        "Track every expense",
-        None,
-        Section::Home,
-        landing(&csrf::token_for(&secret), forms),
-    );
+    let body = layout::page(title, None, Section::Home, body(&csrf::token_for(&secret)));
     let response = (status, body).into_response();
     match set {
         Some(cookie) => with_cookie(response, cookie),
@@ -151,9 +223,12 @@ const FEATURES: [(&[&str], &str, &str); 4] = [
 
 fn landing(csrf_token: &str, forms: &Forms) -> Markup {
     html! {
+        (layout::notice(Some(forms.done.as_str())))
         (hero())
         p.center.hero-actions {
-            a.button.primary href="#signup-title" { "Create an account" }
+            @if forms.offer == Signup::Open {
+                a.button.primary href="#signup-title" { "Create an account" }
+            }
             a.button href="#login-title" { "Log in" }
         }
         section.features aria-label="Features" {
@@ -175,10 +250,37 @@ fn landing(csrf_token: &str, forms: &Forms) -> Markup {
                 (field("login", "password", "Password", "",
                     Input::of("password").required().autocomplete("current-password"), &forms.login))
                 button.primary type="submit" { "Log in" }
+                p.hint { a href="/password-reset" { "Forgot your password?" } }
             }
+            @match forms.offer {
+                Signup::Open => (signup_form(csrf_token, forms)),
+                Signup::ByInvitation => section.card aria-labelledby="signup-title" {
+                    h2 #signup-title { "Create an account" }
+                    p { "This server makes accounts by invitation. Ask its administrator for an invite link, then open it here." }
+                },
+                Signup::InviteSpent => section.card aria-labelledby="signup-title" {
+                    h2 #signup-title { "Create an account" }
+                    p.notice.error role="alert" { "This invite has been used, has expired or was withdrawn." }
+                    p { "Ask the server's administrator for a new invite link." }
+                },
+                Signup::Closed => section.card aria-labelledby="signup-title" {
+                    h2 #signup-title { "Create an account" }
+                    p { "This server is not taking new accounts." }
+                },
+            }
+        }
+    }
+}
+
+fn signup_form(csrf_token: &str, forms: &Forms) -> Markup {
+    html! {
             form.card method="post" action="/signup" novalidate aria-labelledby="signup-title" {
                 h2 #signup-title { "Create an account" }
                 (csrf_field(csrf_token))
+                @if !forms.signup.invite.is_empty() {
+                    input type="hidden" name="invite" value=(forms.signup.invite);
+                    p.muted { "You were invited: this link makes one account." }
+                }
                 (layout::form_error(&forms.signup_errors))
                 @let errors = &forms.signup_errors;
                 @let values = &forms.signup;
@@ -200,7 +302,6 @@ fn landing(csrf_token: &str, forms: &Forms) -> Markup {
                 (layout::time_zone_list("timezones"))
                 button.primary type="submit" { "Create account" }
             }
-        }
     }
 }
 
@@ -255,6 +356,7 @@ pub(crate) async fn login(
             currency: "INR".into(),
             ..SignupForm::default()
         },
+        offer: Signup::of(state.settings.auth.registration),
         ..Forms::default()
     };
     anonymous(&state, &headers, refused, &forms)
@@ -270,12 +372,19 @@ pub(crate) async fn signup(
     let blank = |text: &str| text.trim().is_empty();
     // The page again with the sign-up form as sent (never its password) and its errors.
     let sent_back = |form: SignupForm, errors: Errors, status: StatusCode| {
+        // The form again, unless what refused it was registration itself.
+        let offer = match state.settings.auth.registration {
+            Registration::Closed => Signup::Closed,
+            Registration::Invite if form.invite.trim().is_empty() => Signup::ByInvitation,
+            _ => Signup::Open,
+        };
         let forms = Forms {
             signup: SignupForm {
                 password: SecretString::default(),
                 ..form
             },
             signup_errors: errors,
+            offer,
             ..Forms::default()
         };
         anonymous(&state, &headers, status, &forms)
@@ -291,6 +400,7 @@ pub(crate) async fn signup(
         budget: (!blank(&form.budget)).then(|| AmountInput::Text(form.budget.trim().to_owned())),
         currency: (!blank(&form.currency)).then(|| form.currency.trim().to_owned()),
         timezone: (!blank(&form.timezone)).then(|| form.timezone.trim().to_owned()),
+        invite: (!blank(&form.invite)).then(|| SecretString::from(form.invite.trim().to_owned())),
     };
     let err = match register_user(&state, ip, request).await {
         Ok(user) => return start(&state, &user).await,

@@ -1,7 +1,7 @@
 //! The page shell, the navigation and the form pieces every page shares.
 
 use axum::http::StatusCode;
-use ledgerly_core::{Money, Theme, User};
+use ledgerly_core::{Money, Role, Theme, User};
 use maud::{DOCTYPE, Markup, html};
 
 use crate::auth::csrf;
@@ -17,6 +17,7 @@ pub(crate) enum Section {
     Import,
     Recurring,
     Profile,
+    Admin,
 }
 
 /// A whole page: `title`, the navigation for `user` (if signed in) and `body`.
@@ -59,6 +60,9 @@ pub(crate) fn page(
                             a href="/receipts" aria-current=[current(section, Section::Receipts)] { "Receipts" }
                             a href="/import" aria-current=[current(section, Section::Import)] { "Import" }
                             a href="/recurring" aria-current=[current(section, Section::Recurring)] { "Recurring" }
+                            @if user.role == Role::Admin {
+                                a href="/admin" aria-current=[current(section, Section::Admin)] { "Admin" }
+                            }
                             a href="/profile" aria-current=[current(section, Section::Profile)] {
                                 span.who { (user.name.as_str()) }
                             }
@@ -381,6 +385,16 @@ pub(crate) fn notice(done: Option<&str>) -> Markup {
         Some("token") => "Token made.",
         Some("token-revoked") => "Token revoked: it no longer works.",
         Some("import-cancelled") => "Import cancelled: nothing from that file was recorded.",
+        Some("password-reset") => {
+            "Password changed, and every session signed out: log in with the new one."
+        }
+        Some("invite-withdrawn") => "Invite withdrawn: its link no longer makes an account.",
+        Some("account-role") => "Role changed.",
+        Some("account-disabled") => {
+            "Account disabled: it is signed out, and its API tokens are refused."
+        }
+        Some("account-enabled") => "Account enabled: it can sign in again.",
+        Some("account-deleted") => "Account deleted, with its receipt files.",
         _ => return html! {},
     };
     html! { p.notice role="status" { (text) } }

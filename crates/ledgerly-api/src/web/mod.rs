@@ -7,6 +7,7 @@
 //! `frame-ancestors 'none'`, `Referrer-Policy` and `nosniff`; maud escapes every value written
 //! into a page.
 
+mod admin;
 mod categories;
 mod charts;
 mod dashboard;
@@ -14,6 +15,7 @@ mod form;
 mod imports;
 mod landing;
 mod layout;
+mod password_reset;
 mod phone;
 mod profile;
 mod rates;
@@ -27,7 +29,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use secrecy::SecretString;
 
 use crate::auth::{csrf, token};
@@ -38,15 +40,45 @@ use crate::state::AppState;
 
 pub(crate) use form::{AnonymousForm, Errors, NoFields, SignedForm};
 
-/// The pages and the forms they post to, with their security headers.
-pub fn router(state: &AppState) -> Router<AppState> {
-    let settings = &state.settings;
-    let headers = SecurityHeaders::new(settings, state.storage.image_origin());
-    Router::new()
+/// The body limit of a form that uploads receipts: as many files as one upload takes, each up
+/// to the upload limit, and room for the other fields.
+fn upload_limit(settings: &Settings) -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(
+        settings
+            .storage
+            .max_upload_bytes
+            .get()
+            .saturating_mul(receipts::MAX_FILES)
+            .saturating_add(64 * 1024),
+    )
+}
+
+/// The pages and the forms they post to, with each path they answer on.
+#[derive(Default)]
+struct Pages {
+    router: Router<AppState>,
+    paths: Vec<&'static str>,
+}
+
+impl Pages {
+    fn route(mut self, path: &'static str, method: MethodRouter<AppState>) -> Self {
+        self.paths.push(path);
+        self.router = self.router.route(path, method);
+        self
+    }
+}
+
+fn pages(settings: &Settings) -> Pages {
+    Pages::default()
         .route("/", get(landing::page))
         .route("/login", post(landing::login))
         .route("/signup", post(landing::signup))
         .route("/logout", post(landing::logout))
+        .route(
+            "/password-reset",
+            get(password_reset::show).post(password_reset::ask),
+        )
+        .route("/password-reset/complete", post(password_reset::choose))
         .route("/theme", post(profile::set_theme))
         .route("/dashboard", get(dashboard::page))
         .route("/expenses", post(dashboard::add))
@@ -56,14 +88,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/receipts",
             get(receipts::page)
                 .post(receipts::upload)
-                .layer(axum::extract::DefaultBodyLimit::max(
-                    settings
-                        .storage
-                        .max_upload_bytes
-                        .get()
-                        .saturating_mul(receipts::MAX_FILES)
-                        .saturating_add(64 * 1024),
-                )),
+                .layer(upload_limit(settings)),
         )
         .route("/receipts/{id}/retry", post(receipts::retry))
         .route("/receipts/{id}/delete", post(receipts::delete))
@@ -107,6 +132,16 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/profile/rates/ecb", post(rates::set_ecb))
         .route("/profile/tokens", post(tokens::make_token))
         .route("/profile/tokens/{id}/revoke", post(tokens::revoke_token))
+        .route("/admin", get(admin::page))
+        .route("/admin/invites", post(admin::make))
+        .route("/admin/invites/{id}/delete", post(admin::withdraw))
+        .route("/admin/accounts/{id}/role", post(admin::set_role))
+        .route("/admin/accounts/{id}/access", post(admin::set_access))
+        .route("/admin/accounts/{id}/delete", post(admin::delete))
+        .route(
+            "/admin/accounts/{id}/password-reset",
+            post(admin::reset_password),
+        )
         .route("/static/app.css", get(stylesheet))
         .route("/static/app.js", get(script))
         .route("/static/icon-192.png", get(phone::icon_192))
@@ -114,17 +149,20 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/manifest.webmanifest", get(phone::manifest))
         .route("/sw.js", get(phone::service_worker))
         .route("/offline", get(phone::offline))
-        .route(
-            "/share",
-            post(phone::share).layer(axum::extract::DefaultBodyLimit::max(
-                settings
-                    .storage
-                    .max_upload_bytes
-                    .get()
-                    .saturating_mul(receipts::MAX_FILES)
-                    .saturating_add(64 * 1024),
-            )),
-        )
+        .route("/share", post(phone::share).layer(upload_limit(settings)))
+}
+
+/// Every path the pages and forms answer on (`{id}` where an id goes): what a proxy in front of
+/// the app must pass on.
+pub fn page_paths() -> Vec<&'static str> {
+    pages(&Settings::default()).paths
+}
+
+/// The pages and the forms they post to, with their security headers.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let headers = SecurityHeaders::new(&state.settings, state.storage.image_origin());
+    pages(&state.settings)
+        .router
         .layer(axum::middleware::map_response(move |response: Response| {
             let headers = headers.clone();
             async move { headers.apply(response) }

@@ -30,6 +30,8 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     settings.server.metrics_refresh_seconds = NonZeroU32::MIN;
     // No test reaches the real ECB; the rates tests point this at a local server.
     settings.rates.ecb_url = String::new();
+    // The tests sign up the accounts they use; the registration tests close it again.
+    settings.auth.registration = ledgerly_api::settings::Registration::Open;
     settings.storage.path = std::env::temp_dir()
         .join("ledgerly-tests")
         .join(format!("receipts-{}", uuid::Uuid::new_v4().simple()));

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod admin;
 mod auth;
 mod authorization;
 mod backup;
@@ -15,6 +16,7 @@ mod me;
 mod ocr_callback;
 mod openapi;
 mod operations;
+mod password_reset;
 mod phone;
 mod rates;
 mod receipts;
@@ -22,5 +24,6 @@ mod recurring;
 mod restore;
 mod s3_storage;
 mod schemathesis;
+mod smtp;
 mod tags;
 mod tokens;

@@ -550,7 +550,12 @@ impl Browser {
     /// Signs up a new account (INR, Asia/Kolkata, password "correct horse") from the landing
     /// page and waits for the dashboard.
     pub async fn sign_up(&self, name: &str, email: &str) {
-        self.goto("/").await;
+        self.sign_up_at("/", name, email).await;
+    }
+
+    /// [`Browser::sign_up`] from the landing page at `path` (an invite link's).
+    pub async fn sign_up_at(&self, path: &str, name: &str, email: &str) {
+        self.goto(path).await;
         self.fill_form(
             "signup",
             &[

@@ -101,6 +101,7 @@ fn till_slip(more: &[(u32, u32)]) -> Vec<u8> {
 /// The API on PostgreSQL, receipts in a temporary folder, the OCR worker in-process.
 pub struct Server {
     pub url: String,
+    pub settings: Settings,
     db: TestDatabase,
     files: PathBuf,
     gate: Arc<Semaphore>,
@@ -112,6 +113,11 @@ pub struct Server {
 
 impl Server {
     pub async fn start() -> Server {
+        Server::start_with(|_| {}).await
+    }
+
+    /// [`Server::start`] with some settings changed.
+    pub async fn start_with(configure: impl FnOnce(&mut Settings)) -> Server {
         let db = TestDatabase::postgres().await;
         let files = std::env::temp_dir().join(format!(
             "ledgerly-browser-{}",
@@ -126,7 +132,12 @@ impl Server {
         settings.auth.login_attempts_per_ip = NonZeroU32::new(1000).unwrap();
         // No network: the ECB's rates are never fetched (turning them on only records it).
         settings.rates.ecb_url = String::new();
-        let app = Application::build(settings).await.expect("build the app");
+        // The tests sign up the accounts they use; the first is the administrator.
+        settings.auth.registration = ledgerly_api::settings::Registration::Open;
+        configure(&mut settings);
+        let app = Application::build(settings.clone())
+            .await
+            .expect("build the app");
         let url = format!("http://{}", app.local_addr().unwrap());
         let gate = Arc::new(Semaphore::new(0));
         let worker = Worker::new(
@@ -159,6 +170,7 @@ impl Server {
         });
         Server {
             url,
+            settings,
             db,
             files,
             gate,

@@ -22,6 +22,8 @@ const PAGES: &[&str] = &[
     "/recurring",
     "/import",
     "/profile?done=token",
+    // The test's account is the server's first: its administrator.
+    "/admin?done=account-disabled",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod accounts;
 mod categories;
 mod category_budgets;
 mod connect;

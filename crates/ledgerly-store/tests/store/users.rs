@@ -140,8 +140,9 @@ async fn password_and_email_changes_are_kept(store: &Store) {
 }
 
 async fn deleting_an_account_removes_all_its_rows_and_nothing_else(store: &Store) {
-    let gone = user(store, "gone@example.com").await;
+    // The first account, the administrator, is the one kept.
     let kept = user(store, "kept@example.com").await;
+    let gone = user(store, "gone@example.com").await;
     for who in [&gone, &kept] {
         let food = category(store, who, "food").await;
         let receipt = crate::receipts::upload(store, who, "a").await;

@@ -55,6 +55,7 @@ mod tests {
             currency: Currency::INR,
             time_zone: ledgerly_core::UserTimeZone::UTC,
             theme: ledgerly_core::Theme::System,
+            role: ledgerly_core::Role::Member,
             created_at: chrono::Utc::now(),
         };
         View::parse(&[("q".to_owned(), "tea".to_owned())], &user)

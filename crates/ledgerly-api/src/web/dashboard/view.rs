@@ -305,6 +305,7 @@ mod tests {
             currency: ledgerly_core::Currency::INR,
             time_zone: ledgerly_core::UserTimeZone::UTC,
             theme: ledgerly_core::Theme::System,
+            role: ledgerly_core::Role::Member,
             created_at: chrono::Utc::now(),
         }
     }

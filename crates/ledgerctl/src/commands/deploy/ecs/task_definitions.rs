@@ -173,6 +173,11 @@ pub(crate) fn api_task_definition(config: &StackConfig, inputs: &Inputs) -> Resu
         ("LEDGERLY__SERVER__PORT", API_PORT.to_string()),
         ("LEDGERLY__SERVER__DRAIN_SECONDS", DRAIN_SECONDS.to_string()),
         ("LEDGERLY__AUTH__COOKIE_SECURE", "true".into()),
+        // What links in emails (password resets) start with.
+        (
+            "LEDGERLY__SERVER__PUBLIC_URL",
+            format!("https://{}", config.domain),
+        ),
         // The schema is the migration task's; the API only checks it is current.
         ("LEDGERLY__DATABASE__MIGRATE", "false".into()),
         ("LEDGERLY__STORAGE__BACKEND", "s3".into()),

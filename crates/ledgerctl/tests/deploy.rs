@@ -198,8 +198,8 @@ fn public_rule(domain: &str) -> String {
 }
 
 /// `rule` as HAProxy configuration: one named ACL per matcher (its definition lines), and the
-/// condition over them as an OR of ANDs (HAProxy has no parentheses).
-fn haproxy_condition(rule: &Rule) -> (Vec<String>, String) {
+/// condition over them as an OR of ANDs (HAProxy has no parentheses), one AND per term.
+fn haproxy_condition(rule: &Rule) -> (Vec<String>, Vec<String>) {
     fn dnf(rule: &Rule, negated: bool, acls: &mut Vec<String>) -> Vec<Vec<String>> {
         let mut leaf = |acl: String| {
             let name = match acls.iter().position(|a| *a == acl) {
@@ -233,17 +233,16 @@ fn haproxy_condition(rule: &Rule) -> (Vec<String>, String) {
         }
     }
     let mut acls = Vec::new();
-    let condition = dnf(rule, false, &mut acls)
+    let terms = dnf(rule, false, &mut acls)
         .iter()
         .map(|all| all.join(" "))
-        .collect::<Vec<_>>()
-        .join(" || ");
+        .collect::<Vec<_>>();
     let definitions = acls
         .iter()
         .enumerate()
         .map(|(i, acl)| format!("    acl r{i} {acl}"))
         .collect();
-    (definitions, condition)
+    (definitions, terms)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -251,12 +250,18 @@ async fn the_public_address_reaches_the_app_s_paths_and_nothing_operational() {
     let domain = "ledgerly.test";
     let rule = Rule::parse(&public_rule(domain)).unwrap();
     // The stand-in answers what the public router would not take with a 404 of its own.
-    let (acls, condition) = haproxy_condition(&rule);
+    let (acls, terms) = haproxy_condition(&rule);
+    // One line per term (a line holds at most 64 words): each marks the request as routed.
+    let marks: Vec<String> = terms
+        .iter()
+        .map(|term| format!("    http-request set-var(txn.routed) bool(true) if {term}"))
+        .collect();
     let config = HAPROXY_CFG.replace(
         "    default_backend api",
         &format!(
-            "{}\n    http-request return status 404 content-type text/plain string not-routed unless {condition}\n    default_backend api",
-            acls.join("\n")
+            "{}\n{}\n    http-request return status 404 content-type text/plain string not-routed unless {{ var(txn.routed) -m bool }}\n    default_backend api",
+            acls.join("\n"),
+            marks.join("\n")
         ),
     );
     let stack = format!("pub{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
@@ -327,6 +332,14 @@ async fn the_public_address_reaches_the_app_s_paths_and_nothing_operational() {
         (reqwest::Method::GET, "/dashboard"),
         (reqwest::Method::GET, "/receipts"),
         (reqwest::Method::GET, "/profile"),
+        (reqwest::Method::GET, "/import"),
+        (reqwest::Method::GET, "/recurring"),
+        (reqwest::Method::GET, "/admin"),
+        (reqwest::Method::GET, "/password-reset"),
+        (reqwest::Method::GET, "/manifest.webmanifest"),
+        (reqwest::Method::GET, "/sw.js"),
+        (reqwest::Method::GET, "/offline"),
+        (reqwest::Method::POST, "/theme"),
         (reqwest::Method::POST, "/login"),
         (reqwest::Method::POST, "/expenses/7/delete"),
         (reqwest::Method::GET, "/api/v1/expenses"),
@@ -377,6 +390,7 @@ services:
     env:
       LEDGERLY__SERVER__DRAIN_SECONDS: '2'
       LEDGERLY__SERVER__TRUST_FORWARDED_FOR: 'true'
+      LEDGERLY__AUTH__REGISTRATION: open
 {api_env}
     health:
       test: {health}

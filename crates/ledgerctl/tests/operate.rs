@@ -25,14 +25,15 @@ impl Stack {
         std::fs::create_dir_all(context.join("www")).unwrap();
         std::fs::copy("/bin/busybox", context.join("busybox")).unwrap();
         std::fs::write(context.join("www/index.html"), "ok\n").unwrap();
-        // For `invite`: a `ledgerly-api` that prints, as the real one's link, what it was asked
-        // (the real command is tested with the API), and fails as it does for a refused note.
+        // For `invite`: a `ledgerly-api` that says what it was asked (the real command is tested
+        // with the API) as the real one says when the invite lasts, and fails as it does for a
+        // refused note.
         let script = context.join("ledgerly-api");
         std::fs::write(
             &script,
             "#!/bin/busybox sh\n\
              case \"$*\" in *refuse*) echo 'Error: note: no control characters' >&2; exit 1;; esac\n\
-             echo \"/?invite=asked:$*\"\n\
+             echo \"asked: $*\" >&2\n\
              echo 'The invite registers one account, until 2026-12-13 10:00 UTC.' >&2\n",
         )
         .unwrap();
@@ -220,20 +221,32 @@ fn web(image: &str) -> String {
 // ---- invite ----
 
 #[test]
-fn invite_runs_the_api_s_invite_command_and_passes_on_its_link() {
+fn invite_records_the_hash_of_a_secret_made_here_and_prints_the_link() {
     let stack = Stack::new("inv");
     stack.up(&sleeper("api", &stack.image()));
 
     let made = stack.run(&["invite", "--days", "3", "--note", "Asha Rao"], &[]);
     assert!(made.status.success(), "{made:?}");
-    assert_eq!(
-        stdout(&made),
-        "/?invite=asked:invite --days 3 --note Asha Rao\n"
-    );
+    // The link with the secret made here; the server was given only its SHA-256.
+    let link = stdout(&made);
+    let secret = link
+        .trim_end()
+        .strip_prefix("/?invite=")
+        .unwrap_or_else(|| panic!("not a link: {link}"));
+    assert!(secret.len() >= 40, "{link}");
+    let hash: String = <sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let said = stderr(&made);
     assert!(
-        stderr(&made).contains("registers one account, until"),
+        said.contains(&format!(
+            "asked: invite --days 3 --secret-sha256 {hash} --note Asha Rao"
+        )),
         "{made:?}"
     );
+    assert!(!said.contains(secret), "{made:?}");
+    assert!(said.contains("registers one account, until"), "{made:?}");
 
     // Refused in the container: its reason and a failing exit.
     let refused = stack.run(&["invite", "--note", "refuse"], &[]);

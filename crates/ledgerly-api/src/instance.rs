@@ -53,7 +53,15 @@ pub struct Summary {
 }
 
 async fn state(settings: Settings) -> anyhow::Result<AppState> {
-    let store = ledgerly_store::Store::connect_with(
+    let store = store(&settings).await?;
+    let storage = ledgerly_store::objects::Storage::open(&settings.storage.location())
+        .await
+        .context("failed to open receipt storage (storage.*)")?;
+    Ok(AppState::new(store, storage, settings))
+}
+
+async fn store(settings: &Settings) -> anyhow::Result<ledgerly_store::Store> {
+    ledgerly_store::Store::connect_with(
         secrecy::ExposeSecret::expose_secret(&settings.database.url),
         &ledgerly_store::StoreOptions {
             max_connections: 2,
@@ -62,48 +70,58 @@ async fn state(settings: Settings) -> anyhow::Result<AppState> {
         },
     )
     .await
-    .context("failed to open the database (database.url)")?;
-    let storage = ledgerly_store::objects::Storage::open(&settings.storage.location())
-        .await
-        .context("failed to open receipt storage (storage.*)")?;
-    Ok(AppState::new(store, storage, settings))
+    .context("failed to open the database (database.url)")
 }
 
 fn api_error(err: crate::error::ApiError) -> anyhow::Error {
     anyhow::anyhow!("{err}")
 }
 
-/// An invite the operator made: the link's path (`/?invite=…`) and when it expires.
+/// An invite the operator made: the link's path (`/?invite=…`; `None` when the secret was made
+/// elsewhere and only its hash given) and when it expires.
 #[derive(Debug)]
 pub struct IssuedInvite {
-    pub path: String,
+    pub path: Option<String>,
     pub expires_at: DateTime<Utc>,
 }
 
 /// Makes an invite from the command line (for bootstrapping: the first account to register with
-/// it on an empty instance is its administrator). Refused while registration is closed.
+/// it on an empty instance is its administrator), or — with `secret_sha256` — records one whose
+/// secret was made elsewhere (`ledgerctl invite`, so the secret never reaches the server's
+/// command line or logs). Refused while registration is closed.
 pub async fn invite(
     settings: Settings,
     days: Option<u32>,
     note: Option<String>,
+    secret_sha256: Option<Vec<u8>>,
 ) -> anyhow::Result<IssuedInvite> {
     let registration = settings.auth.registration;
-    let state = state(settings).await?;
-    let made = crate::routes::admin::make_invite(
-        &state.store,
-        registration,
-        None,
-        crate::routes::admin::CreateInviteRequest {
-            note,
-            expires_in_days: days,
-        },
-    )
-    .await
-    .map_err(api_error)?;
-    Ok(IssuedInvite {
-        path: made.path,
-        expires_at: made.invite.expires_at,
-    })
+    let store = store(&settings).await?;
+    let request = crate::routes::admin::CreateInviteRequest {
+        note,
+        expires_in_days: days,
+    };
+    match secret_sha256 {
+        Some(hash) => {
+            let invite =
+                crate::routes::admin::record_invite(&store, registration, None, request, &hash)
+                    .await
+                    .map_err(api_error)?;
+            Ok(IssuedInvite {
+                path: None,
+                expires_at: invite.expires_at,
+            })
+        }
+        None => {
+            let made = crate::routes::admin::make_invite(&store, registration, None, request)
+                .await
+                .map_err(api_error)?;
+            Ok(IssuedInvite {
+                path: Some(made.path),
+                expires_at: made.invite.expires_at,
+            })
+        }
+    }
 }
 
 /// Writes every account's backup and `instance.json` into `dir`, which must be empty or new.

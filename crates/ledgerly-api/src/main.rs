@@ -77,6 +77,10 @@ enum Command {
         /// The server's address, put before the link's path (e.g. https://ledgerly.example.com).
         #[arg(long, default_value = "")]
         origin: String,
+        /// Record an invite whose secret was made elsewhere, given as its SHA-256 in hex (as
+        /// `ledgerctl invite` does): nothing secret is printed, or passes through this command.
+        #[arg(long, value_name = "HEX", value_parser = sha256_hex, conflicts_with = "origin")]
+        secret_sha256: Option<Sha256Digest>,
         /// The settings file (TOML).
         #[arg(env = "LEDGERLY_CONFIG")]
         config: Option<PathBuf>,
@@ -90,6 +94,23 @@ enum Command {
         #[arg(env = "LEDGERLY_CONFIG")]
         config: Option<PathBuf>,
     },
+}
+
+/// A SHA-256, as given on the command line.
+#[derive(Debug, Clone)]
+struct Sha256Digest(Vec<u8>);
+
+/// 64 hex digits: a SHA-256.
+fn sha256_hex(text: &str) -> Result<Sha256Digest, String> {
+    let text = text.trim();
+    if text.len() != 64 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err("give the SHA-256 as 64 hex digits".into());
+    }
+    (0..64)
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()
+        .map(Sha256Digest)
 }
 
 #[tokio::main]
@@ -155,17 +176,21 @@ async fn main() -> anyhow::Result<()> {
             days,
             note,
             origin,
+            secret_sha256,
             config,
         }) => {
             telemetry::init();
             let settings = Settings::from_env(config.as_deref()).context("invalid settings")?;
-            let made = ledgerly_api::instance::invite(settings, Some(days), note).await?;
-            writeln!(
-                std::io::stdout(),
-                "{}{}",
-                origin.trim_end_matches('/'),
-                made.path
-            )?;
+            let made = ledgerly_api::instance::invite(
+                settings,
+                Some(days),
+                note,
+                secret_sha256.map(|Sha256Digest(hash)| hash),
+            )
+            .await?;
+            if let Some(path) = made.path {
+                writeln!(std::io::stdout(), "{}{path}", origin.trim_end_matches('/'),)?;
+            }
             writeln!(
                 std::io::stderr(),
                 "The invite registers one account, until {} UTC.",

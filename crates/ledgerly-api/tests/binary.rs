@@ -143,6 +143,19 @@ async fn an_invite_from_the_command_line_lets_the_first_account_in() {
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(said.contains("registration is closed"), "{said}");
 
+    let refused = invite(&["--secret-sha256", "not-a-hash"], "invite");
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("64 hex digits"));
+    // A secret made elsewhere: only its hash is given, and nothing secret is printed.
+    let elsewhere = "a-secret-made-by-ledgerctl";
+    let hash: String = <sha2::Sha256 as sha2::Digest>::digest(elsewhere.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let recorded = invite(&["--secret-sha256", &hash], "invite");
+    assert!(recorded.status.success(), "{recorded:?}");
+    assert!(recorded.stdout.is_empty(), "{recorded:?}");
+
     let (child, address) = start(&dir, &[("LEDGERLY__AUTH__REGISTRATION", "invite")]);
     let http = reqwest::Client::new();
     let register = |invite: Option<&str>| {
@@ -161,6 +174,16 @@ async fn an_invite_from_the_command_line_lets_the_first_account_in() {
     assert_eq!(registered.status(), 201);
     let session: serde_json::Value = registered.json().await.unwrap();
     assert_eq!(session["user"]["role"], "admin", "{session}");
+    let second = http
+        .post(format!("http://{address}/api/v1/auth/register"))
+        .json(&serde_json::json!({
+            "email": "second@example.com", "password": "correct horse", "name": "Second",
+            "invite": elsewhere
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 201);
     sigterm(&child);
     let mut child = child;
     tokio::task::spawn_blocking(move || child.wait().unwrap())

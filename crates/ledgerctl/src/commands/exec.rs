@@ -231,12 +231,12 @@ async fn exit_code(docker: &Docker, id: &str) -> anyhow::Result<u8> {
 #[derive(Debug)]
 pub(crate) struct Captured {
     pub(crate) code: u8,
-    pub(crate) stdout: Vec<u8>,
+    /// What it wrote to standard error (its standard output is not kept).
     pub(crate) stderr: Vec<u8>,
 }
 
 /// Runs `command` in `service`'s running container, with no terminal and no input, and keeps
-/// what it prints.
+/// what it says on standard error.
 pub(crate) async fn captured(
     docker: &Docker,
     stack: &str,
@@ -264,19 +264,14 @@ pub(crate) async fn captured(
     let StartExecResults::Attached { mut output, .. } = started else {
         bail!("the engine started the command detached, with no output to read");
     };
-    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut stderr = Vec::new();
     while let Some(chunk) = output.next().await {
-        match chunk.context("reading the command's output")? {
-            LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                stdout.extend_from_slice(&message);
-            }
-            LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
-            LogOutput::StdIn { .. } => {}
+        if let LogOutput::StdErr { message } = chunk.context("reading the command's output")? {
+            stderr.extend_from_slice(&message);
         }
     }
     Ok(Captured {
         code: exit_code(docker, &exec.id).await?,
-        stdout,
         stderr,
     })
 }

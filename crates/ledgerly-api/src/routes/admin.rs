@@ -172,14 +172,40 @@ pub(crate) fn admin(current: &CurrentUser) -> ApiResult<UserId> {
     Ok(current.user.id)
 }
 
-/// Makes an invite (for `created_by`, or the operator's command line when `None`): refused while
-/// `registration` is closed, since nobody could register with it.
+/// Makes an invite (for `created_by`, or the operator's command line when `None`): its secret,
+/// shown this once.
 pub(crate) async fn make_invite(
     store: &Store,
     registration: Registration,
     created_by: Option<UserId>,
     request: CreateInviteRequest,
 ) -> ApiResult<CreatedInviteView> {
+    let secret = secret::generate();
+    let invite = record_invite(
+        store,
+        registration,
+        created_by,
+        request,
+        &secret::hash(&secret),
+    )
+    .await?;
+    let path = format!("/?invite={}", secret.expose_secret());
+    Ok(CreatedInviteView {
+        invite: InviteView::of(&invite, Utc::now()),
+        secret,
+        path,
+    })
+}
+
+/// Records an invite whose secret hashes to `token_hash`: refused while `registration` is
+/// closed, since nobody could register with it.
+pub(crate) async fn record_invite(
+    store: &Store,
+    registration: Registration,
+    created_by: Option<UserId>,
+    request: CreateInviteRequest,
+    token_hash: &[u8],
+) -> ApiResult<Invite> {
     if registration == Registration::Closed {
         return Err(ApiError::Conflict {
             code: "registration_closed",
@@ -205,22 +231,16 @@ pub(crate) async fn make_invite(
             format!("give 1 to {INVITE_MAX_DAYS} days, not {days}"),
         ));
     }
-    let secret = secret::generate();
     let invite = store
         .create_invite(NewInvite {
             note,
             created_by,
             lasts: Duration::days(i64::from(days)),
-            token_hash: &secret::hash(&secret),
+            token_hash,
         })
         .await?;
     tracing::info!(invite = %invite.id, by = ?created_by, days, "invite made");
-    let path = format!("/?invite={}", secret.expose_secret());
-    Ok(CreatedInviteView {
-        invite: InviteView::of(&invite, Utc::now()),
-        secret,
-        path,
-    })
+    Ok(invite)
 }
 
 /// Changes an account's role or access for the administrator `by`. An administrator does not

@@ -41,11 +41,14 @@ async fn registration_by_invitation_says_nothing_of_the_email_until_an_invite_ho
 ) {
     let app = spawn_app_with(backend, |s| s.auth.registration = Registration::Invite).await;
     // The operator's invite lets the first account in: it is the administrator.
-    let first = ledgerly_api::instance::invite(app.settings.clone(), Some(1), None)
+    let first = ledgerly_api::instance::invite(app.settings.clone(), Some(1), None, None)
         .await
         .unwrap();
     let asha = app
-        .register_with(person("asha@example.com", Some(&secret_of(&first.path))))
+        .register_with(person(
+            "asha@example.com",
+            Some(&secret_of(first.path.as_deref().unwrap())),
+        ))
         .await;
     assert_eq!(asha.user["role"], "admin", "{}", asha.user);
 
@@ -56,7 +59,10 @@ async fn registration_by_invitation_says_nothing_of_the_email_until_an_invite_ho
     assert!(taken.1.contains("invite_required"), "{}", taken.1);
     assert_eq!(taken, new);
     // A spent or unknown invite: also the same, whatever the email.
-    for invite in [secret_of(&first.path), "not-an-invite".into()] {
+    for invite in [
+        secret_of(first.path.as_deref().unwrap()),
+        "not-an-invite".into(),
+    ] {
         let taken = attempt(&app, &person("asha@example.com", Some(&invite))).await;
         let new = attempt(&app, &person("someone@example.com", Some(&invite))).await;
         assert_eq!(taken.0, StatusCode::FORBIDDEN);
@@ -107,14 +113,34 @@ async fn registration_by_invitation_says_nothing_of_the_email_until_an_invite_ho
         "used already or expired",
     )
     .await;
+    // An invite whose secret was made elsewhere (as `ledgerctl invite` makes them): only its
+    // hash reaches the server.
+    let secret = "made-elsewhere-and-never-sent";
+    let hash = <sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes()).to_vec();
+    let recorded = ledgerly_api::instance::invite(
+        app.settings.clone(),
+        Some(2),
+        Some("Zoe".into()),
+        Some(hash),
+    )
+    .await
+    .unwrap();
+    assert_eq!(recorded.path, None);
+    let zoe = app
+        .register_with(person("zoe@example.com", Some(secret)))
+        .await;
+    assert_eq!(zoe.user["role"], "member");
     let invites = expect(
         app.get("/api/v1/admin/invites", &asha.token).await,
         StatusCode::OK,
     )
     .await;
-    assert_eq!(invites[0]["status"], "used", "{invites}");
-    assert_eq!(invites[0]["used_by"], "ravi@example.com", "{invites}");
-    assert!(invites[0].get("secret").is_none(), "{invites}");
+    assert_eq!(invites[0]["note"], "Zoe", "{invites}");
+    assert_eq!(invites[0]["used_by"], "zoe@example.com", "{invites}");
+    let invites = &invites.as_array().unwrap()[1..];
+    assert_eq!(invites[0]["status"], "used", "{invites:?}");
+    assert_eq!(invites[0]["used_by"], "ravi@example.com", "{invites:?}");
+    assert!(invites[0].get("secret").is_none(), "{invites:?}");
     app.stop().await;
 }
 
@@ -132,7 +158,7 @@ async fn closed_registration_makes_no_account_and_no_invite(backend: Backend) {
         )
         .await;
     }
-    let refused = ledgerly_api::instance::invite(app.settings.clone(), None, None)
+    let refused = ledgerly_api::instance::invite(app.settings.clone(), None, None, None)
         .await
         .unwrap_err();
     assert!(
@@ -482,12 +508,12 @@ async fn the_landing_page_offers_what_registration_allows(backend: Backend) {
     );
     assert!(!without.contains("action=\"/signup\""), "{without}");
 
-    let invite = ledgerly_api::instance::invite(app.settings.clone(), None, None)
+    let invite = ledgerly_api::instance::invite(app.settings.clone(), None, None, None)
         .await
         .unwrap();
-    let with = page(&invite.path).await;
+    let with = page(invite.path.as_deref().unwrap()).await;
     assert!(with.contains("action=\"/signup\""), "{with}");
-    let secret = secret_of(&invite.path);
+    let secret = secret_of(invite.path.as_deref().unwrap());
     assert!(
         with.contains(&format!("name=\"invite\" value=\"{secret}\"")),
         "{with}"

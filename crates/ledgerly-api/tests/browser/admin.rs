@@ -42,11 +42,11 @@ async fn an_administrator_invites_and_manages_accounts() {
     );
 
     // The operator's invite: the first account is the administrator.
-    let first = ledgerly_api::instance::invite(server.settings.clone(), None, None)
+    let first = ledgerly_api::instance::invite(server.settings.clone(), None, None, None)
         .await
         .unwrap();
     browser
-        .sign_up_at(&first.path, "Asha", "asha@example.com")
+        .sign_up_at(first.path.as_deref().unwrap(), "Asha", "asha@example.com")
         .await;
     browser.click(".topbar a[href='/admin']").await;
     browser.wait_text("h1", "Administration").await;

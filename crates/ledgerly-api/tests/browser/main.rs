@@ -12,10 +12,13 @@ mod category_budgets;
 mod duplicates;
 mod imports;
 mod isolation;
+mod password_reset;
 mod phone;
 mod rates;
 mod recurring;
 mod server;
+#[path = "../api/smtp.rs"]
+mod smtp;
 mod tags;
 mod themes;
 mod tokens;

@@ -31,6 +31,7 @@ use render::Pins;
 use rollout::{Rollout, roll_out};
 
 pub(crate) use ecs::restart as restart_ecs_api;
+pub(crate) use ecs::run_api_command as run_ecs_api_command;
 pub(crate) use facts::ca_bundle;
 pub(crate) use push::registry_address;
 pub(crate) use reach::{SshOptions, instance_endpoint, reach_instance, remote_target};

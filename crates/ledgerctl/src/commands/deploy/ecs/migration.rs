@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, LaunchType, NetworkConfiguration, PropagateTags, Task,
+    AssignPublicIp, AwsVpcConfiguration, ContainerOverride, LaunchType, NetworkConfiguration,
+    PropagateTags, Task, TaskOverride,
 };
 
 use super::stopped::{
@@ -25,6 +26,22 @@ pub(super) const MIGRATION_POLL: Duration = Duration::from_secs(5);
 /// Who ECS says started the task (`startedBy`).
 const STARTED_BY: &str = "ledgerctl-deploy";
 
+/// A one-off run of the migration's task definition: the migration itself, or another command of
+/// the API image in its place (`ledgerly-api invite`), with the database's owner.
+#[derive(Debug, Clone)]
+pub(crate) struct OneOff<'a> {
+    /// The task definition, by ARN or `family:revision`.
+    pub(crate) task_definition: &'a str,
+    /// What it is, in messages: `migration`, `invite`.
+    pub(crate) what: &'static str,
+    /// The container's command in place of the task definition's.
+    pub(crate) command: Option<Vec<String>>,
+    /// Said after a failure: what it left as it was.
+    pub(crate) after_failure: &'static str,
+    /// Who ECS says started it (`startedBy`).
+    pub(crate) started_by: &'static str,
+}
+
 /// Runs the migration task definition `task_definition` once in the stack's cluster, in
 /// `subnets` with the tasks' security group `security_group` (its id) and a public address (the
 /// default VPC has no NAT gateway: ECR and SSM are reached over the internet), and waits until
@@ -37,22 +54,51 @@ pub(crate) async fn run_migration(
     subnets: &[String],
     security_group: &str,
 ) -> Result<()> {
+    let job = OneOff {
+        task_definition,
+        what: "migration",
+        command: None,
+        after_failure: "; the API was not changed",
+        started_by: STARTED_BY,
+    };
+    run_one_off(aws, config, &job, subnets, security_group).await
+}
+
+/// Runs `job` as [`run_migration`] runs the migration.
+pub(crate) async fn run_one_off(
+    aws: &Aws,
+    config: &StackConfig,
+    job: &OneOff<'_>,
+    subnets: &[String],
+    security_group: &str,
+) -> Result<()> {
+    let what = job.what;
     let cluster = cluster::name(config);
-    let shown = revision(task_definition);
+    let shown = revision(job.task_definition);
     anyhow::ensure!(
         !subnets.is_empty(),
-        "no subnets to run the migration task {shown} in"
+        "no subnets to run the {what} task {shown} in"
     );
     let vpc = AwsVpcConfiguration::builder()
         .set_subnets(Some(subnets.to_vec()))
         .security_groups(security_group)
         .assign_public_ip(AssignPublicIp::Enabled)
         .build()?;
+    let overrides = job.command.as_ref().map(|command| {
+        TaskOverride::builder()
+            .container_overrides(
+                ContainerOverride::builder()
+                    .name(MIGRATION_CONTAINER)
+                    .set_command(Some(command.clone()))
+                    .build(),
+            )
+            .build()
+    });
     let reply = aws
         .ecs
         .run_task()
         .cluster(&cluster)
-        .task_definition(task_definition)
+        .task_definition(job.task_definition)
         .launch_type(LaunchType::Fargate)
         .platform_version("LATEST")
         .count(1)
@@ -61,30 +107,32 @@ pub(crate) async fn run_migration(
                 .awsvpc_configuration(vpc)
                 .build(),
         )
-        .started_by(STARTED_BY)
+        .set_overrides(overrides)
+        .started_by(job.started_by)
         .propagate_tags(PropagateTags::TaskDefinition)
         .enable_ecs_managed_tags(true)
         .send()
         .await
-        .map_err(sdk_error(format!("starting the migration task {shown}")))?;
+        .map_err(sdk_error(format!("starting the {what} task {shown}")))?;
     if let Some(failure) = reply.failures().first() {
         bail!(
-            "ECS did not start the migration task {shown}: {}{}; the API was not changed",
+            "ECS did not start the {what} task {shown}: {}{}{}",
             failure.reason().unwrap_or("no reason given"),
             failure
                 .detail()
                 .map(|d| format!(" ({d})"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            job.after_failure
         );
     }
     let task_arn = reply
         .tasks()
         .first()
         .and_then(|t| t.task_arn())
-        .with_context(|| format!("ECS started the migration task {shown} without naming it"))?
+        .with_context(|| format!("ECS started the {what} task {shown} without naming it"))?
         .to_owned();
-    tracing::info!(task = task_id(&task_arn), "the migration task started");
-    let ended = wait_stopped(aws, &cluster, &task_arn).await?;
+    tracing::info!(task = task_id(&task_arn), "the {what} task started");
+    let ended = wait_stopped(aws, &cluster, &task_arn, what).await?;
     let group = crate::aws::logs::name(config);
     let stream = log_stream(MIGRATION_STREAM_PREFIX, MIGRATION_CONTAINER, &task_arn);
     let why = match &ended {
@@ -95,13 +143,13 @@ pub(crate) async fn run_migration(
                 .find(|c| c.name() == Some(MIGRATION_CONTAINER))
                 .and_then(|c| c.exit_code());
             if code == Some(0) {
-                tracing::info!(task = task_id(&task_arn), "the database is migrated");
+                tracing::info!(task = task_id(&task_arn), "the {what} task finished");
                 return Ok(());
             }
             how_it_ended(task, MIGRATION_CONTAINER)
         }
         None => {
-            stop(aws, &cluster, &task_arn).await?;
+            stop(aws, &cluster, &task_arn, what).await?;
             format!(
                 "it did not finish within {} minutes and was stopped",
                 MIGRATION_TIMEOUT.as_secs() / 60
@@ -110,15 +158,21 @@ pub(crate) async fn run_migration(
     };
     let logs = last_log_lines(aws, &group, &stream, LOG_LINES).await;
     bail!(
-        "the migration task {} ({shown}) failed: {why}; the API was not changed. Its last log lines ({group} {stream}):\n{}",
+        "the {what} task {} ({shown}) failed: {why}{}. Its last log lines ({group} {stream}):\n{}",
         task_id(&task_arn),
+        job.after_failure,
         indented(&logs, "  ")
     )
 }
 
 /// The task once ECS has stopped it; `None` if it has not after [`MIGRATION_TIMEOUT`]. A task
 /// ECS does not show yet (it is eventually consistent) is looked for again.
-async fn wait_stopped(aws: &Aws, cluster: &str, task_arn: &str) -> Result<Option<Task>> {
+async fn wait_stopped(
+    aws: &Aws,
+    cluster: &str,
+    task_arn: &str,
+    what: &str,
+) -> Result<Option<Task>> {
     let deadline = tokio::time::Instant::now() + MIGRATION_TIMEOUT;
     let mut last_status = String::new();
     loop {
@@ -131,7 +185,7 @@ async fn wait_stopped(aws: &Aws, cluster: &str, task_arn: &str) -> Result<Option
             .send()
             .await
             .map_err(sdk_error(format!(
-                "reading the migration task {}",
+                "reading the {what} task {}",
                 task_id(task_arn)
             )))?;
         if let Some(task) = reply.tasks().first() {
@@ -140,7 +194,7 @@ async fn wait_stopped(aws: &Aws, cluster: &str, task_arn: &str) -> Result<Option
                 return Ok(Some(task.clone()));
             }
             if status != last_status {
-                tracing::info!(task = task_id(task_arn), status, "the migration task");
+                tracing::info!(task = task_id(task_arn), status, "the {what} task");
                 last_status = status.to_owned();
             }
         }
@@ -150,20 +204,20 @@ async fn wait_stopped(aws: &Aws, cluster: &str, task_arn: &str) -> Result<Option
     }
 }
 
-/// Stops the migration task that ran too long.
-async fn stop(aws: &Aws, cluster: &str, task_arn: &str) -> Result<()> {
+/// Stops the task that ran too long.
+async fn stop(aws: &Aws, cluster: &str, task_arn: &str, what: &str) -> Result<()> {
     aws.ecs
         .stop_task()
         .cluster(cluster)
         .task(task_arn)
         .reason(format!(
-            "ledgerctl deploy: the migration did not finish within {} minutes",
+            "ledgerctl: the {what} did not finish within {} minutes",
             MIGRATION_TIMEOUT.as_secs() / 60
         ))
         .send()
         .await
         .map_err(sdk_error(format!(
-            "stopping the migration task {}",
+            "stopping the {what} task {}",
             task_id(task_arn)
         )))?;
     Ok(())

@@ -23,6 +23,6 @@ mod tests;
 
 pub(crate) use migration::run_migration;
 pub(crate) use register::register_if_changed;
-pub(crate) use release::release_to;
+pub(crate) use release::{release_to, run_api_command};
 pub(crate) use rollout::{RolloutOutcome, restart, roll_out, service_runs};
 pub(crate) use task_definitions::{Inputs, api_task_definition, migration_task_definition};

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::super::facts::Facts;
 use super::super::lambda::{FunctionChange, update_function};
 use super::super::releases::Release;
+use super::migration::{OneOff, run_one_off};
 use super::{
     Inputs, RolloutOutcome, api_task_definition, migration_task_definition, register_if_changed,
     roll_out, run_migration, service_runs,
@@ -90,6 +91,42 @@ pub(crate) async fn release_to(
         migrated: true,
         service,
     })
+}
+
+/// Runs `command` — arguments of the API image's `ledgerly-api` — once as a task of the newest
+/// migration task definition, with the database's owner, in the tasks' subnets and security
+/// group, and waits for it to end: how `ledgerctl invite` reaches an ECS stack's database.
+pub(crate) async fn run_api_command(
+    aws: &Aws,
+    config: &StackConfig,
+    what: &'static str,
+    command: Vec<String>,
+) -> Result<()> {
+    let ecs = config
+        .ecs
+        .as_ref()
+        .context("the stack file's topology is not ecs")?;
+    let family = aws::ecs::task_definition::migration_family(config);
+    let Some(task_definition) =
+        aws::ecs::task_definition::newest_task_definition(aws, &family).await?
+    else {
+        bail!(
+            "the stack {} has no migration task definition ({family}) yet: deploy it first \
+             (ledgerctl deploy)",
+            config.stack
+        );
+    };
+    let known = Known::read(aws, None).await?;
+    let subnets = known.ecs_subnets(ecs);
+    let group = tasks_group(aws, config, &known.vpc).await?;
+    let job = OneOff {
+        task_definition: &task_definition,
+        what,
+        command: Some(command),
+        after_failure: "",
+        started_by: "ledgerctl",
+    };
+    run_one_off(aws, config, &job, &subnets, &group).await
 }
 
 /// The id of the stack's security group for the API's tasks.

@@ -141,3 +141,62 @@ async fn a_migration_still_running_at_the_time_out_is_stopped() {
     let asked = operations(&asked);
     assert_eq!(asked[asked.len() - 2..], ["StopTask", "GetLogEvents"]);
 }
+
+/// `ledgerctl invite` on an ECS stack: the API image's `invite` in place of the migration's
+/// command, run to its end; a failure names its exit code and log lines and nothing of the API.
+#[tokio::test(start_paused = true)]
+async fn another_command_runs_in_the_migration_s_place() {
+    let command: Vec<String> = ["invite", "--days", "7", "--secret-sha256", "ab12"]
+        .map(str::to_owned)
+        .into();
+    let job = super::super::migration::OneOff {
+        task_definition: MIGRATE_3,
+        what: "invite",
+        command: Some(command.clone()),
+        after_failure: "",
+        started_by: "ledgerctl",
+    };
+    let subnets = ["subnet-0a".to_owned()];
+    let exited = |code| {
+        task(
+            MIGRATE_3,
+            "migrate",
+            Some(code),
+            "Essential container in task exited",
+        )
+    };
+    let (aws, asked) = replay(migration_answers(vec![tasks(&[exited(0)])], vec![]));
+    super::super::migration::run_one_off(&aws, &config(), &job, &subnets, "sg-0tasks")
+        .await
+        .unwrap();
+    let run = asked.lock().unwrap()[0].body.clone();
+    for part in [
+        "\"containerOverrides\":[{",
+        "\"command\":[\"invite\",\"--days\",\"7\",\"--secret-sha256\",\"ab12\"]",
+        "\"name\":\"migrate\"",
+        "\"startedBy\":\"ledgerctl\"",
+        "\"launchType\":\"FARGATE\"",
+    ] {
+        assert!(run.contains(part), "{part} not in {run}");
+    }
+
+    let (aws, _) = replay(migration_answers(
+        vec![tasks(&[exited(1)])],
+        vec![(
+            "GetLogEvents",
+            log_lines(&["Error: registration is closed (auth.registration = closed)"]),
+        )],
+    ));
+    let err = super::super::migration::run_one_off(&aws, &config(), &job, &subnets, "sg-0tasks")
+        .await
+        .unwrap_err()
+        .to_string();
+    for part in [
+        "the invite task",
+        "its container migrate exited with code 1",
+        "  Error: registration is closed",
+    ] {
+        assert!(err.contains(part), "{part:?} not in: {err}");
+    }
+    assert!(!err.contains("the API was not changed"), "{err}");
+}

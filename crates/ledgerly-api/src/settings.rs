@@ -776,6 +776,60 @@ mod tests {
     }
 
     #[test]
+    fn email_needs_a_sender_an_address_for_its_links_and_whole_credentials() {
+        let err = Settings::load(
+            None,
+            env(&[
+                ("LEDGERLY__SMTP__HOST", "smtp.example.com"),
+                ("LEDGERLY__SMTP__FROM", "not an address"),
+                ("LEDGERLY__SMTP__USERNAME", "ledgerly"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        for problem in [
+            "server.public_url is required with smtp.host",
+            "smtp.from must be an address",
+            "smtp.username and smtp.password go together",
+        ] {
+            assert!(err.contains(problem), "{problem}: {err}");
+        }
+        let err = Settings::load(
+            None,
+            env(&[("LEDGERLY__SERVER__PUBLIC_URL", "ledgerly.example.com")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("server.public_url must start with https://"),
+            "{err}"
+        );
+        let settings = Settings::load(
+            None,
+            env(&[
+                ("LEDGERLY__SMTP__HOST", "smtp.example.com"),
+                ("LEDGERLY__SMTP__SECURITY", "tls"),
+                ("LEDGERLY__SMTP__PORT", "465"),
+                ("LEDGERLY__SMTP__FROM", "Ledgerly <ledgerly@example.com>"),
+                ("LEDGERLY__SMTP__USERNAME", "ledgerly"),
+                ("LEDGERLY__SMTP__PASSWORD", "smtp-secret"),
+                (
+                    "LEDGERLY__SERVER__PUBLIC_URL",
+                    "https://ledgerly.example.com",
+                ),
+                ("LEDGERLY__AUTH__REGISTRATION", "closed"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.smtp.security, SmtpSecurity::Tls);
+        assert_eq!(settings.auth.registration, Registration::Closed);
+        assert!(crate::mail::Mailer::new(&settings.smtp).unwrap().is_some());
+        assert!(!format!("{settings:?}").contains("smtp-secret"));
+        assert!(!toml::to_string(&settings).unwrap().contains("smtp-secret"));
+        assert_eq!(Settings::default().auth.registration, Registration::Invite);
+    }
+
+    #[test]
     fn secrets_serialize_as_nothing() {
         let mut settings = Settings::default();
         settings.database.url = "postgres://app:hunter2@db/ledgerly".into();

@@ -254,6 +254,13 @@ pub(crate) mod tests {
         // step, which alone has the master credentials; both verify the server against the
         // bundle written into the container.
         assert_eq!(api.env["LEDGERLY__DATABASE__MIGRATE"], "false");
+        // Links in emails go to the stack's domain; registration is left at its default, by
+        // invitation (`ledgerctl invite` makes the first).
+        assert_eq!(
+            api.env["LEDGERLY__SERVER__PUBLIC_URL"],
+            "https://ledgerly.example.com"
+        );
+        assert!(!api.env.contains_key("LEDGERLY__AUTH__REGISTRATION"));
         assert!(
             !api.env.values().any(|v| v.contains("m\"w: y")),
             "the master password is the migration step's alone"

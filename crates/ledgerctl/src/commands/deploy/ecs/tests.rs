@@ -120,6 +120,10 @@ fn the_api_task_definition_runs_the_image_by_digest_with_its_secrets_by_arn() {
     let env = |name: &str| container.environment.get(name).map(String::as_str);
     assert_eq!(env("LEDGERLY__DATABASE__MIGRATE"), Some("false"));
     assert_eq!(
+        env("LEDGERLY__SERVER__PUBLIC_URL"),
+        Some("https://l.example.com")
+    );
+    assert_eq!(
         env("LEDGERLY__STORAGE__BUCKET"),
         Some("stk-receipts-123456789012")
     );

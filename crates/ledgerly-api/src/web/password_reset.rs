@@ -17,6 +17,7 @@ use crate::state::AppState;
 
 use super::landing::anonymous_page;
 use super::layout::{self, Input, csrf_field, field};
+use super::profile::errors_of;
 use super::{AnonymousForm, Errors, failure, param, see_other};
 
 const TITLE: &str = "Reset your password";
@@ -124,32 +125,24 @@ pub(crate) async fn ask(
     headers: HeaderMap,
     AnonymousForm(form): AnonymousForm<AskForm>,
 ) -> Response {
-    let mut errors = Errors::none();
-    if form.email.trim().is_empty() {
+    let (status, errors) = if form.email.trim().is_empty() {
+        let mut errors = Errors::none();
         errors.add("email", "Enter your email");
+        (StatusCode::UNPROCESSABLE_ENTITY, errors)
     } else {
         match request(&state, ip, &form.email).await {
             Ok(()) => return page(&state, &headers, StatusCode::ACCEPTED, &Shown::Asked),
-            Err(err) => {
-                let status = err.status_and_code().0;
-                return match Errors::from_api(err, "form") {
-                    Ok(errors) => {
-                        let shown = Shown::Ask {
-                            email: &form.email,
-                            errors,
-                        };
-                        page(&state, &headers, status, &shown)
-                    }
-                    Err(err) => failure(err),
-                };
-            }
+            Err(err) => match errors_of(err, "form") {
+                Ok(refused) => refused,
+                Err(err) => return failure(err),
+            },
         }
-    }
+    };
     let shown = Shown::Ask {
         email: &form.email,
         errors,
     };
-    page(&state, &headers, StatusCode::UNPROCESSABLE_ENTITY, &shown)
+    page(&state, &headers, status, &shown)
 }
 
 /// `POST /password-reset/complete`: sets the new password, then the landing page to log in.
@@ -159,38 +152,30 @@ pub(crate) async fn choose(
     headers: HeaderMap,
     AnonymousForm(form): AnonymousForm<NewPasswordForm>,
 ) -> Response {
-    let mut errors = Errors::none();
-    if form.password.expose_secret() != form.confirm.expose_secret() {
+    let (status, errors) = if form.password.expose_secret() != form.confirm.expose_secret() {
+        let mut errors = Errors::none();
         errors.add("confirm", "The two passwords differ");
-    }
-    let status = if errors.is_empty() {
+        (StatusCode::UNPROCESSABLE_ENTITY, errors)
+    } else {
         let request = CompleteReset {
             token: form.token.trim().to_owned().into(),
             password: form.password,
         };
         match complete(&state, ip, request).await {
             Ok(_) => return see_other("/?done=password-reset#login-title"),
-            Err(err @ ApiError::Forbidden { .. }) => {
-                // The link is spent: ask for another.
-                let status = err.status_and_code().0;
-                let mut errors = Errors::none();
-                errors.add("form", super::form::capitalise(&err.to_string()));
-                let shown = Shown::Ask { email: "", errors };
-                return page(&state, &headers, status, &shown);
-            }
             Err(err) => {
-                let status = err.status_and_code().0;
-                match Errors::from_api(err, "form") {
-                    Ok(found) => {
-                        errors = found;
-                        status
+                let spent = matches!(err, ApiError::Forbidden { .. });
+                match errors_of(err, "form") {
+                    // The link is spent: ask for another.
+                    Ok((status, errors)) if spent => {
+                        let shown = Shown::Ask { email: "", errors };
+                        return page(&state, &headers, status, &shown);
                     }
+                    Ok(refused) => refused,
                     Err(err) => return failure(err),
                 }
             }
         }
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
     };
     let shown = Shown::Choose {
         token: &form.token,
